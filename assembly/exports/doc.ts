@@ -1,0 +1,1 @@
+// ABI of doc.ts (placeholder until the module lands).

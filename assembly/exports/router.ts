@@ -1,0 +1,1 @@
+// ABI of router.ts (placeholder until the module lands).

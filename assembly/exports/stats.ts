@@ -1,0 +1,1 @@
+// ABI of stats.ts (placeholder until the module lands).

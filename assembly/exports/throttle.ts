@@ -1,0 +1,1 @@
+// ABI of throttle.ts (placeholder until the module lands).

@@ -1,0 +1,69 @@
+// Typed errors with stable codes. The numeric status values match assembly/errors.ts.
+
+export type TagwireErrorCode =
+  | "TAGWIRE_ERR_MSGPACK"
+  | "TAGWIRE_ERR_INCOMPLETE"
+  | "TAGWIRE_ERR_DEPTH"
+  | "TAGWIRE_ERR_SIZE"
+  | "TAGWIRE_ERR_NAME"
+  | "TAGWIRE_ERR_NOT_FOUND"
+  | "TAGWIRE_ERR_ARGUMENT"
+  | "TAGWIRE_ERR_PAYLOAD"
+  | "TAGWIRE_ERR_MEMORY"
+  | "TAGWIRE_ERR_CORE_DEAD"
+  // Codes raised above the core (SDK, transports, hub) live in the same namespace.
+  | "TAGWIRE_ERR_CLOSED"
+  | "TAGWIRE_ERR_TIMEOUT"
+  | "TAGWIRE_ERR_AUTH"
+  | "TAGWIRE_ERR_FORBIDDEN"
+  | "TAGWIRE_ERR_RATE"
+  | "TAGWIRE_ERR_PROTOCOL"
+  | "TAGWIRE_ERR_UI";
+
+/** Status numbers returned by the core, indexed by value. */
+const STATUS_CODES: readonly TagwireErrorCode[] = [
+  "TAGWIRE_ERR_MSGPACK", // placeholder for 0 (never raised)
+  "TAGWIRE_ERR_MSGPACK",
+  "TAGWIRE_ERR_INCOMPLETE",
+  "TAGWIRE_ERR_DEPTH",
+  "TAGWIRE_ERR_SIZE",
+  "TAGWIRE_ERR_NAME",
+  "TAGWIRE_ERR_NOT_FOUND",
+  "TAGWIRE_ERR_ARGUMENT",
+  "TAGWIRE_ERR_PAYLOAD",
+  "TAGWIRE_ERR_MEMORY",
+];
+
+export class TagwireError extends Error {
+  readonly code: TagwireErrorCode;
+  /** True when the input was cut short: more bytes could make it valid (as msgpackr marks it). */
+  readonly incomplete: boolean;
+
+  constructor(code: TagwireErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "TagwireError";
+    this.code = code;
+    this.incomplete = code === "TAGWIRE_ERR_INCOMPLETE";
+  }
+}
+
+/** Maps a core status (non-zero) to a TagwireError; `what` says what was being done. */
+export function statusError(status: number, what: string): TagwireError {
+  const code = STATUS_CODES[status] ?? "TAGWIRE_ERR_ARGUMENT";
+  return new TagwireError(code, `${what}: ${describe(code)}`);
+}
+
+function describe(code: TagwireErrorCode): string {
+  switch (code) {
+    case "TAGWIRE_ERR_MSGPACK": return "malformed msgpack";
+    case "TAGWIRE_ERR_INCOMPLETE": return "truncated msgpack (input ends mid-value)";
+    case "TAGWIRE_ERR_DEPTH": return "nesting too deep";
+    case "TAGWIRE_ERR_SIZE": return "payload too large";
+    case "TAGWIRE_ERR_NAME": return "invalid name";
+    case "TAGWIRE_ERR_NOT_FOUND": return "no such handle";
+    case "TAGWIRE_ERR_ARGUMENT": return "argument out of range";
+    case "TAGWIRE_ERR_PAYLOAD": return "payload fails validation";
+    case "TAGWIRE_ERR_MEMORY": return "out of memory";
+    default: return code;
+  }
+}

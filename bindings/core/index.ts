@@ -1,0 +1,63 @@
+// createCore(): one wasm instance (its own linear memory) and the typed API over it.
+import { CoreInstance } from "./instance.js";
+import { Router } from "./router.js";
+import { RollingStats, type RollingStatsOptions } from "./stats.js";
+import { RateLimiter, ChangeFilter, type RateLimiterOptions, type ChangeFilterOptions } from "./throttle.js";
+import { ChannelStore, type ChannelStoreOptions } from "./store.js";
+import { DocCodec, type DiffOptions, type DocLimits } from "./doc.js";
+
+export { TagwireError, type TagwireErrorCode } from "./errors.js";
+export type { Router, RollingStats, RollingStatsOptions, RateLimiter, ChangeFilter, RateLimiterOptions, ChangeFilterOptions };
+export type { ChannelStore, ChannelStoreOptions, DiffOptions, DocLimits };
+
+export interface CoreOptions extends DocLimits {}
+
+export class Core {
+  readonly instance: CoreInstance;
+  private readonly doc: DocCodec;
+
+  constructor(instance: CoreInstance, options: CoreOptions = {}) {
+    this.instance = instance;
+    this.doc = new DocCodec(instance, options);
+  }
+
+  /** Doover's apply_diff: returns a new value; `data` and `diff` are left untouched. */
+  applyDiff(data: unknown, diff: unknown, options?: DiffOptions): unknown {
+    return this.doc.applyDiff(data, diff, options);
+  }
+
+  /** Doover's generate_diff: the smallest diff that turns `oldValue` into `newValue`. */
+  generateDiff(oldValue: unknown, newValue: unknown, options?: DiffOptions): unknown {
+    return this.doc.generateDiff(oldValue, newValue, options);
+  }
+
+  /** Doover's strict payload rule: an object whose keys, at every depth, match ^[a-zA-Z0-9_-]+$. */
+  validatePayload(value: unknown): boolean {
+    return this.doc.validatePayload(value);
+  }
+
+  createRouter(): Router {
+    return new Router(this.instance);
+  }
+
+  createRollingStats(options: RollingStatsOptions): RollingStats {
+    return new RollingStats(this.instance, options);
+  }
+
+  createRateLimiter(options: RateLimiterOptions): RateLimiter {
+    return new RateLimiter(this.instance, options);
+  }
+
+  createChangeFilter(options: ChangeFilterOptions): ChangeFilter {
+    return new ChangeFilter(this.instance, options);
+  }
+
+  createChannelStore(options?: ChannelStoreOptions): ChannelStore {
+    return new ChannelStore(this.instance, options);
+  }
+}
+
+/** Instantiates a core. Works the same in Node and browsers (the wasm is embedded). */
+export async function createCore(options?: CoreOptions): Promise<Core> {
+  return new Core(await CoreInstance.create(), options);
+}

@@ -1,0 +1,146 @@
+// Loads the wasm core and owns its memory views. Every module binding goes through one
+// CoreInstance: it writes request bytes into the core's input region and reads replies from the
+// output region, rebuilding its typed-array views only when linear memory has grown.
+import { WASM_BASE64 } from "./wasm.generated.js";
+import { TagwireError, statusError } from "./errors.js";
+
+/** Raw exports of assembly/index.ts: numbers only. */
+export type CoreExports = Record<string, any> & {
+  memory: WebAssembly.Memory;
+  ioInReserve(len: number): number;
+  ioInPtr(): number;
+  ioOutPtr(): number;
+  ioOutLen(): number;
+};
+
+let compiled: Promise<WebAssembly.Module> | undefined;
+
+function decodeBase64(b64: string): Uint8Array {
+  // atob exists in browsers and Node >= 16; Buffer would pull a polyfill into browser bundles.
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** Compiles the embedded module once per process; each instance gets its own memory. */
+export function compileCore(): Promise<WebAssembly.Module> {
+  compiled ??= WebAssembly.compile(decodeBase64(WASM_BASE64) as BufferSource);
+  return compiled;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class CoreInstance {
+  readonly exports: CoreExports;
+  private buffer: ArrayBuffer | undefined;
+  private u8View!: Uint8Array;
+  private u32View!: Uint32Array;
+  private f64View!: Float64Array;
+  private dv!: DataView;
+  /** Set when the core aborted: its state can no longer be trusted. */
+  dead: string | undefined;
+
+  private constructor(exports: CoreExports) {
+    this.exports = exports;
+  }
+
+  static async create(): Promise<CoreInstance> {
+    const module = await compileCore();
+    let self: CoreInstance | undefined;
+    const imports = {
+      env: {
+        abort(msg: number, file: number, line: number, col: number) {
+          const where = self ? `${self.readAsString(file)}:${line}:${col}` : `${line}:${col}`;
+          const text = self ? self.readAsString(msg) : "abort";
+          if (self) self.dead = `${text} at ${where}`;
+          throw new TagwireError("TAGWIRE_ERR_CORE_DEAD", `tagwire core aborted: ${text} at ${where}`);
+        },
+        seed() {
+          return Date.now();
+        },
+      },
+    };
+    const instance = await WebAssembly.instantiate(module, imports);
+    self = new CoreInstance(instance.exports as unknown as CoreExports);
+    return self;
+  }
+
+  /** Throws if a previous call aborted the core. */
+  check(): void {
+    if (this.dead) throw new TagwireError("TAGWIRE_ERR_CORE_DEAD", `tagwire core is dead: ${this.dead}`);
+  }
+
+  private refresh(): void {
+    const buf = this.exports.memory.buffer;
+    if (buf !== this.buffer) {
+      this.buffer = buf;
+      this.u8View = new Uint8Array(buf);
+      this.u32View = new Uint32Array(buf);
+      this.f64View = new Float64Array(buf);
+      this.dv = new DataView(buf);
+    }
+  }
+
+  get u8(): Uint8Array {
+    this.refresh();
+    return this.u8View;
+  }
+  get u32(): Uint32Array {
+    this.refresh();
+    return this.u32View;
+  }
+  get f64(): Float64Array {
+    this.refresh();
+    return this.f64View;
+  }
+  get view(): DataView {
+    this.refresh();
+    return this.dv;
+  }
+
+  /** Copies bytes into the input region; returns their address. */
+  writeIn(bytes: Uint8Array): number {
+    const ptr = this.exports.ioInReserve(bytes.length);
+    this.u8.set(bytes, ptr);
+    return ptr;
+  }
+
+  /**
+   * Encodes a string as UTF-8 into the input region at `offset` bytes in; returns the byte
+   * length. Reserves the worst case (3 bytes per UTF-16 unit) first.
+   */
+  writeInString(s: string, offset = 0): number {
+    const ptr = this.exports.ioInReserve(offset + s.length * 3);
+    return encoder.encodeInto(s, this.u8.subarray(ptr + offset, ptr + offset + s.length * 3)).written!;
+  }
+
+  /** A view of the output region's current reply (valid until the next core call). */
+  outView(): Uint8Array {
+    const ptr = this.exports.ioOutPtr();
+    return this.u8.subarray(ptr, ptr + this.exports.ioOutLen());
+  }
+
+  /** A copy of the output region's current reply. */
+  outCopy(): Uint8Array {
+    return this.outView().slice();
+  }
+
+  readUtf8(ptr: number, len: number): string {
+    return decoder.decode(this.u8.subarray(ptr, ptr + len));
+  }
+
+  /** Reads an AssemblyScript string object (UTF-16, byte length stored just before it). */
+  readAsString(ptr: number): string {
+    if (!ptr) return "";
+    const len = this.view.getUint32(ptr - 4, true) >>> 1;
+    const units = new Uint16Array(this.exports.memory.buffer, ptr, len);
+    return String.fromCharCode(...units);
+  }
+
+  /** Throws a TagwireError for a non-zero status. */
+  ok(status: number, what: string): void {
+    if (status !== 0) throw statusError(status, what);
+  }
+}
