@@ -1,10 +1,113 @@
-// PLACEHOLDER: replaced by the document binding.
+// Doover's document functions on plain JS values: apply_diff, generate_diff and the strict payload
+// check. Values go JS -> msgpackr -> core -> msgpackr -> JS; the core does the work on its
+// in-memory tree (assembly/doc.ts). For the hub's hot path, where bytes stay bytes, see store.ts.
+//
+// Data model (the JSON one): null, booleans, numbers, strings, arrays and string-keyed objects.
+// Integers outside the safe range come back as BigInt (msgpackr `int64AsType: "auto"`), so int64
+// values survive a round trip. Values with no JSON equivalent are rejected with
+// TAGWIRE_ERR_MSGPACK: Uint8Array/Buffer (msgpack bin), Date and `undefined` (msgpack ext), Maps
+// with non-string keys. msgpackr renames an incoming `__proto__` key to `__proto_`.
+import { Packr, Unpackr } from "msgpackr";
 import type { CoreInstance } from "./instance.js";
-export interface DiffOptions { doDelete?: boolean }
-export interface DocLimits { maxPayloadBytes?: number; maxDepth?: number }
+import { TagwireError } from "./errors.js";
+
+export interface DiffOptions {
+  /** `null` in a diff removes the key (true, the default) or stores null (false). */
+  doDelete?: boolean;
+}
+
+export interface DocLimits {
+  /** Largest msgpack payload accepted, in bytes (default 1 MiB). */
+  maxPayloadBytes?: number;
+  /** Deepest nesting of objects/arrays accepted (default 64; at most 1000). */
+  maxDepth?: number;
+}
+
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1 << 20;
+export const DEFAULT_MAX_DEPTH = 64;
+const MAX_DEPTH_LIMIT = 1000;
+
+/** One packer/unpacker pair for the whole package: plain objects, smallest headers, no records. */
+export const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true });
+export const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "auto" });
+
+/** Checks and fills in limits; throws TAGWIRE_ERR_ARGUMENT for nonsense. */
+export function resolveLimits(limits: DocLimits = {}): Required<DocLimits> {
+  const maxPayloadBytes = limits.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  const maxDepth = limits.maxDepth ?? DEFAULT_MAX_DEPTH;
+  if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 1 || maxPayloadBytes > 0x7fffffff) {
+    throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `maxPayloadBytes must be an integer in 1..2^31-1, got ${maxPayloadBytes}`);
+  }
+  if (!Number.isInteger(maxDepth) || maxDepth < 1 || maxDepth > MAX_DEPTH_LIMIT) {
+    throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `maxDepth must be an integer in 1..${MAX_DEPTH_LIMIT}, got ${maxDepth}`);
+  }
+  return { maxPayloadBytes, maxDepth };
+}
+
+/** Packs a JS value; values msgpackr cannot encode become TAGWIRE_ERR_MSGPACK. */
+export function packValue(value: unknown, what: string): Uint8Array {
+  try {
+    return packr.pack(value);
+  } catch (cause) {
+    throw new TagwireError("TAGWIRE_ERR_MSGPACK", `${what}: value cannot be encoded as msgpack`, { cause });
+  }
+}
+
 export class DocCodec {
-  constructor(readonly instance: CoreInstance, readonly limits: DocLimits) {}
-  applyDiff(_d: unknown, _f: unknown, _o?: DiffOptions): unknown { throw new Error("not implemented"); }
-  generateDiff(_a: unknown, _b: unknown, _o?: DiffOptions): unknown { throw new Error("not implemented"); }
-  validatePayload(_v: unknown): boolean { throw new Error("not implemented"); }
+  private readonly instance: CoreInstance;
+  readonly limits: Readonly<Required<DocLimits>>;
+
+  constructor(instance: CoreInstance, limits: DocLimits = {}) {
+    this.instance = instance;
+    this.limits = resolveLimits(limits);
+    instance.exports.docSetLimits(this.limits.maxPayloadBytes, this.limits.maxDepth);
+  }
+
+  /** apply_diff: a new value; `data` and `diff` are left untouched. */
+  applyDiff(data: unknown, diff: unknown, options: DiffOptions = {}): unknown {
+    const status = this.callPair("applyDiff", data, diff, (a, b) =>
+      this.instance.exports.docApplyDiff(a, b, options.doDelete === false ? 0 : 1),
+    );
+    this.instance.ok(status, "applyDiff");
+    return unpackr.unpack(this.instance.outView());
+  }
+
+  /** generate_diff: what turns `oldValue` into `newValue` under apply_diff. */
+  generateDiff(oldValue: unknown, newValue: unknown, options: DiffOptions = {}): unknown {
+    const status = this.callPair("generateDiff", oldValue, newValue, (a, b) =>
+      this.instance.exports.docGenerateDiff(a, b, options.doDelete === false ? 0 : 1),
+    );
+    this.instance.ok(status, "generateDiff");
+    return unpackr.unpack(this.instance.outView());
+  }
+
+  /** Doover's strict rule: an object whose keys, at every depth, match ^[a-zA-Z0-9_-]+$. */
+  validatePayload(value: unknown): boolean {
+    this.instance.check();
+    let bytes: Uint8Array;
+    try {
+      bytes = packr.pack(value);
+    } catch {
+      return false; // not representable as JSON-like data at all
+    }
+    if (bytes.length > this.limits.maxPayloadBytes) return false;
+    this.instance.writeIn(bytes);
+    // Anything the core rejects (bad key, not an object, too deep, bin/ext) is not a valid payload.
+    return this.instance.exports.docValidatePayload(bytes.length) === 0;
+  }
+
+  private callPair(what: string, a: unknown, b: unknown, call: (aLen: number, bLen: number) => number): number {
+    this.instance.check();
+    const first = packValue(a, what);
+    const second = packValue(b, what);
+    const max = this.limits.maxPayloadBytes;
+    if (first.length > max || second.length > max) {
+      throw new TagwireError("TAGWIRE_ERR_SIZE", `${what}: payload of ${Math.max(first.length, second.length)} bytes exceeds ${max}`);
+    }
+    const ptr = this.instance.exports.ioInReserve(first.length + second.length);
+    const u8 = this.instance.u8;
+    u8.set(first, ptr);
+    u8.set(second, ptr + first.length);
+    return call(first.length, second.length);
+  }
 }

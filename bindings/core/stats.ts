@@ -1,6 +1,223 @@
-// PLACEHOLDER: replaced by the rolling-statistics binding.
-import type { CoreInstance } from "./instance.js";
-export type RollingStatsOptions = { window: number } | { windowMs: number };
+// Rolling statistics over the newest samples of a stream (assembly/stats.ts does the work).
+//
+// The core publishes each window's seven statistics as f64 in linear memory at the end of every
+// call that changes the window, so the getters and snapshot() read memory and never cross into
+// wasm. The cached view is re-fetched only when memory has grown: growing detaches the old buffer,
+// which leaves the old view with length 0, a much cheaper test than reading `memory.buffer`.
+import type { CoreExports, CoreInstance } from "./instance.js";
+import { TagwireError } from "./errors.js";
+
+/**
+ * A count window (`window`: keep the newest N samples), a time window (`windowMs`: keep samples
+ * whose time is >= the newest time seen minus windowMs, so a sample exactly windowMs old stays), or
+ * both (a time window capped at N samples). A time window without `window` holds at most 2^20
+ * samples; past that its oldest samples leave early.
+ */
+export type RollingStatsOptions = (
+  | { window: number; windowMs?: number }
+  | { window?: number; windowMs: number }
+) & {
+  /**
+   * Weight of the newest sample in the exponentially weighted moving average, in (0, 1]; default
+   * 0.1. The EWMA runs over every sample since the window was created, reset or last emptied (by
+   * expiry), not only those in the window, and starts at the first such sample.
+   */
+  ewmaAlpha?: number;
+};
+
+/** All statistics at once. An empty window reports count 0 and 0 for everything else. */
+export interface RollingStatsSnapshot {
+  count: number;
+  sum: number;
+  mean: number;
+  min: number;
+  max: number;
+  /** Sample standard deviation (divides by n - 1); 0 below two samples. */
+  stddev: number;
+  ewma: number;
+}
+
+/** Largest `window` (samples); the core's MAX_LIMIT. */
+const MAX_WINDOW = 2 ** 24;
+const DEFAULT_ALPHA = 0.1;
+
+// Offsets (in f64) of the published statistics; assembly/stats.ts keeps the same order.
+const COUNT = 0;
+const SUM = 1;
+const MEAN = 2;
+const MIN = 3;
+const MAX = 4;
+const STDDEV = 5;
+const EWMA = 6;
+
+function argument(message: string): TagwireError {
+  return new TagwireError("TAGWIRE_ERR_ARGUMENT", message);
+}
+
+/**
+ * A rolling window in the core: count, sum, mean, min, max, sample standard deviation and EWMA,
+ * each O(1) amortised per sample. Samples must be finite numbers: NaN or ±Infinity (or a
+ * non-finite timestamp) throws TAGWIRE_ERR_ARGUMENT and leaves the window as it was; in
+ * addMany() one bad sample rejects the whole batch.
+ *
+ * Time windows order samples by arrival: a timestamp older than the newest one seen counts as the
+ * newest (a clock that steps back loses nothing). Statistics reflect the newest time seen; call
+ * expire(nowMs) to age samples out when no new ones arrive.
+ */
 export class RollingStats {
-  constructor(readonly instance: CoreInstance, readonly options: RollingStatsOptions) {}
+  readonly instance: CoreInstance;
+  /** The sample count bound, or undefined for a pure time window. */
+  readonly window: number | undefined;
+  readonly windowMs: number | undefined;
+  readonly ewmaAlpha: number;
+  private readonly ex: CoreExports;
+  private readonly timed: boolean;
+  private handle: number;
+  /** Index of the published statistics in an f64 view of memory. */
+  private readonly base: number;
+  private view: Float64Array;
+
+  constructor(instance: CoreInstance, options: RollingStatsOptions) {
+    instance.check();
+    const { window, windowMs, ewmaAlpha = DEFAULT_ALPHA } = (options ?? {}) as {
+      window?: number;
+      windowMs?: number;
+      ewmaAlpha?: number;
+    };
+    if (window === undefined && windowMs === undefined) {
+      throw argument("createRollingStats: give `window` (samples), `windowMs`, or both");
+    }
+    if (window !== undefined && !(Number.isInteger(window) && window >= 1 && window <= MAX_WINDOW)) {
+      throw argument(`createRollingStats: window must be an integer from 1 to ${MAX_WINDOW}, got ${window}`);
+    }
+    if (windowMs !== undefined && !(typeof windowMs === "number" && windowMs > 0 && Number.isFinite(windowMs))) {
+      throw argument(`createRollingStats: windowMs must be a finite number > 0, got ${windowMs}`);
+    }
+    if (!(typeof ewmaAlpha === "number" && ewmaAlpha > 0 && ewmaAlpha <= 1)) {
+      throw argument(`createRollingStats: ewmaAlpha must be in (0, 1], got ${ewmaAlpha}`);
+    }
+    this.instance = instance;
+    this.ex = instance.exports;
+    this.window = window;
+    this.windowMs = windowMs;
+    this.ewmaAlpha = ewmaAlpha;
+    this.timed = windowMs !== undefined;
+    const h: number = this.ex.statsCreate(window ?? 0, windowMs ?? 0, ewmaAlpha);
+    if (h < 0) instance.ok(-h, "createRollingStats");
+    this.handle = h;
+    this.base = this.ex.statsResultPtr(h) / 8;
+    this.view = instance.f64;
+  }
+
+  /** The handle, after checking the window and its core are alive. */
+  private live(): number {
+    if (this.handle === 0) throw new TagwireError("TAGWIRE_ERR_NOT_FOUND", "RollingStats: disposed");
+    this.instance.check();
+    return this.handle;
+  }
+
+  private stats(): Float64Array {
+    this.live();
+    let v = this.view;
+    if (v.length === 0) v = this.view = this.instance.f64;
+    return v;
+  }
+
+  private now(timestampMs: number | undefined): number {
+    // Count windows ignore time, so they skip the Date.now() call.
+    return timestampMs ?? (this.timed ? Date.now() : 0);
+  }
+
+  /** Adds one sample; `timestampMs` (time windows) defaults to Date.now(). */
+  add(value: number, timestampMs?: number): void {
+    if (typeof value !== "number") throw argument(`RollingStats.add: value must be a number, got ${typeof value}`);
+    const status: number = this.ex.statsAdd(this.live(), value, this.now(timestampMs));
+    if (status !== 0) this.instance.ok(status, "RollingStats.add: samples and timestamps must be finite");
+  }
+
+  /**
+   * Adds samples in order in one crossing. `timestampsMs`, if given, must be as long as `values`
+   * (count windows ignore it); without it every sample takes Date.now().
+   */
+  addMany(values: ArrayLike<number>, timestampsMs?: ArrayLike<number>): void {
+    const h = this.live();
+    const n = values.length;
+    if (timestampsMs !== undefined && timestampsMs.length !== n) {
+      throw argument(`RollingStats.addMany: ${n} values but ${timestampsMs.length} timestamps`);
+    }
+    if (n === 0) return;
+    const withTimes = this.timed && timestampsMs !== undefined;
+    const ptr: number = this.ex.ioInReserve(n * (withTimes ? 16 : 8));
+    const f64 = this.instance.f64;
+    f64.set(values, ptr / 8);
+    if (withTimes) f64.set(timestampsMs!, ptr / 8 + n);
+    const status: number = this.ex.statsAddMany(h, n, withTimes ? 0 : this.now(undefined), withTimes ? 1 : 0);
+    if (status !== 0) {
+      this.instance.ok(status, "RollingStats.addMany: samples and timestamps must be finite (batch rejected)");
+    }
+  }
+
+  /**
+   * Advances a time window's clock to `nowMs` (default Date.now()) and drops samples older than
+   * nowMs - windowMs; returns how many left. A count window has nothing to expire: returns 0.
+   */
+  expire(nowMs: number = Date.now()): number {
+    const r: number = this.ex.statsExpire(this.live(), nowMs);
+    if (r < 0) this.instance.ok(-r, "RollingStats.expire: nowMs must be finite");
+    return r;
+  }
+
+  /** Empties the window and restarts the EWMA. */
+  reset(): void {
+    this.instance.ok(this.ex.statsReset(this.live()), "RollingStats.reset");
+  }
+
+  /** Frees the window in the core; later calls throw TAGWIRE_ERR_NOT_FOUND. Safe to repeat. */
+  dispose(): void {
+    if (this.handle === 0) return;
+    const h = this.handle;
+    this.handle = 0;
+    if (!this.instance.dead) this.instance.ok(this.ex.statsDispose(h), "RollingStats.dispose");
+  }
+
+  get disposed(): boolean {
+    return this.handle === 0;
+  }
+
+  get count(): number {
+    return this.stats()[this.base + COUNT];
+  }
+  get sum(): number {
+    return this.stats()[this.base + SUM];
+  }
+  get mean(): number {
+    return this.stats()[this.base + MEAN];
+  }
+  get min(): number {
+    return this.stats()[this.base + MIN];
+  }
+  get max(): number {
+    return this.stats()[this.base + MAX];
+  }
+  /** Sample standard deviation (n - 1); 0 below two samples. */
+  get stddev(): number {
+    return this.stats()[this.base + STDDEV];
+  }
+  get ewma(): number {
+    return this.stats()[this.base + EWMA];
+  }
+
+  snapshot(): RollingStatsSnapshot {
+    const v = this.stats();
+    const b = this.base;
+    return {
+      count: v[b + COUNT],
+      sum: v[b + SUM],
+      mean: v[b + MEAN],
+      min: v[b + MIN],
+      max: v[b + MAX],
+      stddev: v[b + STDDEV],
+      ewma: v[b + EWMA],
+    };
+  }
 }

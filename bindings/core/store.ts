@@ -1,6 +1,246 @@
-// PLACEHOLDER: replaced by the channel-store binding.
+// Channel aggregates held in the core: bytes in, bytes out. This is the hub's hot path: a diff
+// arrives as msgpack, is merged straight into the channel's tree in linear memory
+// (assembly/store.ts, assembly/doc.ts), and the effective diff (only what really changed; an
+// empty map when nothing did) comes back as msgpack with the channel's new version.
+//
+// Semantics are Doover's apply_diff (see bindings/core/doc.ts). Options per apply:
+//   doDelete (default true)  null in the diff removes the key; false stores null.
+//   replace                  the new state replaces the aggregate: the effective diff is
+//                            generate_diff(old, new, doDelete) and the aggregate becomes
+//                            apply_diff(old, that diff), i.e. `new` up to Doover's equality
+//                            (1 == 1.0 == true, keeps the stored form) and, with doDelete false,
+//                            keeping keys `new` lacks. Subscribers applying the diff stay exact.
+//   replaceKeys              these top-level keys, when present in the diff, are replaced (as
+//                            above, per key) instead of merged into; keys absent from the diff are
+//                            left alone.
+// Versions start at 0 and rise by one on every apply that really changed the aggregate.
+// Errors (TagwireError): TAGWIRE_ERR_MSGPACK (malformed, bin/ext, non-string or duplicate keys,
+// bytes after the value), TAGWIRE_ERR_INCOMPLETE (cut short; `incomplete: true`),
+// TAGWIRE_ERR_DEPTH, TAGWIRE_ERR_SIZE, TAGWIRE_ERR_NAME, TAGWIRE_ERR_NOT_FOUND. After any of them
+// the aggregate and version are exactly as before.
 import type { CoreInstance } from "./instance.js";
-export interface ChannelStoreOptions { maxPayloadBytes?: number; maxDepth?: number }
+import { TagwireError } from "./errors.js";
+import { type DocLimits, packValue, resolveLimits, unpackr } from "./doc.js";
+
+export interface ChannelStoreOptions extends DocLimits {}
+
+export interface ApplyOptions {
+  /** Replace the whole aggregate instead of merging. */
+  replace?: boolean;
+  /** Replace these top-level subtrees instead of merging into them. */
+  replaceKeys?: string[];
+  /** `null` removes a key (default true) or stores null (false). */
+  doDelete?: boolean;
+}
+
+export interface ApplyResult {
+  version: number;
+  /** The effective diff as msgpack (a copy); `0x80` (`{}`) when nothing changed. */
+  diff: Uint8Array;
+  changed: boolean;
+}
+
+export interface ApplyValueResult {
+  version: number;
+  diff: unknown;
+  changed: boolean;
+}
+
+const NAME_CHARS = /^[A-Za-z0-9_.:-]+$/;
+const encoder = new TextEncoder();
+
+/** Channel names: 1..255 UTF-8 bytes, levels split by "/", none empty, chars [A-Za-z0-9_.:-]. */
+export function isValidChannelName(name: string): boolean {
+  if (typeof name !== "string" || name.length < 1 || name.length > 255) return false;
+  for (const level of name.split("/")) if (!NAME_CHARS.test(level)) return false;
+  return true;
+}
+
+function nameError(name: unknown): TagwireError {
+  return new TagwireError("TAGWIRE_ERR_NAME", `invalid channel name ${JSON.stringify(name)}`);
+}
+
 export class ChannelStore {
-  constructor(readonly instance: CoreInstance, readonly options?: ChannelStoreOptions) {}
+  private readonly instance: CoreInstance;
+  private readonly ex: CoreInstance["exports"];
+  private handle: number;
+  private readonly maxBytes: number;
+  private readonly resultPtr: number;
+  /** name -> slot for channels opened or looked up through this object. */
+  private readonly slots = new Map<string, number>();
+
+  constructor(instance: CoreInstance, options: ChannelStoreOptions = {}) {
+    this.instance = instance;
+    this.ex = instance.exports;
+    const limits = resolveLimits(options);
+    this.maxBytes = limits.maxPayloadBytes;
+    instance.check();
+    const handle = this.ex.storeCreate(limits.maxPayloadBytes, limits.maxDepth);
+    if (handle < 0) instance.ok(-handle, "createChannelStore");
+    this.handle = handle;
+    this.resultPtr = this.ex.storeResultPtr();
+  }
+
+  /** The channel's slot id; creates an empty aggregate `{}` at version 0 the first time. */
+  open(name: string): number {
+    const known = this.slots.get(name);
+    if (known !== undefined) return known;
+    if (!isValidChannelName(name)) throw nameError(name);
+    this.live();
+    const len = this.instance.writeInString(name);
+    const slot = this.ex.storeOpen(this.handle, len);
+    if (slot < 0) this.instance.ok(-slot, `open ${name}`);
+    this.slots.set(name, slot);
+    return slot;
+  }
+
+  slotOf(name: string): number | undefined {
+    const known = this.slots.get(name);
+    if (known !== undefined) return known;
+    if (!isValidChannelName(name)) return undefined;
+    this.live();
+    const slot = this.ex.storeSlotOf(this.handle, this.instance.writeInString(name));
+    if (slot < 0) return undefined;
+    this.slots.set(name, slot);
+    return slot;
+  }
+
+  /** Merges a msgpack diff into a channel's aggregate. */
+  apply(channel: number | string, diff: Uint8Array, options?: ApplyOptions): ApplyResult {
+    this.applyBytes(channel, diff, options);
+    const f64 = this.instance.f64;
+    return {
+      version: f64[this.resultPtr >>> 3],
+      diff: this.instance.outCopy(),
+      changed: this.instance.u32[(this.resultPtr + 8) >>> 2] !== 0,
+    };
+  }
+
+  /** `apply` for JS values: the diff is packed with msgpackr and the effective diff unpacked. */
+  applyValue(channel: number | string, diff: unknown, options?: ApplyOptions): ApplyValueResult {
+    this.applyBytes(channel, packValue(diff, "applyValue"), options);
+    const f64 = this.instance.f64;
+    return {
+      version: f64[this.resultPtr >>> 3],
+      diff: unpackr.unpack(this.instance.outView()),
+      changed: this.instance.u32[(this.resultPtr + 8) >>> 2] !== 0,
+    };
+  }
+
+  /** The aggregate as msgpack (a copy). */
+  get(channel: number | string): Uint8Array {
+    const slot = this.resolve(channel);
+    this.instance.ok(this.ex.storeGet(this.handle, slot), `get ${String(channel)}`);
+    return this.instance.outCopy();
+  }
+
+  getValue(channel: number | string): unknown {
+    const slot = this.resolve(channel);
+    this.instance.ok(this.ex.storeGet(this.handle, slot), `get ${String(channel)}`);
+    return unpackr.unpack(this.instance.outView());
+  }
+
+  version(channel: number | string): number {
+    const slot = this.resolve(channel);
+    const v = this.ex.storeVersion(this.handle, slot);
+    if (v < 0) this.instance.ok(6, `version ${String(channel)}`);
+    return v;
+  }
+
+  /** Removes a channel and frees its memory for reuse; false when there was no such channel. */
+  remove(channel: number | string): boolean {
+    this.live();
+    let slot: number | undefined;
+    let name: string | undefined;
+    if (typeof channel === "string") {
+      name = channel;
+      slot = this.slotOf(channel);
+      if (slot === undefined) return false;
+    } else {
+      slot = channel;
+    }
+    if (this.ex.storeRemove(this.handle, slot) !== 0) return false;
+    if (name !== undefined) {
+      this.slots.delete(name);
+    } else {
+      for (const [n, s] of this.slots) if (s === slot) this.slots.delete(n);
+    }
+    return true;
+  }
+
+  names(): string[] {
+    this.live();
+    this.instance.ok(this.ex.storeNames(this.handle), "names");
+    return unpackr.unpack(this.instance.outView()) as string[];
+  }
+
+  get size(): number {
+    this.live();
+    return this.ex.storeSize(this.handle);
+  }
+
+  /** Frees every channel; the store cannot be used afterwards. */
+  dispose(): void {
+    if (this.handle === 0) return;
+    if (!this.instance.dead) this.ex.storeDispose(this.handle);
+    this.handle = 0;
+    this.slots.clear();
+  }
+
+  private live(): void {
+    this.instance.check();
+    if (this.handle === 0) throw new TagwireError("TAGWIRE_ERR_CLOSED", "channel store was disposed");
+  }
+
+  private resolve(channel: number | string): number {
+    this.live();
+    if (typeof channel === "number") return channel;
+    const slot = this.slotOf(channel);
+    if (slot === undefined) {
+      if (!isValidChannelName(channel)) throw nameError(channel);
+      throw new TagwireError("TAGWIRE_ERR_NOT_FOUND", `no channel ${JSON.stringify(channel)}`);
+    }
+    return slot;
+  }
+
+  private applyBytes(channel: number | string, diff: Uint8Array, options: ApplyOptions | undefined): void {
+    const slot = typeof channel === "number" && this.handle !== 0 && !this.instance.dead ? channel : this.resolve(channel);
+    const len = diff.length;
+    if (len > this.maxBytes) {
+      throw new TagwireError("TAGWIRE_ERR_SIZE", `apply: payload of ${len} bytes exceeds ${this.maxBytes}`);
+    }
+    let flags = 1;
+    let keyCount = 0;
+    if (options !== undefined) {
+      if (options.doDelete === false) flags = 0;
+      if (options.replace) flags |= 2;
+      else if (options.replaceKeys !== undefined && options.replaceKeys.length > 0) {
+        keyCount = this.writeDiffAndKeys(diff, options.replaceKeys);
+      }
+    }
+    if (keyCount === 0) {
+      const ptr = this.ex.ioInReserve(len);
+      this.instance.u8.set(diff, ptr);
+    }
+    const status = this.ex.storeApply(this.handle, slot, len, flags, keyCount);
+    if (status !== 0) this.instance.ok(status, `apply to channel ${String(channel)}`);
+  }
+
+  /** Input region layout for replaceKeys: the diff, then per key [u32 LE length][UTF-8 bytes]. */
+  private writeDiffAndKeys(diff: Uint8Array, keys: string[]): number {
+    const encoded = keys.map((k) => encoder.encode(String(k)));
+    let total = diff.length;
+    for (const k of encoded) total += 4 + k.length;
+    const ptr = this.ex.ioInReserve(total);
+    const u8 = this.instance.u8;
+    const view = this.instance.view;
+    u8.set(diff, ptr);
+    let at = ptr + diff.length;
+    for (const k of encoded) {
+      view.setUint32(at, k.length, true);
+      u8.set(k, at + 4);
+      at += 4 + k.length;
+    }
+    return encoded.length;
+  }
 }

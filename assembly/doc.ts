@@ -1,0 +1,733 @@
+// Doover's document semantics over the in-memory tree (tree.ts): apply_diff (deep merge) and
+// generate_diff, as pinned down by pydoover and the compat fixtures (../shared/compat/).
+//
+//   apply_diff(data, diff, do_delete): a diff that is not a map, or a target that is not a map, is
+//     returned whole (so a map diff onto a scalar keeps its nulls). Otherwise per key: a map value
+//     merges into data.get(k, {}); null removes the key (do_delete) or stores null; anything else
+//     replaces.
+//   generate_diff(old, new, do_delete): if either side is not a map, `new`. Otherwise per key of
+//     new: a map value recurses into old.get(k, {}) and is kept only if non-empty (so an empty map
+//     never appears, even when it is new); other values are kept when the key is new or the value
+//     differs by Python equality (1 == 1.0 == True); with do_delete, keys only in old map to null.
+//
+// Every mutation runs in two passes over the incoming msgpack, so that bad input leaves the tree
+// exactly as it was:
+//   1. plan: read the bytes once, validating everything (types, string keys, duplicate keys,
+//      depth), compare against the tree, write the effective diff to the output region, and
+//      record the changes to make (set / delete / insert / replace root) as references into the
+//      input bytes. Nothing in the tree changes except per-entry marks (below).
+//   2. commit: only when the plan succeeded; touches only what changed.
+// So merging 3 keys into a 50-key aggregate hashes 3 keys and touches 3 entries.
+//
+// Marks: every map entry visited by a plan is stamped with that plan's epoch. A second stamp in
+// the same plan means a duplicate key (rejected as ERR_MSGPACK: msgpack allows it, JSON does not
+// say what it means); after a replace, unstamped entries are the keys the new state dropped. Keys
+// the tree does not have yet are checked for duplicates in a scratch set instead. When the u32
+// epoch wraps, every stamp in every live tree is cleared first (store.ts registers the walk).
+//
+// Equality: merges compare numbers by value (1 == 1.0: not a change, the stored form is kept) but
+// keep booleans apart from numbers (true -> 1 is a change). generate_diff (and so `replace`) uses
+// Python's rule, where True == 1, because that is what the fixtures record. NaN equals NaN, so
+// re-sending NaN is not a change.
+import { ERR_DEPTH, ERR_INCOMPLETE, ERR_MSGPACK, ERR_PAYLOAD, ERR_SIZE, OK } from "./errors";
+import { ioInPtr, outPos, outReset, outTruncate } from "./io";
+import {
+  K_ARR, K_ERR, K_MAP, K_STR, hLen, readHeader, readerFail, readerSeek, readerStart, rend, rp, rstatus,
+  mapBegin, mapEnd, writeNil, writeRaw, writeStr, writeU8,
+} from "./msgpack";
+import {
+  BUILD_DROP_NULLS, ENTRY, SLOT, T_ARR, T_MAP, T_NULL, T_STR,
+  buildValue, bytesEqual, encodeValue, freeValue, hashBytes, mapCount, mapDelete, mapFind, mapInsert,
+  mapTable, mapUsed, scalarEquals, setNull, slotAux, slotPtr, slotTag, strBytes,
+} from "./tree";
+
+/** apply flags (also the `flags` of storeApplyInto): bit 0 do_delete, bit 1 replace. */
+export const APPLY_DO_DELETE: i32 = 1;
+export const APPLY_REPLACE: i32 = 2;
+
+export const DEFAULT_MAX_BYTES: i32 = 1 << 20;
+export const DEFAULT_MAX_DEPTH: i32 = 64;
+/** Nesting is walked by recursion; this keeps the wasm stack safe whatever the caller asks. */
+export const MAX_DEPTH_LIMIT: i32 = 1000;
+
+// ---- plan state ----
+
+let epoch: u32 = 0;
+let doDel: bool = true;
+let depthLimit: i32 = DEFAULT_MAX_DEPTH;
+let changed: bool = false;
+let epochWrapHandler: () => void = (): void => {};
+
+/** Registers the walk that clears all marks of all live trees (store.ts). */
+export function setEpochWrapHandler(fn: () => void): void {
+  epochWrapHandler = fn;
+}
+
+/** Test hook: jump the plan epoch (to exercise the wrap-around path). */
+export function docSetEpoch(value: u32): void {
+  epoch = value;
+}
+
+// Change records, 32 bytes each:
+//   +0 op u8  +1 build flags u8  +4 map node  +8 entry  +12 key ptr  +16 key len  +20 key hash
+//   +24 value ptr (msgpack in the input)
+const OP_SET: u8 = 1;
+const OP_DELETE: u8 = 2;
+const OP_INSERT: u8 = 3;
+const OP_ROOT: u8 = 4;
+const REC: usize = 32;
+let recBuf: usize = heap.alloc(64 * REC);
+let recCap: i32 = 64;
+let recLen: i32 = 0;
+
+function record(op: u8, flags: i32, m: usize, e: usize, kp: usize, kn: u32, h: u32, vp: usize): void {
+  if (recLen == recCap) {
+    recCap <<= 1;
+    recBuf = heap.realloc(recBuf, <usize>recCap * REC);
+  }
+  const r = recBuf + <usize>recLen * REC;
+  store<u8>(r, op);
+  store<u8>(r, <u8>flags, 1);
+  store<u32>(r, <u32>m, 4);
+  store<u32>(r, <u32>e, 8);
+  store<u32>(r, <u32>kp, 12);
+  store<u32>(r, kn, 16);
+  store<u32>(r, h, 20);
+  store<u32>(r, <u32>vp, 24);
+  recLen++;
+}
+
+// Scratch set for duplicate detection among keys the tree does not hold. Cell, 16 bytes:
+//   +0 scope u32 (live when >= dupBase)  +4 hash  +8 key ptr  +12 key len
+// Each map being read gets a fresh scope id, so one table serves all maps of a plan.
+let dupTable: usize = 0;
+let dupMask: u32 = 0;
+let dupCount: u32 = 0;
+let dupBase: u32 = 1;
+let dupScope: u32 = 0;
+
+function dupReset(): void {
+  if (dupTable == 0) {
+    dupMask = 255;
+    dupTable = heap.alloc(256 * 16);
+    memory.fill(dupTable, 0, 256 * 16);
+  }
+  if (dupScope > 0xf0000000) {
+    memory.fill(dupTable, 0, (<usize>dupMask + 1) * 16);
+    dupScope = 0;
+  }
+  dupBase = dupScope + 1;
+  dupCount = 0;
+}
+
+function dupGrow(): void {
+  const oldTable = dupTable;
+  const oldSize = dupMask + 1;
+  const size = oldSize << 1;
+  dupTable = heap.alloc(<usize>size * 16);
+  memory.fill(dupTable, 0, <usize>size * 16);
+  dupMask = size - 1;
+  for (let i: u32 = 0; i < oldSize; i++) {
+    const c = oldTable + <usize>i * 16;
+    if (load<u32>(c) < dupBase) continue;
+    let j = load<u32>(c, 4) & dupMask;
+    while (load<u32>(dupTable + <usize>j * 16) >= dupBase) j = (j + 1) & dupMask;
+    memory.copy(dupTable + <usize>j * 16, c, 16);
+  }
+  heap.free(oldTable);
+}
+
+/** Records key (p, n) in map scope `scope`; true when it was already there. */
+function dupSeen(scope: u32, h: u32, p: usize, n: u32): bool {
+  if ((dupCount + 1) << 1 > dupMask + 1) dupGrow();
+  let i = h & dupMask;
+  while (true) {
+    const c = dupTable + <usize>i * 16;
+    const s = load<u32>(c);
+    if (s < dupBase) {
+      store<u32>(c, scope);
+      store<u32>(c, h, 4);
+      store<u32>(c, <u32>p, 8);
+      store<u32>(c, n, 12);
+      dupCount++;
+      return false;
+    }
+    if (s == scope && load<u32>(c, 4) == h && load<u32>(c, 12) == n && bytesEqual(<usize>load<u32>(c, 8), p, <usize>n)) {
+      return true;
+    }
+    i = (i + 1) & dupMask;
+  }
+}
+
+// Keys listed in `replaceKeys` for the next apply: [u32 len][bytes] repeated, set by the caller.
+let replaceKeysPtr: usize = 0;
+let replaceKeysCount: i32 = 0;
+
+/** Sets the top-level keys the next docApply replaces instead of merging into (one call only). */
+export function docSetReplaceKeys(ptr: usize, count: i32): void {
+  replaceKeysPtr = ptr;
+  replaceKeysCount = count;
+}
+
+function replaceKeyListed(p: usize, n: u32): bool {
+  let q = replaceKeysPtr;
+  for (let i = 0; i < replaceKeysCount; i++) {
+    const len = load<u32>(q);
+    if (len == n && bytesEqual(q + 4, p, <usize>n)) return true;
+    q += 4 + <usize>len;
+  }
+  return false;
+}
+
+function planBegin(doDelete: bool, maxDepth: i32): void {
+  epoch++;
+  if (epoch == 0) {
+    epochWrapHandler();
+    epoch = 1;
+  }
+  doDel = doDelete;
+  depthLimit = maxDepth;
+  changed = false;
+  recLen = 0;
+  dupReset();
+}
+
+/** copyMap: drop map values that generate_diff would prune as empty. */
+const COPY_PRUNE_EMPTY: i32 = 2;
+
+// ---- validating walkers over the input (cursor in msgpack.ts) ----
+
+let keyLen: u32 = 0;
+
+/** Reads a map key, which must be a string; returns its bytes (length in keyLen). */
+@inline function readKey(): usize {
+  const k = readHeader();
+  if (k != K_STR) {
+    if (k != K_ERR) readerFail(ERR_MSGPACK);
+    return 0;
+  }
+  const p = rp;
+  keyLen = hLen;
+  readerSeek(p + <usize>hLen);
+  return p;
+}
+
+@inline function isMapByte(b: u32): bool {
+  return (b & 0xf0) == 0x80 || b == 0xde || b == 0xdf;
+}
+
+/** Consumes one value, validating it; `depth` is the depth it has if it is a container. */
+function skipValue(depth: i32): void {
+  const k = readHeader();
+  if (k == K_STR) {
+    readerSeek(rp + <usize>hLen);
+  } else if (k == K_ARR) {
+    if (depth > depthLimit) {
+      readerFail(ERR_DEPTH);
+      return;
+    }
+    const n = hLen;
+    for (let i: u32 = 0; i < n; i++) {
+      skipValue(depth + 1);
+      if (rstatus) return;
+    }
+  } else if (k == K_MAP) {
+    if (depth > depthLimit) {
+      readerFail(ERR_DEPTH);
+      return;
+    }
+    const n = hLen;
+    const scope = ++dupScope;
+    for (let i: u32 = 0; i < n; i++) {
+      const kp = readKey();
+      if (rstatus) return;
+      const kn = keyLen;
+      if (dupSeen(scope, hashBytes(kp, kn), kp, kn)) {
+        readerFail(ERR_MSGPACK);
+        return;
+      }
+      skipValue(depth + 1);
+      if (rstatus) return;
+    }
+  }
+}
+
+/** Copies the map whose `n` pairs follow (header consumed) to the output, dropping null values
+ *  (BUILD_DROP_NULLS) or map values that prune to nothing (COPY_PRUNE_EMPTY: generate_diff's
+ *  view of a map under a new key). Returns the
+ *  entries written; validates like skipValue. */
+function copyMap(n: u32, depth: i32, flags: i32): u32 {
+  const hdr = mapBegin();
+  let w: u32 = 0;
+  const scope = ++dupScope;
+  for (let i: u32 = 0; i < n; i++) {
+    const ks = rp;
+    const kp = readKey();
+    if (rstatus) return 0;
+    const kn = keyLen;
+    if (dupSeen(scope, hashBytes(kp, kn), kp, kn)) {
+      readerFail(ERR_MSGPACK);
+      return 0;
+    }
+    const ke = rp;
+    if (ke >= rend) {
+      readerFail(ERR_INCOMPLETE);
+      return 0;
+    }
+    const b = <u32>load<u8>(ke);
+    if (b == 0xc0 && (flags & BUILD_DROP_NULLS)) {
+      readerSeek(ke + 1);
+      continue;
+    }
+    if (isMapByte(b)) {
+      const mark = outPos();
+      writeRaw(ks, ke - ks);
+      readHeader();
+      if (rstatus) return 0;
+      if (depth + 1 > depthLimit) {
+        readerFail(ERR_DEPTH);
+        return 0;
+      }
+      const c = copyMap(hLen, depth + 1, flags);
+      if (rstatus) return 0;
+      if (c == 0 && (flags & COPY_PRUNE_EMPTY)) {
+        outTruncate(mark);
+        continue;
+      }
+      w++;
+      continue;
+    }
+    skipValue(depth + 1);
+    if (rstatus) return 0;
+    writeRaw(ks, rp - ks);
+    w++;
+  }
+  mapEnd(hdr, w);
+  return w;
+}
+
+// cmpValue result bits: equal under Python's rule (generate_diff) / equal strictly (merges).
+const EQ_PY: i32 = 1;
+const EQ_STRICT: i32 = 2;
+const EQ_BOTH: i32 = 3;
+
+/** Consumes one value and says how it equals slot `s` (EQ_* bits; 0 when different). */
+function cmpValue(s: usize, depth: i32): i32 {
+  const k = readHeader();
+  if (k == K_ERR) return 0;
+  const tag = slotTag(s);
+  if (k == K_STR) {
+    const n = hLen;
+    const p = rp;
+    readerSeek(p + <usize>n);
+    return tag == T_STR && slotAux(s) == n && bytesEqual(strBytes(s), p, <usize>n) ? EQ_BOTH : 0;
+  }
+  if (k == K_ARR) {
+    if (depth > depthLimit) {
+      readerFail(ERR_DEPTH);
+      return 0;
+    }
+    const n = hLen;
+    let eq = tag == T_ARR && slotAux(s) == n ? EQ_BOTH : 0;
+    const base = slotPtr(s);
+    for (let i: u32 = 0; i < n; i++) {
+      if (eq) eq &= cmpValue(base + <usize>i * SLOT, depth + 1);
+      else skipValue(depth + 1);
+      if (rstatus) return 0;
+    }
+    return eq;
+  }
+  if (k == K_MAP) {
+    if (depth > depthLimit) {
+      readerFail(ERR_DEPTH);
+      return 0;
+    }
+    const n = hLen;
+    const m = tag == T_MAP ? slotPtr(s) : 0;
+    let eq = m != 0 && mapCount(m) == n ? EQ_BOTH : 0;
+    const scope = ++dupScope;
+    for (let i: u32 = 0; i < n; i++) {
+      const kp = readKey();
+      if (rstatus) return 0;
+      const kn = keyLen;
+      const h = hashBytes(kp, kn);
+      const e = m ? mapFind(m, h, kp, kn) : 0;
+      if (e) {
+        if (load<u32>(e, 12) == epoch) {
+          readerFail(ERR_MSGPACK);
+          return 0;
+        }
+        store<u32>(e, epoch, 12);
+      } else {
+        if (dupSeen(scope, h, kp, kn)) {
+          readerFail(ERR_MSGPACK);
+          return 0;
+        }
+        eq = 0;
+      }
+      if (eq) eq &= cmpValue(e + 16, depth + 1);
+      else skipValue(depth + 1);
+      if (rstatus) return 0;
+    }
+    return eq;
+  }
+  if (scalarEquals(s, k, false)) return EQ_BOTH;
+  return scalarEquals(s, k, true) ? EQ_PY : 0;
+}
+
+/** True when the map header at `p` says zero entries (input already validated). */
+function emptyMapAt(p: usize): bool {
+  const b = <u32>load<u8>(p);
+  if (b == 0x80) return true;
+  if (b == 0xde) return load<u16>(p + 1) == 0;
+  if (b == 0xdf) return load<u32>(p + 1) == 0;
+  return false;
+}
+
+/**
+ * Plans the `n` pairs at rp against map node `m` at `depth`; writes the effective sub-diff and
+ * returns its entry count.
+ *   merge (`gen` false): apply_diff; the records and the written diff are the same changes.
+ *   replace (`gen` true): the written diff is generate_diff(old, new) (Python equality, empty
+ *     maps pruned, nulls for dropped keys only with do_delete) while the records make the tree
+ *     exactly `new` (strict equality).
+ * `top` enables the per-key replaceKeys check.
+ */
+function planMap(m: usize, n: u32, depth: i32, gen: bool, top: bool): u32 {
+  const hdr = mapBegin();
+  let w: u32 = 0;
+  let seen: u32 = 0;
+  const scope = ++dupScope;
+  const dd = doDel;
+  for (let i: u32 = 0; i < n; i++) {
+    const ks = rp;
+    const kp = readKey();
+    if (rstatus) return 0;
+    const kn = keyLen;
+    const h = hashBytes(kp, kn);
+    const e = mapFind(m, h, kp, kn);
+    if (e) {
+      if (load<u32>(e, 12) == epoch) {
+        readerFail(ERR_MSGPACK);
+        return 0;
+      }
+      store<u32>(e, epoch, 12);
+      seen++;
+    } else if (dupSeen(scope, h, kp, kn)) {
+      readerFail(ERR_MSGPACK);
+      return 0;
+    }
+    const ke = rp;
+    if (ke >= rend) {
+      readerFail(ERR_INCOMPLETE);
+      return 0;
+    }
+    const b = <u32>load<u8>(ke);
+    // A null under a replaceKeys key still means "remove" (or "store null"), as in a merge.
+    const g = gen || (top && b != 0xc0 && replaceKeysCount > 0 && replaceKeyListed(kp, kn));
+
+    if (isMapByte(b)) {
+      const mark = outPos();
+      writeRaw(ks, ke - ks);
+      if (e && slotTag(e + 16) == T_MAP) {
+        // map into map: recurse; an empty sub-diff is dropped
+        readHeader();
+        if (rstatus) return 0;
+        if (depth + 1 > depthLimit) {
+          readerFail(ERR_DEPTH);
+          return 0;
+        }
+        const c = planMap(slotPtr(e + 16), hLen, depth + 1, g, false);
+        if (rstatus) return 0;
+        if (c == 0) outTruncate(mark);
+        else w++;
+      } else if (e) {
+        // map onto a non-map: the map replaces it whole, nulls and all
+        skipValue(depth + 1);
+        if (rstatus) return 0;
+        record(OP_SET, 0, m, e, 0, 0, 0, ke);
+        changed = true;
+        if (g && emptyMapAt(ke)) {
+          outTruncate(mark); // generate_diff never emits an empty map
+        } else {
+          writeRaw(ke, rp - ke);
+          w++;
+        }
+      } else {
+        // map under a new key: merged into a fresh {} (merge) or stored as is (replace)
+        readHeader();
+        if (rstatus) return 0;
+        if (depth + 1 > depthLimit) {
+          readerFail(ERR_DEPTH);
+          return 0;
+        }
+        const dropFlag = dd && !g ? BUILD_DROP_NULLS : 0;
+        const c = copyMap(hLen, depth + 1, g ? COPY_PRUNE_EMPTY : dropFlag);
+        if (rstatus) return 0;
+        record(OP_INSERT, dropFlag, m, 0, kp, kn, h, ke);
+        changed = true;
+        if (g && c == 0) outTruncate(mark);
+        else w++;
+      }
+      continue;
+    }
+
+    if (b == 0xc0) {
+      readerSeek(ke + 1);
+      if (e) {
+        if (slotTag(e + 16) == T_NULL && (g || !dd)) continue; // already null
+        record(dd && !g ? OP_DELETE : OP_SET, 0, m, e, 0, 0, 0, ke);
+        changed = true;
+      } else if (g) {
+        record(OP_INSERT, 0, m, 0, kp, kn, h, ke); // new state holds null; generate_diff lists it
+        changed = true;
+      } else if (dd) {
+        continue; // removing a key that is not there
+      } else {
+        record(OP_INSERT, 0, m, 0, kp, kn, h, ke);
+        changed = true;
+      }
+      writeRaw(ks, rp - ks);
+      w++;
+      continue;
+    }
+
+    if (e) {
+      const eq = cmpValue(e + 16, depth + 1);
+      if (rstatus) return 0;
+      if (eq & EQ_STRICT) continue;
+      record(OP_SET, 0, m, e, 0, 0, 0, ke);
+      changed = true;
+      if (g && (eq & EQ_PY)) continue; // generate_diff sees no difference (True == 1)
+    } else {
+      skipValue(depth + 1);
+      if (rstatus) return 0;
+      record(OP_INSERT, 0, m, 0, kp, kn, h, ke);
+      changed = true;
+    }
+    writeRaw(ks, rp - ks);
+    w++;
+  }
+
+  if (gen && seen < mapCount(m)) {
+    // keys the new state no longer has: removed; listed as null only with do_delete
+    const table = mapTable(m);
+    const used = mapUsed(m);
+    for (let j: u32 = 0; j < used; j++) {
+      const e = table + <usize>j * ENTRY;
+      if (load<u32>(e) == 0 || load<u32>(e, 12) == epoch) continue;
+      if (dd) {
+        writeStr(<usize>load<u32>(e, 8), load<u32>(e, 4));
+        writeNil();
+        w++;
+      }
+      record(OP_DELETE, 0, m, e, 0, 0, 0, 0);
+      changed = true;
+    }
+  }
+  mapEnd(hdr, w);
+  return w;
+}
+
+/** Applies the planned records to the tree whose root slot is `root`. */
+function commit(root: usize): void {
+  // In-place changes first: entry addresses stay valid until an insert regrows a table.
+  for (let i = 0; i < recLen; i++) {
+    const r = recBuf + <usize>i * REC;
+    const op = load<u8>(r);
+    if (op == OP_SET) {
+      const e = <usize>load<u32>(r, 8);
+      freeValue(e + 16);
+      readerSeek(<usize>load<u32>(r, 24));
+      buildValue(e + 16, <i32>load<u8>(r, 1));
+    } else if (op == OP_DELETE) {
+      mapDelete(<usize>load<u32>(r, 4), <usize>load<u32>(r, 8));
+    } else if (op == OP_ROOT) {
+      freeValue(root);
+      readerSeek(<usize>load<u32>(r, 24));
+      buildValue(root, 0);
+    }
+  }
+  for (let i = 0; i < recLen; i++) {
+    const r = recBuf + <usize>i * REC;
+    if (load<u8>(r) != OP_INSERT) continue;
+    const e = mapInsert(<usize>load<u32>(r, 4), load<u32>(r, 20), <usize>load<u32>(r, 12), load<u32>(r, 16));
+    setNull(e + 16);
+    readerSeek(<usize>load<u32>(r, 24));
+    buildValue(e + 16, <i32>load<u8>(r, 1));
+  }
+  recLen = 0;
+}
+
+let lastChanged: bool = false;
+
+/** Whether the last successful docApply changed the tree. */
+export function docLastChanged(): bool {
+  return lastChanged;
+}
+
+/**
+ * Merges (or with APPLY_REPLACE replaces) the msgpack value at (ptr, len) into the tree rooted at
+ * slot `root`, appending the effective diff to the output at its current position: only what
+ * changed, or an empty map when nothing did. With APPLY_REPLACE the tree becomes exactly the new
+ * value and the effective diff is generate_diff(old, new) (pydoover's, so it can miss changes
+ * pydoover cannot express: an added empty map, true -> 1, and dropped keys without do_delete).
+ * On any error the tree and the output are as before and the status is returned.
+ */
+export function docApply(root: usize, ptr: usize, len: i32, flags: i32, maxBytes: i32, maxDepth: i32): i32 {
+  const nKeys = replaceKeysCount;
+  replaceKeysCount = 0;
+  lastChanged = false;
+  if (len > maxBytes) return ERR_SIZE;
+  planBegin((flags & APPLY_DO_DELETE) != 0, maxDepth);
+  replaceKeysCount = (flags & APPLY_REPLACE) ? 0 : nKeys;
+  readerStart(ptr, len);
+  const start = outPos();
+  if (len > 0 && isMapByte(<u32>load<u8>(ptr)) && slotTag(root) == T_MAP) {
+    readHeader();
+    if (!rstatus) planMap(slotPtr(root), hLen, 1, (flags & APPLY_REPLACE) != 0, true);
+  } else {
+    // A non-map on either side: the incoming value replaces the aggregate whole.
+    const eq = cmpValue(root, 1);
+    if (!rstatus && !(eq & EQ_STRICT)) {
+      writeRaw(ptr, rp - ptr);
+      record(OP_ROOT, 0, 0, 0, 0, 0, 0, ptr);
+      changed = true;
+    }
+  }
+  replaceKeysCount = 0;
+  if (!rstatus && rp != rend) readerFail(ERR_MSGPACK); // bytes after the value
+  if (rstatus) {
+    outTruncate(start);
+    recLen = 0;
+    return rstatus;
+  }
+  if (!changed) {
+    outTruncate(start);
+    writeU8(0x80);
+    recLen = 0;
+    return OK;
+  }
+  commit(root);
+  lastChanged = true;
+  return OK;
+}
+
+/** Validates the value at (ptr, len) completely, then builds it into the empty slot `s`. */
+export function docBuild(s: usize, ptr: usize, len: i32, maxBytes: i32, maxDepth: i32): i32 {
+  if (len > maxBytes) return ERR_SIZE;
+  planBegin(true, maxDepth);
+  readerStart(ptr, len);
+  skipValue(1);
+  if (!rstatus && rp != rend) readerFail(ERR_MSGPACK);
+  if (rstatus) return rstatus;
+  readerSeek(ptr);
+  buildValue(s, 0);
+  return OK;
+}
+
+// ---- the stateless codec: JS values in, JS values out (bindings/core/doc.ts) ----
+
+let codecMaxBytes: i32 = DEFAULT_MAX_BYTES;
+let codecMaxDepth: i32 = DEFAULT_MAX_DEPTH;
+const scratchRoot: usize = memory.data(16);
+
+/** Limits for docApplyDiff / docGenerateDiff / docValidatePayload. */
+export function docSetLimits(maxBytes: i32, maxDepth: i32): void {
+  codecMaxBytes = maxBytes;
+  codecMaxDepth = maxDepth < 1 ? 1 : maxDepth > MAX_DEPTH_LIMIT ? MAX_DEPTH_LIMIT : maxDepth;
+}
+
+/** apply_diff(data, diff): input region holds data (dataLen bytes) then diff; output: result. */
+export function docApplyDiff(dataLen: i32, diffLen: i32, doDelete: i32): i32 {
+  outReset();
+  const inp = ioInPtr();
+  setNull(scratchRoot);
+  let st = docBuild(scratchRoot, inp, dataLen, codecMaxBytes, codecMaxDepth);
+  if (st == OK) {
+    st = docApply(scratchRoot, inp + <usize>dataLen, diffLen, doDelete ? APPLY_DO_DELETE : 0, codecMaxBytes, codecMaxDepth);
+    outReset();
+    if (st == OK) encodeValue(scratchRoot);
+  }
+  freeValue(scratchRoot);
+  return st;
+}
+
+/** generate_diff(old, new): input region holds old (oldLen bytes) then new; output: the diff. */
+export function docGenerateDiff(oldLen: i32, newLen: i32, doDelete: i32): i32 {
+  outReset();
+  const inp = ioInPtr();
+  setNull(scratchRoot);
+  let st = docBuild(scratchRoot, inp, oldLen, codecMaxBytes, codecMaxDepth);
+  if (st == OK) {
+    const p = inp + <usize>oldLen;
+    if (newLen > codecMaxBytes) {
+      st = ERR_SIZE;
+    } else {
+      planBegin(doDelete != 0, codecMaxDepth);
+      readerStart(p, newLen);
+      if (newLen > 0 && isMapByte(<u32>load<u8>(p)) && slotTag(scratchRoot) == T_MAP) {
+        readHeader();
+        if (!rstatus) planMap(slotPtr(scratchRoot), hLen, 1, true, false);
+      } else {
+        skipValue(1);
+        if (!rstatus) writeRaw(p, rp - p);
+      }
+      if (!rstatus && rp != rend) readerFail(ERR_MSGPACK);
+      st = rstatus;
+      recLen = 0;
+      if (st) outReset();
+    }
+  }
+  freeValue(scratchRoot);
+  return st;
+}
+
+/**
+ * Doover's strict payload rule: a map at the top, and every key at every depth (inside arrays
+ * too) matching ^[a-zA-Z0-9_-]+$. Returns OK when valid, ERR_PAYLOAD when not, or the decoding
+ * error. The value is in the input region.
+ */
+export function docValidatePayload(len: i32): i32 {
+  if (len > codecMaxBytes) return ERR_SIZE;
+  const p = ioInPtr();
+  planBegin(true, codecMaxDepth);
+  readerStart(p, len);
+  skipValue(1);
+  if (!rstatus && rp != rend) readerFail(ERR_MSGPACK);
+  if (rstatus) return rstatus;
+  if (!isMapByte(<u32>load<u8>(p))) return ERR_PAYLOAD;
+  readerSeek(p);
+  return keysValid() ? OK : ERR_PAYLOAD;
+}
+
+function keysValid(): bool {
+  const k = readHeader();
+  if (k == K_STR) {
+    readerSeek(rp + <usize>hLen);
+    return true;
+  }
+  if (k == K_ARR) {
+    const n = hLen;
+    for (let i: u32 = 0; i < n; i++) if (!keysValid()) return false;
+    return true;
+  }
+  if (k == K_MAP) {
+    const n = hLen;
+    for (let i: u32 = 0; i < n; i++) {
+      readHeader();
+      const kp = rp;
+      const kn = hLen;
+      if (kn == 0) return false;
+      for (let j: u32 = 0; j < kn; j++) {
+        const c = <u32>load<u8>(kp + <usize>j);
+        const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c == 0x5f || c == 0x2d;
+        if (!ok) return false;
+      }
+      readerSeek(kp + <usize>kn);
+      if (!keysValid()) return false;
+    }
+    return true;
+  }
+  return true;
+}

@@ -1,1 +1,0 @@
-// ABI of doc.ts (placeholder until the module lands).

@@ -1,1 +1,0 @@
-// ABI of router.ts (placeholder until the module lands).

@@ -1,1 +1,0 @@
-// ABI of stats.ts (placeholder until the module lands).

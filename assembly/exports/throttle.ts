@@ -1,1 +1,0 @@
-// ABI of throttle.ts (placeholder until the module lands).

@@ -1,0 +1,467 @@
+// Rolling statistics over a window of samples: count, sum, mean, min, max, sample standard
+// deviation and an EWMA, each O(1) amortised per sample.
+//
+// A window is bounded by a sample count (`limit`), by an age (`windowMs`: a sample stays while
+// its time >= clock - windowMs), or by both. Samples sit in a ring in arrival order; time windows
+// clamp each sample's time to the newest time seen (`clock`), so the ring is also sorted by time
+// and expiry only ever drops from the head.
+//
+// Min and max come from two monotonic deques of sample sequence numbers: the min deque keeps
+// samples whose values strictly increase from front to back, so its front is the minimum; a
+// sample enters once and leaves once. Sequence numbers are u32 counters that may wrap: a ring of
+// power-of-two capacity indexes by `seq & mask`, which stays right across the wrap because the
+// capacity divides 2^32, and a deque front is expired exactly when it equals the evicted seq.
+//
+// Sum and variance are running values: a Neumaier-compensated sum and Welford's M2 with its
+// add/remove identities. M2 loses accuracy two ways: cancellation when a large value leaves (a
+// 1e12 spike leaving a window of values near 1), and the rounding of the running mean, which
+// matters when the spread is tiny next to the mean (1e6 +- 1e-4). `err` adds up, since the last
+// exact pass, the magnitude of each term applied to M2 plus each term's sensitivity to the mean's
+// rounding, so M2 is off by at most about 2^-52 * err. When that bound passes 2^-20 of M2 (plus a
+// floor at the data's own scale: n * mean^2 * 2^-52, what a fresh two-pass sum cannot beat
+// either), the window is re-summed exactly in two passes. Noisy data rarely triggers it; a spike
+// triggers it once as it leaves; a tight spread around a large mean every few dozen samples. A
+// re-sum is O(count) and needs err to grow by 2^20 * M2, so it stays amortised O(1) in practice.
+//
+// Layout of a window (an unmanaged struct on the heap; it never moves while the handle lives):
+//   0..55   the published statistics as 7 f64: count, sum, mean, min, max, stddev, ewma. The core
+//           rewrites them at the end of every call that changes the window; the binding reads
+//           them straight from memory, so reading a statistic costs no crossing.
+//   56..    running state (below). vals/times are f64 rings, minq/maxq u32 rings, all `cap` long.
+import { OK, ERR_ARGUMENT, ERR_NOT_FOUND } from "./errors";
+import { ioInReserve } from "./io";
+
+/** Largest count window (and cap of a time window): 2^24 samples, 384 MiB of rings at most. */
+// @ts-ignore: decorator
+@inline const MAX_LIMIT: u32 = 1 << 24;
+/** Sample cap of a time window created without a count bound. */
+// @ts-ignore: decorator
+@inline const DEFAULT_TIME_LIMIT: u32 = 1 << 20;
+// @ts-ignore: decorator
+@inline const FIRST_CAP: u32 = 16;
+/** Re-sum exactly when the M2 error bound passes 2^-20 of M2 (see the header). */
+// @ts-ignore: decorator
+@inline const DRIFT_RATIO: f64 = 1048576.0;
+// @ts-ignore: decorator
+@inline const EPS: f64 = 2.220446049250313e-16;
+
+// @ts-ignore: decorator
+@unmanaged
+class Window {
+  // Published; the binding reads these 7 f64 at the window's address. Keep first and in order.
+  count: f64 = 0;
+  sum: f64 = 0;
+  mean: f64 = 0;
+  min: f64 = 0;
+  max: f64 = 0;
+  stddev: f64 = 0;
+  ewma: f64 = 0;
+
+  /**
+   * The running sums are over y = x - k, a shift near the window's mean (set when a sample enters
+   * an empty window and at every exact pass), so the mean of y stays small and its rounding
+   * harmless. s + c is the Neumaier sum of y; the sum of x is n * k + s + c.
+   */
+  k: f64 = 0;
+  s: f64 = 0;
+  c: f64 = 0;
+  m2: f64 = 0;
+  /** Sum of |terms| applied to m2 since the last exact pass. */
+  err: f64 = 0;
+  ew: f64 = 0;
+  alpha: f64 = 0;
+  /** 0 for a count-only window. */
+  windowMs: f64 = 0;
+  /** Newest time seen (samples and expire calls); -Infinity before the first. */
+  clock: f64 = -Infinity;
+
+  vals: usize = 0;
+  /** 0 for a count-only window. */
+  times: usize = 0;
+  minq: usize = 0;
+  maxq: usize = 0;
+
+  cap: u32 = 0;
+  mask: u32 = 0;
+  limit: u32 = 0;
+  /** Samples are the seqs [head, tail). */
+  head: u32 = 0;
+  tail: u32 = 0;
+  /** Deque positions [minH, minT) and [maxH, maxT) in minq / maxq. */
+  minH: u32 = 0;
+  minT: u32 = 0;
+  maxH: u32 = 0;
+  maxT: u32 = 0;
+  /** 1 when the next sample starts the EWMA afresh (new, reset, or emptied by expiry). */
+  fresh: u32 = 1;
+}
+
+// ---- handles ----
+// Slot h (h >= 1) holds a window address, or, when free, (next free slot << 1) | 1: addresses are
+// 16-aligned, so the low bit tells the two apart. Slot 0 is never used, so handle 0 is invalid.
+
+let slots: usize = 0;
+let slotCap: i32 = 0;
+let slotUsed: i32 = 1;
+let freeSlot: i32 = 0;
+
+function lookup(h: i32): Window | null {
+  if (h < 1 || h >= slotUsed) return null;
+  const v = load<usize>(slots + (<usize>h << alignof<usize>()));
+  if (v & 1) return null;
+  return changetype<Window>(v);
+}
+
+function claimSlot(w: Window): i32 {
+  let h = freeSlot;
+  if (h) {
+    freeSlot = <i32>(load<usize>(slots + (<usize>h << alignof<usize>())) >> 1);
+  } else {
+    if (slotUsed >= slotCap) {
+      const cap = slotCap ? slotCap << 1 : 16;
+      slots = slots ? heap.realloc(slots, <usize>cap << alignof<usize>()) : heap.alloc(<usize>cap << alignof<usize>());
+      slotCap = cap;
+    }
+    h = slotUsed++;
+  }
+  store<usize>(slots + (<usize>h << alignof<usize>()), changetype<usize>(w));
+  return h;
+}
+
+function releaseSlot(h: i32): void {
+  store<usize>(slots + (<usize>h << alignof<usize>()), (<usize>freeSlot << 1) | 1);
+  freeSlot = h;
+}
+
+// ---- ring helpers ----
+
+// @ts-ignore: decorator
+@inline function valAt(w: Window, seq: u32): f64 {
+  return load<f64>(w.vals + (<usize>(seq & w.mask) << 3));
+}
+
+// @ts-ignore: decorator
+@inline function qAt(q: usize, mask: u32, pos: u32): u32 {
+  return load<u32>(q + (<usize>(pos & mask) << 2));
+}
+
+function allocRings(w: Window, cap: u32): void {
+  w.vals = heap.alloc(<usize>cap << 3);
+  w.times = w.windowMs > 0 ? heap.alloc(<usize>cap << 3) : 0;
+  w.minq = heap.alloc(<usize>cap << 2);
+  w.maxq = heap.alloc(<usize>cap << 2);
+  w.cap = cap;
+  w.mask = cap - 1;
+}
+
+function freeRings(w: Window): void {
+  heap.free(w.vals);
+  if (w.times) heap.free(w.times);
+  heap.free(w.minq);
+  heap.free(w.maxq);
+}
+
+/** Doubles the rings, moving every live entry to where `seq & newMask` puts it. */
+function grow(w: Window): void {
+  const oldMask = w.mask;
+  const oldVals = w.vals;
+  const oldTimes = w.times;
+  const oldMin = w.minq;
+  const oldMax = w.maxq;
+  allocRings(w, w.cap << 1);
+  const mask = w.mask;
+  for (let s = w.head; s != w.tail; s++) {
+    store<f64>(w.vals + (<usize>(s & mask) << 3), load<f64>(oldVals + (<usize>(s & oldMask) << 3)));
+    if (oldTimes) store<f64>(w.times + (<usize>(s & mask) << 3), load<f64>(oldTimes + (<usize>(s & oldMask) << 3)));
+  }
+  for (let p = w.minH; p != w.minT; p++) store<u32>(w.minq + (<usize>(p & mask) << 2), qAt(oldMin, oldMask, p));
+  for (let p = w.maxH; p != w.maxT; p++) store<u32>(w.maxq + (<usize>(p & mask) << 2), qAt(oldMax, oldMask, p));
+  heap.free(oldVals);
+  if (oldTimes) heap.free(oldTimes);
+  heap.free(oldMin);
+  heap.free(oldMax);
+}
+
+// ---- the running sums ----
+
+// @ts-ignore: decorator
+@inline function neumaierAdd(w: Window, x: f64): void {
+  const s = w.s;
+  const t = s + x;
+  w.c += abs<f64>(s) >= abs<f64>(x) ? (s - t) + x : (x - t) + s;
+  w.s = t;
+}
+
+/** Exact two-pass re-summation of the live samples; clears the error bound. */
+function resum(w: Window): void {
+  const n = <f64>(w.tail - w.head);
+  w.s = 0;
+  w.c = 0;
+  for (let q = w.head; q != w.tail; q++) neumaierAdd(w, valAt(w, q));
+  const k = (w.s + w.c) / n;
+  w.k = k;
+  w.s = 0;
+  w.c = 0;
+  let yy: f64 = 0;
+  for (let q = w.head; q != w.tail; q++) {
+    const y = valAt(w, q) - k;
+    neumaierAdd(w, y);
+    yy += y * y;
+  }
+  const sy = w.s + w.c;
+  w.m2 = yy - sy * sy / n;
+  w.err = 0;
+}
+
+// ---- samples in and out ----
+
+/** Drops the oldest sample (the window is not empty). */
+function removeOldest(w: Window): void {
+  const seq = w.head;
+  const x = valAt(w, seq);
+  if (qAt(w.minq, w.mask, w.minH) == seq) w.minH++;
+  if (qAt(w.maxq, w.mask, w.maxH) == seq) w.maxH++;
+  w.head = seq + 1;
+  const n = w.tail - w.head;
+  if (n == 0) {
+    w.s = 0;
+    w.c = 0;
+    w.m2 = 0;
+    w.err = 0;
+    return;
+  }
+  const y = x - w.k;
+  const before = (w.s + w.c) / <f64>(n + 1);
+  neumaierAdd(w, -y);
+  const after = (w.s + w.c) / <f64>n;
+  const term = (y - before) * (y - after);
+  w.m2 -= term;
+  w.err += abs<f64>(term) + (abs<f64>(y - before) + abs<f64>(y - after)) * abs<f64>(before);
+}
+
+/** Appends a sample at the ring's tail and to both deques (the caller made room). */
+// @ts-ignore: decorator
+@inline function pushBack(w: Window, x: f64, t: f64): void {
+  const mask = w.mask;
+  const vals = w.vals;
+  const seq = w.tail;
+  // Min deque: drop every back entry not smaller than x, then append.
+  const minq = w.minq;
+  let p = w.minT;
+  while (p != w.minH && load<f64>(vals + (<usize>(qAt(minq, mask, p - 1) & mask) << 3)) >= x) p--;
+  store<u32>(minq + (<usize>(p & mask) << 2), seq);
+  w.minT = p + 1;
+  const maxq = w.maxq;
+  p = w.maxT;
+  while (p != w.maxH && load<f64>(vals + (<usize>(qAt(maxq, mask, p - 1) & mask) << 3)) <= x) p--;
+  store<u32>(maxq + (<usize>(p & mask) << 2), seq);
+  w.maxT = p + 1;
+  store<f64>(vals + (<usize>(seq & mask) << 3), x);
+  if (w.times) store<f64>(w.times + (<usize>(seq & mask) << 3), t);
+  w.tail = seq + 1;
+}
+
+/** Adds one finite sample with a finite time (ignored by count windows). */
+function addSample(w: Window, x: f64, t: f64): void {
+  if (w.times) {
+    if (t > w.clock) w.clock = t;
+    t = w.clock;
+    expireTo(w);
+  }
+  const n = w.tail - w.head;
+  if (n == w.limit) {
+    // Full: replace the oldest. One Welford step with the count unchanged:
+    // M2' = M2 + (x - old) * (x - mean' + old - mean).
+    const seq = w.head;
+    const old = valAt(w, seq) - w.k;
+    if (qAt(w.minq, w.mask, w.minH) == seq) w.minH++;
+    if (qAt(w.maxq, w.mask, w.maxH) == seq) w.maxH++;
+    w.head = seq + 1;
+    pushBack(w, x, t);
+    const y = x - w.k;
+    const before = (w.s + w.c) / <f64>n;
+    // Two compensated steps: `y - old` would round away y next to a large old value.
+    neumaierAdd(w, -old);
+    neumaierAdd(w, y);
+    const after = (w.s + w.c) / <f64>n;
+    const term = (y - old) * (y - after + old - before);
+    w.m2 += term;
+    w.err += abs<f64>(y - old) * (abs<f64>(y - after) + abs<f64>(old - before) + 2 * abs<f64>(after));
+    settle(w, after);
+  } else {
+    if (n == w.cap) grow(w);
+    pushBack(w, x, t);
+    if (n == 0) w.k = x;
+    const y = x - w.k;
+    const before = n ? (w.s + w.c) / <f64>n : 0;
+    neumaierAdd(w, y);
+    const after = (w.s + w.c) / <f64>(n + 1);
+    const term = (y - before) * (y - after);
+    w.m2 += term;
+    w.err += abs<f64>(term) + (abs<f64>(y - before) + abs<f64>(y - after)) * abs<f64>(after);
+    settle(w, after);
+  }
+  if (w.fresh) {
+    w.ew = x;
+    w.fresh = 0;
+  } else {
+    w.ew += w.alpha * (x - w.ew);
+  }
+}
+
+/** Drops samples older than clock - windowMs; returns how many. */
+function expireTo(w: Window): i32 {
+  const cutoff = w.clock - w.windowMs;
+  const times = w.times;
+  const mask = w.mask;
+  let dropped = 0;
+  while (w.head != w.tail && load<f64>(times + (<usize>(w.head & mask) << 3)) < cutoff) {
+    removeOldest(w);
+    dropped++;
+  }
+  if (dropped && w.head == w.tail) w.fresh = 1;
+  return dropped;
+}
+
+/**
+ * Re-sums exactly when the M2 error bound is no longer small (see the header). Runs after every
+ * sample, not once per call, so a batch gives bit-for-bit the results of one call per sample.
+ */
+// @ts-ignore: decorator
+@inline function settle(w: Window, meanY: f64): void {
+  const n = <f64>(w.tail - w.head);
+  const mean = w.k + meanY;
+  if (w.err > DRIFT_RATIO * (w.m2 + n * mean * mean * EPS)) resum(w);
+}
+
+/** Ends every call that changed the window: writes the published statistics. */
+function publish(w: Window): void {
+  const n = w.tail - w.head;
+  if (n == 0) {
+    w.count = 0;
+    w.sum = 0;
+    w.mean = 0;
+    w.min = 0;
+    w.max = 0;
+    w.stddev = 0;
+    w.ewma = 0;
+    return;
+  }
+  const fn = <f64>n;
+  const sy = w.s + w.c;
+  const mean = w.k + sy / fn;
+  const lo = valAt(w, qAt(w.minq, w.mask, w.minH));
+  const hi = valAt(w, qAt(w.maxq, w.mask, w.maxH));
+  w.count = fn;
+  w.sum = fn * w.k + sy;
+  // Rounding may put the mean an ulp outside the range; constant data should read back exactly.
+  w.mean = min<f64>(max<f64>(mean, lo), hi);
+  w.min = lo;
+  w.max = hi;
+  w.stddev = n > 1 && lo != hi ? sqrt<f64>(max<f64>(w.m2, 0) / <f64>(n - 1)) : 0;
+  w.ewma = w.ew;
+}
+
+// ---- ABI ----
+
+/**
+ * Creates a window; returns its handle (>= 1) or a negated status. `limit` is the sample count
+ * bound (0 = none, only with a time bound), `windowMs` the age bound (0 = none), `alpha` the EWMA
+ * weight of the newest sample, in (0, 1].
+ */
+export function statsCreate(limit: f64, windowMs: f64, alpha: f64): i32 {
+  if (!(limit >= 0 && limit <= <f64>MAX_LIMIT && limit == Math.floor(limit))) return -ERR_ARGUMENT;
+  if (!(windowMs >= 0 && isFinite<f64>(windowMs))) return -ERR_ARGUMENT;
+  if (limit == 0 && windowMs == 0) return -ERR_ARGUMENT;
+  if (!(alpha > 0 && alpha <= 1)) return -ERR_ARGUMENT;
+  const w = new Window();
+  w.limit = limit > 0 ? <u32>limit : DEFAULT_TIME_LIMIT;
+  w.windowMs = windowMs;
+  w.alpha = alpha;
+  // A small count window gets its final ring now; a bigger or timed one grows on demand.
+  const want = w.limit <= 64 ? <u32>(1 << (32 - clz<u32>(w.limit - 1))) : FIRST_CAP;
+  allocRings(w, max<u32>(want, 1));
+  return claimSlot(w);
+}
+
+/** Adds one sample. `timeMs` is used by time windows only. */
+export function statsAdd(h: i32, value: f64, timeMs: f64): i32 {
+  const w = lookup(h);
+  if (!w) return ERR_NOT_FOUND;
+  if (!isFinite<f64>(value)) return ERR_ARGUMENT;
+  if (w.times && !isFinite<f64>(timeMs)) return ERR_ARGUMENT;
+  addSample(w, value, timeMs);
+  publish(w);
+  return OK;
+}
+
+/**
+ * Adds `count` samples in order from the input region: `count` f64 values, then (when
+ * `withTimes`, time windows only) `count` f64 times; otherwise every sample takes `timeMs`.
+ * Checks the whole batch first, so a bad value leaves the window untouched.
+ */
+export function statsAddMany(h: i32, count: i32, timeMs: f64, withTimes: i32): i32 {
+  const w = lookup(h);
+  if (!w) return ERR_NOT_FOUND;
+  if (count < 0 || count > 0x7ffffff) return ERR_ARGUMENT;
+  const timed = w.times != 0 && withTimes != 0;
+  const vals = ioInReserve(count << (timed ? 4 : 3));
+  const times = vals + (<usize>count << 3);
+  for (let i = 0; i < count; i++) {
+    if (!isFinite<f64>(load<f64>(vals + (<usize>i << 3)))) return ERR_ARGUMENT;
+  }
+  if (timed) {
+    for (let i = 0; i < count; i++) {
+      if (!isFinite<f64>(load<f64>(times + (<usize>i << 3)))) return ERR_ARGUMENT;
+    }
+  } else if (w.times && !isFinite<f64>(timeMs)) {
+    return ERR_ARGUMENT;
+  }
+  for (let i = 0; i < count; i++) {
+    addSample(w, load<f64>(vals + (<usize>i << 3)), timed ? load<f64>(times + (<usize>i << 3)) : timeMs);
+  }
+  publish(w);
+  return OK;
+}
+
+/** Advances a time window's clock to `nowMs` and drops what aged out; returns how many, or a negated status. */
+export function statsExpire(h: i32, nowMs: f64): i32 {
+  const w = lookup(h);
+  if (!w) return -ERR_NOT_FOUND;
+  if (!isFinite<f64>(nowMs)) return -ERR_ARGUMENT;
+  if (!w.times) return 0;
+  if (nowMs > w.clock) w.clock = nowMs;
+  const dropped = expireTo(w);
+  const n = w.tail - w.head;
+  if (n) settle(w, (w.s + w.c) / <f64>n);
+  publish(w);
+  return dropped;
+}
+
+/** Empties the window and restarts its EWMA; keeps its options and rings. */
+export function statsReset(h: i32): i32 {
+  const w = lookup(h);
+  if (!w) return ERR_NOT_FOUND;
+  w.head = w.tail = 0;
+  w.minH = w.minT = w.maxH = w.maxT = 0;
+  w.k = w.s = w.c = w.m2 = w.err = w.ew = 0;
+  w.clock = -Infinity;
+  w.fresh = 1;
+  publish(w);
+  return OK;
+}
+
+export function statsDispose(h: i32): i32 {
+  const w = lookup(h);
+  if (!w) return ERR_NOT_FOUND;
+  freeRings(w);
+  heap.free(changetype<usize>(w));
+  releaseSlot(h);
+  return OK;
+}
+
+/** Address of the window's 7 published f64 (see the header), or 0 for a bad handle. */
+export function statsResultPtr(h: i32): usize {
+  const w = lookup(h);
+  return w ? changetype<usize>(w) : 0;
+}

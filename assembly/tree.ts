@@ -1,0 +1,436 @@
+// The document tree: a JSON-like value held in raw linear memory (heap.alloc/heap.free, never the
+// GC), so an aggregate is updated in place instead of being re-parsed from msgpack.
+//
+// Value slot, 16 bytes, embedded in its parent (map entry, array block or channel record):
+//   +0  tag u8   T_NULL .. T_MAP         +1..+3 unused
+//   +4  aux u32  string byte length | array element count
+//   +8  u64      T_INT: i64 | T_UINT: u64 (>= 2^63) | T_FLOAT: f64 bits
+//                T_STR: the bytes themselves when len <= 8, else a pointer to a block of len bytes
+//                T_ARR: pointer to count consecutive value slots (0 when empty)
+//                T_MAP: pointer to a map node
+// Scalars and short strings live inline, so overwriting a number or a short status string
+// allocates nothing; that keeps memory flat under overwrite-heavy telemetry.
+//
+// Map node, 24 bytes, at a stable address (the parent slot points at it; growth moves only the
+// table):
+//   +0 count u32 (live entries)  +4 used u32 (entries written, live + deleted)  +8 cap u32
+//   +12 mask u32 (index size - 1)  +16 table ptr
+// Table: `cap` entries of 32 bytes in insertion order, then `mask + 1` u32 index cells holding
+// entry number + 1 (0 = empty). Deleting an entry zeroes its hash; its index cell keeps pointing
+// at it and acts as a tombstone until the next rebuild. Insertion order is kept, like JSON
+// objects in JS and dicts in Python.
+// Entry, 32 bytes:
+//   +0 hash u32 (0 = deleted)  +4 key length u32  +8 key ptr (block of key bytes)
+//   +12 mark u32 (epoch of the last plan that visited it; see doc.ts)  +16 value slot
+import {
+  K_ARR, K_FALSE, K_FLOAT, K_INT, K_MAP, K_NIL, K_STR, K_TRUE, K_UINT,
+  hFloat, hInt, hLen, readHeader, rp, readerSeek,
+  writeArrayHeader, writeBool, writeFloat, writeInt, writeNil, writeStr, writeUint, mapBegin, mapEnd,
+} from "./msgpack";
+
+export const T_NULL: u8 = 1;
+export const T_FALSE: u8 = 2;
+export const T_TRUE: u8 = 3;
+export const T_INT: u8 = 4;
+export const T_UINT: u8 = 5;
+export const T_FLOAT: u8 = 6;
+export const T_STR: u8 = 7;
+export const T_ARR: u8 = 8;
+export const T_MAP: u8 = 9;
+
+export const SLOT: usize = 16;
+export const ENTRY: usize = 32;
+const INLINE_STR: u32 = 8;
+
+@inline export function slotTag(s: usize): u8 {
+  return load<u8>(s);
+}
+@inline export function slotAux(s: usize): u32 {
+  return load<u32>(s, 4);
+}
+@inline export function slotPtr(s: usize): usize {
+  return <usize>load<u32>(s, 8);
+}
+@inline export function setNull(s: usize): void {
+  store<u64>(s, <u64>T_NULL);
+  store<u64>(s, 0, 8);
+}
+
+/** Address of a string slot's bytes. */
+@inline export function strBytes(s: usize): usize {
+  return load<u32>(s, 4) <= INLINE_STR ? s + 8 : <usize>load<u32>(s, 8);
+}
+
+// ---- hashing and key comparison ----
+
+/** 32-bit hash of a byte string (murmur3-style mixing, 4 bytes at a time); never 0. */
+export function hashBytes(p: usize, n: u32): u32 {
+  let h: u32 = 0x9747b28c ^ n;
+  let i: u32 = 0;
+  while (i + 4 <= n) {
+    let k = load<u32>(p + <usize>i);
+    k *= 0xcc9e2d51;
+    k = rotl<u32>(k, 15);
+    k *= 0x1b873593;
+    h ^= k;
+    h = rotl<u32>(h, 13);
+    h = h * 5 + 0xe6546b64;
+    i += 4;
+  }
+  let k: u32 = 0;
+  let shift: u32 = 0;
+  while (i < n) {
+    k |= <u32>load<u8>(p + <usize>i) << shift;
+    shift += 8;
+    i++;
+  }
+  if (shift) {
+    k *= 0xcc9e2d51;
+    k = rotl<u32>(k, 15);
+    k *= 0x1b873593;
+    h ^= k;
+  }
+  h ^= h >> 16;
+  h *= 0x85ebca6b;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35;
+  h ^= h >> 16;
+  return h == 0 ? 1 : h;
+}
+
+export function bytesEqual(a: usize, b: usize, n: usize): bool {
+  let i: usize = 0;
+  while (i + 8 <= n) {
+    if (load<u64>(a + i) != load<u64>(b + i)) return false;
+    i += 8;
+  }
+  while (i < n) {
+    if (load<u8>(a + i) != load<u8>(b + i)) return false;
+    i++;
+  }
+  return true;
+}
+
+// ---- maps ----
+
+export function mapNew(): usize {
+  const m = heap.alloc(24);
+  store<u64>(m, 0);
+  store<u64>(m, 0, 8);
+  store<u64>(m, 0, 16);
+  return m;
+}
+
+@inline export function mapCount(m: usize): u32 {
+  return load<u32>(m);
+}
+@inline export function mapUsed(m: usize): u32 {
+  return load<u32>(m, 4);
+}
+@inline export function mapTable(m: usize): usize {
+  return <usize>load<u32>(m, 16);
+}
+
+/** The entry for key (p, n) with hash h, or 0. */
+export function mapFind(m: usize, h: u32, p: usize, n: u32): usize {
+  const table = <usize>load<u32>(m, 16);
+  if (table == 0) return 0;
+  const cap = <usize>load<u32>(m, 8);
+  const mask = load<u32>(m, 12);
+  const index = table + cap * ENTRY;
+  let i = h & mask;
+  while (true) {
+    const cell = load<u32>(index + (<usize>i << 2));
+    if (cell == 0) return 0;
+    const e = table + <usize>(cell - 1) * ENTRY;
+    if (load<u32>(e) == h && load<u32>(e, 4) == n && bytesEqual(<usize>load<u32>(e, 8), p, <usize>n)) return e;
+    i = (i + 1) & mask;
+  }
+}
+
+/** Moves the live entries into a fresh table with room for at least one more. */
+function mapRebuild(m: usize): void {
+  const count = load<u32>(m);
+  const oldCap = load<u32>(m, 8);
+  const oldTable = <usize>load<u32>(m, 16);
+  let cap: u32 = oldCap == 0 ? 4 : oldCap;
+  while (cap < (count + 1) * 2 && cap < count + 8) cap <<= 1;
+  if (count + 1 > cap) cap <<= 1;
+  const isize = cap << 1;
+  const table = heap.alloc(<usize>cap * ENTRY + (<usize>isize << 2));
+  const index = table + <usize>cap * ENTRY;
+  memory.fill(index, 0, <usize>isize << 2);
+  const mask = isize - 1;
+  let n: u32 = 0;
+  if (oldTable) {
+    const used = load<u32>(m, 4);
+    for (let j: u32 = 0; j < used; j++) {
+      const src = oldTable + <usize>j * ENTRY;
+      const h = load<u32>(src);
+      if (h == 0) continue;
+      const dst = table + <usize>n * ENTRY;
+      memory.copy(dst, src, ENTRY);
+      let i = h & mask;
+      while (load<u32>(index + (<usize>i << 2)) != 0) i = (i + 1) & mask;
+      store<u32>(index + (<usize>i << 2), n + 1);
+      n++;
+    }
+    heap.free(oldTable);
+  }
+  store<u32>(m, n, 4);
+  store<u32>(m, cap, 8);
+  store<u32>(m, mask, 12);
+  store<u32>(m, <u32>table, 16);
+}
+
+/** Appends a new entry (the key must not be present); copies the key bytes. Returns the entry,
+ *  whose value slot is left for the caller to fill. */
+export function mapInsert(m: usize, h: u32, p: usize, n: u32): usize {
+  if (load<u32>(m, 4) >= load<u32>(m, 8)) mapRebuild(m);
+  const table = <usize>load<u32>(m, 16);
+  const cap = <usize>load<u32>(m, 8);
+  const mask = load<u32>(m, 12);
+  const index = table + cap * ENTRY;
+  const j = load<u32>(m, 4);
+  const e = table + <usize>j * ENTRY;
+  const key = heap.alloc(<usize>(n == 0 ? 1 : n));
+  memory.copy(key, p, <usize>n);
+  store<u32>(e, h);
+  store<u32>(e, n, 4);
+  store<u32>(e, <u32>key, 8);
+  store<u32>(e, 0, 12);
+  let i = h & mask;
+  while (load<u32>(index + (<usize>i << 2)) != 0) i = (i + 1) & mask;
+  store<u32>(index + (<usize>i << 2), j + 1);
+  store<u32>(m, j + 1, 4);
+  store<u32>(m, load<u32>(m) + 1);
+  return e;
+}
+
+/** Removes an entry: frees its key and value and leaves a tombstone. */
+export function mapDelete(m: usize, e: usize): void {
+  freeValue(e + 16);
+  heap.free(<usize>load<u32>(e, 8));
+  store<u32>(e, 0);
+  store<u32>(e, 0, 8);
+  store<u32>(m, load<u32>(m) - 1);
+}
+
+export function mapFree(m: usize): void {
+  const table = <usize>load<u32>(m, 16);
+  if (table) {
+    const used = load<u32>(m, 4);
+    for (let j: u32 = 0; j < used; j++) {
+      const e = table + <usize>j * ENTRY;
+      if (load<u32>(e) == 0) continue;
+      freeValue(e + 16);
+      heap.free(<usize>load<u32>(e, 8));
+    }
+    heap.free(table);
+  }
+  heap.free(m);
+}
+
+/** Frees whatever a slot owns and leaves it null. */
+export function freeValue(s: usize): void {
+  const tag = load<u8>(s);
+  if (tag == T_STR) {
+    if (load<u32>(s, 4) > INLINE_STR) heap.free(<usize>load<u32>(s, 8));
+  } else if (tag == T_ARR) {
+    const p = <usize>load<u32>(s, 8);
+    if (p) {
+      const n = load<u32>(s, 4);
+      for (let i: u32 = 0; i < n; i++) freeValue(p + <usize>i * SLOT);
+      heap.free(p);
+    }
+  } else if (tag == T_MAP) {
+    mapFree(<usize>load<u32>(s, 8));
+  }
+  setNull(s);
+}
+
+// ---- building from msgpack (input already validated by doc.ts) ----
+
+/** Drop entries whose value is nil (apply_diff into a fresh object with do_delete). */
+export const BUILD_DROP_NULLS: i32 = 1;
+
+/** Decodes the value at rp into slot `s` (which must hold nothing). `flags` apply to the map
+ *  levels reached from the top through maps only; arrays are copied verbatim. */
+export function buildValue(s: usize, flags: i32): void {
+  const kind = readHeader();
+  switch (kind) {
+    case K_NIL: setNull(s); break;
+    case K_FALSE: store<u64>(s, <u64>T_FALSE); store<u64>(s, 0, 8); break;
+    case K_TRUE: store<u64>(s, <u64>T_TRUE); store<u64>(s, 0, 8); break;
+    case K_INT: store<u64>(s, <u64>T_INT); store<i64>(s, hInt, 8); break;
+    case K_UINT: store<u64>(s, <u64>T_UINT); store<i64>(s, hInt, 8); break;
+    case K_FLOAT: store<u64>(s, <u64>T_FLOAT); store<f64>(s, hFloat, 8); break;
+    case K_STR: {
+      const n = hLen;
+      store<u32>(s, <u32>T_STR);
+      store<u32>(s, n, 4);
+      store<u64>(s, 0, 8);
+      if (n <= INLINE_STR) {
+        memory.copy(s + 8, rp, <usize>n);
+      } else {
+        const b = heap.alloc(<usize>n);
+        memory.copy(b, rp, <usize>n);
+        store<u64>(s, <u64>b, 8);
+      }
+      readerSeek(rp + <usize>n);
+      break;
+    }
+    case K_ARR: {
+      const n = hLen;
+      store<u32>(s, <u32>T_ARR);
+      store<u32>(s, n, 4);
+      store<u64>(s, 0, 8);
+      if (n) {
+        const p = heap.alloc(<usize>n * SLOT);
+        store<u64>(s, <u64>p, 8);
+        for (let i: u32 = 0; i < n; i++) buildValue(p + <usize>i * SLOT, 0);
+      }
+      break;
+    }
+    case K_MAP: {
+      const m = buildMap(hLen, flags);
+      store<u64>(s, <u64>T_MAP);
+      store<u64>(s, <u64>m, 8);
+      break;
+    }
+    default: setNull(s); // unreachable: input was validated
+  }
+}
+
+/** Builds a map of `n` pairs at rp (header consumed). Duplicate keys were rejected earlier. */
+export function buildMap(n: u32, flags: i32): usize {
+  const m = mapNew();
+  for (let i: u32 = 0; i < n; i++) {
+    readHeader(); // key: a string (validated)
+    const kp = rp;
+    const kn = hLen;
+    readerSeek(rp + <usize>kn);
+    const b = load<u8>(rp);
+    if ((flags & BUILD_DROP_NULLS) && b == 0xc0) {
+      readerSeek(rp + 1);
+      continue;
+    }
+    const isMap = (b & 0xf0) == 0x80 || b == 0xde || b == 0xdf;
+    const e = mapInsert(m, hashBytes(kp, kn), kp, kn);
+    setNull(e + 16);
+    buildValue(e + 16, isMap ? flags : 0);
+  }
+  return m;
+}
+
+// ---- encoding to msgpack ----
+
+export function encodeValue(s: usize): void {
+  switch (load<u8>(s)) {
+    case T_NULL: writeNil(); break;
+    case T_FALSE: writeBool(false); break;
+    case T_TRUE: writeBool(true); break;
+    case T_INT: writeInt(load<i64>(s, 8)); break;
+    case T_UINT: writeUint(load<u64>(s, 8)); break;
+    case T_FLOAT: writeFloat(load<f64>(s, 8)); break;
+    case T_STR: writeStr(strBytes(s), load<u32>(s, 4)); break;
+    case T_ARR: {
+      const n = load<u32>(s, 4);
+      const p = <usize>load<u32>(s, 8);
+      writeArrayHeader(n);
+      for (let i: u32 = 0; i < n; i++) encodeValue(p + <usize>i * SLOT);
+      break;
+    }
+    case T_MAP: encodeMap(<usize>load<u32>(s, 8)); break;
+    default: writeNil();
+  }
+}
+
+export function encodeMap(m: usize): void {
+  const hdr = mapBegin();
+  const table = <usize>load<u32>(m, 16);
+  const used = load<u32>(m, 4);
+  let n: u32 = 0;
+  for (let j: u32 = 0; j < used; j++) {
+    const e = table + <usize>j * ENTRY;
+    if (load<u32>(e) == 0) continue;
+    writeStr(<usize>load<u32>(e, 8), load<u32>(e, 4));
+    encodeValue(e + 16);
+    n++;
+  }
+  mapEnd(hdr, n);
+}
+
+/** Zeroes every mark in a subtree (after the plan epoch wraps around, see doc.ts). */
+export function clearMarks(s: usize): void {
+  const tag = load<u8>(s);
+  if (tag == T_ARR) {
+    const n = load<u32>(s, 4);
+    const p = <usize>load<u32>(s, 8);
+    for (let i: u32 = 0; i < n; i++) clearMarks(p + <usize>i * SLOT);
+  } else if (tag == T_MAP) {
+    const m = <usize>load<u32>(s, 8);
+    const table = <usize>load<u32>(m, 16);
+    const used = load<u32>(m, 4);
+    for (let j: u32 = 0; j < used; j++) {
+      const e = table + <usize>j * ENTRY;
+      store<u32>(e, 0, 12);
+      clearMarks(e + 16);
+    }
+  }
+}
+
+// ---- numbers compared by value ----
+
+/** Python-style numeric equality of an i64 and an f64 (exact, no rounding surprises). */
+@inline function intEqFloat(i: i64, f: f64): bool {
+  return f >= -9223372036854775808.0 && f < 9223372036854775808.0 && f == Math.floor(f) && <i64>f == i;
+}
+@inline function uintEqFloat(u: u64, f: f64): bool {
+  return f >= 9223372036854775808.0 && f < 18446744073709551616.0 && f == Math.floor(f) && <u64>f == u;
+}
+
+/** Whether slot `s` equals the scalar just decoded by readHeader (kind `k`). `boolIsNumber` gives
+ *  Python's rule (True == 1, False == 0.0), used by generate_diff; merges keep booleans distinct. */
+export function scalarEquals(s: usize, k: i32, boolIsNumber: bool): bool {
+  const tag = load<u8>(s);
+  // Fold booleans into integers where Python would.
+  let kk = k;
+  let kv: i64 = hInt;
+  if (boolIsNumber && (k == K_TRUE || k == K_FALSE)) {
+    kk = K_INT;
+    kv = k == K_TRUE ? 1 : 0;
+  }
+  let tt = tag;
+  let tv: i64 = load<i64>(s, 8);
+  if (boolIsNumber && (tag == T_TRUE || tag == T_FALSE)) {
+    tt = T_INT;
+    tv = tag == T_TRUE ? 1 : 0;
+  }
+  switch (kk) {
+    case K_NIL: return tag == T_NULL;
+    case K_FALSE: return tt == T_FALSE;
+    case K_TRUE: return tt == T_TRUE;
+    case K_INT: {
+      if (tt == T_INT) return tv == kv;
+      if (tt == T_FLOAT) return intEqFloat(kv, load<f64>(s, 8));
+      return false;
+    }
+    case K_UINT: {
+      if (tt == T_UINT) return tv == kv;
+      if (tt == T_FLOAT) return uintEqFloat(<u64>kv, load<f64>(s, 8));
+      return false;
+    }
+    case K_FLOAT: {
+      const f = hFloat;
+      if (tt == T_FLOAT) {
+        const g = load<f64>(s, 8);
+        return f == g || (f != f && g != g); // NaN equals NaN: re-sending NaN is not a change
+      }
+      if (tt == T_INT) return intEqFloat(tv, f);
+      if (tt == T_UINT) return uintEqFloat(<u64>tv, f);
+      return false;
+    }
+    default: return false;
+  }
+}

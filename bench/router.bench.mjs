@@ -1,0 +1,138 @@
+// Router: qlobber (the JS anchor) vs the tagwire core router, 10,000 subscriptions over 1,000
+// agents (exact, "+" and "#" patterns), routing keys `${agentId}/${channel}`.
+// Also measures the JS -> wasm call itself. Run `npm run build` first, then
+// `node bench/router.bench.mjs`. Each task iteration does a batch of matches; figures are the
+// median ns per match (or per call).
+import { Bench } from "tinybench";
+import qlobber from "qlobber";
+import { createCore } from "../dist/bindings/index.js";
+
+const AGENTS = 1000;
+const SUBSCRIPTIONS = 10_000;
+const CHANNELS = 1000; // distinct routing keys matched, cycled through
+const BATCH = 1000;
+
+let seed = process.env.TAGWIRE_SEED ? Number(process.env.TAGWIRE_SEED) : 12345;
+console.log(`seed ${seed}`);
+function rand() {
+  seed = (seed + 0x6d2b79f5) >>> 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+const pick = (xs) => xs[Math.floor(rand() * xs.length)];
+
+const agents = Array.from({ length: AGENTS }, (_, i) => `agent-${String(i).padStart(4, "0")}`);
+const vocab = [
+  ["sensors", "tag_values", "ui_state", "ui_cmds", "notifications", "status", "config", "location"],
+  ["temperature", "humidity", "pressure", "power", "door", "pump.1", "battery", "signal"],
+  ["indoor", "outdoor", "min", "max"],
+];
+function channel() {
+  const depth = 1 + Math.floor(rand() * 3);
+  const levels = [];
+  for (let d = 0; d < depth; d++) levels.push(pick(vocab[d]));
+  return levels.join("/");
+}
+
+// Subscriptions: mostly per-agent (a dashboard or app watching one device), some fleet-wide.
+const subs = [];
+for (let i = 0; i < SUBSCRIPTIONS; i++) {
+  const id = Math.floor(rand() * 2000);
+  const r = rand();
+  let p;
+  if (r < 0.65) p = `${pick(agents)}/${channel()}`;
+  else if (r < 0.85) p = `${pick(agents)}/${rand() < 0.3 ? "#" : pick(vocab[0]) + "/#"}`;
+  else if (r < 0.99) p = `+/${channel()}`;
+  else p = `+/${pick(vocab[0])}/#`;
+  subs.push([p, id]);
+}
+const keys = Array.from({ length: CHANNELS }, () => `${pick(agents)}/${channel()}`);
+
+const q = new qlobber.Qlobber({ separator: "/", wildcard_one: "+", wildcard_some: "#", match_empty_levels: true });
+const core = await createCore();
+const router = core.createRouter();
+for (const [p, id] of subs) {
+  q.add(p, id);
+  router.subscribe(p, id);
+}
+const ids = keys.map((k) => router.channelId(k));
+
+// Same answers, and the fan-out the figures are for.
+let fanOut = 0;
+for (const k of keys) {
+  const want = [...new Set(q.match(k))].sort((a, b) => a - b);
+  const got = router.match(k);
+  if (JSON.stringify(want) !== JSON.stringify(got)) throw new Error(`mismatch on ${k}`);
+  fanOut += want.length;
+}
+console.log(`${router.subscriptionCount} subscriptions, ${CHANNELS} channels, mean fan-out ${(fanOut / CHANNELS).toFixed(1)}`);
+
+let sink = 0;
+let at = 0;
+const bench = new Bench({ time: 2500, warmupTime: 500, throws: true });
+bench
+  .add("qlobber match", () => {
+    for (let i = 0; i < BATCH; i++) sink += q.match(keys[(at + i) % CHANNELS]).length;
+    at = (at + 7) % CHANNELS;
+  })
+  .add("tagwire match(string)", () => {
+    for (let i = 0; i < BATCH; i++) sink += router.match(keys[(at + i) % CHANNELS]).length;
+    at = (at + 7) % CHANNELS;
+  })
+  .add("tagwire matchId(id)", () => {
+    for (let i = 0; i < BATCH; i++) sink += router.matchId(ids[(at + i) % CHANNELS]).length;
+    at = (at + 7) % CHANNELS;
+  })
+  .add("tagwire matchId(id), cold (cache just invalidated)", () => {
+    // One change invalidates every cached result, so each of the BATCH distinct channels is
+    // computed by walking the trie. Includes one subscribe + unsubscribe per batch.
+    router.subscribe("bench/invalidate", 0);
+    router.unsubscribe("bench/invalidate", 0);
+    for (let i = 0; i < BATCH; i++) sink += router.matchId(ids[(at + i) % CHANNELS]).length;
+    at = (at + 7) % CHANNELS;
+  })
+  .add("qlobber match, fresh key strings", () => {
+    for (let i = 0; i < BATCH; i++) {
+      const k = keys[(at + i) % CHANNELS];
+      sink += q.match(k.slice(0, 10) + k.slice(10)).length;
+    }
+    at = (at + 7) % CHANNELS;
+  })
+  .add("tagwire match(string), fresh key strings", () => {
+    for (let i = 0; i < BATCH; i++) {
+      const k = keys[(at + i) % CHANNELS];
+      sink += router.match(k.slice(0, 10) + k.slice(10)).length;
+    }
+    at = (at + 7) % CHANNELS;
+  });
+
+// The boundary itself: a call with no arguments, and one with a handle lookup.
+const ex = core.instance.exports;
+const crossing = new Bench({ time: 1000, warmupTime: 200, throws: true });
+crossing
+  .add("wasm call, no arguments (ioInPtr)", () => {
+    for (let i = 0; i < BATCH; i++) sink += ex.ioInPtr();
+  })
+  .add("wasm call, one argument (routerSubscriptionCount)", () => {
+    for (let i = 0; i < BATCH; i++) sink += ex.routerSubscriptionCount(1);
+  });
+
+await bench.run();
+await crossing.run();
+
+const perOp = (task) => (task.result.latency.p50 * 1e6) / BATCH;
+const base = perOp(bench.tasks[0]);
+const rows = [...bench.tasks, ...crossing.tasks].map((t) => {
+  const ns = perOp(t);
+  const vs = bench.tasks.includes(t) ? `${(base / ns).toFixed(2)}x` : "";
+  return { task: t.name, "median ns/op": ns.toFixed(1), "vs qlobber match": vs };
+});
+const fresh = bench.tasks.find((t) => t.name === "qlobber match, fresh key strings");
+const freshT = bench.tasks.find((t) => t.name === "tagwire match(string), fresh key strings");
+console.table(rows);
+console.log(`fresh strings: tagwire ${(perOp(fresh) / perOp(freshT)).toFixed(2)}x qlobber`);
+const best = bench.tasks.slice(1).filter((t) => base / perOp(t) >= 8).map((t) => t.name);
+console.log(`target >= 8x qlobber match: ${best.length ? "met by " + best.join(", ") : "NOT met"}`);
+console.log(`(sink ${sink % 10})`);

@@ -1,0 +1,536 @@
+// The frame codec shared by the hub and every client: docs/PROTOCOL.md is the grammar, this file
+// follows it line by line. A transport message is ONE msgpack array of frames (a batch); each
+// frame is a positional array whose first element is its type number. Payloads (diffs,
+// aggregates, message data) are msgpack documents carried as `bin`, so the codec never decodes
+// them and the hub can splice the core's bytes straight into event frames.
+import { TagwireError, type TagwireErrorCode } from "../core/errors.js";
+import {
+  packr,
+  encodeStr,
+  uintSize,
+  writeUint,
+  binHeaderSize,
+  writeBinHeader,
+  arrayHeaderSize,
+  writeArrayHeader,
+} from "./msgpack.js";
+
+export const PROTOCOL_VERSION = 1;
+
+/** Type numbers on the wire (first element of every frame). */
+export const FrameType = {
+  hello: 1,
+  subscribe: 2,
+  unsubscribe: 3,
+  publish: 4,
+  createMessage: 5,
+  getAggregate: 6,
+  getMessages: 7,
+  listChannels: 8,
+  ping: 9,
+  ack: 16,
+  error: 17,
+  sync: 18,
+  aggregate: 19,
+  message: 20,
+} as const;
+export type FrameTypeName = keyof typeof FrameType;
+
+/** Publish flag bits. */
+export const PublishFlag = { log: 1, replace: 2 } as const;
+
+export const LIMITS = {
+  maxMessageBytes: 2 * 1024 * 1024,
+  hardMaxMessageBytes: 16 * 1024 * 1024,
+  maxFramesPerBatch: 1024,
+  maxPayloadBytes: 1024 * 1024,
+  maxDepth: 64,
+  framesPerSecond: 10_000,
+  maxSubscriptions: 1024,
+  defaultMessageLimit: 100,
+  maxMessageLimit: 1000,
+  maxTokenBytes: 4096,
+} as const;
+
+/** Error codes a hub may send (docs/PROTOCOL.md, "Error codes"). */
+export type ProtocolErrorCode = TagwireErrorCode | "TAGWIRE_ERR_INTERNAL";
+
+export type HelloFrame = { type: "hello"; reqId: number; protocol: number; agentId: string; token?: string };
+export type SubscribeFrame = {
+  type: "subscribe";
+  reqId: number;
+  subId: number;
+  agentId: string;
+  pattern: string;
+  /** Routing key -> version the client already holds. */
+  known?: Record<string, number>;
+};
+export type UnsubscribeFrame = { type: "unsubscribe"; reqId: number; subId: number };
+export type PublishFrame = {
+  type: "publish";
+  reqId: number;
+  agentId: string;
+  channel: string;
+  /** msgpack bytes of the diff (or of the whole aggregate with `replace`). */
+  diff: Uint8Array;
+  log?: boolean;
+  replace?: boolean;
+  replaceKeys?: string[];
+  messageId?: string;
+};
+export type CreateMessageFrame = {
+  type: "createMessage";
+  reqId: number;
+  agentId: string;
+  channel: string;
+  data: Uint8Array;
+  messageId?: string;
+};
+export type GetAggregateFrame = { type: "getAggregate"; reqId: number; agentId: string; channel: string };
+export type GetMessagesFrame = {
+  type: "getMessages";
+  reqId: number;
+  agentId: string;
+  channel: string;
+  before?: number;
+  after?: number;
+  limit?: number;
+};
+export type ListChannelsFrame = { type: "listChannels"; reqId: number; agentId: string };
+export type PingFrame = { type: "ping"; reqId: number };
+export type AckFrame = { type: "ack"; reqId: number; result: unknown };
+export type ErrorFrame = { type: "error"; reqId: number; code: ProtocolErrorCode; message: string };
+export type SyncFrame = {
+  type: "sync";
+  subId: number;
+  agentId: string;
+  channel: string;
+  version: number;
+  aggregate: Uint8Array;
+};
+export type AggregateFrame = { type: "aggregate"; agentId: string; channel: string; version: number; diff: Uint8Array };
+export type MessageFrame = {
+  type: "message";
+  agentId: string;
+  channel: string;
+  id: string;
+  ts: number;
+  data: Uint8Array;
+};
+
+export type ClientFrame =
+  | HelloFrame
+  | SubscribeFrame
+  | UnsubscribeFrame
+  | PublishFrame
+  | CreateMessageFrame
+  | GetAggregateFrame
+  | GetMessagesFrame
+  | ListChannelsFrame
+  | PingFrame;
+export type HubFrame = AckFrame | ErrorFrame | SyncFrame | AggregateFrame | MessageFrame;
+export type Frame = ClientFrame | HubFrame;
+
+// Ack results, by request type (docs/PROTOCOL.md, "result"). Documents stay msgpack bytes.
+export interface HelloResult {
+  protocol: number;
+  agentId: string;
+  role: string;
+  limits: {
+    maxMessageBytes: number;
+    maxPayloadBytes: number;
+    maxDepth: number;
+    framesPerSecond: number;
+    maxSubscriptions: number;
+  };
+}
+export interface SubscribeResult {
+  synced: number;
+}
+export interface MessageInfo {
+  id: string;
+  ts: number;
+}
+export interface PublishAck {
+  version: number;
+  diff: Uint8Array;
+  message: MessageInfo | null;
+}
+export interface GetAggregateResult {
+  version: number;
+  aggregate: Uint8Array;
+}
+export interface GetMessagesResult {
+  messages: { id: string; ts: number; data: Uint8Array }[];
+}
+export interface ListChannelsResult {
+  channels: string[];
+}
+export interface PingResult {
+  ts: number;
+}
+
+/** A frame that broke the grammar. `reqId` is set when it could be read (0 otherwise). */
+export class FrameError extends TagwireError {
+  readonly reqId: number;
+  constructor(code: TagwireErrorCode, message: string, reqId = 0) {
+    super(code, message);
+    this.name = "FrameError";
+    this.reqId = reqId;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+/** The positional array of one frame (documents as Uint8Array, packed as bin). */
+function toWire(f: Frame): unknown[] {
+  switch (f.type) {
+    case "hello":
+      return [1, f.reqId, f.protocol, f.agentId, f.token ?? null];
+    case "subscribe":
+      return [2, f.reqId, f.subId, f.agentId, f.pattern, f.known ?? null];
+    case "unsubscribe":
+      return [3, f.reqId, f.subId];
+    case "publish":
+      return [
+        4,
+        f.reqId,
+        f.agentId,
+        f.channel,
+        f.diff,
+        (f.log ? PublishFlag.log : 0) | (f.replace ? PublishFlag.replace : 0),
+        f.replaceKeys ?? null,
+        f.messageId ?? null,
+      ];
+    case "createMessage":
+      return [5, f.reqId, f.agentId, f.channel, f.data, f.messageId ?? null];
+    case "getAggregate":
+      return [6, f.reqId, f.agentId, f.channel];
+    case "getMessages":
+      return [7, f.reqId, f.agentId, f.channel, f.before ?? null, f.after ?? null, f.limit ?? null];
+    case "listChannels":
+      return [8, f.reqId, f.agentId];
+    case "ping":
+      return [9, f.reqId];
+    case "ack":
+      return [16, f.reqId, f.result ?? null];
+    case "error":
+      return [17, f.reqId, f.code, f.message];
+    case "sync":
+      return [18, f.subId, f.agentId, f.channel, f.version, f.aggregate];
+    case "aggregate":
+      return [19, f.agentId, f.channel, f.version, f.diff];
+    case "message":
+      return [20, f.agentId, f.channel, f.id, f.ts, f.data];
+  }
+}
+
+/** msgpack bytes of ONE frame (not a batch): join several with `joinFrames`. */
+export function encodeFrame(frame: Frame): Uint8Array {
+  return packr.pack(toWire(frame));
+}
+
+/** A batch (one transport message) holding `frames`, in order. At least one frame. */
+export function encodeFrames(frames: readonly Frame[]): Uint8Array {
+  if (frames.length === 0) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "a batch holds at least one frame");
+  return packr.pack(frames.map(toWire));
+}
+
+/** A batch from frames already encoded one by one (`encodeFrame`, `encodeAggregateEvent`, ...). */
+export function joinFrames(encoded: readonly Uint8Array[]): Uint8Array {
+  const n = encoded.length;
+  if (n === 0) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "a batch holds at least one frame");
+  let size = arrayHeaderSize(n);
+  for (let i = 0; i < n; i++) size += encoded[i]!.length;
+  const out = new Uint8Array(size);
+  let pos = writeArrayHeader(out, 0, n);
+  for (let i = 0; i < n; i++) {
+    out.set(encoded[i]!, pos);
+    pos += encoded[i]!.length;
+  }
+  return out;
+}
+
+/**
+ * The constant head of every aggregate (type 19) or message (type 20) event for one channel:
+ * `array(5|6), type, str agentId, str channel`. The hub builds it once per channel and reuses it.
+ */
+export function eventPrefix(type: 19 | 20, agentId: string, channel: string): Uint8Array {
+  const a = encodeStr(agentId);
+  const c = encodeStr(channel);
+  const out = new Uint8Array(2 + a.length + c.length);
+  out[0] = type === 19 ? 0x95 : 0x96;
+  out[1] = type;
+  out.set(a, 2);
+  out.set(c, 2 + a.length);
+  return out;
+}
+
+/** aggregate event = prefix(19), uint version, bin diff. `diff` is copied. */
+export function encodeAggregateEvent(prefix: Uint8Array, version: number, diff: Uint8Array): Uint8Array {
+  const out = new Uint8Array(prefix.length + uintSize(version) + binHeaderSize(diff.length) + diff.length);
+  out.set(prefix, 0);
+  let pos = writeUint(out, prefix.length, version);
+  pos = writeBinHeader(out, pos, diff.length);
+  out.set(diff, pos);
+  return out;
+}
+
+/** message event = prefix(20), str id, uint ts, bin data. */
+export function encodeMessageEvent(prefix: Uint8Array, id: string, ts: number, data: Uint8Array): Uint8Array {
+  const idBytes = encodeStr(id);
+  const out = new Uint8Array(prefix.length + idBytes.length + uintSize(ts) + binHeaderSize(data.length) + data.length);
+  out.set(prefix, 0);
+  out.set(idBytes, prefix.length);
+  let pos = writeUint(out, prefix.length + idBytes.length, ts);
+  pos = writeBinHeader(out, pos, data.length);
+  out.set(data, pos);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+
+/**
+ * The frames of a batch as raw positional arrays, without checking each frame (use `toFrame`).
+ * Throws a FrameError: TAGWIRE_ERR_INCOMPLETE when the bytes end mid-value (a cut batch is never
+ * read as fewer frames), TAGWIRE_ERR_MSGPACK for bytes that are not msgpack or have trailing
+ * bytes, TAGWIRE_ERR_PROTOCOL when the value is not a non-empty array, TAGWIRE_ERR_SIZE for more
+ * than `maxFrames` frames. Documents inside are views of `bytes` (not copies).
+ */
+export function decodeBatch(bytes: Uint8Array, maxFrames: number = LIMITS.maxFramesPerBatch): unknown[] {
+  if (bytes.length === 0) throw new FrameError("TAGWIRE_ERR_INCOMPLETE", "empty message");
+  // Cheap pre-checks on the array header, before msgpackr builds anything.
+  const b0 = bytes[0]!;
+  let declared: number;
+  if ((b0 & 0xf0) === 0x90) declared = b0 & 0x0f;
+  else if (b0 === 0xdc) declared = bytes.length >= 3 ? (bytes[1]! << 8) | bytes[2]! : -1;
+  else if (b0 === 0xdd) declared = bytes.length >= 5 ? new DataView(bytes.buffer, bytes.byteOffset, 5).getUint32(1) : -1;
+  else throw new FrameError("TAGWIRE_ERR_PROTOCOL", "a message must be an array of frames");
+  if (declared === -1) throw new FrameError("TAGWIRE_ERR_INCOMPLETE", "message ends inside the batch header");
+  if (declared === 0) throw new FrameError("TAGWIRE_ERR_PROTOCOL", "a batch holds at least one frame");
+  if (declared > maxFrames) throw new FrameError("TAGWIRE_ERR_SIZE", `batch of ${declared} frames (limit ${maxFrames})`);
+  let value: unknown;
+  try {
+    value = packr.unpack(bytes);
+  } catch (err) {
+    if ((err as { incomplete?: boolean }).incomplete) {
+      throw new FrameError("TAGWIRE_ERR_INCOMPLETE", "message ends in the middle of a value");
+    }
+    if (err instanceof RangeError && /call stack/i.test(err.message)) {
+      throw new FrameError("TAGWIRE_ERR_DEPTH", "message nested too deeply");
+    }
+    throw new FrameError("TAGWIRE_ERR_MSGPACK", `malformed message: ${(err as Error).message}`);
+  }
+  return value as unknown[];
+}
+
+/** Decodes a whole batch; throws a FrameError on the first frame that breaks the grammar. */
+export function decodeFrames(bytes: Uint8Array): Frame[] {
+  const raw = decodeBatch(bytes);
+  const out: Frame[] = new Array(raw.length);
+  for (let i = 0; i < raw.length; i++) out[i] = toFrame(raw[i]);
+  return out;
+}
+
+function fail(reqId: number, what: string): never {
+  throw new FrameError("TAGWIRE_ERR_PROTOCOL", what, reqId);
+}
+
+function isUint(v: unknown): v is number {
+  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= Number.MAX_SAFE_INTEGER;
+}
+
+function uint(f: unknown[], i: number, reqId: number, name: string): number {
+  const v = f[i];
+  if (!isUint(v)) fail(reqId, `${name}: expected a non-negative integer`);
+  return v;
+}
+
+function id32(f: unknown[], i: number, reqId: number, name: string): number {
+  const v = uint(f, i, reqId, name);
+  if (v > 0xffffffff) fail(reqId, `${name}: above 2^32-1`);
+  return v;
+}
+
+function optUint(f: unknown[], i: number, reqId: number, name: string): number | undefined {
+  return f[i] === null || f[i] === undefined ? undefined : uint(f, i, reqId, name);
+}
+
+function str(f: unknown[], i: number, reqId: number, name: string): string {
+  const v = f[i];
+  if (typeof v !== "string") fail(reqId, `${name}: expected a string`);
+  return v;
+}
+
+function optStr(f: unknown[], i: number, reqId: number, name: string): string | undefined {
+  return f[i] === null || f[i] === undefined ? undefined : str(f, i, reqId, name);
+}
+
+function doc(f: unknown[], i: number, reqId: number, name: string): Uint8Array {
+  const v = f[i];
+  if (!(v instanceof Uint8Array)) fail(reqId, `${name}: expected bin (a msgpack document)`);
+  if (v.length === 0) fail(reqId, `${name}: empty document`);
+  return v;
+}
+
+// Exact arity: a stray byte msgpackr tolerates (0xc1 reads as a placeholder object) cannot hide
+// in an extra element. Extensions come as new frame types or a new protocol version.
+function arity(f: unknown[], n: number, reqId: number, type: string): void {
+  if (f.length !== n) fail(reqId, `${type} frame has ${f.length} elements, must have ${n}`);
+}
+
+/** Checks one raw frame from `decodeBatch` against the grammar; throws a FrameError. */
+export function toFrame(raw: unknown): Frame {
+  if (!Array.isArray(raw) || raw.length === 0) fail(0, "a frame must be a non-empty array");
+  const f = raw as unknown[];
+  const t = f[0];
+  // Every request carries its reqId second, so errors can name it even when later fields are bad.
+  const reqId = t !== FrameType.sync && t !== FrameType.aggregate && t !== FrameType.message && isUint(f[1]) && f[1] <= 0xffffffff ? f[1] : 0;
+  switch (t) {
+    case 1: {
+      arity(f, 5, reqId, "hello");
+      return {
+        type: "hello",
+        reqId: id32(f, 1, reqId, "reqId"),
+        protocol: uint(f, 2, reqId, "protocol"),
+        agentId: str(f, 3, reqId, "agentId"),
+        token: optStr(f, 4, reqId, "token"),
+      };
+    }
+    case 2: {
+      arity(f, 6, reqId, "subscribe");
+      const known = f[5];
+      let knownOut: Record<string, number> | undefined;
+      if (known !== null && known !== undefined) {
+        if (typeof known !== "object" || Array.isArray(known) || known instanceof Uint8Array) fail(reqId, "known: expected a map");
+        knownOut = Object.create(null) as Record<string, number>;
+        for (const [k, v] of Object.entries(known as Record<string, unknown>)) {
+          if (!isUint(v)) fail(reqId, `known[${JSON.stringify(k)}]: expected a version`);
+          knownOut[k] = v;
+        }
+      }
+      const frame: SubscribeFrame = {
+        type: "subscribe",
+        reqId: id32(f, 1, reqId, "reqId"),
+        subId: id32(f, 2, reqId, "subId"),
+        agentId: str(f, 3, reqId, "agentId"),
+        pattern: str(f, 4, reqId, "pattern"),
+      };
+      if (knownOut) frame.known = knownOut;
+      return frame;
+    }
+    case 3:
+      arity(f, 3, reqId, "unsubscribe");
+      return { type: "unsubscribe", reqId: id32(f, 1, reqId, "reqId"), subId: id32(f, 2, reqId, "subId") };
+    case 4: {
+      arity(f, 8, reqId, "publish");
+      const flags = uint(f, 5, reqId, "flags");
+      if (flags > 3) throw new FrameError("TAGWIRE_ERR_ARGUMENT", `flags: unknown bits in ${flags}`, reqId);
+      let replaceKeys: string[] | undefined;
+      if (f[6] !== null && f[6] !== undefined) {
+        if (!Array.isArray(f[6]) || !f[6].every((k) => typeof k === "string")) fail(reqId, "replaceKeys: expected an array of strings");
+        replaceKeys = f[6] as string[];
+      }
+      const frame: PublishFrame = {
+        type: "publish",
+        reqId: id32(f, 1, reqId, "reqId"),
+        agentId: str(f, 2, reqId, "agentId"),
+        channel: str(f, 3, reqId, "channel"),
+        diff: doc(f, 4, reqId, "diff"),
+      };
+      if (flags & PublishFlag.log) frame.log = true;
+      if (flags & PublishFlag.replace) frame.replace = true;
+      if (replaceKeys) frame.replaceKeys = replaceKeys;
+      const messageId = optStr(f, 7, reqId, "messageId");
+      if (messageId !== undefined) frame.messageId = messageId;
+      return frame;
+    }
+    case 5: {
+      arity(f, 6, reqId, "createMessage");
+      const frame: CreateMessageFrame = {
+        type: "createMessage",
+        reqId: id32(f, 1, reqId, "reqId"),
+        agentId: str(f, 2, reqId, "agentId"),
+        channel: str(f, 3, reqId, "channel"),
+        data: doc(f, 4, reqId, "data"),
+      };
+      const messageId = optStr(f, 5, reqId, "messageId");
+      if (messageId !== undefined) frame.messageId = messageId;
+      return frame;
+    }
+    case 6:
+      arity(f, 4, reqId, "getAggregate");
+      return {
+        type: "getAggregate",
+        reqId: id32(f, 1, reqId, "reqId"),
+        agentId: str(f, 2, reqId, "agentId"),
+        channel: str(f, 3, reqId, "channel"),
+      };
+    case 7: {
+      arity(f, 7, reqId, "getMessages");
+      const frame: GetMessagesFrame = {
+        type: "getMessages",
+        reqId: id32(f, 1, reqId, "reqId"),
+        agentId: str(f, 2, reqId, "agentId"),
+        channel: str(f, 3, reqId, "channel"),
+      };
+      const before = optUint(f, 4, reqId, "before");
+      const after = optUint(f, 5, reqId, "after");
+      const limit = optUint(f, 6, reqId, "limit");
+      if (before !== undefined) frame.before = before;
+      if (after !== undefined) frame.after = after;
+      if (limit !== undefined) frame.limit = limit;
+      return frame;
+    }
+    case 8:
+      arity(f, 3, reqId, "listChannels");
+      return { type: "listChannels", reqId: id32(f, 1, reqId, "reqId"), agentId: str(f, 2, reqId, "agentId") };
+    case 9:
+      arity(f, 2, reqId, "ping");
+      return { type: "ping", reqId: id32(f, 1, reqId, "reqId") };
+    case 16:
+      arity(f, 3, reqId, "ack");
+      return { type: "ack", reqId: id32(f, 1, reqId, "reqId"), result: f[2] };
+    case 17:
+      arity(f, 4, reqId, "error");
+      return {
+        type: "error",
+        reqId: id32(f, 1, reqId, "reqId"),
+        code: str(f, 2, reqId, "code") as ProtocolErrorCode,
+        message: str(f, 3, reqId, "message"),
+      };
+    case 18:
+      arity(f, 6, 0, "sync");
+      return {
+        type: "sync",
+        subId: id32(f, 1, 0, "subId"),
+        agentId: str(f, 2, 0, "agentId"),
+        channel: str(f, 3, 0, "channel"),
+        version: uint(f, 4, 0, "version"),
+        aggregate: doc(f, 5, 0, "aggregate"),
+      };
+    case 19:
+      arity(f, 5, 0, "aggregate");
+      return {
+        type: "aggregate",
+        agentId: str(f, 1, 0, "agentId"),
+        channel: str(f, 2, 0, "channel"),
+        version: uint(f, 3, 0, "version"),
+        diff: doc(f, 4, 0, "diff"),
+      };
+    case 20:
+      arity(f, 6, 0, "message");
+      return {
+        type: "message",
+        agentId: str(f, 1, 0, "agentId"),
+        channel: str(f, 2, 0, "channel"),
+        id: str(f, 3, 0, "id"),
+        ts: uint(f, 4, 0, "ts"),
+        data: doc(f, 5, 0, "data"),
+      };
+    default:
+      fail(reqId, `unknown frame type ${JSON.stringify(t)}`);
+  }
+}

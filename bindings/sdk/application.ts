@@ -1,0 +1,438 @@
+// Application: Doover's app model. setup() once, then mainLoop() every loopPeriodMs; tags written
+// during a loop are committed in ONE write to the agent's `tag_values` channel after it, shaped
+// `{ [appKey]: { tag: value } }` (global tags are top-level keys). Tags logged during the loop
+// (`log: true` or a firing `logOn` trigger) go out after that as one message on `tag_values`.
+//
+// The tag cache: `tag_values` as last seen (from the subscription's events, whole aggregates
+// with versions), then writes committed but not yet seen in an event, then this loop's pending
+// diff. getTag reads through all three, so a value set in this loop reads back before commit.
+import { TagwireError } from "../core/errors.js";
+import type { Agent } from "./agent.js";
+import { Alerts } from "./alerts.js";
+import { report, type ErrorHandler } from "./errors.js";
+import { applyDiff, deepFreeze, diffChanges, getPath, isObject, toJson, type JsonObject } from "./json.js";
+import { assertKey } from "./names.js";
+import { RollingStats, type RollingStatsOptions, type StatsSummary } from "./stats.js";
+import { evaluateTriggers, type LogTrigger, type TriggerState } from "./triggers.js";
+import { UIManager } from "./ui/index.js";
+import type { ChannelEvent, Json, Unsubscribe } from "./session.js";
+
+/** The channel tags live on. */
+export const TAG_CHANNEL = "tag_values";
+
+export interface ApplicationOptions<Config = Record<string, unknown>> {
+  agent: Agent;
+  /** This app's namespace in `tag_values` (and in UI state): ^[A-Za-z0-9_-]+$. */
+  appKey: string;
+  /** Period of mainLoop() under start() (default 1000). */
+  loopPeriodMs?: number;
+  config?: Config;
+  /** Where background failures (a main loop that threw under start()) go; default: the agent's. */
+  onError?: ErrorHandler;
+}
+
+export interface TagAddress {
+  /** A top-level key of `tag_values` instead of one inside an app's namespace. */
+  global?: boolean;
+  /** Another app's namespace on the same agent (default: this app's). */
+  appKey?: string;
+}
+
+export interface SetTagOptions extends TagAddress {
+  /** Also log this value (one message on `tag_values` after the commit). */
+  log?: boolean;
+  /** pydoover's log_on: log when any of these triggers fires (see triggers.ts). */
+  logOn?: LogTrigger | readonly LogTrigger[];
+}
+
+export interface GetTagOptions<T> extends TagAddress {
+  /** Returned when the tag is absent. */
+  default?: T;
+}
+
+export interface TagChange {
+  key: string;
+  /** The app namespace, or null for a global tag. */
+  appKey: string | null;
+  /** The new value; null when the tag was deleted. */
+  value: Json;
+  /** Version of `tag_values` after the change. */
+  version: number;
+}
+
+export type TagChangeHandler = (value: Json, change: TagChange) => void | Promise<void>;
+
+interface TagWatcher {
+  path: string[];
+  key: string;
+  appKey: string | null;
+  handler: TagChangeHandler;
+}
+
+export class Application<Config = Record<string, unknown>> {
+  readonly agent: Agent;
+  readonly appKey: string;
+  readonly config: Config;
+  loopPeriodMs: number;
+  readonly ui: UIManager;
+  readonly alerts: Alerts;
+
+  private readonly onError: ErrorHandler;
+  /** `tag_values` as of `tagVersion` (from events or the first read). */
+  private tagValues: Json = {};
+  private tagVersion = 0;
+  private seenTagEvent = false;
+  /** Commits whose events have not arrived yet, oldest first. */
+  private unconfirmed: Array<{ version: number; data: JsonObject }> = [];
+  /** This loop's tag diff (nulls kept: they delete on commit). Containers are ours, values frozen. */
+  private pending: JsonObject = {};
+  private pendingLog: JsonObject = {};
+  private dirty = false;
+  private logDirty = false;
+  private readonly triggerStates = new Map<string, TriggerState[]>();
+  private readonly watchers = new Set<TagWatcher>();
+  private unsubscribeTags: Unsubscribe | undefined;
+  private begun: Promise<void> | undefined;
+  private loop: Promise<void> | undefined;
+  private stopping = false;
+  private wake: (() => void) | undefined;
+  private sleepTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(options: ApplicationOptions<Config>) {
+    if (!options || !options.agent) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "Application needs { agent, appKey }");
+    assertKey("app key", options.appKey);
+    const period = options.loopPeriodMs ?? 1000;
+    if (!Number.isFinite(period) || period < 0) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "loopPeriodMs must be a finite number >= 0");
+    this.agent = options.agent;
+    this.appKey = options.appKey;
+    this.loopPeriodMs = period;
+    this.config = options.config ?? ({} as Config);
+    const agent = options.agent;
+    this.onError = options.onError ?? ((error, context) => agent.reportError(error, context));
+    this.ui = new UIManager({ agent: this.agent, appKey: this.appKey });
+    this.alerts = new Alerts({ agent: this.agent, appKey: this.appKey });
+  }
+
+  /** Runs once before the first main loop. Override. */
+  async setup(): Promise<void> {}
+
+  /** Runs every loopPeriodMs; the tags it sets are committed after it. Override. */
+  async mainLoop(): Promise<void> {}
+
+  /** True between start() and stop(). */
+  get running(): boolean {
+    return this.loop !== undefined && !this.stopping;
+  }
+
+  /**
+   * One main loop and its commit (setup first, on the first call). If mainLoop throws, nothing is
+   * committed (the pending tags wait for the next loop, as in pydoover) and the error is thrown.
+   */
+  async step(): Promise<void> {
+    await this.begin();
+    await this.mainLoop();
+    await this.commitTags();
+    await this.ui.commit();
+  }
+
+  /**
+   * Runs setup and then the main loop every loopPeriodMs (fixed rate: a slow loop shortens the
+   * next wait, a loop slower than the period starts the next at once) until stop(). A failing
+   * loop is reported to onError and the next one runs on schedule. Resolves when stopped.
+   */
+  start(): Promise<void> {
+    if (this.loop) return this.loop;
+    this.stopping = false;
+    this.loop = this.run().finally(() => {
+      this.loop = undefined;
+    });
+    return this.loop;
+  }
+
+  /** Stops the loop after the current iteration, closes the UI; resolves when done. */
+  async stop(): Promise<void> {
+    const loop = this.loop;
+    this.stopping = true;
+    if (this.sleepTimer !== undefined) clearTimeout(this.sleepTimer);
+    this.wake?.();
+    if (loop) await loop;
+    await this.shutdown();
+  }
+
+  // ---------------------------------------------------------------- tags
+
+  /**
+   * Sets a tag in this loop's pending diff (committed after the main loop). A value equal to the
+   * current one changes nothing and is not logged. Objects merge into an object tag's value, as
+   * any diff does. `logOn` triggers are evaluated on every call.
+   */
+  async setTag(key: string, value: unknown, options: SetTagOptions = {}): Promise<void> {
+    this.setTagNow(key, value, options);
+  }
+
+  /** The tag's value (with this loop's writes), or `options.default` when absent. */
+  getTag<T = Json | undefined>(key: string, options: GetTagOptions<T> = {}): Json | T {
+    const path = this.tagPath(key, options);
+    const value = this.view(path);
+    return value === undefined || value === null ? (options.default as T) : value;
+  }
+
+  /** Deletes a tag (committed with the loop, as setTag(key, null)). */
+  async deleteTag(key: string, options: SetTagOptions = {}): Promise<void> {
+    this.setTagNow(key, null, options);
+  }
+
+  /**
+   * Calls `handler(value, change)` whenever the tag's committed value really changes (from the
+   * effective diffs of `tag_values`), whoever wrote it; value is null when deleted. Returns the
+   * function that stops it. A handler that throws is reported, never fatal.
+   */
+  onTagChange(key: string, handler: TagChangeHandler, options: TagAddress = {}): Unsubscribe {
+    const path = this.tagPath(key, options);
+    if (typeof handler !== "function") throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "onTagChange: handler must be a function");
+    const watcher: TagWatcher = { path, key, appKey: options.global ? null : (options.appKey ?? this.appKey), handler };
+    this.watchers.add(watcher);
+    this.watchTags();
+    return () => {
+      this.watchers.delete(watcher);
+    };
+  }
+
+  /** Sends this loop's pending tags now (step() and the loop do it after each mainLoop). */
+  async commitTags(): Promise<void> {
+    if (this.dirty) {
+      const data = this.pending;
+      this.pending = {};
+      this.dirty = false;
+      let result;
+      try {
+        result = await this.agent.publish(TAG_CHANNEL, data);
+      } catch (error) {
+        // Keep the tags for the next commit, under anything set since.
+        this.pending = applyDiff(data, this.pending, false) as JsonObject;
+        this.dirty = true;
+        throw error;
+      }
+      if (result && result.version > this.tagVersion) {
+        if (result.version === this.tagVersion + 1 && this.unconfirmed.length === 0) {
+          this.tagValues = applyDiff(this.tagValues, data);
+          this.tagVersion = result.version;
+        } else {
+          this.unconfirmed.push({ version: result.version, data });
+        }
+      }
+    }
+    if (this.logDirty) {
+      const log = this.pendingLog;
+      this.pendingLog = {};
+      this.logDirty = false;
+      await this.agent.createMessage(TAG_CHANNEL, log);
+    }
+  }
+
+  // ---------------------------------------------------------------- statistics
+
+  /**
+   * A rolling window (by sample count `{ window }` or by time `{ windowMs }`) backed by the core.
+   * Push samples with `add(value)`; publish its summary with publishStats().
+   */
+  createRollingStats(options: RollingStatsOptions): RollingStats {
+    return new RollingStats(options);
+  }
+
+  /** Sets the tag `key` to the summary `{ count, mean, min, max, stddev }` of `stats`. */
+  async publishStats(key: string, stats: RollingStats | StatsSummary, options: SetTagOptions = {}): Promise<void> {
+    const summary = stats instanceof RollingStats ? stats.summary() : stats;
+    this.setTagNow(key, { count: summary.count, mean: summary.mean, min: summary.min, max: summary.max, stddev: summary.stddev }, options);
+  }
+
+  // ---------------------------------------------------------------- alerts
+
+  sendNotification(...args: Parameters<Alerts["sendNotification"]>): ReturnType<Alerts["sendNotification"]> {
+    return this.alerts.sendNotification(...args);
+  }
+
+  sendAlertOnce(...args: Parameters<Alerts["sendAlertOnce"]>): ReturnType<Alerts["sendAlertOnce"]> {
+    return this.alerts.sendAlertOnce(...args);
+  }
+
+  clearAlert(...args: Parameters<Alerts["clearAlert"]>): ReturnType<Alerts["clearAlert"]> {
+    return this.alerts.clearAlert(...args);
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private begin(): Promise<void> {
+    this.begun ??= this.doBegin().catch((error) => {
+      this.begun = undefined;
+      throw error;
+    });
+    return this.begun;
+  }
+
+  private async doBegin(): Promise<void> {
+    this.watchTags();
+    const initial = await this.agent.getAggregate(TAG_CHANNEL);
+    // Events are whole aggregates: one that arrived meanwhile is at least as new as this read.
+    if (!this.seenTagEvent) this.tagValues = deepFreeze(initial);
+    await RollingStats.load();
+    await this.setup();
+    await this.ui.start();
+  }
+
+  private async run(): Promise<void> {
+    try {
+      await this.begin();
+    } catch (error) {
+      report(this.onError, error, `setup of app ${this.appKey}`);
+      return;
+    }
+    let next = Date.now();
+    while (!this.stopping) {
+      try {
+        await this.mainLoop();
+        await this.commitTags();
+        await this.ui.commit();
+      } catch (error) {
+        report(this.onError, error, `main loop of app ${this.appKey}`);
+      }
+      if (this.stopping) break;
+      next += this.loopPeriodMs;
+      const now = Date.now();
+      if (next < now) next = now;
+      await this.sleep(next - now);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = () => {
+        this.wake = undefined;
+        this.sleepTimer = undefined;
+        resolve();
+      };
+      // A zero period still yields to the event loop between iterations.
+      this.sleepTimer = setTimeout(this.wake, ms);
+    });
+  }
+
+  private async shutdown(): Promise<void> {
+    this.unsubscribeTags?.();
+    this.unsubscribeTags = undefined;
+    this.begun = undefined;
+    this.seenTagEvent = false;
+    try {
+      await this.ui.close();
+    } catch (error) {
+      report(this.onError, error, `closing the UI of app ${this.appKey}`);
+    }
+  }
+
+  private tagPath(key: string, options: TagAddress): string[] {
+    assertKey("tag key", key);
+    if (options.global) return [key];
+    const appKey = options.appKey ?? this.appKey;
+    if (options.appKey !== undefined) assertKey("app key", appKey);
+    return [appKey, key];
+  }
+
+  private setTagNow(key: string, value: unknown, options: SetTagOptions): void {
+    const path = this.tagPath(key, options);
+    if (value === undefined) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `setTag(${key}): value is undefined (use deleteTag or null)`);
+    const json = deepFreeze(toJson(value, `tag ${key}`));
+    const current = this.view(path);
+    let log = options.log ?? false;
+    if (options.logOn !== undefined) {
+      const triggers = Array.isArray(options.logOn) ? options.logOn : [options.logOn as LogTrigger];
+      const stateKey = path.join("/");
+      let states = this.triggerStates.get(stateKey);
+      if (!states) this.triggerStates.set(stateKey, (states = []));
+      if (evaluateTriggers(triggers, current, json, states)) log = true;
+    }
+    if (!diffChanges(current, json)) return;
+    setIn(this.pending, path, json);
+    this.dirty = true;
+    if (log) {
+      setIn(this.pendingLog, path, json);
+      this.logDirty = true;
+    }
+  }
+
+  /** The tag at `path` through cache, unconfirmed commits and pending; undefined when absent. */
+  private view(path: string[]): Json | undefined {
+    let value = getPath(this.tagValues, path);
+    for (const u of this.unconfirmed) value = applyAt(value, u.data, path);
+    value = applyAt(value, this.pending, path);
+    return value === null ? undefined : value;
+  }
+
+  private watchTags(): void {
+    if (this.unsubscribeTags) return;
+    this.unsubscribeTags = this.agent.subscribe(TAG_CHANNEL, (event) => this.onTagEvent(event));
+  }
+
+  private onTagEvent(event: ChannelEvent): void {
+    if (event.type === "message") return;
+    const before = this.tagValues;
+    this.seenTagEvent = true;
+    if (event.version >= this.tagVersion || event.type === "resynced") {
+      this.tagValues = event.aggregate;
+      this.tagVersion = event.version;
+      if (this.unconfirmed.length > 0) this.unconfirmed = this.unconfirmed.filter((u) => u.version > event.version);
+    }
+    if (event.type === "sync" || this.watchers.size === 0) return;
+    for (const w of [...this.watchers]) {
+      let changed: boolean;
+      if (event.type === "aggregate") changed = touches(event.diff, w.path);
+      else changed = diffChanges(getPath(before, w.path) ?? null, getPath(event.aggregate, w.path) ?? null);
+      if (!changed) continue;
+      const value = getPath(event.aggregate, w.path) ?? null;
+      const change: TagChange = { key: w.key, appKey: w.appKey, value, version: event.version };
+      try {
+        const r = w.handler(value, change);
+        if (r && typeof (r as Promise<void>).then === "function") {
+          (r as Promise<void>).then(undefined, (error) => report(this.onError, error, `onTagChange(${w.key}) handler`));
+        }
+      } catch (error) {
+        report(this.onError, error, `onTagChange(${w.key}) handler`);
+      }
+    }
+  }
+}
+
+/** Sets `value` at `path` in a diff we own, composing with what is there (nulls kept). */
+function setIn(target: JsonObject, path: string[], value: Json): void {
+  let obj = target;
+  for (let i = 0; i < path.length - 1; i++) {
+    const k = path[i]!;
+    const next = obj[k];
+    if (!isObject(next) || Object.isFrozen(next)) obj[k] = isObject(next) ? { ...next } : {};
+    obj = obj[k] as JsonObject;
+  }
+  const last = path[path.length - 1]!;
+  const old = obj[last];
+  obj[last] = isObject(old) && isObject(value) ? applyDiff(old, value, false) : value;
+}
+
+/** The value at `path` after applying `diff` to a document whose value there is `current`. */
+function applyAt(current: Json | undefined, diff: Json, path: string[]): Json | undefined {
+  let d: Json | undefined = diff;
+  for (const key of path) {
+    if (!isObject(d)) return d === null ? undefined : undefined;
+    if (!Object.prototype.hasOwnProperty.call(d, key)) return current;
+    d = d[key];
+  }
+  if (d === null) return undefined;
+  return applyDiff(current, d!);
+}
+
+/** True when an effective diff changes anything at or below `path`. */
+function touches(diff: Json, path: string[]): boolean {
+  let d: Json | undefined = diff;
+  for (const key of path) {
+    if (!isObject(d)) return true; // a parent was replaced or deleted
+    if (!Object.prototype.hasOwnProperty.call(d, key)) return false;
+    d = d[key];
+  }
+  return true;
+}

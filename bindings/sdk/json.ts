@@ -1,0 +1,150 @@
+// Small JSON-document helpers the SDK needs synchronously on plain JS values (tag caches, pending
+// diffs, coalescing). They follow the core's merge semantics (Doover's apply_diff): objects
+// merge key by key, scalars and arrays replace, null deletes the key (or is kept when
+// doDelete is false, which is how two diffs are composed). Inputs are never mutated; unchanged
+// subtrees are shared, so values handled here are treated as immutable.
+import { TagwireError } from "../core/errors.js";
+import type { Json } from "./session.js";
+
+export type JsonObject = { [key: string]: Json };
+
+/** Deepest nesting accepted from callers (the core's default limit is of the same order). */
+export const MAX_JSON_DEPTH = 64;
+
+export function isObject(value: unknown): value is JsonObject {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/**
+ * Applies `diff` to `target` and returns the result. A non-object diff replaces the target; with
+ * `doDelete` false a null is stored instead of deleting (composing two diffs: `applyDiff(a, b,
+ * false)` is one diff with the effect of `a` then `b`, except that a key first cleared and then
+ * set to an object keeps its older fields: merge patches cannot say "replace" below the top).
+ */
+export function applyDiff(target: Json | undefined, diff: Json, doDelete = true): Json {
+  if (!isObject(diff)) return diff;
+  const base: JsonObject = isObject(target) ? target : {};
+  let out: JsonObject | undefined;
+  for (const key of Object.keys(diff)) {
+    const d = diff[key]!;
+    const had = Object.prototype.hasOwnProperty.call(base, key);
+    if (d === null && doDelete) {
+      if (!had) continue;
+      out ??= { ...base };
+      delete out[key];
+      continue;
+    }
+    const next = isObject(d) ? applyDiff(had ? base[key] : undefined, d, doDelete) : d;
+    if (had && next === base[key]) continue;
+    out ??= { ...base };
+    out[key] = next;
+  }
+  return out ?? (isObject(target) ? target : {});
+}
+
+/** Structural equality of two JSON values (key order ignored). */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a === "number" && typeof b === "number") return Number.isNaN(a) && Number.isNaN(b);
+  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ak = Object.keys(a), bk = Object.keys(b);
+  if (ak.length !== bk.length) return false;
+  for (const k of ak) {
+    if (!Object.prototype.hasOwnProperty.call(b, k)) return false;
+    if (!deepEqual((a as JsonObject)[k], (b as JsonObject)[k])) return false;
+  }
+  return true;
+}
+
+/** True when applying `diff` to `current` (deleting on null) would change anything. */
+export function diffChanges(current: Json | undefined, diff: Json): boolean {
+  if (!isObject(diff)) {
+    if (diff === null) return current !== undefined && current !== null;
+    return !deepEqual(current, diff);
+  }
+  if (!isObject(current)) return true;
+  for (const key of Object.keys(diff)) {
+    const d = diff[key]!;
+    const has = Object.prototype.hasOwnProperty.call(current, key);
+    if (d === null) {
+      if (has) return true;
+      continue;
+    }
+    if (!has) return true;
+    if (diffChanges(current[key], d)) return true;
+  }
+  return false;
+}
+
+/** The value at `path` (object keys), or undefined when absent. */
+export function getPath(value: Json | undefined, path: readonly string[]): Json | undefined {
+  let cur: Json | undefined = value;
+  for (const key of path) {
+    if (!isObject(cur) || !Object.prototype.hasOwnProperty.call(cur, key)) return undefined;
+    cur = cur[key];
+  }
+  return cur;
+}
+
+/** Wraps `value` in objects along `path`: ["a", "b"], 1 -> { a: { b: 1 } }. */
+export function atPath(path: readonly string[], value: Json): Json {
+  let out = value;
+  for (let i = path.length - 1; i >= 0; i--) out = { [path[i]!]: out };
+  return out;
+}
+
+/**
+ * Validates that `value` is JSON-like (null, boolean, number, string, arrays, plain objects,
+ * nested at most MAX_JSON_DEPTH) and returns a deep copy, so later changes by the caller cannot
+ * reach data the SDK holds. Throws TAGWIRE_ERR_PAYLOAD (or TAGWIRE_ERR_DEPTH) otherwise.
+ */
+export function toJson(value: unknown, what = "value"): Json {
+  return copy(value, what, 0);
+}
+
+function copy(value: unknown, what: string, depth: number): Json {
+  switch (typeof value) {
+    case "string":
+    case "number":
+    case "boolean":
+      return value;
+    case "object":
+      break;
+    default:
+      throw new TagwireError("TAGWIRE_ERR_PAYLOAD", `${what}: ${typeof value} is not a JSON value`);
+  }
+  if (value === null) return null;
+  if (depth >= MAX_JSON_DEPTH) throw new TagwireError("TAGWIRE_ERR_DEPTH", `${what}: nested deeper than ${MAX_JSON_DEPTH}`);
+  if (Array.isArray(value)) {
+    const out: Json[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = copy(value[i], what, depth + 1);
+    return out;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) {
+    throw new TagwireError("TAGWIRE_ERR_PAYLOAD", `${what}: ${proto?.constructor?.name ?? "object"} is not a plain JSON object`);
+  }
+  const out: JsonObject = {};
+  for (const key of Object.keys(value)) {
+    const v = (value as Record<string, unknown>)[key];
+    if (v === undefined) continue; // as JSON.stringify does: an undefined field is absent
+    out[key] = copy(v, what, depth + 1);
+  }
+  return out;
+}
+
+/** Freezes a JSON value in place, all the way down; returns it. */
+export function deepFreeze<T extends Json>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    if (Array.isArray(value)) for (const v of value) deepFreeze(v);
+    else for (const k of Object.keys(value)) deepFreeze((value as JsonObject)[k]!);
+  }
+  return value;
+}

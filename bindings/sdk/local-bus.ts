@@ -1,0 +1,353 @@
+// LocalBus: the in-process Session. Aggregates live in a core ChannelStore (merged in linear
+// memory), subscriptions in a core Router; message logs are bounded arrays in JS memory.
+//
+// Routing key of a channel: `${agentId}/${channel}`; subscription pattern:
+// `${agentIdOrPlus}/${pattern}`. Events go through one FIFO queue drained synchronously, so every
+// listener sees events in publish order even when a handler publishes from inside a handler.
+// Event payloads are deep-frozen and shared by all listeners.
+import { createCore, type Core } from "../core/index.js";
+import type { ChannelStore, ChannelStoreOptions } from "../core/store.js";
+import type { Router } from "../core/router.js";
+import { TagwireError } from "../core/errors.js";
+import { Agent, type AgentOptions } from "./agent.js";
+import { defaultErrorHandler, report, type ErrorHandler } from "./errors.js";
+import { deepFreeze, toJson } from "./json.js";
+import { MAX_NAME_BYTES, assertAgentId, assertChannelName, assertChannelPattern, matchPattern } from "./names.js";
+import type { ChannelEvent, Json, Message, MessageQuery, PublishOptions, PublishResult, Session, Unsubscribe } from "./session.js";
+
+export interface LocalBusOptions {
+  /** Messages kept per channel; the oldest are dropped first (default 1000). */
+  maxMessagesPerChannel?: number;
+  /** Limits of the aggregate store (payload bytes, nesting depth). */
+  store?: ChannelStoreOptions;
+  /** A core to use instead of creating one. */
+  core?: Core | Promise<Core>;
+  /** Where failing listeners are reported (default: console.error). */
+  onError?: ErrorHandler;
+}
+
+interface ChannelState {
+  agentId: string;
+  channel: string;
+  slot: number;
+  /** True once it has had an aggregate write or a message. */
+  exists: boolean;
+  messages: Message[];
+  messageIds: Map<string, Message>;
+  lastTs: number;
+}
+
+interface Subscription {
+  id: number;
+  agentId: string;
+  pattern: string;
+  key: string;
+  listener: (event: ChannelEvent) => void;
+  active: boolean;
+}
+
+const EMPTY: Json = Object.freeze({}) as Json;
+
+export class LocalBus implements Session {
+  private readonly maxMessages: number;
+  private readonly storeOptions: ChannelStoreOptions | undefined;
+  private readonly onError: ErrorHandler;
+  private readonly ready: Promise<void>;
+  private core: Core | undefined;
+  private store: ChannelStore | undefined;
+  private router: Router | undefined;
+  private failure: unknown;
+  private readonly channels = new Map<string, ChannelState>();
+  private readonly channelsByAgent = new Map<string, Set<string>>();
+  private readonly subscriptions = new Map<number, Subscription>();
+  /** Subscriptions made before the core was ready; registered when it is. */
+  private readonly early: Subscription[] = [];
+  private nextSubscriptionId = 1;
+  private nextMessageSeq = 0;
+  private readonly queue: Array<[Subscription, ChannelEvent]> = [];
+  private queueHead = 0;
+  private draining = false;
+  private closed = false;
+
+  constructor(options: LocalBusOptions = {}) {
+    const max = options.maxMessagesPerChannel ?? 1000;
+    if (!Number.isInteger(max) || max < 0) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "maxMessagesPerChannel must be an integer >= 0");
+    this.maxMessages = max;
+    this.storeOptions = options.store;
+    this.onError = options.onError ?? defaultErrorHandler;
+    this.ready = Promise.resolve(options.core ?? createCore()).then(
+      (core) => this.init(core),
+      (error) => {
+        this.failure = error;
+      },
+    );
+  }
+
+  /** A bus whose core is already loaded. */
+  static async create(options: LocalBusOptions = {}): Promise<LocalBus> {
+    const bus = new LocalBus(options);
+    await bus.whenReady();
+    return bus;
+  }
+
+  /** Resolves once the core is loaded (rejects if it could not be). */
+  async whenReady(): Promise<void> {
+    await this.ready;
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** An Agent with this id on this bus. */
+  agent(id: string, options: Omit<AgentOptions, "closeSession"> = {}): Agent {
+    return new Agent(this, id, options);
+  }
+
+  async publish(agentId: string, channel: string, data: Json, options: PublishOptions = {}): Promise<PublishResult> {
+    const key = this.checkAddress(agentId, channel);
+    if (!this.store) await this.use();
+    const state = this.channel(key, agentId, channel);
+    let message: Message | undefined;
+    if (options.log && options.messageId !== undefined) {
+      const seen = state.messageIds.get(options.messageId);
+      // A replay of a logged write: already applied once, so nothing changes.
+      if (seen) return { version: this.store!.version(state.slot), diff: {}, message: seen };
+    }
+    const result = this.store!.applyValue(state.slot, data, {
+      replace: options.replace,
+      replaceKeys: options.replaceKeys,
+      doDelete: true,
+    });
+    this.markExists(state);
+    if (options.log) message = this.append(state, data, options.messageId);
+    const subs = this.matching(key);
+    if (subs.length > 0) {
+      if (result.changed) {
+        const event: ChannelEvent = deepFreeze({
+          type: "aggregate",
+          agentId,
+          channel,
+          aggregate: this.store!.getValue(state.slot) as Json,
+          diff: result.diff as Json,
+          version: result.version,
+        } as ChannelEvent & Json);
+        for (const sub of subs) this.enqueue(sub, event);
+      }
+      if (message) {
+        const event: ChannelEvent = Object.freeze({ type: "message", agentId, channel, message });
+        for (const sub of subs) this.enqueue(sub, event);
+      }
+      this.drain();
+    }
+    return message ? { version: result.version, diff: result.diff as Json, message } : { version: result.version, diff: result.diff as Json };
+  }
+
+  async createMessage(agentId: string, channel: string, data: Json, options: { messageId?: string } = {}): Promise<Message> {
+    const key = this.checkAddress(agentId, channel);
+    if (!this.store) await this.use();
+    const state = this.channel(key, agentId, channel);
+    if (options.messageId !== undefined) {
+      const seen = state.messageIds.get(options.messageId);
+      if (seen) return seen;
+    }
+    this.markExists(state);
+    const message = this.append(state, data, options.messageId);
+    const subs = this.matching(key);
+    if (subs.length > 0) {
+      const event: ChannelEvent = Object.freeze({ type: "message", agentId, channel, message });
+      for (const sub of subs) this.enqueue(sub, event);
+      this.drain();
+    }
+    return message;
+  }
+
+  async getAggregate(agentId: string, channel: string): Promise<Json> {
+    const key = this.checkAddress(agentId, channel);
+    if (!this.store) await this.use();
+    const state = this.channels.get(key);
+    if (!state || !this.store!.version(state.slot)) return {};
+    return this.store!.getValue(state.slot) as Json;
+  }
+
+  async getMessages(agentId: string, channel: string, query: MessageQuery = {}): Promise<Message[]> {
+    const key = this.checkAddress(agentId, channel);
+    if (!this.store) await this.use();
+    const state = this.channels.get(key);
+    if (!state) return [];
+    const { limit, before, after } = query;
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "limit must be an integer >= 0");
+    let list = state.messages;
+    if (before !== undefined || after !== undefined) {
+      list = list.filter((m) => (before === undefined || m.ts < before) && (after === undefined || m.ts > after));
+    }
+    if (limit !== undefined) return limit === 0 ? [] : list.slice(-limit);
+    return list.slice();
+  }
+
+  async listChannels(agentId: string): Promise<string[]> {
+    this.checkOpen();
+    assertAgentId(agentId);
+    if (!this.store) await this.use();
+    return [...(this.channelsByAgent.get(agentId) ?? [])].sort();
+  }
+
+  subscribe(agentId: string, pattern: string, listener: (event: ChannelEvent) => void): Unsubscribe {
+    this.checkOpen();
+    assertAgentId(agentId, true);
+    assertChannelPattern(pattern);
+    const key = `${agentId}/${pattern}`;
+    checkKeyLength(key);
+    const sub: Subscription = { id: this.nextSubscriptionId++, agentId, pattern, key, listener, active: true };
+    if (this.router) this.register(sub);
+    else this.early.push(sub);
+    return () => {
+      if (!sub.active) return;
+      sub.active = false;
+      if (this.subscriptions.delete(sub.id)) this.router?.unsubscribe(sub.key, sub.id);
+      else {
+        const i = this.early.indexOf(sub);
+        if (i >= 0) this.early.splice(i, 1);
+      }
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const sub of this.subscriptions.values()) sub.active = false;
+    for (const sub of this.early) sub.active = false;
+    this.subscriptions.clear();
+    this.early.length = 0;
+    await this.ready;
+    this.router?.dispose();
+  }
+
+  private init(core: Core): void {
+    this.core = core;
+    this.store = core.createChannelStore(this.storeOptions);
+    this.router = core.createRouter();
+    for (const sub of this.early.splice(0)) if (sub.active && !this.closed) this.register(sub);
+  }
+
+  /** Registers with the router and queues the first sync events. */
+  private register(sub: Subscription): void {
+    this.subscriptions.set(sub.id, sub);
+    this.router!.subscribe(sub.key, sub.id);
+    const agents = sub.agentId === "+" ? [...this.channelsByAgent.keys()].sort() : [sub.agentId];
+    for (const agentId of agents) {
+      const names = this.channelsByAgent.get(agentId);
+      if (!names) continue;
+      for (const channel of [...names].sort()) {
+        if (!matchPattern(sub.pattern, channel)) continue;
+        const state = this.channels.get(`${agentId}/${channel}`)!;
+        const version = this.store!.version(state.slot);
+        const aggregate = version ? deepFreeze(this.store!.getValue(state.slot) as Json) : EMPTY;
+        this.enqueue(sub, Object.freeze({ type: "sync", agentId, channel, aggregate, version }));
+      }
+    }
+    // Delivered after the subscribe call returns, so the handler can use its unsubscribe.
+    if (this.queue.length > this.queueHead) queueMicrotask(() => this.drain());
+  }
+
+  /** Waits for the core (callers skip this once it is loaded, saving a microtask per call). */
+  private async use(): Promise<void> {
+    await this.whenReady();
+    this.checkOpen();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new TagwireError("TAGWIRE_ERR_CLOSED", "bus is closed");
+  }
+
+  private checkAddress(agentId: string, channel: string): string {
+    this.checkOpen();
+    assertAgentId(agentId);
+    assertChannelName(channel);
+    const key = `${agentId}/${channel}`;
+    checkKeyLength(key);
+    return key;
+  }
+
+  private channel(key: string, agentId: string, channel: string): ChannelState {
+    let state = this.channels.get(key);
+    if (!state) {
+      state = { agentId, channel, slot: this.store!.open(key), exists: false, messages: [], messageIds: new Map(), lastTs: 0 };
+      this.channels.set(key, state);
+    }
+    return state;
+  }
+
+  private markExists(state: ChannelState): void {
+    if (state.exists) return;
+    state.exists = true;
+    let names = this.channelsByAgent.get(state.agentId);
+    if (!names) this.channelsByAgent.set(state.agentId, (names = new Set()));
+    names.add(state.channel);
+  }
+
+  private append(state: ChannelState, data: Json, messageId: string | undefined): Message {
+    if (messageId !== undefined && (typeof messageId !== "string" || messageId.length === 0 || messageId.length > MAX_NAME_BYTES)) {
+      throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "messageId must be a string of 1..255 characters");
+    }
+    // Timestamps never go backwards within a channel, so before/after queries stay consistent.
+    const ts = Math.max(Date.now(), state.lastTs);
+    state.lastTs = ts;
+    const id = messageId ?? `${ts.toString(36)}-${(this.nextMessageSeq++).toString(36)}`;
+    const message: Message = Object.freeze({
+      id,
+      agentId: state.agentId,
+      channel: state.channel,
+      ts,
+      data: deepFreeze(toJson(data, `message to ${state.channel}`)),
+    });
+    if (this.maxMessages === 0) return message;
+    state.messages.push(message);
+    state.messageIds.set(id, message);
+    if (state.messages.length > this.maxMessages) {
+      const dropped = state.messages.shift()!;
+      if (state.messageIds.get(dropped.id) === dropped) state.messageIds.delete(dropped.id);
+    }
+    return message;
+  }
+
+  private matching(key: string): Subscription[] {
+    const ids = this.router!.matchId(this.router!.channelId(key));
+    if (ids.length === 0) return [];
+    const out: Subscription[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const sub = this.subscriptions.get(ids[i]!);
+      if (sub) out.push(sub);
+    }
+    return out;
+  }
+
+  private enqueue(sub: Subscription, event: ChannelEvent): void {
+    this.queue.push([sub, event]);
+  }
+
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.queueHead < this.queue.length) {
+        const [sub, event] = this.queue[this.queueHead]!;
+        this.queue[this.queueHead++] = undefined as never;
+        if (!sub.active) continue;
+        try {
+          sub.listener(event);
+        } catch (error) {
+          report(this.onError, error, `listener for ${sub.key}`);
+        }
+      }
+    } finally {
+      this.queue.length = 0;
+      this.queueHead = 0;
+      this.draining = false;
+    }
+  }
+}
+
+function checkKeyLength(key: string): void {
+  // The core router takes routing keys of at most 255 bytes, agent id and "/" included.
+  if (key.length > MAX_NAME_BYTES) {
+    throw new TagwireError("TAGWIRE_ERR_NAME", `agent id + "/" + channel name must fit in ${MAX_NAME_BYTES} bytes (got ${key.length})`);
+  }
+}

@@ -1,0 +1,46 @@
+// The UI layer: pydoover-compatible elements, and the UIManager that keeps an app's tree on
+// `ui_state` and its commands on `ui_cmds`.
+export {
+  UIElement,
+  Variable,
+  NumericVariable,
+  TextVariable,
+  BooleanVariable,
+  DateTimeVariable,
+  Interaction,
+  Action,
+  StateCommand,
+  Slider,
+  Parameter,
+  NumericParameter,
+  TextParameter,
+  BooleanParameter,
+  DateTimeParameter,
+  AlertStream,
+  Container,
+  Submodule,
+  UIApplication,
+  Colour,
+  Widget,
+  ApplicationVariant,
+  assertUIName,
+} from "./elements.js";
+export type {
+  ElementOptions,
+  VariableOptions,
+  NumericVariableOptions,
+  InteractionOptions,
+  ActionOptions,
+  StateCommandOptions,
+  SliderOptions,
+  NumericParameterOptions,
+  TextParameterOptions,
+  DateTimeParameterOptions,
+  ContainerOptions,
+  SubmoduleOptions,
+  UIApplicationOptions,
+  ValueRange,
+  StateOption,
+} from "./elements.js";
+export { UIManager, uiCommand, UI_STATE_CHANNEL, UI_CMDS_CHANNEL } from "./manager.js";
+export type { UIManagerOptions, CommandHandler, CommandContext, UIErrorInfo } from "./manager.js";

@@ -1,0 +1,106 @@
+// In-process transport: two ends of a pipe in one JavaScript realm. Frames are copied on send so
+// the receiver owns its bytes exactly as it would after a socket, and delivered in a microtask
+// batch so a handler never runs inside the sender's call stack (no re-entrancy a socket would
+// not have). `memory://name` URLs reach a listener registered with `listenMemory(name, ...)`,
+// which is how a hub in the same process accepts in-process agents.
+
+import { TagwireError } from "../core/errors.js";
+import { BaseTransport, type Transport, type TransportConnectOptions } from "./contract.js";
+
+export class MemoryTransport extends BaseTransport {
+  private peer: MemoryTransport | undefined;
+  private inbox: Uint8Array[] = [];
+  private flushQueued = false;
+
+  /** Use `createMemoryPair()`. */
+  constructor() {
+    super();
+  }
+
+  static pair(): [MemoryTransport, MemoryTransport] {
+    const a = new MemoryTransport();
+    const b = new MemoryTransport();
+    a.peer = b;
+    b.peer = a;
+    // Open on the next microtask: handlers attached right after creation see the transition.
+    queueMicrotask(() => {
+      a.opened();
+      b.opened();
+    });
+    return [a, b];
+  }
+
+  send(frame: Uint8Array): void {
+    this.assertOpen(frame);
+    this.peer!.receive(frame.slice());
+  }
+
+  close(reason = "closed locally"): void {
+    if (this.state === "closed") return;
+    const peer = this.peer;
+    this.closed({ reason, local: true });
+    // The peer sees the close after the frames already in flight to it, as on a socket.
+    if (peer) queueMicrotask(() => peer.drainThenClose(`peer closed: ${reason}`));
+  }
+
+  /** @internal */
+  refuse(reason: string): void {
+    this.closed({ reason, local: false });
+  }
+
+  private receive(frame: Uint8Array): void {
+    this.inbox.push(frame);
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushQueued = false;
+    const frames = this.inbox;
+    this.inbox = [];
+    for (let i = 0; i < frames.length; i++) this.deliver(frames[i]!);
+  }
+
+  private drainThenClose(reason: string): void {
+    this.flush();
+    this.closed({ reason, local: false });
+  }
+}
+
+/** Two connected in-process transports; each receives what the other sends. */
+export function createMemoryPair(): [Transport, Transport] {
+  return MemoryTransport.pair();
+}
+
+export type MemoryAcceptor = (serverSide: Transport) => void;
+
+const listeners = new Map<string, MemoryAcceptor>();
+
+/**
+ * Registers an in-process endpoint; `connectMemory("memory://name")` hands `accept` the server
+ * side of a fresh pair. Returns a function that unregisters it.
+ */
+export function listenMemory(name: string, accept: MemoryAcceptor): () => void {
+  if (listeners.has(name)) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `memory endpoint "${name}" is taken`);
+  listeners.set(name, accept);
+  return () => {
+    if (listeners.get(name) === accept) listeners.delete(name);
+  };
+}
+
+/** `memory://name` (or a bare name): the client side of a pair whose other end `name`'s listener gets. */
+export function connectMemory(url: string, _options: TransportConnectOptions = {}): Transport {
+  const name = url.startsWith("memory://") ? url.slice("memory://".length).replace(/[/?#].*$/, "") : url;
+  const accept = listeners.get(name);
+  if (!accept) {
+    // Same observable shape as a refused socket: connecting, then closed, never open.
+    const lone = new MemoryTransport();
+    queueMicrotask(() => lone.refuse(`no memory endpoint "${name}"`));
+    return lone;
+  }
+  const [client, server] = MemoryTransport.pair();
+  accept(server);
+  return client;
+}

@@ -1,0 +1,200 @@
+// MQTT transport: a point-to-point frame pipe over a broker (mqtt.js). Each side publishes its
+// frames to one topic and subscribes to the other's, at QoS 1, so frames arrive in order (MQTT
+// orders messages of one QoS on one topic from one client) and whole (one frame per PUBLISH).
+// A PUBLISH with an empty payload is the close marker: sent on `close()`, and set as the last
+// will by default so the peer also learns of an abrupt disconnect. See docs/PROTOCOL.md,
+// "MQTT topic layout", for the topics the session and the hub bridge use.
+
+import { TagwireError } from "../core/errors.js";
+import { BaseTransport, type Transport, type TransportConnectOptions } from "./contract.js";
+
+/** The part of an mqtt.js client this transport uses. */
+export interface MqttClientLike {
+  connected: boolean;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  subscribe(topic: string | string[], opts: { qos: 0 | 1 | 2 }, cb: (err: Error | null | undefined, granted?: { qos: number }[]) => void): unknown;
+  unsubscribe?(topic: string | string[], cb?: (err?: Error) => void): unknown;
+  publish(topic: string, payload: Uint8Array | string, opts: { qos: 0 | 1 | 2; retain?: boolean; properties?: object }, cb?: (err?: Error) => void): unknown;
+  end(force?: boolean, cb?: () => void): unknown;
+  stream?: { setNoDelay?(noDelay: boolean): void };
+}
+
+export interface MqttModuleLike {
+  connect(url: string, options: Record<string, unknown>): MqttClientLike;
+}
+
+export interface MqttMessageSpec {
+  topic: string;
+  payload: Uint8Array | string;
+  retain?: boolean;
+  qos?: 0 | 1 | 2;
+}
+
+export interface MqttTransportOptions extends TransportConnectOptions {
+  /** Topic the peer publishes to; this side subscribes to it. */
+  inTopic: string;
+  /** Topic this side publishes its frames to. */
+  outTopic: string;
+  clientId?: string;
+  /** Last will. Default: the close marker (an empty payload) on `outTopic`. `null`: none. */
+  will?: MqttMessageSpec | null;
+  /** Published (after subscribing) once the pipe is open, e.g. a retained presence record. */
+  hello?: MqttMessageSpec;
+  keepaliveS?: number;
+  connectTimeoutMs?: number;
+  username?: string;
+  password?: string;
+  /** MQTT protocol level: 4 (3.1.1, default) or 5. */
+  protocolVersion?: 4 | 5;
+  /** The mqtt.js module (or one with the same `connect`); default: `import("mqtt")`. */
+  mqtt?: MqttModuleLike;
+}
+
+let mqttModule: Promise<MqttModuleLike> | undefined;
+
+export function defaultMqtt(): Promise<MqttModuleLike> {
+  mqttModule ??= import("mqtt").then((m: any) => (typeof m.connect === "function" ? m : m.default) as MqttModuleLike);
+  return mqttModule;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export class MqttTransport extends BaseTransport {
+  private client: MqttClientLike | undefined;
+  private closeRequested: string | undefined;
+  private readonly options: MqttTransportOptions;
+  private pending = 0;
+
+  constructor(url: string, options: MqttTransportOptions) {
+    super();
+    this.options = options;
+    const start = (m: MqttModuleLike) => {
+      if (this.closeRequested !== undefined) {
+        this.closed({ reason: this.closeRequested, local: true });
+        return;
+      }
+      try {
+        this.attach(m, url);
+      } catch (err) {
+        this.closed({ reason: `cannot open ${url}: ${(err as Error).message}`, error: err as Error });
+      }
+    };
+    if (options.mqtt) queueMicrotask(() => start(options.mqtt!));
+    else defaultMqtt().then(start, (err: Error) => this.closed({ reason: `mqtt.js not available: ${err.message}`, error: err }));
+  }
+
+  /** PUBLISHes handed to mqtt.js and not yet acknowledged by the broker, as a byte-free proxy. */
+  override get bufferedAmount(): number {
+    return this.pending;
+  }
+
+  send(frame: Uint8Array): void {
+    this.assertOpen(frame);
+    this.pending++;
+    this.client!.publish(this.options.outTopic, frame, { qos: 1 }, this.acked);
+  }
+
+  private readonly acked = () => {
+    this.pending--;
+  };
+
+  close(reason = "closed locally"): void {
+    if (this.state === "closed") return;
+    const client = this.client;
+    if (!client) {
+      this.closeRequested = reason;
+      return;
+    }
+    const wasOpen = this.state === "open";
+    this.closed({ reason, local: true });
+    if (wasOpen && client.connected) {
+      // Tell the peer, then leave cleanly (a clean DISCONNECT discards the will, so a will that
+      // is not the close marker is published by hand).
+      const will = this.options.will;
+      client.publish(this.options.outTopic, EMPTY, { qos: 1 });
+      if (will && will.topic !== this.options.outTopic) {
+        client.publish(will.topic, will.payload, { qos: will.qos ?? 1, retain: will.retain ?? false });
+      }
+    }
+    client.end(false);
+  }
+
+  private attach(m: MqttModuleLike, url: string): void {
+    const o = this.options;
+    const will = o.will === undefined ? { topic: o.outTopic, payload: EMPTY, qos: 1 as const, retain: false } : o.will;
+    const client = m.connect(url, {
+      clientId: o.clientId ?? `tagwire-${randomId()}`,
+      clean: true,
+      // One transport is one connection: the session reconnects by building a new transport.
+      reconnectPeriod: 0,
+      keepalive: o.keepaliveS ?? 30,
+      connectTimeout: o.connectTimeoutMs ?? 10_000,
+      protocolVersion: o.protocolVersion ?? 4,
+      username: o.username,
+      password: o.password,
+      will: will
+        ? { topic: will.topic, payload: toPayload(will.payload), qos: will.qos ?? 1, retain: will.retain ?? false }
+        : undefined,
+    });
+    this.client = client;
+    let lastError: Error | undefined;
+    client.on("connect", () => {
+      // Nagle would hold a lone frame for up to 40 ms behind an unacknowledged one.
+      client.stream?.setNoDelay?.(true);
+      client.subscribe(o.inTopic, { qos: 1 }, (err, granted) => {
+        if (this.state !== "connecting") return;
+        const refused = err ?? (granted && granted[0] && granted[0].qos > 2 ? new Error(`subscription to ${o.inTopic} refused`) : undefined);
+        if (refused) {
+          this.closed({ reason: refused.message, error: refused });
+          client.end(true);
+          return;
+        }
+        if (this.closeRequested !== undefined) {
+          this.close(this.closeRequested);
+          return;
+        }
+        if (o.hello) client.publish(o.hello.topic, o.hello.payload, { qos: o.hello.qos ?? 1, retain: o.hello.retain ?? false });
+        this.opened();
+      });
+    });
+    client.on("message", (topic: string, payload: Uint8Array) => {
+      if (topic !== o.inTopic) return;
+      if (payload.byteLength === 0) {
+        if (this.closed({ reason: "peer closed", local: false })) client.end(false);
+        return;
+      }
+      this.deliver(payload);
+    });
+    client.on("error", (err: Error) => {
+      lastError = err;
+      // mqtt.js keeps a refused CONNECT open for a retry we never want.
+      if (this.state === "connecting") {
+        this.closed({ reason: `broker refused: ${err.message}`, error: err });
+        client.end(true);
+      }
+    });
+    client.on("close", () => {
+      this.closed({ reason: lastError ? `broker connection lost: ${lastError.message}` : "broker connection closed", error: lastError });
+    });
+  }
+}
+
+/** Opens a frame pipe over the broker at `url` (`mqtt:`, `mqtts:`, `ws:` or `wss:` as mqtt.js accepts). */
+export function connectMqtt(url: string, options: MqttTransportOptions): Transport {
+  if (!options.inTopic || !options.outTopic || options.inTopic === options.outTopic) {
+    throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "an MQTT pipe needs two distinct topics (inTopic, outTopic)");
+  }
+  return new MqttTransport(url, options);
+}
+
+function toPayload(p: Uint8Array | string): Uint8Array | string {
+  return p;
+}
+
+function randomId(): string {
+  const bytes = new Uint8Array(8);
+  globalThis.crypto.getRandomValues(bytes);
+  let s = "";
+  for (const b of bytes) s += b.toString(16).padStart(2, "0");
+  return s;
+}

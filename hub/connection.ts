@@ -1,0 +1,195 @@
+// One WebSocket connection: decodes incoming batches, applies the per-connection limits, hands
+// each frame to its family's handler (handlers.ts), and queues outgoing frames until the hub's
+// flush writes them as one batch per socket per tick.
+import type { WebSocket } from "ws";
+import { TagwireError } from "../bindings/core/errors.js";
+import { FrameError, decodeBatch, encodeFrame, joinFrames, toFrame, type ProtocolErrorCode } from "../bindings/protocol/frames.js";
+import type { Principal } from "./auth.js";
+import { RateBucket } from "./limits.js";
+import type { HubContext } from "./context.js";
+import type { Outlet } from "./state.js";
+import { dispatch } from "./handlers.js";
+
+const OPEN = 1;
+
+export class Connection implements Outlet {
+  readonly id: number;
+  readonly ws: WebSocket;
+  /** The token that came with the upgrade request (header or ?token=), if any. */
+  readonly upgradeToken: string | undefined;
+  principal: Principal | undefined;
+  /** subId -> routing-key pattern. */
+  readonly subs = new Map<number, string>();
+  /** routing-key pattern -> number of this connection's subscriptions using it. */
+  private readonly patternRefs = new Map<string, number>();
+  private queue: Uint8Array[] = [];
+  private queuedBytes = 0;
+  private readonly bucket: RateBucket;
+  private closeAfterFlush: { code: number; reason: string } | undefined;
+  private closed = false;
+  readonly ctx: HubContext;
+
+  constructor(ctx: HubContext, id: number, ws: WebSocket, upgradeToken: string | undefined) {
+    this.ctx = ctx;
+    this.id = id;
+    this.ws = ws;
+    this.upgradeToken = upgradeToken;
+    this.bucket = new RateBucket(ctx.limits.framesPerSecond);
+    ws.on("message", (data, isBinary) => this.onMessage(data as Buffer | Buffer[], isBinary));
+    ws.on("close", () => this.dispose());
+    ws.on("error", () => this.dispose());
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Incoming
+
+  private onMessage(data: Buffer | Buffer[], isBinary: boolean): void {
+    if (this.closed || this.closeAfterFlush) return;
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : data;
+    if (!isBinary) return this.error(0, "TAGWIRE_ERR_PROTOCOL", "text messages are not part of the protocol; send binary batches");
+    if (bytes.length > this.ctx.limits.maxMessageBytes) {
+      return this.error(0, "TAGWIRE_ERR_SIZE", `message of ${bytes.length} bytes (limit ${this.ctx.limits.maxMessageBytes})`);
+    }
+    let raw: unknown[];
+    try {
+      raw = decodeBatch(bytes, this.ctx.limits.maxFramesPerBatch);
+    } catch (err) {
+      return this.fail(err, 0);
+    }
+    const now = performance.now();
+    for (let i = 0; i < raw.length; i++) {
+      if (this.closeAfterFlush) return;
+      const r = raw[i];
+      if (!this.bucket.take(now)) {
+        const reqId = Array.isArray(r) && typeof r[1] === "number" && r[1] >>> 0 === r[1] ? r[1] : 0;
+        this.error(reqId, "TAGWIRE_ERR_RATE", `more than ${this.ctx.limits.framesPerSecond} frames per second`);
+        continue;
+      }
+      let reqId = 0;
+      try {
+        const frame = toFrame(r);
+        if ("reqId" in frame) reqId = frame.reqId;
+        dispatch(this, frame);
+      } catch (err) {
+        this.fail(err, reqId);
+      }
+    }
+  }
+
+  /** Turns a thrown error into an error frame; unexpected errors are logged and reported as internal. */
+  private fail(err: unknown, reqId: number): void {
+    if (err instanceof FrameError) return this.error(err.reqId || reqId, err.code, err.message);
+    if (err instanceof TagwireError) return this.error(reqId, err.code, err.message);
+    this.ctx.log(`connection ${this.id}: internal error: ${(err as Error)?.stack ?? err}`);
+    this.error(reqId, "TAGWIRE_ERR_INTERNAL", "internal error");
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Outgoing
+
+  enqueue(frame: Uint8Array): void {
+    if (this.closed) return;
+    if (this.queue.length === 0) this.ctx.state.markPending(this);
+    this.queue.push(frame);
+    this.queuedBytes += frame.length;
+  }
+
+  /** Queues an ack; `result` is encoded now (its documents may be views that change later). */
+  ack(reqId: number, result: unknown): void {
+    this.enqueue(encodeFrame({ type: "ack", reqId, result }));
+  }
+
+  error(reqId: number, code: ProtocolErrorCode, message: string): void {
+    this.enqueue(encodeFrame({ type: "error", reqId, code, message }));
+  }
+
+  /** Sends what is queued, then closes with `code`. */
+  closeSoon(code: number, reason: string): void {
+    this.closeAfterFlush = { code, reason };
+    this.ctx.state.markPending(this);
+  }
+
+  flush(): void {
+    const queue = this.queue;
+    if (queue.length) {
+      this.queue = [];
+      const bytes = this.queuedBytes;
+      this.queuedBytes = 0;
+      if (!this.closed && this.ws.readyState === OPEN) this.write(queue, bytes);
+    }
+    if (this.closeAfterFlush && !this.closed) {
+      const { code, reason } = this.closeAfterFlush;
+      this.ws.close(code, reason);
+      this.dispose();
+    }
+  }
+
+  private write(queue: Uint8Array[], bytes: number): void {
+    const { maxFramesPerBatch, maxMessageBytes } = this.ctx.limits;
+    if (queue.length <= maxFramesPerBatch && bytes <= maxMessageBytes) {
+      this.ws.send(this.ctx.state.joinCached(queue), { binary: true });
+    } else {
+      // Split so every batch is one a peer with the default limits accepts.
+      let start = 0;
+      while (start < queue.length) {
+        let end = start;
+        let size = 0;
+        while (end < queue.length && end - start < maxFramesPerBatch && (end === start || size + queue[end]!.length <= maxMessageBytes)) {
+          size += queue[end]!.length;
+          end++;
+        }
+        this.ws.send(joinFrames(queue.slice(start, end)), { binary: true });
+        start = end;
+      }
+    }
+    if (this.ws.bufferedAmount > this.ctx.limits.maxBufferedBytes) {
+      this.ctx.log(`connection ${this.id}: closing a slow consumer (${this.ws.bufferedAmount} bytes unsent)`);
+      this.ws.close(1013, "slow consumer: too much unsent data");
+      this.dispose();
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Subscriptions
+
+  addSubscription(subId: number, routePattern: string): void {
+    const refs = this.patternRefs.get(routePattern) ?? 0;
+    if (refs === 0) this.ctx.state.router.subscribe(routePattern, this.id);
+    this.patternRefs.set(routePattern, refs + 1);
+    this.subs.set(subId, routePattern);
+  }
+
+  removeSubscription(subId: number): boolean {
+    const routePattern = this.subs.get(subId);
+    if (routePattern === undefined) return false;
+    this.subs.delete(subId);
+    const refs = (this.patternRefs.get(routePattern) ?? 1) - 1;
+    if (refs === 0) {
+      this.patternRefs.delete(routePattern);
+      this.ctx.state.router.unsubscribe(routePattern, this.id);
+    } else this.patternRefs.set(routePattern, refs);
+    return true;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Forgets the connection: router entries, outlet. Idempotent. */
+  dispose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue = [];
+    for (const routePattern of this.patternRefs.keys()) {
+      try {
+        this.ctx.state.router.unsubscribe(routePattern, this.id);
+      } catch {
+        // the core is gone (hub closing): nothing to undo
+      }
+    }
+    this.patternRefs.clear();
+    this.subs.clear();
+    this.ctx.state.removeOutlet(this);
+    this.ctx.connections.delete(this.id);
+  }
+}

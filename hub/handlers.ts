@@ -1,0 +1,183 @@
+// One handler per frame family (docs/PROTOCOL.md, "Frames"): session (hello, ping),
+// subscriptions, writes, reads. Each checks names, then permissions, then acts; a refused frame
+// throws a TagwireError before anything is written, and the connection turns it into an error
+// frame carrying the request's reqId.
+import { TagwireError } from "../bindings/core/errors.js";
+import { assertAgentId, assertChannelPattern } from "../bindings/sdk/names.js";
+import {
+  LIMITS,
+  PROTOCOL_VERSION,
+  encodeFrame,
+  type CreateMessageFrame,
+  type Frame,
+  type GetAggregateFrame,
+  type GetMessagesFrame,
+  type HelloFrame,
+  type ListChannelsFrame,
+  type PublishFrame,
+  type SubscribeFrame,
+  type UnsubscribeFrame,
+} from "../bindings/protocol/frames.js";
+import { anonymousPrincipal, canRead, canSubscribe, canWrite, principalOf, verifyToken, type Principal } from "./auth.js";
+import type { Connection } from "./connection.js";
+import { MAX_KEY_BYTES } from "./state.js";
+
+const forbidden = (what: string) => new TagwireError("TAGWIRE_ERR_FORBIDDEN", what);
+
+export function dispatch(conn: Connection, frame: Frame): void {
+  if (frame.type === "hello") return hello(conn, frame);
+  const principal = conn.principal;
+  if (!principal) throw new TagwireError("TAGWIRE_ERR_AUTH", "send hello first");
+  switch (frame.type) {
+    case "subscribe":
+      return subscribe(conn, principal, frame);
+    case "unsubscribe":
+      return unsubscribe(conn, frame);
+    case "publish":
+      return publish(conn, principal, frame);
+    case "createMessage":
+      return createMessage(conn, principal, frame);
+    case "getAggregate":
+      return getAggregate(conn, principal, frame);
+    case "getMessages":
+      return getMessages(conn, principal, frame);
+    case "listChannels":
+      return listChannels(conn, principal, frame);
+    case "ping":
+      return conn.ack(frame.reqId, { ts: Date.now() });
+    default:
+      throw new TagwireError("TAGWIRE_ERR_PROTOCOL", `${frame.type} frames go from the hub to clients, not back`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Session
+
+function hello(conn: Connection, f: HelloFrame): void {
+  const ctx = conn.ctx;
+  if (conn.principal) throw new TagwireError("TAGWIRE_ERR_PROTOCOL", "hello was already accepted on this connection");
+  if (f.protocol !== PROTOCOL_VERSION) {
+    conn.error(f.reqId, "TAGWIRE_ERR_PROTOCOL", `this hub speaks protocol ${PROTOCOL_VERSION}, not ${f.protocol}`);
+    conn.closeSoon(4400, "unsupported protocol version");
+    return;
+  }
+  let principal: Principal;
+  try {
+    assertAgentId(f.agentId);
+    if (ctx.auth) {
+      const claims = verifyToken(ctx.secret, f.token ?? conn.upgradeToken);
+      if (claims.agentId !== f.agentId) {
+        throw new TagwireError("TAGWIRE_ERR_AUTH", `the token is for agent ${claims.agentId}, not ${f.agentId}`);
+      }
+      principal = principalOf(claims);
+    } else principal = anonymousPrincipal(f.agentId);
+  } catch (err) {
+    const e = err instanceof TagwireError ? err : new TagwireError("TAGWIRE_ERR_AUTH", String(err));
+    conn.error(f.reqId, "TAGWIRE_ERR_AUTH", e.message);
+    conn.closeSoon(4401, "authentication failed");
+    return;
+  }
+  conn.principal = principal;
+  const l = ctx.limits;
+  conn.ack(f.reqId, {
+    protocol: PROTOCOL_VERSION,
+    agentId: f.agentId,
+    role: principal.role === "anonymous" ? "operator" : principal.role,
+    limits: {
+      maxMessageBytes: l.maxMessageBytes,
+      maxPayloadBytes: l.maxPayloadBytes,
+      maxDepth: l.maxDepth,
+      framesPerSecond: l.framesPerSecond === Infinity ? 0xffffffff : l.framesPerSecond,
+      maxSubscriptions: l.maxSubscriptions,
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subscriptions
+
+function subscribe(conn: Connection, principal: Principal, f: SubscribeFrame): void {
+  assertAgentId(f.agentId, true);
+  assertChannelPattern(f.pattern);
+  const routePattern = `${f.agentId}/${f.pattern}`;
+  if (routePattern.length > MAX_KEY_BYTES) {
+    throw new TagwireError("TAGWIRE_ERR_NAME", `subscription ${routePattern} is longer than ${MAX_KEY_BYTES} bytes`);
+  }
+  if (conn.subs.has(f.subId)) throw new TagwireError("TAGWIRE_ERR_PROTOCOL", `subscription id ${f.subId} is already in use`);
+  if (conn.subs.size >= conn.ctx.limits.maxSubscriptions) {
+    throw new TagwireError("TAGWIRE_ERR_SIZE", `more than ${conn.ctx.limits.maxSubscriptions} subscriptions on one connection`);
+  }
+  if (!canSubscribe(principal, routePattern)) throw forbidden(`not allowed to read everything ${routePattern} matches`);
+  conn.addSubscription(f.subId, routePattern);
+  const state = conn.ctx.state;
+  let synced = 0;
+  for (const ch of state.matching(f.agentId, f.pattern)) {
+    if (f.known && f.known[ch.key] === ch.version) continue;
+    conn.enqueue(
+      encodeFrame({ type: "sync", subId: f.subId, agentId: ch.agentId, channel: ch.name, version: ch.version, aggregate: state.aggregateOf(ch) }),
+    );
+    synced++;
+  }
+  conn.ack(f.reqId, { synced });
+}
+
+function unsubscribe(conn: Connection, f: UnsubscribeFrame): void {
+  if (!conn.removeSubscription(f.subId)) throw new TagwireError("TAGWIRE_ERR_PROTOCOL", `no subscription with id ${f.subId}`);
+  conn.ack(f.reqId, null);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes
+
+function checkWrite(conn: Connection, principal: Principal, agentId: string, channel: string): void {
+  conn.ctx.state.checkAddress(agentId, channel);
+  if (!canWrite(principal, agentId, channel)) {
+    throw forbidden(`${principal.role} ${principal.agentId} may not write ${agentId}/${channel}`);
+  }
+}
+
+function publish(conn: Connection, principal: Principal, f: PublishFrame): void {
+  checkWrite(conn, principal, f.agentId, f.channel);
+  const out = conn.ctx.state.publish(f.agentId, f.channel, f.diff, f);
+  if (f.reqId !== 0) {
+    conn.ack(f.reqId, { version: out.version, diff: out.diff, message: out.message ? { id: out.message.id, ts: out.message.ts } : null });
+  }
+}
+
+function createMessage(conn: Connection, principal: Principal, f: CreateMessageFrame): void {
+  checkWrite(conn, principal, f.agentId, f.channel);
+  const m = conn.ctx.state.createMessage(f.agentId, f.channel, f.data, f.messageId);
+  if (f.reqId !== 0) conn.ack(f.reqId, { id: m.id, ts: m.ts });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+
+function checkRead(conn: Connection, principal: Principal, agentId: string, channel: string): void {
+  conn.ctx.state.checkAddress(agentId, channel);
+  if (!canRead(principal, `${agentId}/${channel}`)) throw forbidden(`${principal.agentId} may not read ${agentId}/${channel}`);
+}
+
+function getAggregate(conn: Connection, principal: Principal, f: GetAggregateFrame): void {
+  checkRead(conn, principal, f.agentId, f.channel);
+  conn.ack(f.reqId, conn.ctx.state.aggregate(f.agentId, f.channel));
+}
+
+/** `limit` for a history query: default 100, at most 1000, at least 1. */
+export function messageLimit(limit: number | undefined): number {
+  if (limit === undefined) return LIMITS.defaultMessageLimit;
+  if (!(limit >= 1)) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "limit must be at least 1");
+  return Math.min(limit, LIMITS.maxMessageLimit);
+}
+
+function getMessages(conn: Connection, principal: Principal, f: GetMessagesFrame): void {
+  checkRead(conn, principal, f.agentId, f.channel);
+  const messages = conn.ctx.state.messages(f.agentId, f.channel, f.before, f.after, messageLimit(f.limit));
+  conn.ack(f.reqId, { messages: messages.map((m) => ({ id: m.id, ts: m.ts, data: m.data })) });
+}
+
+function listChannels(conn: Connection, principal: Principal, f: ListChannelsFrame): void {
+  assertAgentId(f.agentId);
+  const names = conn.ctx.state.channelNames(f.agentId).filter((n) => canRead(principal, `${f.agentId}/${n}`));
+  conn.ack(f.reqId, { channels: names });
+}

@@ -1,0 +1,227 @@
+// The HTTP API, shaped like Doover's data API (docs/PROTOCOL.md, "HTTP API"). JSON in and out;
+// writes go through the same HubState.publish/createMessage as WebSocket frames, so they fan out
+// to subscribers and are answered only after the tick's commit.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+// TAGWIRE_ERR_INTERNAL is a protocol code (ProtocolErrorCode) not yet in TagwireErrorCode.
+import { TagwireError, type TagwireErrorCode } from "../bindings/core/errors.js";
+import { assertAgentId } from "../bindings/sdk/names.js";
+import { decodeValue, encodeValue } from "../bindings/protocol/msgpack.js";
+import { anonymousPrincipal, canRead, canWrite, principalOf, verifyToken, type Principal } from "./auth.js";
+import type { HubContext } from "./context.js";
+import { messageLimit } from "./handlers.js";
+import { RateBucket } from "./limits.js";
+
+const STATUS: Record<string, number> = {
+  TAGWIRE_ERR_AUTH: 401,
+  TAGWIRE_ERR_FORBIDDEN: 403,
+  TAGWIRE_ERR_NOT_FOUND: 404,
+  TAGWIRE_ERR_SIZE: 413,
+  TAGWIRE_ERR_RATE: 429,
+  TAGWIRE_ERR_INTERNAL: 500,
+  TAGWIRE_ERR_CLOSED: 503,
+};
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, err: unknown, ctx: HubContext): void {
+  if (err instanceof TagwireError) {
+    send(res, (err as { httpStatus?: number }).httpStatus ?? STATUS[err.code] ?? 400, { error: { code: err.code, message: err.message } });
+    return;
+  }
+  ctx.log(`http: internal error: ${(err as Error)?.stack ?? err}`);
+  send(res, 500, { error: { code: "TAGWIRE_ERR_INTERNAL", message: "internal error" } });
+}
+
+/** The bearer token of a request (header, or `?token=` for links opened in a browser). */
+export function requestToken(req: IncomingMessage, url: URL): string | undefined {
+  const header = req.headers.authorization;
+  if (header && /^bearer\s+/i.test(header)) return header.replace(/^bearer\s+/i, "").trim();
+  return url.searchParams.get("token") ?? undefined;
+}
+
+function principalFor(ctx: HubContext, req: IncomingMessage, url: URL): Principal {
+  if (!ctx.auth) return anonymousPrincipal("http");
+  return principalOf(verifyToken(ctx.secret, requestToken(req, url)));
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new TagwireError("TAGWIRE_ERR_SIZE", `request body over ${limit} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+function depthOf(value: unknown, limit: number, depth = 0): number {
+  if (value === null || typeof value !== "object") return depth;
+  if (depth + 1 > limit) return depth + 1;
+  let max = depth + 1;
+  for (const v of Array.isArray(value) ? value : Object.values(value)) {
+    max = Math.max(max, depthOf(v, limit, depth + 1));
+    if (max > limit) break;
+  }
+  return max;
+}
+
+async function jsonBody(req: IncomingMessage, ctx: HubContext): Promise<unknown> {
+  // JSON text is larger than the msgpack it becomes; the document limit is checked on the msgpack.
+  const text = (await readBody(req, 4 * ctx.limits.maxPayloadBytes)).toString("utf8");
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new TagwireError("TAGWIRE_ERR_PAYLOAD", `body is not JSON: ${(err as Error).message}`);
+  }
+  if (depthOf(value, ctx.limits.maxDepth) > ctx.limits.maxDepth) {
+    throw new TagwireError("TAGWIRE_ERR_DEPTH", `body nested deeper than ${ctx.limits.maxDepth}`);
+  }
+  return value;
+}
+
+function queryNumber(url: URL, name: string): number | undefined {
+  const v = url.searchParams.get(name);
+  if (v === null || v === "") return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `${name} must be a number`);
+  return n;
+}
+
+interface Route {
+  agentId: string;
+  /** Undefined for /agents/{agent}/channels. */
+  channel?: string;
+  action: "channels" | "aggregate" | "messages";
+}
+
+/**
+ * /agents/{agent}/channels
+ * /agents/{agent}/channels/{channel...}/aggregate | /messages
+ * The channel is every segment between "channels" and the last one (segments are URL-decoded,
+ * so %2F works too).
+ */
+export function parseRoute(pathname: string): Route | undefined {
+  const parts = pathname.split("/").slice(1);
+  if (parts.length < 3 || parts[0] !== "agents" || parts[2] !== "channels") return undefined;
+  let decoded: string[];
+  try {
+    decoded = parts.map((p) => decodeURIComponent(p));
+  } catch {
+    return undefined;
+  }
+  const agentId = decoded[1]!;
+  if (parts.length === 3) return { agentId, action: "channels" };
+  if (parts.length === 4 && parts[3] === "") return { agentId, action: "channels" };
+  const action = decoded[decoded.length - 1];
+  if (action !== "aggregate" && action !== "messages") return undefined;
+  const channel = decoded.slice(3, -1).join("/");
+  if (!channel) return undefined;
+  return { agentId, channel, action };
+}
+
+export function createHttpHandler(ctx: HubContext): (req: IncomingMessage, res: ServerResponse) => void {
+  const buckets = new WeakMap<Socket, RateBucket>();
+  return (req, res) => {
+    handle(ctx, buckets, req, res).catch((err) => {
+      if (!res.headersSent) sendError(res, err, ctx);
+      else res.destroy();
+    });
+  };
+}
+
+function committed(ctx: HubContext): Promise<void> {
+  return new Promise((resolve, reject) =>
+    ctx.state.whenCommitted((error) =>
+      error ? reject(new TagwireError("TAGWIRE_ERR_INTERNAL" as TagwireErrorCode, `storage failed: ${error.message}`)) : resolve(),
+    ),
+  );
+}
+
+async function handle(ctx: HubContext, buckets: WeakMap<Socket, RateBucket>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://hub");
+  if (req.method === "GET" && url.pathname === "/health") return send(res, 200, { ok: true });
+  const route = parseRoute(url.pathname);
+  if (!route) throw new TagwireError("TAGWIRE_ERR_NOT_FOUND", `no route ${req.method} ${url.pathname}`);
+
+  let bucket = buckets.get(req.socket);
+  if (!bucket) buckets.set(req.socket, (bucket = new RateBucket(ctx.limits.framesPerSecond)));
+  if (!bucket.take(performance.now())) throw new TagwireError("TAGWIRE_ERR_RATE", `more than ${ctx.limits.framesPerSecond} requests per second`);
+
+  const principal = principalFor(ctx, req, url);
+  const state = ctx.state;
+  const { agentId, channel, action } = route;
+  const method = req.method ?? "GET";
+
+  if (action === "channels") {
+    if (method !== "GET") throw methodError(method, "GET");
+    assertAgentId(agentId);
+    return send(res, 200, { channels: state.channelNames(agentId).filter((n) => canRead(principal, `${agentId}/${n}`)) });
+  }
+  const name = channel!;
+  state.checkAddress(agentId, name);
+  const key = `${agentId}/${name}`;
+  const read = () => {
+    if (!canRead(principal, key)) throw new TagwireError("TAGWIRE_ERR_FORBIDDEN", `${principal.agentId} may not read ${key}`);
+  };
+  const write = () => {
+    if (!canWrite(principal, agentId, name)) {
+      throw new TagwireError("TAGWIRE_ERR_FORBIDDEN", `${principal.role} ${principal.agentId} may not write ${key}`);
+    }
+  };
+
+  if (action === "aggregate") {
+    if (method === "GET") {
+      read();
+      const ch = state.channel(agentId, name);
+      if (!ch || ch.version === 0) throw new TagwireError("TAGWIRE_ERR_NOT_FOUND", `${key} has no aggregate`);
+      const { version, aggregate } = state.aggregate(agentId, name);
+      return send(res, 200, { agentId, channel: name, version, aggregate: decodeValue(aggregate) });
+    }
+    if (method === "PATCH" || method === "PUT") {
+      write();
+      const body = await jsonBody(req, ctx);
+      const log = url.searchParams.get("log") === "true";
+      const messageId = url.searchParams.get("messageId") ?? undefined;
+      const out = state.publish(agentId, name, encodeValue(body), { replace: method === "PUT", log, messageId });
+      await committed(ctx);
+      const reply: Record<string, unknown> = { version: out.version, diff: decodeValue(out.diff) };
+      if (out.message) reply.message = { id: out.message.id, ts: out.message.ts };
+      return send(res, 200, reply);
+    }
+    throw methodError(method, "GET, PATCH, PUT");
+  }
+
+  // messages
+  if (method === "GET") {
+    read();
+    const messages = state.messages(agentId, name, queryNumber(url, "before"), queryNumber(url, "after"), messageLimit(queryNumber(url, "limit")));
+    return send(res, 200, { messages: messages.map((m) => ({ id: m.id, ts: m.ts, data: decodeValue(m.data) })) });
+  }
+  if (method === "POST") {
+    write();
+    const body = await jsonBody(req, ctx);
+    const m = state.createMessage(agentId, name, encodeValue(body), url.searchParams.get("messageId") ?? undefined);
+    await committed(ctx);
+    return send(res, 201, { id: m.id, ts: m.ts, data: decodeValue(m.data) });
+  }
+  throw methodError(method, "GET, POST");
+}
+
+function methodError(method: string, allowed: string): TagwireError {
+  const err = new TagwireError("TAGWIRE_ERR_ARGUMENT", `method ${method} not allowed here (use ${allowed})`);
+  return Object.assign(err, { httpStatus: 405 });
+}

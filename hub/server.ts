@@ -1,0 +1,151 @@
+// startHub(): a Node http server and a ws WebSocketServer on one port, over one HubState.
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { resolve } from "node:path";
+import { WebSocketServer, type WebSocket } from "ws";
+import { createCore } from "../bindings/core/index.js";
+import { loadSecret } from "./auth.js";
+import { Connection } from "./connection.js";
+import type { HubContext } from "./context.js";
+import { createHttpHandler, requestToken } from "./http.js";
+import { DEFAULT_LIMITS, type HubLimits } from "./limits.js";
+import { DEFAULT_RETENTION, HubState, type RetentionOptions } from "./state.js";
+import { Storage, type SyncMode } from "./storage.js";
+
+export interface HubOptions {
+  /** TCP port; 0 picks a free one (the default). */
+  port?: number;
+  /** Interface to listen on (default all). */
+  host?: string;
+  /** Where tagwire.db and the generated secret live (default "./data"). */
+  dataDir?: string;
+  /** Token auth (default true). false = every connection may do everything: local experiments only. */
+  auth?: boolean;
+  /** HMAC secret for tokens; default TAGWIRE_SECRET, else `<dataDir>/secret` (generated once). */
+  secret?: string;
+  /** SQLite durability; see hub/storage.ts. Default "full". */
+  synchronous?: SyncMode;
+  limits?: Partial<HubLimits>;
+  retention?: Partial<RetentionOptions>;
+  /** How often expired messages are deleted (ms, default 60 s). */
+  retentionIntervalMs?: number;
+  /** Log lines (default console.error with a "[tagwire hub]" prefix); pass `() => {}` to silence. */
+  log?: (line: string) => void;
+  /** Extra HTTP routes tried before the API (the viewer uses this later); return true if handled. */
+  httpFallback?: (req: IncomingMessage, res: import("node:http").ServerResponse) => boolean;
+}
+
+export interface RunningHub {
+  /** ws://host:port */
+  readonly url: string;
+  /** http://host:port */
+  readonly httpUrl: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** Resolves when a storage failure stopped the hub (fail-stop; restart to recover). */
+  readonly failed: Promise<Error>;
+  /** Stops accepting, closes every connection (1001), commits what is pending, closes storage. */
+  close(): Promise<void>;
+}
+
+export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
+  const dataDir = resolve(options.dataDir ?? "./data");
+  const log = options.log ?? ((line: string) => console.error(`[tagwire hub] ${line}`));
+  const auth = options.auth ?? true;
+  const limits: HubLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const retention: RetentionOptions = { ...DEFAULT_RETENTION, ...options.retention };
+  const secret = auth ? options.secret ?? loadSecret(dataDir) : "";
+  if (!auth) {
+    log("WARNING: authentication is OFF (--no-auth): anyone who can reach this port can read and write every channel.");
+  }
+
+  const core = await createCore({ maxPayloadBytes: limits.maxPayloadBytes, maxDepth: limits.maxDepth } as never);
+  const storage = new Storage(dataDir, { synchronous: options.synchronous ?? "full" });
+  let state: HubState;
+  try {
+    state = new HubState(core, storage, limits, retention);
+  } catch (err) {
+    storage.close();
+    throw err;
+  }
+  const connections = new Map<number, Connection>();
+  const ctx: HubContext = { state, limits, auth, secret, connections, log };
+
+  const api = createHttpHandler(ctx);
+  const server: Server = createServer({ noDelay: true }, (req, res) => {
+    if (options.httpFallback?.(req, res)) return;
+    api(req, res);
+  });
+  const wss = new WebSocketServer({ server, maxPayload: limits.hardMaxMessageBytes, perMessageDeflate: false });
+  let nextId = 1;
+  wss.on("connection", (ws: WebSocket, req: IncomingMessage) => {
+    // Writes are already batched per tick; Nagle would only add delay to a lone frame.
+    req.socket.setNoDelay(true);
+    const id = nextId++;
+    if (nextId > 0xfffffffe) nextId = 1;
+    const url = new URL(req.url ?? "/", "http://hub");
+    const conn = new Connection(ctx, id, ws, requestToken(req, url));
+    connections.set(id, conn);
+    state.addOutlet(conn);
+  });
+
+  let failedResolve!: (e: Error) => void;
+  const failed = new Promise<Error>((r) => (failedResolve = r));
+  state.onFatal = (error) => {
+    log(`FATAL: storage failed, stopping (restart to recover the last committed state): ${error.stack ?? error}`);
+    for (const conn of connections.values()) {
+      conn.ws.close(1011, "hub storage failed");
+      conn.dispose();
+    }
+    failedResolve(error);
+  };
+
+  const timer = setInterval(() => {
+    try {
+      const n = state.expireMessages();
+      if (n) log(`retention: ${n} expired messages deleted`);
+    } catch (err) {
+      log(`retention failed: ${(err as Error).message}`);
+    }
+  }, options.retentionIntervalMs ?? 60_000);
+  timer.unref();
+
+  await new Promise<void>((resolveListen, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.host, () => {
+      server.off("error", reject);
+      resolveListen();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = !options.host || options.host === "0.0.0.0" || options.host === "::" ? "127.0.0.1" : options.host;
+  const shownHost = host.includes(":") ? `[${host}]` : host;
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      clearInterval(timer);
+      // Commit and send what is already queued, so every write the hub accepted is answered.
+      state.flush();
+      for (const conn of [...connections.values()]) {
+        conn.ws.close(1001, "hub shutting down");
+        conn.dispose();
+      }
+      wss.close();
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections?.();
+      });
+      state.flush();
+      storage.close();
+    })());
+
+  return {
+    url: `ws://${shownHost}:${address.port}`,
+    httpUrl: `http://${shownHost}:${address.port}`,
+    port: address.port,
+    dataDir,
+    failed,
+    close,
+  };
+}
