@@ -36,7 +36,7 @@ import {
   mapBegin, mapEnd, writeNil, writeRaw, writeStr, writeU8,
 } from "./msgpack";
 import {
-  BUILD_DROP_NULLS, ENTRY, SLOT, T_ARR, T_MAP, T_NULL, T_STR,
+  BUILD_DROP_NULLS, ENTRY, SLOT, T_ARR, T_FALSE, T_FLOAT, T_INT, T_MAP, T_NULL, T_STR, T_TRUE,
   buildValue, bytesEqual, encodeValue, freeValue, hashBytes, mapCount, mapDelete, mapFind, mapInsert,
   mapTable, mapUsed, scalarEquals, setNull, slotAux, slotPtr, slotTag, strBytes,
 } from "./tree";
@@ -375,6 +375,39 @@ function cmpValue(s: usize, depth: i32): i32 {
   return scalarEquals(s, k, true) ? EQ_PY : 0;
 }
 
+/**
+ * Fast paths for the common encodings (float64, positive fixint, fixstr, booleans) against a slot
+ * of the same kind: consumes the value and returns EQ_* bits, or -1 (nothing consumed) to let
+ * cmpValue handle it.
+ */
+@inline function quickCmp(s: usize, p: usize, b: u32): i32 {
+  const tag = load<u8>(s);
+  if (b == 0xcb) {
+    if (tag != T_FLOAT || rend - p < 9) return -1;
+    const f = reinterpret<f64>(bswap<u64>(load<u64>(p + 1)));
+    const g = load<f64>(s, 8);
+    readerSeek(p + 9);
+    return f == g || (f != f && g != g) ? EQ_BOTH : 0;
+  }
+  if (b < 0x80) {
+    if (tag != T_INT) return -1;
+    readerSeek(p + 1);
+    return load<i64>(s, 8) == <i64>b ? EQ_BOTH : 0;
+  }
+  if ((b & 0xe0) == 0xa0) {
+    const n = b & 31;
+    if (tag != T_STR || rend - p < <usize>(n + 1)) return -1;
+    readerSeek(p + 1 + <usize>n);
+    return load<u32>(s, 4) == n && bytesEqual(strBytes(s), p + 1, <usize>n) ? EQ_BOTH : 0;
+  }
+  if (b == 0xc2 || b == 0xc3) {
+    if (tag != T_TRUE && tag != T_FALSE) return -1;
+    readerSeek(p + 1);
+    return (tag == T_TRUE) == (b == 0xc3) ? EQ_BOTH : 0;
+  }
+  return -1;
+}
+
 /** True when the map header at `p` says zero entries (input already validated). */
 function emptyMapAt(p: usize): bool {
   const b = <u32>load<u8>(p);
@@ -399,13 +432,43 @@ function planMap(m: usize, n: u32, depth: i32, gen: bool, top: bool): u32 {
   let seen: u32 = 0;
   const scope = ++dupScope;
   const dd = doDel;
+  // Incoming keys usually come in the order the map holds them (the same producer serialises the
+  // same shape), so try the next entry in insertion order before hashing.
+  const table = mapTable(m);
+  const used = mapUsed(m);
+  let next: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
     const ks = rp;
-    const kp = readKey();
-    if (rstatus) return 0;
-    const kn = keyLen;
-    const h = hashBytes(kp, kn);
-    const e = mapFind(m, h, kp, kn);
+    let kp: usize;
+    let kn: u32;
+    if (ks < rend && (<u32>load<u8>(ks) & 0xe0) == 0xa0) {
+      kn = <u32>load<u8>(ks) & 31;
+      kp = ks + 1;
+      if (rend - kp < <usize>kn) {
+        readerFail(ERR_INCOMPLETE);
+        return 0;
+      }
+      readerSeek(kp + <usize>kn);
+    } else {
+      kp = readKey();
+      if (rstatus) return 0;
+      kn = keyLen;
+    }
+    let h: u32 = 0;
+    let e: usize = 0;
+    while (next < used && load<u32>(table + <usize>next * ENTRY) == 0) next++;
+    if (next < used) {
+      const c = table + <usize>next * ENTRY;
+      if (load<u32>(c, 4) == kn && bytesEqual(<usize>load<u32>(c, 8), kp, <usize>kn)) {
+        e = c;
+        next++;
+      }
+    }
+    if (!e) {
+      h = hashBytes(kp, kn);
+      e = mapFind(m, h, kp, kn);
+      if (e) next = <u32>((e - table) / ENTRY) + 1;
+    }
     if (e) {
       if (load<u32>(e, 12) == epoch) {
         readerFail(ERR_MSGPACK);
@@ -493,8 +556,11 @@ function planMap(m: usize, n: u32, depth: i32, gen: bool, top: bool): u32 {
     }
 
     if (e) {
-      const eq = cmpValue(e + 16, depth + 1);
-      if (rstatus) return 0;
+      let eq = quickCmp(e + 16, ke, b);
+      if (eq < 0) {
+        eq = cmpValue(e + 16, depth + 1);
+        if (rstatus) return 0;
+      }
       if (eq & EQ_STRICT) continue;
       record(OP_SET, 0, m, e, 0, 0, 0, ke);
       changed = true;
@@ -511,8 +577,6 @@ function planMap(m: usize, n: u32, depth: i32, gen: bool, top: bool): u32 {
 
   if (gen && seen < mapCount(m)) {
     // keys the new state no longer has: removed; listed as null only with do_delete
-    const table = mapTable(m);
-    const used = mapUsed(m);
     for (let j: u32 = 0; j < used; j++) {
       const e = table + <usize>j * ENTRY;
       if (load<u32>(e) == 0 || load<u32>(e, 12) == epoch) continue;

@@ -20,3 +20,5 @@ export const ERR_ARGUMENT: i32 = 7;
 export const ERR_PAYLOAD: i32 = 8;
 /** The core could not obtain memory. */
 export const ERR_MEMORY: i32 = 9;
+/** The writer may not publish to this channel (another agent's, for a device connection). */
+export const ERR_FORBIDDEN: i32 = 10;

@@ -50,3 +50,4 @@ export {
   changeReset,
   changeDispose,
 } from "./throttle";
+export { pipelineCreate, pipelineDispose, pipelineIngest } from "./pipeline";

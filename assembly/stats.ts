@@ -184,11 +184,17 @@ function grow(w: Window): void {
 
 // ---- the running sums ----
 
+/** The rounding error of s + x (Neumaier): computed both ways and selected, so no branch. */
+// @ts-ignore: decorator
+@inline function neumaierErr(s: f64, x: f64, t: f64): f64 {
+  return select<f64>((s - t) + x, (x - t) + s, abs<f64>(s) >= abs<f64>(x));
+}
+
 // @ts-ignore: decorator
 @inline function neumaierAdd(w: Window, x: f64): void {
   const s = w.s;
   const t = s + x;
-  w.c += abs<f64>(s) >= abs<f64>(x) ? (s - t) + x : (x - t) + s;
+  w.c += neumaierErr(s, x, t);
   w.s = t;
 }
 
@@ -309,6 +315,98 @@ function addSample(w: Window, x: f64, t: f64): void {
   }
 }
 
+/**
+ * The steady state of a count window, which is where the time goes: the window is full and each
+ * sample replaces the oldest. Same steps as addSample's full branch, with the window's state held
+ * in locals for the whole run (through the struct, every step would be a load and a store).
+ * Adds the `count` samples at `src` in order.
+ */
+function replaceRun(w: Window, src: usize, count: i32): void {
+  const vals = w.vals;
+  const minq = w.minq;
+  const maxq = w.maxq;
+  const mask = w.mask;
+  const alpha = w.alpha;
+  const fn = <f64>w.limit;
+  let head = w.head;
+  let tail = w.tail;
+  let minH = w.minH;
+  let minT = w.minT;
+  let maxH = w.maxH;
+  let maxT = w.maxT;
+  let k = w.k;
+  let s = w.s;
+  let c = w.c;
+  let m2 = w.m2;
+  let err = w.err;
+  let ew = w.ew;
+  for (let i = 0; i < count; i++) {
+    const x = load<f64>(src + (<usize>i << 3));
+    const oldX = load<f64>(vals + (<usize>(head & mask) << 3));
+    if (load<u32>(minq + (<usize>(minH & mask) << 2)) == head) minH++;
+    if (load<u32>(maxq + (<usize>(maxH & mask) << 2)) == head) maxH++;
+    head++;
+    let p = minT;
+    while (p != minH && load<f64>(vals + (<usize>(load<u32>(minq + (<usize>((p - 1) & mask) << 2)) & mask) << 3)) >= x) p--;
+    store<u32>(minq + (<usize>(p & mask) << 2), tail);
+    minT = p + 1;
+    p = maxT;
+    while (p != maxH && load<f64>(vals + (<usize>(load<u32>(maxq + (<usize>((p - 1) & mask) << 2)) & mask) << 3)) <= x) p--;
+    store<u32>(maxq + (<usize>(p & mask) << 2), tail);
+    maxT = p + 1;
+    store<f64>(vals + (<usize>(tail & mask) << 3), x);
+    tail++;
+
+    const old = oldX - k;
+    const y = x - k;
+    const before = (s + c) / fn;
+    let t = s - old;
+    c += neumaierErr(s, -old, t);
+    s = t + y;
+    c += neumaierErr(t, y, s);
+    const after = (s + c) / fn;
+    m2 += (y - old) * (y - after + old - before);
+    err += abs<f64>(y - old) * (abs<f64>(y - after) + abs<f64>(old - before) + 2 * abs<f64>(after));
+    ew += alpha * (x - ew);
+    const mean = k + after;
+    if (err > DRIFT_RATIO * (m2 + fn * mean * mean * EPS)) {
+      w.head = head;
+      w.tail = tail;
+      resum(w);
+      k = w.k;
+      s = w.s;
+      c = w.c;
+      m2 = w.m2;
+      err = w.err;
+    }
+  }
+  w.head = head;
+  w.tail = tail;
+  w.minH = minH;
+  w.minT = minT;
+  w.maxH = maxH;
+  w.maxT = maxT;
+  w.k = k;
+  w.s = s;
+  w.c = c;
+  w.m2 = m2;
+  w.err = err;
+  w.ew = ew;
+}
+
+/** Adds `count` finite samples from `src` in order; `times` (or 0: all at `timeMs`) for time windows. */
+function addRun(w: Window, src: usize, times: usize, count: i32, timeMs: f64): void {
+  let i = 0;
+  while (i < count) {
+    if (!w.times && w.tail - w.head == w.limit) {
+      replaceRun(w, src + (<usize>i << 3), count - i);
+      return;
+    }
+    addSample(w, load<f64>(src + (<usize>i << 3)), times ? load<f64>(times + (<usize>i << 3)) : timeMs);
+    i++;
+  }
+}
+
 /** Drops samples older than clock - windowMs; returns how many. */
 function expireTo(w: Window): i32 {
   const cutoff = w.clock - w.windowMs;
@@ -364,6 +462,9 @@ function publish(w: Window): void {
 
 // ---- ABI ----
 
+/** statsAdd's one sample, so it takes the same path as a batch (and gives the same bits). */
+const scratch = memory.data(8);
+
 /**
  * Creates a window; returns its handle (>= 1) or a negated status. `limit` is the sample count
  * bound (0 = none, only with a time bound), `windowMs` the age bound (0 = none), `alpha` the EWMA
@@ -390,7 +491,8 @@ export function statsAdd(h: i32, value: f64, timeMs: f64): i32 {
   if (!w) return ERR_NOT_FOUND;
   if (!isFinite<f64>(value)) return ERR_ARGUMENT;
   if (w.times && !isFinite<f64>(timeMs)) return ERR_ARGUMENT;
-  addSample(w, value, timeMs);
+  store<f64>(scratch, value);
+  addRun(w, scratch, 0, 1, timeMs);
   publish(w);
   return OK;
 }
@@ -417,9 +519,7 @@ export function statsAddMany(h: i32, count: i32, timeMs: f64, withTimes: i32): i
   } else if (w.times && !isFinite<f64>(timeMs)) {
     return ERR_ARGUMENT;
   }
-  for (let i = 0; i < count; i++) {
-    addSample(w, load<f64>(vals + (<usize>i << 3)), timed ? load<f64>(times + (<usize>i << 3)) : timeMs);
-  }
+  addRun(w, vals, timed ? times : 0, count, timeMs);
   publish(w);
   return OK;
 }

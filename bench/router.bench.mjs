@@ -93,6 +93,10 @@ bench
     for (let i = 0; i < BATCH; i++) sink += router.matchId(ids[(at + i) % CHANNELS]).length;
     at = (at + 7) % CHANNELS;
   })
+  .add("qlobber match (again, noise check)", () => {
+    for (let i = 0; i < BATCH; i++) sink += q.match(keys[(at + i) % CHANNELS]).length;
+    at = (at + 7) % CHANNELS;
+  })
   .add("qlobber match, fresh key strings", () => {
     for (let i = 0; i < BATCH; i++) {
       const k = keys[(at + i) % CHANNELS];
@@ -123,16 +127,19 @@ await bench.run();
 await crossing.run();
 
 const perOp = (task) => (task.result.latency.p50 * 1e6) / BATCH;
-const base = perOp(bench.tasks[0]);
+// The anchor runs twice (first and middle); the faster median is the base, so a noisy anchor
+// run can only make tagwire's ratios look worse, never better.
+const base = Math.min(perOp(bench.tasks[0]), perOp(bench.tasks.find((t) => t.name.startsWith("qlobber match (again"))));
 const rows = [...bench.tasks, ...crossing.tasks].map((t) => {
   const ns = perOp(t);
   const vs = bench.tasks.includes(t) ? `${(base / ns).toFixed(2)}x` : "";
-  return { task: t.name, "median ns/op": ns.toFixed(1), "vs qlobber match": vs };
+  return { task: t.name, "median ns/op": ns.toFixed(1), "qlobber match / this": vs };
 });
 const fresh = bench.tasks.find((t) => t.name === "qlobber match, fresh key strings");
 const freshT = bench.tasks.find((t) => t.name === "tagwire match(string), fresh key strings");
 console.table(rows);
+console.log(`base: qlobber match median ${base.toFixed(1)} ns (faster of its two runs)`);
 console.log(`fresh strings: tagwire ${(perOp(fresh) / perOp(freshT)).toFixed(2)}x qlobber`);
-const best = bench.tasks.slice(1).filter((t) => base / perOp(t) >= 8).map((t) => t.name);
+const best = bench.tasks.filter((t) => t.name.startsWith("tagwire")).filter((t) => base / perOp(t) >= 8).map((t) => t.name);
 console.log(`target >= 8x qlobber match: ${best.length ? "met by " + best.join(", ") : "NOT met"}`);
 console.log(`(sink ${sink % 10})`);

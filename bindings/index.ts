@@ -1,5 +1,5 @@
 // Public entry of the tagwire package.
-export { createCore, Core, TagwireError } from "./core/index.js";
+export { createCore, Core, TagwireError, Pipeline, IngestResult, NOT_HANDLED } from "./core/index.js";
 export type * from "./core/index.js";
 export * from "./sdk/index.js";
 // The SDK's RollingStats (core window + shared core + summary()) extends the core's class of the

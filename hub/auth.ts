@@ -134,8 +134,18 @@ export function verifyToken(secret: string, token: unknown, nowSeconds = Math.fl
 }
 
 export function principalOf(claims: TokenClaims): Principal {
-  const readable =
-    claims.role === "device" ? [`${claims.agentId}/#`, ...claims.grants] : claims.grants.length ? claims.grants : ["#"];
+  // Grants are normalised when a token is created; doing it again costs little and keeps a
+  // hand-written claim ("agentA") meaning what the docs say.
+  const grants: string[] = [];
+  for (const g of claims.grants) {
+    try {
+      grants.push(normaliseGrant(g));
+    } catch {
+      // an invalid grant grants nothing
+    }
+  }
+  // "No grants" means everything for viewers and operators; grants that were all invalid mean nothing.
+  const readable = claims.role === "device" ? [`${claims.agentId}/#`, ...grants] : claims.grants.length ? grants : ["#"];
   return { agentId: claims.agentId, role: claims.role, readable, unrestricted: false };
 }
 

@@ -59,7 +59,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     log("WARNING: authentication is OFF (--no-auth): anyone who can reach this port can read and write every channel.");
   }
 
-  const core = await createCore({ maxPayloadBytes: limits.maxPayloadBytes, maxDepth: limits.maxDepth } as never);
+  const core = await createCore({ maxPayloadBytes: limits.maxPayloadBytes, maxDepth: limits.maxDepth });
   const storage = new Storage(dataDir, { synchronous: options.synchronous ?? "full" });
   let state: HubState;
   try {

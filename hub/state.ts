@@ -10,24 +10,13 @@
 // costs one commit and one socket write per connection.
 import type { Core } from "../bindings/core/index.js";
 import type { Router } from "../bindings/core/router.js";
+import type { ChannelStore } from "../bindings/core/store.js";
 import { TagwireError } from "../bindings/core/errors.js";
 import { assertAgentId, assertChannelName, matchPattern } from "../bindings/sdk/names.js";
 import { eventPrefix, encodeAggregateEvent, encodeMessageEvent, joinFrames } from "../bindings/protocol/frames.js";
 import { checkDocument } from "../bindings/protocol/msgpack.js";
 import type { Storage, StoredMessage } from "./storage.js";
 import type { HubLimits } from "./limits.js";
-
-/** The ChannelStore surface the hub uses (bindings/core/store.ts). */
-export interface AggregateStore {
-  open(name: string): number;
-  apply(
-    slot: number,
-    diff: Uint8Array,
-    options?: { replace?: boolean; replaceKeys?: string[]; doDelete?: boolean },
-  ): { version: number; diff: Uint8Array; changed: boolean };
-  get(slot: number): Uint8Array;
-  remove(slot: number): void;
-}
 
 /** msgpack of `{}`: the aggregate of a channel nobody published to, and the "nothing changed" diff. */
 export const EMPTY_DOC = new Uint8Array([0x80]);
@@ -122,7 +111,7 @@ function isMapHeader(b: number | undefined): boolean {
 
 export class HubState {
   readonly core: Core;
-  readonly store: AggregateStore;
+  readonly store: ChannelStore;
   readonly router: Router;
   readonly storage: Storage;
   readonly limits: HubLimits;
@@ -146,7 +135,7 @@ export class HubState {
     this.storage = storage;
     this.limits = limits;
     this.retention = retention;
-    this.store = core.createChannelStore({ maxPayloadBytes: limits.maxPayloadBytes, maxDepth: limits.maxDepth }) as unknown as AggregateStore;
+    this.store = core.createChannelStore({ maxPayloadBytes: limits.maxPayloadBytes, maxDepth: limits.maxDepth });
     this.router = core.createRouter();
     this.idPrefix = Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, "0");
     this.load();
@@ -320,15 +309,15 @@ export class HubState {
     return out;
   }
 
-  /** The aggregate bytes (a copy) and version of a channel; `{}` and 0 when it has none. */
+  /** The aggregate bytes (a fresh copy) and version of a channel; `{}` and 0 when it has none. */
   aggregate(agentId: string, name: string): { version: number; aggregate: Uint8Array } {
     const ch = this.channel(agentId, name);
     if (!ch || ch.version === 0) return { version: 0, aggregate: EMPTY_DOC };
-    return { version: ch.version, aggregate: this.store.get(ch.slot).slice() };
+    return { version: ch.version, aggregate: this.store.get(ch.slot) };
   }
 
   aggregateOf(ch: Channel): Uint8Array {
-    return ch.version === 0 ? EMPTY_DOC : this.store.get(ch.slot).slice();
+    return ch.version === 0 ? EMPTY_DOC : this.store.get(ch.slot);
   }
 
   /** Messages with after < ts < before, newest `limit`, oldest first. */
@@ -403,10 +392,10 @@ export class HubState {
     try {
       result = this.store.apply(slot, diff, { replace: options.replace, replaceKeys: options.replaceKeys, doDelete: true });
     } catch (err) {
-      if (fresh) this.store.remove(slot);
+      if (fresh) this.store.remove(key);
       throw err;
     }
-    const effective = result.changed ? result.diff.slice() : EMPTY_DOC;
+    const effective = result.changed ? result.diff : EMPTY_DOC;
     let ch = existing;
     if (!ch) {
       const routeId = this.router.channelId(key);

@@ -579,12 +579,12 @@ describe("Application integration", () => {
     const bus = new LocalBus();
     const dev = bus.agent("dev");
     class Pump extends Application {
-      running = false;
+      pumping = false;
       loops = 0;
       override async setup(): Promise<void> {
         this.ui.add(new Action("start", "Start"), new NumericVariable("loops", "Loops"));
         this.ui.onCommand("start", async (value, ctx) => {
-          this.running = value === true;
+          this.pumping = value === true;
           await ctx.clear();
         });
       }
@@ -598,7 +598,7 @@ describe("Application integration", () => {
     expect(((await dev.getAggregate("ui_state")) as any).state.children.pump.children.loops.currentValue).toBe(1);
     await bus.publish("dev", "ui_cmds", { pump: { start: true } });
     await app.ui.idle();
-    expect(app.running).toBe(true);
+    expect(app.pumping).toBe(true);
     expect(await dev.getAggregate("ui_cmds")).toEqual({ pump: {} });
     await app.step();
     expect(((await dev.getAggregate("ui_state")) as any).state.children.pump.children.loops.currentValue).toBe(2);

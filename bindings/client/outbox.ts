@@ -59,12 +59,18 @@ export interface Outbox {
  * One write with the effect of `earlier` then `later` on the same channel, or undefined when
  * no single write says that exactly. Both are aggregate writes (kind "publish", no `log`).
  *
- * JSON merge patches do not compose in general: `{a: 5}` then `{a: {x: 1}}` leaves `a` = `{x: 1}`,
- * but a single patch `{a: {x: 1}}` would merge into whatever `a` held before. So:
+ * Merge semantics (Doover's apply_diff, the core, bindings/sdk/json.ts): an object diff merges
+ * into an object (null deletes), lands on an absent key as an object with its nulls dropped,
+ * and REPLACES a present non-object verbatim, nulls included. So patches do not compose in
+ * general: `{a: 5}` then `{a: {x: 1}}` leaves `a` = `{x: 1}`, while one patch `{a: {x: 1}}`
+ * would merge into whatever `a` held. What this folds, exactly:
  * - a later replace supersedes the earlier write entirely;
  * - a merge onto an earlier replace is applied for real (the earlier data is a whole state);
- * - two merges compose key by key, and give up where a later object meets an earlier
- *   non-object (a scalar, array or null) at the same path;
+ * - two merges compose key by key at the top level (the aggregate is always an object there);
+ *   below it, where both touch the same key with objects, they compose only if the later one
+ *   holds no null inside (whether that null deletes or is stored verbatim depends on what the
+ *   hub holds, which the outbox cannot know), and never where a later object meets an earlier
+ *   non-object;
  * - writes with `replaceKeys` are left alone.
  */
 export function composeWrites(earlier: OutboxWrite, later: OutboxWrite): { data: Json; replace: boolean } | undefined {
@@ -75,7 +81,7 @@ export function composeWrites(earlier: OutboxWrite, later: OutboxWrite): { data:
   if (!isObject(later.data)) return undefined;
   if (earlier.replace) return { data: mergeInto(earlier.data, later.data), replace: true };
   if (!isObject(earlier.data)) return undefined;
-  const data = composeDiffs(earlier.data, later.data);
+  const data = composeDiffs(earlier.data, later.data, false);
   return data ? { data, replace: false } : undefined;
 }
 
@@ -83,19 +89,28 @@ function isObject(v: unknown): v is { [k: string]: Json } {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
-/** Applies merge patch `diff` to a whole state (null deletes); returns a new value. */
-function mergeInto(state: Json, diff: { [k: string]: Json }): Json {
-  const out: { [k: string]: Json } = isObject(state) ? { ...state } : {};
+function containsNull(v: Json): boolean {
+  if (v === null) return true;
+  if (Array.isArray(v) || typeof v !== "object") return false;
+  for (const k of Object.keys(v)) if (containsNull(v[k]!)) return true;
+  return false;
+}
+
+/** Applies merge patch `diff` to a known state, with the semantics above; returns a new value. */
+function mergeInto(state: Json | undefined, diff: { [k: string]: Json }): Json {
+  if (state !== undefined && !isObject(state)) return diff;
+  const out: { [k: string]: Json } = { ...(state ?? {}) };
   for (const k of Object.keys(diff)) {
     const d = diff[k]!;
     if (d === null) delete out[k];
-    else if (isObject(d)) out[k] = mergeInto(out[k] ?? null, d);
+    else if (isObject(d)) out[k] = mergeInto(Object.prototype.hasOwnProperty.call(out, k) ? out[k] : undefined, d);
     else out[k] = d;
   }
   return out;
 }
 
-function composeDiffs(a: { [k: string]: Json }, b: { [k: string]: Json }): { [k: string]: Json } | undefined {
+function composeDiffs(a: { [k: string]: Json }, b: { [k: string]: Json }, nested: boolean): { [k: string]: Json } | undefined {
+  if (nested && containsNull(b)) return undefined;
   const out: { [k: string]: Json } = { ...a };
   for (const k of Object.keys(b)) {
     const v = b[k]!;
@@ -105,7 +120,7 @@ function composeDiffs(a: { [k: string]: Json }, b: { [k: string]: Json }): { [k:
     }
     const prev = a[k]!;
     if (!isObject(prev)) return undefined;
-    const inner = composeDiffs(prev, v);
+    const inner = composeDiffs(prev, v, true);
     if (!inner) return undefined;
     out[k] = inner;
   }

@@ -32,6 +32,7 @@ const STATUS_CODES: readonly TagwireErrorCode[] = [
   "TAGWIRE_ERR_ARGUMENT",
   "TAGWIRE_ERR_PAYLOAD",
   "TAGWIRE_ERR_MEMORY",
+  "TAGWIRE_ERR_FORBIDDEN",
 ];
 
 export class TagwireError extends Error {
@@ -64,6 +65,7 @@ function describe(code: TagwireErrorCode): string {
     case "TAGWIRE_ERR_ARGUMENT": return "argument out of range";
     case "TAGWIRE_ERR_PAYLOAD": return "payload fails validation";
     case "TAGWIRE_ERR_MEMORY": return "out of memory";
+    case "TAGWIRE_ERR_FORBIDDEN": return "not allowed for this writer";
     default: return code;
   }
 }

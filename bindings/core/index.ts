@@ -5,10 +5,12 @@ import { RollingStats, type RollingStatsOptions } from "./stats.js";
 import { RateLimiter, ChangeFilter, type RateLimiterOptions, type ChangeFilterOptions } from "./throttle.js";
 import { ChannelStore, type ChannelStoreOptions } from "./store.js";
 import { DocCodec, type DiffOptions, type DocLimits } from "./doc.js";
+import { Pipeline, IngestResult, NOT_HANDLED, type IngestOptions } from "./pipeline.js";
 
 export { TagwireError, type TagwireErrorCode } from "./errors.js";
 export type { Router, RollingStats, RollingStatsOptions, RateLimiter, ChangeFilter, RateLimiterOptions, ChangeFilterOptions };
 export type { ChannelStore, ChannelStoreOptions, DiffOptions, DocLimits };
+export { Pipeline, IngestResult, NOT_HANDLED, type IngestOptions };
 
 export interface CoreOptions extends DocLimits {}
 
@@ -54,6 +56,11 @@ export class Core {
 
   createChannelStore(options?: ChannelStoreOptions): ChannelStore {
     return new ChannelStore(this.instance, options);
+  }
+
+  /** The in-core publish path over a store and a router of this core (one call per batch). */
+  createPipeline(store: ChannelStore, router: Router): Pipeline {
+    return new Pipeline(this.instance, store, router);
   }
 }
 

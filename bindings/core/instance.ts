@@ -39,6 +39,8 @@ export class CoreInstance {
   private u32View!: Uint32Array;
   private f64View!: Float64Array;
   private dv!: DataView;
+  private inView: Uint8Array | undefined;
+  private inViewPtr = 0;
   /** Set when the core aborted: its state can no longer be trusted. */
   dead: string | undefined;
 
@@ -112,8 +114,22 @@ export class CoreInstance {
    * length. Reserves the worst case (3 bytes per UTF-16 unit) first.
    */
   writeInString(s: string, offset = 0): number {
-    const ptr = this.exports.ioInReserve(offset + s.length * 3);
-    return encoder.encodeInto(s, this.u8.subarray(ptr + offset, ptr + offset + s.length * 3)).written!;
+    const need = offset + s.length * 3;
+    // A fresh subarray per call costs more than encoding a short name: keep one view of the
+    // input region, rebuilt only when the region moves, is too small, or memory grows.
+    let view = this.inView;
+    if (
+      view === undefined ||
+      view.length < need ||
+      view.buffer !== this.exports.memory.buffer ||
+      this.exports.ioInPtr() !== this.inViewPtr
+    ) {
+      const cap = Math.max(need, 4096);
+      const ptr = this.exports.ioInReserve(cap);
+      view = this.inView = new Uint8Array(this.exports.memory.buffer, ptr, cap);
+      this.inViewPtr = ptr;
+    }
+    return encoder.encodeInto(s, offset === 0 ? view : view.subarray(offset)).written!;
   }
 
   /** A view of the output region's current reply (valid until the next core call). */

@@ -71,6 +71,11 @@ export class Router {
     this.u32 = instance.u32;
   }
 
+  /** @internal The core handle, for a pipeline over this router. */
+  get coreHandle(): number {
+    return this.handle;
+  }
+
   /** Subscribes `id` (an integer 0..2^32-1) to `pattern`. Subscribing twice is a no-op. */
   subscribe(pattern: string, id: number): void {
     const len = this.writePattern(pattern, id, "subscribe");

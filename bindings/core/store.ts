@@ -81,6 +81,11 @@ export class ChannelStore {
     this.resultPtr = this.ex.storeResultPtr();
   }
 
+  /** @internal The core handle, for a pipeline over this store. */
+  get coreHandle(): number {
+    return this.handle;
+  }
+
   /** The channel's slot id; creates an empty aggregate `{}` at version 0 the first time. */
   open(name: string): number {
     const known = this.slots.get(name);

@@ -318,13 +318,30 @@ function compose(pending: Pending, data: Json, options: PublishOptions): boolean
 }
 
 /**
- * True when `earlier` clears a key (null) under which `later` sets an object: merged, the object
- * would keep the fields the clear removed, so the two cannot become one merge patch.
+ * True when merging `later` onto `earlier` (both diffs) could end differently from applying them
+ * one after the other. Doover's merge is not associative where a stored value is not an object:
+ * a diff object landing on a scalar, array or null is stored verbatim, nulls included, while one
+ * landing on an object merges and its nulls delete. So two writes cannot become one when, under
+ * the same key:
+ *   - `earlier` sets a non-object and `later` an object (one by one, the earlier write wiped the
+ *     key's old fields; merged, the object would merge into them), or
+ *   - both set objects and `later`'s carries a null (if the stored value there is not an object,
+ *     one by one the null deletes from `earlier`'s verbatim object; merged, it is stored).
  */
 function clearsThenSets(earlier: Json | undefined, later: Json): boolean {
-  if (!isObject(later)) return false;
-  if (earlier === null) return true;
-  if (!isObject(earlier)) return false;
-  for (const key of Object.keys(later)) if (clearsThenSets(earlier[key], later[key]!)) return true;
+  if (!isObject(later) || earlier === undefined) return false;
+  if (!isObject(earlier)) return true;
+  if (containsNull(later)) return true;
+  for (const key of Object.keys(later)) {
+    if (Object.prototype.hasOwnProperty.call(earlier, key) && clearsThenSets(earlier[key], later[key]!)) return true;
+  }
+  return false;
+}
+
+function containsNull(value: JsonObject): boolean {
+  for (const key of Object.keys(value)) {
+    const v = value[key]!;
+    if (v === null || (isObject(v) && containsNull(v))) return true;
+  }
   return false;
 }

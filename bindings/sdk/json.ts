@@ -16,14 +16,16 @@ export function isObject(value: unknown): value is JsonObject {
 }
 
 /**
- * Applies `diff` to `target` and returns the result. A non-object diff replaces the target; with
- * `doDelete` false a null is stored instead of deleting (composing two diffs: `applyDiff(a, b,
- * false)` is one diff with the effect of `a` then `b`, except that a key first cleared and then
- * set to an object keeps its older fields: merge patches cannot say "replace" below the top).
+ * Applies `diff` to `target` and returns the result, exactly as Doover's apply_diff and the core
+ * do: a non-object diff replaces the target; an absent target counts as `{}`; a present target
+ * that is not an object (a scalar, array or null) is replaced by the diff verbatim, nulls inside
+ * it included. With `doDelete` false a null is stored instead of deleting (how two diffs are
+ * composed; see Agent's coalescing for when composing is not exact).
  */
 export function applyDiff(target: Json | undefined, diff: Json, doDelete = true): Json {
   if (!isObject(diff)) return diff;
-  const base: JsonObject = isObject(target) ? target : {};
+  if (target !== undefined && !isObject(target)) return diff;
+  const base: JsonObject = target ?? {};
   let out: JsonObject | undefined;
   for (const key of Object.keys(diff)) {
     const d = diff[key]!;
@@ -39,7 +41,7 @@ export function applyDiff(target: Json | undefined, diff: Json, doDelete = true)
     out ??= { ...base };
     out[key] = next;
   }
-  return out ?? (isObject(target) ? target : {});
+  return out ?? base;
 }
 
 /** Structural equality of two JSON values (key order ignored). */

@@ -156,8 +156,8 @@ export interface ElementOptions {
 
 export abstract class UIElement {
   readonly name: string;
-  /** The container holding this element, if any. */
-  parent: Container | null = null;
+  /** @internal Set by Container.add/remove. */
+  _parent: Container | null = null;
   /** @internal Current property values (read through the accessors). */
   readonly _props: Record<string, unknown> = {};
   /** @internal Set on a root container by its UIManager: called when anything below changes. */
@@ -193,6 +193,11 @@ export abstract class UIElement {
       conditions: options.conditions === undefined ? undefined : cloneJson(options.conditions),
       hidden: options.hidden ?? false,
     });
+  }
+
+  /** The container holding this element, if any. */
+  get parent(): Container | null {
+    return this._parent;
   }
 
   /** pydoover's element type string, e.g. "uiVariable". */
@@ -752,7 +757,7 @@ export class Container extends UIElement {
     }
     for (const c of children) {
       this.childMap.set(c.name, c);
-      c.parent = this;
+      c._parent = this;
       // Outside the tracked setter: the add itself marks the tree dirty below.
       if (c._props.position === undefined) c._props.position = this.nextPosition++;
       if (registry !== null) for (const e of subtree(c)) registry.set(e.name, e);
@@ -771,7 +776,7 @@ export class Container extends UIElement {
       const c = this.childMap.get(name);
       if (c === undefined || (typeof item !== "string" && c !== item)) continue;
       this.childMap.delete(name);
-      c.parent = null;
+      c._parent = null;
       if (registry !== null) for (const e of subtree(c)) registry.delete(e.name);
       removed = true;
     }

@@ -365,6 +365,10 @@ export class UIManager {
  *     class Pump extends Application {
  *       @uiCommand("start") async onStart(value: Json, ctx: CommandContext) { ...; await ctx.clear(); }
  *     }
+ *
+ * Needs a compiler that lowers TC39 (2023) decorators: tsc 5 (without experimentalDecorators)
+ * and esbuild do; oxc (vite 8, and so this repo's vitest) does not yet. `ui.onCommand` is the
+ * same thing without syntax.
  */
 export function uiCommand(name: string | RegExp) {
   if (typeof name === "string") assertUIName(name, "command name");

@@ -1,0 +1,369 @@
+// The whole in-core path for publish frames: batch bytes -> parse envelope -> merge into the
+// channel store -> route -> fan-out list, in ONE boundary crossing per batch.
+//
+// Input: a protocol batch (docs/PROTOCOL.md): a msgpack array of frames. Publish frames
+//   array(4, reqId, agentId: str, channel: str, diff: bin, flags: uint, replaceKeys: [str]|nil,
+//         messageId: str|nil)
+// are handled here; every other frame is only located (type, offset, length) for JavaScript to
+// decode, so the hub keeps one code path per frame family and the hot one never leaves wasm.
+//
+// Output region, reset per call:
+//   records: count x RECORD bytes, in frame order, then diff bytes and fan-out lists.
+//   record (56 bytes):
+//     +0  status i32   0 ok; an ERR_* code; or NOT_HANDLED (-1) for non-publish frames
+//     +4  type u32     frame type (0 when the frame was not an array with a uint type)
+//     +8  frameOff u32 offset of the frame inside the batch
+//     +12 frameLen u32
+//     +16 version f64  the channel's version after the publish
+//     +24 diffOff u32  effective diff (msgpack) inside the output region
+//     +28 diffLen u32
+//     +32 fanOff u32   subscriber ids (u32 each, ascending, unique) inside the output region
+//     +36 fanCount u32
+//     +40 slot i32     store slot of the routing key
+//     +44 channelId i32 router channel id of the routing key
+//     +48 reqId u32
+//     +52 changed u32  1 when the aggregate really changed (only then is there fan-out)
+//
+// A writer restriction (the connection's own agent id, for device connections) refuses publishes
+// to other agents' channels with ERR_FORBIDDEN before anything is touched.
+import { ERR_ARGUMENT, ERR_FORBIDDEN, ERR_INCOMPLETE, ERR_MSGPACK, ERR_NAME, ERR_NOT_FOUND, ERR_PAYLOAD, ERR_SIZE, OK } from "./errors";
+import { ioInPtr, ioOutPtr, outAdvance, outEnsure, outPos, outReset } from "./io";
+import { routerInternChannel, routerMatchId } from "./router";
+import { storeApplyInto, storeLastChanged, storeLastVersion, storeOpenAt } from "./store";
+import { APPLY_DO_DELETE, APPLY_REPLACE, docSetReplaceKeys } from "./doc";
+
+export const RECORD: i32 = 56;
+export const NOT_HANDLED: i32 = -1;
+const FRAME_PUBLISH: u32 = 4;
+const MAX_FRAMES: u32 = 1024;
+const FLAG_LOG: u32 = 1;
+const FLAG_REPLACE: u32 = 2;
+const MAX_REPLACE_KEYS: u32 = 64;
+
+// Routing key scratch: agentId "/" channel, at most 255 + 1 + 255 bytes.
+const keyBuf: usize = memory.data(512);
+// replaceKeys as [u32 len][bytes] for docSetReplaceKeys.
+const rkBuf: usize = memory.data(64 * (4 + 256));
+
+let handles: StaticArray<i32> = new StaticArray<i32>(0);
+
+/** Binds a store and a router into a pipeline; returns its handle (>= 1). */
+export function pipelineCreate(storeH: i32, routerH: i32): i32 {
+  const n = handles.length;
+  for (let i = 0; i < n; i += 2) {
+    if (unchecked(handles[i]) == 0) {
+      unchecked((handles[i] = storeH));
+      unchecked((handles[i + 1] = routerH));
+      return (i >> 1) + 1;
+    }
+  }
+  const grown = new StaticArray<i32>(n + 8);
+  for (let i = 0; i < n; i++) unchecked((grown[i] = handles[i]));
+  handles = grown;
+  unchecked((handles[n] = storeH));
+  unchecked((handles[n + 1] = routerH));
+  return (n >> 1) + 1;
+}
+
+export function pipelineDispose(h: i32): i32 {
+  const i = (h - 1) << 1;
+  if (h < 1 || i >= handles.length || unchecked(handles[i]) == 0) return ERR_NOT_FOUND;
+  unchecked((handles[i] = 0));
+  unchecked((handles[i + 1] = 0));
+  return OK;
+}
+
+// ---- a minimal envelope reader (its own cursor: doc.ts owns the document reader's) ----
+
+let p: usize = 0;
+let end: usize = 0;
+let err: i32 = OK;
+let sPtr: usize = 0;
+let sLen: u32 = 0;
+
+@inline function fail(code: i32): void {
+  if (err == OK) err = code;
+}
+
+function need(n: usize): bool {
+  if (end - p < n) {
+    fail(ERR_INCOMPLETE);
+    return false;
+  }
+  return true;
+}
+
+function be16(q: usize): u32 {
+  return <u32>bswap<u16>(load<u16>(q));
+}
+function be32(q: usize): u32 {
+  return bswap<u32>(load<u32>(q));
+}
+
+/** Reads an array header; returns its length or -1 (with err set, or not an array). */
+function readArray(): i32 {
+  if (!need(1)) return -1;
+  const b = <u32>load<u8>(p);
+  if (b >= 0x90 && b <= 0x9f) { p += 1; return <i32>(b & 15); }
+  if (b == 0xdc) { if (!need(3)) return -1; const n = be16(p + 1); p += 3; return <i32>n; }
+  if (b == 0xdd) { if (!need(5)) return -1; const n = be32(p + 1); p += 5; return n > 0x7fffffff ? -1 : <i32>n; }
+  return -1;
+}
+
+/** Reads a non-negative integer (or an integral float64) below 2^53; -1 if it is not one. */
+function readUint(): f64 {
+  if (!need(1)) return -1;
+  const b = <u32>load<u8>(p);
+  if (b < 0x80) { p += 1; return <f64>b; }
+  if (b == 0xcc) { if (!need(2)) return -1; const v = <f64>load<u8>(p + 1); p += 2; return v; }
+  if (b == 0xcd) { if (!need(3)) return -1; const v = <f64>be16(p + 1); p += 3; return v; }
+  if (b == 0xce) { if (!need(5)) return -1; const v = <f64>be32(p + 1); p += 5; return v; }
+  if (b == 0xcf) {
+    if (!need(9)) return -1;
+    const v = bswap<u64>(load<u64>(p + 1));
+    p += 9;
+    return v > 0x1fffffffffffff ? -1 : <f64>v;
+  }
+  if (b == 0xcb) {
+    if (!need(9)) return -1;
+    const v = reinterpret<f64>(bswap<u64>(load<u64>(p + 1)));
+    p += 9;
+    return v >= 0 && v <= 9007199254740991 && Math.floor(v) == v ? v : -1;
+  }
+  return -1;
+}
+
+/** Reads a str (kind 1) or bin (kind 2) body into sPtr/sLen; false if it is neither. */
+function readBytes(kind: i32): bool {
+  if (!need(1)) return false;
+  const b = <u32>load<u8>(p);
+  let n: u32 = 0;
+  let h: usize = 1;
+  if (kind == 1 && b >= 0xa0 && b <= 0xbf) n = b & 31;
+  else if ((kind == 1 && b == 0xd9) || (kind == 2 && b == 0xc4)) { if (!need(2)) return false; n = <u32>load<u8>(p + 1); h = 2; }
+  else if ((kind == 1 && b == 0xda) || (kind == 2 && b == 0xc5)) { if (!need(3)) return false; n = be16(p + 1); h = 3; }
+  else if ((kind == 1 && b == 0xdb) || (kind == 2 && b == 0xc6)) { if (!need(5)) return false; n = be32(p + 1); h = 5; }
+  else return false;
+  if (!need(h + <usize>n)) return false;
+  sPtr = p + h;
+  sLen = n;
+  p += h + <usize>n;
+  return true;
+}
+
+@inline function readNil(): bool {
+  if (p < end && load<u8>(p) == 0xc0) { p += 1; return true; }
+  return false;
+}
+
+/** Skips one complete msgpack value of any type (for frames this pipeline does not handle). */
+function skip(depth: i32): void {
+  if (err) return;
+  if (depth > 80) { fail(ERR_MSGPACK); return; }
+  if (!need(1)) return;
+  const b = <u32>load<u8>(p);
+  let items: u64 = 0;
+  if (b < 0x80 || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) { p += 1; return; }
+  if (b < 0x90) { p += 1; items = <u64>(b & 15) * 2; }
+  else if (b < 0xa0) { p += 1; items = <u64>(b & 15); }
+  else if (b < 0xc0) { const n = <usize>(b & 31); if (need(1 + n)) p += 1 + n; return; }
+  else {
+    switch (b) {
+      case 0xcc: case 0xd0: if (need(2)) p += 2; return;
+      case 0xcd: case 0xd1: if (need(3)) p += 3; return;
+      case 0xca: case 0xce: case 0xd2: if (need(5)) p += 5; return;
+      case 0xcb: case 0xcf: case 0xd3: if (need(9)) p += 9; return;
+      case 0xd9: case 0xc4: { if (!need(2)) return; const n = <usize>load<u8>(p + 1); if (need(2 + n)) p += 2 + n; return; }
+      case 0xda: case 0xc5: { if (!need(3)) return; const n = <usize>be16(p + 1); if (need(3 + n)) p += 3 + n; return; }
+      case 0xdb: case 0xc6: { if (!need(5)) return; const n = <usize>be32(p + 1); if (need(5 + n)) p += 5 + n; return; }
+      case 0xdc: { if (!need(3)) return; items = <u64>be16(p + 1); p += 3; break; }
+      case 0xdd: { if (!need(5)) return; items = <u64>be32(p + 1); p += 5; break; }
+      case 0xde: { if (!need(3)) return; items = <u64>be16(p + 1) * 2; p += 3; break; }
+      case 0xdf: { if (!need(5)) return; items = <u64>be32(p + 1) * 2; p += 5; break; }
+      case 0xd4: if (need(3)) p += 3; return;
+      case 0xd5: if (need(4)) p += 4; return;
+      case 0xd6: if (need(6)) p += 6; return;
+      case 0xd7: if (need(10)) p += 10; return;
+      case 0xd8: if (need(18)) p += 18; return;
+      case 0xc7: { if (!need(3)) return; const n = <usize>load<u8>(p + 1); if (need(3 + n)) p += 3 + n; return; }
+      case 0xc8: { if (!need(4)) return; const n = <usize>be16(p + 1); if (need(4 + n)) p += 4 + n; return; }
+      case 0xc9: { if (!need(6)) return; const n = <usize>be32(p + 1); if (need(6 + n)) p += 6 + n; return; }
+      default: fail(ERR_MSGPACK); return;
+    }
+  }
+  // Every item takes at least one byte: a count beyond what is left cannot be satisfied.
+  if (items > <u64>(end - p)) { fail(ERR_INCOMPLETE); return; }
+  for (let i: u64 = 0; i < items && !err; i++) skip(depth + 1);
+}
+
+/** A level of [A-Za-z0-9_.:-]: the agent id must be exactly one. */
+function validAgent(q: usize, n: u32): bool {
+  if (n < 1 || n > 255) return false;
+  for (let i: u32 = 0; i < n; i++) {
+    const c = <u32>load<u8>(q + <usize>i);
+    const ok = (c >= 0x30 && c <= 0x3a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x5f || c == 0x2d || c == 0x2e;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+function bytesEq(a: usize, b: usize, n: u32): bool {
+  for (let i: u32 = 0; i < n; i++) if (load<u8>(a + <usize>i) != load<u8>(b + <usize>i)) return false;
+  return true;
+}
+
+/**
+ * Processes the batch in the input region's first `batchLen` bytes. When `writerLen` > 0, the
+ * writer restriction (an agent id) follows the batch in the input region. `flagsMask` holds the
+ * apply flags every publish gets (bit 0: doDelete). Returns the number of frames (records), or a
+ * negative status when the batch itself is unreadable (then no record and nothing applied).
+ */
+export function pipelineIngest(h: i32, batchLen: i32, writerLen: i32, flagsMask: i32): i32 {
+  const hi = (h - 1) << 1;
+  if (h < 1 || hi >= handles.length || unchecked(handles[hi]) == 0) return -ERR_NOT_FOUND;
+  const storeH = unchecked(handles[hi]);
+  const routerH = unchecked(handles[hi + 1]);
+  const base = ioInPtr();
+  const writer = base + <usize>batchLen;
+  p = base;
+  end = base + <usize>batchLen;
+  err = OK;
+  outReset();
+  // Walk the whole batch first: a cut or trailing-garbage batch is refused before any frame of it
+  // is applied, so a client never sees half a batch take effect.
+  skip(0);
+  if (err) return -err;
+  if (p != end) return -ERR_MSGPACK;
+  p = base;
+  const count = readArray();
+  if (count < 0) return -(err ? err : ERR_MSGPACK);
+  if (<u32>count > MAX_FRAMES) return -ERR_SIZE;
+  if (count == 0) return -ERR_MSGPACK;
+  // Records first, so their offsets are fixed while diffs and fan-out lists append after them.
+  const recBytes = count * RECORD;
+  memory.fill(outEnsure(recBytes), 0, <usize>recBytes);
+  outAdvance(recBytes);
+  for (let i = 0; i < count; i++) {
+    const frameStart = p;
+    let st = OK;
+    let type: u32 = 0;
+    let reqId: f64 = 0;
+    const n = readArray();
+    if (n >= 1) {
+      const t = readUint();
+      if (t >= 0) type = <u32>t;
+    }
+    if (err) return -err; // the batch is cut short or broken: nothing after this can be located
+    let rec = <usize>0;
+    if (type == FRAME_PUBLISH && n == 8) {
+      reqId = readUint();
+      let agentPtr: usize = 0, agentLen: u32 = 0, chPtr: usize = 0, chLen: u32 = 0;
+      let diffPtr: usize = 0, diffLen: u32 = 0, flags: f64 = 0, keys: i32 = 0;
+      if (reqId < 0 || reqId > 4294967295) st = ERR_ARGUMENT;
+      else if (!readBytes(1)) st = ERR_NAME;
+      else {
+        agentPtr = sPtr; agentLen = sLen;
+        if (!readBytes(1)) st = ERR_NAME;
+        else {
+          chPtr = sPtr; chLen = sLen;
+          if (!readBytes(2)) st = ERR_PAYLOAD;
+          else {
+            diffPtr = sPtr; diffLen = sLen;
+            flags = readUint();
+            if (flags < 0 || (<u32>flags & ~(FLAG_LOG | FLAG_REPLACE)) != 0) st = ERR_ARGUMENT;
+            else if (!readNil()) {
+              const k = readArray();
+              if (k < 0 || <u32>k > MAX_REPLACE_KEYS) st = ERR_ARGUMENT;
+              else {
+                let q = rkBuf;
+                for (let j = 0; j < k && st == OK; j++) {
+                  if (!readBytes(1) || sLen > 255) { st = ERR_ARGUMENT; break; }
+                  store<u32>(q, sLen);
+                  memory.copy(q + 4, sPtr, <usize>sLen);
+                  q += 4 + <usize>sLen;
+                }
+                keys = k;
+              }
+            }
+            if (st == OK && !readNil() && !readBytes(1)) st = ERR_ARGUMENT; // messageId: JS reads it
+          }
+        }
+      }
+      // Finish the frame whatever happened, so the next one starts at the right byte.
+      p = frameStart;
+      skip(0);
+      if (err) return -err;
+      if (st == OK && (!validAgent(agentPtr, agentLen) || chLen < 1 || agentLen + 1 + chLen > 255)) st = ERR_NAME;
+      if (st == OK && writerLen > 0 && (<u32>writerLen != agentLen || !bytesEq(writer, agentPtr, agentLen))) st = ERR_FORBIDDEN;
+      if (st == OK && (diffLen == 0 || (load<u8>(diffPtr) & 0xf0) != 0x80 && load<u8>(diffPtr) != 0xde && load<u8>(diffPtr) != 0xdf)) st = ERR_PAYLOAD;
+      let slot = -1, channelId = -1;
+      let version: f64 = 0, diffOff = 0, dLen = 0, fanOff = 0, fanCount: u32 = 0, changed = false;
+      if (st == OK) {
+        memory.copy(keyBuf, agentPtr, <usize>agentLen);
+        store<u8>(keyBuf + <usize>agentLen, 0x2f);
+        memory.copy(keyBuf + <usize>agentLen + 1, chPtr, <usize>chLen);
+        const keyLen = <i32>(agentLen + 1 + chLen);
+        slot = storeOpenAt(storeH, keyBuf, keyLen);
+        if (slot < 0) st = -slot;
+        else {
+          channelId = routerInternChannel(routerH, keyBuf, keyLen);
+          if (channelId < 0) st = -channelId;
+        }
+      }
+      if (st == OK) {
+        if (keys > 0 && (<u32>flags & FLAG_REPLACE) == 0) docSetReplaceKeys(rkBuf, keys);
+        const applyFlags = (flagsMask & APPLY_DO_DELETE) | ((<u32>flags & FLAG_REPLACE) ? APPLY_REPLACE : 0);
+        diffOff = outPos();
+        const saveP = p, saveEnd = end;
+        st = storeApplyInto(storeH, slot, diffPtr, <i32>diffLen, applyFlags);
+        p = saveP; end = saveEnd;
+        if (st == OK) {
+          dLen = outPos() - diffOff;
+          version = storeLastVersion();
+          changed = storeLastChanged();
+          if (changed) {
+            const list = routerMatchId(routerH, channelId);
+            if (list) {
+              fanCount = load<u32>(list);
+              // Align so JavaScript can view the ids as a Uint32Array in place.
+              const pad = (4 - (outPos() & 3)) & 3;
+              if (pad) { memory.fill(outEnsure(pad), 0, <usize>pad); outAdvance(pad); }
+              fanOff = outPos();
+              const bytes = <i32>fanCount << 2;
+              memory.copy(outEnsure(bytes), list + 4, <usize>bytes);
+              outAdvance(bytes);
+            }
+          }
+        } else {
+          diffOff = 0;
+        }
+      }
+      rec = ioRecord(i);
+      store<f64>(rec, version, 16);
+      store<u32>(rec, <u32>diffOff, 24);
+      store<u32>(rec, <u32>dLen, 28);
+      store<u32>(rec, <u32>fanOff, 32);
+      store<u32>(rec, fanCount, 36);
+      store<i32>(rec, slot, 40);
+      store<i32>(rec, channelId, 44);
+      store<u32>(rec, reqId > 0 ? <u32>reqId : 0, 48);
+      store<u32>(rec, changed ? 1 : 0, 52);
+    } else {
+      p = frameStart;
+      skip(0);
+      if (err) return -err;
+      st = NOT_HANDLED;
+      rec = ioRecord(i);
+    }
+    store<i32>(rec, st);
+    store<u32>(rec, type, 4);
+    store<u32>(rec, <u32>(frameStart - base), 8);
+    store<u32>(rec, <u32>(p - frameStart), 12);
+  }
+  return count;
+}
+
+// The output region may move while diffs are appended, so records are addressed afresh.
+@inline function ioRecord(i: i32): usize {
+  return ioOutPtr() + <usize>(i * RECORD);
+}

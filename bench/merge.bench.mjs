@@ -1,0 +1,101 @@
+// Merge: a 3-key msgpack diff into a 50-key aggregate, the hub's publish path.
+//   JS anchor: msgpackr `unpack` of the diff + json-merge-patch `apply` into a JS object.
+//   tagwire:   ChannelStore.apply (bytes in, the aggregate already in the core; returns the
+//              version and a copy of the effective diff), plus the in-core step alone.
+// Diffs rotate over a pre-encoded set so every apply really changes the aggregate.
+// Run `npm run build` first, then `node bench/merge.bench.mjs`. Figures: median ns per merge.
+import { Bench } from "tinybench";
+import { pack, unpack } from "msgpackr";
+import jsonMergePatch from "json-merge-patch";
+import { createCore } from "../dist/bindings/index.js";
+
+const KEYS = 50;
+const DIFFS = 1024;
+const BATCH = 100;
+
+let seed = process.env.TAGWIRE_SEED ? Number(process.env.TAGWIRE_SEED) : 4242;
+console.log(`seed ${seed}`);
+function rand() {
+  seed = (seed + 0x6d2b79f5) >>> 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
+// A telemetry-like aggregate: numbers (ints and floats), short strings, booleans.
+const keys = Array.from({ length: KEYS }, (_, i) => `tag_${String(i).padStart(2, "0")}`);
+const initial = {};
+keys.forEach((k, i) => {
+  initial[k] = i % 5 === 0 ? "ok" : i % 7 === 0 ? true : i % 2 ? Math.round(rand() * 1000) : rand() * 100;
+});
+const numericKeys = keys.filter((k) => typeof initial[k] === "number");
+const diffs = Array.from({ length: DIFFS }, (_, i) => {
+  const d = {};
+  for (let j = 0; j < 3; j++) d[numericKeys[(i * 3 + j) % numericKeys.length]] = Math.round(rand() * 100000) / 100;
+  return pack(d);
+});
+console.log(`aggregate ${pack(initial).length} B, diff ~${diffs[0].length} B`);
+
+const core = await createCore();
+const store = core.createChannelStore();
+const slot = store.open("agent-0001/tag_values");
+store.apply(slot, pack(initial), { replace: true });
+
+// JS side state.
+const target = structuredClone(initial);
+
+// Same results on both sides before timing.
+{
+  const js = structuredClone(initial);
+  const s2 = core.createChannelStore();
+  const c2 = s2.open("check");
+  s2.apply(c2, pack(initial), { replace: true });
+  for (const d of diffs) {
+    jsonMergePatch.apply(js, unpack(d));
+    s2.apply(c2, d);
+  }
+  const got = s2.getValue(c2);
+  if (JSON.stringify(got) !== JSON.stringify(js)) throw new Error("store and json-merge-patch disagree");
+  s2.dispose();
+}
+
+let at = 0;
+let sink = 0;
+const ex = core.instance.exports;
+const resultPtr = ex.storeResultPtr();
+const handle = store.handle; // private in TS; used here to time the core step alone
+const bench = new Bench({ time: 3000, warmupTime: 500, throws: true });
+bench
+  .add("msgpackr unpack + json-merge-patch apply", () => {
+    for (let i = 0; i < BATCH; i++) {
+      jsonMergePatch.apply(target, unpack(diffs[(at + i) & (DIFFS - 1)]));
+    }
+    at = (at + BATCH) & (DIFFS - 1);
+  })
+  .add("tagwire store.apply (bytes in, effective diff copy out)", () => {
+    for (let i = 0; i < BATCH; i++) {
+      sink += store.apply(slot, diffs[(at + i) & (DIFFS - 1)]).version;
+    }
+    at = (at + BATCH) & (DIFFS - 1);
+  })
+  .add("tagwire in-core merge only (write in, storeApply, read version)", () => {
+    const inst = core.instance;
+    for (let i = 0; i < BATCH; i++) {
+      const d = diffs[(at + i) & (DIFFS - 1)];
+      inst.u8.set(d, ex.ioInReserve(d.length));
+      ex.storeApply(handle, slot, d.length, 1, 0);
+      sink += inst.f64[resultPtr >>> 3];
+    }
+    at = (at + BATCH) & (DIFFS - 1);
+  });
+
+await bench.run();
+
+const ns = (task) => (task.result.latency.p50 * 1e6) / BATCH;
+const [anchor, storeTask, inCore] = bench.tasks;
+const rows = bench.tasks.map((t) => ({ task: t.name, "median ns/merge": ns(t).toFixed(1), "vs anchor": (ns(anchor) / ns(t)).toFixed(2) + "x" }));
+console.table(rows);
+console.log(`store.apply speed-up over the JS anchor: ${(ns(anchor) / ns(storeTask)).toFixed(2)}x (target >= 3x)`);
+console.log(`in-core merge speed-up: ${(ns(anchor) / ns(inCore)).toFixed(2)}x`);
+if (sink === 0.5) console.log(sink);

@@ -1,0 +1,270 @@
+// Rolling statistics, window of 60 samples: tagwire's core window vs plain-JS windows written
+// here (ring buffer + monotonic min/max deques, the good way to do it in JS).
+// Run `npm run build` first, then `node bench/stats.bench.mjs`. Each task iteration feeds BATCH
+// samples; figures are median ns per sample.
+//
+// Two JS anchors:
+//   "same numerics": the same statistics with the same care as the core (Neumaier sum over a
+//     shifted origin, Welford M2, an error bound that triggers an exact re-sum). This is the
+//     like-for-like base for the ratios.
+//   "naive sums": running sum and Welford M2 with no drift control (what a quick implementation
+//     does; it can drift, see test/stats.test.ts). Shown for scale.
+import { Bench } from "tinybench";
+import { createCore } from "../dist/bindings/index.js";
+
+const WINDOW = 60;
+const BATCH = 1000;
+const ALPHA = 0.1;
+
+let seed = process.env.TAGWIRE_SEED ? Number(process.env.TAGWIRE_SEED) : 12345;
+console.log(`seed ${seed}`);
+function rand() {
+  seed = (seed + 0x6d2b79f5) >>> 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
+// A temperature-like signal: slow drift plus noise. 64 Ki samples, cycled through.
+const SAMPLES = 1 << 16;
+const data = new Float64Array(SAMPLES);
+for (let i = 0, level = 20; i < SAMPLES; i++) {
+  level += (rand() - 0.5) * 0.2;
+  data[i] = level + (rand() - 0.5) * 2;
+}
+
+/** Ring buffer + monotonic deques; running sums as selected. */
+class JsWindow {
+  constructor(limit, careful) {
+    let cap = 1;
+    while (cap < limit) cap <<= 1;
+    this.limit = limit;
+    this.mask = cap - 1;
+    this.vals = new Float64Array(cap);
+    this.minq = new Uint32Array(cap);
+    this.maxq = new Uint32Array(cap);
+    this.careful = careful;
+    this.head = this.tail = 0;
+    this.minH = this.minT = this.maxH = this.maxT = 0;
+    this.k = 0;
+    this.s = 0;
+    this.c = 0;
+    this.m2 = 0;
+    this.err = 0;
+    this.ew = 0;
+    this.fresh = true;
+  }
+
+  add(x) {
+    const mask = this.mask;
+    const vals = this.vals;
+    const seq = this.tail;
+    const n = (seq - this.head) >>> 0;
+    const full = n === this.limit;
+    let old = 0;
+    if (full) {
+      old = vals[this.head & mask];
+      if (this.minq[this.minH & mask] === this.head) this.minH = (this.minH + 1) >>> 0;
+      if (this.maxq[this.maxH & mask] === this.head) this.maxH = (this.maxH + 1) >>> 0;
+      this.head = (this.head + 1) >>> 0;
+    }
+    const minq = this.minq;
+    let p = this.minT;
+    while (p !== this.minH && vals[minq[(p - 1) & mask] & mask] >= x) p = (p - 1) >>> 0;
+    minq[p & mask] = seq;
+    this.minT = (p + 1) >>> 0;
+    const maxq = this.maxq;
+    p = this.maxT;
+    while (p !== this.maxH && vals[maxq[(p - 1) & mask] & mask] <= x) p = (p - 1) >>> 0;
+    maxq[p & mask] = seq;
+    this.maxT = (p + 1) >>> 0;
+    vals[seq & mask] = x;
+    this.tail = (seq + 1) >>> 0;
+    if (this.careful) this.sumsCareful(x, old, n, full);
+    else this.sumsNaive(x, old, n, full);
+    if (this.fresh) {
+      this.ew = x;
+      this.fresh = false;
+    } else {
+      this.ew += ALPHA * (x - this.ew);
+    }
+  }
+
+  sumsNaive(x, old, n, full) {
+    if (full) {
+      const before = this.s / n;
+      this.s += x - old;
+      const after = this.s / n;
+      this.m2 += (x - old) * (x - after + old - before);
+    } else {
+      const before = n ? this.s / n : 0;
+      this.s += x;
+      const after = this.s / (n + 1);
+      this.m2 += (x - before) * (x - after);
+    }
+  }
+
+  neumaier(x) {
+    const s = this.s;
+    const t = s + x;
+    this.c += Math.abs(s) >= Math.abs(x) ? s - t + x : x - t + s;
+    this.s = t;
+  }
+
+  sumsCareful(x, oldX, n, full) {
+    let after;
+    if (full) {
+      const old = oldX - this.k;
+      const y = x - this.k;
+      const before = (this.s + this.c) / n;
+      this.neumaier(-old);
+      this.neumaier(y);
+      after = (this.s + this.c) / n;
+      this.m2 += (y - old) * (y - after + old - before);
+      this.err += Math.abs(y - old) * (Math.abs(y - after) + Math.abs(old - before) + 2 * Math.abs(after));
+    } else {
+      if (n === 0) this.k = x;
+      const y = x - this.k;
+      const before = n ? (this.s + this.c) / n : 0;
+      this.neumaier(y);
+      after = (this.s + this.c) / (n + 1);
+      const term = (y - before) * (y - after);
+      this.m2 += term;
+      this.err += Math.abs(term) + (Math.abs(y - before) + Math.abs(y - after)) * Math.abs(after);
+    }
+    const cnt = full ? n : n + 1;
+    const mean = this.k + after;
+    if (this.err > 1048576 * (this.m2 + cnt * mean * mean * 2.220446049250313e-16)) this.resum(cnt);
+  }
+
+  resum(n) {
+    const mask = this.mask;
+    this.s = this.c = 0;
+    for (let q = this.head; q !== this.tail; q = (q + 1) >>> 0) this.neumaier(this.vals[q & mask]);
+    const k = (this.s + this.c) / n;
+    this.k = k;
+    this.s = this.c = 0;
+    let yy = 0;
+    for (let q = this.head; q !== this.tail; q = (q + 1) >>> 0) {
+      const y = this.vals[q & mask] - k;
+      this.neumaier(y);
+      yy += y * y;
+    }
+    const sy = this.s + this.c;
+    this.m2 = yy - (sy * sy) / n;
+    this.err = 0;
+  }
+
+  get count() {
+    return (this.tail - this.head) >>> 0;
+  }
+  get mean() {
+    const n = this.count;
+    return n ? this.k + (this.s + this.c) / n : 0;
+  }
+  get min() {
+    return this.count ? this.vals[this.minq[this.minH & this.mask] & this.mask] : 0;
+  }
+  get max() {
+    return this.count ? this.vals[this.maxq[this.maxH & this.mask] & this.mask] : 0;
+  }
+  get stddev() {
+    const n = this.count;
+    return n > 1 ? Math.sqrt(Math.max(this.m2, 0) / (n - 1)) : 0;
+  }
+}
+
+const core = await createCore();
+const perSample = core.createRollingStats({ window: WINDOW, ewmaAlpha: ALPHA });
+const batched = core.createRollingStats({ window: WINDOW, ewmaAlpha: ALPHA });
+const careful = new JsWindow(WINDOW, true);
+const careful2 = new JsWindow(WINDOW, true);
+const naive = new JsWindow(WINDOW, false);
+
+// Same answers before timing anything.
+for (let i = 0; i < 5000; i++) {
+  perSample.add(data[i]);
+  careful.add(data[i]);
+  const a = perSample.snapshot();
+  for (const key of ["count", "min", "max"]) if (a[key] !== careful[key]) throw new Error(`${key} differs at ${i}`);
+  if (Math.abs(a.mean - careful.mean) > 1e-9 || Math.abs(a.stddev - careful.stddev) > 1e-9) throw new Error(`mean/stddev differ at ${i}`);
+}
+
+let sink = 0;
+let at = 0;
+const next = () => {
+  if (at + BATCH > SAMPLES) at = 0;
+  const from = at;
+  at += BATCH;
+  return from;
+};
+const bench = new Bench({ time: 3000, warmupTime: 500, throws: true });
+bench
+  .add("JS deque, same numerics: add + read mean/min/max per sample", () => {
+    const from = next();
+    for (let i = from; i < from + BATCH; i++) {
+      careful.add(data[i]);
+      sink += careful.mean + careful.min + careful.max;
+    }
+  })
+  .add("tagwire add() + read mean/min/max per sample", () => {
+    const from = next();
+    for (let i = from; i < from + BATCH; i++) {
+      perSample.add(data[i]);
+      sink += perSample.mean + perSample.min + perSample.max;
+    }
+  })
+  .add("JS deque, same numerics: loop of add, read once", () => {
+    const from = next();
+    for (let i = from; i < from + BATCH; i++) careful2.add(data[i]);
+    sink += careful2.mean + careful2.min + careful2.max;
+  })
+  .add("tagwire addMany(1000), read once", () => {
+    const from = next();
+    batched.addMany(data.subarray(from, from + BATCH));
+    sink += batched.mean + batched.min + batched.max;
+  })
+  .add("JS deque, naive sums: add + read per sample", () => {
+    const from = next();
+    for (let i = from; i < from + BATCH; i++) {
+      naive.add(data[i]);
+      sink += naive.mean + naive.min + naive.max;
+    }
+  })
+  .add("JS deque, same numerics (again, noise check)", () => {
+    const from = next();
+    for (let i = from; i < from + BATCH; i++) {
+      careful.add(data[i]);
+      sink += careful.mean + careful.min + careful.max;
+    }
+  })
+  .add("tagwire snapshot() per sample (add + all 7 statistics)", () => {
+    const from = next();
+    for (let i = from; i < from + BATCH; i++) {
+      perSample.add(data[i]);
+      sink += perSample.snapshot().stddev;
+    }
+  });
+
+await bench.run();
+
+const perOp = (task) => (task.result.latency.p50 * 1e6) / BATCH;
+const task = (prefix) => bench.tasks.find((t) => t.name.startsWith(prefix));
+// The anchor runs twice; the faster median is the base, so noise can only hurt tagwire's ratios.
+const base = Math.min(perOp(bench.tasks[0]), perOp(task("JS deque, same numerics (again")));
+const rows = bench.tasks.map((t) => ({
+  task: t.name,
+  "median ns/sample": perOp(t).toFixed(2),
+  "JS same numerics / this": `${(base / perOp(t)).toFixed(2)}x`,
+}));
+console.table(rows);
+const naiveNs = perOp(task("JS deque, naive"));
+const add = perOp(task("tagwire add()"));
+const many = perOp(task("tagwire addMany"));
+const loop = perOp(task("JS deque, same numerics: loop"));
+console.log(`base: JS same numerics, per sample, median ${base.toFixed(2)} ns (faster of its two runs)`);
+console.log(`per-sample add:  tagwire ${(base / add).toFixed(2)}x JS same numerics, ${(naiveNs / add).toFixed(2)}x JS naive sums`);
+console.log(`batch addMany:   tagwire ${(loop / many).toFixed(2)}x JS same-numerics loop, ${(naiveNs / many).toFixed(2)}x JS naive sums`);
+console.log(`target >= 1.5x: per-sample ${base / add >= 1.5 ? "met" : "NOT met"}, batch ${loop / many >= 1.5 ? "met" : "NOT met"}`);
+console.log(`(sink ${Math.round(sink) % 10})`);

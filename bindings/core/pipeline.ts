@@ -1,0 +1,140 @@
+// The in-core publish path: one call takes a whole protocol batch (docs/PROTOCOL.md), merges
+// every publish frame into a ChannelStore, routes it through a Router and returns, per frame, the
+// status, new version, effective diff and subscriber list, all read in place from linear memory.
+import type { CoreInstance } from "./instance.js";
+import type { ChannelStore } from "./store.js";
+import type { Router } from "./router.js";
+import { TagwireError, statusError } from "./errors.js";
+
+// Record layout written by assembly/pipeline.ts (56 bytes per frame, little-endian).
+const RECORD = 56;
+/** Status of frames the pipeline only located (not publishes): decode them in JavaScript. */
+export const NOT_HANDLED = -1;
+
+export interface IngestOptions {
+  /** Refuse publishes to channels of any other agent (a device connection's own id). */
+  writerAgentId?: string;
+  /** Doover's do_delete for every publish in the batch (default true: null removes a key). */
+  doDelete?: boolean;
+}
+
+/**
+ * The outcome of one ingest. Its accessors read the core's output region directly, so they are
+ * valid only until the next call into the same core: copy what must outlive it.
+ */
+export class IngestResult {
+  /** Number of frames in the batch. */
+  count = 0;
+  private base = 0;
+  private batch: Uint8Array = new Uint8Array(0);
+
+  constructor(private readonly instance: CoreInstance) {}
+
+  /** @internal */
+  reset(count: number, batch: Uint8Array): void {
+    this.count = count;
+    this.base = this.instance.exports.ioOutPtr();
+    this.batch = batch;
+  }
+
+  private rec(i: number): number {
+    if (i < 0 || i >= this.count) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `no frame ${i} in this batch`);
+    return this.base + i * RECORD;
+  }
+
+  /** 0 for an applied publish, NOT_HANDLED for other frame types, else a core status. */
+  status(i: number): number {
+    return this.instance.view.getInt32(this.rec(i), true);
+  }
+  /** The TagwireError for a refused publish, or undefined. */
+  error(i: number): TagwireError | undefined {
+    const s = this.status(i);
+    return s > 0 ? statusError(s, `frame ${i}`) : undefined;
+  }
+  type(i: number): number {
+    return this.instance.view.getUint32(this.rec(i) + 4, true);
+  }
+  /** The frame's own bytes (a view of the caller's batch). */
+  frame(i: number): Uint8Array {
+    const r = this.rec(i), v = this.instance.view;
+    const off = v.getUint32(r + 8, true);
+    return this.batch.subarray(off, off + v.getUint32(r + 12, true));
+  }
+  reqId(i: number): number {
+    return this.instance.view.getUint32(this.rec(i) + 48, true);
+  }
+  version(i: number): number {
+    return this.instance.view.getFloat64(this.rec(i) + 16, true);
+  }
+  changed(i: number): boolean {
+    return this.instance.view.getUint32(this.rec(i) + 52, true) !== 0;
+  }
+  /** Store slot of the routing key (`agentId/channel`). */
+  slot(i: number): number {
+    return this.instance.view.getInt32(this.rec(i) + 40, true);
+  }
+  /** Router channel id of the routing key. */
+  channelId(i: number): number {
+    return this.instance.view.getInt32(this.rec(i) + 44, true);
+  }
+  /** The effective diff as msgpack (a view into the core). */
+  diff(i: number): Uint8Array {
+    const r = this.rec(i), v = this.instance.view;
+    const off = v.getUint32(r + 24, true);
+    return this.instance.u8.subarray(this.base + off, this.base + off + v.getUint32(r + 28, true));
+  }
+  /** Subscriber ids to fan the change out to, ascending and unique (a view into the core). */
+  fanout(i: number): Uint32Array {
+    const r = this.rec(i), v = this.instance.view;
+    const n = v.getUint32(r + 36, true);
+    if (n === 0) return new Uint32Array(0);
+    const off = this.base + v.getUint32(r + 32, true);
+    return new Uint32Array(this.instance.exports.memory.buffer, off, n);
+  }
+}
+
+export class Pipeline {
+  private readonly handle: number;
+  private readonly result: IngestResult;
+
+  constructor(
+    private readonly instance: CoreInstance,
+    store: ChannelStore,
+    router: Router,
+  ) {
+    const ex = instance.exports;
+    this.handle = ex.pipelineCreate(
+      store.coreHandle,
+      router.coreHandle,
+    );
+    this.result = new IngestResult(instance);
+  }
+
+  /**
+   * Runs a batch through the core. Throws a TagwireError (nothing applied) when the batch as a
+   * whole is unreadable: not msgpack, cut short (`incomplete`), trailing bytes, over 1024 frames.
+   * Individual frames that are refused report their status in the result instead.
+   */
+  ingest(batch: Uint8Array, options: IngestOptions = {}): IngestResult {
+    this.instance.check();
+    const ex = this.instance.exports;
+    let writerLen = 0;
+    const w = options.writerAgentId;
+    if (w !== undefined) {
+      // The writer id follows the batch in the input region.
+      const ptr = ex.ioInReserve(batch.length + w.length * 3);
+      this.instance.u8.set(batch, ptr);
+      writerLen = this.instance.writeInString(w, batch.length);
+    } else {
+      this.instance.writeIn(batch);
+    }
+    const n = ex.pipelineIngest(this.handle, batch.length, writerLen, options.doDelete === false ? 0 : 1);
+    if (n < 0) throw statusError(-n, "ingest batch");
+    this.result.reset(n, batch);
+    return this.result;
+  }
+
+  dispose(): void {
+    this.instance.exports.pipelineDispose(this.handle);
+  }
+}

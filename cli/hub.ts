@@ -1,0 +1,55 @@
+// `tagwire hub`: runs the hub until SIGINT/SIGTERM.
+import { startHub } from "../hub/index.js";
+import { UsageError, type Command } from "./args.js";
+
+export const hubCommand: Command = {
+  spec: {
+    name: "hub",
+    summary: "run the tagwire hub (WebSocket + HTTP API + durable storage)",
+    usage: "tagwire hub [--port 8080] [--data-dir ./data] [--no-auth]",
+    options: {
+      port: { type: "string", value: "port", description: "TCP port", default: "8080" },
+      host: { type: "string", value: "host", description: "interface to listen on (default all)" },
+      "data-dir": { type: "string", value: "dir", description: "where tagwire.db and the secret live", default: "./data" },
+      auth: { type: "boolean", description: "require tokens (default); --no-auth turns auth off for local experiments", default: true },
+      sync: { type: "string", value: "full|normal", description: "SQLite synchronous mode: full survives power loss, normal survives process crashes", default: "full" },
+      "max-messages": { type: "string", value: "n", description: "messages kept per channel (0 = no limit)", default: "10000" },
+      "max-age": { type: "string", value: "days", description: "days messages are kept (0 = forever)", default: "30" },
+      "frames-per-second": { type: "string", value: "n", description: "frames per second per connection", default: "10000" },
+    },
+    notes: [
+      "The secret that signs tokens comes from TAGWIRE_SECRET, or is generated once into <data-dir>/secret.",
+      "Create tokens with `tagwire token create`. The protocol is described in docs/PROTOCOL.md.",
+    ].join("\n"),
+  },
+  async run({ options }) {
+    const port = Number(options.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, not ${options.port}`);
+    const sync = options.sync as string;
+    if (sync !== "full" && sync !== "normal") throw new UsageError("--sync must be full or normal");
+    const num = (name: string) => {
+      const n = Number(options[name]);
+      if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a non-negative number`);
+      return n;
+    };
+    const hub = await startHub({
+      port,
+      host: options.host as string | undefined,
+      dataDir: options["data-dir"] as string,
+      auth: options.auth as boolean,
+      synchronous: sync,
+      retention: { maxMessagesPerChannel: num("max-messages"), maxMessageAgeMs: num("max-age") * 86_400_000 },
+      limits: { framesPerSecond: num("frames-per-second") || Infinity },
+    });
+    console.error(`[tagwire hub] listening on ${hub.url} and ${hub.httpUrl} (data in ${hub.dataDir})`);
+    return new Promise<number>((resolve) => {
+      const stop = (signal: string) => {
+        console.error(`[tagwire hub] ${signal}: closing`);
+        hub.close().then(() => resolve(0), () => resolve(1));
+      };
+      process.once("SIGINT", () => stop("SIGINT"));
+      process.once("SIGTERM", () => stop("SIGTERM"));
+      hub.failed.then(() => hub.close().finally(() => resolve(1)));
+    });
+  },
+};

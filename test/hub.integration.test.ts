@@ -1,0 +1,392 @@
+// The hub over real sockets, speaking the raw protocol (docs/PROTOCOL.md) through `ws`:
+// publish/ack/fan-out, sync and resync by version, batching, reads, restart from storage, and the
+// HTTP API with fetch (curl-shaped requests), including HTTP writes reaching WS subscribers.
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { startHub, type RunningHub } from "../hub/index.js";
+import type { AggregateFrame, Frame, MessageFrame, SyncFrame } from "../bindings/protocol/index.js";
+import { RawClient, doc, tempDir, val } from "./hub-helpers.js";
+
+const quiet = () => {};
+
+describe("hub over WebSocket (no auth)", () => {
+  let hub: RunningHub;
+  let dir: ReturnType<typeof tempDir>;
+  beforeAll(async () => {
+    dir = tempDir();
+    hub = await startHub({ dataDir: dir.dir, auth: false, log: quiet });
+  });
+  afterAll(async () => {
+    await hub.close();
+    dir.remove();
+  });
+
+  test("publish is acked with version and effective diff, and fans out to subscribers", async () => {
+    const dev = await RawClient.connect(hub.url, "pump-1");
+    const watcher = await RawClient.connect(hub.url, "watcher");
+    const other = await RawClient.connect(hub.url, "other");
+    await watcher.request({ type: "subscribe", reqId: 0, subId: 1, agentId: "pump-1", pattern: "sensors/#" });
+    await other.request({ type: "subscribe", reqId: 0, subId: 1, agentId: "pump-2", pattern: "#" });
+
+    const a1 = await dev.publish("pump-1", "sensors/temp", { t: 20.5, unit: "C" });
+    expect(a1.version).toBe(1);
+    expect(val(a1.diff)).toEqual({ t: 20.5, unit: "C" });
+    expect(a1.message).toBeNull();
+
+    const a2 = await dev.publish("pump-1", "sensors/temp", { t: 21, unit: "C" });
+    expect(a2.version).toBe(2);
+    expect(val(a2.diff)).toEqual({ t: 21 }); // only what changed
+
+    const same = await dev.publish("pump-1", "sensors/temp", { t: 21 });
+    expect(same.version).toBe(2); // nothing changed: no new version
+    expect(val(same.diff)).toEqual({});
+
+    const del = await dev.publish("pump-1", "sensors/temp", { unit: null });
+    expect(del.version).toBe(3);
+    expect(val(del.diff)).toEqual({ unit: null });
+
+    const events = [];
+    for (let v = 1; v <= 3; v++) {
+      events.push((await watcher.waitFor((f) => f.type === "aggregate" && f.version === v)) as AggregateFrame);
+    }
+    expect(events.map((e) => [e.agentId, e.channel, e.version, val(e.diff)])).toEqual([
+      ["pump-1", "sensors/temp", 1, { t: 20.5, unit: "C" }],
+      ["pump-1", "sensors/temp", 2, { t: 21 }],
+      ["pump-1", "sensors/temp", 3, { unit: null }],
+    ]);
+    // a publish that changed nothing produced no event; the other agent's subscriber saw nothing
+    await dev.request({ type: "ping", reqId: 0 });
+    await watcher.request({ type: "ping", reqId: 0 });
+    expect(watcher.received.filter((f) => f.type === "aggregate")).toHaveLength(3);
+    expect(other.received.filter((f) => f.type === "aggregate")).toHaveLength(0);
+
+    const agg = await dev.request({ type: "getAggregate", reqId: 0, agentId: "pump-1", channel: "sensors/temp" });
+    expect(agg.version).toBe(3);
+    expect(val(agg.aggregate)).toEqual({ t: 21 });
+    await Promise.all([dev.close(), watcher.close(), other.close()]);
+  });
+
+  test("replace, replaceKeys and log (with idempotent message ids)", async () => {
+    const c = await RawClient.connect(hub.url, "pump-3");
+    await c.request({ type: "subscribe", reqId: 0, subId: 9, agentId: "pump-3", pattern: "ui_state" });
+    await c.publish("pump-3", "ui_state", { a: { x: 1, y: 2 }, b: { x: 1 }, c: 1 });
+    const rk = await c.publish("pump-3", "ui_state", { a: { x: 5 }, b: { z: 1 } }, { replaceKeys: ["a"] });
+    expect(val(rk.diff)).toEqual({ a: { x: 5, y: null }, b: { z: 1 } });
+    const rep = await c.publish("pump-3", "ui_state", { c: 2 }, { replace: true });
+    expect(val(rep.diff)).toEqual({ a: null, b: null, c: 2 });
+    const agg = await c.request({ type: "getAggregate", reqId: 0, agentId: "pump-3", channel: "ui_state" });
+    expect(val(agg.aggregate)).toEqual({ c: 2 });
+
+    const logged = await c.publish("pump-3", "ui_state", { c: 3 }, { log: true, messageId: "cmd-1" });
+    expect(logged.message.id).toBe("cmd-1");
+    expect(logged.version).toBe(4);
+    // A replay of the same message id applies nothing and returns the stored message.
+    const replay = await c.publish("pump-3", "ui_state", { c: 99 }, { log: true, messageId: "cmd-1" });
+    expect(replay.version).toBe(4);
+    expect(val(replay.diff)).toEqual({});
+    expect(replay.message).toEqual(logged.message);
+    const after = await c.request({ type: "getAggregate", reqId: 0, agentId: "pump-3", channel: "ui_state" });
+    expect(val(after.aggregate)).toEqual({ c: 3 });
+
+    const m1 = await c.request({ type: "createMessage", reqId: 0, agentId: "pump-3", channel: "ui_state", data: doc({ note: "hi" }), messageId: "n-1" });
+    const m1again = await c.request({ type: "createMessage", reqId: 0, agentId: "pump-3", channel: "ui_state", data: doc({ note: "other" }), messageId: "n-1" });
+    expect(m1again).toEqual(m1);
+    const history = await c.request({ type: "getMessages", reqId: 0, agentId: "pump-3", channel: "ui_state" });
+    expect(history.messages.map((m: any) => [m.id, val(m.data)])).toEqual([
+      ["cmd-1", { c: 3 }],
+      ["n-1", { note: "hi" }],
+    ]);
+    const msgEvents = c.received.filter((f): f is MessageFrame => f.type === "message");
+    expect(msgEvents.map((m) => m.id)).toEqual(["cmd-1", "n-1"]);
+    await c.close();
+  });
+
+  test("subscribe syncs existing channels first, and skips those whose known version is current", async () => {
+    const w = await RawClient.connect(hub.url, "site-a");
+    await w.publish("site-a", "sensors/one", { v: 1 });
+    await w.publish("site-a", "sensors/two", { v: 2 });
+    await w.publish("site-a", "sensors/two", { v: 3 });
+    await w.request({ type: "createMessage", reqId: 0, agentId: "site-a", channel: "alerts", data: doc({ text: "x" }) });
+    const r = await RawClient.connect(hub.url, "reader");
+    const reqId = r.reqId();
+    r.send([{ type: "subscribe", reqId, subId: 4, agentId: "site-a", pattern: "#" }]);
+    const ack = await r.waitFor((f) => f.type === "ack" && f.reqId === reqId);
+    const syncs = r.received.filter((f): f is SyncFrame => f.type === "sync");
+    // every sync precedes the ack (frame 0 is the hello ack)
+    expect(r.received.indexOf(ack)).toBe(1 + syncs.length);
+    expect((ack as any).result).toEqual({ synced: 3 });
+    expect(syncs.map((s) => [s.subId, s.channel, s.version, val(s.aggregate)]).sort()).toEqual([
+      [4, "alerts", 0, {}], // a channel with only messages exists, with an empty aggregate
+      [4, "sensors/one", 1, { v: 1 }],
+      [4, "sensors/two", 2, { v: 3 }],
+    ]);
+
+    // Resync after a "reconnect": one channel is current, one changed meanwhile.
+    await w.publish("site-a", "sensors/one", { v: 10 });
+    const r2 = await RawClient.connect(hub.url, "reader");
+    const res = await r2.request({
+      type: "subscribe",
+      reqId: 0,
+      subId: 1,
+      agentId: "+",
+      pattern: "sensors/#",
+      known: { "site-a/sensors/one": 1, "site-a/sensors/two": 2 },
+    });
+    const syncs2 = r2.received.filter((f): f is SyncFrame => f.type === "sync" && f.agentId === "site-a");
+    expect(syncs2.map((s) => [s.channel, s.version, val(s.aggregate)])).toEqual([["sensors/one", 2, { v: 10 }]]);
+    expect(res.synced).toBeGreaterThanOrEqual(1);
+
+    // r saw the v: 10 update live; unsubscribe stops further events
+    await r.waitFor((f) => f.type === "aggregate" && f.channel === "sensors/one" && f.version === 2);
+    await r.request({ type: "unsubscribe", reqId: 0, subId: 4 });
+    await w.publish("site-a", "sensors/one", { v: 11 });
+    await r2.waitFor((f) => f.type === "aggregate" && f.version === 3);
+    await r.request({ type: "ping", reqId: 0 });
+    expect(r.received.filter((f) => f.type === "aggregate").map((f) => (f as AggregateFrame).version)).toEqual([2]);
+    const unknown = await r.reply({ type: "unsubscribe", reqId: 0, subId: 4 });
+    expect(unknown).toMatchObject({ type: "error", code: "TAGWIRE_ERR_PROTOCOL" });
+
+    const list = await r.request({ type: "listChannels", reqId: 0, agentId: "site-a" });
+    expect(list.channels).toEqual(["alerts", "sensors/one", "sensors/two"]);
+    await Promise.all([w.close(), r.close(), r2.close()]);
+  });
+
+  test("overlapping subscriptions deliver each event once per connection", async () => {
+    const w = await RawClient.connect(hub.url, "ovl");
+    const r = await RawClient.connect(hub.url, "reader");
+    await r.request({ type: "subscribe", reqId: 0, subId: 1, agentId: "ovl", pattern: "#" });
+    await r.request({ type: "subscribe", reqId: 0, subId: 2, agentId: "+", pattern: "x/+" });
+    await r.request({ type: "subscribe", reqId: 0, subId: 3, agentId: "ovl", pattern: "x/y" });
+    await w.publish("ovl", "x/y", { a: 1 });
+    await r.waitFor((f) => f.type === "aggregate" && f.agentId === "ovl");
+    await r.request({ type: "ping", reqId: 0 });
+    expect(r.received.filter((f) => f.type === "aggregate" && f.agentId === "ovl")).toHaveLength(1);
+    // dropping one of the overlapping subscriptions keeps the others working
+    await r.request({ type: "unsubscribe", reqId: 0, subId: 1 });
+    await w.publish("ovl", "x/y", { a: 2 });
+    await r.waitFor((f) => f.type === "aggregate" && f.agentId === "ovl" && f.version === 2);
+    await Promise.all([w.close(), r.close()]);
+  });
+
+  test("a burst is batched: one socket write carries many frames, versions stay consecutive", async () => {
+    const w = await RawClient.connect(hub.url, "burst");
+    const subs = await Promise.all(Array.from({ length: 5 }, () => RawClient.connect(hub.url, "sub")));
+    for (const s of subs) await s.request({ type: "subscribe", reqId: 0, subId: 1, agentId: "burst", pattern: "#" });
+    const N = 600;
+    const frames: Frame[] = [];
+    for (let i = 0; i < N; i++) {
+      frames.push({ type: "publish", reqId: 0, agentId: "burst", channel: `ch/${i % 3}`, diff: doc({ i }) });
+    }
+    // 600 frames in 3 messages of 200; fire-and-forget (reqId 0), then one request to fence.
+    for (let k = 0; k < 3; k++) w.send(frames.slice(k * 200, (k + 1) * 200));
+    await w.request({ type: "ping", reqId: 0 });
+    // only the hello and the ping were answered
+    expect(w.received.filter((f) => f.type === "ack" || f.type === "error")).toHaveLength(2);
+    for (const s of subs) {
+      await s.waitFor((f) => f.type === "aggregate" && f.channel === "ch/2" && f.version === N / 3);
+      const events = s.received.filter((f): f is AggregateFrame => f.type === "aggregate");
+      expect(events).toHaveLength(N);
+      for (const ch of ["ch/0", "ch/1", "ch/2"]) {
+        expect(events.filter((e) => e.channel === ch).map((e) => e.version)).toEqual(Array.from({ length: N / 3 }, (_, i) => i + 1));
+      }
+      // 600 events arrived in far fewer WebSocket messages (one per hub tick)
+      expect(s.messages.length - 1).toBeLessThan(N / 10);
+    }
+    await Promise.all([w.close(), ...subs.map((s) => s.close())]);
+  });
+
+  test("every frame of a batch is answered in order, and one bad frame does not stop the rest", async () => {
+    const c = await RawClient.connect(hub.url, "batch");
+    c.send([
+      { type: "publish", reqId: 101, agentId: "batch", channel: "a", diff: doc({ n: 1 }) },
+      { type: "publish", reqId: 102, agentId: "batch", channel: "bad//name", diff: doc({ n: 1 }) },
+      { type: "getAggregate", reqId: 103, agentId: "batch", channel: "a" },
+      { type: "getMessages", reqId: 104, agentId: "batch", channel: "a", limit: 0 },
+      { type: "ping", reqId: 105 },
+    ]);
+    await c.waitFor((f) => f.type === "ack" && f.reqId === 105);
+    const replies = c.received.filter((f) => f.type === "ack" || f.type === "error").slice(-5);
+    expect(replies.map((f) => [f.type, (f as any).reqId, (f as any).code])).toEqual([
+      ["ack", 101, undefined],
+      ["error", 102, "TAGWIRE_ERR_NAME"],
+      ["ack", 103, undefined],
+      ["error", 104, "TAGWIRE_ERR_ARGUMENT"],
+      ["ack", 105, undefined],
+    ]);
+    expect(val((replies[2] as any).result.aggregate)).toEqual({ n: 1 });
+    await c.close();
+  });
+
+  test("history: before/after/limit, newest last", async () => {
+    const c = await RawClient.connect(hub.url, "hist");
+    const stamps: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const m = await c.request({ type: "createMessage", reqId: 0, agentId: "hist", channel: "log", data: doc({ i }) });
+      stamps.push(m.ts);
+      if (i % 4 === 3) await new Promise((r) => setTimeout(r, 5));
+    }
+    const all = await c.request({ type: "getMessages", reqId: 0, agentId: "hist", channel: "log" });
+    expect(all.messages.map((m: any) => (val(m.data) as any).i)).toEqual([...Array(12).keys()]);
+    const last3 = await c.request({ type: "getMessages", reqId: 0, agentId: "hist", channel: "log", limit: 3 });
+    expect(last3.messages.map((m: any) => (val(m.data) as any).i)).toEqual([9, 10, 11]);
+    const cut = stamps[4]!;
+    const before = await c.request({ type: "getMessages", reqId: 0, agentId: "hist", channel: "log", before: cut });
+    expect(before.messages.every((m: any) => m.ts < cut)).toBe(true);
+    expect(before.messages.length).toBe(stamps.filter((t) => t < cut).length);
+    const after = await c.request({ type: "getMessages", reqId: 0, agentId: "hist", channel: "log", after: cut });
+    expect(after.messages.length).toBe(stamps.filter((t) => t > cut).length);
+    const none = await c.request({ type: "getMessages", reqId: 0, agentId: "hist", channel: "nothing-here" });
+    expect(none.messages).toEqual([]);
+    await c.close();
+  });
+});
+
+describe("HTTP API", () => {
+  let hub: RunningHub;
+  let dir: ReturnType<typeof tempDir>;
+  beforeAll(async () => {
+    dir = tempDir();
+    hub = await startHub({ dataDir: dir.dir, auth: false, log: quiet });
+  });
+  afterAll(async () => {
+    await hub.close();
+    dir.remove();
+  });
+  const http = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(hub.httpUrl + path, {
+      method,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+
+  test("PATCH merges, PUT replaces, GET reads; writes fan out to WebSocket subscribers", async () => {
+    const ws = await RawClient.connect(hub.url, "watcher");
+    await ws.request({ type: "subscribe", reqId: 0, subId: 1, agentId: "pump-1", pattern: "#" });
+
+    const p1 = await http("PATCH", "/agents/pump-1/channels/sensors/temperature/indoor/aggregate", { t: 20, h: { a: 1 } });
+    expect(p1).toEqual({ status: 200, body: { version: 1, diff: { t: 20, h: { a: 1 } } } });
+    const p2 = await http("PATCH", "/agents/pump-1/channels/sensors%2Ftemperature%2Findoor/aggregate", { h: { b: 2 } });
+    expect(p2.body).toEqual({ version: 2, diff: { h: { b: 2 } } });
+    const got = await http("GET", "/agents/pump-1/channels/sensors/temperature/indoor/aggregate");
+    expect(got).toEqual({
+      status: 200,
+      body: { agentId: "pump-1", channel: "sensors/temperature/indoor", version: 2, aggregate: { t: 20, h: { a: 1, b: 2 } } },
+    });
+    const put = await http("PUT", "/agents/pump-1/channels/sensors/temperature/indoor/aggregate", { t: 25 });
+    expect(put.body).toEqual({ version: 3, diff: { t: 25, h: null } });
+
+    const ev = (await ws.waitFor((f) => f.type === "aggregate" && f.version === 3)) as AggregateFrame;
+    expect(ev.channel).toBe("sensors/temperature/indoor");
+    expect(val(ev.diff)).toEqual({ t: 25, h: null });
+
+    // A channel whose name ends in an action word: the last segment is always the action.
+    const odd = await http("PATCH", "/agents/pump-1/channels/x/aggregate/aggregate", { ok: true });
+    expect(odd.status).toBe(200);
+    expect((await http("GET", "/agents/pump-1/channels")).body.channels).toEqual(["sensors/temperature/indoor", "x/aggregate"]);
+    await ws.close();
+  });
+
+  test("messages: POST appends (idempotent with messageId), GET filters; PATCH ?log=true logs", async () => {
+    const ws = await RawClient.connect(hub.url, "watcher");
+    await ws.request({ type: "subscribe", reqId: 0, subId: 1, agentId: "pump-2", pattern: "notifications" });
+    const m1 = await http("POST", "/agents/pump-2/channels/notifications/messages", { text: "high temp" });
+    expect(m1.status).toBe(201);
+    expect(m1.body.data).toEqual({ text: "high temp" });
+    const m2 = await http("POST", "/agents/pump-2/channels/notifications/messages?messageId=alert-7", { text: "again" });
+    const m2b = await http("POST", "/agents/pump-2/channels/notifications/messages?messageId=alert-7", { text: "dupe" });
+    expect(m2b.body).toEqual(m2.body);
+    const ev = (await ws.waitFor((f) => f.type === "message" && f.id === "alert-7")) as MessageFrame;
+    expect(val(ev.data)).toEqual({ text: "again" });
+    const logged = await http("PATCH", "/agents/pump-2/channels/notifications/aggregate?log=true", { last: "x" });
+    expect(logged.body.message.id).toBeTypeOf("string");
+    const list = await http("GET", "/agents/pump-2/channels/notifications/messages");
+    expect(list.body.messages.map((m: any) => m.data)).toEqual([{ text: "high temp" }, { text: "again" }, { last: "x" }]);
+    const limited = await http("GET", "/agents/pump-2/channels/notifications/messages?limit=1");
+    expect(limited.body.messages.map((m: any) => m.data)).toEqual([{ last: "x" }]);
+    const after = await http("GET", `/agents/pump-2/channels/notifications/messages?after=${m2.body.ts - 1}`);
+    expect(after.body.messages.length).toBeGreaterThanOrEqual(2);
+    await ws.close();
+  });
+
+  test("errors are JSON with stable codes and write nothing", async () => {
+    expect((await http("GET", "/agents/nobody/channels/none/aggregate")).status).toBe(404);
+    expect((await http("GET", "/nope")).body.error.code).toBe("TAGWIRE_ERR_NOT_FOUND");
+    const notJson = await http("PATCH", "/agents/e/channels/c/aggregate", "{not json");
+    expect(notJson).toMatchObject({ status: 400, body: { error: { code: "TAGWIRE_ERR_PAYLOAD" } } });
+    const notMap = await http("PATCH", "/agents/e/channels/c/aggregate", [1, 2]);
+    expect(notMap.body.error.code).toBe("TAGWIRE_ERR_PAYLOAD");
+    const badName = await http("PATCH", "/agents/e/channels/b@d/aggregate", { a: 1 });
+    expect(badName.body.error.code).toBe("TAGWIRE_ERR_NAME");
+    let deep: unknown = 1;
+    for (let i = 0; i < 80; i++) deep = { d: deep };
+    const tooDeep = await http("PATCH", "/agents/e/channels/c/aggregate", deep);
+    expect(tooDeep.body.error.code).toBe("TAGWIRE_ERR_DEPTH");
+    expect((await http("DELETE", "/agents/e/channels/c/aggregate")).status).toBe(405);
+    expect((await http("GET", "/agents/e/channels")).body.channels).toEqual([]);
+    expect((await http("GET", "/health")).body).toEqual({ ok: true });
+  });
+});
+
+describe("restart", () => {
+  test("aggregates, versions and messages come back from storage; versions continue", async () => {
+    const dir = tempDir();
+    try {
+      let hub = await startHub({ dataDir: dir.dir, auth: false, log: quiet });
+      let c = await RawClient.connect(hub.url, "dev");
+      await c.publish("dev", "tag_values", { a: 1, b: { c: [1, 2, "x"] } });
+      await c.publish("dev", "tag_values", { a: 2 });
+      await c.request({ type: "createMessage", reqId: 0, agentId: "dev", channel: "log", data: doc({ hello: "world" }), messageId: "m-1" });
+      await c.close();
+      await hub.close();
+
+      hub = await startHub({ dataDir: dir.dir, auth: false, log: quiet });
+      c = await RawClient.connect(hub.url, "dev");
+      const agg = await c.request({ type: "getAggregate", reqId: 0, agentId: "dev", channel: "tag_values" });
+      expect(agg.version).toBe(2);
+      expect(val(agg.aggregate)).toEqual({ a: 2, b: { c: [1, 2, "x"] } });
+      const next = await c.publish("dev", "tag_values", { a: 3 });
+      expect(next.version).toBe(3);
+      expect(val(next.diff)).toEqual({ a: 3 });
+      const msgs = await c.request({ type: "getMessages", reqId: 0, agentId: "dev", channel: "log" });
+      expect(msgs.messages.map((m: any) => [m.id, val(m.data)])).toEqual([["m-1", { hello: "world" }]]);
+      // the id is still known: a replay after the restart appends nothing
+      await c.request({ type: "createMessage", reqId: 0, agentId: "dev", channel: "log", data: doc({ x: 1 }), messageId: "m-1" });
+      expect((await c.request({ type: "getMessages", reqId: 0, agentId: "dev", channel: "log" })).messages).toHaveLength(1);
+      expect((await c.request({ type: "listChannels", reqId: 0, agentId: "dev" })).channels).toEqual(["log", "tag_values"]);
+      await c.close();
+      await hub.close();
+    } finally {
+      dir.remove();
+    }
+  });
+
+  test("retention by count and by age", async () => {
+    const dir = tempDir();
+    const hub = await startHub({
+      dataDir: dir.dir,
+      auth: false,
+      log: quiet,
+      retention: { maxMessagesPerChannel: 16, maxMessageAgeMs: 400 },
+      retentionIntervalMs: 100,
+    });
+    try {
+      const c = await RawClient.connect(hub.url, "ret");
+      for (let i = 0; i < 60; i++) {
+        await c.request({ type: "createMessage", reqId: 0, agentId: "ret", channel: "log", data: doc({ i }) });
+      }
+      const kept = (await c.request({ type: "getMessages", reqId: 0, agentId: "ret", channel: "log", limit: 1000 })).messages;
+      // trimmed in steps: never more than max + max/8, the newest kept
+      expect(kept.length).toBeGreaterThanOrEqual(16);
+      expect(kept.length).toBeLessThanOrEqual(18);
+      expect((val(kept.at(-1).data) as any).i).toBe(59);
+      await new Promise((r) => setTimeout(r, 900));
+      const aged = (await c.request({ type: "getMessages", reqId: 0, agentId: "ret", channel: "log", limit: 1000 })).messages;
+      expect(aged).toEqual([]);
+      await c.close();
+    } finally {
+      await hub.close();
+      dir.remove();
+    }
+  });
+});
