@@ -14,7 +14,7 @@
 // Handles are small integers (>= 1) into a table of store blocks, so a stale handle is detected
 // instead of dereferenced.
 import { ERR_ARGUMENT, ERR_NAME, ERR_NOT_FOUND, OK } from "./errors";
-import { ioInPtr, outReset } from "./io";
+import { ioInPtr, ioOutLen, ioOutPtr, outReset } from "./io";
 import { writeArrayHeader, writeStr } from "./msgpack";
 import { APPLY_REPLACE, MAX_DEPTH_LIMIT, docApply, docLastChanged, docSetReplaceKeys, setEpochWrapHandler } from "./doc";
 import { bytesEqual, clearMarks, encodeValue, freeValue, hashBytes, mapNew, T_MAP } from "./tree";
@@ -248,8 +248,8 @@ export function storeRemove(h: i32, slot: i32): i32 {
 }
 
 // Result of the last apply, at a fixed address so JS reads it without a call:
-//   +0 version f64  +8 changed u32
-const result: usize = memory.data(16);
+//   +0 version f64  +8 changed u32  +12 output length u32  +16 output ptr (storeApply only)
+const result: usize = memory.data(24);
 
 export function storeResultPtr(): usize {
   return result;
@@ -292,13 +292,17 @@ export function storeApplyInto(h: i32, slot: i32, diffPtr: usize, diffLen: i32, 
 
 /**
  * storeApplyInto for the binding: the diff is the first diffLen bytes of the input region,
- * followed by `keyCount` replace-keys as [u32 length][bytes]; the output is reset first.
+ * followed by `keyCount` replace-keys as [u32 length][bytes]; the output is reset first and its
+ * address and length are left in the result block.
  */
 export function storeApply(h: i32, slot: i32, diffLen: i32, flags: i32, keyCount: i32): i32 {
   outReset();
   const p = ioInPtr();
   if (keyCount > 0 && (flags & APPLY_REPLACE) == 0) docSetReplaceKeys(p + <usize>diffLen, keyCount);
-  return storeApplyInto(h, slot, p, diffLen, flags);
+  const st = storeApplyInto(h, slot, p, diffLen, flags);
+  store<u32>(result, <u32>ioOutLen(), 12);
+  store<u32>(result, <u32>ioOutPtr(), 16);
+  return st;
 }
 
 /** Writes the aggregate of a channel to the output region as msgpack. */

@@ -29,7 +29,12 @@ const MAX_DEPTH_LIMIT = 1000;
 
 /** One packer/unpacker pair for the whole package: plain objects, smallest headers, no records. */
 export const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true });
-export const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "auto" });
+export const unpackr = new Unpackr({
+  useRecords: false,
+  mapsAsObjects: true,
+  // msgpackr supports "auto" (BigInt only beyond 2^53) but its typings do not list it yet.
+  int64AsType: "auto" as unknown as "bigint",
+});
 
 /** Checks and fills in limits; throws TAGWIRE_ERR_ARGUMENT for nonsense. */
 export function resolveLimits(limits: DocLimits = {}): Required<DocLimits> {

@@ -68,6 +68,11 @@ export class ChannelStore {
   private readonly resultPtr: number;
   /** name -> slot for channels opened or looked up through this object. */
   private readonly slots = new Map<string, number>();
+  // Views of linear memory for the hot path. Growing memory detaches the old buffer, which
+  // turns these views' length to 0: a cheap check instead of reading memory.buffer per call.
+  private u8 = new Uint8Array(0);
+  private u32 = new Uint32Array(0);
+  private f64 = new Float64Array(0);
 
   constructor(instance: CoreInstance, options: ChannelStoreOptions = {}) {
     this.instance = instance;
@@ -113,22 +118,26 @@ export class ChannelStore {
   /** Merges a msgpack diff into a channel's aggregate. */
   apply(channel: number | string, diff: Uint8Array, options?: ApplyOptions): ApplyResult {
     this.applyBytes(channel, diff, options);
-    const f64 = this.instance.f64;
+    const r = this.resultPtr;
+    const u32 = this.u32;
+    const at = u32[(r + 16) >>> 2];
     return {
-      version: f64[this.resultPtr >>> 3],
-      diff: this.instance.outCopy(),
-      changed: this.instance.u32[(this.resultPtr + 8) >>> 2] !== 0,
+      version: this.f64[r >>> 3],
+      diff: this.u8.slice(at, at + u32[(r + 12) >>> 2]),
+      changed: u32[(r + 8) >>> 2] !== 0,
     };
   }
 
   /** `apply` for JS values: the diff is packed with msgpackr and the effective diff unpacked. */
   applyValue(channel: number | string, diff: unknown, options?: ApplyOptions): ApplyValueResult {
     this.applyBytes(channel, packValue(diff, "applyValue"), options);
-    const f64 = this.instance.f64;
+    const r = this.resultPtr;
+    const u32 = this.u32;
+    const at = u32[(r + 16) >>> 2];
     return {
-      version: f64[this.resultPtr >>> 3],
-      diff: unpackr.unpack(this.instance.outView()),
-      changed: this.instance.u32[(this.resultPtr + 8) >>> 2] !== 0,
+      version: this.f64[r >>> 3],
+      diff: unpackr.unpack(this.u8.subarray(at, at + u32[(r + 12) >>> 2])),
+      changed: u32[(r + 8) >>> 2] !== 0,
     };
   }
 
@@ -225,10 +234,20 @@ export class ChannelStore {
     }
     if (keyCount === 0) {
       const ptr = this.ex.ioInReserve(len);
-      this.instance.u8.set(diff, ptr);
+      if (this.u8.length === 0) this.refreshViews();
+      this.u8.set(diff, ptr);
     }
     const status = this.ex.storeApply(this.handle, slot, len, flags, keyCount);
+    // the core may have grown memory (bigger aggregate or output)
+    if (this.u8.length === 0) this.refreshViews();
     if (status !== 0) this.instance.ok(status, `apply to channel ${String(channel)}`);
+  }
+
+  private refreshViews(): void {
+    const buf = this.ex.memory.buffer;
+    this.u8 = new Uint8Array(buf);
+    this.u32 = new Uint32Array(buf);
+    this.f64 = new Float64Array(buf);
   }
 
   /** Input region layout for replaceKeys: the diff, then per key [u32 LE length][UTF-8 bytes]. */
