@@ -97,6 +97,50 @@ function record(op: u8, flags: i32, m: usize, e: usize, kp: usize, kn: u32, h: u
   recLen++;
 }
 
+// Undo log: an inline scalar replaced by an inline scalar is written during the plan (no record,
+// no second parse) and its old 16 bytes saved here, so a later error can put it back. Entry,
+// 24 bytes: +0 slot address  +8 old slot (16).
+const UNDO: usize = 24;
+let undoBuf: usize = heap.alloc(64 * UNDO);
+let undoCap: i32 = 64;
+let undoLen: i32 = 0;
+
+function undoSave(slot: usize): void {
+  if (undoLen == undoCap) {
+    undoCap <<= 1;
+    undoBuf = heap.realloc(undoBuf, <usize>undoCap * UNDO);
+  }
+  const u = undoBuf + <usize>undoLen * UNDO;
+  store<u32>(u, <u32>slot);
+  store<u64>(u, load<u64>(slot), 8);
+  store<u64>(u, load<u64>(slot, 8), 16);
+  undoLen++;
+}
+
+function undoAll(): void {
+  while (undoLen > 0) {
+    undoLen--;
+    const u = undoBuf + <usize>undoLen * UNDO;
+    const slot = <usize>load<u32>(u);
+    store<u64>(slot, load<u64>(u, 8));
+    store<u64>(slot, load<u64>(u, 16), 8);
+  }
+}
+
+/** Whether a slot owns no memory (null, booleans, numbers, strings of up to 8 bytes). */
+@inline function inlineSlot(s: usize): bool {
+  const tag = load<u8>(s);
+  return tag < T_STR || (tag == T_STR && load<u32>(s, 4) <= 8);
+}
+
+/** Whether the msgpack value starting with byte b decodes to an inline slot (nil excluded). */
+@inline function inlineEncoding(b: u32, p: usize): bool {
+  if (b < 0x80 || b >= 0xe0) return true; // fixints
+  if ((b & 0xe0) == 0xa0) return (b & 31) <= 8; // fixstr
+  if (b >= 0xca && b <= 0xd3) return true; // floats, ints
+  return b == 0xc2 || b == 0xc3 || (b == 0xd9 && load<u8>(p + 1) <= 8);
+}
+
 // Scratch set for duplicate detection among keys the tree does not hold. Cell, 16 bytes:
 //   +0 scope u32 (live when >= dupBase)  +4 hash  +8 key ptr  +12 key len
 // Each map being read gets a fresh scope id, so one table serves all maps of a plan.
@@ -189,6 +233,7 @@ function planBegin(doDelete: bool, maxDepth: i32): void {
   depthLimit = maxDepth;
   changed = false;
   recLen = 0;
+  undoLen = 0;
   dupReset();
 }
 
@@ -376,7 +421,7 @@ function cmpValue(s: usize, depth: i32): i32 {
 }
 
 /**
- * Fast paths for the common encodings (float64, positive fixint, fixstr, booleans) against a slot
+ * Fast paths for the common encodings (float64, 8-32-bit ints, fixstr, booleans) against a slot
  * of the same kind: consumes the value and returns EQ_* bits, or -1 (nothing consumed) to let
  * cmpValue handle it.
  */
@@ -394,6 +439,26 @@ function cmpValue(s: usize, depth: i32): i32 {
     readerSeek(p + 1);
     return load<i64>(s, 8) == <i64>b ? EQ_BOTH : 0;
   }
+  if (b >= 0xcc && b <= 0xd2 && b != 0xcf) {
+    // 8/16/32-bit ints, unsigned 0xcc-0xce and signed 0xd0-0xd2
+    if (tag != T_INT) return -1;
+    let v: i64;
+    let w: usize;
+    if (b == 0xcc) { w = 2; v = <i64>load<u8>(p + 1); }
+    else if (b == 0xcd) { w = 3; v = <i64>bswap<u16>(load<u16>(p + 1)); }
+    else if (b == 0xce) { w = 5; v = <i64>bswap<u32>(load<u32>(p + 1)); }
+    else if (b == 0xd0) { w = 2; v = <i64>load<i8>(p + 1); }
+    else if (b == 0xd1) { w = 3; v = <i64>(<i16>bswap<u16>(load<u16>(p + 1))); }
+    else { w = 5; v = <i64>(<i32>bswap<u32>(load<u32>(p + 1))); }
+    if (rend - p < w) return -1; // let the generic path report the truncation
+    readerSeek(p + w);
+    return load<i64>(s, 8) == v ? EQ_BOTH : 0;
+  }
+  if (b >= 0xe0) {
+    if (tag != T_INT) return -1;
+    readerSeek(p + 1);
+    return load<i64>(s, 8) == <i64>(<i8>b) ? EQ_BOTH : 0;
+  }
   if ((b & 0xe0) == 0xa0) {
     const n = b & 31;
     if (tag != T_STR || rend - p < <usize>(n + 1)) return -1;
@@ -406,6 +471,41 @@ function cmpValue(s: usize, depth: i32): i32 {
     return (tag == T_TRUE) == (b == 0xc3) ? EQ_BOTH : 0;
   }
   return -1;
+}
+
+/**
+ * Length of the scalar at `p` when it is strictly equal to slot `s`, in one of the common
+ * encodings (float64, ints up to 32 bits, fixstr, booleans); 0 otherwise (then nothing was
+ * decided: the general path looks again). Reads only; touches no cursor.
+ */
+@inline function sameScalarLen(s: usize, p: usize): usize {
+  const avail = rend - p;
+  const b = <u32>load<u8>(p);
+  const tag = load<u8>(s);
+  if (tag == T_FLOAT) {
+    if (b != 0xcb || avail < 9) return 0;
+    return bswap<u64>(load<u64>(p + 1)) == load<u64>(s, 8) ? 9 : 0;
+  }
+  if (tag == T_INT) {
+    const v = load<i64>(s, 8);
+    if (b < 0x80) return v == <i64>b ? 1 : 0;
+    if (b >= 0xe0) return v == <i64>(<i8>b) ? 1 : 0;
+    if (b == 0xcd) return avail >= 3 && v == <i64>bswap<u16>(load<u16>(p + 1)) ? 3 : 0;
+    if (b == 0xcc) return avail >= 2 && v == <i64>load<u8>(p + 1) ? 2 : 0;
+    if (b == 0xce) return avail >= 5 && v == <i64>bswap<u32>(load<u32>(p + 1)) ? 5 : 0;
+    if (b == 0xd0) return avail >= 2 && v == <i64>load<i8>(p + 1) ? 2 : 0;
+    if (b == 0xd1) return avail >= 3 && v == <i64>(<i16>bswap<u16>(load<u16>(p + 1))) ? 3 : 0;
+    if (b == 0xd2) return avail >= 5 && v == <i64>(<i32>bswap<u32>(load<u32>(p + 1))) ? 5 : 0;
+    return 0;
+  }
+  if (tag == T_STR) {
+    const n = load<u32>(s, 4);
+    if (n >= 32 || b != (0xa0 | n) || avail < <usize>n + 1) return 0;
+    return bytesEqual(strBytes(s), p + 1, <usize>n) ? <usize>n + 1 : 0;
+  }
+  if (tag == T_TRUE) return b == 0xc3 ? 1 : 0;
+  if (tag == T_FALSE) return b == 0xc2 ? 1 : 0;
+  return 0;
 }
 
 /** True when the map header at `p` says zero entries (input already validated). */
@@ -439,6 +539,25 @@ function planMap(m: usize, n: u32, depth: i32, gen: bool, top: bool): u32 {
   let next: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
     const ks = rp;
+    // Fast path for re-sent unchanged values: the key is the next entry's (a fixstr) and the value
+    // is the same scalar. Decides only "unchanged"; anything else takes the general path below.
+    if (next < used) {
+      const c = table + <usize>next * ENTRY;
+      const cn = load<u32>(c, 4);
+      if (cn < 32 && load<u32>(c) != 0 && rend - ks > <usize>cn + 1 && <u32>load<u8>(ks) == (0xa0 | cn)) {
+        const vp = ks + 1 + <usize>cn;
+        if (load<u32>(c, 12) != epoch && bytesEqual(<usize>load<u32>(c, 8), ks + 1, <usize>cn)) {
+          const len = sameScalarLen(c + 16, vp);
+          if (len) {
+            store<u32>(c, epoch, 12);
+            seen++;
+            next++;
+            readerSeek(vp + len);
+            continue;
+          }
+        }
+      }
+    }
     let kp: usize;
     let kn: u32;
     if (ks < rend && (<u32>load<u8>(ks) & 0xe0) == 0xa0) {
@@ -562,7 +681,16 @@ function planMap(m: usize, n: u32, depth: i32, gen: bool, top: bool): u32 {
         if (rstatus) return 0;
       }
       if (eq & EQ_STRICT) continue;
-      record(OP_SET, 0, m, e, 0, 0, 0, ke);
+      if (inlineSlot(e + 16) && inlineEncoding(b, ke)) {
+        // scalar over scalar: write it now, keep the old one for a rollback
+        const end = rp;
+        undoSave(e + 16);
+        readerSeek(ke);
+        buildValue(e + 16, 0);
+        readerSeek(end);
+      } else {
+        record(OP_SET, 0, m, e, 0, 0, 0, ke);
+      }
       changed = true;
       if (g && (eq & EQ_PY)) continue; // generate_diff sees no difference (True == 1)
     } else {
@@ -662,6 +790,7 @@ export function docApply(root: usize, ptr: usize, len: i32, flags: i32, maxBytes
   replaceKeysCount = 0;
   if (!rstatus && rp != rend) readerFail(ERR_MSGPACK); // bytes after the value
   if (rstatus) {
+    undoAll();
     outTruncate(start);
     recLen = 0;
     return rstatus;

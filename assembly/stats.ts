@@ -4,34 +4,44 @@
 // A window is bounded by a sample count (`limit`), by an age (`windowMs`: a sample stays while
 // its time >= clock - windowMs), or by both. Samples sit in a ring in arrival order; time windows
 // clamp each sample's time to the newest time seen (`clock`), so the ring is also sorted by time
-// and expiry only ever drops from the head.
+// and expiry only ever drops from the head. Sequence numbers are u32 counters that may wrap: the
+// ring has power-of-two capacity and indexes by `seq & mask`, which stays right across the wrap
+// because the capacity divides 2^32.
 //
-// Min and max come from two monotonic deques of sample sequence numbers: the min deque keeps
-// samples whose values strictly increase from front to back, so its front is the minimum; a
-// sample enters once and leaves once. Sequence numbers are u32 counters that may wrap: a ring of
-// power-of-two capacity indexes by `seq & mask`, which stays right across the wrap because the
-// capacity divides 2^32, and a deque front is expired exactly when it equals the evicted seq.
+// Min and max, count windows (time: none): blocks of `limit` samples (van Herk / Gil-Werman). When
+// a block completes, one backward pass stores its suffix minima and maxima; the block being filled
+// keeps only its running min and max. The window is the tail of the previous block from offset
+// `blockPos` plus the current block, so min = min(sufMin[blockPos], blockMin). Per sample that is
+// one min and one max with no branch, plus the suffix pass amortised over the block: data-
+// dependent branches (which a monotonic deque mispredicts constantly) are gone. Only the answer
+// at the end of a call is needed, so nothing else runs per sample.
 //
-// Sum and variance are running values: a Neumaier-compensated sum and Welford's M2 with its
-// add/remove identities. M2 loses accuracy two ways: cancellation when a large value leaves (a
-// 1e12 spike leaving a window of values near 1), and the rounding of the running mean, which
-// matters when the spread is tiny next to the mean (1e6 +- 1e-4). `err` adds up, since the last
+// Min and max, time windows: a block is a fixed number of samples, which a time window does not
+// have, so they keep two monotonic deques of sequence numbers: the min deque holds samples whose
+// values strictly increase from front to back (its front is the minimum); a sample enters once and
+// leaves once, and a front leaves exactly when its seq is evicted.
+//
+// Sum and variance are running values over y = x - k, where the shift k sits near the window's
+// mean (see Window.k): a Neumaier-compensated sum and Welford's M2 with its add/remove identities.
+// M2 loses accuracy two ways: cancellation when a large value leaves (a 1e12 spike leaving a
+// window of values near 1), and the rounding of the running mean. `err` adds up, since the last
 // exact pass, the magnitude of each term applied to M2 plus each term's sensitivity to the mean's
 // rounding, so M2 is off by at most about 2^-52 * err. When that bound passes 2^-20 of M2 (plus a
 // floor at the data's own scale: n * mean^2 * 2^-52, what a fresh two-pass sum cannot beat
-// either), the window is re-summed exactly in two passes. Noisy data rarely triggers it; a spike
-// triggers it once as it leaves; a tight spread around a large mean every few dozen samples. A
-// re-sum is O(count) and needs err to grow by 2^20 * M2, so it stays amortised O(1) in practice.
+// either), the window is re-summed exactly in two passes, which also re-centres k. Ordinary data
+// rarely triggers it; a spike triggers it once as it leaves. A re-sum is O(count) and needs err to
+// grow by 2^20 * M2 first, so it stays amortised O(1) in practice.
 //
 // Layout of a window (an unmanaged struct on the heap; it never moves while the handle lives):
 //   0..55   the published statistics as 7 f64: count, sum, mean, min, max, stddev, ewma. The core
 //           rewrites them at the end of every call that changes the window; the binding reads
 //           them straight from memory, so reading a statistic costs no crossing.
-//   56..    running state (below). vals/times are f64 rings, minq/maxq u32 rings, all `cap` long.
+//   56..    running state (below). vals/times are f64 rings and minq/maxq u32 rings, `cap` long;
+//           sufMin/sufMax are f64 arrays, `limit` long, allocated when the first block completes.
 import { OK, ERR_ARGUMENT, ERR_NOT_FOUND } from "./errors";
 import { ioInReserve } from "./io";
 
-/** Largest count window (and cap of a time window): 2^24 samples, 384 MiB of rings at most. */
+/** Largest count window (and cap of a time window): 2^24 samples. */
 // @ts-ignore: decorator
 @inline const MAX_LIMIT: u32 = 1 << 24;
 /** Sample cap of a time window created without a count bound. */
@@ -58,9 +68,9 @@ class Window {
   ewma: f64 = 0;
 
   /**
-   * The running sums are over y = x - k, a shift near the window's mean (set when a sample enters
-   * an empty window and at every exact pass), so the mean of y stays small and its rounding
-   * harmless. s + c is the Neumaier sum of y; the sum of x is n * k + s + c.
+   * The shift of the running sums: y = x - k. Set to the first sample entering an empty window
+   * and to the exact mean at every re-sum, so the mean of y stays small and its rounding harmless.
+   * s + c is the Neumaier sum of y (c the compensation); the sum of x is n * k + s + c.
    */
   k: f64 = 0;
   s: f64 = 0;
@@ -74,12 +84,18 @@ class Window {
   windowMs: f64 = 0;
   /** Newest time seen (samples and expire calls); -Infinity before the first. */
   clock: f64 = -Infinity;
+  /** Count windows: min and max of the block being filled. */
+  blockMin: f64 = Infinity;
+  blockMax: f64 = -Infinity;
 
   vals: usize = 0;
-  /** 0 for a count-only window. */
+  /** Time windows only (0 otherwise): times and the two deques. */
   times: usize = 0;
   minq: usize = 0;
   maxq: usize = 0;
+  /** Count windows only: suffix minima and maxima of the last complete block. */
+  sufMin: usize = 0;
+  sufMax: usize = 0;
 
   cap: u32 = 0;
   mask: u32 = 0;
@@ -92,6 +108,9 @@ class Window {
   minT: u32 = 0;
   maxH: u32 = 0;
   maxT: u32 = 0;
+  /** Samples in the block being filled; 1 in hasBlock once a block completed since the reset. */
+  blockPos: u32 = 0;
+  hasBlock: u32 = 0;
   /** 1 when the next sample starts the EWMA afresh (new, reset, or emptied by expiry). */
   fresh: u32 = 1;
 }
@@ -133,7 +152,7 @@ function releaseSlot(h: i32): void {
   freeSlot = h;
 }
 
-// ---- ring helpers ----
+// ---- rings ----
 
 // @ts-ignore: decorator
 @inline function valAt(w: Window, seq: u32): f64 {
@@ -147,18 +166,26 @@ function releaseSlot(h: i32): void {
 
 function allocRings(w: Window, cap: u32): void {
   w.vals = heap.alloc(<usize>cap << 3);
-  w.times = w.windowMs > 0 ? heap.alloc(<usize>cap << 3) : 0;
-  w.minq = heap.alloc(<usize>cap << 2);
-  w.maxq = heap.alloc(<usize>cap << 2);
+  if (w.windowMs > 0) {
+    w.times = heap.alloc(<usize>cap << 3);
+    w.minq = heap.alloc(<usize>cap << 2);
+    w.maxq = heap.alloc(<usize>cap << 2);
+  }
   w.cap = cap;
   w.mask = cap - 1;
 }
 
-function freeRings(w: Window): void {
+function freeAll(w: Window): void {
   heap.free(w.vals);
-  if (w.times) heap.free(w.times);
-  heap.free(w.minq);
-  heap.free(w.maxq);
+  if (w.times) {
+    heap.free(w.times);
+    heap.free(w.minq);
+    heap.free(w.maxq);
+  }
+  if (w.sufMin) {
+    heap.free(w.sufMin);
+    heap.free(w.sufMax);
+  }
 }
 
 /** Doubles the rings, moving every live entry to where `seq & newMask` puts it. */
@@ -172,14 +199,71 @@ function grow(w: Window): void {
   const mask = w.mask;
   for (let s = w.head; s != w.tail; s++) {
     store<f64>(w.vals + (<usize>(s & mask) << 3), load<f64>(oldVals + (<usize>(s & oldMask) << 3)));
-    if (oldTimes) store<f64>(w.times + (<usize>(s & mask) << 3), load<f64>(oldTimes + (<usize>(s & oldMask) << 3)));
   }
-  for (let p = w.minH; p != w.minT; p++) store<u32>(w.minq + (<usize>(p & mask) << 2), qAt(oldMin, oldMask, p));
-  for (let p = w.maxH; p != w.maxT; p++) store<u32>(w.maxq + (<usize>(p & mask) << 2), qAt(oldMax, oldMask, p));
   heap.free(oldVals);
-  if (oldTimes) heap.free(oldTimes);
-  heap.free(oldMin);
-  heap.free(oldMax);
+  if (oldTimes) {
+    for (let s = w.head; s != w.tail; s++) {
+      store<f64>(w.times + (<usize>(s & mask) << 3), load<f64>(oldTimes + (<usize>(s & oldMask) << 3)));
+    }
+    for (let p = w.minH; p != w.minT; p++) store<u32>(w.minq + (<usize>(p & mask) << 2), qAt(oldMin, oldMask, p));
+    for (let p = w.maxH; p != w.maxT; p++) store<u32>(w.maxq + (<usize>(p & mask) << 2), qAt(oldMax, oldMask, p));
+    heap.free(oldTimes);
+    heap.free(oldMin);
+    heap.free(oldMax);
+  }
+}
+
+// ---- min and max ----
+
+/**
+ * Count windows: the block ending just before `tail` is complete; stores its suffix minima and
+ * maxima (the ring holds all `limit` of its samples: a count window is full when a block ends).
+ */
+function completeBlock(w: Window, tail: u32): void {
+  const n = w.limit;
+  if (!w.sufMin) {
+    w.sufMin = heap.alloc(<usize>n << 3);
+    w.sufMax = heap.alloc(<usize>n << 3);
+  }
+  const vals = w.vals;
+  const mask = w.mask;
+  const sufMin = w.sufMin;
+  const sufMax = w.sufMax;
+  const first = tail - n;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let j = n; j > 0; ) {
+    j--;
+    const x = load<f64>(vals + (<usize>((first + j) & mask) << 3));
+    lo = min<f64>(lo, x);
+    hi = max<f64>(hi, x);
+    store<f64>(sufMin + (<usize>j << 3), lo);
+    store<f64>(sufMax + (<usize>j << 3), hi);
+  }
+  w.hasBlock = 1;
+}
+
+/** Time windows: the deque fronts leave with the sample `seq`. */
+// @ts-ignore: decorator
+@inline function dequesDrop(w: Window, seq: u32): void {
+  if (qAt(w.minq, w.mask, w.minH) == seq) w.minH++;
+  if (qAt(w.maxq, w.mask, w.maxH) == seq) w.maxH++;
+}
+
+/** Time windows: sample `seq` with value x joins both deques (its value is not stored yet). */
+function dequesPush(w: Window, seq: u32, x: f64): void {
+  const mask = w.mask;
+  const vals = w.vals;
+  const minq = w.minq;
+  let p = w.minT;
+  while (p != w.minH && load<f64>(vals + (<usize>(qAt(minq, mask, p - 1) & mask) << 3)) >= x) p--;
+  store<u32>(minq + (<usize>(p & mask) << 2), seq);
+  w.minT = p + 1;
+  const maxq = w.maxq;
+  p = w.maxT;
+  while (p != w.maxH && load<f64>(vals + (<usize>(qAt(maxq, mask, p - 1) & mask) << 3)) <= x) p--;
+  store<u32>(maxq + (<usize>(p & mask) << 2), seq);
+  w.maxT = p + 1;
 }
 
 // ---- the running sums ----
@@ -198,7 +282,7 @@ function grow(w: Window): void {
   w.s = t;
 }
 
-/** Exact two-pass re-summation of the live samples; clears the error bound. */
+/** Exact two-pass re-summation of the live samples; re-centres k and clears the error bound. */
 function resum(w: Window): void {
   const n = <f64>(w.tail - w.head);
   w.s = 0;
@@ -219,14 +303,45 @@ function resum(w: Window): void {
   w.err = 0;
 }
 
+/**
+ * Re-sums when the M2 error bound is no longer small (see the header). Runs after every sample,
+ * not once per call, so a batch gives bit-for-bit the results of one call per sample.
+ */
+// @ts-ignore: decorator
+@inline function settle(w: Window, meanY: f64): void {
+  const n = <f64>(w.tail - w.head);
+  const mean = w.k + meanY;
+  if (w.err > DRIFT_RATIO * (w.m2 + n * mean * mean * EPS)) resum(w);
+}
+
 // ---- samples in and out ----
 
-/** Drops the oldest sample (the window is not empty). */
+/** Stores sample x (time t) at the tail; the caller made room and evicted what had to go. */
+function pushBack(w: Window, x: f64, t: f64): void {
+  const seq = w.tail;
+  if (w.times) {
+    dequesPush(w, seq, x);
+    store<f64>(w.times + (<usize>(seq & w.mask) << 3), t);
+  }
+  store<f64>(w.vals + (<usize>(seq & w.mask) << 3), x);
+  w.tail = seq + 1;
+  if (!w.times) {
+    w.blockMin = min<f64>(w.blockMin, x);
+    w.blockMax = max<f64>(w.blockMax, x);
+    if (++w.blockPos == w.limit) {
+      completeBlock(w, seq + 1);
+      w.blockPos = 0;
+      w.blockMin = Infinity;
+      w.blockMax = -Infinity;
+    }
+  }
+}
+
+/** Time windows: drops the oldest sample (the window is not empty). */
 function removeOldest(w: Window): void {
   const seq = w.head;
   const x = valAt(w, seq);
-  if (qAt(w.minq, w.mask, w.minH) == seq) w.minH++;
-  if (qAt(w.maxq, w.mask, w.maxH) == seq) w.maxH++;
+  dequesDrop(w, seq);
   w.head = seq + 1;
   const n = w.tail - w.head;
   if (n == 0) {
@@ -245,29 +360,21 @@ function removeOldest(w: Window): void {
   w.err += abs<f64>(term) + (abs<f64>(y - before) + abs<f64>(y - after)) * abs<f64>(before);
 }
 
-/** Appends a sample at the ring's tail and to both deques (the caller made room). */
-// @ts-ignore: decorator
-@inline function pushBack(w: Window, x: f64, t: f64): void {
+/** Time windows: drops samples older than clock - windowMs; returns how many. */
+function expireTo(w: Window): i32 {
+  const cutoff = w.clock - w.windowMs;
+  const times = w.times;
   const mask = w.mask;
-  const vals = w.vals;
-  const seq = w.tail;
-  // Min deque: drop every back entry not smaller than x, then append.
-  const minq = w.minq;
-  let p = w.minT;
-  while (p != w.minH && load<f64>(vals + (<usize>(qAt(minq, mask, p - 1) & mask) << 3)) >= x) p--;
-  store<u32>(minq + (<usize>(p & mask) << 2), seq);
-  w.minT = p + 1;
-  const maxq = w.maxq;
-  p = w.maxT;
-  while (p != w.maxH && load<f64>(vals + (<usize>(qAt(maxq, mask, p - 1) & mask) << 3)) <= x) p--;
-  store<u32>(maxq + (<usize>(p & mask) << 2), seq);
-  w.maxT = p + 1;
-  store<f64>(vals + (<usize>(seq & mask) << 3), x);
-  if (w.times) store<f64>(w.times + (<usize>(seq & mask) << 3), t);
-  w.tail = seq + 1;
+  let dropped = 0;
+  while (w.head != w.tail && load<f64>(times + (<usize>(w.head & mask) << 3)) < cutoff) {
+    removeOldest(w);
+    dropped++;
+  }
+  if (dropped && w.head == w.tail) w.fresh = 1;
+  return dropped;
 }
 
-/** Adds one finite sample with a finite time (ignored by count windows). */
+/** Adds one finite sample with a finite time (ignored by count windows). The general path. */
 function addSample(w: Window, x: f64, t: f64): void {
   if (w.times) {
     if (t > w.clock) w.clock = t;
@@ -277,11 +384,10 @@ function addSample(w: Window, x: f64, t: f64): void {
   const n = w.tail - w.head;
   if (n == w.limit) {
     // Full: replace the oldest. One Welford step with the count unchanged:
-    // M2' = M2 + (x - old) * (x - mean' + old - mean).
+    // M2' = M2 + (y - old) * (y - mean' + old - mean).
     const seq = w.head;
     const old = valAt(w, seq) - w.k;
-    if (qAt(w.minq, w.mask, w.minH) == seq) w.minH++;
-    if (qAt(w.maxq, w.mask, w.maxH) == seq) w.maxH++;
+    if (w.times) dequesDrop(w, seq);
     w.head = seq + 1;
     pushBack(w, x, t);
     const y = x - w.k;
@@ -316,55 +422,53 @@ function addSample(w: Window, x: f64, t: f64): void {
 }
 
 /**
- * The steady state of a count window, which is where the time goes: the window is full and each
- * sample replaces the oldest. Same steps as addSample's full branch, with the window's state held
- * in locals for the whole run (through the struct, every step would be a load and a store).
- * Adds the `count` samples at `src` in order.
+ * The steady state of a count window, where the time goes: the window is full and each sample
+ * replaces the oldest. The same steps as addSample's full branch, with the window's state held in
+ * locals for the whole run (through the struct, every step would be a load and a store). Adds the
+ * `count` samples at `src` in order.
  */
 function replaceRun(w: Window, src: usize, count: i32): void {
   const vals = w.vals;
-  const minq = w.minq;
-  const maxq = w.maxq;
   const mask = w.mask;
   const alpha = w.alpha;
-  const fn = <f64>w.limit;
+  const limit = w.limit;
+  const fn = <f64>limit;
+  const inv = 1 / fn;
   let head = w.head;
   let tail = w.tail;
-  let minH = w.minH;
-  let minT = w.minT;
-  let maxH = w.maxH;
-  let maxT = w.maxT;
+  let blockPos = w.blockPos;
+  let blockMin = w.blockMin;
+  let blockMax = w.blockMax;
   let k = w.k;
   let s = w.s;
   let c = w.c;
   let m2 = w.m2;
   let err = w.err;
   let ew = w.ew;
+  // The mean of y before a step is the one after the previous step.
+  let before = (s + c) * inv;
   for (let i = 0; i < count; i++) {
     const x = load<f64>(src + (<usize>i << 3));
-    const oldX = load<f64>(vals + (<usize>(head & mask) << 3));
-    if (load<u32>(minq + (<usize>(minH & mask) << 2)) == head) minH++;
-    if (load<u32>(maxq + (<usize>(maxH & mask) << 2)) == head) maxH++;
-    head++;
-    let p = minT;
-    while (p != minH && load<f64>(vals + (<usize>(load<u32>(minq + (<usize>((p - 1) & mask) << 2)) & mask) << 3)) >= x) p--;
-    store<u32>(minq + (<usize>(p & mask) << 2), tail);
-    minT = p + 1;
-    p = maxT;
-    while (p != maxH && load<f64>(vals + (<usize>(load<u32>(maxq + (<usize>((p - 1) & mask) << 2)) & mask) << 3)) <= x) p--;
-    store<u32>(maxq + (<usize>(p & mask) << 2), tail);
-    maxT = p + 1;
+    // With cap == limit the new sample takes the old one's slot: read it first.
+    const old = load<f64>(vals + (<usize>(head & mask) << 3)) - k;
     store<f64>(vals + (<usize>(tail & mask) << 3), x);
+    head++;
     tail++;
+    blockMin = min<f64>(blockMin, x);
+    blockMax = max<f64>(blockMax, x);
+    if (++blockPos == limit) {
+      completeBlock(w, tail);
+      blockPos = 0;
+      blockMin = Infinity;
+      blockMax = -Infinity;
+    }
 
-    const old = oldX - k;
     const y = x - k;
-    const before = (s + c) / fn;
     let t = s - old;
     c += neumaierErr(s, -old, t);
     s = t + y;
     c += neumaierErr(t, y, s);
-    const after = (s + c) / fn;
+    const after = (s + c) * inv;
     m2 += (y - old) * (y - after + old - before);
     err += abs<f64>(y - old) * (abs<f64>(y - after) + abs<f64>(old - before) + 2 * abs<f64>(after));
     ew += alpha * (x - ew);
@@ -378,14 +482,16 @@ function replaceRun(w: Window, src: usize, count: i32): void {
       c = w.c;
       m2 = w.m2;
       err = w.err;
+      before = (s + c) * inv;
+    } else {
+      before = after;
     }
   }
   w.head = head;
   w.tail = tail;
-  w.minH = minH;
-  w.minT = minT;
-  w.maxH = maxH;
-  w.maxT = maxT;
+  w.blockPos = blockPos;
+  w.blockMin = blockMin;
+  w.blockMax = blockMax;
   w.k = k;
   w.s = s;
   w.c = c;
@@ -396,40 +502,13 @@ function replaceRun(w: Window, src: usize, count: i32): void {
 
 /** Adds `count` finite samples from `src` in order; `times` (or 0: all at `timeMs`) for time windows. */
 function addRun(w: Window, src: usize, times: usize, count: i32, timeMs: f64): void {
-  let i = 0;
-  while (i < count) {
+  for (let i = 0; i < count; i++) {
     if (!w.times && w.tail - w.head == w.limit) {
       replaceRun(w, src + (<usize>i << 3), count - i);
       return;
     }
     addSample(w, load<f64>(src + (<usize>i << 3)), times ? load<f64>(times + (<usize>i << 3)) : timeMs);
-    i++;
   }
-}
-
-/** Drops samples older than clock - windowMs; returns how many. */
-function expireTo(w: Window): i32 {
-  const cutoff = w.clock - w.windowMs;
-  const times = w.times;
-  const mask = w.mask;
-  let dropped = 0;
-  while (w.head != w.tail && load<f64>(times + (<usize>(w.head & mask) << 3)) < cutoff) {
-    removeOldest(w);
-    dropped++;
-  }
-  if (dropped && w.head == w.tail) w.fresh = 1;
-  return dropped;
-}
-
-/**
- * Re-sums exactly when the M2 error bound is no longer small (see the header). Runs after every
- * sample, not once per call, so a batch gives bit-for-bit the results of one call per sample.
- */
-// @ts-ignore: decorator
-@inline function settle(w: Window, meanY: f64): void {
-  const n = <f64>(w.tail - w.head);
-  const mean = w.k + meanY;
-  if (w.err > DRIFT_RATIO * (w.m2 + n * mean * mean * EPS)) resum(w);
 }
 
 /** Ends every call that changed the window: writes the published statistics. */
@@ -445,15 +524,24 @@ function publish(w: Window): void {
     w.ewma = 0;
     return;
   }
+  let lo: f64;
+  let hi: f64;
+  if (w.times) {
+    lo = valAt(w, qAt(w.minq, w.mask, w.minH));
+    hi = valAt(w, qAt(w.maxq, w.mask, w.maxH));
+  } else if (w.hasBlock) {
+    lo = min<f64>(load<f64>(w.sufMin + (<usize>w.blockPos << 3)), w.blockMin);
+    hi = max<f64>(load<f64>(w.sufMax + (<usize>w.blockPos << 3)), w.blockMax);
+  } else {
+    lo = w.blockMin;
+    hi = w.blockMax;
+  }
   const fn = <f64>n;
   const sy = w.s + w.c;
-  const mean = w.k + sy / fn;
-  const lo = valAt(w, qAt(w.minq, w.mask, w.minH));
-  const hi = valAt(w, qAt(w.maxq, w.mask, w.maxH));
   w.count = fn;
   w.sum = fn * w.k + sy;
   // Rounding may put the mean an ulp outside the range; constant data should read back exactly.
-  w.mean = min<f64>(max<f64>(mean, lo), hi);
+  w.mean = min<f64>(max<f64>(w.k + sy / fn, lo), hi);
   w.min = lo;
   w.max = hi;
   w.stddev = n > 1 && lo != hi ? sqrt<f64>(max<f64>(w.m2, 0) / <f64>(n - 1)) : 0;
@@ -479,9 +567,8 @@ export function statsCreate(limit: f64, windowMs: f64, alpha: f64): i32 {
   w.limit = limit > 0 ? <u32>limit : DEFAULT_TIME_LIMIT;
   w.windowMs = windowMs;
   w.alpha = alpha;
-  // A small count window gets its final ring now; a bigger or timed one grows on demand.
-  const want = w.limit <= 64 ? <u32>(1 << (32 - clz<u32>(w.limit - 1))) : FIRST_CAP;
-  allocRings(w, max<u32>(want, 1));
+  // A small window gets its final ring now; a bigger one grows on demand.
+  allocRings(w, w.limit <= 64 ? <u32>1 << (32 - clz<u32>(w.limit - 1)) : FIRST_CAP);
   return claimSlot(w);
 }
 
@@ -509,13 +596,9 @@ export function statsAddMany(h: i32, count: i32, timeMs: f64, withTimes: i32): i
   const timed = w.times != 0 && withTimes != 0;
   const vals = ioInReserve(count << (timed ? 4 : 3));
   const times = vals + (<usize>count << 3);
-  for (let i = 0; i < count; i++) {
-    if (!isFinite<f64>(load<f64>(vals + (<usize>i << 3)))) return ERR_ARGUMENT;
-  }
+  if (!allFinite(vals, count)) return ERR_ARGUMENT;
   if (timed) {
-    for (let i = 0; i < count; i++) {
-      if (!isFinite<f64>(load<f64>(times + (<usize>i << 3)))) return ERR_ARGUMENT;
-    }
+    if (!allFinite(times, count)) return ERR_ARGUMENT;
   } else if (w.times && !isFinite<f64>(timeMs)) {
     return ERR_ARGUMENT;
   }
@@ -524,7 +607,19 @@ export function statsAddMany(h: i32, count: i32, timeMs: f64, withTimes: i32): i
   return OK;
 }
 
-/** Advances a time window's clock to `nowMs` and drops what aged out; returns how many, or a negated status. */
+/** Whether `count` f64 at `ptr` are all finite (exponent bits not all ones); no branch per value. */
+function allFinite(ptr: usize, count: i32): bool {
+  let bad: u64 = 0;
+  for (let i = 0; i < count; i++) {
+    bad |= <u64>((load<u64>(ptr + (<usize>i << 3)) & 0x7ff0000000000000) == 0x7ff0000000000000);
+  }
+  return bad == 0;
+}
+
+/**
+ * Advances a time window's clock to `nowMs` and drops what aged out; returns how many, or a
+ * negated status. A count window has nothing to expire.
+ */
 export function statsExpire(h: i32, nowMs: f64): i32 {
   const w = lookup(h);
   if (!w) return -ERR_NOT_FOUND;
@@ -538,12 +633,15 @@ export function statsExpire(h: i32, nowMs: f64): i32 {
   return dropped;
 }
 
-/** Empties the window and restarts its EWMA; keeps its options and rings. */
+/** Empties the window and restarts its EWMA; keeps its options and memory. */
 export function statsReset(h: i32): i32 {
   const w = lookup(h);
   if (!w) return ERR_NOT_FOUND;
   w.head = w.tail = 0;
   w.minH = w.minT = w.maxH = w.maxT = 0;
+  w.blockPos = w.hasBlock = 0;
+  w.blockMin = Infinity;
+  w.blockMax = -Infinity;
   w.k = w.s = w.c = w.m2 = w.err = w.ew = 0;
   w.clock = -Infinity;
   w.fresh = 1;
@@ -554,7 +652,7 @@ export function statsReset(h: i32): i32 {
 export function statsDispose(h: i32): i32 {
   const w = lookup(h);
   if (!w) return ERR_NOT_FOUND;
-  freeRings(w);
+  freeAll(w);
   heap.free(changetype<usize>(w));
   releaseSlot(h);
   return OK;

@@ -25,6 +25,8 @@ import { ioInReserve, outReset, outEnsure, outAdvance } from "./io";
 // @ts-ignore: decorator
 @inline const FIRST_CAP: u32 = 64;
 // @ts-ignore: decorator
+@inline const EXPONENT: u64 = 0x7ff0000000000000;
+// @ts-ignore: decorator
 @inline const RATE: u32 = 1;
 // @ts-ignore: decorator
 @inline const CHANGE: u32 = 2;
@@ -132,14 +134,15 @@ function resetKeys(t: Throttle, id: i32): i32 {
 
 // ---- rate limiter ----
 
+// Branch-free: whether a key passes depends on the data, so a branch here mispredicts often; the
+// store always happens and writes back the old time when the key is held back.
 // @ts-ignore: decorator
 @inline function ratePass(table: usize, id: u32, nowMs: f64, minIntervalMs: f64): bool {
   const at = table + (<usize>id << 3);
-  if (nowMs - load<f64>(at) >= minIntervalMs) {
-    store<f64>(at, nowMs);
-    return true;
-  }
-  return false;
+  const last = load<f64>(at);
+  const ok = nowMs - last >= minIntervalMs;
+  store<f64>(at, select<f64>(nowMs, last, ok));
+  return ok;
 }
 
 /** Returns a handle (>= 1) or a negated status. */
@@ -208,17 +211,16 @@ export function rateDispose(h: i32): i32 {
 // The first value of a key passes. A later value passes when it differs from the last passed one
 // and the difference reaches either band: |v - last| >= threshold or >= fraction * |last|. An
 // unconfigured band is Infinity (and Infinity * 0 is NaN), which no difference reaches.
+// Branch-free like ratePass.
 // @ts-ignore: decorator
 @inline function changePass(table: usize, id: u32, value: f64, threshold: f64, fraction: f64): bool {
   const at = table + (<usize>id << 3);
   const last = load<f64>(at);
   const diff = abs<f64>(value - last);
   // NaN `last` (nothing passed yet) makes every comparison false, hence the explicit test.
-  if (last != last || (diff > 0 && (diff >= threshold || diff >= fraction * abs<f64>(last)))) {
-    store<f64>(at, value);
-    return true;
-  }
-  return false;
+  const ok = (last != last) | ((diff > 0) & ((diff >= threshold) | (diff >= fraction * abs<f64>(last))));
+  store<f64>(at, select<f64>(value, last, ok));
+  return ok;
 }
 
 /**
@@ -252,11 +254,14 @@ export function changeCheckMany(h: i32, count: i32): i32 {
   const values = ioInReserve(count * 12);
   const ids = values + (<usize>count << 3);
   let top: u32 = 0;
+  // A value is not finite when its exponent bits are all ones; or-ing the tests checks the whole
+  // batch without a branch or a floating-point dependency chain.
+  let bad: u64 = 0;
   for (let i = 0; i < count; i++) {
-    if (!isFinite<f64>(load<f64>(values + (<usize>i << 3)))) return -ERR_ARGUMENT;
+    bad |= <u64>((load<u64>(values + (<usize>i << 3)) & EXPONENT) == EXPONENT);
     top = max<u32>(top, load<u32>(ids + (<usize>i << 2)));
   }
-  if (top >= MAX_KEYS) return -ERR_ARGUMENT;
+  if (bad || top >= MAX_KEYS) return -ERR_ARGUMENT;
   ensure(t, top);
   outReset();
   const out = outEnsure(count);

@@ -25,7 +25,7 @@
 import {
   K_ARR, K_FALSE, K_FLOAT, K_INT, K_MAP, K_NIL, K_STR, K_TRUE, K_UINT,
   hFloat, hInt, hLen, readHeader, rp, readerSeek,
-  writeArrayHeader, writeBool, writeFloat, writeInt, writeNil, writeStr, writeUint, mapBegin, mapEnd,
+  copyBytes, writeArrayHeader, writeBool, writeFloat, writeInt, writeNil, writeStr, writeUint, mapBegin, mapEnd,
 } from "./msgpack";
 
 export const T_NULL: u8 = 1;
@@ -63,39 +63,35 @@ const INLINE_STR: u32 = 8;
 
 // ---- hashing and key comparison ----
 
-/** 32-bit hash of a byte string (murmur3-style mixing, 4 bytes at a time); never 0. */
+/**
+ * Loads the `n` (1..7) bytes at p as the low bytes of a u64. Reads 8 bytes at once when that stays
+ * inside linear memory (the extra bytes are masked off), else byte by byte.
+ */
+@inline function loadTail(p: usize, n: usize): u64 {
+  if (p + 8 <= (<usize>memory.size() << 16)) return load<u64>(p) & ((<u64>1 << (<u64>n << 3)) - 1);
+  let k: u64 = 0;
+  for (let i: usize = 0; i < n; i++) k |= <u64>load<u8>(p + i) << (<u64>i << 3);
+  return k;
+}
+
+/** 32-bit hash of a byte string, 8 bytes per step (multiply-xorshift mixing); never 0. */
 export function hashBytes(p: usize, n: u32): u32 {
-  let h: u32 = 0x9747b28c ^ n;
-  let i: u32 = 0;
-  while (i + 4 <= n) {
-    let k = load<u32>(p + <usize>i);
-    k *= 0xcc9e2d51;
-    k = rotl<u32>(k, 15);
-    k *= 0x1b873593;
-    h ^= k;
-    h = rotl<u32>(h, 13);
-    h = h * 5 + 0xe6546b64;
-    i += 4;
+  let h: u64 = 0x9e3779b97f4a7c15 ^ <u64>n;
+  let i: usize = 0;
+  const len = <usize>n;
+  while (i + 8 <= len) {
+    h = (h ^ load<u64>(p + i)) * 0xff51afd7ed558ccd;
+    h ^= h >> 32;
+    i += 8;
   }
-  let k: u32 = 0;
-  let shift: u32 = 0;
-  while (i < n) {
-    k |= <u32>load<u8>(p + <usize>i) << shift;
-    shift += 8;
-    i++;
+  if (i < len) {
+    h = (h ^ loadTail(p + i, len - i)) * 0xff51afd7ed558ccd;
+    h ^= h >> 32;
   }
-  if (shift) {
-    k *= 0xcc9e2d51;
-    k = rotl<u32>(k, 15);
-    k *= 0x1b873593;
-    h ^= k;
-  }
-  h ^= h >> 16;
-  h *= 0x85ebca6b;
-  h ^= h >> 13;
-  h *= 0xc2b2ae35;
-  h ^= h >> 16;
-  return h == 0 ? 1 : h;
+  h *= 0xc4ceb9fe1a85ec53;
+  h ^= h >> 29;
+  const r = <u32>h;
+  return r == 0 ? 1 : r;
 }
 
 export function bytesEqual(a: usize, b: usize, n: usize): bool {
@@ -104,11 +100,8 @@ export function bytesEqual(a: usize, b: usize, n: usize): bool {
     if (load<u64>(a + i) != load<u64>(b + i)) return false;
     i += 8;
   }
-  while (i < n) {
-    if (load<u8>(a + i) != load<u8>(b + i)) return false;
-    i++;
-  }
-  return true;
+  if (i == n) return true;
+  return loadTail(a + i, n - i) == loadTail(b + i, n - i);
 }
 
 // ---- maps ----
@@ -169,7 +162,7 @@ function mapRebuild(m: usize): void {
       const h = load<u32>(src);
       if (h == 0) continue;
       const dst = table + <usize>n * ENTRY;
-      memory.copy(dst, src, ENTRY);
+      copyBytes(dst, src, ENTRY);
       let i = h & mask;
       while (load<u32>(index + (<usize>i << 2)) != 0) i = (i + 1) & mask;
       store<u32>(index + (<usize>i << 2), n + 1);
@@ -194,7 +187,7 @@ export function mapInsert(m: usize, h: u32, p: usize, n: u32): usize {
   const j = load<u32>(m, 4);
   const e = table + <usize>j * ENTRY;
   const key = heap.alloc(<usize>(n == 0 ? 1 : n));
-  memory.copy(key, p, <usize>n);
+  copyBytes(key, p, <usize>n);
   store<u32>(e, h);
   store<u32>(e, n, 4);
   store<u32>(e, <u32>key, 8);
@@ -271,7 +264,7 @@ export function buildValue(s: usize, flags: i32): void {
       store<u32>(s, n, 4);
       store<u64>(s, 0, 8);
       if (n <= INLINE_STR) {
-        memory.copy(s + 8, rp, <usize>n);
+        copyBytes(s + 8, rp, <usize>n);
       } else {
         const b = heap.alloc(<usize>n);
         memory.copy(b, rp, <usize>n);

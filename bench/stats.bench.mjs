@@ -40,6 +40,7 @@ class JsWindow {
     let cap = 1;
     while (cap < limit) cap <<= 1;
     this.limit = limit;
+    this.inv = 1 / limit;
     this.mask = cap - 1;
     this.vals = new Float64Array(cap);
     this.minq = new Uint32Array(cap);
@@ -117,10 +118,10 @@ class JsWindow {
     if (full) {
       const old = oldX - this.k;
       const y = x - this.k;
-      const before = (this.s + this.c) / n;
+      const before = (this.s + this.c) * this.inv;
       this.neumaier(-old);
       this.neumaier(y);
-      after = (this.s + this.c) / n;
+      after = (this.s + this.c) * this.inv;
       this.m2 += (y - old) * (y - after + old - before);
       this.err += Math.abs(y - old) * (Math.abs(y - after) + Math.abs(old - before) + 2 * Math.abs(after));
     } else {

@@ -7,3 +7,6 @@ export * from "./sdk/index.js";
 export { RollingStats } from "./sdk/index.js";
 export * from "./sdk/ui/index.js";
 export * from "./sdk/alerts.js";
+// Transports (one contract: memory, WebSocket, MQTT) and the client side of a hub.
+export * from "./transports/index.js";
+export * from "./client/index.js";

@@ -15,7 +15,7 @@ export const hubCommand: Command = {
       sync: { type: "string", value: "full|normal", description: "SQLite synchronous mode: full survives power loss, normal survives process crashes", default: "full" },
       "max-messages": { type: "string", value: "n", description: "messages kept per channel (0 = no limit)", default: "10000" },
       "max-age": { type: "string", value: "days", description: "days messages are kept (0 = forever)", default: "30" },
-      "frames-per-second": { type: "string", value: "n", description: "frames per second per connection", default: "10000" },
+      "frames-per-second": { type: "string", value: "n", description: "frames per second per connection (0 = no limit)", default: "10000" },
     },
     notes: [
       "The secret that signs tokens comes from TAGWIRE_SECRET, or is generated once into <data-dir>/secret.",

@@ -41,14 +41,19 @@ export class RateBucket {
 
   /** Takes one token; false when the budget is spent (the frame must be refused). */
   take(now: number): boolean {
+    return this.takeMany(1, now);
+  }
+
+  /** Takes `n` tokens if all are there (a whole batch), else takes none and answers false. */
+  takeMany(n: number, now: number): boolean {
     if (this.ratePerSecond === Infinity) return true;
-    if (this.tokens < 1) {
+    if (this.tokens < n) {
       const refill = ((now - this.last) * this.ratePerSecond) / 1000;
       this.tokens = Math.min(this.ratePerSecond, this.tokens + refill);
       this.last = now;
-      if (this.tokens < 1) return false;
+      if (this.tokens < n) return false;
     }
-    this.tokens -= 1;
+    this.tokens -= n;
     return true;
   }
 }

@@ -125,8 +125,9 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   const close = () =>
     (closing ??= (async () => {
       clearInterval(timer);
-      // Commit and send what is already queued, so every write the hub accepted is answered.
-      state.flush();
+      // Commit and send what is already queued, so every write the hub accepted is answered;
+      // after this the state refuses new work (TAGWIRE_ERR_CLOSED).
+      state.close();
       for (const conn of [...connections.values()]) {
         conn.ws.close(1001, "hub shutting down");
         conn.dispose();
@@ -136,7 +137,6 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
         server.close(() => r());
         server.closeAllConnections?.();
       });
-      state.flush();
       storage.close();
     })());
 

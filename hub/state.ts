@@ -13,13 +13,22 @@ import type { Router } from "../bindings/core/router.js";
 import type { ChannelStore } from "../bindings/core/store.js";
 import { TagwireError } from "../bindings/core/errors.js";
 import { assertAgentId, assertChannelName, matchPattern } from "../bindings/sdk/names.js";
-import { eventPrefix, encodeAggregateEvent, encodeMessageEvent, joinFrames } from "../bindings/protocol/frames.js";
+import type { Pipeline } from "../bindings/core/pipeline.js";
+import { decodeValue } from "../bindings/protocol/msgpack.js";
+import {
+  eventPrefix,
+  encodeAggregateEvent,
+  encodeMessageEvent,
+  encodePublishAck,
+  joinFrames,
+  type ProtocolErrorCode,
+} from "../bindings/protocol/frames.js";
 import { checkDocument } from "../bindings/protocol/msgpack.js";
 import type { Storage, StoredMessage } from "./storage.js";
 import type { HubLimits } from "./limits.js";
 
 /** msgpack of `{}`: the aggregate of a channel nobody published to, and the "nothing changed" diff. */
-export const EMPTY_DOC = new Uint8Array([0x80]);
+export const EMPTY_DOC: Uint8Array = new Uint8Array([0x80]);
 
 /** Routing keys are `${agentId}/${channel}`; the router takes at most 255 bytes. */
 export const MAX_KEY_BYTES = 255;
@@ -104,6 +113,8 @@ export const DEFAULT_RETENTION: RetentionOptions = {
 };
 
 const MAX_MESSAGE_ID = 128;
+/** As the core pipeline reads them (assembly/pipeline.ts). */
+const MAX_REPLACE_KEYS = 64;
 
 function isMapHeader(b: number | undefined): boolean {
   return b !== undefined && ((b >= 0x80 && b <= 0x8f) || b === 0xde || b === 0xdf);
@@ -116,7 +127,11 @@ export class HubState {
   readonly storage: Storage;
   readonly limits: HubLimits;
   readonly retention: RetentionOptions;
+  /** Publish batches in one core call (see `ingestPublishes`). */
+  readonly pipeline: Pipeline;
   private readonly channels = new Map<string, Channel>();
+  /** Channels by core store slot (the pipeline reports slots). */
+  private readonly bySlot: (Channel | undefined)[] = [];
   private readonly byAgent = new Map<string, Map<string, Channel>>();
   private readonly outlets = new Map<number, Outlet>();
   private pending: Outlet[] = [];
@@ -128,6 +143,7 @@ export class HubState {
   private idCounter = 0;
   /** Set when storage failed: the hub stops accepting work (fail-stop, see `fail`). */
   failed: Error | undefined;
+  private closed = false;
   onFatal: ((error: Error) => void) | undefined;
 
   constructor(core: Core, storage: Storage, limits: HubLimits, retention: RetentionOptions) {
@@ -137,6 +153,7 @@ export class HubState {
     this.retention = retention;
     this.store = core.createChannelStore({ maxPayloadBytes: limits.maxPayloadBytes, maxDepth: limits.maxDepth });
     this.router = core.createRouter();
+    this.pipeline = core.createPipeline(this.store, this.router);
     this.idPrefix = Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, "0");
     this.load();
   }
@@ -153,6 +170,7 @@ export class HubState {
 
   private remember(ch: Channel): void {
     this.channels.set(ch.key, ch);
+    this.bySlot[ch.slot] = ch;
     let names = this.byAgent.get(ch.agentId);
     if (!names) this.byAgent.set(ch.agentId, (names = new Map()));
     names.set(ch.name, ch);
@@ -196,7 +214,7 @@ export class HubState {
   /** Commits the tick's writes, then writes every socket that has frames queued. */
   readonly flush = (): void => {
     this.flushScheduled = false;
-    if (this.failed) return;
+    if (this.failed || this.closed) return;
     let error: Error | undefined;
     const dirty = this.dirty;
     if (dirty.length || this.storage.inTransaction) {
@@ -234,6 +252,7 @@ export class HubState {
    * committed state, which is exactly what was acknowledged).
    */
   private fail(error: Error): void {
+    if (this.failed) return;
     this.failed = error;
     try {
       this.storage.rollback();
@@ -277,6 +296,9 @@ export class HubState {
 
   /** Throws TAGWIRE_ERR_NAME unless agentId/channel make a valid routing key. */
   checkAddress(agentId: string, channel: string): void {
+    // Every known channel was checked when it was created. (An agent id never holds "/", so the
+    // key splits one way only.)
+    if (agentId.indexOf("/") === -1 && this.channels.has(`${agentId}/${channel}`)) return;
     assertAgentId(agentId);
     assertChannelName(channel);
     if (agentId.length + 1 + channel.length > MAX_KEY_BYTES) {
@@ -334,7 +356,7 @@ export class HubState {
     if (existing) return { ch: existing, created: false };
     const slot = this.store.open(key);
     const routeId = this.router.channelId(key);
-    const id = this.storage.insertChannel(agentId, name, Date.now());
+    const id = this.write(() => this.storage.insertChannel(agentId, name, Date.now()));
     const ch = new Channel(id, agentId, name, slot, routeId, 0, 0);
     this.remember(ch);
     return { ch, created: true };
@@ -361,6 +383,28 @@ export class HubState {
 
   private failIfDown(): void {
     if (this.failed) throw new TagwireError("TAGWIRE_ERR_CLOSED", `hub storage failed: ${this.failed.message}`);
+    if (this.closed) throw new TagwireError("TAGWIRE_ERR_CLOSED", "hub is shutting down");
+  }
+
+  /**
+   * Runs a storage write. Every check that can refuse a write happens before one, so a failure
+   * here is the disk or the database itself; the core already holds this tick's changes and
+   * storage does not, so the only consistent answer is to stop (see `fail`).
+   */
+  private write<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      this.fail(err as Error);
+      throw new TagwireError("TAGWIRE_ERR_CLOSED", `hub storage failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Commits what is pending and refuses further work (the server closes sockets meanwhile). */
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
   }
 
   /**
@@ -374,6 +418,10 @@ export class HubState {
     this.checkMessageId(options.messageId);
     if (diff.length > this.limits.maxPayloadBytes) {
       throw new TagwireError("TAGWIRE_ERR_SIZE", `diff of ${diff.length} bytes (limit ${this.limits.maxPayloadBytes})`);
+    }
+    const keys = options.replaceKeys;
+    if (keys && (keys.length > MAX_REPLACE_KEYS || keys.some((k) => Buffer.byteLength(k) > 255))) {
+      throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `replaceKeys: at most ${MAX_REPLACE_KEYS} keys of at most 255 bytes`);
     }
     if (!isMapHeader(diff[0])) {
       throw new TagwireError("TAGWIRE_ERR_PAYLOAD", options.replace ? "an aggregate must be a map" : "a diff must be a map");
@@ -399,7 +447,7 @@ export class HubState {
     let ch = existing;
     if (!ch) {
       const routeId = this.router.channelId(key);
-      const id = this.storage.insertChannel(agentId, name, Date.now());
+      const id = this.write(() => this.storage.insertChannel(agentId, name, Date.now()));
       ch = new Channel(id, agentId, name, slot, routeId, 0, 0);
       this.remember(ch);
     }
@@ -435,12 +483,12 @@ export class HubState {
   private appendMessage(ch: Channel, data: Uint8Array, messageId: string | undefined): MessageOut {
     const ts = Date.now();
     const id = messageId ?? this.newMessageId(ts);
-    this.storage.insertMessage(ch.id, id, ts, data);
+    this.write(() => this.storage.insertMessage(ch.id, id, ts, data));
     ch.messageCount++;
     const max = this.retention.maxMessagesPerChannel;
     // Trim in steps (10% slack) so a busy channel is not trimmed on every message.
     if (max > 0 && ch.messageCount > max + Math.max(1, max >>> 3)) {
-      ch.messageCount -= this.storage.trimChannel(ch.id, max);
+      ch.messageCount -= this.write(() => this.storage.trimChannel(ch.id, max));
     }
     this.scheduleFlush();
     this.fanOut(ch, encodeMessageEvent(ch.messageEventPrefix, id, ts, data));
@@ -450,7 +498,7 @@ export class HubState {
   /** Drops messages past the age limit (called on a timer; committed with the next flush). */
   expireMessages(now = Date.now()): number {
     if (this.failed || this.retention.maxMessageAgeMs <= 0) return 0;
-    const removed = this.storage.deleteOlderThan(now - this.retention.maxMessageAgeMs);
+    const removed = this.write(() => this.storage.deleteOlderThan(now - this.retention.maxMessageAgeMs));
     let total = 0;
     for (const ch of this.channels.values()) {
       const n = removed.get(ch.id);
@@ -461,6 +509,53 @@ export class HubState {
     }
     this.scheduleFlush();
     return total;
+  }
+
+  /**
+   * The hot path: a batch of plain publishes (`isPlainPublishBatch`) merged, routed and listed for
+   * fan-out by the core in one call; here only the hub's bookkeeping per frame (version, storage
+   * row for a new channel, event frame spliced from the core's diff bytes, ack). Same outcome,
+   * frame for frame, as `publish`. `writer` restricts writes to one agent's channels (a device).
+   */
+  ingestPublishes(replyTo: Outlet & { error(reqId: number, code: ProtocolErrorCode, message: string): void }, batch: Uint8Array, writer: string | undefined): void {
+    this.failIfDown();
+    const res = this.pipeline.ingest(batch, writer === undefined ? {} : { writerAgentId: writer });
+    let scheduled = false;
+    for (let i = 0; i < res.count; i++) {
+      const reqId = res.reqId(i);
+      const error = res.error(i);
+      if (error) {
+        replyTo.error(reqId, error.code, error.message);
+        continue;
+      }
+      const slot = res.slot(i);
+      let ch = this.bySlot[slot];
+      if (!ch) {
+        // First write to this channel: its names come from the frame (decoded once, not per write).
+        const f = decodeValue(res.frame(i)) as [number, number, string, string];
+        const id = this.write(() => this.storage.insertChannel(f[2], f[3], Date.now()));
+        ch = new Channel(id, f[2], f[3], slot, res.channelId(i), 0, 0);
+        this.remember(ch);
+      }
+      let diff: Uint8Array = EMPTY_DOC;
+      if (res.changed(i)) {
+        ch.version++;
+        if (!ch.dirty) {
+          ch.dirty = true;
+          this.dirty.push(ch);
+        }
+        if (!scheduled) {
+          this.scheduleFlush();
+          scheduled = true;
+        }
+        diff = res.diff(i);
+        const event = encodeAggregateEvent(ch.aggregateEventPrefix, ch.version, diff);
+        if (reqId !== 0) diff = event.subarray(event.length - diff.length);
+        const ids = res.fanout(i);
+        for (let k = 0; k < ids.length; k++) this.outlets.get(ids[k]!)?.enqueue(event);
+      }
+      if (reqId !== 0) replyTo.enqueue(encodePublishAck(reqId, ch.version, diff));
+    }
   }
 
   /** Queues an event frame for every connection subscribed to the channel (once per connection). */

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startHub, type RunningHub } from "../hub/index.js";
 import type { AggregateFrame, Frame, MessageFrame, SyncFrame } from "../bindings/protocol/index.js";
+import { join } from "node:path";
 import { RawClient, doc, tempDir, val } from "./hub-helpers.js";
 
 const quiet = () => {};
@@ -216,6 +217,54 @@ describe("hub over WebSocket (no auth)", () => {
     await c.close();
   });
 
+  test("the core pipeline path and the frame-by-frame path give the same results (seeded)", async () => {
+    const seed = Number(process.env.TAGWIRE_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    console.log(`hub.integration pipeline-equivalence seed=${seed} (set TAGWIRE_SEED to repeat)`);
+    let state = seed >>> 0 || 1;
+    const rand = () => {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return (state >>> 0) / 2 ** 32;
+    };
+    const pick = <T,>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
+    const value = (depth: number): unknown => {
+      const r = rand();
+      if (r < 0.15) return null;
+      if (r < 0.35) return Math.floor(rand() * 5);
+      if (r < 0.45) return pick(["a", "b", true, false, 1.5]);
+      if (r < 0.55 || depth > 3) return [Math.floor(rand() * 3)];
+      return Object.fromEntries(Array.from({ length: 1 + Math.floor(rand() * 3) }, () => [pick(["x", "y", "z"]), value(depth + 1)]));
+    };
+    const c = await RawClient.connect(hub.url, "eq");
+    await c.request({ type: "subscribe", reqId: 0, subId: 1, agentId: "eq", pattern: "#" });
+    const outcomes: Record<string, unknown[]> = { fast: [], slow: [] };
+    for (let i = 0; i < 150; i++) {
+      const r = rand();
+      const diff = r < 0.05 ? doc([1]) : doc(Object.fromEntries(Array.from({ length: 1 + Math.floor(rand() * 3) }, () => [pick(["p", "q", "r"]), value(1)])));
+      const opts = r < 0.15 ? { replace: true } : r < 0.3 ? { replaceKeys: [pick(["p", "q"])] } : {};
+      for (const path of ["fast", "slow"] as const) {
+        const reqId = c.reqId();
+        const frame: Frame = { type: "publish", reqId, agentId: "eq", channel: `${path}/x`, diff, ...opts };
+        // A ping in the same batch sends the whole batch down the frame-by-frame path.
+        c.send(path === "fast" ? [frame] : [frame, { type: "ping", reqId: c.reqId() }]);
+        const reply = await c.waitFor((f) => (f.type === "ack" || f.type === "error") && f.reqId === reqId);
+        outcomes[path]!.push(reply.type === "ack" ? [(reply.result as any).version, val((reply.result as any).diff)] : reply.code);
+      }
+    }
+    expect(outcomes.fast).toEqual(outcomes.slow);
+    expect(outcomes.fast.some((o) => o === "TAGWIRE_ERR_PAYLOAD")).toBe(true);
+    const events = (path: string) =>
+      c.received.filter((f): f is AggregateFrame => f.type === "aggregate" && f.channel === `${path}/x`).map((f) => [f.version, val(f.diff)]);
+    await c.request({ type: "ping", reqId: 0 });
+    expect(events("fast")).toEqual(events("slow"));
+    expect(events("fast").length).toBeGreaterThan(50);
+    const fast = await c.request({ type: "getAggregate", reqId: 0, agentId: "eq", channel: "fast/x" });
+    const slow = await c.request({ type: "getAggregate", reqId: 0, agentId: "eq", channel: "slow/x" });
+    expect([fast.version, val(fast.aggregate)]).toEqual([slow.version, val(slow.aggregate)]);
+    await c.close();
+  });
+
   test("history: before/after/limit, newest last", async () => {
     const c = await RawClient.connect(hub.url, "hist");
     const stamps: number[] = [];
@@ -356,6 +405,53 @@ describe("restart", () => {
       expect((await c.request({ type: "listChannels", reqId: 0, agentId: "dev" })).channels).toEqual(["log", "tag_values"]);
       await c.close();
       await hub.close();
+    } finally {
+      dir.remove();
+    }
+  });
+
+  test("a storage failure stops the hub: nothing of that tick is acknowledged, a restart has the committed state", async () => {
+    const dir = tempDir();
+    const { createRequire } = await import("node:module");
+    const Database = createRequire(import.meta.url)("better-sqlite3");
+    try {
+      const hub = await startHub({ dataDir: dir.dir, auth: false, log: quiet });
+      const c = await RawClient.connect(hub.url, "dev");
+      const watcher = await RawClient.connect(hub.url, "watcher");
+      await watcher.request({ type: "subscribe", reqId: 0, subId: 1, agentId: "dev", pattern: "#" });
+      await c.publish("dev", "state", { committed: 1 });
+      await c.request({ type: "createMessage", reqId: 0, agentId: "dev", channel: "log", data: doc({ n: 1 }), messageId: "kept" });
+      // Make the disk "fail" for one particular row, from outside the hub.
+      const db = new Database(join(dir.dir, "tagwire.db"));
+      db.exec("CREATE TRIGGER inject BEFORE INSERT ON messages WHEN NEW.id = 'boom' BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
+      db.close();
+      const events = watcher.received.length;
+      // One batch, one tick: a publish that succeeds in memory, then the write that fails.
+      c.send([
+        { type: "publish", reqId: 50, agentId: "dev", channel: "state", diff: doc({ lost: 1 }) },
+        { type: "createMessage", reqId: 51, agentId: "dev", channel: "log", data: doc({ n: 2 }), messageId: "boom" },
+      ]);
+      expect(await c.closed()).toBe(1011);
+      expect((await hub.failed).message).toMatch(/injected failure/);
+      await watcher.closed();
+      // no ack for either frame, and the watcher never saw the uncommitted change
+      expect(c.received.some((f) => (f.type === "ack" || f.type === "error") && f.reqId >= 50)).toBe(false);
+      expect(watcher.received.length).toBe(events);
+      await hub.close();
+
+      const db2 = new Database(join(dir.dir, "tagwire.db"));
+      db2.exec("DROP TRIGGER inject");
+      db2.close();
+      const again = await startHub({ dataDir: dir.dir, auth: false, log: quiet });
+      const r = await RawClient.connect(again.url, "dev");
+      const agg = await r.request({ type: "getAggregate", reqId: 0, agentId: "dev", channel: "state" });
+      expect([agg.version, val(agg.aggregate)]).toEqual([1, { committed: 1 }]);
+      const msgs = await r.request({ type: "getMessages", reqId: 0, agentId: "dev", channel: "log" });
+      expect(msgs.messages.map((m: any) => m.id)).toEqual(["kept"]);
+      // and it works normally again
+      expect((await r.publish("dev", "state", { after: 1 })).version).toBe(2);
+      await r.close();
+      await again.close();
     } finally {
       dir.remove();
     }

@@ -155,6 +155,52 @@ describe("hub limits", () => {
     await c.close();
   });
 
+  test("seeded fuzz: mutated batches never break the hub; every message is answered or ignored cleanly", async () => {
+    const seed = Number(process.env.TAGWIRE_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    console.log(`hub.limits fuzz seed=${seed} (set TAGWIRE_SEED to repeat)`);
+    let state = seed >>> 0 || 1;
+    const rand = () => {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return (state >>> 0) / 2 ** 32;
+    };
+    const c = await RawClient.connect(hub.url, "fuzz");
+    // Mutations can forge any small reqId: the checks use reqIds far above the templates'.
+    let check = 3_000_000_000;
+    const answers = async () => {
+      const reqId = check++;
+      c.send([{ type: "ping", reqId }]);
+      await c.waitFor((f) => (f.type === "ack" || f.type === "error") && f.reqId === reqId);
+    };
+    const templates = [
+      encodeFrames([{ type: "publish", reqId: 1, agentId: "fuzz", channel: "a/b", diff: doc({ x: 1, y: { z: [1, 2] } }) }]),
+      encodeFrames([
+        { type: "publish", reqId: 2, agentId: "fuzz", channel: "a", diff: doc({ k: "v" }), replaceKeys: ["k"] },
+        { type: "publish", reqId: 3, agentId: "fuzz", channel: "b", diff: doc({ n: null }), replace: true },
+      ]),
+      encodeFrames([{ type: "createMessage", reqId: 4, agentId: "fuzz", channel: "log", data: doc({ m: 1 }), messageId: "id" }]),
+      encodeFrames([{ type: "subscribe", reqId: 5, subId: 9, agentId: "fuzz", pattern: "a/#", known: { "fuzz/a": 1 } }]),
+      encodeFrames([{ type: "getMessages", reqId: 6, agentId: "fuzz", channel: "log", before: 5, after: 1, limit: 3 }]),
+    ];
+    for (let i = 0; i < 400; i++) {
+      const bytes = new Uint8Array(templates[Math.floor(rand() * templates.length)]!);
+      for (let m = 1 + Math.floor(rand() * 3); m > 0; m--) bytes[Math.floor(rand() * bytes.length)] = Math.floor(rand() * 256);
+      c.sendBytes(rand() < 0.1 ? bytes.subarray(0, Math.floor(rand() * bytes.length)) : bytes);
+      if (i % 50 === 49) await answers();
+    }
+    await new Promise((r) => setTimeout(r, 1100)); // let the rate budget refill
+    await answers();
+    // whatever was applied reads back: every listed channel's aggregate and history
+    const reader = await RawClient.connect(hub.url, "reader");
+    for (const name of (await reader.request({ type: "listChannels", reqId: 0, agentId: "fuzz" })).channels) {
+      await reader.request({ type: "getAggregate", reqId: 0, agentId: "fuzz", channel: name });
+      await reader.request({ type: "getMessages", reqId: 0, agentId: "fuzz", channel: name });
+    }
+    expect(c.closeCode).toBeUndefined();
+    await Promise.all([c.close(), reader.close()]);
+  });
+
   test("protocol errors: wrong version closes (4400), second hello, subscription limits", async () => {
     const old = await RawClient.open(hub.url);
     expect(await old.reply({ type: "hello", reqId: 0, protocol: 2, agentId: "x" })).toMatchObject({ code: "TAGWIRE_ERR_PROTOCOL" });

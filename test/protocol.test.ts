@@ -13,6 +13,8 @@ import {
   encodeFrame,
   encodeFrames,
   encodeMessageEvent,
+  encodePublishAck,
+  isPlainPublishBatch,
   encodeValue,
   eventPrefix,
   joinFrames,
@@ -250,6 +252,35 @@ describe("hand-written event encoders", () => {
     const [f] = decodeFrames(joinFrames([encodeMessageEvent(prefix, "id-1", 1_700_000_000_123, data)]));
     expect(f).toMatchObject({ type: "message", agentId: agent, channel, id: "id-1", ts: 1_700_000_000_123 });
     expect(decodeValue((f as { data: Uint8Array }).data)).toEqual({ level: "warn", text: "x".repeat(300) });
+  });
+});
+
+describe("hub hot-path helpers", () => {
+  test("encodePublishAck writes exactly what encodeFrame writes", () => {
+    for (const reqId of [1, 127, 128, 70000, 2 ** 32 - 1]) {
+      for (const version of [0, 1, 300, 2 ** 32, 2 ** 53 - 1]) {
+        for (const diff of [fromHex("80"), doc, encodeValue({ s: "x".repeat(300) })]) {
+          const generic = encodeFrame({ type: "ack", reqId, result: { version, diff, message: null } });
+          expect(hex(encodePublishAck(reqId, version, diff))).toBe(hex(generic));
+        }
+      }
+    }
+  });
+
+  test("isPlainPublishBatch: only publishes without log, with sane message ids", () => {
+    const pub = (extra: Partial<Extract<Frame, { type: "publish" }>> = {}): Frame => ({
+      type: "publish", reqId: 5, agentId: "a", channel: "b/c", diff: doc, ...extra,
+    });
+    expect(isPlainPublishBatch(encodeFrames([pub()]))).toBe(true);
+    expect(isPlainPublishBatch(encodeFrames([pub({ replace: true, replaceKeys: ["x", "y"], messageId: "m-1", reqId: 70000 })]))).toBe(true);
+    expect(isPlainPublishBatch(encodeFrames(Array.from({ length: 300 }, () => pub({ diff: encodeValue({ s: "x".repeat(70_000) }) }))))).toBe(true);
+    expect(isPlainPublishBatch(encodeFrames([pub(), pub({ log: true })]))).toBe(false);
+    expect(isPlainPublishBatch(encodeFrames([pub(), { type: "ping", reqId: 1 }]))).toBe(false);
+    expect(isPlainPublishBatch(encodeFrames([pub({ messageId: "x".repeat(129) })]))).toBe(false);
+    expect(isPlainPublishBatch(encodeFrames([pub({ messageId: "bad\nid" })]))).toBe(false);
+    const ok = encodeFrames([pub(), pub()]);
+    for (let cut = 0; cut < ok.length; cut++) expect(isPlainPublishBatch(ok.subarray(0, cut))).toBe(false);
+    expect(isPlainPublishBatch(new Uint8Array([...ok, 0]))).toBe(false);
   });
 });
 

@@ -247,6 +247,44 @@ describe("Agent and LocalBus", () => {
     expect(await ready.agent("x").getAggregate("c")).toEqual({});
   });
 
+  it("seeded random writes: every event's aggregate equals the stored aggregate at its version", async () => {
+    const seed = Number(process.env.TAGWIRE_SEED ?? Date.now() % 1_000_000);
+    console.log(`sdk.agent random seed: ${seed} (set TAGWIRE_SEED to replay)`);
+    let s = seed >>> 0 || 1;
+    const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const keys = ["a", "b", "c"];
+    const value = (depth: number): unknown => {
+      const r = rand();
+      if (r < 0.2) return null;
+      if (r < 0.45 || depth > 2) return [1, 1.5, true, "x", 0][Math.floor(rand() * 5)];
+      if (r < 0.55) return [Math.floor(rand() * 3)];
+      const o: Record<string, unknown> = {};
+      for (let i = 0, n = 1 + Math.floor(rand() * 3); i < n; i++) o[keys[Math.floor(rand() * keys.length)]!] = value(depth + 1);
+      return o;
+    };
+    const bus = newBus();
+    const dev = bus.agent("dev");
+    const last: { aggregate?: unknown; version?: number } = {};
+    let mismatches = 0;
+    dev.subscribe("c", (e) => {
+      if (e.type === "aggregate") Object.assign(last, { aggregate: e.aggregate, version: e.version });
+    });
+    for (let i = 0; i < 300; i++) {
+      const v = value(0);
+      const diff = v !== null && typeof v === "object" && !Array.isArray(v) ? v : { k: v };
+      const r = rand();
+      const options = r < 0.1 ? { replace: true } : r < 0.25 ? { replaceKeys: [keys[Math.floor(rand() * 3)]!] } : {};
+      const result = await dev.publish("c", diff, options);
+      if (result && last.version === result.version) {
+        const stored = await dev.getAggregate("c");
+        if (JSON.stringify(sortKeys(stored)) !== JSON.stringify(sortKeys(last.aggregate))) mismatches++;
+        expect(last.aggregate, `seed ${seed} step ${i}`).toEqual(stored);
+      }
+    }
+    expect(mismatches).toBe(0);
+    expect(last.version).toBeGreaterThan(50);
+  });
+
   it("a closed agent or bus refuses calls with TAGWIRE_ERR_CLOSED", async () => {
     const bus = newBus();
     const dev = bus.agent("dev");
@@ -257,3 +295,9 @@ describe("Agent and LocalBus", () => {
     await expect(other.getAggregate("c")).rejects.toMatchObject({ code: "TAGWIRE_ERR_CLOSED" });
   });
 });
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === "object") return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+  return v;
+}

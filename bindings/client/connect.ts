@@ -110,6 +110,8 @@ function mqttPipe(url: string, c: TransportContext): Transport {
     outTopic: topics.toHub,
     clientId: `tw-${c.clientId}`,
     mqtt: c.options.mqtt,
+    // Opens only while a bridge relays this prefix to a hub.
+    peerStatusTopic: `${prefix}/hub/status`,
     // Presence: the broker publishes the offline record if this client vanishes; the bridge
     // also reads it to end this client's hub connection.
     will: { topic: presence, payload: JSON.stringify({ online: false, clientId: c.clientId }), retain: true, qos: 1 },

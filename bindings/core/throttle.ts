@@ -42,12 +42,27 @@ abstract class KeyedThrottle {
   protected handle = 0;
   private readonly ids = new Map<string, number>();
   private readonly what: string;
+  // Views of linear memory, re-fetched only when memory grew (which leaves them with length 0).
+  private u8v: Uint8Array;
+  private u32v: Uint32Array;
+  private f64v: Float64Array;
 
   protected constructor(instance: CoreInstance, what: string) {
     instance.check();
     this.instance = instance;
     this.ex = instance.exports;
     this.what = what;
+    this.u8v = instance.u8;
+    this.u32v = instance.u32;
+    this.f64v = instance.f64;
+  }
+
+  protected views(): void {
+    if (this.u8v.length === 0) {
+      this.u8v = this.instance.u8;
+      this.u32v = this.instance.u32;
+      this.f64v = this.instance.f64;
+    }
   }
 
   /** The id of a string key, interning it on first use. */
@@ -96,7 +111,18 @@ abstract class KeyedThrottle {
   /** Copies the core's one-byte-per-key reply into `out`. */
   protected readReply(out: Uint8Array, n: number): void {
     const ptr: number = this.ex.ioOutPtr();
-    out.set(this.instance.u8.subarray(ptr, ptr + n));
+    this.views();
+    out.set(this.u8v.subarray(ptr, ptr + n));
+  }
+
+  protected writeIds(keyIds: Uint32Array, index: number): void {
+    this.views();
+    this.u32v.set(keyIds, index);
+  }
+
+  protected writeValues(values: Float64Array, index: number): void {
+    this.views();
+    this.f64v.set(values, index);
   }
 
   protected abstract disposeHandle(h: number): number;
@@ -150,7 +176,7 @@ export class RateLimiter extends KeyedThrottle {
     const n = keyIds.length;
     if (n === 0) return 0;
     const ptr: number = this.ex.ioInReserve(n * 4);
-    this.instance.u32.set(keyIds, ptr / 4);
+    this.writeIds(keyIds, ptr / 4);
     const r: number = this.ex.rateCheckMany(h, n, nowMs);
     if (r < 0) this.fail(-r, `checkMany: ids must be below ${MAX_KEYS} and nowMs finite (nothing recorded)`);
     this.readReply(out, n);
@@ -227,8 +253,8 @@ export class ChangeFilter extends KeyedThrottle {
     const n = keyIds.length;
     if (n === 0) return 0;
     const ptr: number = this.ex.ioInReserve(n * 12);
-    this.instance.f64.set(values, ptr / 8);
-    this.instance.u32.set(keyIds, ptr / 4 + n * 2);
+    this.writeValues(values, ptr / 8);
+    this.writeIds(keyIds, ptr / 4 + n * 2);
     const r: number = this.ex.changeCheckMany(h, n);
     if (r < 0) this.fail(-r, `checkMany: ids must be below ${MAX_KEYS} and values finite (nothing recorded)`);
     this.readReply(out, n);

@@ -534,3 +534,106 @@ export function toFrame(raw: unknown): Frame {
       fail(reqId, `unknown frame type ${JSON.stringify(t)}`);
   }
 }
+
+const ACK_KEY_VERSION = encodeStr("version");
+const ACK_KEY_DIFF = encodeStr("diff");
+const ACK_KEY_MESSAGE = encodeStr("message");
+
+/**
+ * The ack of a publish that logged no message, written by hand (the hub's hot path):
+ * `[16, reqId, {version, diff: bin, message: nil}]`, byte for byte what `encodeFrame` makes.
+ */
+export function encodePublishAck(reqId: number, version: number, diff: Uint8Array): Uint8Array {
+  const size =
+    2 + uintSize(reqId) + 1 + ACK_KEY_VERSION.length + uintSize(version) + ACK_KEY_DIFF.length + binHeaderSize(diff.length) + diff.length + ACK_KEY_MESSAGE.length + 1;
+  const out = new Uint8Array(size);
+  out[0] = 0x93;
+  out[1] = 16;
+  let pos = writeUint(out, 2, reqId);
+  out[pos++] = 0x83;
+  out.set(ACK_KEY_VERSION, pos);
+  pos = writeUint(out, pos + ACK_KEY_VERSION.length, version);
+  out.set(ACK_KEY_DIFF, pos);
+  pos = writeBinHeader(out, pos + ACK_KEY_DIFF.length, diff.length);
+  out.set(diff, pos);
+  pos += diff.length;
+  out.set(ACK_KEY_MESSAGE, pos);
+  out[pos + ACK_KEY_MESSAGE.length] = 0xc0;
+  return out;
+}
+
+/**
+ * True when `bytes` is a batch of publish frames only, none with `log`, every messageId 1..128
+ * bytes without control characters: the batches the hub may hand whole to the core's pipeline
+ * (which applies every publish of a batch before anything else). Reads headers and lengths only;
+ * documents are skipped by their bin length. Anything unusual answers false, and the frames then
+ * take the general path, which also reports any error.
+ */
+export function isPlainPublishBatch(bytes: Uint8Array): boolean {
+  const end = bytes.length;
+  let p = 0;
+  const u16 = (q: number) => (bytes[q]! << 8) | bytes[q + 1]!;
+  const u32 = (q: number) => bytes[q]! * 0x1000000 + ((bytes[q + 1]! << 16) | (bytes[q + 2]! << 8) | bytes[q + 3]!);
+  let count: number;
+  const b0 = bytes[0];
+  if (b0 === undefined) return false;
+  if ((b0 & 0xf0) === 0x90) {
+    count = b0 & 0x0f;
+    p = 1;
+  } else if (b0 === 0xdc && end >= 3) {
+    count = u16(1);
+    p = 3;
+  } else return false;
+  if (count === 0) return false;
+  // Skips a str (kind 0) or bin (kind 1); returns its body length, or -1.
+  const skipBytes = (kind: number): number => {
+    const b = bytes[p];
+    let n: number;
+    if (kind === 0 && b !== undefined && b >= 0xa0 && b <= 0xbf) {
+      n = b & 0x1f;
+      p += 1;
+    } else if (b === (kind === 0 ? 0xd9 : 0xc4) && p + 1 < end) {
+      n = bytes[p + 1]!;
+      p += 2;
+    } else if (b === (kind === 0 ? 0xda : 0xc5) && p + 2 < end) {
+      n = u16(p + 1);
+      p += 3;
+    } else if (kind === 1 && b === 0xc6 && p + 4 < end) {
+      n = u32(p + 1);
+      p += 5;
+    } else return -1;
+    if (p + n > end) return -1;
+    p += n;
+    return n;
+  };
+  for (let i = 0; i < count; i++) {
+    if (bytes[p] !== 0x98 || bytes[p + 1] !== FrameType.publish) return false;
+    p += 2;
+    // reqId: a uint up to 32 bits
+    const r = bytes[p];
+    if (r === undefined) return false;
+    if (r < 0x80) p += 1;
+    else if (r === 0xcc) p += 2;
+    else if (r === 0xcd) p += 3;
+    else if (r === 0xce) p += 5;
+    else return false;
+    if (skipBytes(0) < 0 || skipBytes(0) < 0 || skipBytes(1) < 0) return false;
+    const flags = bytes[p];
+    if (flags !== 0 && flags !== PublishFlag.replace) return false;
+    p += 1;
+    const rk = bytes[p];
+    if (rk === 0xc0) p += 1;
+    else if (rk !== undefined && (rk & 0xf0) === 0x90) {
+      p += 1;
+      for (let k = rk & 0x0f; k > 0; k--) if (skipBytes(0) < 0) return false;
+    } else return false;
+    if (bytes[p] === 0xc0) p += 1;
+    else {
+      const n = skipBytes(0);
+      if (n < 1 || n > 128) return false;
+      for (let q = p - n; q < p; q++) if (bytes[q]! < 0x20 || bytes[q] === 0x7f) return false;
+    }
+    if (p > end) return false;
+  }
+  return p === end;
+}

@@ -2,7 +2,7 @@
 // today, a hub over WebSocket or MQTT later). Everything here works the same on every session.
 import { TagwireError } from "../core/errors.js";
 import { defaultErrorHandler, report, type ErrorHandler } from "./errors.js";
-import { applyDiff, isObject, toJson, type JsonObject } from "./json.js";
+import { applyDiff, isObject, isOwned, toJson, type JsonObject } from "./json.js";
 import { assertAgentId, assertChannelName, assertChannelPattern } from "./names.js";
 import { Publishers, type PublishOnChangeOptions, type PublishThrottledOptions } from "./publishers.js";
 import type { ChannelEvent, Json, Message, MessageQuery, PublishOptions, PublishResult, Session, Unsubscribe } from "./session.js";
@@ -19,7 +19,9 @@ export interface AgentPublishOptions extends PublishOptions {
    * Doover's coalescing deadline. Writes to a channel with a max age are merged (later diff
    * composed onto the earlier, nulls kept) and sent together no later than `maxAgeMs` after the
    * first of them; `publish` then resolves to `null` at once. 0, a negative value or no value
-   * sends at once (after any writes already pending for the channel, in order). A logged write
+   * sends at once (after any writes already pending for the channel, in order). Two writes whose
+   * merge would not equal applying them one by one (see clearsThenSets) are not merged: the
+   * pending one is sent early and the later one starts a new deadline. A logged write
    * (`log: true`) is one history point and is never merged: it sends the pending writes, then
    * itself. Pending writes are not visible to reads until sent; `flush()` sends them now.
    */
@@ -79,7 +81,7 @@ export class Agent {
   async publish(channel: string, data: unknown, options: AgentPublishOptions = {}): Promise<PublishResult | null> {
     this.checkOpen();
     assertChannelName(channel);
-    const json = toJson(data, `publish to ${channel}`);
+    const json = isOwned(data) ? (data as Json) : toJson(data, `publish to ${channel}`);
     const { maxAgeMs, ...rest } = options;
     if (rest.replaceKeys) for (const k of rest.replaceKeys) if (typeof k !== "string") throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "replaceKeys must be strings");
     if (maxAgeMs !== undefined && maxAgeMs > 0 && !rest.log) {

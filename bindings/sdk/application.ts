@@ -10,7 +10,7 @@ import { TagwireError } from "../core/errors.js";
 import type { Agent } from "./agent.js";
 import { Alerts } from "./alerts.js";
 import { report, type ErrorHandler } from "./errors.js";
-import { applyDiff, deepFreeze, diffChanges, getPath, isObject, toJson, type JsonObject } from "./json.js";
+import { applyDiff, deepFreeze, diffChanges, getPath, isObject, markOwned, toJson, type JsonObject } from "./json.js";
 import { assertKey } from "./names.js";
 import { RollingStats, type RollingStatsOptions, type StatsSummary } from "./stats.js";
 import { evaluateTriggers, type LogTrigger, type TriggerState } from "./triggers.js";
@@ -90,6 +90,8 @@ export class Application<Config = Record<string, unknown>> {
   private dirty = false;
   private logDirty = false;
   private readonly triggerStates = new Map<string, TriggerState[]>();
+  /** Paths of this app's own tags by key (read-only arrays, shared). */
+  private readonly ownPaths = new Map<string, string[]>();
   private readonly watchers = new Set<TagWatcher>();
   private unsubscribeTags: Unsubscribe | undefined;
   private begun: Promise<void> | undefined;
@@ -166,8 +168,14 @@ export class Application<Config = Record<string, unknown>> {
    * current one changes nothing and is not logged. Objects merge into an object tag's value, as
    * any diff does. `logOn` triggers are evaluated on every call.
    */
-  async setTag(key: string, value: unknown, options: SetTagOptions = {}): Promise<void> {
-    this.setTagNow(key, value, options);
+  setTag(key: string, value: unknown, options: SetTagOptions = EMPTY_OPTIONS): Promise<void> {
+    // Not `async`: a loop setting many tags should not allocate a promise per call.
+    try {
+      this.setTagNow(key, value, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return RESOLVED;
   }
 
   /** The tag's value (with this loop's writes), or `options.default` when absent. */
@@ -178,8 +186,8 @@ export class Application<Config = Record<string, unknown>> {
   }
 
   /** Deletes a tag (committed with the loop, as setTag(key, null)). */
-  async deleteTag(key: string, options: SetTagOptions = {}): Promise<void> {
-    this.setTagNow(key, null, options);
+  deleteTag(key: string, options: SetTagOptions = EMPTY_OPTIONS): Promise<void> {
+    return this.setTag(key, null, options);
   }
 
   /**
@@ -206,7 +214,7 @@ export class Application<Config = Record<string, unknown>> {
       this.dirty = false;
       let result;
       try {
-        result = await this.agent.publish(TAG_CHANNEL, data);
+        result = await this.agent.publish(TAG_CHANNEL, markOwned(data));
       } catch (error) {
         // Keep the tags for the next commit, under anything set since.
         this.pending = applyDiff(data, this.pending, false) as JsonObject;
@@ -329,6 +337,16 @@ export class Application<Config = Record<string, unknown>> {
   }
 
   private tagPath(key: string, options: TagAddress): string[] {
+    if (!options.global && options.appKey === undefined) {
+      // This app's own tags: checked and built once per key.
+      let path = this.ownPaths.get(key);
+      if (!path) {
+        assertKey("tag key", key);
+        path = [this.appKey, key];
+        if (this.ownPaths.size < 10_000) this.ownPaths.set(key, path);
+      }
+      return path;
+    }
     assertKey("tag key", key);
     if (options.global) return [key];
     const appKey = options.appKey ?? this.appKey;
@@ -399,6 +417,9 @@ export class Application<Config = Record<string, unknown>> {
     }
   }
 }
+
+const RESOLVED: Promise<void> = Promise.resolve();
+const EMPTY_OPTIONS: SetTagOptions = Object.freeze({});
 
 /** Sets `value` at `path` in a diff we own, composing with what is there (nulls kept). */
 function setIn(target: JsonObject, path: string[], value: Json): void {

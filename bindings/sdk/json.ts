@@ -150,3 +150,34 @@ export function deepFreeze<T extends Json>(value: T): T {
   }
   return value;
 }
+
+/**
+ * Freezes what `applyDiff(frozenBase, diff)` created: the root and the nodes along the diff's
+ * paths. Everything else is shared with the already frozen base, so this costs the size of the
+ * diff, not of the document. Returns `value`.
+ */
+export function freezeChanged<T extends Json>(value: T, diff: Json): T {
+  if (value === null || typeof value !== "object" || Object.isFrozen(value)) return value;
+  if (Array.isArray(value) || !isObject(diff)) return deepFreeze(value);
+  Object.freeze(value);
+  for (const key of Object.keys(diff)) {
+    const v = (value as JsonObject)[key];
+    if (v !== undefined) freezeChanged(v, diff[key]!);
+  }
+  return value;
+}
+
+/**
+ * Values the SDK built itself and will not touch again (an app's committed tag diff): publish
+ * skips its defensive copy for them. Module-private to the SDK; not part of the public API.
+ */
+const owned = new WeakSet<object>();
+
+export function markOwned<T extends object>(value: T): T {
+  owned.add(value);
+  return value;
+}
+
+export function isOwned(value: unknown): boolean {
+  return typeof value === "object" && value !== null && owned.has(value);
+}

@@ -11,7 +11,7 @@ import type { Router } from "../core/router.js";
 import { TagwireError } from "../core/errors.js";
 import { Agent, type AgentOptions } from "./agent.js";
 import { defaultErrorHandler, report, type ErrorHandler } from "./errors.js";
-import { deepFreeze, toJson } from "./json.js";
+import { applyDiff, deepFreeze, freezeChanged, toJson } from "./json.js";
 import { MAX_NAME_BYTES, assertAgentId, assertChannelName, assertChannelPattern, matchPattern } from "./names.js";
 import type { ChannelEvent, Json, Message, MessageQuery, PublishOptions, PublishResult, Session, Unsubscribe } from "./session.js";
 
@@ -35,6 +35,13 @@ interface ChannelState {
   messages: Message[];
   messageIds: Map<string, Message>;
   lastTs: number;
+  /**
+   * The aggregate as a frozen JS value at `mirrorVersion`, kept while the channel has subscribers
+   * by applying each effective diff (the store's diffs are exact for that), so events share one
+   * immutable value per version and the store is only decoded when the mirror fell behind.
+   */
+  mirror: Json | undefined;
+  mirrorVersion: number;
 }
 
 interface Subscription {
@@ -121,14 +128,17 @@ export class LocalBus implements Session {
     const subs = this.matching(key);
     if (subs.length > 0) {
       if (result.changed) {
-        const event: ChannelEvent = deepFreeze({
+        const diff = deepFreeze(result.diff as Json);
+        const event: ChannelEvent = Object.freeze({
           type: "aggregate",
           agentId,
           channel,
-          aggregate: this.store!.getValue(state.slot) as Json,
-          diff: result.diff as Json,
+          // A replace stores the new value as given (nulls included), which its effective diff
+          // cannot always say: read the store then.
+          aggregate: this.aggregateAt(state, result.version, options.replace || options.replaceKeys?.length ? undefined : diff),
+          diff,
           version: result.version,
-        } as ChannelEvent & Json);
+        });
         for (const sub of subs) this.enqueue(sub, event);
       }
       if (message) {
@@ -239,7 +249,7 @@ export class LocalBus implements Session {
         if (!matchPattern(sub.pattern, channel)) continue;
         const state = this.channels.get(`${agentId}/${channel}`)!;
         const version = this.store!.version(state.slot);
-        const aggregate = version ? deepFreeze(this.store!.getValue(state.slot) as Json) : EMPTY;
+        const aggregate = version ? this.aggregateAt(state, version, undefined) : EMPTY;
         this.enqueue(sub, Object.freeze({ type: "sync", agentId, channel, aggregate, version }));
       }
     }
@@ -269,10 +279,32 @@ export class LocalBus implements Session {
   private channel(key: string, agentId: string, channel: string): ChannelState {
     let state = this.channels.get(key);
     if (!state) {
-      state = { agentId, channel, slot: this.store!.open(key), exists: false, messages: [], messageIds: new Map(), lastTs: 0 };
+      state = {
+        agentId,
+        channel,
+        slot: this.store!.open(key),
+        exists: false,
+        messages: [],
+        messageIds: new Map(),
+        lastTs: 0,
+        mirror: undefined,
+        mirrorVersion: -1,
+      };
       this.channels.set(key, state);
     }
     return state;
+  }
+
+  /** The frozen aggregate at `version` (the store's current one), from the mirror when it can. */
+  private aggregateAt(state: ChannelState, version: number, diff: Json | undefined): Json {
+    if (state.mirrorVersion === version && state.mirror !== undefined) return state.mirror;
+    if (diff !== undefined && state.mirror !== undefined && state.mirrorVersion === version - 1) {
+      state.mirror = freezeChanged(applyDiff(state.mirror, diff), diff);
+    } else {
+      state.mirror = deepFreeze(this.store!.getValue(state.slot) as Json);
+    }
+    state.mirrorVersion = version;
+    return state.mirror;
   }
 
   private markExists(state: ChannelState): void {

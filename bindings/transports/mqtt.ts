@@ -40,6 +40,12 @@ export interface MqttTransportOptions extends TransportConnectOptions {
   will?: MqttMessageSpec | null;
   /** Published (after subscribing) once the pipe is open, e.g. a retained presence record. */
   hello?: MqttMessageSpec;
+  /**
+   * A retained JSON `{"online": bool}` the peer keeps (the hub bridge's `P/hub/status`): the
+   * pipe opens only once it says online, and closes when it says offline. Without it the pipe
+   * opens as soon as it is subscribed.
+   */
+  peerStatusTopic?: string;
   keepaliveS?: number;
   connectTimeoutMs?: number;
   username?: string;
@@ -138,26 +144,40 @@ export class MqttTransport extends BaseTransport {
     });
     this.client = client;
     let lastError: Error | undefined;
+    let subscribed = false;
+    let peerOnline = o.peerStatusTopic === undefined;
+    const maybeOpen = () => {
+      if (this.state !== "connecting" || !subscribed || !peerOnline) return;
+      if (this.closeRequested !== undefined) {
+        this.close(this.closeRequested);
+        return;
+      }
+      if (o.hello) client.publish(o.hello.topic, o.hello.payload, { qos: o.hello.qos ?? 1, retain: o.hello.retain ?? false });
+      this.opened();
+    };
     client.on("connect", () => {
       // Nagle would hold a lone frame for up to 40 ms behind an unacknowledged one.
       client.stream?.setNoDelay?.(true);
-      client.subscribe(o.inTopic, { qos: 1 }, (err, granted) => {
+      const topics = o.peerStatusTopic ? [o.inTopic, o.peerStatusTopic] : [o.inTopic];
+      client.subscribe(topics, { qos: 1 }, (err, granted) => {
         if (this.state !== "connecting") return;
-        const refused = err ?? (granted && granted[0] && granted[0].qos > 2 ? new Error(`subscription to ${o.inTopic} refused`) : undefined);
+        const refused = err ?? (granted?.some((g) => g.qos > 2) ? new Error(`subscription to ${topics.join(", ")} refused`) : undefined);
         if (refused) {
           this.closed({ reason: refused.message, error: refused });
           client.end(true);
           return;
         }
-        if (this.closeRequested !== undefined) {
-          this.close(this.closeRequested);
-          return;
-        }
-        if (o.hello) client.publish(o.hello.topic, o.hello.payload, { qos: o.hello.qos ?? 1, retain: o.hello.retain ?? false });
-        this.opened();
+        subscribed = true;
+        maybeOpen();
       });
     });
     client.on("message", (topic: string, payload: Uint8Array) => {
+      if (topic === o.peerStatusTopic) {
+        peerOnline = parseOnline(payload);
+        if (peerOnline) maybeOpen();
+        else if (this.closed({ reason: "peer offline", local: false })) client.end(false);
+        return;
+      }
       if (topic !== o.inTopic) return;
       if (payload.byteLength === 0) {
         if (this.closed({ reason: "peer closed", local: false })) client.end(false);
@@ -185,6 +205,14 @@ export function connectMqtt(url: string, options: MqttTransportOptions): Transpo
     throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "an MQTT pipe needs two distinct topics (inTopic, outTopic)");
   }
   return new MqttTransport(url, options);
+}
+
+function parseOnline(payload: Uint8Array): boolean {
+  try {
+    return (JSON.parse(new TextDecoder().decode(payload)) as { online?: unknown }).online === true;
+  } catch {
+    return false;
+  }
 }
 
 function toPayload(p: Uint8Array | string): Uint8Array | string {

@@ -1,0 +1,340 @@
+// Fan-out over loopback: messages per second delivered to 1, 10 and 100 subscribers, every
+// message decoded by its subscriber and checked in sequence (none lost), through
+//   tagwire   the hub (dist/hub) over WebSocket; publisher and subscribers are the SDK's
+//             RemoteSession (createMessage / subscribe), so the hub stores every message
+//             (SQLite, WAL, synchronous=FULL group commit) before fanning it out;
+//   aedes     Aedes 1.x in Node, mqtt.js clients, QoS 0;
+//   mosquitto the local Mosquitto at 127.0.0.1:1883, mqtt.js clients, QoS 0;
+//   bare-ws   a `ws` server that only rebroadcasts each message's bytes to every subscriber,
+//             sockets corked per event-loop tick: the ceiling (the JS anchor of this bench).
+// Payload: a ~200-byte msgpack document with a sequence number; every subscriber unpacks it.
+//
+// Setup (2 cores): the broker and the publisher share the main process (Mosquitto is its own
+// process); all subscribers of a run live in one child process on the other core. Flow control
+// is closed-loop and the same for all: the publisher keeps at most WINDOW messages ahead of the
+// slowest subscriber (the child reports progress every 2 ms over IPC), publishes for PUBLISH_MS,
+// then waits until every subscriber has every message. Rate = messages x subscribers / time.
+// tinybench runs each configuration 3 times after one unrecorded warm-up run (throws: true);
+// medians are printed.
+//
+// Run `npm run build` first, then `node bench/fanout.bench.mjs` (about a minute; stops by
+// itself). Needs aedes (devDependency) and Mosquitto on 127.0.0.1:1883.
+import { fork } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir, cpus } from "node:os";
+import { join } from "node:path";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { Bench } from "tinybench";
+import { Packr } from "msgpackr";
+import { WebSocketServer, WebSocket } from "ws";
+
+const SUBSCRIBERS = [1, 10, 100];
+const PUBLISH_MS = 600;
+const WINDOW = 4000;
+const DRAIN_TIMEOUT_MS = 15_000;
+const packr = new Packr({ useRecords: false, variableMapSize: true });
+const PREFIX = `tw-fanout-${process.pid}`;
+
+function payload(seq) {
+  return {
+    seq,
+    agent: "bench-pub",
+    sensor: "sensors/temperature/indoor",
+    values: [21.5, 21.6, 21.4, 21.7],
+    unit: "celsius",
+    status: "ok",
+    note: "fan-out benchmark payload, padded to about two hundred bytes...........",
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child: the subscribers
+
+if (process.argv[2] === "--subscribers") {
+  const { system, url, count } = JSON.parse(process.argv[3]);
+  const subs = [];
+  let expected = Infinity;
+  let runId = 0;
+  let failed;
+  const onData = (sub, seq) => {
+    if (seq !== sub.next) failed ??= `subscriber ${sub.i}: got seq ${seq}, expected ${sub.next}`;
+    sub.next = seq + 1;
+  };
+  if (system === "tagwire") {
+    const { connectSession } = await import("../dist/bindings/index.js");
+    await Promise.all(
+      Array.from({ length: count }, async (_, i) => {
+        const session = await connectSession(url, { agentId: `sub-${i}`, pingIntervalMs: 0 });
+        const sub = { i, next: 0 };
+        await new Promise((resolve) => {
+          session.subscribe("bench-pub", "bench", (e) => {
+            if (e.type === "sync") resolve();
+            else if (e.type === "message") onData(sub, e.message.data.seq);
+          });
+        });
+        subs.push(sub);
+      }),
+    );
+  } else if (system === "bare-ws") {
+    await Promise.all(
+      Array.from({ length: count }, async (_, i) => {
+        const ws = new WebSocket(url);
+        const sub = { i, next: 0 };
+        ws.on("message", (data) => onData(sub, packr.unpack(data).seq));
+        await new Promise((r) => ws.once("open", r));
+        subs.push(sub);
+      }),
+    );
+  } else {
+    const mqtt = (await import("mqtt")).default;
+    await Promise.all(
+      Array.from({ length: count }, async (_, i) => {
+        const c = await mqtt.connectAsync(url, { clientId: `${PREFIX}-sub-${i}-${Math.random().toString(16).slice(2, 8)}`, reconnectPeriod: 0 });
+        const sub = { i, next: 0 };
+        c.on("message", (_t, data) => onData(sub, packr.unpack(data).seq));
+        await c.subscribeAsync(`${PREFIX}/bench`, { qos: 0 });
+        subs.push(sub);
+      }),
+    );
+  }
+  const slowest = () => {
+    let m = Infinity;
+    for (const s of subs) if (s.next < m) m = s.next;
+    return m;
+  };
+  let lastReported = -1;
+  setInterval(() => {
+    const m = slowest();
+    if (failed) process.send({ type: "failed", runId, reason: failed });
+    if (m !== lastReported) {
+      lastReported = m;
+      process.send({ type: "progress", runId, slowest: m });
+    }
+    if (m >= expected) {
+      process.send({ type: "done", runId, slowest: m });
+      expected = Infinity;
+    }
+  }, 2);
+  process.on("message", (msg) => {
+    if (msg.type === "arm") {
+      runId = msg.runId;
+      for (const s of subs) s.next = 0;
+      lastReported = -1;
+      expected = Infinity;
+      process.send({ type: "armed", runId });
+    } else if (msg.type === "expect") {
+      expected = msg.total;
+    } else if (msg.type === "exit") process.exit(0);
+  });
+  process.send({ type: "ready" });
+  await new Promise(() => {});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main: brokers, publishers, the measured runs
+
+const { startHub } = await import("../dist/hub/index.js");
+const { connectSession } = await import("../dist/bindings/index.js");
+
+function startSubscribers(system, url, count) {
+  const child = fork(fileURLToPath(import.meta.url), ["--subscribers", JSON.stringify({ system, url, count })], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const listeners = new Set();
+  child.on("message", (m) => {
+    for (const l of [...listeners]) l(m);
+  });
+  const next = (pred) =>
+    new Promise((resolve, reject) => {
+      const l = (m) => {
+        if (m.type === "failed") {
+          listeners.delete(l);
+          reject(new Error(m.reason));
+        } else if (pred(m)) {
+          listeners.delete(l);
+          resolve(m);
+        }
+      };
+      listeners.add(l);
+    });
+  return { child, listeners, next, ready: next((m) => m.type === "ready") };
+}
+
+/** One measured run: publish for PUBLISH_MS under the window, then wait for the slowest. */
+async function fanoutRun(subs, runId, publishOne, count) {
+  subs.child.send({ type: "arm", runId });
+  await subs.next((m) => m.type === "armed" && m.runId === runId);
+  let slowest = 0;
+  let failure;
+  const progress = (m) => {
+    if (m.runId !== runId) return;
+    if (m.type === "progress") slowest = m.slowest;
+    if (m.type === "failed") failure = m.reason;
+  };
+  subs.listeners.add(progress);
+  const t0 = performance.now();
+  let sent = 0;
+  while (performance.now() - t0 < PUBLISH_MS && !failure) {
+    const room = Math.min(WINDOW - (sent - slowest), 512);
+    for (let i = 0; i < room; i++) publishOne(sent++);
+    await new Promise((r) => setImmediate(r));
+  }
+  const done = subs.next((m) => m.type === "done" && m.runId === runId);
+  subs.child.send({ type: "expect", total: sent });
+  const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error(`lost messages: slowest subscriber has ${slowest} of ${sent}`)), DRAIN_TIMEOUT_MS));
+  await Promise.race([done, timeout]);
+  const seconds = (performance.now() - t0) / 1000;
+  subs.listeners.delete(progress);
+  if (failure) throw new Error(failure);
+  return { delivered: sent * count, seconds, rate: (sent * count) / seconds };
+}
+
+const systems = {
+  async tagwire(count) {
+    const dataDir = mkdtempSync(join(tmpdir(), "tw-fanout-"));
+    const hub = await startHub({ dataDir, auth: false, log: () => {}, limits: { framesPerSecond: 1e9 } });
+    const pub = await connectSession(hub.url, { agentId: "bench-pub", pingIntervalMs: 0 });
+    await pub.createMessage("bench-pub", "bench", { seq: -1 }); // the channel exists: subscribers get a sync
+    const ignore = () => {};
+    return {
+      url: hub.url,
+      publishOne: (seq) => pub.createMessage("bench-pub", "bench", payload(seq)).catch(ignore),
+      async stop() {
+        await pub.close(0);
+        await hub.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  },
+  async aedes(count) {
+    const { Aedes } = await import("aedes");
+    const mqtt = (await import("mqtt")).default;
+    const broker = await Aedes.createBroker();
+    const server = createServer(broker.handle);
+    await new Promise((r) => server.listen(0, "127.0.0.1", r));
+    const url = `mqtt://127.0.0.1:${server.address().port}`;
+    const pub = await mqtt.connectAsync(url, { clientId: `${PREFIX}-pub`, reconnectPeriod: 0 });
+    return {
+      url,
+      publishOne: (seq) => pub.publish(`${PREFIX}/bench`, packr.pack(payload(seq)), { qos: 0 }),
+      async stop() {
+        await pub.endAsync();
+        await new Promise((r) => broker.close(r));
+        await new Promise((r) => server.close(r));
+      },
+    };
+  },
+  async mosquitto(count) {
+    const mqtt = (await import("mqtt")).default;
+    const url = "mqtt://127.0.0.1:1883";
+    const pub = await mqtt.connectAsync(url, { clientId: `${PREFIX}-pub`, reconnectPeriod: 0 });
+    return {
+      url,
+      publishOne: (seq) => pub.publish(`${PREFIX}/bench`, packr.pack(payload(seq)), { qos: 0 }),
+      stop: () => pub.endAsync(),
+    };
+  },
+  async "bare-ws"(count) {
+    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: false });
+    await new Promise((r) => wss.once("listening", r));
+    const subscribers = new Set();
+    let publisher;
+    let corked = false;
+    const uncork = () => {
+      corked = false;
+      for (const s of subscribers) s._socket.uncork();
+    };
+    wss.on("connection", (ws, req) => {
+      if (req.url === "/publish") {
+        publisher = ws;
+        ws.on("message", (data) => {
+          if (!corked) {
+            corked = true;
+            for (const s of subscribers) s._socket.cork();
+            setImmediate(uncork);
+          }
+          for (const s of subscribers) s.send(data, { binary: true });
+        });
+      } else subscribers.add(ws);
+    });
+    const url = `ws://127.0.0.1:${wss.address().port}`;
+    const pub = new WebSocket(`${url}/publish`);
+    await new Promise((r) => pub.once("open", r));
+    while (!publisher) await new Promise((r) => setImmediate(r));
+    return {
+      url,
+      publishOne: (seq) => pub.send(packr.pack(payload(seq))),
+      async stop() {
+        pub.close();
+        await new Promise((r) => wss.close(r));
+      },
+    };
+  },
+};
+
+console.log(`fanout: ${cpus().length} cores, ${cpus()[0]?.model}, node ${process.version}, ${new Date().toISOString()}`);
+console.log(`payload ${packr.pack(payload(123456)).length} B msgpack; window ${WINDOW}; publish ${PUBLISH_MS} ms per run`);
+
+const rates = new Map();
+// Warm-up is done by hand (one unrecorded run after each setup): tinybench's own warm-up phase
+// would set the whole system up and tear it down separately.
+const bench = new Bench({ name: "fanout", iterations: 3, time: 0, warmup: false, throws: true });
+const live = [];
+for (const count of SUBSCRIBERS) {
+  for (const name of Object.keys(systems)) {
+    const key = `${name} x${count}`;
+    let ctx;
+    let runId = 0;
+    rates.set(key, []);
+    bench.add(
+      key,
+      async () => {
+        const r = await fanoutRun(ctx.subs, ++runId, ctx.sys.publishOne, count);
+        rates.get(key).push(r.rate);
+      },
+      {
+        async beforeAll() {
+          const sys = await systems[name](count);
+          const subs = startSubscribers(name, sys.url, count);
+          await subs.ready;
+          ctx = { sys, subs };
+          live.push(ctx);
+          await fanoutRun(subs, ++runId, sys.publishOne, count);
+        },
+        async afterAll() {
+          ctx.subs.child.send({ type: "exit" });
+          await new Promise((r) => ctx.subs.child.once("exit", r));
+          await ctx.sys.stop();
+        },
+      },
+    );
+  }
+}
+
+const stopAll = setTimeout(() => {
+  console.error("fanout bench: over its time budget, stopping");
+  for (const c of live) c.subs.child.kill();
+  process.exit(1);
+}, 170_000);
+stopAll.unref();
+
+await bench.run();
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+const fmt = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e3).toFixed(0)} k`);
+console.log("\nmedian delivered messages/s (every message decoded by every subscriber, none lost):");
+console.log("subscribers | tagwire  | aedes    | mosquitto | bare-ws  | tagwire/aedes | tagwire/mosquitto | tagwire/bare-ws");
+for (const count of SUBSCRIBERS) {
+  const m = {};
+  for (const name of Object.keys(systems)) m[name] = median(rates.get(`${name} x${count}`));
+  console.log(
+    `${String(count).padStart(11)} | ${fmt(m.tagwire).padStart(8)} | ${fmt(m.aedes).padStart(8)} | ${fmt(m.mosquitto).padStart(9)} | ${fmt(m["bare-ws"]).padStart(8)} | ${(m.tagwire / m.aedes).toFixed(2).padStart(12)}x | ${(m.tagwire / m.mosquitto).toFixed(2).padStart(16)}x | ${(
+      (100 * m.tagwire) /
+      m["bare-ws"]
+    ).toFixed(0).padStart(14)}%`,
+  );
+}
+console.log("\ntinybench (ms per run, including the drain):");
+console.table(bench.table());
+process.exit(0);

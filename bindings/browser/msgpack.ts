@@ -1,0 +1,258 @@
+// A small msgpack codec with the part of msgpackr's `Packr` API the protocol uses (`pack`,
+// `unpack`), for browser bundles: scripts/build-browser.mjs aliases "msgpackr" to this module, so
+// a page carries ~1.5 KB of codec instead of msgpackr's ~12 KB (gzipped). Node and bundler users
+// keep msgpackr (it is faster on large documents); the bytes are the same either way.
+//
+// It speaks the protocol's data model (docs/PROTOCOL.md, "Payloads") with the settings of
+// bindings/protocol/msgpack.ts: maps with str keys as plain objects, map headers sized by entry
+// count, integers as numbers (64-bit ones lose precision above 2^53, as in JSON), bin decoded as
+// a view of the input. Encoding (msgpack spec):
+//   nil c0 | false c2 | true c3
+//   int     00..7f | e0..ff | cc u8 | cd u16 | ce u32 | d0 i8 | d1 i16 | d2 i32
+//   float   cb f64 (every non-integer, and integers outside the 32-bit ranges)
+//   str     a0+n | d9 n8 | da n16 | db n32, then UTF-8
+//   bin     c4 n8 | c5 n16 | c6 n32        (Uint8Array)
+//   array   90+n | dc n16 | dd n32
+//   map     80+n | de n16 | df n32          (undefined-valued properties are left out, as JSON does)
+// Decoding also reads float32 (ca) and 64-bit integers (cf, d3; as BigInt beyond 2^53 with
+// `int64AsType: "auto"`, which core/doc.ts asks for). BigInt encodes as cf/d3. Extension types,
+// 0xc1 and objects that are not plain (Date, Map) are refused. Errors are plain Errors; one for
+// input cut short carries `incomplete: true`, as msgpackr's does, which frames.ts turns into
+// TAGWIRE_ERR_INCOMPLETE.
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+function incomplete(): Error {
+  return Object.assign(new Error("unexpected end of msgpack data"), { incomplete: true });
+}
+
+class Writer {
+  buf = new Uint8Array(256);
+  view = new DataView(this.buf.buffer);
+  pos = 0;
+
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < this.pos + n) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  /** A one-byte type tag followed by an n-byte big-endian length or value. */
+  head(tag: number, bytes: 0 | 1 | 2 | 4, n: number): void {
+    this.ensure(5);
+    this.buf[this.pos++] = tag;
+    if (bytes === 1) this.view.setUint8(this.pos, n);
+    else if (bytes === 2) this.view.setUint16(this.pos, n);
+    else if (bytes === 4) this.view.setUint32(this.pos, n);
+    this.pos += bytes;
+  }
+
+  /** Header of a str/bin/array/map of length n: fixed form below `fixLimit`, else 8/16/32-bit. */
+  sized(n: number, fix: number, fixLimit: number, t8: number, t16: number, t32: number): void {
+    if (n < fixLimit) this.head(fix | n, 0, 0);
+    else if (t8 && n < 0x100) this.head(t8, 1, n);
+    else if (n < 0x10000) this.head(t16, 2, n);
+    else this.head(t32, 4, n);
+  }
+
+  value(v: unknown): void {
+    if (v === null || v === undefined) return this.head(0xc0, 0, 0);
+    switch (typeof v) {
+      case "boolean":
+        return this.head(v ? 0xc3 : 0xc2, 0, 0);
+      case "number":
+        return this.number(v);
+      case "bigint":
+        this.ensure(9);
+        this.buf[this.pos++] = v < 0n ? 0xd3 : 0xcf;
+        if (v < 0n) this.view.setBigInt64(this.pos, v);
+        else this.view.setBigUint64(this.pos, v);
+        this.pos += 8;
+        return;
+      case "string": {
+        // UTF-8 takes at most 3 bytes per UTF-16 unit; write after the widest header, then
+        // move the bytes down if a shorter header fits.
+        const max = v.length * 3;
+        this.ensure(max + 5);
+        const start = this.pos;
+        const written = encoder.encodeInto(v, this.buf.subarray(start + 5)).written!;
+        this.sized(written, 0xa0, 32, 0xd9, 0xda, 0xdb);
+        this.buf.copyWithin(this.pos, start + 5, start + 5 + written);
+        this.pos += written;
+        return;
+      }
+      case "object":
+        if (v instanceof Uint8Array) {
+          this.sized(v.length, 0, 0, 0xc4, 0xc5, 0xc6);
+          this.ensure(v.length);
+          this.buf.set(v, this.pos);
+          this.pos += v.length;
+          return;
+        }
+        if (Array.isArray(v)) {
+          this.sized(v.length, 0x90, 16, 0, 0xdc, 0xdd);
+          for (let i = 0; i < v.length; i++) this.value(v[i]);
+          return;
+        }
+        // Only plain objects are maps; a Date, Map or class instance has no place in a document.
+        const proto = Object.getPrototypeOf(v);
+        if (proto === Object.prototype || proto === null) return this.map(v as Record<string, unknown>);
+    }
+    throw new Error(`msgpack cannot encode a ${typeof v}`);
+  }
+
+  number(n: number): void {
+    if (Number.isInteger(n)) {
+      if (n >= 0) {
+        if (n < 0x80) return this.head(n, 0, 0);
+        if (n <= 0xffffffff) return this.sized(n, 0, 0, 0xcc, 0xcd, 0xce);
+      } else if (n >= -32) {
+        return this.head(n & 0xff, 0, 0);
+      } else if (n >= -0x80000000) {
+        this.ensure(5);
+        const tag = n >= -0x80 ? 0xd0 : n >= -0x8000 ? 0xd1 : 0xd2;
+        this.buf[this.pos++] = tag;
+        if (tag === 0xd0) this.view.setInt8(this.pos, n);
+        else if (tag === 0xd1) this.view.setInt16(this.pos, n);
+        else this.view.setInt32(this.pos, n);
+        this.pos += tag === 0xd0 ? 1 : tag === 0xd1 ? 2 : 4;
+        return;
+      }
+    }
+    this.ensure(9);
+    this.buf[this.pos++] = 0xcb;
+    this.view.setFloat64(this.pos, n);
+    this.pos += 8;
+  }
+
+  map(o: Record<string, unknown>): void {
+    const keys = Object.keys(o).filter((k) => o[k] !== undefined);
+    this.sized(keys.length, 0x80, 16, 0, 0xde, 0xdf);
+    for (const k of keys) {
+      this.value(k);
+      this.value(o[k]);
+    }
+  }
+}
+
+class Reader {
+  pos = 0;
+  readonly view: DataView;
+
+  constructor(
+    readonly bytes: Uint8Array,
+    /** msgpackr's `int64AsType: "auto"`: 64-bit integers beyond 2^53 stay exact as BigInt. */
+    readonly bigAuto: boolean,
+  ) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  need(n: number): number {
+    const at = this.pos;
+    if (at + n > this.bytes.length) throw incomplete();
+    this.pos = at + n;
+    return at;
+  }
+
+  value(): unknown {
+    const b = this.bytes[this.need(1)]!;
+    if (b < 0x80) return b;
+    if (b >= 0xe0) return b - 0x100;
+    if (b < 0x90) return this.map(b & 0x0f);
+    if (b < 0xa0) return this.array(b & 0x0f);
+    if (b < 0xc0) return this.str(b & 0x1f);
+    const v = this.view;
+    switch (b) {
+      case 0xc0: return null;
+      case 0xc2: return false;
+      case 0xc3: return true;
+      case 0xc4: return this.bin(v.getUint8(this.need(1)));
+      case 0xc5: return this.bin(v.getUint16(this.need(2)));
+      case 0xc6: return this.bin(v.getUint32(this.need(4)));
+      case 0xca: return v.getFloat32(this.need(4));
+      case 0xcb: return v.getFloat64(this.need(8));
+      case 0xcc: return v.getUint8(this.need(1));
+      case 0xcd: return v.getUint16(this.need(2));
+      case 0xce: return v.getUint32(this.need(4));
+      case 0xcf: return this.int64(v.getBigUint64(this.need(8)));
+      case 0xd0: return v.getInt8(this.need(1));
+      case 0xd1: return v.getInt16(this.need(2));
+      case 0xd2: return v.getInt32(this.need(4));
+      case 0xd3: return this.int64(v.getBigInt64(this.need(8)));
+      case 0xd9: return this.str(v.getUint8(this.need(1)));
+      case 0xda: return this.str(v.getUint16(this.need(2)));
+      case 0xdb: return this.str(v.getUint32(this.need(4)));
+      case 0xdc: return this.array(v.getUint16(this.need(2)));
+      case 0xdd: return this.array(v.getUint32(this.need(4)));
+      case 0xde: return this.map(v.getUint16(this.need(2)));
+      case 0xdf: return this.map(v.getUint32(this.need(4)));
+    }
+    throw new Error(`msgpack type 0x${b.toString(16)} is not supported`);
+  }
+
+  int64(n: bigint): number | bigint {
+    const x = Number(n);
+    return this.bigAuto && !Number.isSafeInteger(x) ? n : x;
+  }
+
+  str(n: number): string {
+    const at = this.need(n);
+    return decoder.decode(this.bytes.subarray(at, at + n));
+  }
+
+  bin(n: number): Uint8Array {
+    const at = this.need(n);
+    return this.bytes.subarray(at, at + n);
+  }
+
+  array(n: number): unknown[] {
+    // Every element takes at least one byte: a larger count cannot be complete.
+    if (n > this.bytes.length - this.pos) throw incomplete();
+    const out = new Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.value();
+    return out;
+  }
+
+  map(n: number): Record<string, unknown> {
+    if (2 * n > this.bytes.length - this.pos) throw incomplete();
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i < n; i++) {
+      const key = this.value();
+      const k = typeof key === "string" ? key : String(key);
+      const value = this.value();
+      // A "__proto__" key is data, not the prototype.
+      if (k === "__proto__") Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
+      else out[k] = value;
+    }
+    return out;
+  }
+}
+
+/** Drop-in for the subset of msgpackr's Packr/Unpackr that the bindings use (pack, unpack). */
+export class Packr {
+  private readonly bigAuto: boolean;
+
+  constructor(options?: { int64AsType?: string }) {
+    this.bigAuto = options?.int64AsType === "auto";
+  }
+
+  pack(value: unknown): Uint8Array {
+    const w = new Writer();
+    w.value(value);
+    return w.buf.slice(0, w.pos);
+  }
+
+  unpack(bytes: Uint8Array): unknown {
+    const r = new Reader(bytes, this.bigAuto);
+    const value = r.value();
+    if (r.pos !== bytes.length) throw new Error(`${bytes.length - r.pos} bytes after the msgpack value`);
+    return value;
+  }
+}
+
+export { Packr as Unpackr };

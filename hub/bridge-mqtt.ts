@@ -1,0 +1,338 @@
+// The hub <-> MQTT broker bridge: MQTT agents and WebSocket agents see the same channels.
+// Topic layout: docs/PROTOCOL.md, "MQTT topic layout". It does three jobs, all through the hub's
+// public WebSocket endpoint, so the hub's auth, limits and storage apply unchanged:
+//
+// 1. Frame pipes. A tagwire client on MQTT (`connect("mqtt://broker/<prefix>")`) publishes
+//    batches to <P>/hub/in/<clientId> and reads <P>/hub/out/<clientId>. The bridge relays each
+//    such client over its own WebSocket connection to the hub, byte for byte; the client's
+//    hello carries its token. An empty payload closes the pipe either way.
+// 2. The mirror. One viewer session subscribed to every channel republishes each aggregate
+//    as retained JSON on <P>/agg/<agent>/<channel>, each effective diff on <P>/diff/..., each
+//    message on <P>/msg/..., so plain MQTT tools read tagwire channels.
+// 3. Plain writes. JSON published to <P>/set|put|post/<agent>/<channel> becomes a merge,
+//    replace or message through a session that carries the publisher's token (MQTT 5 user
+//    property "token"); refusals are published on <P>/error/<agent>/<channel>.
+
+import { TagwireError } from "../bindings/core/errors.js";
+import { decodeBatch } from "../bindings/protocol/frames.js";
+import { connectSession } from "../bindings/client/connect.js";
+import type { RemoteSession } from "../bindings/client/remote-session.js";
+import type { ChannelEvent, Json } from "../bindings/sdk/session.js";
+import { connectWebSocket, type WebSocketClass } from "../bindings/transports/websocket.js";
+import { defaultMqtt, type MqttModuleLike } from "../bindings/transports/mqtt.js";
+import type { Transport } from "../bindings/transports/contract.js";
+import { createToken } from "./auth.js";
+
+export interface MqttBridgeOptions {
+  /** The hub's WebSocket URL (RunningHub.url). */
+  hubUrl: string;
+  /** The broker, e.g. mqtt://127.0.0.1:1883. */
+  brokerUrl: string;
+  /** First topic level of everything tagwire publishes or reads (default "tagwire"). */
+  prefix?: string;
+  /**
+   * The hub secret, to mint the mirror's viewer token and, with `nativeWrites: "trusted"`,
+   * device tokens for plain writers. Omit when the hub runs without auth.
+   */
+  secret?: string;
+  /** A token for the mirror instead of minting one (it must be able to read what is mirrored). */
+  mirrorToken?: string;
+  /** Agent id the mirror connects as (default "mqtt-bridge"). */
+  mirrorAgentId?: string;
+  /**
+   * Plain JSON writes on set/put/post topics:
+   * - "token" (default): each write must carry an MQTT 5 user property `token` (a hub token);
+   *   the hub checks it like any other connection's. Without one it is refused (unless the
+   *   hub runs without auth).
+   * - "trusted": the broker's ACLs are the gate; the bridge writes as the topic's agent with
+   *   a token it mints (needs `secret`).
+   * - "off": not subscribed.
+   */
+  nativeWrites?: "token" | "trusted" | "off";
+  mqtt?: MqttModuleLike;
+  WebSocket?: WebSocketClass;
+  log?: (line: string) => void;
+}
+
+export interface MqttBridge {
+  readonly prefix: string;
+  /** MQTT clients currently relayed to the hub. */
+  readonly relayedClients: number;
+  /** Resolves once the mirror has published the retained state of every existing channel. */
+  readonly mirrored: Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Relay {
+  clientId: string;
+  transport: Transport;
+  queue: Uint8Array[];
+}
+
+const EMPTY = new Uint8Array(0);
+/** Sessions kept for plain writers (by token), least recently used dropped first. */
+const MAX_WRITER_SESSIONS = 64;
+
+export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttBridge> {
+  const P = options.prefix ?? "tagwire";
+  if (!P || /[+#]/.test(P)) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `invalid MQTT prefix "${P}"`);
+  const log = options.log ?? ((line: string) => console.error(`[tagwire mqtt-bridge] ${line}`));
+  const nativeWrites = options.nativeWrites ?? "token";
+  if (nativeWrites === "trusted" && !options.secret) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", 'nativeWrites "trusted" needs the hub secret');
+  const mqttModule = options.mqtt ?? (await defaultMqtt());
+  const relays = new Map<string, Relay>();
+  const writers = new Map<string, Promise<RemoteSession>>();
+  let closed = false;
+
+  const statusTopic = `${P}/hub/status`;
+  const client = mqttModule.connect(options.brokerUrl, {
+    clientId: `tagwire-bridge-${Math.random().toString(16).slice(2, 10)}`,
+    clean: true,
+    protocolVersion: 5,
+    reconnectPeriod: 1000,
+    keepalive: 30,
+    will: { topic: statusTopic, payload: JSON.stringify({ online: false }), qos: 1, retain: true },
+  });
+  client.on("error", (err: Error) => log(`broker: ${err.message}`));
+
+  const publish = (topic: string, payload: Uint8Array | string, retain = false) => {
+    if (!closed || payload === EMPTY) client.publish(topic, payload, { qos: 1, retain });
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    client.on("error", onError);
+    client.on("connect", () => {
+      (client as any).removeListener?.("error", onError);
+      resolve();
+    });
+  });
+  (client.stream as { setNoDelay?(b: boolean): void } | undefined)?.setNoDelay?.(true);
+
+  // -------------------------------------------------------------------------------------------
+  // 1. Frame pipes
+
+  const openRelay = (clientId: string): Relay => {
+    const transport = connectWebSocket(options.hubUrl, { WebSocket: options.WebSocket });
+    const relay: Relay = { clientId, transport, queue: [] };
+    relays.set(clientId, relay);
+    const out = `${P}/hub/out/${clientId}`;
+    transport.onFrame((frame) => publish(out, frame));
+    transport.onState((change) => {
+      if (change.state === "open") {
+        for (const f of relay.queue.splice(0)) transport.send(f);
+      } else if (change.state === "closed") {
+        if (relays.get(clientId) === relay) relays.delete(clientId);
+        // The hub side ended (or never opened): tell the client with the close marker.
+        if (!change.local) publish(out, EMPTY);
+      }
+    });
+    return relay;
+  };
+
+  const closeRelay = (clientId: string, reason: string) => {
+    const relay = relays.get(clientId);
+    if (!relay) return;
+    relays.delete(clientId);
+    relay.transport.close(reason);
+  };
+
+  const onPipe = (clientId: string, payload: Uint8Array) => {
+    if (payload.length === 0) {
+      closeRelay(clientId, "client closed the pipe");
+      return;
+    }
+    let relay = relays.get(clientId);
+    if (!relay) {
+      // A pipe starts with a hello. Anything else comes from a client whose relay this bridge
+      // does not have (the bridge restarted): close its pipe so it reconnects and says hello.
+      if (!startsWithHello(payload)) {
+        publish(`${P}/hub/out/${clientId}`, EMPTY);
+        return;
+      }
+      relay = openRelay(clientId);
+    }
+    if (relay.transport.state === "open") relay.transport.send(payload);
+    else relay.queue.push(payload);
+  };
+
+  const onPresence = (payload: Uint8Array) => {
+    try {
+      const record = JSON.parse(new TextDecoder().decode(payload)) as { online?: boolean; clientId?: string };
+      if (record.online === false && typeof record.clientId === "string") closeRelay(record.clientId, "client went offline");
+    } catch {
+      // Not a tagwire presence record: ignore.
+    }
+  };
+
+  // -------------------------------------------------------------------------------------------
+  // 2. The mirror
+
+  const mirrorAgentId = options.mirrorAgentId ?? "mqtt-bridge";
+  const mirrorToken = options.mirrorToken ?? (options.secret ? createToken(options.secret, { agentId: mirrorAgentId, role: "viewer" }) : undefined);
+  const mirror = await connectSession(options.hubUrl, {
+    agentId: mirrorAgentId,
+    token: mirrorToken,
+    WebSocket: options.WebSocket,
+    backoff: { initialMs: 100, maxMs: 5000 },
+    onError: (err, context) => log(`mirror: ${context}: ${(err as Error).message ?? err}`),
+  });
+  const agg = (e: { agentId: string; channel: string }) => `${P}/agg/${e.agentId}/${e.channel}`;
+  let resolveMirrored!: () => void;
+  const mirrored = new Promise<void>((r) => (resolveMirrored = r));
+  const onEvent = (e: ChannelEvent) => {
+    switch (e.type) {
+      case "sync":
+      case "resynced":
+        if (e.version > 0) publish(agg(e), JSON.stringify(e.aggregate), true);
+        return;
+      case "aggregate":
+        publish(agg(e), JSON.stringify(e.aggregate), true);
+        publish(`${P}/diff/${e.agentId}/${e.channel}`, JSON.stringify({ version: e.version, diff: e.diff }));
+        return;
+      case "message":
+        publish(`${P}/msg/${e.agentId}/${e.channel}`, JSON.stringify({ id: e.message.id, ts: e.message.ts, data: e.message.data }));
+        return;
+    }
+  };
+  const stopMirror = mirror.subscribe("+", "#", onEvent);
+  // The subscribe ack follows every initial sync: a ping after it means all syncs were handled.
+  void mirror.listChannels(mirrorAgentId).then(resolveMirrored, resolveMirrored);
+
+  // -------------------------------------------------------------------------------------------
+  // 3. Plain writes
+
+  const writerFor = (agentId: string, token: string | undefined): Promise<RemoteSession> => {
+    const key = `${agentId}\u0000${token ?? ""}`;
+    let s = writers.get(key);
+    if (s) {
+      writers.delete(key);
+      writers.set(key, s); // most recently used last
+      return s;
+    }
+    s = connectSession(options.hubUrl, {
+      agentId,
+      token,
+      WebSocket: options.WebSocket,
+      connectTimeoutMs: 10_000,
+      onError: (err, context) => log(`writer ${agentId}: ${context}: ${(err as Error).message ?? err}`),
+    });
+    s.catch(() => writers.delete(key));
+    writers.set(key, s);
+    while (writers.size > MAX_WRITER_SESSIONS) {
+      const [oldest, session] = writers.entries().next().value as [string, Promise<RemoteSession>];
+      writers.delete(oldest);
+      void session.then((x) => x.close(), () => {});
+    }
+    return s;
+  };
+
+  const onWrite = async (verb: string, agentId: string, channel: string, payload: Uint8Array, properties: Record<string, unknown> | undefined) => {
+    const errorTopic = `${P}/error/${agentId}/${channel}`;
+    try {
+      let data: Json;
+      try {
+        data = JSON.parse(new TextDecoder().decode(payload)) as Json;
+      } catch {
+        throw new TagwireError("TAGWIRE_ERR_PAYLOAD", "payload is not JSON");
+      }
+      const user = (properties?.userProperties ?? {}) as Record<string, string | string[]>;
+      const token = first(user.token);
+      const messageId = first(user.messageId);
+      let writerId = agentId;
+      let writerToken = token;
+      if (token) writerId = tokenAgent(token) ?? agentId;
+      else if (nativeWrites === "trusted") writerToken = createToken(options.secret!, { agentId, role: "device" });
+      const session = await writerFor(writerId, writerToken);
+      if (verb === "post") await session.createMessage(agentId, channel, data, messageId ? { messageId } : {});
+      else await session.publish(agentId, channel, data, verb === "put" ? { replace: true } : {});
+    } catch (err) {
+      const e = err as TagwireError;
+      publish(errorTopic, JSON.stringify({ code: e.code ?? "TAGWIRE_ERR_INTERNAL", message: e.message, topic: `${P}/${verb}/${agentId}/${channel}` }));
+    }
+  };
+
+  // -------------------------------------------------------------------------------------------
+  // Wiring
+
+  const inPrefix = `${P}/hub/in/`;
+  const presencePrefix = `${P}/presence/`;
+  client.on("message", (topic: string, payload: Uint8Array, packet: { properties?: Record<string, unknown> }) => {
+    if (topic.startsWith(inPrefix)) return onPipe(topic.slice(inPrefix.length), payload);
+    if (topic.startsWith(presencePrefix)) return onPresence(payload);
+    const rest = topic.slice(P.length + 1);
+    const slash1 = rest.indexOf("/");
+    const slash2 = rest.indexOf("/", slash1 + 1);
+    if (slash1 < 0 || slash2 < 0) return;
+    const verb = rest.slice(0, slash1);
+    if (verb !== "set" && verb !== "put" && verb !== "post") return;
+    void onWrite(verb, rest.slice(slash1 + 1, slash2), rest.slice(slash2 + 1), payload, packet.properties);
+  });
+
+  const topics = [`${P}/hub/in/+`, `${P}/presence/+`];
+  if (nativeWrites !== "off") topics.push(`${P}/set/#`, `${P}/put/#`, `${P}/post/#`);
+  const subscribeAll = () =>
+    new Promise<void>((resolve, reject) =>
+      client.subscribe(topics, { qos: 1 }, (err) => (err ? reject(err) : resolve())),
+    );
+  await subscribeAll();
+  publish(statusTopic, JSON.stringify({ online: true }), true);
+  // mqtt.js resubscribes by itself after a broker reconnect; say we are back.
+  client.on("connect", () => publish(statusTopic, JSON.stringify({ online: true }), true));
+
+  return {
+    prefix: P,
+    get relayedClients() {
+      return relays.size;
+    },
+    mirrored,
+    async close() {
+      if (closed) return;
+      // Tell every relayed client its pipe is gone, and that the hub is away.
+      for (const relay of relays.values()) publish(`${P}/hub/out/${relay.clientId}`, EMPTY);
+      client.publish(statusTopic, JSON.stringify({ online: false }), { qos: 1, retain: true });
+      closed = true;
+      for (const id of [...relays.keys()]) closeRelay(id, "bridge closing");
+      stopMirror();
+      await mirror.close(0);
+      await Promise.allSettled([...writers.values()].map((s) => s.then((x) => x.close(1000))));
+      writers.clear();
+      await new Promise<void>((r) => client.end(false, () => r()));
+    },
+  };
+}
+
+/** True when a batch's first frame is a hello (type 1). */
+function startsWithHello(payload: Uint8Array): boolean {
+  try {
+    const frames = decodeBatch(payload);
+    const f = frames[0];
+    return Array.isArray(f) && f[0] === 1;
+  } catch {
+    return false;
+  }
+}
+
+function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** The agent id a token names (unverified: the hub verifies it). */
+function tokenAgent(token: string): string | undefined {
+  const parts = token.split(".");
+  if (parts.length !== 3) return undefined;
+  try {
+    const claims = JSON.parse(new TextDecoder().decode(base64urlDecode(parts[1]!))) as { a?: unknown };
+    return typeof claims.a === "string" ? claims.a : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function base64urlDecode(s: string): Uint8Array {
+  const b64 = s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4);
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}

@@ -1,0 +1,93 @@
+// The `tagwire` command as a user runs it: a real child process per command (sources transpiled
+// to a temp dir), `--help` everywhere, `token create` against the data dir's secret, and
+// `tagwire hub` serving with auth on by default, loud with --no-auth, stopping on SIGINT.
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { spawn, spawnSync } from "node:child_process";
+import { loadSecret, verifyToken } from "../hub/auth.js";
+import { RawClient, tempDir, transpileForChild } from "./hub-helpers.js";
+
+let build: ReturnType<typeof tempDir>;
+let data: ReturnType<typeof tempDir>;
+let cli: string;
+
+beforeAll(async () => {
+  build = tempDir("tagwire-build-");
+  data = tempDir("tagwire-data-");
+  cli = await transpileForChild("cli/tagwire.ts", build.dir);
+}, 30_000);
+
+afterAll(() => {
+  build?.remove();
+  data?.remove();
+});
+
+const env = { ...process.env, TAGWIRE_SECRET: "" };
+const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", env, timeout: 15_000 });
+
+test("--help on the command and each subcommand; unknown commands and options exit 2", () => {
+  const top = run("--help");
+  expect(top.status).toBe(0);
+  expect(top.stdout).toMatch(/hub\s+run the tagwire hub/);
+  expect(top.stdout).toMatch(/token\s+create access tokens/);
+  for (const cmd of ["hub", "token"]) {
+    const h = run(cmd, "--help");
+    expect(h.status, cmd).toBe(0);
+    expect(h.stdout).toContain(`Usage: tagwire ${cmd}`);
+  }
+  expect(run("hub", "--help").stdout).toContain("--no-auth");
+  expect(run("frobnicate").status).toBe(2);
+  expect(run("hub", "--prot", "1").stderr).toContain("unknown option --prot");
+  expect(run("token", "create", "--agent", "x", "--role", "admin", "--data-dir", data.dir).status).toBe(2);
+});
+
+test("token create prints a token signed with the data dir's secret", () => {
+  const r = run("token", "create", "--data-dir", data.dir, "--agent", "pump-1", "--role", "device", "--grants", "agentA,agentB/*", "--ttl", "2h");
+  expect(r.status).toBe(0);
+  const token = r.stdout.trim();
+  const claims = verifyToken(loadSecret(data.dir, {}), token);
+  expect(claims).toMatchObject({ agentId: "pump-1", role: "device", grants: ["agentA/#", "agentB/#"] });
+  expect(claims.expiresAt - claims.issuedAt).toBe(7200);
+});
+
+function startHub(...args: string[]): Promise<{ url: string; stderr: () => string; stop: () => Promise<number | null> }> {
+  const child = spawn(process.execPath, [cli, "hub", "--port", "0", "--host", "127.0.0.1", "--data-dir", data.dir, ...args], {
+    env,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let err = "";
+  child.stderr!.on("data", (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setInterval(() => {
+      const m = /listening on (ws:\/\/\S+)/.exec(err);
+      if (m) {
+        clearInterval(timer);
+        resolve({ url: m[1]!, stderr: () => err, stop: () => (child.kill("SIGINT"), exited) });
+      }
+    }, 20);
+    exited.then((code) => {
+      clearInterval(timer);
+      reject(new Error(`hub exited ${code}: ${err}`));
+    });
+  });
+}
+
+test("tagwire hub: auth on by default, tokens from `token create` work, SIGINT stops it cleanly", async () => {
+  const hub = await startHub();
+  const token = run("token", "create", "--data-dir", data.dir, "--agent", "pump-1", "--role", "device").stdout.trim();
+  const refused = await RawClient.open(hub.url);
+  expect(await refused.reply({ type: "hello", reqId: 0, protocol: 1, agentId: "pump-1" })).toMatchObject({ code: "TAGWIRE_ERR_AUTH" });
+  const c = await RawClient.connect(hub.url, "pump-1", token);
+  expect((await c.publish("pump-1", "tag_values", { a: 1 })).version).toBe(1);
+  await c.close();
+  expect(await hub.stop()).toBe(0);
+  expect(hub.stderr()).not.toContain("WARNING");
+
+  const open = await startHub("--no-auth");
+  expect(open.stderr()).toMatch(/WARNING: authentication is OFF/);
+  const anon = await RawClient.connect(open.url, "anyone");
+  const agg = await anon.request({ type: "getAggregate", reqId: 0, agentId: "pump-1", channel: "tag_values" });
+  expect(agg.version).toBe(1); // kept across the restart
+  await anon.close();
+  expect(await open.stop()).toBe(0);
+}, 30_000);
