@@ -49,6 +49,8 @@ export interface DemoOptions {
   viewerDir?: string;
   /** Seed of the sensor noise (default random). */
   seed?: number;
+  /** Simulated seconds per real second (default 1; tests speed the physics up). */
+  speed?: number;
   /** Where the demo's log lines go (default console.log). */
   log?: (line: string) => void;
   /** The hub's own log (default: into `log` with a "hub:" prefix). */
@@ -88,6 +90,8 @@ const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 *
 
 export interface ClimateConfig {
   seed: number;
+  /** Simulated seconds per real second. */
+  speed: number;
   log: (line: string) => void;
 }
 
@@ -131,6 +135,13 @@ export class ClimateChamber extends Application<ClimateConfig> {
       new AlertStream(),
     );
 
+    // The setpoint lives in ui_cmds (where the viewer writes it): seed it once with the default,
+    // so every viewer shows it; a value set earlier (kept by the hub) wins.
+    const commands = await this.agent.getAggregate("ui_cmds");
+    const own = commands !== null && typeof commands === "object" && !Array.isArray(commands) ? commands[this.appKey] : undefined;
+    const stored = own !== null && typeof own === "object" && !Array.isArray(own) ? own.setpoint : undefined;
+    if (stored === undefined || stored === null) await this.ui.coerce("setpoint", this.setpoint, { log: false });
+
     this.ui.onCommand("setpoint", (value) => {
       const n = Number(value);
       if (!Number.isFinite(n) || n < 10 || n > 40) {
@@ -161,7 +172,7 @@ export class ClimateChamber extends Application<ClimateConfig> {
   }
 
   override async mainLoop(): Promise<void> {
-    const dt = Math.max(this.loopPeriodMs, 100) / 1000;
+    const dt = (Math.max(this.loopPeriodMs, 100) / 1000) * this.config.speed;
     const now = Date.now();
     // The room drifts slowly around 18 °C; the heater pulls towards the setpoint, the room
     // pulls back when it is off. Humidity falls as the air warms.
@@ -261,7 +272,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
 
     agent = await connect(hub.url, { agentId, ...(deviceToken ? { token: deviceToken } : {}), connectTimeoutMs: 10_000 });
     log(`device ${agentId} connected over WebSocket`);
-    app = new ClimateChamber({ agent, appKey: APP_KEY, loopPeriodMs: options.loopPeriodMs ?? 1000, config: { seed: options.seed ?? (Date.now() >>> 0), log: (l) => log(`${agentId}: ${l}`) } });
+    app = new ClimateChamber({ agent, appKey: APP_KEY, loopPeriodMs: options.loopPeriodMs ?? 1000, config: { seed: options.seed ?? (Date.now() >>> 0), speed: options.speed ?? 1, log: (l) => log(`${agentId}: ${l}`) } });
     void app.start();
 
     const shown = isLoopback(host) || host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host;

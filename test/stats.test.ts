@@ -357,6 +357,32 @@ describe("RollingStats: batches", () => {
     }
   });
 
+  it("staged add()s reach the core before any read or call, in order", () => {
+    const next = rng(SEED ^ 0x57a6e);
+    const values = Array.from({ length: 1000 }, () => (next() - 0.5) * 100);
+    const times = values.map((_, i) => i * 3);
+    for (const opts of [{ window: 50 }, { windowMs: 200 }]) {
+      const one = core.createRollingStats(opts);
+      const many = core.createRollingStats(opts);
+      // 1000 adds with no read in between: the stage fills and empties several times.
+      for (let i = 0; i < 1000; i++) one.add(values[i], times[i]);
+      many.addMany(values, times);
+      expect(one.snapshot()).toEqual(many.snapshot());
+      // Staged samples come before a later addMany, expire or reset.
+      one.add(1e6, 3000);
+      one.addMany([2], [3001]);
+      many.addMany([1e6, 2], [3000, 3001]);
+      expect(one.snapshot()).toEqual(many.snapshot());
+      one.add(5, 3002);
+      many.add(5, 3002);
+      expect(one.expire(3150)).toBe(many.expire(3150));
+      expect(one.snapshot()).toEqual(many.snapshot());
+      one.add(7, 3200);
+      one.reset();
+      expect(one.count).toBe(0);
+    }
+  });
+
   it("takes batches larger than the input region", () => {
     const stats = core.createRollingStats({ window: 100 });
     const values = new Float64Array(50_000).map((_, i) => i % 1000);

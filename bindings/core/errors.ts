@@ -18,7 +18,8 @@ export type TagwireErrorCode =
   | "TAGWIRE_ERR_FORBIDDEN"
   | "TAGWIRE_ERR_RATE"
   | "TAGWIRE_ERR_PROTOCOL"
-  | "TAGWIRE_ERR_UI";
+  | "TAGWIRE_ERR_UI"
+  | "TAGWIRE_ERR_INTERNAL";
 
 /** Status numbers returned by the core, indexed by value. */
 const STATUS_CODES: readonly TagwireErrorCode[] = [

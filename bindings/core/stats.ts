@@ -1,9 +1,14 @@
 // Rolling statistics over the newest samples of a stream (assembly/stats.ts does the work).
 //
-// The core publishes each window's seven statistics as f64 in linear memory at the end of every
-// call that changes the window, so the getters and snapshot() read memory and never cross into
-// wasm. The cached view is re-fetched only when memory has grown: growing detaches the old buffer,
-// which leaves the old view with length 0, a much cheaper test than reading `memory.buffer`.
+// Two things keep the boundary cheap:
+// - add() stages samples in a JS Float64Array and hands them to the core in one crossing when
+//   anything reads the window or calls into it (or the stage fills). A lone add() followed by a
+//   read costs one crossing, as it would unstaged; many adds between reads cost one crossing per
+//   batch. Samples are checked when added, so errors still surface at the add() that caused them.
+// - The core publishes each window's seven statistics as f64 in linear memory at the end of every
+//   call that changes the window, so the getters and snapshot() read memory, not a call. The cached
+//   view is re-fetched only when memory has grown: growing detaches the old buffer, which leaves
+//   the old view with length 0, a much cheaper test than reading `memory.buffer`.
 import type { CoreExports, CoreInstance } from "./instance.js";
 import { TagwireError } from "./errors.js";
 
@@ -40,6 +45,8 @@ export interface RollingStatsSnapshot {
 /** Largest `window` (samples); the core's MAX_LIMIT. */
 const MAX_WINDOW = 2 ** 24;
 const DEFAULT_ALPHA = 0.1;
+/** Samples add() may stage before it hands them to the core. */
+const STAGE = 256;
 
 // Offsets (in f64) of the published statistics; assembly/stats.ts keeps the same order.
 const COUNT = 0;
@@ -76,6 +83,10 @@ export class RollingStats {
   /** Index of the published statistics in an f64 view of memory. */
   private readonly base: number;
   private view: Float64Array;
+  /** Samples added but not yet in the core, and their times (time windows). */
+  private pending = 0;
+  private readonly stage = new Float64Array(STAGE);
+  private readonly stageTimes: Float64Array | undefined;
 
   constructor(instance: CoreInstance, options: RollingStatsOptions) {
     instance.check();
@@ -102,6 +113,7 @@ export class RollingStats {
     this.windowMs = windowMs;
     this.ewmaAlpha = ewmaAlpha;
     this.timed = windowMs !== undefined;
+    if (this.timed) this.stageTimes = new Float64Array(STAGE);
     const h: number = this.ex.statsCreate(window ?? 0, windowMs ?? 0, ewmaAlpha);
     if (h < 0) instance.ok(-h, "createRollingStats");
     this.handle = h;
@@ -116,23 +128,59 @@ export class RollingStats {
     return this.handle;
   }
 
-  private stats(): Float64Array {
-    this.live();
+  private f64(): Float64Array {
     let v = this.view;
     if (v.length === 0) v = this.view = this.instance.f64;
     return v;
   }
 
-  private now(timestampMs: number | undefined): number {
-    // Count windows ignore time, so they skip the Date.now() call.
-    return timestampMs ?? (this.timed ? Date.now() : 0);
+  /** The published statistics, after handing staged samples to the core. */
+  private stats(): Float64Array {
+    this.live();
+    if (this.pending !== 0) this.flush();
+    return this.f64();
   }
 
-  /** Adds one sample; `timestampMs` (time windows) defaults to Date.now(). */
+  /** Hands the staged samples to the core (values and times were checked by add()). */
+  private flush(): void {
+    const n = this.pending;
+    this.pending = 0;
+    const times = this.stageTimes;
+    let status: number;
+    if (n === 1) {
+      status = this.ex.statsAdd(this.handle, this.stage[0], times ? times[0] : 0);
+    } else {
+      const ptr: number = this.ex.ioInReserve(n * (times ? 16 : 8));
+      const f64 = this.f64();
+      f64.set(this.stage.subarray(0, n), ptr / 8);
+      if (times) f64.set(times.subarray(0, n), ptr / 8 + n);
+      status = this.ex.statsAddMany(this.handle, n, 0, times ? 1 : 0);
+    }
+    if (status !== 0) this.instance.ok(status, "RollingStats: adding staged samples");
+  }
+
+  /**
+   * Adds one sample; `timestampMs` (time windows) defaults to Date.now(). The sample may wait in
+   * a small JS stage until the window is next read or called; the result is the same.
+   */
   add(value: number, timestampMs?: number): void {
-    if (typeof value !== "number") throw argument(`RollingStats.add: value must be a number, got ${typeof value}`);
-    const status: number = this.ex.statsAdd(this.live(), value, this.now(timestampMs));
-    if (status !== 0) this.instance.ok(status, "RollingStats.add: samples and timestamps must be finite");
+    this.live();
+    // x - x is 0 for finite numbers and NaN for NaN and +-Infinity.
+    if (typeof value !== "number" || value - value !== 0) {
+      throw argument(`RollingStats.add: samples must be finite numbers, got ${String(value)}`);
+    }
+    const at = this.pending;
+    const times = this.stageTimes;
+    if (times) {
+      const t = timestampMs ?? Date.now();
+      if (typeof t !== "number" || t - t !== 0) {
+        throw argument(`RollingStats.add: timestamps must be finite numbers, got ${String(t)}`);
+      }
+      times[at] = t;
+    }
+    this.stage[at] = value;
+    this.pending = at + 1;
+    if (at + 1 === STAGE) this.flush();
   }
 
   /**
@@ -145,13 +193,15 @@ export class RollingStats {
     if (timestampsMs !== undefined && timestampsMs.length !== n) {
       throw argument(`RollingStats.addMany: ${n} values but ${timestampsMs.length} timestamps`);
     }
+    if (this.pending !== 0) this.flush();
     if (n === 0) return;
     const withTimes = this.timed && timestampsMs !== undefined;
     const ptr: number = this.ex.ioInReserve(n * (withTimes ? 16 : 8));
-    const f64 = this.instance.f64;
+    const f64 = this.f64();
     f64.set(values, ptr / 8);
     if (withTimes) f64.set(timestampsMs!, ptr / 8 + n);
-    const status: number = this.ex.statsAddMany(h, n, withTimes ? 0 : this.now(undefined), withTimes ? 1 : 0);
+    const now = this.timed && !withTimes ? Date.now() : 0;
+    const status: number = this.ex.statsAddMany(h, n, now, withTimes ? 1 : 0);
     if (status !== 0) {
       this.instance.ok(status, "RollingStats.addMany: samples and timestamps must be finite (batch rejected)");
     }
@@ -162,14 +212,18 @@ export class RollingStats {
    * nowMs - windowMs; returns how many left. A count window has nothing to expire: returns 0.
    */
   expire(nowMs: number = Date.now()): number {
-    const r: number = this.ex.statsExpire(this.live(), nowMs);
+    const h = this.live();
+    if (this.pending !== 0) this.flush();
+    const r: number = this.ex.statsExpire(h, nowMs);
     if (r < 0) this.instance.ok(-r, "RollingStats.expire: nowMs must be finite");
     return r;
   }
 
   /** Empties the window and restarts the EWMA. */
   reset(): void {
-    this.instance.ok(this.ex.statsReset(this.live()), "RollingStats.reset");
+    const h = this.live();
+    this.pending = 0; // emptied anyway
+    this.instance.ok(this.ex.statsReset(h), "RollingStats.reset");
   }
 
   /** Frees the window in the core; later calls throw TAGWIRE_ERR_NOT_FOUND. Safe to repeat. */
@@ -177,6 +231,7 @@ export class RollingStats {
     if (this.handle === 0) return;
     const h = this.handle;
     this.handle = 0;
+    this.pending = 0;
     if (!this.instance.dead) this.instance.ok(this.ex.statsDispose(h), "RollingStats.dispose");
   }
 

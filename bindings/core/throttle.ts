@@ -24,7 +24,8 @@ export interface RateLimiterOptions {
  * by at least `threshold` (absolute) or by at least `percent`% of |last| (relative). With both,
  * either band suffices (the narrower one decides). A value equal to the last never passes, so a
  * band of width 0 (threshold 0, or percent around a last value of 0) passes every change but not
- * repeats. With neither option every change passes.
+ * repeats. With neither option every change passes. Differences are binary floating point:
+ * |0.3 - 0.2| is 0.09999999999999998, which does not reach a threshold of 0.1.
  */
 export interface ChangeFilterOptions {
   threshold?: number;

@@ -10,6 +10,12 @@ import { assertKey } from "./names.js";
 import { loadSharedCore } from "./shared-core.js";
 import type { Json, PublishOptions, PublishResult } from "./session.js";
 
+/**
+ * Held writes are merged like diffs (later values win, nulls kept). One case cannot be merged
+ * exactly (see Agent's coalescing): a held write that sets a key to a non-object and a later one
+ * that sets an object under it; the object then merges into the key's older fields instead of
+ * replacing them. A throttle cannot send early to avoid it, so it is documented here instead.
+ */
 export interface PublishThrottledOptions extends PublishOptions {
   /** At most one publish per this many milliseconds per channel (>= 0). */
   minIntervalMs: number;

@@ -5,7 +5,7 @@ import type { Json } from "../../bindings/sdk/session.js";
 import { chartIcon, h } from "./dom.js";
 import { PATH_SEP, type ChannelState } from "./store.js";
 
-const FLASH_MS = 1600;
+const FLASH_MS = 1200;
 /** Children shown per object or array before "show more". */
 const PAGE = 200;
 

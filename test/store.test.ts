@@ -1,0 +1,333 @@
+// ChannelStore: versions, effective diffs, replace / replaceKeys, removal and reuse, flat memory
+// under overwrite-heavy traffic, and a seeded random comparison with a plain-TS reference model.
+import { pack, unpack } from "msgpackr";
+import { beforeEach, describe, expect, it } from "vitest";
+import { createCore, type ChannelStore, type Core } from "../bindings/index.js";
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+const isObject = (v: unknown): v is Record<string, Json> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+// ---- the reference model: pydoover's apply_diff and strict value equality, in plain TS ----
+
+function refApply(data: Json, diff: Json, doDelete: boolean): Json {
+  if (!isObject(diff) || !isObject(data)) return structuredClone(diff);
+  const out: Record<string, Json> = { ...data };
+  for (const [k, v] of Object.entries(diff)) {
+    if (isObject(v)) out[k] = refApply(k in out ? out[k] : {}, v, doDelete);
+    else if (v === null) {
+      if (doDelete) delete out[k];
+      else out[k] = null;
+    } else out[k] = structuredClone(v);
+  }
+  return out;
+}
+
+/** Numbers by value (1 === 1.0 in JS anyway), booleans apart from numbers. */
+function refEqual(a: Json, b: Json): boolean {
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => refEqual(x, b[i]));
+  if (isObject(a)) {
+    if (!isObject(b)) return false;
+    const ka = Object.keys(a);
+    return ka.length === Object.keys(b).length && ka.every((k) => k in b && refEqual(a[k], b[k]));
+  }
+  return a === b;
+}
+
+let core: Core;
+let store: ChannelStore;
+beforeEach(async () => {
+  core = await createCore();
+  store = core.createChannelStore();
+});
+
+describe("channels", () => {
+  it("open is idempotent and starts at {} version 0", () => {
+    const a = store.open("agent/a");
+    expect(store.open("agent/a")).toBe(a);
+    const b = store.open("agent/b");
+    expect(b).not.toBe(a);
+    expect(store.slotOf("agent/a")).toBe(a);
+    expect(store.slotOf("agent/none")).toBeUndefined();
+    expect(store.version(a)).toBe(0);
+    expect(store.get(a)).toEqual(Uint8Array.of(0x80));
+    expect(store.getValue("agent/b")).toEqual({});
+    expect(store.size).toBe(2);
+    expect(store.names().sort()).toEqual(["agent/a", "agent/b"]);
+  });
+
+  it("a second store object sees the same channel through the core", () => {
+    const a = store.open("shared/x");
+    store.applyValue(a, { v: 1 });
+    const other = core.createChannelStore();
+    expect(other.slotOf("shared/x")).toBeUndefined(); // stores are separate
+    other.dispose();
+  });
+});
+
+describe("versions and effective diffs", () => {
+  it("rise only on real change; the effective diff is {} when nothing changed", () => {
+    const c = store.open("v");
+    const steps: [Json, boolean, Json][] = [
+      [{ a: 1, b: "x" }, true, { a: 1, b: "x" }],
+      [{ a: 1 }, false, {}],
+      [{ a: 1.0 }, false, {}], // same number
+      [{ b: "x", a: 1 }, false, {}],
+      [{ a: true }, true, { a: true }], // a boolean is not the number 1 in a merge
+      [{ a: true }, false, {}],
+      [{ zz: null }, false, {}], // removing what is not there
+      [{ a: null }, true, { a: null }],
+      [{ n: { x: 1 } }, true, { n: { x: 1 } }],
+      [{ n: { x: 1, y: null } }, false, {}],
+      [{ n: { x: 2, y: 3 } }, true, { n: { x: 2, y: 3 } }],
+      [{ n: { x: 2, y: 3, z: { } } }, true, { n: { z: {} } }],
+      [{ n: { z: {} } }, false, {}],
+      [{ l: [1, 2, { q: 1 }] }, true, { l: [1, 2, { q: 1 }] }],
+      [{ l: [1, 2, { q: 1.0 }] }, false, {}],
+      [{ l: [1, 2] }, true, { l: [1, 2] }],
+      [{ s: "a long string value over eight bytes" }, true, { s: "a long string value over eight bytes" }],
+      [{ s: "a long string value over eight bytes" }, false, {}],
+    ];
+    let version = 0;
+    for (const [diff, changed, effective] of steps) {
+      const bytes = pack(diff);
+      const r = store.apply(c, bytes);
+      expect({ diff, changed: r.changed }).toEqual({ diff, changed });
+      if (changed) version++;
+      expect(r.version).toBe(version);
+      expect(store.version(c)).toBe(version);
+      if (!changed) expect([...r.diff]).toEqual([0x80]);
+      expect(unpack(r.diff)).toEqual(effective);
+    }
+    expect(store.getValue(c)).toEqual({
+      b: "x",
+      n: { x: 2, y: 3, z: {} },
+      l: [1, 2],
+      s: "a long string value over eight bytes",
+    });
+  });
+
+  it("with doDelete false, null is stored and is itself a value", () => {
+    const c = store.open("nd");
+    store.applyValue(c, { a: 1, m: { k: 1 } });
+    const r = store.applyValue(c, { a: null, m: { k: null, j: null } }, { doDelete: false });
+    expect(r.changed).toBe(true);
+    expect(r.diff).toEqual({ a: null, m: { k: null, j: null } });
+    expect(store.getValue(c)).toEqual({ a: null, m: { k: null, j: null } });
+    expect(store.applyValue(c, { a: null }, { doDelete: false }).changed).toBe(false);
+    expect(store.applyValue(c, { a: null }).changed).toBe(true); // now removed
+    expect(store.getValue(c)).toEqual({ m: { k: null, j: null } });
+  });
+
+  it("a map merged onto a scalar replaces it whole, nulls included (pydoover)", () => {
+    const c = store.open("ms");
+    store.applyValue(c, { a: 5 });
+    const r = store.applyValue(c, { a: { x: null, y: 1 } });
+    expect(r.diff).toEqual({ a: { x: null, y: 1 } });
+    expect(store.getValue(c)).toEqual({ a: { x: null, y: 1 } });
+  });
+
+  it("keeps int64 values exact", () => {
+    const c = store.open("big");
+    const big = 2n ** 62n + 1n;
+    store.applyValue(c, { big, neg: -big, u: 2n ** 64n - 1n });
+    expect(store.getValue(c)).toEqual({ big, neg: -big, u: 2n ** 64n - 1n });
+    expect(store.applyValue(c, { big }).changed).toBe(false);
+    expect(store.applyValue(c, { big: big + 1n }).changed).toBe(true);
+  });
+});
+
+describe("replace and replaceKeys", () => {
+  it("replace makes the aggregate exactly the new value; the diff is generate_diff(old, new)", () => {
+    const c = store.open("r");
+    store.applyValue(c, { a: 1, b: { x: 1, y: 2 }, c: "keep?", t: true });
+    const r = store.applyValue(c, { a: 1, b: { x: 1, z: 3 }, t: 1 }, { replace: true });
+    expect(r.changed).toBe(true);
+    expect(r.diff).toEqual({ b: { y: null, z: 3 }, c: null }); // t: true == 1 for generate_diff
+    expect(store.getValue(c)).toEqual({ a: 1, b: { x: 1, z: 3 }, t: 1 });
+    const same = store.applyValue(c, { a: 1, b: { x: 1, z: 3 }, t: 1 }, { replace: true });
+    expect(same.changed).toBe(false);
+    expect(same.diff).toEqual({});
+    expect(same.version).toBe(r.version);
+    // without doDelete the dropped keys go, but the diff does not list them (pydoover)
+    const nd = store.applyValue(c, { a: 2 }, { replace: true, doDelete: false });
+    expect(nd.diff).toEqual({ a: 2 });
+    expect(store.getValue(c)).toEqual({ a: 2 });
+  });
+
+  it("replaceKeys replaces the listed top-level subtrees and merges the rest", () => {
+    const c = store.open("rk");
+    store.applyValue(c, { cfg: { x: 0, y: 2 }, ui: { p: 1, q: 2 }, other: 1 });
+    const r = store.applyValue(c, { cfg: { x: 1 }, ui: { p: 5 } }, { replaceKeys: ["cfg", "absent"] });
+    expect(r.changed).toBe(true);
+    expect(r.diff).toEqual({ cfg: { x: 1, y: null }, ui: { p: 5 } });
+    expect(store.getValue(c)).toEqual({ cfg: { x: 1 }, ui: { p: 5, q: 2 }, other: 1 });
+    // a null under a listed key still removes it
+    store.applyValue(c, { cfg: null }, { replaceKeys: ["cfg"] });
+    expect(store.getValue(c)).toEqual({ ui: { p: 5, q: 2 }, other: 1 });
+    // and the same subtree again is no change
+    store.applyValue(c, { ui: { p: 5, q: 2 } }, { replaceKeys: ["ui"] });
+    expect(store.applyValue(c, { ui: { p: 5, q: 2 } }, { replaceKeys: ["ui"] }).changed).toBe(false);
+  });
+
+  it("a non-object diff replaces the aggregate whole (apply_diff returns it)", () => {
+    const c = store.open("scalar");
+    store.applyValue(c, { a: 1 });
+    expect(store.applyValue(c, 42).diff).toBe(42);
+    expect(store.getValue(c)).toBe(42);
+    expect(store.applyValue(c, 42).changed).toBe(false);
+    expect(store.applyValue(c, { b: null, c: 1 }).diff).toEqual({ b: null, c: 1 });
+    expect(store.getValue(c)).toEqual({ b: null, c: 1 });
+  });
+});
+
+describe("removal", () => {
+  it("frees a channel and reuses its slot and memory", () => {
+    const mem = core.instance.exports.memory;
+    const big: Record<string, string> = {};
+    for (let i = 0; i < 2000; i++) big[`key_${i}`] = `value number ${i} with some padding`;
+    const payload = pack(big);
+    // warm up: fill and remove once so the heap has grown to its working size
+    for (let round = 0; round < 3; round++) {
+      const slots = Array.from({ length: 10 }, (_, i) => store.open(`bulk/${round}/${i}`));
+      for (const s of slots) store.apply(s, payload);
+      for (const s of slots) expect(store.remove(s)).toBe(true);
+    }
+    const settled = mem.buffer.byteLength;
+    for (let round = 3; round < 15; round++) {
+      const slots = Array.from({ length: 10 }, (_, i) => store.open(`bulk/${round}/${i}`));
+      expect(Math.max(...slots)).toBeLessThan(10 + 2); // freed slots are handed out again
+      for (const s of slots) store.apply(s, payload);
+      for (const s of slots) store.remove(`bulk/${round}/${slots.indexOf(s)}`);
+    }
+    expect(mem.buffer.byteLength).toBe(settled);
+    expect(store.size).toBe(0);
+    const again = store.open("bulk/0/0");
+    expect(store.getValue(again)).toEqual({});
+    expect(store.version(again)).toBe(0);
+  });
+});
+
+describe("memory stays flat", () => {
+  it("overwriting the same 50 keys a million times does not grow linear memory", () => {
+    const c = store.open("telemetry/flat");
+    const keys = Array.from({ length: 50 }, (_, i) => `sensor_${i}`);
+    // Rotating diffs: numbers, short and long strings, a nested map and an array change each
+    // time, so values are freed and allocated on every apply.
+    const diffs = Array.from({ length: 1000 }, (_, i) => {
+      const d: Record<string, Json> = {};
+      for (let j = 0; j < 5; j++) {
+        const k = keys[(i * 5 + j) % 50];
+        const kind = (i + j) % 5;
+        d[k] =
+          kind === 0 ? i * 0.5 + j :
+          kind === 1 ? `s${i}` :
+          kind === 2 ? `a longer string that lives in its own block ${i}` :
+          kind === 3 ? { reading: i, unit: "C", history: [i, i + 1, i + 2] } :
+          [i, `x${j}`, { deep: i }];
+      }
+      if (i % 10 === 0) d[keys[(i + 7) % 50]] = null; // and a delete now and then
+      return pack(d);
+    });
+    const mem = core.instance.exports.memory;
+    const N = 1_000_000;
+    const WARMUP = 20_000;
+    let settled = 0;
+    const t0 = Date.now();
+    for (let i = 0; i < N; i++) {
+      store.apply(c, diffs[i % 1000]);
+      if (i === WARMUP) settled = mem.buffer.byteLength;
+    }
+    console.log(`1M overwrites in ${Date.now() - t0} ms; memory ${settled} -> ${mem.buffer.byteLength} bytes`);
+    expect(mem.buffer.byteLength).toBe(settled);
+    expect(Object.keys(store.getValue(c) as object).length).toBeLessThanOrEqual(50);
+  }, 60_000);
+});
+
+describe("epoch wrap-around", () => {
+  it("clears stale marks so no valid frame looks like a duplicate key", () => {
+    const ex = core.instance.exports;
+    const c = store.open("wrap");
+    const all: Record<string, number> = {};
+    for (let i = 0; i < 20; i++) all[`k${i}`] = i;
+    store.applyValue(c, all);
+    ex.docSetEpoch(0);
+    // Each apply visits (marks) one existing key with the then-current epoch (1, 2, 3, ...).
+    for (let i = 0; i < 20; i++) store.applyValue(c, { [`k${i}`]: i });
+    ex.docSetEpoch(0xffffffff - 3);
+    for (let round = 0; round < 30; round++) {
+      // touches every key; after the wrap the epoch runs through 1.. again
+      const r = store.applyValue(c, { ...all, round }, { replace: true });
+      expect(r.changed).toBe(true);
+      expect(store.getValue(c)).toEqual({ ...all, round });
+    }
+  });
+});
+
+describe("against the reference model (seeded random)", () => {
+  it("merges and replaces like apply_diff, with versions and effective diffs to match", () => {
+    const envSeed = process.env.TAGWIRE_SEED;
+    let seed = envSeed ? Number(envSeed) : (Date.now() % 1_000_000) + 1;
+    console.log(`store reference-model seed ${seed} (set TAGWIRE_SEED to replay)`);
+    const rand = () => {
+      seed = (seed + 0x6d2b79f5) >>> 0;
+      let t = seed;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const int = (n: number) => Math.floor(rand() * n);
+    const keys = ["a", "b", "c", "d", "temperature", "status_message"];
+    const scalar = (): Json => {
+      switch (int(9)) {
+        case 0: return null;
+        case 1: return rand() < 0.5;
+        case 2: return int(5);
+        case 3: return int(5) + 0.5;
+        case 4: return -int(100000);
+        case 5: return int(2 ** 31) * 4; // beyond 32 bits
+        case 6: return ["ok", "on", ""][int(3)];
+        case 7: return "a string longer than eight bytes " + int(4);
+        default: return int(2) === 0 ? 1 : 1.0;
+      }
+    };
+    const value = (depth: number): Json => {
+      const r = rand();
+      if (depth < 3 && r < 0.25) return obj(depth + 1);
+      if (depth < 3 && r < 0.35) return Array.from({ length: int(4) }, () => value(depth + 1));
+      return scalar();
+    };
+    const obj = (depth: number): Record<string, Json> => {
+      const o: Record<string, Json> = {};
+      const n = int(4);
+      for (let i = 0; i < n; i++) o[keys[int(keys.length)]] = value(depth);
+      return o;
+    };
+
+    const channels = Array.from({ length: 3 }, (_, i) => ({ slot: store.open(`rand/${i}`), ref: {} as Json, version: 0 }));
+    for (let step = 0; step < 5000; step++) {
+      const ch = channels[int(channels.length)];
+      const doDelete = rand() < 0.8;
+      const replace = rand() < 0.15;
+      const diff: Json = rand() < 0.97 ? obj(0) : scalar();
+      const before = ch.ref;
+      const after = replace ? structuredClone(diff) : refApply(before, diff, doDelete);
+      const r = store.apply(ch.slot, pack(diff), { doDelete, replace });
+      const changed = !refEqual(before, after);
+      const ctx = { step, diff, doDelete, replace, before };
+      expect({ ...ctx, changed: r.changed }).toEqual({ ...ctx, changed });
+      if (changed) ch.version++;
+      expect(r.version).toBe(ch.version);
+      const got = store.getValue(ch.slot) as Json;
+      expect({ ...ctx, got }).toEqual({ ...ctx, got: after });
+      const effective = unpack(r.diff) as Json;
+      if (!changed) expect(effective).toEqual({});
+      else if (!replace) {
+        // the effective diff carries the whole change: applying it to the old state gives the new
+        expect({ ...ctx, replay: refApply(before, effective, doDelete) }).toEqual({ ...ctx, replay: after });
+      } else {
+        expect({ ...ctx, effective }).toEqual({ ...ctx, effective: core.generateDiff(before, after, { doDelete }) });
+      }
+      ch.ref = after;
+    }
+  }, 60_000);
+});

@@ -1,0 +1,20 @@
+import { test } from "vitest";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { startDemo } from "../examples/demo.js";
+test("view", async () => {
+  const demo = await startDemo({ port: 0, dataDir: mkdtempSync(join(tmpdir(), "twd-")), loopPeriodMs: 250, viewerDir: "/work/main/dist/viewer/www", log: () => {} });
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
+  const page = await browser.newPage({ viewport: { width: 1440, height: 1750 } });
+  page.on("console", (m) => console.log("console:", m.type(), m.text()));
+  page.on("pageerror", (e) => console.log("pageerror:", e.message));
+  await page.goto(demo.viewerUrl);
+  await page.waitForTimeout(4000);
+  await page.click('[data-action="start"]');
+  await page.waitForTimeout(3000);
+  await page.screenshot({ path: "/tmp/view1.png", fullPage: true });
+  await browser.close();
+  await demo.close();
+}, 60000);
