@@ -217,6 +217,29 @@ describe("Application", () => {
     expect(loops).toBe(after);
   });
 
+  it("start() then stop() at once: setup ran, no loop left running", async () => {
+    const bus = newBus();
+    const dev = bus.agent("dev");
+    const calls: string[] = [];
+    class Quick extends Application {
+      async setup() {
+        calls.push("setup");
+      }
+      async mainLoop() {
+        calls.push("loop");
+      }
+    }
+    const app = new Quick({ agent: dev, appKey: "quick", loopPeriodMs: 10 });
+    const done = app.start();
+    await app.stop();
+    await done;
+    const n = calls.length;
+    await sleep(50);
+    expect(calls.length).toBe(n);
+    expect(calls[0]).toBe("setup");
+    expect(calls.filter((c) => c === "loop").length).toBeLessThanOrEqual(1);
+  });
+
   it("logs tags with log: true and log_on triggers, one message per commit", async () => {
     const bus = newBus();
     const dev = bus.agent("dev");

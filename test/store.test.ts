@@ -253,7 +253,10 @@ describe("epoch wrap-around", () => {
     ex.docSetEpoch(0);
     // Each apply visits (marks) one existing key with the then-current epoch (1, 2, 3, ...).
     for (let i = 0; i < 20; i++) store.applyValue(c, { [`k${i}`]: i });
+    // Wrap the epoch with applies elsewhere, leaving the marks above untouched.
     ex.docSetEpoch(0xffffffff - 3);
+    const elsewhere = store.open("wrap/elsewhere");
+    for (let i = 0; i < 5; i++) store.applyValue(elsewhere, { i });
     for (let round = 0; round < 30; round++) {
       // touches every key; after the wrap the epoch runs through 1.. again
       const r = store.applyValue(c, { ...all, round }, { replace: true });

@@ -151,7 +151,10 @@ export class Application<Config = Record<string, unknown>> {
     return this.loop;
   }
 
-  /** Stops the loop after the current iteration, closes the UI; resolves when done. */
+  /**
+   * Stops the loop after the current iteration, ends the tag subscription and closes the UI;
+   * resolves when done. A later start() or step() runs setup() again.
+   */
   async stop(): Promise<void> {
     const loop = this.loop;
     this.stopping = true;
