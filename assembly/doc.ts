@@ -10,14 +10,20 @@
 //     never appears, even when it is new); other values are kept when the key is new or the value
 //     differs by Python equality (1 == 1.0 == True); with do_delete, keys only in old map to null.
 //
+// The store also offers `replace`: the tree becomes exactly the new value, and the effective diff
+// written is generate_diff(old, new).
+//
 // Every mutation runs in two passes over the incoming msgpack, so that bad input leaves the tree
 // exactly as it was:
 //   1. plan: read the bytes once, validating everything (types, string keys, duplicate keys,
 //      depth), compare against the tree, write the effective diff to the output region, and
 //      record the changes to make (set / delete / insert / replace root) as references into the
-//      input bytes. Nothing in the tree changes except per-entry marks (below).
+//      input bytes. The one change made during the plan is a scalar overwriting a scalar (no
+//      memory owned on either side): it is written at once and its old 16 bytes go to an undo
+//      log, which an error replays backwards.
 //   2. commit: only when the plan succeeded; touches only what changed.
-// So merging 3 keys into a 50-key aggregate hashes 3 keys and touches 3 entries.
+// So merging 3 keys into a 50-key aggregate hashes 3 keys and touches 3 entries, and a re-sent
+// state whose keys come in stored order is matched entry by entry without hashing.
 //
 // Marks: every map entry visited by a plan is stamped with that plan's epoch. A second stamp in
 // the same plan means a duplicate key (rejected as ERR_MSGPACK: msgpack allows it, JSON does not
@@ -37,7 +43,7 @@ import {
 } from "./msgpack";
 import {
   BUILD_DROP_NULLS, ENTRY, SLOT, T_ARR, T_FALSE, T_FLOAT, T_INT, T_MAP, T_NULL, T_STR, T_TRUE,
-  buildValue, bytesEqual, encodeValue, freeValue, hashBytes, mapCount, mapDelete, mapFind, mapInsert,
+  buildValue, bytesEqual, encodeValue, keyEqual, freeValue, hashBytes, mapCount, mapDelete, mapFind, mapInsert,
   mapTable, mapUsed, scalarEquals, setNull, slotAux, slotPtr, slotTag, strBytes,
 } from "./tree";
 
@@ -105,7 +111,7 @@ let undoBuf: usize = heap.alloc(64 * UNDO);
 let undoCap: i32 = 64;
 let undoLen: i32 = 0;
 
-function undoSave(slot: usize): void {
+@inline function undoSave(slot: usize): void {
   if (undoLen == undoCap) {
     undoCap <<= 1;
     undoBuf = heap.realloc(undoBuf, <usize>undoCap * UNDO);
@@ -539,25 +545,6 @@ function planMap(m: usize, n: u32, depth: i32, gen: bool, top: bool): u32 {
   let next: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
     const ks = rp;
-    // Fast path for re-sent unchanged values: the key is the next entry's (a fixstr) and the value
-    // is the same scalar. Decides only "unchanged"; anything else takes the general path below.
-    if (next < used) {
-      const c = table + <usize>next * ENTRY;
-      const cn = load<u32>(c, 4);
-      if (cn < 32 && load<u32>(c) != 0 && rend - ks > <usize>cn + 1 && <u32>load<u8>(ks) == (0xa0 | cn)) {
-        const vp = ks + 1 + <usize>cn;
-        if (load<u32>(c, 12) != epoch && bytesEqual(<usize>load<u32>(c, 8), ks + 1, <usize>cn)) {
-          const len = sameScalarLen(c + 16, vp);
-          if (len) {
-            store<u32>(c, epoch, 12);
-            seen++;
-            next++;
-            readerSeek(vp + len);
-            continue;
-          }
-        }
-      }
-    }
     let kp: usize;
     let kn: u32;
     if (ks < rend && (<u32>load<u8>(ks) & 0xe0) == 0xa0) {
@@ -578,7 +565,7 @@ function planMap(m: usize, n: u32, depth: i32, gen: bool, top: bool): u32 {
     while (next < used && load<u32>(table + <usize>next * ENTRY) == 0) next++;
     if (next < used) {
       const c = table + <usize>next * ENTRY;
-      if (load<u32>(c, 4) == kn && bytesEqual(<usize>load<u32>(c, 8), kp, <usize>kn)) {
+      if (load<u32>(c, 4) == kn && keyEqual(<usize>load<u32>(c, 8), kp, <usize>kn)) {
         e = c;
         next++;
       }
@@ -595,6 +582,14 @@ function planMap(m: usize, n: u32, depth: i32, gen: bool, top: bool): u32 {
       }
       store<u32>(e, epoch, 12);
       seen++;
+      // Fast path for re-sent unchanged values: the same scalar in a common encoding.
+      if (rp < rend) {
+        const len = sameScalarLen(e + 16, rp);
+        if (len) {
+          readerSeek(rp + len);
+          continue;
+        }
+      }
     } else if (dupSeen(scope, h, kp, kn)) {
       readerFail(ERR_MSGPACK);
       return 0;
@@ -683,11 +678,16 @@ function planMap(m: usize, n: u32, depth: i32, gen: bool, top: bool): u32 {
       if (eq & EQ_STRICT) continue;
       if (inlineSlot(e + 16) && inlineEncoding(b, ke)) {
         // scalar over scalar: write it now, keep the old one for a rollback
-        const end = rp;
         undoSave(e + 16);
-        readerSeek(ke);
-        buildValue(e + 16, 0);
-        readerSeek(end);
+        if (b == 0xcb) {
+          store<u64>(e + 16, <u64>T_FLOAT);
+          store<u64>(e + 16, bswap<u64>(load<u64>(ke + 1)), 8);
+        } else {
+          const end = rp;
+          readerSeek(ke);
+          buildValue(e + 16, 0);
+          readerSeek(end);
+        }
       } else {
         record(OP_SET, 0, m, e, 0, 0, 0, ke);
       }

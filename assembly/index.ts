@@ -10,6 +10,9 @@ export {
   routerInternChannel,
   routerMatchId,
 } from "./router";
+// Documents and channel aggregates (doc.ts, store.ts). docSetEpoch is a test hook. Core-internal
+// callers (pipeline.ts) use the AS-level storeOpenAt / storeApplyInto / storeLastVersion /
+// storeLastChanged and docSetReplaceKeys, documented in store.ts and doc.ts.
 export { docApplyDiff, docGenerateDiff, docValidatePayload, docSetLimits, docSetEpoch } from "./doc";
 export {
   storeCreate,

@@ -216,18 +216,23 @@ export function readHeader(): i32 {
  * goes through a runtime call in V8 whose fixed cost dwarfs a 10-byte copy.
  */
 @inline export function copyBytes(dst: usize, src: usize, n: usize): void {
-  if (n > 64) {
-    memory.copy(dst, src, n);
-    return;
-  }
-  let i: usize = 0;
-  while (i + 8 <= n) {
-    store<u64>(dst + i, load<u64>(src + i));
-    i += 8;
-  }
-  while (i < n) {
-    store<u8>(dst + i, load<u8>(src + i));
-    i++;
+  if (n >= 8) {
+    if (n > 64) {
+      memory.copy(dst, src, n);
+      return;
+    }
+    // whole words, then one last word that may overlap the previous one
+    let i: usize = 0;
+    while (i + 8 < n) {
+      store<u64>(dst + i, load<u64>(src + i));
+      i += 8;
+    }
+    store<u64>(dst + n - 8, load<u64>(src + n - 8));
+  } else if (n >= 4) {
+    store<u32>(dst, load<u32>(src));
+    store<u32>(dst + n - 4, load<u32>(src + n - 4));
+  } else {
+    for (let i: usize = 0; i < n; i++) store<u8>(dst + i, load<u8>(src + i));
   }
 }
 

@@ -607,13 +607,16 @@ export function statsAddMany(h: i32, count: i32, timeMs: f64, withTimes: i32): i
   return OK;
 }
 
-/** Whether `count` f64 at `ptr` are all finite (exponent bits not all ones); no branch per value. */
+/**
+ * Whether `count` f64 at `ptr` are all finite. A value is not when its exponent bits are all ones;
+ * adding one to the exponent field then carries into the sign bit. Integer ors only, no branch.
+ */
 function allFinite(ptr: usize, count: i32): bool {
   let bad: u64 = 0;
   for (let i = 0; i < count; i++) {
-    bad |= <u64>((load<u64>(ptr + (<usize>i << 3)) & 0x7ff0000000000000) == 0x7ff0000000000000);
+    bad |= (load<u64>(ptr + (<usize>i << 3)) & 0x7ff0000000000000) + 0x0010000000000000;
   }
-  return bad == 0;
+  return (bad >> 63) == 0;
 }
 
 /**

@@ -269,8 +269,11 @@ export function storeLastChanged(): bool {
  * For in-core pipelines: merges the msgpack diff at (diffPtr, diffLen) into channel `slot` of
  * store `h` and APPENDS the effective diff (msgpack; an empty map when nothing changed) to the
  * output region at its current position. `flags`: bit 0 doDelete, bit 1 replace (the aggregate
- * becomes apply_diff(old, generate_diff(old, new))). Returns a status; on error the aggregate,
- * its version and the output are unchanged. Read storeLastVersion() / storeLastChanged() after.
+ * becomes exactly the new value; the diff written is generate_diff(old, new, doDelete)). Before
+ * the call, docSetReplaceKeys may name top-level keys to replace rather than merge (that call
+ * only). The diff bytes must not lie in the output region (the output may move while it grows).
+ * Returns a status; on error the aggregate, its version and the output are unchanged. Read
+ * storeLastVersion() / storeLastChanged() after a success.
  */
 export function storeApplyInto(h: i32, slot: i32, diffPtr: usize, diffLen: i32, flags: i32): i32 {
   const s = storeBlock(h);

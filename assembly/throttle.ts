@@ -26,6 +26,9 @@ import { ioInReserve, outReset, outEnsure, outAdvance } from "./io";
 @inline const FIRST_CAP: u32 = 64;
 // @ts-ignore: decorator
 @inline const EXPONENT: u64 = 0x7ff0000000000000;
+/** (bits & EXPONENT) + EXPONENT_ONE carries into the sign bit exactly when the exponent is all ones. */
+// @ts-ignore: decorator
+@inline const EXPONENT_ONE: u64 = 0x0010000000000000;
 // @ts-ignore: decorator
 @inline const RATE: u32 = 1;
 // @ts-ignore: decorator
@@ -41,8 +44,8 @@ class Throttle {
   minIntervalMs: f64 = 0;
   /** Change filter: absolute band; Infinity when not configured (never passes on its own). */
   threshold: f64 = Infinity;
-  /** Change filter: relative band as a fraction of |last|; Infinity when not configured. */
-  fraction: f64 = Infinity;
+  /** Change filter: relative band as a fraction of |last|; -1 when not configured. */
+  fraction: f64 = -1;
 }
 
 // ---- handles ----
@@ -169,8 +172,10 @@ export function rateCheckMany(h: i32, count: i32, nowMs: f64): i32 {
   if (!t) return -ERR_NOT_FOUND;
   if (count < 0 || count > 0x1fffffff || !isFinite<f64>(nowMs)) return -ERR_ARGUMENT;
   const ids = ioInReserve(count << 2);
+  // The or of all ids has the same highest bit as the largest, which is all that MAX_KEYS and
+  // the power-of-two table need, and costs no compare per id.
   let top: u32 = 0;
-  for (let i = 0; i < count; i++) top = max<u32>(top, load<u32>(ids + (<usize>i << 2)));
+  for (let i = 0; i < count; i++) top |= load<u32>(ids + (<usize>i << 2));
   if (top >= MAX_KEYS) return -ERR_ARGUMENT;
   ensure(t, top);
   outReset();
@@ -209,16 +214,18 @@ export function rateDispose(h: i32): i32 {
 // ---- change filter ----
 
 // The first value of a key passes. A later value passes when it differs from the last passed one
-// and the difference reaches either band: |v - last| >= threshold or >= fraction * |last|. An
-// unconfigured band is Infinity (and Infinity * 0 is NaN), which no difference reaches.
-// Branch-free like ratePass.
+// and the difference reaches either band: |v - last| >= threshold or >= fraction * |last|. Written
+// as "not below every band" so that a NaN `last` (nothing passed yet), whose comparisons are all
+// false, passes without a test of its own. Without a percent band, `withPercent` is false and the
+// inlined copy drops it; without a threshold, threshold is Infinity. Branch-free like ratePass.
 // @ts-ignore: decorator
-@inline function changePass(table: usize, id: u32, value: f64, threshold: f64, fraction: f64): bool {
+@inline function changePass(table: usize, id: u32, value: f64, threshold: f64, fraction: f64, withPercent: bool): bool {
   const at = table + (<usize>id << 3);
   const last = load<f64>(at);
   const diff = abs<f64>(value - last);
-  // NaN `last` (nothing passed yet) makes every comparison false, hence the explicit test.
-  const ok = (last != last) | ((diff > 0) & ((diff >= threshold) | (diff >= fraction * abs<f64>(last))));
+  let below = diff < threshold;
+  if (withPercent) below &= diff < fraction * abs<f64>(last);
+  const ok = !below & (diff != 0);
   store<f64>(at, select<f64>(value, last, ok));
   return ok;
 }
@@ -233,7 +240,7 @@ export function changeCreate(hasThreshold: i32, threshold: f64, hasPercent: i32,
   const t = new Throttle();
   t.kind = CHANGE;
   t.threshold = hasThreshold ? threshold : hasPercent ? Infinity : 0;
-  t.fraction = hasPercent ? percent / 100 : Infinity;
+  t.fraction = hasPercent ? percent / 100 : -1;
   return create(t);
 }
 
@@ -243,7 +250,10 @@ export function changeCheck(h: i32, id: u32, value: f64): i32 {
   if (!t) return -ERR_NOT_FOUND;
   if (id >= MAX_KEYS || !isFinite<f64>(value)) return -ERR_ARGUMENT;
   ensure(t, id);
-  return changePass(t.table, id, value, t.threshold, t.fraction) ? 1 : 0;
+  const pass = t.fraction >= 0
+    ? changePass(t.table, id, value, t.threshold, t.fraction, true)
+    : changePass(t.table, id, value, t.threshold, 0, false);
+  return pass ? 1 : 0;
 }
 
 /** Checks `count` (value, id) pairs from the input region, in order (layout in the header). */
@@ -253,15 +263,15 @@ export function changeCheckMany(h: i32, count: i32): i32 {
   if (count < 0 || count > 0x0fffffff) return -ERR_ARGUMENT;
   const values = ioInReserve(count * 12);
   const ids = values + (<usize>count << 3);
+  // One pass checks the batch with integer ors only: a value is not finite when its exponent bits
+  // are all ones (see EXPONENT_ONE), and ids are or-ed as in rateCheckMany.
   let top: u32 = 0;
-  // A value is not finite when its exponent bits are all ones; or-ing the tests checks the whole
-  // batch without a branch or a floating-point dependency chain.
   let bad: u64 = 0;
   for (let i = 0; i < count; i++) {
-    bad |= <u64>((load<u64>(values + (<usize>i << 3)) & EXPONENT) == EXPONENT);
-    top = max<u32>(top, load<u32>(ids + (<usize>i << 2)));
+    bad |= (load<u64>(values + (<usize>i << 3)) & EXPONENT) + EXPONENT_ONE;
+    top |= load<u32>(ids + (<usize>i << 2));
   }
-  if (bad || top >= MAX_KEYS) return -ERR_ARGUMENT;
+  if ((bad >> 63) != 0 || top >= MAX_KEYS) return -ERR_ARGUMENT;
   ensure(t, top);
   outReset();
   const out = outEnsure(count);
@@ -269,10 +279,18 @@ export function changeCheckMany(h: i32, count: i32): i32 {
   const threshold = t.threshold;
   const fraction = t.fraction;
   let passed = 0;
-  for (let i = 0; i < count; i++) {
-    const ok = changePass(table, load<u32>(ids + (<usize>i << 2)), load<f64>(values + (<usize>i << 3)), threshold, fraction);
-    store<u8>(out + <usize>i, <u8>ok);
-    passed += <i32>ok;
+  if (fraction >= 0) {
+    for (let i = 0; i < count; i++) {
+      const ok = changePass(table, load<u32>(ids + (<usize>i << 2)), load<f64>(values + (<usize>i << 3)), threshold, fraction, true);
+      store<u8>(out + <usize>i, <u8>ok);
+      passed += <i32>ok;
+    }
+  } else {
+    for (let i = 0; i < count; i++) {
+      const ok = changePass(table, load<u32>(ids + (<usize>i << 2)), load<f64>(values + (<usize>i << 3)), threshold, 0, false);
+      store<u8>(out + <usize>i, <u8>ok);
+      passed += <i32>ok;
+    }
   }
   outAdvance(count);
   return passed;

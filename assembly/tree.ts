@@ -9,7 +9,9 @@
 //                T_ARR: pointer to count consecutive value slots (0 when empty)
 //                T_MAP: pointer to a map node
 // Scalars and short strings live inline, so overwriting a number or a short status string
-// allocates nothing; that keeps memory flat under overwrite-heavy telemetry.
+// allocates nothing; that keeps memory flat under overwrite-heavy telemetry. Ints and floats stay
+// apart: a float32 is widened to f64 and goes back out as float64, an integer goes out in its
+// smallest msgpack encoding (int64/uint64 values are kept exactly).
 //
 // Map node, 24 bytes, at a stable address (the parent slot points at it; growth moves only the
 // table):
@@ -95,6 +97,11 @@ export function hashBytes(p: usize, n: u32): u32 {
 }
 
 export function bytesEqual(a: usize, b: usize, n: usize): bool {
+  return keyEqual(a, b, n);
+}
+
+/** bytesEqual inlined, for the two hot key comparisons (map lookup, in-order match). */
+@inline export function keyEqual(a: usize, b: usize, n: usize): bool {
   let i: usize = 0;
   while (i + 8 <= n) {
     if (load<u64>(a + i) != load<u64>(b + i)) return false;
@@ -136,7 +143,7 @@ export function mapFind(m: usize, h: u32, p: usize, n: u32): usize {
     const cell = load<u32>(index + (<usize>i << 2));
     if (cell == 0) return 0;
     const e = table + <usize>(cell - 1) * ENTRY;
-    if (load<u32>(e) == h && load<u32>(e, 4) == n && bytesEqual(<usize>load<u32>(e, 8), p, <usize>n)) return e;
+    if (load<u32>(e) == h && load<u32>(e, 4) == n && keyEqual(<usize>load<u32>(e, 8), p, <usize>n)) return e;
     i = (i + 1) & mask;
   }
 }

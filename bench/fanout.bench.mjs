@@ -18,7 +18,8 @@
 // medians are printed.
 //
 // Run `npm run build` first, then `node bench/fanout.bench.mjs` (about a minute; stops by
-// itself). Needs aedes (devDependency) and Mosquitto on 127.0.0.1:1883.
+// itself). Needs aedes (a devDependency; or TAGWIRE_AEDES=/path/to/aedes/aedes.js) and Mosquitto
+// on 127.0.0.1:1883.
 import { fork } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
@@ -34,7 +35,9 @@ const PUBLISH_MS = 600;
 const WINDOW = 4000;
 const DRAIN_TIMEOUT_MS = 15_000;
 const packr = new Packr({ useRecords: false, variableMapSize: true });
-const PREFIX = `tw-fanout-${process.pid}`;
+// The subscriber child inherits the parent's prefix (its own pid differs).
+const PREFIX = process.env.TAGWIRE_FANOUT_PREFIX ?? `tw-fanout-${process.pid}`;
+process.env.TAGWIRE_FANOUT_PREFIX = PREFIX;
 
 function payload(seq) {
   return {
@@ -127,6 +130,7 @@ if (process.argv[2] === "--subscribers") {
       expected = msg.total;
     } else if (msg.type === "exit") process.exit(0);
   });
+  process.on("disconnect", () => process.exit(0));
   process.send({ type: "ready" });
   await new Promise(() => {});
 }
@@ -180,11 +184,17 @@ async function fanoutRun(subs, runId, publishOne, count) {
   }
   const done = subs.next((m) => m.type === "done" && m.runId === runId);
   subs.child.send({ type: "expect", total: sent });
-  const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error(`lost messages: slowest subscriber has ${slowest} of ${sent}`)), DRAIN_TIMEOUT_MS));
-  await Promise.race([done, timeout]);
+  let timer;
+  const timeout = new Promise((resolve) => (timer = setTimeout(() => resolve("timeout"), DRAIN_TIMEOUT_MS)));
+  const outcome = await Promise.race([done.then(() => "done", (err) => err.message), timeout]);
+  clearTimeout(timer);
   const seconds = (performance.now() - t0) / 1000;
   subs.listeners.delete(progress);
-  if (failure) throw new Error(failure);
+  if (outcome !== "done" || failure) {
+    // Recorded, not thrown: one system losing messages must not hide the others' figures.
+    const why = failure ?? (outcome === "timeout" ? `slowest subscriber had ${slowest} of ${sent} after ${DRAIN_TIMEOUT_MS} ms` : outcome);
+    return { delivered: slowest * count, seconds, rate: NaN, lost: why };
+  }
   return { delivered: sent * count, seconds, rate: (sent * count) / seconds };
 }
 
@@ -206,7 +216,8 @@ const systems = {
     };
   },
   async aedes(count) {
-    const { Aedes } = await import("aedes");
+    // TAGWIRE_AEDES: a path to aedes.js when it is installed outside node_modules.
+    const { Aedes } = await import(process.env.TAGWIRE_AEDES ?? "aedes");
     const mqtt = (await import("mqtt")).default;
     const broker = await Aedes.createBroker();
     const server = createServer(broker.handle);
@@ -275,6 +286,7 @@ console.log(`fanout: ${cpus().length} cores, ${cpus()[0]?.model}, node ${process
 console.log(`payload ${packr.pack(payload(123456)).length} B msgpack; window ${WINDOW}; publish ${PUBLISH_MS} ms per run`);
 
 const rates = new Map();
+const losses = new Map();
 // Warm-up is done by hand (one unrecorded run after each setup): tinybench's own warm-up phase
 // would set the whole system up and tear it down separately.
 const bench = new Bench({ name: "fanout", iterations: 3, time: 0, warmup: false, throws: true });
@@ -288,8 +300,15 @@ for (const count of SUBSCRIBERS) {
     bench.add(
       key,
       async () => {
+        if (ctx.broken) return; // lost messages before: the subscribers' state is unknown
         const r = await fanoutRun(ctx.subs, ++runId, ctx.sys.publishOne, count);
         rates.get(key).push(r.rate);
+        if (r.lost) {
+          ctx.broken = true;
+          losses.set(key, r.lost);
+          console.log(`${key}: LOST MESSAGES: ${r.lost}`);
+        }
+        if (process.env.TAGWIRE_BENCH_VERBOSE) console.log(`${key}: ${r.delivered} in ${r.seconds.toFixed(2)} s = ${fmt(r.rate)}/s`);
       },
       {
         async beforeAll() {
@@ -298,7 +317,12 @@ for (const count of SUBSCRIBERS) {
           await subs.ready;
           ctx = { sys, subs };
           live.push(ctx);
-          await fanoutRun(subs, ++runId, sys.publishOne, count);
+          const warm = await fanoutRun(subs, ++runId, sys.publishOne, count);
+          if (warm.lost) {
+            ctx.broken = true;
+            losses.set(key, warm.lost);
+            console.log(`${key}: LOST MESSAGES in the warm-up run: ${warm.lost}`);
+          }
         },
         async afterAll() {
           ctx.subs.child.send({ type: "exit" });
@@ -318,11 +342,16 @@ const stopAll = setTimeout(() => {
 stopAll.unref();
 
 await bench.run();
+// A configuration that lost messages has no rate (NaN): it is reported as "lost".
 const median = (xs) => {
+  if (xs.length === 0 || xs.some((x) => !Number.isFinite(x))) return NaN;
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
 };
-const fmt = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e3).toFixed(0)} k`);
+function fmt(n) {
+  if (!Number.isFinite(n)) return "lost";
+  return n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e3).toFixed(0)} k`;
+}
 console.log("\nmedian delivered messages/s (every message decoded by every subscriber, none lost):");
 console.log("subscribers | tagwire  | aedes    | mosquitto | bare-ws  | tagwire/aedes | tagwire/mosquitto | tagwire/bare-ws");
 for (const count of SUBSCRIBERS) {
@@ -335,6 +364,7 @@ for (const count of SUBSCRIBERS) {
     ).toFixed(0).padStart(14)}%`,
   );
 }
+for (const [key, why] of losses) console.log(`lost: ${key}: ${why}`);
 console.log("\ntinybench (ms per run, including the drain):");
 console.table(bench.table());
 process.exit(0);

@@ -4,8 +4,16 @@ import { TagwireError } from "../bindings/core/errors.js";
 import { UsageError, formatHelp, parseArgs, type Command } from "./args.js";
 import { hubCommand } from "./hub.js";
 import { tokenCommand } from "./token.js";
+import { startCommand } from "./start.js";
+import { channelsCommand } from "./channels.js";
+import { getCommand } from "./get.js";
+import { publishCommand } from "./publish.js";
+import { followCommand } from "./follow.js";
+import { historyCommand } from "./history.js";
+import { benchCommand } from "./bench.js";
 
 const COMMANDS: Command[] = [hubCommand, tokenCommand];
+COMMANDS.push(startCommand, channelsCommand, getCommand, publishCommand, followCommand, historyCommand, benchCommand);
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.spec.name.length));

@@ -12,7 +12,8 @@ import { connect, connectSession, RemoteSession, transportFor } from "../binding
 import { Agent } from "../bindings/sdk/agent.js";
 import type { ChannelEvent } from "../bindings/sdk/session.js";
 import { TagwireError } from "../bindings/core/errors.js";
-import { TcpProxy } from "./fixtures/client-proxy.js";
+import { TcpProxy, WsRelay } from "./fixtures/client-proxy.js";
+import { decodeBatch } from "../bindings/protocol/frames.js";
 import { buildForChild } from "./fixtures/client-build.js";
 
 const SECRET = "client-session-test-secret";
@@ -174,6 +175,39 @@ describe("reconnect", () => {
     const messageIds = events.filter((e) => e.type === "message").map((e) => (e.type === "message" ? e.message.id : ""));
     expect(new Set(messageIds).size).toBe(messageIds.length);
     expect(messageIds.length).toBe(3); // i: 1 live, i: 2 and 3 caught up (i: 0 predates the subscription)
+  });
+
+  it("detects a lost update by its version, re-reads the aggregate and emits resynced", async () => {
+    const relay = await WsRelay.start(hub.url);
+    try {
+      const writer = await agentAt(hub.url, "gap-writer");
+      await writer.publish("state", { n: 1, keep: "x" });
+      const reader = await agentAt(`ws://127.0.0.1:${relay.port}`, "gap-reader");
+      const events: ChannelEvent[] = [];
+      reader.subscribe("state", (e) => events.push(e), { agentId: "gap-writer" });
+      await until(() => events.length === 1, 5000, "sync");
+      // Drop the one batch that carries version 2 of the aggregate on its way to the reader.
+      let dropped = 0;
+      relay.dropToClient = (bytes) => {
+        const frames = decodeBatch(bytes) as unknown[][];
+        const hit = frames.some((f) => f[0] === 19 && f[2] === "state" && f[3] === 2);
+        if (hit) dropped++;
+        return hit;
+      };
+      await writer.publish("state", { n: 2 });
+      await until(() => dropped === 1, 5000, "drop");
+      relay.dropToClient = () => false;
+      await writer.publish("state", { n: 3 });
+      await until(() => events.length >= 2, 5000, "resync");
+      expect(events[1]).toEqual({ type: "resynced", agentId: "gap-writer", channel: "state", version: 3, aggregate: { n: 3, keep: "x" } });
+      // The stream continues from the repaired version.
+      await writer.publish("state", { n: 4 });
+      await until(() => events.length >= 3, 5000, "v4");
+      expect(events[2]).toMatchObject({ type: "aggregate", version: 4, aggregate: { n: 4, keep: "x" }, diff: { n: 4 } });
+      expect(events.length).toBe(3);
+    } finally {
+      await relay.close();
+    }
   });
 
   it("sends no resync when nothing changed while away", async () => {

@@ -133,17 +133,32 @@ describe("Mosquitto CLI following docs/PROTOCOL.md", () => {
   });
 
   it("gets the hub's refusal on the error topic, and nothing is written", async () => {
-    const errors = spawn("mosquitto_sub", ["-h", "127.0.0.1", "-q", "1", "-t", `${P}/error/pump-1/#`, "-C", "2", "-W", "10"], { stdio: ["ignore", "pipe", "inherit"] });
+    const errors = spawn("mosquitto_sub", ["-h", "127.0.0.1", "-q", "1", "-t", `${P}/error/pump-1/#`, "-W", "20"], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     errors.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    const done = new Promise((r) => errors.on("exit", r));
-    await new Promise((r) => setTimeout(r, 300));
-    const otherDevice = createToken(SECRET, { agentId: "pump-2", role: "device" });
-    await shell(adapt(cmds[2]!).replace('{"rpm": 1200}', '{"rpm": 0}'), { TOKEN: otherDevice });
-    await shell(adapt(cmds[2]!).replace(`'{"rpm": 1200}'`, "'not json'"), { TOKEN: otherDevice });
-    await done;
-    const lines = out.trim().split("\n").map((l) => JSON.parse(l));
-    expect(lines.map((l) => l.code).sort()).toEqual(["TAGWIRE_ERR_FORBIDDEN", "TAGWIRE_ERR_PAYLOAD"]);
+    try {
+      // mosquitto_sub says nothing once subscribed: probe until it prints a probe line.
+      const probe = await mqtt.connectAsync("mqtt://127.0.0.1:1883");
+      const deadline = Date.now() + 10_000;
+      while (!out.includes("probe") && Date.now() < deadline) {
+        await probe.publishAsync(`${P}/error/pump-1/probe`, JSON.stringify({ code: "probe" }), { qos: 1 });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await probe.endAsync();
+      const otherDevice = createToken(SECRET, { agentId: "pump-2", role: "device" });
+      await shell(adapt(cmds[2]!).replace('{"rpm": 1200}', '{"rpm": 0}'), { TOKEN: otherDevice });
+      await shell(adapt(cmds[2]!).replace(`'{"rpm": 1200}'`, "'not json'"), { TOKEN: otherDevice });
+      const refusals = () =>
+        out
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l))
+          .filter((l) => l.code !== "probe");
+      await until(() => refusals().length >= 2, 10_000, "two refusals");
+      expect(refusals().map((l) => l.code).sort()).toEqual(["TAGWIRE_ERR_FORBIDDEN", "TAGWIRE_ERR_PAYLOAD"]);
+    } finally {
+      errors.kill();
+    }
     expect(await pump.getAggregate("tag_values")).toEqual({ rpm: 1200, temp: 21.5 });
   });
 });

@@ -22,6 +22,18 @@ function refApply(data: Json, diff: Json, doDelete: boolean): Json {
   return out;
 }
 
+/** refApply, except that listed top-level keys with a non-null value are replaced, not merged. */
+function refApplyReplacing(data: Json, diff: Json, doDelete: boolean, replaceKeys: string[]): Json {
+  if (!isObject(diff) || !isObject(data) || replaceKeys.length === 0) return refApply(data, diff, doDelete);
+  const merged: Record<string, Json> = {};
+  const replaced: Record<string, Json> = {};
+  for (const [k, v] of Object.entries(diff)) {
+    if (replaceKeys.includes(k) && v !== null) replaced[k] = v;
+    else merged[k] = v;
+  }
+  return { ...(refApply(data, merged, doDelete) as Record<string, Json>), ...structuredClone(replaced) };
+}
+
 /** Numbers by value (1 === 1.0 in JS anyway), booleans apart from numbers. */
 function refEqual(a: Json, b: Json): boolean {
   if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => refEqual(x, b[i]));
@@ -312,11 +324,12 @@ describe("against the reference model (seeded random)", () => {
       const doDelete = rand() < 0.8;
       const replace = rand() < 0.15;
       const diff: Json = rand() < 0.97 ? obj(0) : scalar();
+      const replaceKeys = !replace && rand() < 0.2 ? [keys[int(keys.length)], keys[int(keys.length)]] : undefined;
       const before = ch.ref;
-      const after = replace ? structuredClone(diff) : refApply(before, diff, doDelete);
-      const r = store.apply(ch.slot, pack(diff), { doDelete, replace });
+      const after = replace ? structuredClone(diff) : refApplyReplacing(before, diff, doDelete, replaceKeys ?? []);
+      const r = store.apply(ch.slot, pack(diff), { doDelete, replace, replaceKeys });
       const changed = !refEqual(before, after);
-      const ctx = { step, diff, doDelete, replace, before };
+      const ctx = { step, diff, doDelete, replace, replaceKeys, before };
       expect({ ...ctx, changed: r.changed }).toEqual({ ...ctx, changed });
       if (changed) ch.version++;
       expect(r.version).toBe(ch.version);
@@ -324,9 +337,13 @@ describe("against the reference model (seeded random)", () => {
       expect({ ...ctx, got }).toEqual({ ...ctx, got: after });
       const effective = unpack(r.diff) as Json;
       if (!changed) expect(effective).toEqual({});
-      else if (!replace) {
+      else if (replaceKeys) {
+        // replaced keys carry generate_diff's view of their change, merged keys the change itself
+      } else if (!replace) {
         // the effective diff carries the whole change: applying it to the old state gives the new
         expect({ ...ctx, replay: refApply(before, effective, doDelete) }).toEqual({ ...ctx, replay: after });
+        // and the stateless codec agrees with the model
+        expect({ ...ctx, codec: core.applyDiff(before, diff, { doDelete }) }).toEqual({ ...ctx, codec: after });
       } else {
         expect({ ...ctx, effective }).toEqual({ ...ctx, effective: core.generateDiff(before, after, { doDelete }) });
       }

@@ -197,7 +197,7 @@ export class LiveChart {
       s.stats.expire(now);
       const last = s.values.length ? s.values[s.values.length - 1]! : undefined;
       const unit = s.units ? ` ${s.units}` : "";
-      const stat = s.stats.count > 0 ? `min ${num(s.stats.min, s.precision)} · max ${num(s.stats.max, s.precision)} · mean ${num(s.stats.mean, (s.precision ?? 2) + 1)}` : "no samples yet";
+      const stat = s.stats.count > 0 ? `min ${num(s.stats.min, s.precision)} · max ${num(s.stats.max, s.precision)} · mean ${num(s.stats.mean, s.precision === undefined ? undefined : s.precision + 1)}` : "no samples yet";
       return h(
         "span",
         { className: "legend-item", "data-series": s.key, title: `${s.agentId}/${s.channel} → ${s.path.join(".")}` },

@@ -68,7 +68,20 @@ async function main(): Promise<void> {
   const feed = new NotificationFeed(byId("notifications"), byId("alerts"), byId("notification-count"), store);
 
   const connection = new HubConnection({
-    session: (session) => store.attach(session, connection.claims),
+    session: (session) => {
+      if (store.session) {
+        // A new token: what the old one could read is not necessarily readable now.
+        store.reset();
+        feed.reset();
+        agentId = undefined;
+        channel = undefined;
+        sidebar.setSelection(undefined, undefined);
+        publish.setTarget(undefined);
+        messages.render(undefined);
+        dirty("tree", "apps", "head", "alerts");
+      }
+      store.attach(session, connection.claims);
+    },
     state: (state, detail) => {
       const pill = byId("conn");
       pill.dataset.state = state;

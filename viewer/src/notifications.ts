@@ -31,6 +31,12 @@ export class NotificationFeed {
     setInterval(() => this.renderAlerts(), 15_000);
   }
 
+  reset(): void {
+    this.entries.length = 0;
+    this.ids.clear();
+    this.renderAll();
+  }
+
   /** A notifications channel was first seen: load its recent history. */
   async discovered(ch: ChannelState): Promise<void> {
     try {

@@ -75,7 +75,7 @@ export class PublishBox {
     try {
       const result = await session.publish(ch.agentId, ch.channel, value, this.log.checked ? { log: true } : {});
       if (result.queued) this.say("Offline: queued, will be sent on reconnect", "ok");
-      else if (result.version === ch.version && compactJson(result.diff) === "{}") this.say(`No change (still v${result.version})`, "ok");
+      else if (compactJson(result.diff) === "{}") this.say(`No change (still v${result.version})`, "ok");
       else this.say(`Published: v${result.version}, diff ${compactJson(result.diff, 120)}`, "ok");
     } catch (error) {
       const message = error instanceof TagwireError ? `${error.message} (${error.code})` : String(error);

@@ -80,6 +80,12 @@ export class Store {
     }
   }
 
+  /** Forgets everything (another token may read other things). */
+  reset(): void {
+    this.agents.clear();
+    this.emit((l) => l.structure?.());
+  }
+
   channel(agentId: string, channel: string): ChannelState | undefined {
     return this.agents.get(agentId)?.channels.get(channel);
   }
