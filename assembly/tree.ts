@@ -65,12 +65,16 @@ const INLINE_STR: u32 = 8;
 
 // ---- hashing and key comparison ----
 
+/** End of linear memory as last seen; memory only grows, so a stale value is merely cautious. */
+let memTop: usize = 0;
+
 /**
  * Loads the `n` (1..7) bytes at p as the low bytes of a u64. Reads 8 bytes at once when that stays
  * inside linear memory (the extra bytes are masked off), else byte by byte.
  */
 @inline function loadTail(p: usize, n: usize): u64 {
-  if (p + 8 <= (<usize>memory.size() << 16)) return load<u64>(p) & ((<u64>1 << (<u64>n << 3)) - 1);
+  if (p + 8 > memTop) memTop = <usize>memory.size() << 16;
+  if (p + 8 <= memTop) return load<u64>(p) & ((<u64>1 << (<u64>n << 3)) - 1);
   let k: u64 = 0;
   for (let i: usize = 0; i < n; i++) k |= <u64>load<u8>(p + i) << (<u64>i << 3);
   return k;

@@ -11,8 +11,8 @@
 //
 // Setup (2 cores): the broker and the publisher share the main process (Mosquitto is its own
 // process); all subscribers of a run live in one child process on the other core. Flow control
-// is closed-loop and the same for all: the publisher keeps at most WINDOW messages ahead of the
-// slowest subscriber (the child reports progress every 2 ms over IPC), publishes for PUBLISH_MS,
+// is closed-loop and the same for all: the publisher keeps at most a window of messages (4000,
+// or fewer so that at most 40,000 deliveries are in flight) ahead of the slowest subscriber (the child reports progress every 2 ms over IPC), publishes for PUBLISH_MS,
 // then waits until every subscriber has every message. Rate = messages x subscribers / time.
 // tinybench runs each configuration 3 times after one unrecorded warm-up run (throws: true);
 // medians are printed.
@@ -32,7 +32,10 @@ import { WebSocketServer, WebSocket } from "ws";
 
 const SUBSCRIBERS = [1, 10, 100];
 const PUBLISH_MS = 600;
-const WINDOW = 4000;
+// Messages the publisher may be ahead of the slowest subscriber: at most MAX_IN_FLIGHT
+// deliveries queued anywhere, so a slow broker's drain stays short.
+const MAX_IN_FLIGHT = 40_000;
+const windowFor = (count) => Math.min(4000, Math.floor(MAX_IN_FLIGHT / count));
 const DRAIN_TIMEOUT_MS = 15_000;
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 // The subscriber child inherits the parent's prefix (its own pid differs).
@@ -178,7 +181,7 @@ async function fanoutRun(subs, runId, publishOne, count) {
   const t0 = performance.now();
   let sent = 0;
   while (performance.now() - t0 < PUBLISH_MS && !failure) {
-    const room = Math.min(WINDOW - (sent - slowest), 512);
+    const room = Math.min(windowFor(count) - (sent - slowest), 512);
     for (let i = 0; i < room; i++) publishOne(sent++);
     await new Promise((r) => setImmediate(r));
   }
@@ -283,7 +286,7 @@ const systems = {
 };
 
 console.log(`fanout: ${cpus().length} cores, ${cpus()[0]?.model}, node ${process.version}, ${new Date().toISOString()}`);
-console.log(`payload ${packr.pack(payload(123456)).length} B msgpack; window ${WINDOW}; publish ${PUBLISH_MS} ms per run`);
+console.log(`payload ${packr.pack(payload(123456)).length} B msgpack; window ${SUBSCRIBERS.map((c) => `${windowFor(c)} (x${c})`).join(", ")} messages; publish ${PUBLISH_MS} ms per run`);
 
 const rates = new Map();
 const losses = new Map();
@@ -291,8 +294,15 @@ const losses = new Map();
 // would set the whole system up and tear it down separately.
 const bench = new Bench({ name: "fanout", iterations: 3, time: 0, warmup: false, throws: true });
 const live = [];
+// TAGWIRE_FANOUT_ONLY="tagwire,bare-ws" or "100" narrows the run (profiling); default: all.
+const only = process.env.TAGWIRE_FANOUT_ONLY?.split(",");
+const onlyCounts = only?.filter((w) => /^\d+$/.test(w)) ?? [];
+const onlyNames = only?.filter((w) => !/^\d+$/.test(w)) ?? [];
+const wanted = (name, count) =>
+  (onlyNames.length === 0 || onlyNames.includes(name)) && (onlyCounts.length === 0 || onlyCounts.includes(String(count)));
 for (const count of SUBSCRIBERS) {
   for (const name of Object.keys(systems)) {
+    if (!wanted(name, count)) continue;
     const key = `${name} x${count}`;
     let ctx;
     let runId = 0;
@@ -349,6 +359,7 @@ const median = (xs) => {
   return s[Math.floor(s.length / 2)];
 };
 function fmt(n) {
+  if (n === undefined) return "-";
   if (!Number.isFinite(n)) return "lost";
   return n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e3).toFixed(0)} k`;
 }
@@ -356,7 +367,10 @@ console.log("\nmedian delivered messages/s (every message decoded by every subsc
 console.log("subscribers | tagwire  | aedes    | mosquitto | bare-ws  | tagwire/aedes | tagwire/mosquitto | tagwire/bare-ws");
 for (const count of SUBSCRIBERS) {
   const m = {};
-  for (const name of Object.keys(systems)) m[name] = median(rates.get(`${name} x${count}`));
+  for (const name of Object.keys(systems)) {
+    const rs = rates.get(`${name} x${count}`);
+    m[name] = rs ? median(rs) : undefined; // undefined: not run (TAGWIRE_FANOUT_ONLY)
+  }
   console.log(
     `${String(count).padStart(11)} | ${fmt(m.tagwire).padStart(8)} | ${fmt(m.aedes).padStart(8)} | ${fmt(m.mosquitto).padStart(9)} | ${fmt(m["bare-ws"]).padStart(8)} | ${(m.tagwire / m.aedes).toFixed(2).padStart(12)}x | ${(m.tagwire / m.mosquitto).toFixed(2).padStart(16)}x | ${(
       (100 * m.tagwire) /

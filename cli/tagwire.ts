@@ -36,7 +36,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const command = COMMANDS.find((c) => c.spec.name === name);
   if (!command) {
     console.error(`tagwire: unknown command ${JSON.stringify(name)}\n\n${overview()}`);
-    return 2;
+    return 1;
   }
   try {
     const parsed = parseArgs(command.spec, rest);
@@ -48,7 +48,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`tagwire ${name}: ${err.message}`);
-      return 2;
+      return 1;
     }
     if (err instanceof TagwireError) {
       console.error(`tagwire ${name}: ${err.message} (${err.code})`);

@@ -110,13 +110,23 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   }, options.retentionIntervalMs ?? 60_000);
   timer.unref();
 
-  await new Promise<void>((resolveListen, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, options.host, () => {
-      server.off("error", reject);
-      resolveListen();
+  // The ws server re-emits the http server's errors; without a listener a port in use would
+  // crash the process instead of rejecting startHub().
+  wss.on("error", (err) => log(`websocket server error: ${err.message}`));
+  try {
+    await new Promise<void>((resolveListen, reject) => {
+      server.once("error", reject);
+      server.listen(options.port ?? 0, options.host, () => {
+        server.off("error", reject);
+        resolveListen();
+      });
     });
-  });
+  } catch (err) {
+    clearInterval(timer);
+    wss.close();
+    storage.close();
+    throw err;
+  }
   const address = server.address() as AddressInfo;
   const host = !options.host || options.host === "0.0.0.0" || options.host === "::" ? "127.0.0.1" : options.host;
   const shownHost = host.includes(":") ? `[${host}]` : host;

@@ -40,9 +40,11 @@ const as = (token: string, ...args: string[]) => run([...args, "--url", url, "--
 test("--help on every command, with the exit codes where a hub is involved", async () => {
   const top = await run(["--help"]);
   expect(top.code).toBe(0);
-  for (const cmd of ["start", "channels", "get", "publish", "follow", "history", "bench"]) {
+  const commands = ["start", "channels", "get", "publish", "follow", "history", "bench"];
+  const helps = await Promise.all(commands.map((cmd) => run([cmd, "--help"])));
+  for (const [i, cmd] of commands.entries()) {
     expect(top.stdout, cmd).toMatch(new RegExp(`\\n  ${cmd}\\s+\\S`));
-    const help = await run([cmd, "--help"]);
+    const help = helps[i]!;
     expect(help.code, cmd).toBe(0);
     expect(help.stdout, cmd).toContain(`Usage: tagwire ${cmd}`);
     if (cmd !== "start" && cmd !== "bench") {
@@ -51,7 +53,7 @@ test("--help on every command, with the exit codes where a hub is involved", asy
       expect(help.stdout, cmd).toContain("Exit codes: 0 ok, 1 usage, 2 hub unreachable, 3 authentication");
     }
   }
-}, 60_000);
+}, 90_000);
 
 describe("writing and reading", () => {
   test("publish merges and reports the effective diff; get prints the aggregate", async () => {
@@ -74,7 +76,7 @@ describe("writing and reading", () => {
     const replaced = await run(["publish", "dev-1/sensors/temp", "-", "--replace", "--url", url, "--token", DEV], { input: '{"t": 23}' });
     expect(replaced.code).toBe(0);
     expect((await as(OPS, "get", "dev-1/sensors/temp", "--compact")).stdout).toBe('{"t":23}\n');
-  });
+  }, 90_000);
 
   test("--log and --message append to the log; history prints it with times", async () => {
     const before = Date.now();
@@ -100,7 +102,7 @@ describe("writing and reading", () => {
     expect(none.code).toBe(0);
     expect(none.stdout).toBe("");
     expect(none.stderr).toContain("no messages");
-  });
+  }, 90_000);
 
   test("channels: one agent's names, or every agent with versions", async () => {
     await device.publish("tag_values", { level: 1 });
@@ -118,7 +120,7 @@ describe("writing and reading", () => {
     const limited = await as(PEEK, "channels");
     expect(limited.code).toBe(3);
     expect(limited.stderr).toContain("tagwire channels <agent>");
-  });
+  }, 90_000);
 
   test("follow prints one line per update and stops after --count", async () => {
     const f = start(["follow", "dev-1/sensors/#", "--no-sync", "--count", "2", "--url", url, "--token", OPS]);
@@ -146,30 +148,32 @@ describe("writing and reading", () => {
     expect(JSON.parse(sync[0])).toMatchObject({ type: "sync", aggregate: { t: expect.any(Number) } });
     g.child.kill("SIGINT");
     expect(await g.exited).toBe(0);
-  });
+  }, 90_000);
 });
 
 describe("exit codes", () => {
   test("1: usage errors", async () => {
-    for (const args of [["get"], ["get", "no-channel"], ["get", "bad agent/x"], ["publish", "dev-1/x", "{not json"], ["publish", "dev-1/x", "[1,2]"], ["history", "dev-1/x", "--since", "soon"], ["history", "dev-1/x", "--limit", "5000"], ["follow", "dev-1/a/#/b"], ["channels", "a", "b"]]) {
-      const r = await as(OPS, ...args);
-      expect(r.code, args.join(" ")).toBe(1);
-      expect(r.stderr, args.join(" ")).toMatch(/^tagwire \w+: /);
+    const cases = [["get"], ["get", "no-channel"], ["get", "bad agent/x"], ["publish", "dev-1/x", "{not json"], ["publish", "dev-1/x", "[1,2]"], ["history", "dev-1/x", "--since", "soon"], ["history", "dev-1/x", "--limit", "5000"], ["follow", "dev-1/a/#/b"], ["channels", "a", "b"]];
+    const results = await Promise.all(cases.map((args) => as(OPS, ...args)));
+    for (const [i, r] of results.entries()) {
+      expect(r.code, cases[i]!.join(" ")).toBe(1);
+      expect(r.stderr, cases[i]!.join(" ")).toMatch(/^tagwire \w+: /);
     }
-  });
+  }, 90_000);
 
   test("2: the hub is unreachable", async () => {
     const dead = `http://127.0.0.1:${await closedPort()}`;
-    for (const args of [["get", "dev-1/x"], ["publish", "dev-1/x", "{}"], ["history", "dev-1/x"], ["channels", "dev-1"], ["channels"], ["follow", "dev-1/#"]]) {
-      const r = await run([...args, "--url", dead]);
-      expect(r.code, args.join(" ")).toBe(2);
-      expect(r.stderr, args.join(" ")).toContain("cannot reach the hub");
+    const cases = [["get", "dev-1/x"], ["publish", "dev-1/x", "{}"], ["history", "dev-1/x"], ["channels", "dev-1"], ["channels"], ["follow", "dev-1/#"]];
+    const results = await Promise.all(cases.map((args) => run([...args, "--url", dead])));
+    for (const [i, r] of results.entries()) {
+      expect(r.code, cases[i]!.join(" ")).toBe(2);
+      expect(r.stderr, cases[i]!.join(" ")).toContain("cannot reach the hub");
     }
     // TAGWIRE_URL is the default --url.
     const viaEnv = await run(["get", "dev-1/x"], { env: cleanEnv({ TAGWIRE_URL: dead }) });
     expect(viaEnv.code).toBe(2);
     expect(viaEnv.stderr).toContain(dead);
-  }, 60_000);
+  }, 90_000);
 
   test("3: no token, a bad token, a token that does not allow it", async () => {
     const missing = await run(["get", "dev-1/sensors/temp", "--url", url]);
@@ -195,7 +199,7 @@ describe("exit codes", () => {
     // TAGWIRE_TOKEN is the default --token.
     const viaEnv = await run(["get", "dev-1/sensors/temp", "--url", url], { env: cleanEnv({ TAGWIRE_TOKEN: OPS }) });
     expect(viaEnv.code).toBe(0);
-  }, 60_000);
+  }, 90_000);
 
   test("4: not found and other hub errors", async () => {
     const missing = await as(OPS, "get", "dev-1/no/such/channel");
@@ -205,5 +209,5 @@ describe("exit codes", () => {
     const deep = await as(DEV, "publish", "dev-1/deep", `{"a": ${"[".repeat(80)}${"]".repeat(80)}}`);
     expect(deep.code).toBe(4);
     expect(deep.stderr).toContain("TAGWIRE_ERR_DEPTH");
-  });
+  }, 90_000);
 });

@@ -104,11 +104,11 @@ test("start: a port in use is a clear error (exit 4), a bad port a usage error (
   }
   expect((await run(["start", "--port", "99999"])).code).toBe(1);
   expect((await run(["start", "--host", "0.0.0.0", "--port", "0", "--data-dir", temp(), "--no-auth"])).code).toBe(1);
-}, 30_000);
+}, 60_000);
 
 test("bench: runs the suites named (none matching here: it only starts the runner)", async () => {
   const r = await run(["bench", "no-such-suite-name"]);
   expect(r.code).toBe(0);
   expect(r.stdout).toBe("");
   expect((await run(["bench", "--help"])).stdout).toContain("Usage: tagwire bench [name...]");
-});
+}, 60_000);

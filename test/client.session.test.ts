@@ -333,6 +333,24 @@ describe("offline outbox", () => {
     expect(msgs.map((m) => m.data)).toEqual(Array.from({ length: 10 }, (_, i) => ({ i })));
   });
 
+  it("drains a large durable outbox in order, exactly once", async () => {
+    const dev = await agentAt(viaProxy(), "ob-large", { outboxDir: tempDir() });
+    proxy.setMode("down");
+    await waitState(session(dev), "offline");
+    const n = 3000;
+    for (let i = 0; i < n; i++) await dev.createMessage("seq", { i });
+    for (let i = 0; i < 50; i++) await dev.publish("state", { [`k${i % 7}`]: i });
+    expect(session(dev).queuedWrites).toBe(n + 1); // the 50 diffs folded into one entry
+    proxy.setMode("up");
+    await session(dev).whenOnline(20_000);
+    const reader = await agentAt(hub.url, "ob-large-reader");
+    const last = await reader.getMessages("seq", { agentId: "ob-large", limit: 1000 });
+    expect(last.map((m) => (m.data as { i: number }).i)).toEqual(Array.from({ length: 1000 }, (_, i) => n - 1000 + i));
+    const before = await reader.getMessages("seq", { agentId: "ob-large", before: last[0]!.ts + 1, limit: 1000 });
+    expect(new Set(before.map((m) => m.id)).size).toBe(before.length);
+    expect(await reader.getAggregate("state", { agentId: "ob-large" })).toEqual({ k0: 49, k1: 43, k2: 44, k3: 45, k4: 46, k5: 47, k6: 48 });
+  });
+
   it("keeps 2000 direct writes in order", async () => {
     const dev = await agentAt(hub.url, "order-dev");
     const all = [];

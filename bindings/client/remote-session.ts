@@ -85,6 +85,15 @@ export interface RemoteSessionOptions {
   clientId?: string;
 }
 
+interface Route {
+  key: string;
+  agentId: string;
+  channel: string;
+  /** Active subscriptions matching this channel. */
+  subs: Sub[];
+  cached: Cached | undefined;
+}
+
 interface Sub {
   id: number;
   agentId: string;
@@ -104,7 +113,7 @@ interface Cached {
   held?: Frame[];
   /** Newest message ts seen, and the ids seen at that ts (to drop duplicates on catch-up). */
   lastTs?: number;
-  idsAtLastTs?: Set<string>;
+  idsAtLastTs?: string[];
   /** Message events held while missed messages are fetched. */
   heldMessages?: Frame[];
 }
@@ -163,7 +172,9 @@ export class RemoteSession implements Session {
   private nextSubId = 1;
   private readonly subs = new Map<number, Sub>();
   private readonly cache = new Map<string, Cached>();
-  private matchCache = new Map<string, Sub[]>();
+  /** agentId -> channel -> route: matching subscriptions and cache entry (no string building per event). */
+  private routes = new Map<string, Map<string, Route>>();
+  private routeCount = 0;
   private catchingUp = false;
   private lastHubTs = 0;
 
@@ -350,13 +361,13 @@ export class RemoteSession implements Session {
     assertChannelPattern(pattern);
     const sub: Sub = { id: this.nextSubId++, agentId, pattern, listener, active: true, everAcked: false };
     this.subs.set(sub.id, sub);
-    this.matchCache.clear();
+    this.clearRoutes();
     if (this.online) this.sendSubscribe(sub, false);
     return () => {
       if (!sub.active) return;
       sub.active = false;
       this.subs.delete(sub.id);
-      this.matchCache.clear();
+      this.clearRoutes();
       this.pruneCache();
       if (this.online) this.request("unsubscribe", { type: "unsubscribe", reqId: 0, subId: sub.id }).catch(() => {});
     };
@@ -683,8 +694,10 @@ export class RemoteSession implements Session {
       return;
     }
     this.draining = true;
+    // Refill only once half the window is acknowledged: each refill reads the outbox's head
+    // (a SQLite query for a durable one), so this keeps reads to about two rows per entry.
+    if (this.drainInFlight.size > DRAIN_WINDOW / 2) return;
     const room = DRAIN_WINDOW - this.drainInFlight.size;
-    if (room <= 0) return;
     const batch = this.outbox.peek(DRAIN_WINDOW).filter((e) => !this.drainInFlight.has(e.seq)).slice(0, room);
     if (batch.length === 0) return;
     // Frozen before sending: from now on this entry is sent only as it is.
@@ -731,6 +744,25 @@ export class RemoteSession implements Session {
       return;
     }
     for (let i = 0; i < raw.length; i++) {
+      const r = raw[i] as unknown[];
+      // Fast path for the bulk of traffic, message events: the same checks as toFrame, without
+      // building a frame object per event.
+      if (Array.isArray(r) && r[0] === FrameType.message && r.length >= 6) {
+        const [, agentId, channel, id, ts, data] = r;
+        if (
+          typeof agentId === "string" &&
+          typeof channel === "string" &&
+          typeof id === "string" &&
+          typeof ts === "number" &&
+          Number.isInteger(ts) &&
+          ts >= 0 &&
+          data instanceof Uint8Array &&
+          data.length > 0
+        ) {
+          this.onMessage(agentId, channel, id, ts, data);
+          continue;
+        }
+      }
       let frame: Frame;
       try {
         frame = toFrame(raw[i]);
@@ -771,7 +803,7 @@ export class RemoteSession implements Session {
         this.onAggregate(f);
         return;
       case "message":
-        this.onMessage(f);
+        this.onMessage(f.agentId, f.channel, f.id, f.ts, f.data);
         return;
       default:
         report(this.onError, new TagwireError("TAGWIRE_ERR_PROTOCOL", `unexpected ${f.type} frame from the hub`), "receiving");
@@ -825,15 +857,11 @@ export class RemoteSession implements Session {
   }
 
   private onAggregate(f: Extract<Frame, { type: "aggregate" }>): void {
-    const key = `${f.agentId}/${f.channel}`;
-    const subs = this.matching(key, f.agentId, f.channel);
+    const route = this.route(f.agentId, f.channel);
+    const subs = route.subs;
     if (subs.length === 0) return;
-    let c = this.cache.get(key);
-    if (!c) {
-      // A channel first seen through this event: it starts from version 0, `{}`.
-      c = { agentId: f.agentId, channel: f.channel, version: 0, aggregate: EMPTY_DIFF };
-      this.cache.set(key, c);
-    }
+    // A channel first seen through this event starts from version 0, `{}`.
+    const c = this.cached(route);
     if (c.held) {
       c.held.push(f);
       return;
@@ -862,9 +890,8 @@ export class RemoteSession implements Session {
         if (version >= c.version) {
           c.version = version;
           c.aggregate = deepFreeze(aggregate);
-          const key = `${c.agentId}/${c.channel}`;
           const event: ChannelEvent = { type: "resynced", agentId: c.agentId, channel: c.channel, aggregate: c.aggregate, version };
-          for (const sub of this.matching(key, c.agentId, c.channel)) this.deliver(sub, event);
+          for (const sub of this.route(c.agentId, c.channel).subs) this.deliver(sub, event);
         }
         for (const f of held) this.onAggregate(f as Extract<Frame, { type: "aggregate" }>);
       },
@@ -875,35 +902,39 @@ export class RemoteSession implements Session {
     );
   }
 
-  private onMessage(f: Extract<Frame, { type: "message" }>): void {
-    const key = `${f.agentId}/${f.channel}`;
-    const subs = this.matching(key, f.agentId, f.channel);
+  private onMessage(agentId: string, channel: string, id: string, ts: number, data: Uint8Array): void {
+    const route = this.route(agentId, channel);
+    const subs = route.subs;
     if (subs.length === 0) return;
-    let c = this.cache.get(key);
-    if (!c) {
-      c = { agentId: f.agentId, channel: f.channel, version: 0, aggregate: EMPTY_DIFF };
-      this.cache.set(key, c);
-    }
+    const c = this.cached(route);
     if (c.heldMessages) {
-      c.heldMessages.push(f);
+      c.heldMessages.push({ type: "message", agentId, channel, id, ts, data });
       return;
     }
-    this.noteMessage(c, f.id, f.ts);
-    if (f.ts > this.lastHubTs) this.lastHubTs = f.ts;
+    this.noteMessage(c, id, ts);
+    if (ts > this.lastHubTs) this.lastHubTs = ts;
     // Each listener gets its own decoded copy instead of one deep-frozen shared one: decoding
     // a small document again is cheaper than freezing it (Object.freeze costs about a
     // microsecond per small object here), and no listener can change what another one sees.
     for (let i = 0; i < subs.length; i++) {
-      const message: Message = { id: f.id, agentId: f.agentId, channel: f.channel, ts: f.ts, data: decodeDoc(f.data) };
-      this.deliver(subs[i]!, { type: "message", agentId: f.agentId, channel: f.channel, message });
+      const message: Message = { id, agentId, channel, ts, data: decodeDoc(data) };
+      this.deliver(subs[i]!, { type: "message", agentId, channel, message });
     }
   }
 
   private noteMessage(c: Cached, id: string, ts: number): void {
     if (c.lastTs === undefined || ts > c.lastTs) {
       c.lastTs = ts;
-      c.idsAtLastTs = new Set([id]);
-    } else if (ts === c.lastTs) c.idsAtLastTs!.add(id);
+      if (c.idsAtLastTs && c.idsAtLastTs.length < 8) {
+        c.idsAtLastTs.length = 0;
+        c.idsAtLastTs.push(id);
+      } else c.idsAtLastTs = [id];
+    } else if (ts === c.lastTs) c.idsAtLastTs!.push(id);
+  }
+
+  /** True when message (id, ts) was already delivered on this channel (catch-up dedupe). */
+  private seen(c: Cached, id: string, ts: number): boolean {
+    return c.lastTs !== undefined && (ts < c.lastTs || (ts === c.lastTs && c.idsAtLastTs!.includes(id)));
   }
 
   /**
@@ -931,32 +962,59 @@ export class RemoteSession implements Session {
   private caughtUp(c: Cached, messages: Message[], _gen: number): void {
     const held = c.heldMessages ?? [];
     c.heldMessages = undefined;
-    const key = `${c.agentId}/${c.channel}`;
-    const subs = this.matching(key, c.agentId, c.channel);
+    const subs = this.route(c.agentId, c.channel).subs;
     for (const m of messages) {
-      if (c.lastTs !== undefined && (m.ts < c.lastTs || (m.ts === c.lastTs && c.idsAtLastTs!.has(m.id)))) continue;
+      if (this.seen(c, m.id, m.ts)) continue;
       this.noteMessage(c, m.id, m.ts);
       const event: ChannelEvent = { type: "message", agentId: c.agentId, channel: c.channel, message: deepFreeze(m as unknown as Json) as unknown as Message };
       for (const sub of subs) this.deliver(sub, event);
     }
     for (const f of held) {
       const m = f as Extract<Frame, { type: "message" }>;
-      if (c.lastTs !== undefined && (m.ts < c.lastTs || (m.ts === c.lastTs && c.idsAtLastTs!.has(m.id)))) continue;
-      this.onMessage(m);
+      if (this.seen(c, m.id, m.ts)) continue;
+      this.onMessage(m.agentId, m.channel, m.id, m.ts, m.data);
     }
   }
 
-  private matching(key: string, agentId: string, channel: string): Sub[] {
-    let list = this.matchCache.get(key);
-    if (list) return list;
-    list = [];
-    for (const sub of this.subs.values()) if (sub.active && subMatches(sub, agentId, channel)) list.push(sub);
-    if (this.matchCache.size > 10_000) this.matchCache.clear();
-    this.matchCache.set(key, list);
-    return list;
+  private route(agentId: string, channel: string): Route {
+    let byChannel = this.routes.get(agentId);
+    if (!byChannel) {
+      byChannel = new Map();
+      this.routes.set(agentId, byChannel);
+    }
+    let r = byChannel.get(channel);
+    if (!r) {
+      if (this.routeCount >= 10_000) {
+        this.clearRoutes();
+        return this.route(agentId, channel);
+      }
+      const key = `${agentId}/${channel}`;
+      const subs: Sub[] = [];
+      for (const sub of this.subs.values()) if (sub.active && subMatches(sub, agentId, channel)) subs.push(sub);
+      r = { key, agentId, channel, subs, cached: this.cache.get(key) };
+      byChannel.set(channel, r);
+      this.routeCount++;
+    }
+    return r;
+  }
+
+  private cached(r: Route): Cached {
+    let c = r.cached ?? this.cache.get(r.key);
+    if (!c) {
+      c = { agentId: r.agentId, channel: r.channel, version: 0, aggregate: EMPTY_DIFF };
+      this.cache.set(r.key, c);
+    }
+    r.cached = c;
+    return c;
+  }
+
+  private clearRoutes(): void {
+    this.routes.clear();
+    this.routeCount = 0;
   }
 
   private pruneCache(): void {
+    this.clearRoutes();
     for (const [key, c] of this.cache) {
       let used = false;
       for (const sub of this.subs.values()) {
