@@ -29,7 +29,8 @@
 import { ERR_ARGUMENT, ERR_FORBIDDEN, ERR_INCOMPLETE, ERR_MSGPACK, ERR_NAME, ERR_NOT_FOUND, ERR_PAYLOAD, ERR_SIZE, OK } from "./errors";
 import { ioInPtr, ioOutPtr, outAdvance, outEnsure, outPos, outReset } from "./io";
 import { routerInternChannel, routerMatchId } from "./router";
-import { storeApplyInto, storeLastChanged, storeLastVersion, storeOpenAt } from "./store";
+import { hashBytes } from "./intern";
+import { storeApplyInto, storeLastChanged, storeLastVersion, storeOpenAt, storeRemovals } from "./store";
 import { APPLY_DO_DELETE, APPLY_REPLACE, docSetReplaceKeys } from "./doc";
 
 export const RECORD: i32 = 56;
@@ -45,32 +46,96 @@ const keyBuf: usize = memory.data(512);
 // replaceKeys as [u32 len][bytes] for docSetReplaceKeys.
 const rkBuf: usize = memory.data(64 * (4 + 256));
 
+// Per pipeline, 6 i32s: store handle, router handle, key cache address, cache mask, cache entries
+// in use, store removal count the cache was built at.
+const STRIDE = 6;
 let handles: StaticArray<i32> = new StaticArray<i32>(0);
+
+// Routing-key cache: a publish to a key seen before skips name validation, the store's name index
+// and the router's interning (one hash, one compare). Open addressing; an entry (24 bytes):
+//   +0 hash u32  +4 key ptr u32 (own copy; 0 = empty cell)  +8 key length u32  +12 slot i32
+//   +16 router channel id i32  +20 unused
+// Capped at CACHE_MAX keys (then cleared), and cleared when the store removes any channel.
+const ENTRY: usize = 24;
+const CACHE_MAX: i32 = 1 << 16;
+
+function cacheAlloc(cells: i32): usize {
+  const bytes = <usize>cells * ENTRY;
+  const t = heap.alloc(bytes);
+  memory.fill(t, 0, bytes);
+  return t;
+}
+
+function cacheClear(hi: i32): void {
+  const t = <usize>unchecked(handles[hi + 2]);
+  const cells = unchecked(handles[hi + 3]) + 1;
+  for (let i = 0; i < cells; i++) {
+    const e = t + <usize>i * ENTRY;
+    const k = <usize>load<u32>(e, 4);
+    if (k) heap.free(k);
+  }
+  memory.fill(t, 0, <usize>cells * ENTRY);
+  unchecked((handles[hi + 4] = 0));
+}
 
 /** Binds a store and a router into a pipeline; returns its handle (>= 1). */
 export function pipelineCreate(storeH: i32, routerH: i32): i32 {
   const n = handles.length;
-  for (let i = 0; i < n; i += 2) {
-    if (unchecked(handles[i]) == 0) {
-      unchecked((handles[i] = storeH));
-      unchecked((handles[i + 1] = routerH));
-      return (i >> 1) + 1;
-    }
+  let hi = -1;
+  for (let i = 0; i < n; i += STRIDE) {
+    if (unchecked(handles[i]) == 0) { hi = i; break; }
   }
-  const grown = new StaticArray<i32>(n + 8);
-  for (let i = 0; i < n; i++) unchecked((grown[i] = handles[i]));
-  handles = grown;
-  unchecked((handles[n] = storeH));
-  unchecked((handles[n + 1] = routerH));
-  return (n >> 1) + 1;
+  if (hi < 0) {
+    const grown = new StaticArray<i32>(n + STRIDE * 4);
+    for (let i = 0; i < n; i++) unchecked((grown[i] = handles[i]));
+    handles = grown;
+    hi = n;
+  }
+  unchecked((handles[hi] = storeH));
+  unchecked((handles[hi + 1] = routerH));
+  unchecked((handles[hi + 2] = <i32>cacheAlloc(256)));
+  unchecked((handles[hi + 3] = 255));
+  unchecked((handles[hi + 4] = 0));
+  unchecked((handles[hi + 5] = <i32>storeRemovals()));
+  return hi / STRIDE + 1;
 }
 
 export function pipelineDispose(h: i32): i32 {
-  const i = (h - 1) << 1;
-  if (h < 1 || i >= handles.length || unchecked(handles[i]) == 0) return ERR_NOT_FOUND;
-  unchecked((handles[i] = 0));
-  unchecked((handles[i + 1] = 0));
+  const hi = (h - 1) * STRIDE;
+  if (h < 1 || hi >= handles.length || unchecked(handles[hi]) == 0) return ERR_NOT_FOUND;
+  cacheClear(hi);
+  heap.free(<usize>unchecked(handles[hi + 2]));
+  for (let i = 0; i < STRIDE; i++) unchecked((handles[hi + i] = 0));
   return OK;
+}
+
+/** The cache entry for key (k, n) with hash hv: the matching one, or the empty cell to fill. */
+function cacheFind(t: usize, mask: u32, k: usize, n: u32, hv: u32): usize {
+  let i = hv & mask;
+  while (true) {
+    const e = t + <usize>i * ENTRY;
+    const kp = <usize>load<u32>(e, 4);
+    if (!kp) return e;
+    if (load<u32>(e) == hv && load<u32>(e, 8) == n && bytesEq(kp, k, n)) return e;
+    i = (i + 1) & mask;
+  }
+}
+
+function cacheGrow(hi: i32): void {
+  const t = <usize>unchecked(handles[hi + 2]);
+  const cells = unchecked(handles[hi + 3]) + 1;
+  const ncells = cells << 1;
+  const nt = cacheAlloc(ncells);
+  const nmask = <u32>(ncells - 1);
+  for (let i = 0; i < cells; i++) {
+    const e = t + <usize>i * ENTRY;
+    if (!load<u32>(e, 4)) continue;
+    const d = cacheFind(nt, nmask, 0, 0xffffffff, load<u32>(e)); // never equal: finds an empty cell
+    memory.copy(d, e, ENTRY);
+  }
+  heap.free(t);
+  unchecked((handles[hi + 2] = <i32>nt));
+  unchecked((handles[hi + 3] = <i32>nmask));
 }
 
 // ---- a minimal envelope reader (its own cursor: doc.ts owns the document reader's) ----
@@ -219,8 +284,12 @@ function bytesEq(a: usize, b: usize, n: u32): bool {
  * negative status when the batch itself is unreadable (then no record and nothing applied).
  */
 export function pipelineIngest(h: i32, batchLen: i32, writerLen: i32, flagsMask: i32): i32 {
-  const hi = (h - 1) << 1;
+  const hi = (h - 1) * STRIDE;
   if (h < 1 || hi >= handles.length || unchecked(handles[hi]) == 0) return -ERR_NOT_FOUND;
+  if (<u32>unchecked(handles[hi + 5]) != storeRemovals()) {
+    cacheClear(hi);
+    unchecked((handles[hi + 5] = <i32>storeRemovals()));
+  }
   const storeH = unchecked(handles[hi]);
   const routerH = unchecked(handles[hi + 1]);
   const base = ioInPtr();
@@ -289,11 +358,13 @@ export function pipelineIngest(h: i32, batchLen: i32, writerLen: i32, flagsMask:
           }
         }
       }
-      // Finish the frame whatever happened, so the next one starts at the right byte.
-      p = frameStart;
-      skip(0);
-      if (err) return -err;
-      if (st == OK && (!validAgent(agentPtr, agentLen) || chLen < 1 || agentLen + 1 + chLen > 255)) st = ERR_NAME;
+      // A refused frame may have stopped mid-way: finish it so the next starts at the right byte.
+      if (st != OK) {
+        p = frameStart;
+        skip(0);
+        if (err) return -err;
+      }
+      if (st == OK && (agentLen < 1 || agentLen > 255 || chLen < 1 || agentLen + 1 + chLen > 255)) st = ERR_NAME;
       if (st == OK && writerLen > 0 && (<u32>writerLen != agentLen || !bytesEq(writer, agentPtr, agentLen))) st = ERR_FORBIDDEN;
       if (st == OK && (diffLen == 0 || (load<u8>(diffPtr) & 0xf0) != 0x80 && load<u8>(diffPtr) != 0xde && load<u8>(diffPtr) != 0xdf)) st = ERR_PAYLOAD;
       let slot = -1, channelId = -1;
@@ -302,12 +373,22 @@ export function pipelineIngest(h: i32, batchLen: i32, writerLen: i32, flagsMask:
         memory.copy(keyBuf, agentPtr, <usize>agentLen);
         store<u8>(keyBuf + <usize>agentLen, 0x2f);
         memory.copy(keyBuf + <usize>agentLen + 1, chPtr, <usize>chLen);
-        const keyLen = <i32>(agentLen + 1 + chLen);
-        slot = storeOpenAt(storeH, keyBuf, keyLen);
-        if (slot < 0) st = -slot;
-        else {
-          channelId = routerInternChannel(routerH, keyBuf, keyLen);
-          if (channelId < 0) st = -channelId;
+        const keyLen = agentLen + 1 + chLen;
+        const hv = hashBytes(keyBuf, <i32>keyLen);
+        const e = cacheFind(<usize>unchecked(handles[hi + 2]), <u32>unchecked(handles[hi + 3]), keyBuf, keyLen, hv);
+        if (load<u32>(e, 4)) {
+          slot = load<i32>(e, 12);
+          channelId = load<i32>(e, 16);
+        } else if (!validAgent(agentPtr, agentLen)) {
+          st = ERR_NAME;
+        } else {
+          slot = storeOpenAt(storeH, keyBuf, <i32>keyLen);
+          if (slot < 0) st = -slot;
+          else {
+            channelId = routerInternChannel(routerH, keyBuf, <i32>keyLen);
+            if (channelId < 0) st = -channelId;
+            else cacheAdd(hi, e, hv, keyLen, slot, channelId);
+          }
         }
       }
       if (st == OK) {
@@ -361,6 +442,25 @@ export function pipelineIngest(h: i32, batchLen: i32, writerLen: i32, flagsMask:
     store<u32>(rec, <u32>(p - frameStart), 12);
   }
   return count;
+}
+
+function cacheAdd(hi: i32, e: usize, hv: u32, keyLen: u32, slot: i32, channelId: i32): void {
+  const used = unchecked(handles[hi + 4]);
+  if (used >= CACHE_MAX) {
+    cacheClear(hi);
+  } else if ((used + 1) * 2 > unchecked(handles[hi + 3]) + 1) {
+    cacheGrow(hi);
+    e = cacheFind(<usize>unchecked(handles[hi + 2]), <u32>unchecked(handles[hi + 3]), keyBuf, keyLen, hv);
+  }
+  if (unchecked(handles[hi + 4]) == 0) e = cacheFind(<usize>unchecked(handles[hi + 2]), <u32>unchecked(handles[hi + 3]), keyBuf, keyLen, hv);
+  const k = heap.alloc(<usize>keyLen);
+  memory.copy(k, keyBuf, <usize>keyLen);
+  store<u32>(e, hv);
+  store<u32>(e, <u32>k, 4);
+  store<u32>(e, keyLen, 8);
+  store<i32>(e, slot, 12);
+  store<i32>(e, channelId, 16);
+  unchecked((handles[hi + 4] = unchecked(handles[hi + 4]) + 1));
 }
 
 // The output region may move while diffs are appended, so records are addressed afresh.

@@ -226,12 +226,20 @@ export function storeSlotOf(h: i32, nameLen: i32): i32 {
   return findName(s, p, <u32>nameLen, hashBytes(p, <u32>nameLen));
 }
 
+let removals: u32 = 0;
+
+/** Rises on every channel removal: caches of name -> slot (the pipeline's) drop themselves. */
+export function storeRemovals(): u32 {
+  return removals;
+}
+
 /** Removes a channel and frees its memory; the slot is reused by a later open. */
 export function storeRemove(h: i32, slot: i32): i32 {
   const s = storeBlock(h);
   if (!s) return ERR_NOT_FOUND;
   const c = chan(s, slot);
   if (!c) return ERR_NOT_FOUND;
+  removals++;
   const index = <usize>load<u32>(s, 28);
   const mask = load<u32>(s, 32);
   let i = load<u32>(c, 24) & mask;

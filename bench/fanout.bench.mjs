@@ -12,7 +12,7 @@
 // Setup (2 cores): the broker and the publisher share the main process (Mosquitto is its own
 // process); all subscribers of a run live in one child process on the other core. Flow control
 // is closed-loop and the same for all: the publisher keeps at most a window of messages (4000,
-// or fewer so that at most 40,000 deliveries are in flight) ahead of the slowest subscriber (the child reports progress every 2 ms over IPC), publishes for PUBLISH_MS,
+// or fewer so that at most 80,000 deliveries are in flight) ahead of the slowest subscriber (the child reports progress every 2 ms over IPC), publishes for PUBLISH_MS,
 // then waits until every subscriber has every message. Rate = messages x subscribers / time.
 // tinybench runs each configuration 3 times after one unrecorded warm-up run (throws: true);
 // medians are printed.
@@ -34,7 +34,7 @@ const SUBSCRIBERS = [1, 10, 100];
 const PUBLISH_MS = 600;
 // Messages the publisher may be ahead of the slowest subscriber: at most MAX_IN_FLIGHT
 // deliveries queued anywhere, so a slow broker's drain stays short.
-const MAX_IN_FLIGHT = 40_000;
+const MAX_IN_FLIGHT = 80_000;
 const windowFor = (count) => Math.min(4000, Math.floor(MAX_IN_FLIGHT / count));
 const DRAIN_TIMEOUT_MS = 15_000;
 const packr = new Packr({ useRecords: false, variableMapSize: true });

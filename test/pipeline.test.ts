@@ -100,6 +100,21 @@ describe("pipeline: batch -> merge -> route -> fan-out", () => {
     expect(store.version("dev-1/ok")).toBe(2);
   });
 
+  it("keeps its routing-key cache right when the store removes and reuses slots", async () => {
+    const { store, router, pipe } = await setup();
+    router.subscribe("a/#", 1);
+    pipe.ingest(enc([publish(1, "a", "one", { v: 1 }), publish(2, "a", "two", { v: 2 })]));
+    const slotOne = store.slotOf("a/one")!;
+    expect(store.remove(slotOne)).toBe(true);
+    // The freed slot goes to a new channel; a cached a/one -> slot would now write into it.
+    expect(store.open("b/three")).toBe(slotOne);
+    const r = pipe.ingest(enc([publish(3, "a", "one", { v: 10 })]));
+    expect(r.version(0)).toBe(1);
+    expect(store.getValue("a/one")).toEqual({ v: 10 });
+    expect(store.getValue("b/three")).toEqual({});
+    expect(store.getValue("a/two")).toEqual({ v: 2 });
+  });
+
   it("refuses publishes to other agents' channels for a restricted writer", async () => {
     const { store, pipe } = await setup();
     const r = pipe.ingest(enc([publish(1, "dev-2", "c", { x: 1 }), publish(2, "dev-1", "c", { x: 1 })]), {
