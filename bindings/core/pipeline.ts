@@ -27,24 +27,35 @@ export class IngestResult {
   count = 0;
   private base = 0;
   private batch: Uint8Array = new Uint8Array(0);
+  // Views of the whole linear memory, taken once per ingest (memory cannot grow until the next
+  // call into the core, which also ends this result's validity).
+  private u8: Uint8Array = new Uint8Array(0);
+  private u32: Uint32Array = new Uint32Array(0);
+  private f64: Float64Array = new Float64Array(0);
 
   constructor(private readonly instance: CoreInstance) {}
 
   /** @internal */
   reset(count: number, batch: Uint8Array): void {
     this.count = count;
+    // The output region is a heap block (16-byte aligned) and records are 56 bytes, so every
+    // field sits at an index of the u32 / f64 views.
     this.base = this.instance.exports.ioOutPtr();
     this.batch = batch;
+    this.u8 = this.instance.u8;
+    this.u32 = this.instance.u32;
+    this.f64 = this.instance.f64;
   }
 
+  /** Index (in u32 units) of frame i's record. */
   private rec(i: number): number {
-    if (i < 0 || i >= this.count) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `no frame ${i} in this batch`);
-    return this.base + i * RECORD;
+    if (!(i >= 0 && i < this.count)) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `no frame ${i} in this batch`);
+    return (this.base + i * RECORD) >>> 2;
   }
 
   /** 0 for an applied publish, NOT_HANDLED for other frame types, else a core status. */
   status(i: number): number {
-    return this.instance.view.getInt32(this.rec(i), true);
+    return this.u32[this.rec(i)]! | 0;
   }
   /** The TagwireError for a refused publish, or undefined. */
   error(i: number): TagwireError | undefined {
@@ -52,44 +63,42 @@ export class IngestResult {
     return s > 0 ? statusError(s, `frame ${i}`) : undefined;
   }
   type(i: number): number {
-    return this.instance.view.getUint32(this.rec(i) + 4, true);
+    return this.u32[this.rec(i) + 1]!;
   }
   /** The frame's own bytes (a view of the caller's batch). */
   frame(i: number): Uint8Array {
-    const r = this.rec(i), v = this.instance.view;
-    const off = v.getUint32(r + 8, true);
-    return this.batch.subarray(off, off + v.getUint32(r + 12, true));
+    const r = this.rec(i);
+    const off = this.u32[r + 2]!;
+    return this.batch.subarray(off, off + this.u32[r + 3]!);
   }
   reqId(i: number): number {
-    return this.instance.view.getUint32(this.rec(i) + 48, true);
+    return this.u32[this.rec(i) + 12]!;
   }
   version(i: number): number {
-    return this.instance.view.getFloat64(this.rec(i) + 16, true);
+    return this.f64[(this.rec(i) + 4) >>> 1]!;
   }
   changed(i: number): boolean {
-    return this.instance.view.getUint32(this.rec(i) + 52, true) !== 0;
+    return this.u32[this.rec(i) + 13] !== 0;
   }
   /** Store slot of the routing key (`agentId/channel`). */
   slot(i: number): number {
-    return this.instance.view.getInt32(this.rec(i) + 40, true);
+    return this.u32[this.rec(i) + 10]! | 0;
   }
   /** Router channel id of the routing key. */
   channelId(i: number): number {
-    return this.instance.view.getInt32(this.rec(i) + 44, true);
+    return this.u32[this.rec(i) + 11]! | 0;
   }
   /** The effective diff as msgpack (a view into the core). */
   diff(i: number): Uint8Array {
-    const r = this.rec(i), v = this.instance.view;
-    const off = v.getUint32(r + 24, true);
-    return this.instance.u8.subarray(this.base + off, this.base + off + v.getUint32(r + 28, true));
+    const r = this.rec(i);
+    const off = this.base + this.u32[r + 6]!;
+    return this.u8.subarray(off, off + this.u32[r + 7]!);
   }
   /** Subscriber ids to fan the change out to, ascending and unique (a view into the core). */
   fanout(i: number): Uint32Array {
-    const r = this.rec(i), v = this.instance.view;
-    const n = v.getUint32(r + 36, true);
-    if (n === 0) return new Uint32Array(0);
-    const off = this.base + v.getUint32(r + 32, true);
-    return new Uint32Array(this.instance.exports.memory.buffer, off, n);
+    const r = this.rec(i);
+    const at = (this.base + this.u32[r + 8]!) >>> 2;
+    return this.u32.subarray(at, at + this.u32[r + 9]!);
   }
 }
 
