@@ -2,7 +2,9 @@
 // message decoded by its subscriber and checked in sequence (none lost), through
 //   tagwire   the hub (dist/hub) over WebSocket; publisher and subscribers are the SDK's
 //             RemoteSession (createMessage / subscribe), so the hub stores every message
-//             (SQLite, WAL, synchronous=FULL group commit) before fanning it out;
+//             (SQLite, WAL, one group commit per tick) before fanning it out. Twice: with the
+//             hub's default synchronous=FULL (an fsync per commit) and with NORMAL (no fsync;
+//             survives kill -9 of the hub, not an OS crash);
 //   aedes     Aedes 1.x in Node, mqtt.js clients, QoS 0;
 //   mosquitto the local Mosquitto at 127.0.0.1:1883, mqtt.js clients, QoS 0;
 //   bare-ws   a `ws` server that only rebroadcasts each message's bytes to every subscriber,
@@ -201,23 +203,28 @@ async function fanoutRun(subs, runId, publishOne, count) {
   return { delivered: sent * count, seconds, rate: (sent * count) / seconds };
 }
 
+async function tagwireSystem(synchronous) {
+  const dataDir = mkdtempSync(join(tmpdir(), "tw-fanout-"));
+  const hub = await startHub({ dataDir, auth: false, log: () => {}, limits: { framesPerSecond: 1e9 }, synchronous });
+  const pub = await connectSession(hub.url, { agentId: "bench-pub", pingIntervalMs: 0 });
+  await pub.createMessage("bench-pub", "bench", { seq: -1 }); // the channel exists: subscribers get a sync
+  const ignore = () => {};
+  return {
+    url: hub.url,
+    publishOne: (seq) => pub.createMessage("bench-pub", "bench", payload(seq)).catch(ignore),
+    async stop() {
+      await pub.close(0);
+      await hub.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
 const systems = {
-  async tagwire(count) {
-    const dataDir = mkdtempSync(join(tmpdir(), "tw-fanout-"));
-    const hub = await startHub({ dataDir, auth: false, log: () => {}, limits: { framesPerSecond: 1e9 } });
-    const pub = await connectSession(hub.url, { agentId: "bench-pub", pingIntervalMs: 0 });
-    await pub.createMessage("bench-pub", "bench", { seq: -1 }); // the channel exists: subscribers get a sync
-    const ignore = () => {};
-    return {
-      url: hub.url,
-      publishOne: (seq) => pub.createMessage("bench-pub", "bench", payload(seq)).catch(ignore),
-      async stop() {
-        await pub.close(0);
-        await hub.close();
-        rmSync(dataDir, { recursive: true, force: true });
-      },
-    };
-  },
+  // The hub's default: every commit fsynced (an acknowledged write survives a power cut).
+  tagwire: () => tagwireSystem("full"),
+  // synchronous=NORMAL: survives kill -9 of the hub, not an OS crash; no fsync per tick.
+  "tagwire-normal": () => tagwireSystem("normal"),
   async aedes(count) {
     // TAGWIRE_AEDES: a path to aedes.js when it is installed outside node_modules.
     const { Aedes } = await import(process.env.TAGWIRE_AEDES ?? "aedes");
@@ -364,18 +371,27 @@ function fmt(n) {
   return n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e3).toFixed(0)} k`;
 }
 console.log("\nmedian delivered messages/s (every message decoded by every subscriber, none lost):");
-console.log("subscribers | tagwire  | aedes    | mosquitto | bare-ws  | tagwire/aedes | tagwire/mosquitto | tagwire/bare-ws");
+const names = Object.keys(systems);
+console.log(["subscribers", ...names].map((h) => h.padStart(14)).join(" |"));
+const medians = {};
 for (const count of SUBSCRIBERS) {
-  const m = {};
-  for (const name of Object.keys(systems)) {
+  const m = (medians[count] = {});
+  for (const name of names) {
     const rs = rates.get(`${name} x${count}`);
     m[name] = rs ? median(rs) : undefined; // undefined: not run (TAGWIRE_FANOUT_ONLY)
   }
+  console.log([String(count), ...names.map((n) => fmt(m[n]))].map((c) => c.padStart(14)).join(" |"));
+}
+console.log("\nratios (tagwire = hub default, synchronous=FULL; normal = synchronous=NORMAL):");
+const ratio = (a, b) => (a === undefined || b === undefined ? "-" : `${(a / b).toFixed(2)}x`);
+const pct = (a, b) => (a === undefined || b === undefined ? "-" : `${((100 * a) / b).toFixed(0)}%`);
+console.log(["subscribers", "vs aedes", "vs mosquitto", "of bare-ws", "normal/aedes", "normal/mosq.", "normal/bare-ws"].map((h) => h.padStart(14)).join(" |"));
+for (const count of SUBSCRIBERS) {
+  const m = medians[count];
   console.log(
-    `${String(count).padStart(11)} | ${fmt(m.tagwire).padStart(8)} | ${fmt(m.aedes).padStart(8)} | ${fmt(m.mosquitto).padStart(9)} | ${fmt(m["bare-ws"]).padStart(8)} | ${(m.tagwire / m.aedes).toFixed(2).padStart(12)}x | ${(m.tagwire / m.mosquitto).toFixed(2).padStart(16)}x | ${(
-      (100 * m.tagwire) /
-      m["bare-ws"]
-    ).toFixed(0).padStart(14)}%`,
+    [String(count), ratio(m.tagwire, m.aedes), ratio(m.tagwire, m.mosquitto), pct(m.tagwire, m["bare-ws"]), ratio(m["tagwire-normal"], m.aedes), ratio(m["tagwire-normal"], m.mosquitto), pct(m["tagwire-normal"], m["bare-ws"])]
+      .map((c) => c.padStart(14))
+      .join(" |"),
   );
 }
 for (const [key, why] of losses) console.log(`lost: ${key}: ${why}`);

@@ -1,0 +1,23 @@
+// The README's ten-line example, run as written (only console.log is captured).
+import { expect, test } from "vitest";
+import { LocalBus, Application } from "../bindings/index.js";
+
+test("the README's ten lines do what the README says", async () => {
+  const seen: unknown[] = [];
+  const log = (...args: unknown[]) => seen.push(args);
+
+  const bus = new LocalBus();
+  const dev = bus.agent("dev-1"), viewer = bus.agent("viewer");
+  viewer.subscribe("sensors/+/indoor", (e) => log(e.type, e.channel, "aggregate" in e ? e.aggregate : undefined), { agentId: "dev-1" });
+  await dev.publish("sensors/temperature/indoor", { value: 21.5 }, { log: true });
+
+  class Sim extends Application { async mainLoop() { await this.setTag("temp", 25.5); } }
+  const app = new Sim({ agent: dev, appKey: "sim_1", loopPeriodMs: 1000 });
+  await app.step();
+
+  expect(await dev.getAggregate("tag_values")).toEqual({ sim_1: { temp: 25.5 } });
+  expect(await dev.getAggregate("sensors/temperature/indoor")).toEqual({ value: 21.5 });
+  await new Promise((r) => setTimeout(r, 10));
+  expect(seen).toContainEqual(["aggregate", "sensors/temperature/indoor", { value: 21.5 }]);
+  expect((await dev.getMessages("sensors/temperature/indoor")).map((m) => m.data)).toEqual([{ value: 21.5 }]);
+});
