@@ -39,6 +39,7 @@
 //   56..    running state (below). vals/times are f64 rings and minq/maxq u32 rings, `cap` long;
 //           sufMin/sufMax are f64 arrays, `limit` long, allocated when the first block completes.
 import { OK, ERR_ARGUMENT, ERR_NOT_FOUND } from "./errors";
+import { HandleTable } from "./handles";
 import { ioInReserve } from "./io";
 
 /** Largest count window (and cap of a time window): 2^24 samples. */
@@ -116,40 +117,11 @@ class Window {
 }
 
 // ---- handles ----
-// Slot h (h >= 1) holds a window address, or, when free, (next free slot << 1) | 1: addresses are
-// 16-aligned, so the low bit tells the two apart. Slot 0 is never used, so handle 0 is invalid.
 
-let slots: usize = 0;
-let slotCap: i32 = 0;
-let slotUsed: i32 = 1;
-let freeSlot: i32 = 0;
+const handles = new HandleTable();
 
 function lookup(h: i32): Window | null {
-  if (h < 1 || h >= slotUsed) return null;
-  const v = load<usize>(slots + (<usize>h << alignof<usize>()));
-  if (v & 1) return null;
-  return changetype<Window>(v);
-}
-
-function claimSlot(w: Window): i32 {
-  let h = freeSlot;
-  if (h) {
-    freeSlot = <i32>(load<usize>(slots + (<usize>h << alignof<usize>())) >> 1);
-  } else {
-    if (slotUsed >= slotCap) {
-      const cap = slotCap ? slotCap << 1 : 16;
-      slots = slots ? heap.realloc(slots, <usize>cap << alignof<usize>()) : heap.alloc(<usize>cap << alignof<usize>());
-      slotCap = cap;
-    }
-    h = slotUsed++;
-  }
-  store<usize>(slots + (<usize>h << alignof<usize>()), changetype<usize>(w));
-  return h;
-}
-
-function releaseSlot(h: i32): void {
-  store<usize>(slots + (<usize>h << alignof<usize>()), (<usize>freeSlot << 1) | 1);
-  freeSlot = h;
+  return changetype<Window | null>(handles.get(h));
 }
 
 // ---- rings ----
@@ -569,7 +541,7 @@ export function statsCreate(limit: f64, windowMs: f64, alpha: f64): i32 {
   w.alpha = alpha;
   // A small window gets its final ring now; a bigger one grows on demand.
   allocRings(w, w.limit <= 64 ? <u32>1 << (32 - clz<u32>(w.limit - 1)) : FIRST_CAP);
-  return claimSlot(w);
+  return handles.claim(changetype<usize>(w));
 }
 
 /** Adds one sample. `timeMs` is used by time windows only. */
@@ -657,7 +629,7 @@ export function statsDispose(h: i32): i32 {
   if (!w) return ERR_NOT_FOUND;
   freeAll(w);
   heap.free(changetype<usize>(w));
-  releaseSlot(h);
+  handles.release(h);
   return OK;
 }
 

@@ -17,6 +17,7 @@
 // return how many passed, or a negated status. A batch is checked whole before anything is
 // recorded, so a bad id or value changes nothing.
 import { OK, ERR_ARGUMENT, ERR_NOT_FOUND } from "./errors";
+import { HandleTable } from "./handles";
 import { ioInReserve, outReset, outEnsure, outAdvance } from "./io";
 
 /** Key ids are below 2^24 (a full table is 128 MiB). */
@@ -49,36 +50,12 @@ class Throttle {
 }
 
 // ---- handles ----
-// Slot h (h >= 1) holds a throttle address, or, when free, (next free slot << 1) | 1: addresses
-// are 16-aligned, so the low bit tells the two apart. Slot 0 is never used.
 
-let slots: usize = 0;
-let slotCap: i32 = 0;
-let slotUsed: i32 = 1;
-let freeSlot: i32 = 0;
+const handles = new HandleTable();
 
 function lookup(h: i32, kind: u32): Throttle | null {
-  if (h < 1 || h >= slotUsed) return null;
-  const v = load<usize>(slots + (<usize>h << alignof<usize>()));
-  if (v & 1) return null;
-  const t = changetype<Throttle>(v);
-  return t.kind == kind ? t : null;
-}
-
-function claimSlot(t: Throttle): i32 {
-  let h = freeSlot;
-  if (h) {
-    freeSlot = <i32>(load<usize>(slots + (<usize>h << alignof<usize>())) >> 1);
-  } else {
-    if (slotUsed >= slotCap) {
-      const cap = slotCap ? slotCap << 1 : 16;
-      slots = slots ? heap.realloc(slots, <usize>cap << alignof<usize>()) : heap.alloc(<usize>cap << alignof<usize>());
-      slotCap = cap;
-    }
-    h = slotUsed++;
-  }
-  store<usize>(slots + (<usize>h << alignof<usize>()), changetype<usize>(t));
-  return h;
+  const t = changetype<Throttle | null>(handles.get(h));
+  return t && t.kind == kind ? t : null;
 }
 
 function dispose(h: i32, kind: u32): i32 {
@@ -86,8 +63,7 @@ function dispose(h: i32, kind: u32): i32 {
   if (!t) return ERR_NOT_FOUND;
   heap.free(t.table);
   heap.free(changetype<usize>(t));
-  store<usize>(slots + (<usize>h << alignof<usize>()), (<usize>freeSlot << 1) | 1);
-  freeSlot = h;
+  handles.release(h);
   return OK;
 }
 
@@ -106,7 +82,7 @@ function create(t: Throttle): i32 {
   t.table = heap.alloc(<usize>FIRST_CAP << 3);
   t.cap = FIRST_CAP;
   fill(t, 0, FIRST_CAP);
-  return claimSlot(t);
+  return handles.claim(changetype<usize>(t));
 }
 
 /** Makes `id` (< MAX_KEYS) addressable. */

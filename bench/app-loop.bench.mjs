@@ -8,6 +8,7 @@
 // change (the usual telemetry case: most sets are dropped as unchanged before the commit).
 import { Bench } from "tinybench";
 import { Application, LocalBus } from "../dist/bindings/index.js";
+import { medianNs, printTable, ratio, taskNamed } from "./common.mjs";
 
 const TAGS = 50;
 const KEYS = Array.from({ length: TAGS }, (_, i) => `tag_${i}`);
@@ -89,21 +90,17 @@ bench
   .add("plain JS: 50 tags change, commit (again, noise check)", () => plainLoop(plainAll, TAGS));
 await bench.run();
 
-const us = (t) => t.result.latency.p50 * 1000;
-const find = (prefix) => bench.tasks.find((t) => t.name.startsWith(prefix));
+const us = (t) => medianNs(t) / 1000;
+const find = (prefix) => taskNamed(bench, prefix);
 // The anchor runs twice; the faster median is the base, so noise can only hurt tagwire's ratio.
 const baseAll = Math.min(us(find("plain JS: 50 tags change, commit")), us(find("plain JS: 50 tags change, commit (again")));
 const baseFew = us(find("plain JS: 5 of 50"));
-console.table(
-  bench.tasks.map((t) => ({
-    task: t.name,
-    "median µs/loop": us(t).toFixed(2),
-    samples: t.result.latency.samplesCount ?? t.result.samples?.length,
-  })),
-);
+printTable(bench.tasks.map((t) => ({ task: t.name, value: us(t) })), "µs/loop", 2, {
+  samples: (_, i) => bench.tasks[i].result.latency.samplesCount ?? bench.tasks[i].result.samples?.length,
+});
 const tAll = us(find("tagwire: 50")), tFew = us(find("tagwire: 5 of"));
-console.log(`50 tags change: tagwire ${tAll.toFixed(2)} µs vs plain JS ${baseAll.toFixed(2)} µs -> tagwire costs ${(tAll / baseAll).toFixed(1)}x`);
-console.log(`5 of 50 change: tagwire ${tFew.toFixed(2)} µs vs plain JS ${baseFew.toFixed(2)} µs -> tagwire costs ${(tFew / baseFew).toFixed(1)}x`);
+console.log(`50 tags change: tagwire ${tAll.toFixed(2)} µs vs plain JS ${baseAll.toFixed(2)} µs -> tagwire costs ${ratio(tAll, baseAll, 1)}`);
+console.log(`5 of 50 change: tagwire ${tFew.toFixed(2)} µs vs plain JS ${baseFew.toFixed(2)} µs -> tagwire costs ${ratio(tFew, baseFew, 1)}`);
 // Sanity: what the bus holds is what the app reads back, all 50 tags.
 const stored = (await bus.agent("x").getAggregate("tag_values", { agentId: "dev-all" })).app;
 if (Object.keys(stored).length !== TAGS || KEYS.some((k) => stored[k] !== all.getTag(k))) throw new Error("tagwire state is wrong");

@@ -8,24 +8,16 @@
 // States rotate over a pre-encoded chain so every step really differs.
 // Run `npm run build` first, then `node bench/diff.bench.mjs`. Figures: median ns per diff
 // (median over rounds of tinybench's per-round median), ratios = median of per-round ratios.
-import { Bench } from "tinybench";
 import { pack, unpack } from "msgpackr";
 import jsonMergePatch from "json-merge-patch";
 import { createCore } from "../dist/bindings/index.js";
+import { printTable, runRounds, seededRandom } from "./common.mjs";
 
 const KEYS = 50;
 const STATES = 256;
 const BATCH = 20;
 
-let seed = process.env.TAGWIRE_SEED ? Number(process.env.TAGWIRE_SEED) : 777;
-console.log(`seed ${seed}`);
-function rand() {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const { rand } = seededRandom(777);
 
 const keys = Array.from({ length: KEYS }, (_, i) => `tag_${String(i).padStart(2, "0")}`);
 const first = {};
@@ -65,47 +57,33 @@ let jsAt = 0;
 let storeAt = 0;
 let codecAt = 0;
 let sink = 0;
-// The machine is shared and noisy: run several short rounds, each timing every task once in
-// turn, and report the median over rounds (per task, and of the per-round ratios).
 const ROUNDS = 7;
-const perRound = [];
-for (let round = 0; round < ROUNDS; round++) {
-  const bench = new Bench({ time: 400, warmupTime: 100, throws: true });
+const r = await runRounds({ rounds: ROUNDS, batch: BATCH }, (bench) =>
   bench
-  .add("json-merge-patch generate (JS objects)", () => {
-    for (let i = 0; i < BATCH; i++) {
-      const a = states[jsAt];
-      jsAt = (jsAt + 1) % STATES;
-      const d = jsonMergePatch.generate(a, states[jsAt]);
-      if (d) sink++;
-    }
-  })
-  .add("tagwire store.apply replace (state in core, bytes in)", () => {
-    for (let i = 0; i < BATCH; i++) {
-      storeAt = (storeAt + 1) % STATES;
-      sink += store.apply(slot, encoded[storeAt], { replace: true }).diff.length;
-    }
-  })
-  .add("tagwire core.generateDiff (JS objects in and out)", () => {
-    for (let i = 0; i < BATCH; i++) {
-      const a = states[codecAt];
-      codecAt = (codecAt + 1) % STATES;
-      if (core.generateDiff(a, states[codecAt])) sink++;
-    }
-  });
-  await bench.run();
-  perRound.push(bench.tasks.map((t) => (t.result.latency.p50 * 1e6) / BATCH));
-}
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const names = ["json-merge-patch generate (JS objects)", "tagwire store.apply replace (state in core, bytes in)", "tagwire core.generateDiff (JS objects in and out)"];
-const taskNs = names.map((_, i) => median(perRound.map((r) => r[i])));
-const ratio = (i) => median(perRound.map((r) => r[0] / r[i]));
+    .add("json-merge-patch generate (JS objects)", () => {
+      for (let i = 0; i < BATCH; i++) {
+        const a = states[jsAt];
+        jsAt = (jsAt + 1) % STATES;
+        const d = jsonMergePatch.generate(a, states[jsAt]);
+        if (d) sink++;
+      }
+    })
+    .add("tagwire store.apply replace (state in core, bytes in)", () => {
+      for (let i = 0; i < BATCH; i++) {
+        storeAt = (storeAt + 1) % STATES;
+        sink += store.apply(slot, encoded[storeAt], { replace: true }).diff.length;
+      }
+    })
+    .add("tagwire core.generateDiff (JS objects in and out)", () => {
+      for (let i = 0; i < BATCH; i++) {
+        const a = states[codecAt];
+        codecAt = (codecAt + 1) % STATES;
+        if (core.generateDiff(a, states[codecAt])) sink++;
+      }
+    }),
+);
 
-
-console.table(names.map((name, i) => ({ task: name, "median ns/diff": taskNs[i].toFixed(0), "vs anchor": ratio(i).toFixed(2) + "x" })));
-console.log(`hub path (store.apply replace) speed-up: ${ratio(1).toFixed(2)}x (target >= 8x; median of ${ROUNDS} rounds)`);
-console.log(`core.generateDiff on JS objects: ${ratio(2).toFixed(2)}x`);
+printTable(r.rows, "ns/diff", 0, { "vs anchor": (_, i) => r.speedup(i) });
+console.log(`hub path (store.apply replace) speed-up: ${r.speedup(1)} (target >= 8x; median of ${ROUNDS} rounds)`);
+console.log(`core.generateDiff on JS objects: ${r.speedup(2)}`);
 if (sink === 0.5) console.log(sink);

@@ -5,24 +5,16 @@
 // Diffs rotate over a pre-encoded set so every apply really changes the aggregate.
 // Run `npm run build` first, then `node bench/merge.bench.mjs`. Figures: median ns per merge
 // (median over rounds of tinybench's per-round median), ratios = median of per-round ratios.
-import { Bench } from "tinybench";
 import { pack, unpack } from "msgpackr";
 import jsonMergePatch from "json-merge-patch";
 import { createCore } from "../dist/bindings/index.js";
+import { printTable, runRounds, seededRandom } from "./common.mjs";
 
 const KEYS = 50;
 const DIFFS = 1024;
 const BATCH = 100;
 
-let seed = process.env.TAGWIRE_SEED ? Number(process.env.TAGWIRE_SEED) : 4242;
-console.log(`seed ${seed}`);
-function rand() {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const { rand } = seededRandom(4242);
 
 // A telemetry-like aggregate: numbers (ints and floats), short strings, booleans.
 const keys = Array.from({ length: KEYS }, (_, i) => `tag_${String(i).padStart(2, "0")}`);
@@ -72,50 +64,36 @@ const refresh = () => {
   f64 = new Float64Array(ex.memory.buffer);
 };
 refresh();
-// The machine is shared and noisy: run several short rounds, each timing every task once in
-// turn, and report the median over rounds (per task, and of the per-round ratios).
 const ROUNDS = 7;
-const perRound = [];
-for (let round = 0; round < ROUNDS; round++) {
-  const bench = new Bench({ time: 400, warmupTime: 100, throws: true });
+const r = await runRounds({ rounds: ROUNDS, batch: BATCH }, (bench) =>
   bench
-  .add("msgpackr unpack + json-merge-patch apply", () => {
-    for (let i = 0; i < BATCH; i++) {
-      jsonMergePatch.apply(target, unpack(diffs[(at + i) & (DIFFS - 1)]));
-    }
-    at = (at + BATCH) & (DIFFS - 1);
-  })
-  .add("tagwire store.apply (bytes in, effective diff copy out)", () => {
-    for (let i = 0; i < BATCH; i++) {
-      sink += store.apply(slot, diffs[(at + i) & (DIFFS - 1)]).version;
-    }
-    at = (at + BATCH) & (DIFFS - 1);
-  })
-  .add("tagwire in-core merge only (write in, storeApply, read version)", () => {
-    for (let i = 0; i < BATCH; i++) {
-      const d = diffs[(at + i) & (DIFFS - 1)];
-      const ptr = ex.ioInReserve(d.length);
-      if (u8.length === 0) refresh();
-      u8.set(d, ptr);
-      ex.storeApply(handle, slot, d.length, 1, 0);
-      if (u8.length === 0) refresh();
-      sink += f64[resultPtr >>> 3];
-    }
-    at = (at + BATCH) & (DIFFS - 1);
-  });
-  await bench.run();
-  perRound.push(bench.tasks.map((t) => (t.result.latency.p50 * 1e6) / BATCH));
-}
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const names = ["msgpackr unpack + json-merge-patch apply", "tagwire store.apply (bytes in, effective diff copy out)", "tagwire in-core merge only (write in, storeApply, read version)"];
-const taskNs = names.map((_, i) => median(perRound.map((r) => r[i])));
-const ratio = (i) => median(perRound.map((r) => r[0] / r[i]));
+    .add("msgpackr unpack + json-merge-patch apply", () => {
+      for (let i = 0; i < BATCH; i++) {
+        jsonMergePatch.apply(target, unpack(diffs[(at + i) & (DIFFS - 1)]));
+      }
+      at = (at + BATCH) & (DIFFS - 1);
+    })
+    .add("tagwire store.apply (bytes in, effective diff copy out)", () => {
+      for (let i = 0; i < BATCH; i++) {
+        sink += store.apply(slot, diffs[(at + i) & (DIFFS - 1)]).version;
+      }
+      at = (at + BATCH) & (DIFFS - 1);
+    })
+    .add("tagwire in-core merge only (write in, storeApply, read version)", () => {
+      for (let i = 0; i < BATCH; i++) {
+        const d = diffs[(at + i) & (DIFFS - 1)];
+        const ptr = ex.ioInReserve(d.length);
+        if (u8.length === 0) refresh();
+        u8.set(d, ptr);
+        ex.storeApply(handle, slot, d.length, 1, 0);
+        if (u8.length === 0) refresh();
+        sink += f64[resultPtr >>> 3];
+      }
+      at = (at + BATCH) & (DIFFS - 1);
+    }),
+);
 
-
-console.table(names.map((name, i) => ({ task: name, "median ns/merge": taskNs[i].toFixed(1), "vs anchor": ratio(i).toFixed(2) + "x" })));
-console.log(`store.apply speed-up over the JS anchor: ${ratio(1).toFixed(2)}x (target >= 3x; median of ${ROUNDS} rounds)`);
-console.log(`in-core merge speed-up: ${ratio(2).toFixed(2)}x`);
+printTable(r.rows, "ns/merge", 1, { "vs anchor": (_, i) => r.speedup(i) });
+console.log(`store.apply speed-up over the JS anchor: ${r.speedup(1)} (target >= 3x; median of ${ROUNDS} rounds)`);
+console.log(`in-core merge speed-up: ${r.speedup(2)}`);
 if (sink === 0.5) console.log(sink);

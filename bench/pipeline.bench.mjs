@@ -12,19 +12,11 @@ import qlobber from "qlobber";
 import jmp from "json-merge-patch";
 import { pack, unpack } from "msgpackr";
 import { createCore } from "../dist/bindings/index.js";
+import { medianNs, printTable, ratio, seededRandom } from "./common.mjs";
 
 const AGENTS = 1000, SUBSCRIPTIONS = 10_000, CHANNELS = 2000, KEYS = 50, BATCH = 64, BATCHES = 256;
 
-let seed = process.env.TAGWIRE_SEED ? Number(process.env.TAGWIRE_SEED) : 4242;
-console.log(`seed ${seed}`);
-function rand() {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
-const pick = (xs) => xs[Math.floor(rand() * xs.length)];
+const { rand, pick } = seededRandom(4242);
 const agents = Array.from({ length: AGENTS }, (_, i) => `agent-${i}`);
 const names = ["sensors/temperature", "sensors/humidity", "tag_values", "ui_state", "status/power"];
 const channels = Array.from({ length: CHANNELS }, () => [pick(agents), pick(names)]);
@@ -99,15 +91,9 @@ bench.add("JS anchor: msgpackr + json-merge-patch + qlobber (64 frames)", jsBatc
 bench.add("tagwire Pipeline.ingest (64 frames)", tagwireBatch);
 await bench.run();
 
-const med = (t) => t.result.latency.p50 ?? t.result.latency.median;
-const [js, tw] = bench.tasks;
-const perJs = (med(js) * 1e6) / BATCH, perTw = (med(tw) * 1e6) / BATCH;
-console.table(
-  bench.tasks.map((t) => ({
-    task: t.name,
-    "median ns/frame": ((med(t) * 1e6) / BATCH).toFixed(0),
-    "msg/s (one core)": Math.round(1e9 / ((med(t) * 1e6) / BATCH)).toLocaleString("en"),
-  })),
-);
-console.log(`tagwire vs JS anchor: ${(perJs / perTw).toFixed(2)}x (target >= 4x); tagwire ${Math.round(1e9 / perTw).toLocaleString("en")} msg/s (target >= 2,000,000)`);
+const [perJs, perTw] = bench.tasks.map((t) => medianNs(t, BATCH));
+printTable(bench.tasks.map((t) => ({ task: t.name, value: medianNs(t, BATCH) })), "ns/frame", 0, {
+  "msg/s (one core)": (ns) => Math.round(1e9 / ns).toLocaleString("en"),
+});
+console.log(`tagwire vs JS anchor: ${ratio(perJs, perTw)} (target >= 4x); tagwire ${Math.round(1e9 / perTw).toLocaleString("en")} msg/s (target >= 2,000,000)`);
 if (sink === 0) console.log("");

@@ -6,22 +6,14 @@
 import { Bench } from "tinybench";
 import qlobber from "qlobber";
 import { createCore } from "../dist/bindings/index.js";
+import { medianNs, printTable, ratio, seededRandom, taskNamed } from "./common.mjs";
 
 const AGENTS = 1000;
 const SUBSCRIPTIONS = 10_000;
 const CHANNELS = 1000; // distinct routing keys matched, cycled through
 const BATCH = 1000;
 
-let seed = process.env.TAGWIRE_SEED ? Number(process.env.TAGWIRE_SEED) : 12345;
-console.log(`seed ${seed}`);
-function rand() {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
-const pick = (xs) => xs[Math.floor(rand() * xs.length)];
+const { rand, pick } = seededRandom(12345);
 
 const agents = Array.from({ length: AGENTS }, (_, i) => `agent-${String(i).padStart(4, "0")}`);
 const vocab = [
@@ -126,20 +118,17 @@ crossing
 await bench.run();
 await crossing.run();
 
-const perOp = (task) => (task.result.latency.p50 * 1e6) / BATCH;
+const perOp = (task) => medianNs(task, BATCH);
 // The anchor runs twice (first and middle); the faster median is the base, so a noisy anchor
 // run can only make tagwire's ratios look worse, never better.
-const base = Math.min(perOp(bench.tasks[0]), perOp(bench.tasks.find((t) => t.name.startsWith("qlobber match (again"))));
-const rows = [...bench.tasks, ...crossing.tasks].map((t) => {
-  const ns = perOp(t);
-  const vs = bench.tasks.includes(t) ? `${(base / ns).toFixed(2)}x` : "";
-  return { task: t.name, "median ns/op": ns.toFixed(1), "qlobber match / this": vs };
-});
+const base = Math.min(perOp(bench.tasks[0]), perOp(taskNamed(bench, "qlobber match (again")));
 const fresh = bench.tasks.find((t) => t.name === "qlobber match, fresh key strings");
 const freshT = bench.tasks.find((t) => t.name === "tagwire match(string), fresh key strings");
-console.table(rows);
+printTable([...bench.tasks, ...crossing.tasks].map((t) => ({ task: t.name, value: perOp(t) })), "ns/op", 1, {
+  "qlobber match / this": (ns, i) => (i < bench.tasks.length ? ratio(base, ns) : ""),
+});
 console.log(`base: qlobber match median ${base.toFixed(1)} ns (faster of its two runs)`);
-console.log(`fresh strings: tagwire ${(perOp(fresh) / perOp(freshT)).toFixed(2)}x qlobber`);
+console.log(`fresh strings: tagwire ${ratio(perOp(fresh), perOp(freshT))} qlobber`);
 const best = bench.tasks.filter((t) => t.name.startsWith("tagwire")).filter((t) => base / perOp(t) >= 8).map((t) => t.name);
 console.log(`target >= 8x qlobber match: ${best.length ? "met by " + best.join(", ") : "NOT met"}`);
 console.log(`(sink ${sink % 10})`);

@@ -11,20 +11,13 @@
 //     does; it can drift, see test/stats.test.ts). Shown for scale.
 import { Bench } from "tinybench";
 import { createCore } from "../dist/bindings/index.js";
+import { medianNs, printTable, ratio, seededRandom, taskNamed } from "./common.mjs";
 
 const WINDOW = 60;
 const BATCH = 1000;
 const ALPHA = 0.1;
 
-let seed = process.env.TAGWIRE_SEED ? Number(process.env.TAGWIRE_SEED) : 12345;
-console.log(`seed ${seed}`);
-function rand() {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const { rand } = seededRandom(12345);
 
 // A temperature-like signal: slow drift plus noise. 64 Ki samples, cycled through.
 const SAMPLES = 1 << 16;
@@ -332,28 +325,25 @@ bench
 
 await bench.run();
 
-const perOp = (task) => (task.result.latency.p50 * 1e6) / BATCH;
-const task = (prefix) => bench.tasks.find((t) => t.name.startsWith(prefix));
+const perOp = (task) => medianNs(task, BATCH);
+const task = (prefix) => taskNamed(bench, prefix);
 // The anchor runs twice; the faster median is the base, so noise can only hurt tagwire's ratios.
 const base = Math.min(perOp(bench.tasks[0]), perOp(task("JS deque, same numerics (again")));
-const rows = bench.tasks.map((t) => ({
-  task: t.name,
-  "median ns/sample": perOp(t).toFixed(2),
-  "JS same numerics / this": `${(base / perOp(t)).toFixed(2)}x`,
-}));
-console.table(rows);
+printTable(bench.tasks.map((t) => ({ task: t.name, value: perOp(t) })), "ns/sample", 2, {
+  "JS same numerics / this": (ns) => ratio(base, ns),
+});
 const naiveNs = perOp(task("JS deque, naive"));
 const add = perOp(task("tagwire add()"));
 const many = perOp(task("tagwire addMany"));
 const addThenRead = perOp(task("tagwire loop of add()"));
 const loop = perOp(task("JS deque, same numerics: loop"));
 console.log(`base: JS same numerics, per sample, median ${base.toFixed(2)} ns (faster of its two runs)`);
-console.log(`add() + read every sample:  tagwire ${(base / add).toFixed(2)}x JS same numerics, ${(naiveNs / add).toFixed(2)}x JS naive sums`);
-console.log(`add() x1000, then read:     tagwire ${(loop / addThenRead).toFixed(2)}x JS same-numerics loop`);
-console.log(`addMany(1000), then read:   tagwire ${(loop / many).toFixed(2)}x JS same-numerics loop, ${(naiveNs / many).toFixed(2)}x JS naive sums`);
+console.log(`add() + read every sample:  tagwire ${ratio(base, add)} JS same numerics, ${ratio(naiveNs, add)} JS naive sums`);
+console.log(`add() x1000, then read:     tagwire ${ratio(loop, addThenRead)} JS same-numerics loop`);
+console.log(`addMany(1000), then read:   tagwire ${ratio(loop, many)} JS same-numerics loop, ${ratio(naiveNs, many)} JS naive sums`);
 const jsBlocks = perOp(task("JS blocks (core's algorithm), same numerics: add"));
 const jsBlocksLoop = perOp(task("JS blocks (core's algorithm): loop"));
-console.log(`vs the core's algorithm in JS (blocks): read every sample ${(jsBlocks / add).toFixed(2)}x, add() loop ${(jsBlocksLoop / addThenRead).toFixed(2)}x, addMany ${(jsBlocksLoop / many).toFixed(2)}x`);
+console.log(`vs the core's algorithm in JS (blocks): read every sample ${ratio(jsBlocks, add)}, add() loop ${ratio(jsBlocksLoop, addThenRead)}, addMany ${ratio(jsBlocksLoop, many)}`);
 const verdict = (r) => (r >= 1.5 ? "met" : "NOT met");
 console.log(`target >= 1.5x vs JS deque: read every sample ${verdict(base / add)}, add() loop ${verdict(loop / addThenRead)}, addMany ${verdict(loop / many)}`);
 console.log(`(sink ${Math.round(sink) % 10})`);

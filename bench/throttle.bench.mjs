@@ -12,6 +12,7 @@
 // time for scale (a crossing per check).
 import { Bench } from "tinybench";
 import { createCore } from "../dist/bindings/index.js";
+import { medianNs, printTable, ratio, seededRandom } from "./common.mjs";
 
 const BATCH = 1000;
 const STREAM = 1 << 16;
@@ -20,15 +21,7 @@ const MIN_INTERVAL_MS = 100;
 const CHANGE_KEYS = 50;
 const THRESHOLD = 0.5;
 
-let seed = process.env.TAGWIRE_SEED ? Number(process.env.TAGWIRE_SEED) : 12345;
-console.log(`seed ${seed}`);
-function rand() {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const { rand } = seededRandom(12345);
 
 // Streams: key ids, their names, and per-batch times (rate) or values (change).
 const rateNames = Array.from({ length: RATE_KEYS }, (_, i) => `device-${i}/temperature`);
@@ -205,16 +198,14 @@ const change = changeTasks(new Bench({ time: 2000, warmupTime: 400, throws: true
 await rate.run();
 await change.run();
 
-const perOp = (task) => (task.result.latency.p50 * 1e6) / BATCH;
+const perOp = (task) => medianNs(task, BATCH);
 function report(bench, anchors) {
-  const base = Object.fromEntries(anchors.map((name) => [name, perOp(bench.tasks.find((t) => t.name === name))]));
-  console.table(
-    bench.tasks.map((t) => {
-      const row = { task: t.name, "median ns/check": perOp(t).toFixed(2) };
-      for (const [name, ns] of Object.entries(base)) row[`${name.split(": ")[1]} / this`] = `${(ns / perOp(t)).toFixed(2)}x`;
-      return row;
-    }),
-  );
+  const columns = {};
+  for (const name of anchors) {
+    const base = perOp(bench.tasks.find((t) => t.name === name));
+    columns[`${name.split(": ")[1]} / this`] = (ns) => ratio(base, ns);
+  }
+  printTable(bench.tasks.map((t) => ({ task: t.name, value: perOp(t) })), "ns/check", 2, columns);
 }
 report(rate, ["rate: JS Map by key string", "rate: JS Float64Array by id"]);
 report(change, ["change: JS Map by key string", "change: JS typed arrays by id"]);

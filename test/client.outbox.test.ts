@@ -2,38 +2,27 @@
 // reference merge), order, the `attempted` freeze, and durability of the SQLite store across a
 // reopen and across a real process killed with SIGKILL right after `add` returned.
 import { afterAll, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { spawn } from "node:child_process";
-import { buildForChild } from "./fixtures/client-build.js";
+import { buildForChild, removeChildBuilds } from "./fixtures/client-build.js";
+import { tempDir } from "./hub-helpers.js";
+import { mulberry32, testSeed } from "./support/seed.js";
 import { MemoryOutbox, composeWrites, type Outbox, type OutboxWrite } from "../bindings/client/outbox.js";
 import { SqliteOutbox, openSqliteOutbox, outboxPath } from "../bindings/client/outbox-sqlite.js";
 import { applyDiff, deepEqual } from "../bindings/sdk/json.js";
 import type { Json } from "../bindings/sdk/session.js";
 
-const SEED = Number(process.env.TAGWIRE_SEED ?? Math.floor(Math.random() * 2 ** 31));
-console.log(`client.outbox: TAGWIRE_SEED=${SEED}`);
+const SEED = testSeed("client.outbox");
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const dirs: string[] = [];
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "tw-outbox-"));
+const dirs: Array<ReturnType<typeof tempDir>> = [];
+/** A fresh directory, removed after this file's tests. */
+function freshDir(): string {
+  const d = tempDir("tw-outbox-");
   dirs.push(d);
-  return d;
+  return d.dir;
 }
 afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  removeChildBuilds();
+  for (const d of dirs) d.remove();
 });
 
 function randomValue(next: () => number, depth: number, allowNull: boolean): Json {
@@ -59,7 +48,7 @@ function write(data: Json, extra: Partial<OutboxWrite> = {}): OutboxWrite {
 
 describe("composeWrites", () => {
   it("folds two writes only when the result equals applying both, on random states", () => {
-    const next = rng(SEED);
+    const next = mulberry32(SEED);
     let composed = 0;
     let refused = 0;
     for (let i = 0; i < 5000; i++) {
@@ -148,11 +137,11 @@ function outboxContract(name: string, make: () => Outbox) {
 }
 
 outboxContract("memory", () => new MemoryOutbox());
-outboxContract("sqlite", () => openSqliteOutbox(tempDir(), "pump-1"));
+outboxContract("sqlite", () => openSqliteOutbox(freshDir(), "pump-1"));
 
 describe("sqlite outbox durability", () => {
   it("keeps entries, flags and order across a reopen", () => {
-    const dir = tempDir();
+    const dir = freshDir();
     let box = openSqliteOutbox(dir, "pump-1");
     box.add(write({ t: 1 }, { id: "a" }));
     const m = box.add(write({ text: "hi" }, { id: "m", kind: "message", channel: "log" }));
@@ -174,7 +163,7 @@ describe("sqlite outbox durability", () => {
   });
 
   it("survives SIGKILL of the writing process right after add returned", async () => {
-    const dir = tempDir();
+    const dir = freshDir();
     const helper = await buildForChild("test/fixtures/client-outbox-writer.ts");
     const child = spawn(process.execPath, [helper, dir], { stdio: ["ignore", "pipe", "inherit"] });
     // The child prints "added N" after each committed add; kill it hard after the 50th.

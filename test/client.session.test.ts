@@ -14,7 +14,7 @@ import type { ChannelEvent } from "../bindings/sdk/session.js";
 import { TagwireError } from "../bindings/core/errors.js";
 import { TcpProxy, WsRelay } from "./fixtures/client-proxy.js";
 import { decodeBatch } from "../bindings/protocol/frames.js";
-import { buildForChild } from "./fixtures/client-build.js";
+import { buildForChild, removeChildBuilds } from "./fixtures/client-build.js";
 
 const SECRET = "client-session-test-secret";
 const dirs: string[] = [];
@@ -74,6 +74,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
+  removeChildBuilds();
   await proxy?.close();
   await hub?.close();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });

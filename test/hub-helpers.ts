@@ -3,7 +3,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
 import { WebSocket } from "ws";
+import { startHub, type HubOptions, type RunningHub } from "../hub/index.js";
 import {
   decodeFrames,
   decodeValue,
@@ -17,6 +19,59 @@ import {
 export function tempDir(prefix = "tagwire-hub-"): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Hooks for a file that runs `tagwire` as child processes: before its tests, the CLI sources
+ * transpiled into a temp dir (`cli`, the file to run with node) and an empty data dir
+ * (`dataDir`); both removed after its tests.
+ */
+export function cliPerFile(): { readonly cli: string; readonly dataDir: string } {
+  let build: ReturnType<typeof tempDir> | undefined;
+  let data: ReturnType<typeof tempDir> | undefined;
+  let cli = "";
+  beforeAll(async () => {
+    build = tempDir("tagwire-build-");
+    data = tempDir("tagwire-data-");
+    cli = await transpileForChild("cli/tagwire.ts", build.dir);
+  }, 30_000);
+  afterAll(() => {
+    build?.remove();
+    data?.remove();
+  });
+  return {
+    get cli() {
+      return cli;
+    },
+    get dataDir() {
+      return data!.dir;
+    },
+  };
+}
+
+/**
+ * Hooks giving the calling suite one hub started with `options` on a fresh temp data dir before
+ * its tests, closed and removed after them. Read `url` and `httpUrl` once the tests run.
+ */
+export function hubPerSuite(options: Omit<HubOptions, "dataDir">): { readonly url: string; readonly httpUrl: string } {
+  let hub: RunningHub | undefined;
+  let dir: ReturnType<typeof tempDir> | undefined;
+  beforeAll(async () => {
+    dir = tempDir();
+    hub = await startHub({ ...options, dataDir: dir.dir });
+  });
+  afterAll(async () => {
+    await hub?.close();
+    dir?.remove();
+  });
+  return {
+    get url() {
+      return hub!.url;
+    },
+    get httpUrl() {
+      return hub!.httpUrl;
+    },
+  };
 }
 
 export const doc = (value: unknown): Uint8Array => encodeValue(value);

@@ -1,28 +1,15 @@
 // The `tagwire` command as a user runs it: a real child process per command (sources transpiled
 // to a temp dir), `--help` everywhere, `token create` against the data dir's secret, and
 // `tagwire hub` serving with auth on by default, loud with --no-auth, stopping on SIGINT.
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import { spawn, spawnSync } from "node:child_process";
 import { loadSecret, verifyToken } from "../hub/auth.js";
-import { RawClient, tempDir, transpileForChild } from "./hub-helpers.js";
+import { RawClient, cliPerFile } from "./hub-helpers.js";
 
-let build: ReturnType<typeof tempDir>;
-let data: ReturnType<typeof tempDir>;
-let cli: string;
-
-beforeAll(async () => {
-  build = tempDir("tagwire-build-");
-  data = tempDir("tagwire-data-");
-  cli = await transpileForChild("cli/tagwire.ts", build.dir);
-}, 30_000);
-
-afterAll(() => {
-  build?.remove();
-  data?.remove();
-});
+const tagwire = cliPerFile();
 
 const env = { ...process.env, TAGWIRE_SECRET: "" };
-const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", env, timeout: 15_000 });
+const run = (...args: string[]) => spawnSync(process.execPath, [tagwire.cli, ...args], { encoding: "utf8", env, timeout: 15_000 });
 
 test("--help on the command and each subcommand; unknown commands and options exit 2", () => {
   const top = run("--help");
@@ -37,20 +24,20 @@ test("--help on the command and each subcommand; unknown commands and options ex
   expect(run("hub", "--help").stdout).toContain("--no-auth");
   expect(run("frobnicate").status).toBe(1);
   expect(run("hub", "--prot", "1").stderr).toContain("unknown option --prot");
-  expect(run("token", "create", "--agent", "x", "--role", "admin", "--data-dir", data.dir).status).toBe(1);
+  expect(run("token", "create", "--agent", "x", "--role", "admin", "--data-dir", tagwire.dataDir).status).toBe(1);
 });
 
 test("token create prints a token signed with the data dir's secret", () => {
-  const r = run("token", "create", "--data-dir", data.dir, "--agent", "pump-1", "--role", "device", "--grants", "agentA,agentB/*", "--ttl", "2h");
+  const r = run("token", "create", "--data-dir", tagwire.dataDir, "--agent", "pump-1", "--role", "device", "--grants", "agentA,agentB/*", "--ttl", "2h");
   expect(r.status).toBe(0);
   const token = r.stdout.trim();
-  const claims = verifyToken(loadSecret(data.dir, {}), token);
+  const claims = verifyToken(loadSecret(tagwire.dataDir, {}), token);
   expect(claims).toMatchObject({ agentId: "pump-1", role: "device", grants: ["agentA/#", "agentB/#"] });
   expect(claims.expiresAt - claims.issuedAt).toBe(7200);
 });
 
 function startHub(...args: string[]): Promise<{ url: string; stderr: () => string; stop: () => Promise<number | null> }> {
-  const child = spawn(process.execPath, [cli, "hub", "--port", "0", "--host", "127.0.0.1", "--data-dir", data.dir, ...args], {
+  const child = spawn(process.execPath, [tagwire.cli, "hub", "--port", "0", "--host", "127.0.0.1", "--data-dir", tagwire.dataDir, ...args], {
     env,
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -74,7 +61,7 @@ function startHub(...args: string[]): Promise<{ url: string; stderr: () => strin
 
 test("tagwire hub: auth on by default, tokens from `token create` work, SIGINT stops it cleanly", async () => {
   const hub = await startHub();
-  const token = run("token", "create", "--data-dir", data.dir, "--agent", "pump-1", "--role", "device").stdout.trim();
+  const token = run("token", "create", "--data-dir", tagwire.dataDir, "--agent", "pump-1", "--role", "device").stdout.trim();
   const refused = await RawClient.open(hub.url);
   expect(await refused.reply({ type: "hello", reqId: 0, protocol: 1, agentId: "pump-1" })).toMatchObject({ code: "TAGWIRE_ERR_AUTH" });
   const c = await RawClient.connect(hub.url, "pump-1", token);

@@ -2,45 +2,25 @@
 // acknowledged is in storage (messages, checked in the SQLite file) and in the restarted hub
 // (aggregates and versions, checked over the protocol). Several rounds, killed at seeded random
 // moments, alternating synchronous=full and normal (both must survive a process kill).
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { createToken } from "../hub/auth.js";
-import { RawClient, tempDir, transpileForChild, val } from "./hub-helpers.js";
+import { RawClient, cliPerFile, val } from "./hub-helpers.js";
+import { testSeed, xorshift32 } from "./support/seed.js";
 
 const SECRET = "durability-secret";
 const WRITERS = ["dev-a", "dev-b", "dev-c"];
 const IN_FLIGHT = 16;
 const ROUNDS = 4;
 
-const seed = Number(process.env.TAGWIRE_SEED ?? Math.floor(Math.random() * 2 ** 31));
-console.log(`hub.durability seed=${seed} (set TAGWIRE_SEED to repeat)`);
-let rng = seed >>> 0 || 1;
-const rand = () => {
-  rng ^= rng << 13;
-  rng ^= rng >>> 17;
-  rng ^= rng << 5;
-  return (rng >>> 0) / 2 ** 32;
-};
+const rand = xorshift32(testSeed("hub.durability"));
 
-let build: ReturnType<typeof tempDir>;
-let data: ReturnType<typeof tempDir>;
-let cli: string;
-
-beforeAll(async () => {
-  build = tempDir("tagwire-build-");
-  data = tempDir("tagwire-data-");
-  cli = await transpileForChild("cli/tagwire.ts", build.dir);
-}, 30_000);
-
-afterAll(() => {
-  build?.remove();
-  data?.remove();
-});
+const tagwire = cliPerFile();
 
 function startChild(sync: "full" | "normal"): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [cli, "hub", "--port", "0", "--host", "127.0.0.1", "--data-dir", data.dir, "--sync", sync, "--frames-per-second", "0"], {
+  const child = spawn(process.execPath, [tagwire.cli, "hub", "--port", "0", "--host", "127.0.0.1", "--data-dir", tagwire.dataDir, "--sync", sync, "--frames-per-second", "0"], {
     env: { ...process.env, TAGWIRE_SECRET: SECRET },
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -142,7 +122,7 @@ test(
       console.log(`round ${round} (synchronous=${sync}): killed after ${delay} ms; highest acked seqs ${[...states.values()].map((s) => s.maxAcked).join(", ")} (total ${acked})`);
 
       // Messages: every acknowledged id is in the database file.
-      const db = new Database(join(data.dir, "tagwire.db"));
+      const db = new Database(join(tagwire.dataDir, "tagwire.db"));
       const ids = new Set<string>(db.prepare("SELECT id FROM messages").all().map((r: { id: string }) => r.id));
       db.close();
       for (const st of states.values()) {

@@ -1,25 +1,17 @@
 // The hub over real sockets, speaking the raw protocol (docs/PROTOCOL.md) through `ws`:
 // publish/ack/fan-out, sync and resync by version, batching, reads, restart from storage, and the
 // HTTP API with fetch (curl-shaped requests), including HTTP writes reaching WS subscribers.
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { startHub, type RunningHub } from "../hub/index.js";
+import { describe, expect, test } from "vitest";
+import { startHub } from "../hub/index.js";
 import type { AggregateFrame, Frame, MessageFrame, SyncFrame } from "../bindings/protocol/index.js";
 import { join } from "node:path";
-import { RawClient, doc, tempDir, val } from "./hub-helpers.js";
+import { RawClient, doc, hubPerSuite, tempDir, val } from "./hub-helpers.js";
+import { testSeed, xorshift32 } from "./support/seed.js";
 
 const quiet = () => {};
 
 describe("hub over WebSocket (no auth)", () => {
-  let hub: RunningHub;
-  let dir: ReturnType<typeof tempDir>;
-  beforeAll(async () => {
-    dir = tempDir();
-    hub = await startHub({ dataDir: dir.dir, auth: false, log: quiet });
-  });
-  afterAll(async () => {
-    await hub.close();
-    dir.remove();
-  });
+  const hub = hubPerSuite({ auth: false, log: quiet });
 
   test("publish is acked with version and effective diff, and fans out to subscribers", async () => {
     const dev = await RawClient.connect(hub.url, "pump-1");
@@ -218,15 +210,7 @@ describe("hub over WebSocket (no auth)", () => {
   });
 
   test("the core pipeline path and the frame-by-frame path give the same results (seeded)", async () => {
-    const seed = Number(process.env.TAGWIRE_SEED ?? Math.floor(Math.random() * 2 ** 31));
-    console.log(`hub.integration pipeline-equivalence seed=${seed} (set TAGWIRE_SEED to repeat)`);
-    let state = seed >>> 0 || 1;
-    const rand = () => {
-      state ^= state << 13;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      return (state >>> 0) / 2 ** 32;
-    };
+    const rand = xorshift32(testSeed("hub.integration pipeline-equivalence"));
     const pick = <T,>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
     const value = (depth: number): unknown => {
       const r = rand();
@@ -290,16 +274,7 @@ describe("hub over WebSocket (no auth)", () => {
 });
 
 describe("HTTP API", () => {
-  let hub: RunningHub;
-  let dir: ReturnType<typeof tempDir>;
-  beforeAll(async () => {
-    dir = tempDir();
-    hub = await startHub({ dataDir: dir.dir, auth: false, log: quiet });
-  });
-  afterAll(async () => {
-    await hub.close();
-    dir.remove();
-  });
+  const hub = hubPerSuite({ auth: false, log: quiet });
   const http = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(hub.httpUrl + path, {
       method,

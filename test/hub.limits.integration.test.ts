@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startHub, type RunningHub } from "../hub/index.js";
 import { encodeFrames, encodeValue } from "../bindings/protocol/index.js";
 import { RawClient, doc, tempDir, val } from "./hub-helpers.js";
+import { testSeed, xorshift32 } from "./support/seed.js";
 
 function nested(depth: number): unknown {
   let v: unknown = 1;
@@ -156,15 +157,7 @@ describe("hub limits", () => {
   });
 
   test("seeded fuzz: mutated batches never break the hub; every message is answered or ignored cleanly", async () => {
-    const seed = Number(process.env.TAGWIRE_SEED ?? Math.floor(Math.random() * 2 ** 31));
-    console.log(`hub.limits fuzz seed=${seed} (set TAGWIRE_SEED to repeat)`);
-    let state = seed >>> 0 || 1;
-    const rand = () => {
-      state ^= state << 13;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      return (state >>> 0) / 2 ** 32;
-    };
+    const rand = xorshift32(testSeed("hub.limits fuzz"));
     // A hub of its own without a rate limit, so every mutated frame reaches its handler.
     const fuzzDir = tempDir();
     const fuzzHub = await startHub({ dataDir: fuzzDir.dir, auth: false, log: () => {}, limits: { framesPerSecond: Infinity } });

@@ -12,7 +12,7 @@ import { startMqttBridge, type MqttBridge } from "../hub/bridge-mqtt.js";
 import { connect, RemoteSession } from "../bindings/client/index.js";
 import type { Agent } from "../bindings/sdk/agent.js";
 import type { ChannelEvent } from "../bindings/sdk/session.js";
-import { buildForChild } from "./fixtures/client-build.js";
+import { buildForChild, removeChildBuilds } from "./fixtures/client-build.js";
 
 const BROKER = "mqtt://127.0.0.1:1883";
 const P = `tw-bridge-${process.pid}-${Date.now().toString(36)}`;
@@ -53,6 +53,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  removeChildBuilds();
   for (const a of agents) await a.close().catch(() => {});
   await bridge?.close();
   await hub?.close();

@@ -21,6 +21,7 @@ import {
   toFrame,
   type Frame,
 } from "../bindings/protocol/index.js";
+import { testSeed, xorshift32 } from "./support/seed.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const fromHex = (h: string) => new Uint8Array(Buffer.from(h.replace(/\s+/g, ""), "hex"));
@@ -285,16 +286,7 @@ describe("hub hot-path helpers", () => {
 });
 
 describe("seeded random round trips", () => {
-  const seed = Number(process.env.TAGWIRE_SEED ?? Math.floor(Math.random() * 2 ** 31));
-  console.log(`protocol.test seed=${seed} (set TAGWIRE_SEED to repeat)`);
-  let state = seed >>> 0 || 1;
-  const rand = () => {
-    // xorshift32
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 2 ** 32;
-  };
+  const rand = xorshift32(testSeed("protocol.test"));
   const int = (n: number) => Math.floor(rand() * n);
   const name = () => Array.from({ length: 1 + int(12) }, () => "abcxyz019_.:-"[int(13)]).join("");
   const uintv = () => [0, 1, 127, 128, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1, int(1e6)][int(10)]!;

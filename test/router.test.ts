@@ -1,35 +1,16 @@
 import { describe, expect, it } from "vitest";
 import qlobber from "qlobber";
-import { createCore, TagwireError } from "../bindings/index.js";
+import { createCore } from "../bindings/index.js";
 import type { Core, Router } from "../bindings/index.js";
+import { expectTagwireError } from "./support/errors.js";
+import { seededRandom } from "./support/seed.js";
 
 async function newRouter(): Promise<{ core: Core; router: Router }> {
   const core = await createCore();
   return { core, router: core.createRouter() };
 }
 
-function expectNameError(fn: () => unknown): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(TagwireError);
-  expect((caught as TagwireError).code).toBe("TAGWIRE_ERR_NAME");
-}
-
-/** mulberry32: small, fast, good enough to drive test inputs. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const expectNameError = (fn: () => unknown) => expectTagwireError("TAGWIRE_ERR_NAME", fn);
 
 describe("router: matching rules", () => {
   it("matches exact names only", async () => {
@@ -296,9 +277,7 @@ describe("router: memory", () => {
 
 describe("router: equivalence with qlobber (seeded)", () => {
   it("matches qlobber over 10,000 subscriptions, random matches and unsubscribes", async () => {
-    const seed = process.env.TAGWIRE_SEED ? Number(process.env.TAGWIRE_SEED) : (Math.random() * 2 ** 32) >>> 0;
-    console.log(`router equivalence seed: ${seed} (set TAGWIRE_SEED to replay)`);
-    const rand = rng(seed);
+    const rand = seededRandom("router equivalence");
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
 
     const agents = Array.from({ length: 1000 }, (_, i) => `agent-${i}`);

@@ -1,33 +1,19 @@
 // maxAgeMs coalescing (Doover's max_age): writes merged and sent no later than the deadline.
 // Fake timers drive the deadlines; a seeded random test checks that coalesced writes end in the
 // same aggregate as the same writes sent one by one.
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { LocalBus, type ChannelEvent } from "../bindings/index.js";
+import { describe, expect, it, vi } from "vitest";
 import { applyDiff } from "../bindings/sdk/json.js";
+import { localBusPerTest } from "./support/bus.js";
+import { testSeed } from "./support/seed.js";
 
-let bus: LocalBus;
-beforeEach(async () => {
-  bus = await LocalBus.create();
-});
-afterEach(async () => {
-  vi.useRealTimers();
-  await bus.close();
-});
-
-function aggregates(agentId: string, channel: string) {
-  const list: Array<Extract<ChannelEvent, { type: "aggregate" }>> = [];
-  bus.agent(`w-${agentId}`).subscribe(channel, (e) => {
-    if (e.type === "aggregate") list.push(e);
-  }, { agentId });
-  return list;
-}
+const bus = localBusPerTest();
 
 describe("maxAgeMs coalescing", () => {
   it("merges writes and sends them together at the deadline of the first", async () => {
     vi.useFakeTimers();
     const dev = bus.agent("dev");
     await dev.publish("c", { keep: 1, gone: 1, nested: { a: 1, b: 1 } });
-    const seen = aggregates("dev", "c");
+    const seen = bus.aggregates("dev", "c");
     expect(await dev.publish("c", { v: 1, gone: null }, { maxAgeMs: 1000 })).toBeNull();
     await vi.advanceTimersByTimeAsync(400);
     expect(await dev.publish("c", { v: 2, nested: { b: null, c: 3 } }, { maxAgeMs: 1000 })).toBeNull();
@@ -48,7 +34,7 @@ describe("maxAgeMs coalescing", () => {
   it("a later write with a nearer deadline brings the send forward", async () => {
     vi.useFakeTimers();
     const dev = bus.agent("dev");
-    const seen = aggregates("dev", "c");
+    const seen = bus.aggregates("dev", "c");
     await dev.publish("c", { a: 1 }, { maxAgeMs: 10_000 });
     await vi.advanceTimersByTimeAsync(100);
     await dev.publish("c", { b: 1 }, { maxAgeMs: 50 });
@@ -61,7 +47,7 @@ describe("maxAgeMs coalescing", () => {
   it("0, negative or no maxAgeMs sends at once, after what is pending, in order", async () => {
     vi.useFakeTimers();
     const dev = bus.agent("dev");
-    const seen = aggregates("dev", "c");
+    const seen = bus.aggregates("dev", "c");
     expect(await dev.publish("c", { a: 1 }, { maxAgeMs: 0 })).toMatchObject({ version: 1 });
     expect(await dev.publish("c", { a: 2 }, { maxAgeMs: -5 })).toMatchObject({ version: 2 });
     await dev.publish("c", { a: 3, b: 1 }, { maxAgeMs: 1000 });
@@ -75,7 +61,7 @@ describe("maxAgeMs coalescing", () => {
   it("a logged write is never merged: pending first, then the logged one with its own message", async () => {
     vi.useFakeTimers();
     const dev = bus.agent("dev");
-    const seen = aggregates("dev", "c");
+    const seen = bus.aggregates("dev", "c");
     await dev.publish("c", { a: 1 }, { maxAgeMs: 1000 });
     await dev.publish("c", { a: 2 }, { maxAgeMs: 1000 });
     const r = await dev.publish("c", { b: 1 }, { maxAgeMs: 1000, log: true });
@@ -87,7 +73,7 @@ describe("maxAgeMs coalescing", () => {
   it("flush() and close() send what is pending; channels are independent", async () => {
     vi.useFakeTimers();
     const dev = bus.agent("dev");
-    const c1 = aggregates("dev", "c1"), c2 = aggregates("dev", "c2");
+    const c1 = bus.aggregates("dev", "c1"), c2 = bus.aggregates("dev", "c2");
     await dev.publish("c1", { x: 1 }, { maxAgeMs: 1000 });
     await dev.publish("c2", { y: 1 }, { maxAgeMs: 1000 });
     await dev.flush();
@@ -115,8 +101,7 @@ describe("maxAgeMs coalescing", () => {
   });
 
   it("seeded random writes: coalesced ends where one-by-one ends", async () => {
-    const seed = Number(process.env.TAGWIRE_SEED ?? Date.now() % 1_000_000);
-    console.log(`sdk.coalesce random seed: ${seed} (set TAGWIRE_SEED to replay)`);
+    const seed = testSeed("sdk.coalesce random");
     let s = seed >>> 0 || 1;
     const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
     const keys = ["a", "b", "c", "d"];

@@ -1,30 +1,16 @@
 // Publishing helpers backed by the core: publishThrottled (none lost), publishOnChange (deadband),
 // RollingStats for apps.
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { LocalBus, RollingStats, type ChannelEvent } from "../bindings/index.js";
+import { describe, expect, it, vi } from "vitest";
+import { RollingStats } from "../bindings/index.js";
+import { localBusPerTest } from "./support/bus.js";
 
-let bus: LocalBus;
-beforeEach(async () => {
-  bus = await LocalBus.create();
-});
-afterEach(async () => {
-  vi.useRealTimers();
-  await bus.close();
-});
-
-function aggregates(agentId: string, channel: string) {
-  const list: Array<Extract<ChannelEvent, { type: "aggregate" }> & { at: number }> = [];
-  bus.agent(`w-${agentId}`).subscribe(channel, (e) => {
-    if (e.type === "aggregate") list.push({ ...e, at: Date.now() });
-  }, { agentId });
-  return list;
-}
+const bus = localBusPerTest();
 
 describe("publishThrottled", () => {
   it("sends the first at once, holds the rest of the interval and sends the latest at its end", async () => {
     vi.useFakeTimers();
     const dev = bus.agent("dev");
-    const seen = aggregates("dev", "t");
+    const seen = bus.aggregates("dev", "t");
     const t0 = Date.now();
     expect(await dev.publishThrottled("t", { v: 0 }, { minIntervalMs: 100 })).toMatchObject({ version: 1 });
     for (let i = 1; i <= 5; i++) {
@@ -51,7 +37,7 @@ describe("publishThrottled", () => {
   it("a fast stream: exactly one per interval, the last value always arrives", async () => {
     vi.useFakeTimers();
     const dev = bus.agent("dev");
-    const seen = aggregates("dev", "fast");
+    const seen = bus.aggregates("dev", "fast");
     const t0 = Date.now();
     const n = 60;
     for (let i = 0; i < n; i++) {
@@ -68,7 +54,7 @@ describe("publishThrottled", () => {
   it("with real timers: never two sends closer than the interval, nothing lost", async () => {
     const dev = bus.agent("dev");
     const sent: number[] = [];
-    const seen = aggregates("dev", "real");
+    const seen = bus.aggregates("dev", "real");
     for (let i = 0; i < 30; i++) {
       await dev.publishThrottled("real", { [`k${i}`]: i }, { minIntervalMs: 30 });
       await new Promise((r) => setTimeout(r, 3));
@@ -85,7 +71,7 @@ describe("publishThrottled", () => {
   it("channels are independent; flush() sends held writes now", async () => {
     vi.useFakeTimers();
     const dev = bus.agent("dev");
-    const a = aggregates("dev", "a"), b = aggregates("dev", "b");
+    const a = bus.aggregates("dev", "a"), b = bus.aggregates("dev", "b");
     await dev.publishThrottled("a", { n: 1 }, { minIntervalMs: 1000 });
     await dev.publishThrottled("b", { n: 1 }, { minIntervalMs: 1000 });
     await dev.publishThrottled("a", { n: 2 }, { minIntervalMs: 1000 });

@@ -1,31 +1,12 @@
 // Rolling statistics in the core, checked against a plain recomputation over the same samples.
 import { beforeAll, describe, expect, it } from "vitest";
-import { createCore, TagwireError, type Core } from "../bindings/index.js";
+import { createCore, type Core, type RollingStatsSnapshot } from "../bindings/index.js";
+import { expectTagwireError } from "./support/errors.js";
+import { mulberry32, testSeed } from "./support/seed.js";
 
-const SEED = process.env.TAGWIRE_SEED ? Number(process.env.TAGWIRE_SEED) : (Math.random() * 2 ** 32) >>> 0;
-console.log(`stats.test seed: TAGWIRE_SEED=${SEED}`);
+const SEED = testSeed("stats.test");
 
-/** mulberry32: small, seedable, good enough to drive test inputs. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
-interface Snap {
-  count: number;
-  sum: number;
-  mean: number;
-  min: number;
-  max: number;
-  stddev: number;
-  ewma: number;
-}
+type Snap = RollingStatsSnapshot;
 
 /**
  * The reference: keeps the samples in a plain array and recomputes everything from scratch.
@@ -149,16 +130,7 @@ function sampler(next: () => number): () => number {
   };
 }
 
-function expectArgumentError(fn: () => unknown): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(TagwireError);
-  expect((caught as TagwireError).code).toBe("TAGWIRE_ERR_ARGUMENT");
-}
+const expectArgumentError = (fn: () => unknown) => expectTagwireError("TAGWIRE_ERR_ARGUMENT", fn);
 
 let core: Core;
 beforeAll(async () => {
@@ -168,7 +140,7 @@ beforeAll(async () => {
 describe("RollingStats: count windows", () => {
   for (const size of [1, 2, 3, 7, 60, 64, 65, 1000]) {
     it(`matches a recomputation, window ${size}`, () => {
-      const next = rng(SEED ^ size);
+      const next = mulberry32(SEED ^ size);
       const sample = sampler(next);
       const stats = core.createRollingStats({ window: size });
       const ref = new Reference(size, undefined);
@@ -287,7 +259,7 @@ describe("RollingStats: time windows", () => {
 
   for (const [label, limit] of [["time only", undefined], ["time and count", 50]] as const) {
     it(`matches a recomputation with explicit timestamps (${label})`, () => {
-      const next = rng(SEED ^ 0x7157);
+      const next = mulberry32(SEED ^ 0x7157);
       const sample = sampler(next);
       const windowMs = 250;
       const stats = core.createRollingStats(limit ? { windowMs, window: limit } : { windowMs });
@@ -315,7 +287,7 @@ describe("RollingStats: time windows", () => {
   it("grows past its first ring and keeps order", () => {
     const stats = core.createRollingStats({ windowMs: 1e9 });
     const ref = new Reference(2 ** 20, 1e9);
-    const next = rng(SEED ^ 0x9e0);
+    const next = mulberry32(SEED ^ 0x9e0);
     for (let i = 0; i < 50_000; i++) {
       const v = Math.round((next() - 0.5) * 1e6) / 8;
       stats.add(v, i);
@@ -339,7 +311,7 @@ describe("RollingStats: time windows", () => {
 
 describe("RollingStats: batches", () => {
   it("addMany equals repeated add, to the bit", () => {
-    const next = rng(SEED ^ 0xbadd);
+    const next = mulberry32(SEED ^ 0xbadd);
     const sample = sampler(next);
     for (const opts of [{ window: 60 }, { window: 7 }, { windowMs: 300 }, { windowMs: 300, window: 40 }]) {
       const one = core.createRollingStats(opts);
@@ -358,7 +330,7 @@ describe("RollingStats: batches", () => {
   });
 
   it("staged add()s reach the core before any read or call, in order", () => {
-    const next = rng(SEED ^ 0x57a6e);
+    const next = mulberry32(SEED ^ 0x57a6e);
     const values = Array.from({ length: 1000 }, () => (next() - 0.5) * 100);
     const times = values.map((_, i) => i * 3);
     for (const opts of [{ window: 50 }, { windowMs: 200 }]) {
@@ -403,7 +375,7 @@ describe("RollingStats: batches", () => {
 
 describe("RollingStats: numerical drift", () => {
   it("stays within rounding of a fresh recomputation over a million samples", () => {
-    const next = rng(SEED ^ 0xd41f);
+    const next = mulberry32(SEED ^ 0xd41f);
     const sample = sampler(next);
     const stats = core.createRollingStats({ window: 60 });
     const ref = new Reference(60, undefined);
@@ -499,7 +471,7 @@ describe("RollingStats: handles and errors", () => {
   });
 
   it("rejects non-finite samples and keeps the window intact", () => {
-    const next = rng(SEED ^ 0xe44);
+    const next = mulberry32(SEED ^ 0xe44);
     for (const opts of [{ window: 5 }, { windowMs: 1000 }]) {
       const stats = core.createRollingStats(opts);
       stats.addMany([3, 1, 4, 1, 5, 9], [1, 2, 3, 4, 5, 6]);

@@ -3,6 +3,7 @@
 import { pack, unpack } from "msgpackr";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createCore, type ChannelStore, type Core } from "../bindings/index.js";
+import { seededRandom } from "./support/seed.js";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 const isObject = (v: unknown): v is Record<string, Json> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -280,16 +281,7 @@ describe("epoch wrap-around", () => {
 
 describe("against the reference model (seeded random)", () => {
   it("merges and replaces like apply_diff, with versions and effective diffs to match", () => {
-    const envSeed = process.env.TAGWIRE_SEED;
-    let seed = envSeed ? Number(envSeed) : (Date.now() % 1_000_000) + 1;
-    console.log(`store reference-model seed ${seed} (set TAGWIRE_SEED to replay)`);
-    const rand = () => {
-      seed = (seed + 0x6d2b79f5) >>> 0;
-      let t = seed;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
+    const rand = seededRandom("store reference-model");
     const int = (n: number) => Math.floor(rand() * n);
     const keys = ["a", "b", "c", "d", "temperature", "status_message"];
     const scalar = (): Json => {

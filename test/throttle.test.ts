@@ -1,32 +1,12 @@
 // Per-key throttles in the core: rate limiter and change filter.
 import { beforeAll, describe, expect, it } from "vitest";
-import { createCore, TagwireError, type Core } from "../bindings/index.js";
+import { createCore, type Core } from "../bindings/index.js";
+import { expectTagwireError } from "./support/errors.js";
+import { mulberry32, testSeed } from "./support/seed.js";
 
-const SEED = process.env.TAGWIRE_SEED ? Number(process.env.TAGWIRE_SEED) : (Math.random() * 2 ** 32) >>> 0;
-console.log(`throttle.test seed: TAGWIRE_SEED=${SEED}`);
+const SEED = testSeed("throttle.test");
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
-function expectCode(code: string, fn: () => unknown): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(TagwireError);
-  expect((caught as TagwireError).code).toBe(code);
-}
-const expectArgumentError = (fn: () => unknown) => expectCode("TAGWIRE_ERR_ARGUMENT", fn);
+const expectArgumentError = (fn: () => unknown) => expectTagwireError("TAGWIRE_ERR_ARGUMENT", fn);
 
 let core: Core;
 beforeAll(async () => {
@@ -111,7 +91,7 @@ describe("RateLimiter", () => {
   });
 
   it("checkMany equals check, in order, repeated ids included", () => {
-    const next = rng(SEED ^ 0x4a7e);
+    const next = mulberry32(SEED ^ 0x4a7e);
     const batched = core.createRateLimiter({ minIntervalMs: 50 });
     const single = core.createRateLimiter({ minIntervalMs: 50 });
     let now = 0;
@@ -141,7 +121,7 @@ describe("RateLimiter", () => {
     const c = core.createRateLimiter({ minIntervalMs: 1000 });
     expect(c.check("k", 0)).toBe(true);
     expect(b.check("k", 10)).toBe(false);
-    expectCode("TAGWIRE_ERR_NOT_FOUND", () => a.check("k", 5000));
+    expectTagwireError("TAGWIRE_ERR_NOT_FOUND", () => a.check("k", 5000));
     a.dispose(); // repeatable
   });
 
@@ -246,7 +226,7 @@ describe("ChangeFilter", () => {
 
   for (const options of [{ threshold: 0.5 }, { percent: 5 }, { threshold: 0.5, percent: 5 }, {}]) {
     it(`checkMany equals check (${JSON.stringify(options)})`, () => {
-      const next = rng(SEED ^ 0xc4a9);
+      const next = mulberry32(SEED ^ 0xc4a9);
       const batched = core.createChangeFilter(options);
       const single = core.createChangeFilter(options);
       const level = new Float64Array(500).map(() => (next() - 0.5) * 40);
@@ -293,8 +273,8 @@ describe("ChangeFilter", () => {
     expect(f.checkMany(ids, Float64Array.of(5.5, 1, 2), out)).toBe(2);
     expect(Array.from(out)).toEqual([0, 1, 1]);
     f.dispose();
-    expectCode("TAGWIRE_ERR_NOT_FOUND", () => f.check("a", 1));
-    expectCode("TAGWIRE_ERR_NOT_FOUND", () => f.last("a"));
+    expectTagwireError("TAGWIRE_ERR_NOT_FOUND", () => f.check("a", 1));
+    expectTagwireError("TAGWIRE_ERR_NOT_FOUND", () => f.last("a"));
   });
 
   it("keeps memory flat under overwrite-heavy traffic", () => {

@@ -17,23 +17,11 @@ import {
   type TransportStateChange,
 } from "../bindings/transports/index.js";
 import { TagwireError } from "../bindings/core/errors.js";
+import { mulberry32, testSeed } from "./support/seed.js";
 
-const SEED = Number(process.env.TAGWIRE_SEED ?? Math.floor(Math.random() * 2 ** 31));
-console.log(`transport.contract: TAGWIRE_SEED=${SEED}`);
+const SEED = testSeed("transport.contract");
 const RUN = `tw-test-${process.pid}-${Date.now().toString(36)}`;
 const MQTT_URL = "mqtt://127.0.0.1:1883";
-
-function rng(seed: number): () => number {
-  // mulberry32: small, seedable, good enough to pick sizes and bytes.
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomFrame(next: () => number, size: number, tag: number): Uint8Array {
   const f = new Uint8Array(size);
@@ -206,7 +194,7 @@ describe.each(kinds)("transport contract: $name", (kind) => {
   });
 
   it("delivers frames in order and byte for byte, both directions at once", async () => {
-    const next = rng(SEED);
+    const next = mulberry32(SEED);
     const [a, b] = await kind.pair();
     await Promise.all([waitState(a, "open"), waitState(b, "open")]);
     const atB = collect(b);
@@ -235,7 +223,7 @@ describe.each(kinds)("transport contract: $name", (kind) => {
   });
 
   it("carries a large frame intact", async () => {
-    const next = rng(SEED + 1);
+    const next = mulberry32(SEED + 1);
     const [a, b] = await kind.pair();
     await Promise.all([waitState(a, "open"), waitState(b, "open")]);
     const got = collect(b);
