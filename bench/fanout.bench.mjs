@@ -12,12 +12,14 @@
 // Payload: a ~200-byte msgpack document with a sequence number; every subscriber unpacks it.
 //
 // Setup (2 cores): the broker and the publisher share the main process (Mosquitto is its own
-// process); all subscribers of a run live in one child process on the other core. Flow control
-// is closed-loop and the same for all: the publisher keeps at most a window of messages (4000,
-// or fewer so that at most 80,000 deliveries are in flight) ahead of the slowest subscriber (the child reports progress every 2 ms over IPC), publishes for PUBLISH_MS,
-// then waits until every subscriber has every message. Rate = messages x subscribers / time.
-// tinybench runs each configuration 3 times after one unrecorded warm-up run (throws: true);
-// medians are printed.
+// process); all subscribers of a run live in one child process (this file, forked with
+// --subscribers) on the other core. Flow control is closed-loop and the same for all: the
+// publisher stays at most a window of messages ahead of the slowest subscriber (4000, or fewer
+// so that at most 120,000 deliveries are in flight; the child reports progress every 2 ms over
+// IPC), publishes for PUBLISH_MS, then waits until every subscriber has every message.
+// Rate = messages x subscribers / (publish + drain time). tinybench runs each configuration 3
+// times after one unrecorded warm-up run (throws: true); medians are printed.
+// TAGWIRE_FANOUT_ONLY="tagwire-normal,mosquitto,100" narrows a run (names and counts).
 //
 // Run `npm run build` first, then `node bench/fanout.bench.mjs` (about a minute; stops by
 // itself). Needs aedes (a devDependency; or TAGWIRE_AEDES=/path/to/aedes/aedes.js) and Mosquitto
@@ -33,10 +35,10 @@ import { Packr } from "msgpackr";
 import { WebSocketServer, WebSocket } from "ws";
 
 const SUBSCRIBERS = [1, 10, 100];
-const PUBLISH_MS = 600;
+const PUBLISH_MS = 500;
 // Messages the publisher may be ahead of the slowest subscriber: at most MAX_IN_FLIGHT
 // deliveries queued anywhere, so a slow broker's drain stays short.
-const MAX_IN_FLIGHT = 80_000;
+const MAX_IN_FLIGHT = 120_000;
 const windowFor = (count) => Math.min(4000, Math.floor(MAX_IN_FLIGHT / count));
 const DRAIN_TIMEOUT_MS = 15_000;
 const packr = new Packr({ useRecords: false, variableMapSize: true });
@@ -69,7 +71,7 @@ if (process.argv[2] === "--subscribers") {
     if (seq !== sub.next) failed ??= `subscriber ${sub.i}: got seq ${seq}, expected ${sub.next}`;
     sub.next = seq + 1;
   };
-  if (system === "tagwire") {
+  if (system.startsWith("tagwire")) {
     const { connectSession } = await import("../dist/bindings/index.js");
     await Promise.all(
       Array.from({ length: count }, async (_, i) => {
@@ -152,6 +154,12 @@ function startSubscribers(system, url, count) {
   child.on("message", (m) => {
     for (const l of [...listeners]) l(m);
   });
+  // A crashed subscriber process fails whatever waits on it instead of hanging the bench.
+  child.on("exit", (code, signal) => {
+    if (code === 0) return;
+    const reason = `subscriber process exited (${signal ?? code}) for ${system} x${count}`;
+    for (const l of [...listeners]) l({ type: "failed", runId: -1, reason, crashed: true });
+  });
   const next = (pred) =>
     new Promise((resolve, reject) => {
       const l = (m) => {
@@ -175,6 +183,7 @@ async function fanoutRun(subs, runId, publishOne, count) {
   let slowest = 0;
   let failure;
   const progress = (m) => {
+    if (m.crashed) failure = m.reason;
     if (m.runId !== runId) return;
     if (m.type === "progress") slowest = m.slowest;
     if (m.type === "failed") failure = m.reason;
@@ -186,6 +195,10 @@ async function fanoutRun(subs, runId, publishOne, count) {
     const room = Math.min(windowFor(count) - (sent - slowest), 512);
     for (let i = 0; i < room; i++) publishOne(sent++);
     await new Promise((r) => setImmediate(r));
+  }
+  if (failure) {
+    subs.listeners.delete(progress);
+    return { delivered: slowest * count, seconds: (performance.now() - t0) / 1000, rate: NaN, lost: failure };
   }
   const done = subs.next((m) => m.type === "done" && m.runId === runId);
   subs.child.send({ type: "expect", total: sent });

@@ -175,7 +175,6 @@ export class RemoteSession implements Session {
   /** agentId -> channel -> route: matching subscriptions and cache entry (no string building per event). */
   private routes = new Map<string, Map<string, Route>>();
   private routeCount = 0;
-  private catchingUp = false;
   private lastHubTs = 0;
 
   /** Outbox entries sent and not yet acknowledged (by seq). */
@@ -183,7 +182,6 @@ export class RemoteSession implements Session {
   private draining = false;
 
   private outgoing: Uint8Array[] = [];
-  private outgoingBytes = 0;
   private flushQueued = false;
   private tokens: number = LIMITS.framesPerSecond;
   private tokensAt = 0;
@@ -468,7 +466,6 @@ export class RemoteSession implements Session {
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.pingTimer = undefined;
     this.outgoing = [];
-    this.outgoingBytes = 0;
     this.draining = false;
     this.drainInFlight.clear();
     // Requests of the dead connection: reads wait for the next one, direct writes go to the
@@ -620,7 +617,6 @@ export class RemoteSession implements Session {
 
   private enqueue(bytes: Uint8Array): void {
     this.outgoing.push(bytes);
-    this.outgoingBytes += bytes.length;
     if (!this.flushQueued) {
       this.flushQueued = true;
       // Frames made in one synchronous run leave as one batch; a lone frame leaves at once.
@@ -667,8 +663,6 @@ export class RemoteSession implements Session {
     }
     this.tokens -= allowed;
     this.outgoing = i === frames.length ? [] : frames.slice(i);
-    this.outgoingBytes = 0;
-    for (const f of this.outgoing) this.outgoingBytes += f.length;
     if (this.outgoing.length > 0) {
       this.flushQueued = true;
       queueMicrotask(() => this.flush());
@@ -1088,4 +1082,3 @@ function randomId(): string {
   return s;
 }
 
-export { FrameType };
