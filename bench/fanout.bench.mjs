@@ -81,6 +81,7 @@ if (process.argv[2] === "--subscribers") {
           session.subscribe("bench-pub", "bench", (e) => {
             if (e.type === "sync") resolve();
             else if (e.type === "message") onData(sub, e.message.data.seq);
+            else if (e.type === "aggregate") onData(sub, e.diff.seq);
           });
         });
         subs.push(sub);
@@ -216,15 +217,24 @@ async function fanoutRun(subs, runId, publishOne, count) {
   return { delivered: sent * count, seconds, rate: (sent * count) / seconds };
 }
 
-async function tagwireSystem(synchronous) {
+// `mode` "message": every payload appended to the channel's log (a stored row each), delivered
+// as message events. "aggregate": every payload merged into the channel's aggregate through the
+// core pipeline (one stored row per channel per tick), delivered as aggregate events whose
+// effective diff carries only what changed (here the sequence number).
+async function tagwireSystem(synchronous, mode = "message") {
   const dataDir = mkdtempSync(join(tmpdir(), "tw-fanout-"));
   const hub = await startHub({ dataDir, auth: false, log: () => {}, limits: { framesPerSecond: 1e9 }, synchronous });
   const pub = await connectSession(hub.url, { agentId: "bench-pub", pingIntervalMs: 0 });
-  await pub.createMessage("bench-pub", "bench", { seq: -1 }); // the channel exists: subscribers get a sync
+  // The channel exists before subscribers come, so each gets a sync first.
+  if (mode === "message") await pub.createMessage("bench-pub", "bench", { seq: -1 });
+  else await pub.publish("bench-pub", "bench", payload(-1));
   const ignore = () => {};
   return {
     url: hub.url,
-    publishOne: (seq) => pub.createMessage("bench-pub", "bench", payload(seq)).catch(ignore),
+    publishOne:
+      mode === "message"
+        ? (seq) => pub.createMessage("bench-pub", "bench", payload(seq)).catch(ignore)
+        : (seq) => pub.publish("bench-pub", "bench", payload(seq)).catch(ignore),
     async stop() {
       await pub.close(0);
       await hub.close();
@@ -238,6 +248,8 @@ const systems = {
   tagwire: () => tagwireSystem("full"),
   // synchronous=NORMAL: survives kill -9 of the hub, not an OS crash; no fsync per tick.
   "tagwire-normal": () => tagwireSystem("normal"),
+  // Aggregate updates (the core pipeline's path), hub defaults (synchronous=FULL).
+  "tagwire-aggregate": () => tagwireSystem("full", "aggregate"),
   async aedes(count) {
     // TAGWIRE_AEDES: a path to aedes.js when it is installed outside node_modules.
     const { Aedes } = await import(process.env.TAGWIRE_AEDES ?? "aedes");
@@ -406,6 +418,13 @@ for (const count of SUBSCRIBERS) {
       .map((c) => c.padStart(14))
       .join(" |"),
   );
+}
+console.log("\naggregate updates (tagwire-aggregate, hub default):");
+console.log(["subscribers", "vs aedes", "vs mosquitto", "of bare-ws"].map((h) => h.padStart(14)).join(" |"));
+for (const count of SUBSCRIBERS) {
+  const m = medians[count];
+  const a = m["tagwire-aggregate"];
+  console.log([String(count), ratio(a, m.aedes), ratio(a, m.mosquitto), pct(a, m["bare-ws"])].map((c) => c.padStart(14)).join(" |"));
 }
 for (const [key, why] of losses) console.log(`lost: ${key}: ${why}`);
 console.log("\ntinybench (ms per run, including the drain):");
