@@ -1,12 +1,13 @@
 // `tagwire hub`: runs the hub until SIGINT/SIGTERM.
-import { startHub } from "../hub/index.js";
+import { loadSecret, startHub } from "../hub/index.js";
+import { startMqttBridge } from "../hub/bridge-mqtt.js";
 import { UsageError, type Command } from "./args.js";
 
 export const hubCommand: Command = {
   spec: {
     name: "hub",
     summary: "run the tagwire hub (WebSocket + HTTP API + durable storage)",
-    usage: "tagwire hub [--port 8080] [--data-dir ./data] [--no-auth]",
+    usage: "tagwire hub [--port 8080] [--data-dir ./data] [--no-auth] [--mqtt mqtt://127.0.0.1:1883]",
     options: {
       port: { type: "string", value: "port", description: "TCP port", default: "8080" },
       host: { type: "string", value: "host", description: "interface to listen on (default all)" },
@@ -16,6 +17,9 @@ export const hubCommand: Command = {
       "max-messages": { type: "string", value: "n", description: "messages kept per channel (0 = no limit)", default: "10000" },
       "max-age": { type: "string", value: "days", description: "days messages are kept (0 = forever)", default: "30" },
       "frames-per-second": { type: "string", value: "n", description: "frames per second per connection (0 = no limit)", default: "10000" },
+      mqtt: { type: "string", value: "url", description: "bridge this MQTT broker: MQTT and WebSocket agents share channels (docs/PROTOCOL.md)" },
+      "mqtt-prefix": { type: "string", value: "prefix", description: "first topic level of the bridged topics", default: "tagwire" },
+      "mqtt-writes": { type: "string", value: "token|trusted|off", description: "plain JSON writes from MQTT clients: need a token, trust the broker's ACLs, or ignore", default: "token" },
     },
     notes: [
       "The secret that signs tokens comes from TAGWIRE_SECRET, or is generated once into <data-dir>/secret.",
@@ -32,6 +36,8 @@ export const hubCommand: Command = {
       if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a non-negative number`);
       return n;
     };
+    const writes = options["mqtt-writes"] as string;
+    if (writes !== "token" && writes !== "trusted" && writes !== "off") throw new UsageError("--mqtt-writes must be token, trusted or off");
     const hub = await startHub({
       port,
       host: options.host as string | undefined,
@@ -42,10 +48,24 @@ export const hubCommand: Command = {
       limits: { framesPerSecond: num("frames-per-second") || Infinity },
     });
     console.error(`[tagwire hub] listening on ${hub.url} and ${hub.httpUrl} (data in ${hub.dataDir})`);
+    let bridge: Awaited<ReturnType<typeof startMqttBridge>> | undefined;
+    if (options.mqtt) {
+      const bridgeOptions: Parameters<typeof startMqttBridge>[0] = {
+        hubUrl: hub.url,
+        brokerUrl: options.mqtt as string,
+        prefix: options["mqtt-prefix"] as string,
+        nativeWrites: writes,
+      };
+      if (options.auth) bridgeOptions.secret = loadSecret(hub.dataDir);
+      bridge = await startMqttBridge(bridgeOptions);
+      console.error(`[tagwire hub] bridging ${options.mqtt as string} under ${bridge.prefix}/`);
+    }
     return new Promise<number>((resolve) => {
       const stop = (signal: string) => {
         console.error(`[tagwire hub] ${signal}: closing`);
-        hub.close().then(() => resolve(0), () => resolve(1));
+        Promise.resolve(bridge?.close())
+          .then(() => hub.close())
+          .then(() => resolve(0), () => resolve(1));
       };
       process.once("SIGINT", () => stop("SIGINT"));
       process.once("SIGTERM", () => stop("SIGTERM"));

@@ -78,3 +78,27 @@ test("tagwire hub: auth on by default, tokens from `token create` work, SIGINT s
   await anon.close();
   expect(await open.stop()).toBe(0);
 }, 30_000);
+
+test("tagwire hub --mqtt bridges the broker: a hub write appears as a retained MQTT aggregate", async () => {
+  const prefix = `tw-cli-${process.pid}-${Date.now()}`;
+  const hub = await startHub("--no-auth", "--mqtt", "mqtt://127.0.0.1:1883", "--mqtt-prefix", prefix);
+  try {
+    for (let i = 0; i < 100 && !hub.stderr().includes("bridging"); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(hub.stderr()).toContain(`bridging mqtt://127.0.0.1:1883 under ${prefix}/`);
+    const c = await RawClient.connect(hub.url, "pump-7");
+    await c.publish("pump-7", "tag_values", { rpm: 1200 });
+    await c.close();
+    // The Mosquitto CLI reads the channel by following docs/PROTOCOL.md alone.
+    let got = "";
+    for (let i = 0; i < 10 && !got; i++) {
+      const sub = spawnSync("mosquitto_sub", ["-h", "127.0.0.1", "-q", "1", "-C", "1", "-W", "1", "-t", `${prefix}/agg/pump-7/tag_values`], { encoding: "utf8" });
+      got = sub.stdout.trim();
+    }
+    expect(JSON.parse(got)).toEqual({ rpm: 1200 });
+  } finally {
+    expect(await hub.stop()).toBe(0);
+    spawnSync("mosquitto_pub", ["-h", "127.0.0.1", "-r", "-n", "-t", `${prefix}/agg/pump-7/tag_values`]);
+    spawnSync("mosquitto_pub", ["-h", "127.0.0.1", "-r", "-n", "-t", `${prefix}/hub/status`]);
+  }
+  expect(run("hub", "--mqtt", "mqtt://127.0.0.1:1", "--mqtt-writes", "sometimes", "--port", "0", "--data-dir", tagwire.dataDir).status).toBe(1);
+}, 30_000);
