@@ -11,7 +11,7 @@ const tagwire = cliPerFile();
 const env = { ...process.env, TAGWIRE_SECRET: "" };
 const run = (...args: string[]) => spawnSync(process.execPath, [tagwire.cli, ...args], { encoding: "utf8", env, timeout: 15_000 });
 
-test("--help on the command and each subcommand; unknown commands and options exit 2", () => {
+test("--help on the command and each subcommand; unknown commands and options exit 1", () => {
   const top = run("--help");
   expect(top.status).toBe(0);
   expect(top.stdout).toMatch(/hub\s+run the tagwire hub/);
