@@ -427,9 +427,15 @@ export class HubState {
       throw new TagwireError("TAGWIRE_ERR_PAYLOAD", options.replace ? "an aggregate must be a map" : "a diff must be a map");
     }
     const existing = this.channel(agentId, name);
-    if (existing && options.log && options.messageId !== undefined) {
-      const seen = this.storedMessage(existing, options.messageId);
-      if (seen) return { version: existing.version, diff: EMPTY_DOC, message: { id: seen.id, ts: seen.ts, data: seen.data } };
+    if (existing && options.messageId !== undefined) {
+      if (options.log) {
+        const seen = this.storedMessage(existing, options.messageId);
+        if (seen) return { version: existing.version, diff: EMPTY_DOC, message: { id: seen.id, ts: seen.ts, data: seen.data } };
+      } else if (this.storage.wasApplied(existing.id, options.messageId)) {
+        // A replay (an outbox resend after a lost ack): applying the diff again could undo a
+        // change another writer made in between, so it is acknowledged and ignored.
+        return { version: existing.version, diff: EMPTY_DOC, message: undefined };
+      }
     }
     // Apply in the core before touching storage: a diff the core refuses (malformed, too deep)
     // must leave no channel row behind.
@@ -462,6 +468,12 @@ export class HubState {
     }
     let message: MessageOut | undefined;
     if (options.log) message = this.appendMessage(ch, diff.slice(), options.messageId);
+    else if (options.messageId !== undefined) {
+      const id = options.messageId;
+      const chId = ch.id;
+      this.write(() => this.storage.insertApplied(chId, id, Date.now()));
+      this.scheduleFlush();
+    }
     return { version: ch.version, diff: effective, message };
   }
 

@@ -76,6 +76,9 @@ export class Storage {
     updateAggregate: Statement;
     insertMessage: Statement;
     messageById: Statement;
+    insertApplied: Statement;
+    appliedById: Statement;
+    deleteAppliedOlderThan: Statement;
     messagesRange: Statement;
     deleteOldest: Statement;
     deleteOlderThan: Statement;
@@ -115,6 +118,16 @@ export class Storage {
       CREATE UNIQUE INDEX IF NOT EXISTS messages_by_id ON messages (channel_id, id);
       CREATE INDEX IF NOT EXISTS messages_by_ts ON messages (channel_id, ts);
       CREATE INDEX IF NOT EXISTS messages_ts ON messages (ts);
+      -- Ids of publishes applied WITHOUT a log entry: an outbox replay of one must not apply
+      -- its diff again (it could undo another writer's change made in between). Logged
+      -- publishes are deduplicated by their message row instead.
+      CREATE TABLE IF NOT EXISTS applied_ids (
+        channel_id INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        PRIMARY KEY (channel_id, id)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS applied_ids_ts ON applied_ids (ts);
     `);
     const version = this.db.prepare("SELECT value FROM meta WHERE key = 'schema'").get();
     if (!version) this.db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
@@ -126,6 +139,9 @@ export class Storage {
       updateAggregate: this.db.prepare("UPDATE channels SET version = ?, aggregate = ?, updated_ms = ? WHERE id = ?"),
       insertMessage: this.db.prepare("INSERT INTO messages (channel_id, id, ts, data) VALUES (?, ?, ?, ?)"),
       messageById: this.db.prepare("SELECT id, ts, data FROM messages WHERE channel_id = ? AND id = ?"),
+      insertApplied: this.db.prepare("INSERT OR IGNORE INTO applied_ids (channel_id, id, ts) VALUES (?, ?, ?)"),
+      appliedById: this.db.prepare("SELECT 1 AS found FROM applied_ids WHERE channel_id = ? AND id = ?"),
+      deleteAppliedOlderThan: this.db.prepare("DELETE FROM applied_ids WHERE ts < ?"),
       messagesRange: this.db.prepare(
         "SELECT id, ts, data FROM messages WHERE channel_id = ? AND ts < ? AND ts > ? ORDER BY ts DESC, seq DESC LIMIT ?",
       ),
@@ -190,6 +206,16 @@ export class Storage {
     this.s.insertMessage.run(channelId, id, ts, data);
   }
 
+  /** Records that a publish with this id was applied without a log entry (in the open transaction). */
+  insertApplied(channelId: number, id: string, ts: number): void {
+    this.begin();
+    this.s.insertApplied.run(channelId, id, ts);
+  }
+
+  wasApplied(channelId: number, id: string): boolean {
+    return this.s.appliedById.get(channelId, id) !== undefined;
+  }
+
   messageById(channelId: number, id: string): StoredMessage | undefined {
     return this.s.messageById.get(channelId, id) ?? undefined;
   }
@@ -212,6 +238,8 @@ export class Storage {
     for (const row of this.s.deleteOlderThan.all(cutoffMs)) {
       removed.set(row.channel_id, (removed.get(row.channel_id) ?? 0) + 1);
     }
+    // Replay protection lasts as long as messages are kept.
+    this.s.deleteAppliedOlderThan.run(cutoffMs);
     return removed;
   }
 

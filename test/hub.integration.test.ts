@@ -93,6 +93,22 @@ describe("hub over WebSocket (no auth)", () => {
     await c.close();
   });
 
+  test("a replayed publish with a message id (no log) is applied once, even after another writer's change", async () => {
+    const a = await RawClient.connect(hub.url, "pump-9");
+    const first = await a.publish("pump-9", "setpoints", { target: 20 }, { messageId: "out-1" });
+    expect(first.version).toBe(1);
+    await a.publish("pump-9", "setpoints", { target: 25 });
+    // The outbox resends out-1 (its ack was lost): it must not set the target back to 20.
+    const replay = await a.publish("pump-9", "setpoints", { target: 20 }, { messageId: "out-1" });
+    expect(replay.version).toBe(2);
+    expect(val(replay.diff)).toEqual({});
+    const agg = await a.request({ type: "getAggregate", reqId: 0, agentId: "pump-9", channel: "setpoints" });
+    expect(val(agg.aggregate)).toEqual({ target: 25 });
+    // A new id applies as usual.
+    expect((await a.publish("pump-9", "setpoints", { target: 20 }, { messageId: "out-2" })).version).toBe(3);
+    await a.close();
+  });
+
   test("subscribe syncs existing channels first, and skips those whose known version is current", async () => {
     const w = await RawClient.connect(hub.url, "site-a");
     await w.publish("site-a", "sensors/one", { v: 1 });

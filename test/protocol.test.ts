@@ -268,12 +268,14 @@ describe("hub hot-path helpers", () => {
     }
   });
 
-  test("isPlainPublishBatch: only publishes without log, with sane message ids", () => {
+  test("isPlainPublishBatch: only publishes without log and without message ids", () => {
     const pub = (extra: Partial<Extract<Frame, { type: "publish" }>> = {}): Frame => ({
       type: "publish", reqId: 5, agentId: "a", channel: "b/c", diff: doc, ...extra,
     });
     expect(isPlainPublishBatch(encodeFrames([pub()]))).toBe(true);
-    expect(isPlainPublishBatch(encodeFrames([pub({ replace: true, replaceKeys: ["x", "y"], messageId: "m-1", reqId: 70000 })]))).toBe(true);
+    expect(isPlainPublishBatch(encodeFrames([pub({ replace: true, replaceKeys: ["x", "y"], reqId: 70000 })]))).toBe(true);
+    // A message id asks for replay protection, checked in storage on the per-frame path.
+    expect(isPlainPublishBatch(encodeFrames([pub({ messageId: "m-1" })]))).toBe(false);
     expect(isPlainPublishBatch(encodeFrames(Array.from({ length: 300 }, () => pub({ diff: encodeValue({ s: "x".repeat(70_000) }) }))))).toBe(true);
     expect(isPlainPublishBatch(encodeFrames([pub(), pub({ log: true })]))).toBe(false);
     expect(isPlainPublishBatch(encodeFrames([pub(), { type: "ping", reqId: 1 }]))).toBe(false);

@@ -563,8 +563,8 @@ export function encodePublishAck(reqId: number, version: number, diff: Uint8Arra
 }
 
 /**
- * True when `bytes` is a batch of publish frames only, none with `log`, every messageId 1..128
- * bytes without control characters: the batches the hub may hand whole to the core's pipeline
+ * True when `bytes` is a batch of publish frames only, none with `log` or a messageId (both need
+ * storage look-ups for idempotency): the batches the hub may hand whole to the core's pipeline
  * (which applies every publish of a batch before anything else). Reads headers and lengths only;
  * documents are skipped by their bin length. Anything unusual answers false, and the frames then
  * take the general path, which also reports any error.
@@ -627,12 +627,9 @@ export function isPlainPublishBatch(bytes: Uint8Array): boolean {
       p += 1;
       for (let k = rk & 0x0f; k > 0; k--) if (skipBytes(0) < 0) return false;
     } else return false;
-    if (bytes[p] === 0xc0) p += 1;
-    else {
-      const n = skipBytes(0);
-      if (n < 1 || n > 128) return false;
-      for (let q = p - n; q < p; q++) if (bytes[q]! < 0x20 || bytes[q] === 0x7f) return false;
-    }
+    // A messageId asks for replay protection, which the per-frame path checks in storage.
+    if (bytes[p] !== 0xc0) return false;
+    p += 1;
     if (p > end) return false;
   }
   return p === end;
