@@ -23,7 +23,7 @@
 //      log, which an error replays backwards.
 //   2. commit: only when the plan succeeded; touches only what changed.
 // So merging 3 keys into a 50-key aggregate hashes 3 keys and touches 3 entries, and a re-sent
-// state whose keys come in stored order is matched entry by entry without hashing.
+// state whose keys come in stored order is matched entry by entry without a table lookup.
 //
 // Marks: every map entry visited by a plan is stamped with that plan's epoch. A second stamp in
 // the same plan means a duplicate key (rejected as ERR_MSGPACK: msgpack allows it, JSON does not
@@ -42,8 +42,8 @@ import {
   mapBegin, mapEnd, writeNil, writeRaw, writeStr, writeU8,
 } from "./msgpack";
 import {
-  BUILD_DROP_NULLS, ENTRY, SLOT, T_ARR, T_FALSE, T_FLOAT, T_INT, T_MAP, T_NULL, T_STR, T_TRUE,
-  buildValue, bytesEqual, encodeValue, keyEqual, freeValue, hashBytes, mapCount, mapDelete, mapFind, mapInsert,
+  BUILD_DROP_NULLS, ENTRY, E_MARK, E_VAL, INLINE_KEY, SLOT, T_ARR, T_FALSE, T_FLOAT, T_INT, T_MAP, T_NULL, T_STR, T_TRUE,
+  buildValue, bytesEqual, encodeValue, entryKey, keyEqual, freeValue, hashBytes, mapCount, mapDelete, mapFind, mapInsert,
   mapTable, mapUsed, scalarEquals, setNull, slotAux, slotPtr, slotTag, strBytes,
 } from "./tree";
 
@@ -404,11 +404,11 @@ function cmpValue(s: usize, depth: i32): i32 {
       const h = hashBytes(kp, kn);
       const e = m ? mapFind(m, h, kp, kn) : 0;
       if (e) {
-        if (load<u32>(e, 12) == epoch) {
+        if (load<u32>(e, E_MARK) == epoch) {
           readerFail(ERR_MSGPACK);
           return 0;
         }
-        store<u32>(e, epoch, 12);
+        store<u32>(e, epoch, E_MARK);
       } else {
         if (dupSeen(scope, h, kp, kn)) {
           readerFail(ERR_MSGPACK);
@@ -416,7 +416,7 @@ function cmpValue(s: usize, depth: i32): i32 {
         }
         eq = 0;
       }
-      if (eq) eq &= cmpValue(e + 16, depth + 1);
+      if (eq) eq &= cmpValue(e + E_VAL, depth + 1);
       else skipValue(depth + 1);
       if (rstatus) return 0;
     }
@@ -565,26 +565,31 @@ function planMap(m: usize, n: u32, depth: i32, gen: bool, top: bool): u32 {
     while (next < used && load<u32>(table + <usize>next * ENTRY) == 0) next++;
     if (next < used) {
       const c = table + <usize>next * ENTRY;
-      if (load<u32>(c, 4) == kn && keyEqual(<usize>load<u32>(c, 8), kp, <usize>kn)) {
-        e = c;
-        next++;
+      // A key of more than INLINE_KEY bytes lives in a block of its own (a cache miss on a large
+      // store, wasted when the key differs): compare hashes first; shorter keys sit in the entry.
+      if (load<u32>(c, 4) == kn) {
+        if (kn > INLINE_KEY) h = hashBytes(kp, kn);
+        if ((kn <= INLINE_KEY || load<u32>(c) == h) && keyEqual(entryKey(c), kp, <usize>kn)) {
+          e = c;
+          next++;
+        }
       }
     }
     if (!e) {
-      h = hashBytes(kp, kn);
+      if (!h) h = hashBytes(kp, kn);
       e = mapFind(m, h, kp, kn);
       if (e) next = <u32>((e - table) / ENTRY) + 1;
     }
     if (e) {
-      if (load<u32>(e, 12) == epoch) {
+      if (load<u32>(e, E_MARK) == epoch) {
         readerFail(ERR_MSGPACK);
         return 0;
       }
-      store<u32>(e, epoch, 12);
+      store<u32>(e, epoch, E_MARK);
       seen++;
       // Fast path for re-sent unchanged values: the same scalar in a common encoding.
       if (rp < rend) {
-        const len = sameScalarLen(e + 16, rp);
+        const len = sameScalarLen(e + E_VAL, rp);
         if (len) {
           readerSeek(rp + len);
           continue;
@@ -606,7 +611,7 @@ function planMap(m: usize, n: u32, depth: i32, gen: bool, top: bool): u32 {
     if (isMapByte(b)) {
       const mark = outPos();
       writeRaw(ks, ke - ks);
-      if (e && slotTag(e + 16) == T_MAP) {
+      if (e && slotTag(e + E_VAL) == T_MAP) {
         // map into map: recurse; an empty sub-diff is dropped
         readHeader();
         if (rstatus) return 0;
@@ -614,7 +619,7 @@ function planMap(m: usize, n: u32, depth: i32, gen: bool, top: bool): u32 {
           readerFail(ERR_DEPTH);
           return 0;
         }
-        const c = planMap(slotPtr(e + 16), hLen, depth + 1, g, false);
+        const c = planMap(slotPtr(e + E_VAL), hLen, depth + 1, g, false);
         if (rstatus) return 0;
         if (c == 0) outTruncate(mark);
         else w++;
@@ -652,7 +657,7 @@ function planMap(m: usize, n: u32, depth: i32, gen: bool, top: bool): u32 {
     if (b == 0xc0) {
       readerSeek(ke + 1);
       if (e) {
-        if (slotTag(e + 16) == T_NULL && (g || !dd)) continue; // already null
+        if (slotTag(e + E_VAL) == T_NULL && (g || !dd)) continue; // already null
         record(dd && !g ? OP_DELETE : OP_SET, 0, m, e, 0, 0, 0, ke);
         changed = true;
       } else if (g) {
@@ -670,22 +675,22 @@ function planMap(m: usize, n: u32, depth: i32, gen: bool, top: bool): u32 {
     }
 
     if (e) {
-      let eq = quickCmp(e + 16, ke, b);
+      let eq = quickCmp(e + E_VAL, ke, b);
       if (eq < 0) {
-        eq = cmpValue(e + 16, depth + 1);
+        eq = cmpValue(e + E_VAL, depth + 1);
         if (rstatus) return 0;
       }
       if (eq & EQ_STRICT) continue;
-      if (inlineSlot(e + 16) && inlineEncoding(b, ke)) {
+      if (inlineSlot(e + E_VAL) && inlineEncoding(b, ke)) {
         // scalar over scalar: write it now, keep the old one for a rollback
-        undoSave(e + 16);
+        undoSave(e + E_VAL);
         if (b == 0xcb) {
-          store<u64>(e + 16, <u64>T_FLOAT);
-          store<u64>(e + 16, bswap<u64>(load<u64>(ke + 1)), 8);
+          store<u64>(e + E_VAL, <u64>T_FLOAT);
+          store<u64>(e + E_VAL, bswap<u64>(load<u64>(ke + 1)), 8);
         } else {
           const end = rp;
           readerSeek(ke);
-          buildValue(e + 16, 0);
+          buildValue(e + E_VAL, 0);
           readerSeek(end);
         }
       } else {
@@ -707,9 +712,9 @@ function planMap(m: usize, n: u32, depth: i32, gen: bool, top: bool): u32 {
     // keys the new state no longer has: removed; listed as null only with do_delete
     for (let j: u32 = 0; j < used; j++) {
       const e = table + <usize>j * ENTRY;
-      if (load<u32>(e) == 0 || load<u32>(e, 12) == epoch) continue;
+      if (load<u32>(e) == 0 || load<u32>(e, E_MARK) == epoch) continue;
       if (dd) {
-        writeStr(<usize>load<u32>(e, 8), load<u32>(e, 4));
+        writeStr(entryKey(e), load<u32>(e, 4));
         writeNil();
         w++;
       }
@@ -729,9 +734,9 @@ function commit(root: usize): void {
     const op = load<u8>(r);
     if (op == OP_SET) {
       const e = <usize>load<u32>(r, 8);
-      freeValue(e + 16);
+      freeValue(e + E_VAL);
       readerSeek(<usize>load<u32>(r, 24));
-      buildValue(e + 16, <i32>load<u8>(r, 1));
+      buildValue(e + E_VAL, <i32>load<u8>(r, 1));
     } else if (op == OP_DELETE) {
       mapDelete(<usize>load<u32>(r, 4), <usize>load<u32>(r, 8));
     } else if (op == OP_ROOT) {
@@ -744,9 +749,9 @@ function commit(root: usize): void {
     const r = recBuf + <usize>i * REC;
     if (load<u8>(r) != OP_INSERT) continue;
     const e = mapInsert(<usize>load<u32>(r, 4), load<u32>(r, 20), <usize>load<u32>(r, 12), load<u32>(r, 16));
-    setNull(e + 16);
+    setNull(e + E_VAL);
     readerSeek(<usize>load<u32>(r, 24));
-    buildValue(e + 16, <i32>load<u8>(r, 1));
+    buildValue(e + E_VAL, <i32>load<u8>(r, 1));
   }
   recLen = 0;
 }

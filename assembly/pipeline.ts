@@ -30,6 +30,7 @@ import { ERR_ARGUMENT, ERR_FORBIDDEN, ERR_INCOMPLETE, ERR_MSGPACK, ERR_NAME, ERR
 import { ioInPtr, ioOutPtr, outAdvance, outEnsure, outPos, outReset } from "./io";
 import { routerInternChannel, routerMatchId } from "./router";
 import { hashBytes } from "./intern";
+import { keyEqual } from "./tree";
 import { storeApplyInto, storeLastChanged, storeLastVersion, storeOpenAt, storeRemovals } from "./store";
 import { APPLY_DO_DELETE, APPLY_REPLACE, docSetReplaceKeys } from "./doc";
 
@@ -258,7 +259,24 @@ function skip(depth: i32): void {
   }
   // Every item takes at least one byte: a count beyond what is left cannot be satisfied.
   if (items > <u64>(end - p)) { fail(ERR_INCOMPLETE); return; }
-  for (let i: u64 = 0; i < items && !err; i++) skip(depth + 1);
+  // Scalars and short strings are most of a batch: step over them here instead of recursing
+  // (only where the recursion would not have refused the depth).
+  const flat = depth < 80;
+  for (let i: u64 = 0; i < items && !err; i++) {
+    if (flat && p < end) {
+      const c = <u32>load<u8>(p);
+      if (c < 0x80 || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) { p += 1; continue; }
+      if ((c & 0xe0) == 0xa0 || c == 0xc4) {
+        const h: usize = c == 0xc4 ? 2 : 1;
+        if (end - p < h) { fail(ERR_INCOMPLETE); return; }
+        const n = c == 0xc4 ? <usize>load<u8>(p + 1) : <usize>(c & 31);
+        if (end - p < h + n) { fail(ERR_INCOMPLETE); return; }
+        p += h + n;
+        continue;
+      }
+    }
+    skip(depth + 1);
+  }
 }
 
 /** A level of [A-Za-z0-9_.:-]: the agent id must be exactly one. */
@@ -272,9 +290,204 @@ function validAgent(q: usize, n: u32): bool {
   return true;
 }
 
-function bytesEq(a: usize, b: usize, n: u32): bool {
-  for (let i: u32 = 0; i < n; i++) if (load<u8>(a + <usize>i) != load<u8>(b + <usize>i)) return false;
+@inline function bytesEq(a: usize, b: usize, n: u32): bool {
+  return keyEqual(a, b, <usize>n);
+}
+
+// Per-frame fields the parse pass finds, for the passes after it (MAX_FRAMES x FIELDS bytes):
+//   +0 agent ptr  +4 agent len  +8 channel ptr  +12 channel len  +16 diff ptr  +20 diff len
+//   +24 flags u32  +28 replaceKeys count i32  +32 replaceKeys array ptr (in the batch)
+//   +36 padding
+const FIELDS: usize = 40;
+const fields: usize = memory.data(40960); // MAX_FRAMES * FIELDS
+
+/** The status of a batch the parse pass could not read: the code a walk over the whole batch
+ *  gives (what callers always got), else the parse pass's own error. Never OK. */
+function batchFailure(base: usize): i32 {
+  const parseErr = err;
+  p = base;
+  err = OK;
+  outReset();
+  skip(0);
+  if (err) return err;
+  if (p != end) return ERR_MSGPACK;
+  p = base;
+  const count = readArray();
+  if (count < 0) return err ? err : ERR_MSGPACK;
+  if (<u32>count > MAX_FRAMES) return ERR_SIZE;
+  if (count == 0) return ERR_MSGPACK;
+  return parseErr ? parseErr : ERR_MSGPACK;
+}
+
+/**
+ * Reads frame i's envelope at p (checks that need no store or router: types, lengths, the writer
+ * restriction) into its record and `fields`; leaves p after the frame. False when the batch is
+ * broken (err set).
+ */
+function parseFrame(i: i32, base: usize, writer: usize, writerLen: i32): bool {
+  const frameStart = p;
+  let st = OK;
+  let type: u32 = 0;
+  const n = readArray();
+  if (n >= 1) {
+    const t = readUint();
+    if (t >= 0) type = <u32>t;
+  }
+  if (err) return false; // the batch is cut short or broken: nothing after this can be located
+  const rec = ioRecord(i);
+  if (type == FRAME_PUBLISH && n == 8) {
+    const reqId = readUint();
+    let agentPtr: usize = 0, agentLen: u32 = 0, chPtr: usize = 0, chLen: u32 = 0;
+    let diffPtr: usize = 0, diffLen: u32 = 0, flags: f64 = 0, keys: i32 = 0, keysPtr: usize = 0;
+    if (reqId < 0 || reqId > 4294967295) st = ERR_ARGUMENT;
+    else if (!readBytes(1)) st = ERR_NAME;
+    else {
+      agentPtr = sPtr; agentLen = sLen;
+      if (!readBytes(1)) st = ERR_NAME;
+      else {
+        chPtr = sPtr; chLen = sLen;
+        if (!readBytes(2)) st = ERR_PAYLOAD;
+        else {
+          diffPtr = sPtr; diffLen = sLen;
+          flags = readUint();
+          if (flags < 0 || (<u32>flags & ~(FLAG_LOG | FLAG_REPLACE)) != 0) st = ERR_ARGUMENT;
+          else if (!readNil()) {
+            keysPtr = p;
+            const k = readArray();
+            if (k < 0 || <u32>k > MAX_REPLACE_KEYS) st = ERR_ARGUMENT;
+            else {
+              for (let j = 0; j < k; j++) {
+                if (!readBytes(1) || sLen > 255) { st = ERR_ARGUMENT; break; }
+              }
+              keys = k;
+            }
+          }
+          if (st == OK && !readNil() && !readBytes(1)) st = ERR_ARGUMENT; // messageId: JS reads it
+        }
+      }
+    }
+    // A refused frame may have stopped mid-way: finish it so the next starts at the right byte.
+    if (st != OK) {
+      p = frameStart;
+      skip(1); // a frame sits at depth 1 of the batch
+      if (err) return false;
+    }
+    if (st == OK && (agentLen < 1 || agentLen > 255 || chLen < 1 || agentLen + 1 + chLen > 255)) st = ERR_NAME;
+    if (st == OK && writerLen > 0 && (<u32>writerLen != agentLen || !bytesEq(writer, agentPtr, agentLen))) st = ERR_FORBIDDEN;
+    if (st == OK && (diffLen == 0 || (load<u8>(diffPtr) & 0xf0) != 0x80 && load<u8>(diffPtr) != 0xde && load<u8>(diffPtr) != 0xdf)) st = ERR_PAYLOAD;
+    const f = fields + <usize>i * FIELDS;
+    store<u32>(f, <u32>agentPtr);
+    store<u32>(f, agentLen, 4);
+    store<u32>(f, <u32>chPtr, 8);
+    store<u32>(f, chLen, 12);
+    store<u32>(f, <u32>diffPtr, 16);
+    store<u32>(f, diffLen, 20);
+    store<u32>(f, <u32>flags, 24);
+    store<i32>(f, keys, 28);
+    store<u32>(f, <u32>keysPtr, 32);
+    store<i32>(rec, -1, 40);
+    store<i32>(rec, -1, 44);
+    store<u32>(rec, reqId > 0 ? <u32>reqId : 0, 48);
+  } else {
+    p = frameStart;
+    skip(1);
+    if (err) return false;
+    st = NOT_HANDLED;
+  }
+  store<i32>(rec, st);
+  store<u32>(rec, type, 4);
+  store<u32>(rec, <u32>(frameStart - base), 8);
+  store<u32>(rec, <u32>(p - frameStart), 12);
   return true;
+}
+
+/** Resolves a parsed publish's routing key to its store slot and router channel id (opening
+ *  both the first time), into its record; or refuses it there. */
+function routeFrame(hi: i32, storeH: i32, routerH: i32, i: i32): void {
+  const rec = ioRecord(i);
+  const f = fields + <usize>i * FIELDS;
+  const agentPtr = <usize>load<u32>(f), agentLen = load<u32>(f, 4);
+  const chLen = load<u32>(f, 12);
+  memory.copy(keyBuf, agentPtr, <usize>agentLen);
+  store<u8>(keyBuf + <usize>agentLen, 0x2f);
+  memory.copy(keyBuf + <usize>agentLen + 1, <usize>load<u32>(f, 8), <usize>chLen);
+  const keyLen = agentLen + 1 + chLen;
+  const hv = hashBytes(keyBuf, <i32>keyLen);
+  const e = cacheFind(<usize>unchecked(handles[hi + 2]), <u32>unchecked(handles[hi + 3]), keyBuf, keyLen, hv);
+  let slot = -1, channelId = -1, st = OK;
+  if (load<u32>(e, 4)) {
+    slot = load<i32>(e, 12);
+    channelId = load<i32>(e, 16);
+  } else if (!validAgent(agentPtr, agentLen)) {
+    st = ERR_NAME;
+  } else {
+    slot = storeOpenAt(storeH, keyBuf, <i32>keyLen);
+    if (slot < 0) st = -slot;
+    else {
+      channelId = routerInternChannel(routerH, keyBuf, <i32>keyLen);
+      if (channelId < 0) st = -channelId;
+      else cacheAdd(hi, e, hv, keyLen, slot, channelId);
+    }
+  }
+  store<i32>(rec, st);
+  store<i32>(rec, slot, 40);
+  store<i32>(rec, channelId, 44);
+}
+
+/** Merges a routed publish into its aggregate and lists its fan-out, into its record. */
+function applyFrame(storeH: i32, routerH: i32, flagsMask: i32, i: i32): void {
+  const f = fields + <usize>i * FIELDS;
+  const flags = load<u32>(f, 24);
+  const keys = load<i32>(f, 28);
+  let rec = ioRecord(i);
+  const slot = load<i32>(rec, 40);
+  const channelId = load<i32>(rec, 44);
+  if (keys > 0 && (flags & FLAG_REPLACE) == 0) {
+    // The keys were checked by the parse pass: copy them as [u32 len][bytes] for doc.ts.
+    p = <usize>load<u32>(f, 32);
+    const k = readArray();
+    let q = rkBuf;
+    for (let j = 0; j < k; j++) {
+      readBytes(1);
+      store<u32>(q, sLen);
+      memory.copy(q + 4, sPtr, <usize>sLen);
+      q += 4 + <usize>sLen;
+    }
+    docSetReplaceKeys(rkBuf, keys);
+  }
+  const applyFlags = (flagsMask & APPLY_DO_DELETE) | ((flags & FLAG_REPLACE) ? APPLY_REPLACE : 0);
+  let version: f64 = 0, diffOff = outPos(), dLen = 0, fanOff = 0, fanCount: u32 = 0, changed = false;
+  const saveP = p, saveEnd = end;
+  const st = storeApplyInto(storeH, slot, <usize>load<u32>(f, 16), <i32>load<u32>(f, 20), applyFlags);
+  p = saveP; end = saveEnd;
+  if (st == OK) {
+    dLen = outPos() - diffOff;
+    version = storeLastVersion();
+    changed = storeLastChanged();
+    if (changed) {
+      const list = routerMatchId(routerH, channelId);
+      if (list) {
+        fanCount = load<u32>(list);
+        // Align so JavaScript can view the ids as a Uint32Array in place.
+        const pad = (4 - (outPos() & 3)) & 3;
+        if (pad) { memory.fill(outEnsure(pad), 0, <usize>pad); outAdvance(pad); }
+        fanOff = outPos();
+        const bytes = <i32>fanCount << 2;
+        memory.copy(outEnsure(bytes), list + 4, <usize>bytes);
+        outAdvance(bytes);
+      }
+    }
+  } else {
+    diffOff = 0;
+  }
+  rec = ioRecord(i);
+  store<i32>(rec, st);
+  store<f64>(rec, version, 16);
+  store<u32>(rec, <u32>diffOff, 24);
+  store<u32>(rec, <u32>dLen, 28);
+  store<u32>(rec, <u32>fanOff, 32);
+  store<u32>(rec, fanCount, 36);
+  store<u32>(rec, changed ? 1 : 0, 52);
 }
 
 /**
@@ -282,6 +495,11 @@ function bytesEq(a: usize, b: usize, n: u32): bool {
  * writer restriction (an agent id) follows the batch in the input region. `flagsMask` holds the
  * apply flags every publish gets (bit 0: doDelete). Returns the number of frames (records), or a
  * negative status when the batch itself is unreadable (then no record and nothing applied).
+ *
+ * Two passes over the frames: the first parses every envelope into its record and `fields`, so
+ * the whole batch is read before any frame is applied (a cut or trailing-garbage batch is refused
+ * whole: a client never sees half a batch take effect) without a separate walk over it; the second
+ * routes, merges and lists fan-out frame by frame.
  */
 export function pipelineIngest(h: i32, batchLen: i32, writerLen: i32, flagsMask: i32): i32 {
   const hi = (h - 1) * STRIDE;
@@ -298,148 +516,20 @@ export function pipelineIngest(h: i32, batchLen: i32, writerLen: i32, flagsMask:
   end = base + <usize>batchLen;
   err = OK;
   outReset();
-  // Walk the whole batch first: a cut or trailing-garbage batch is refused before any frame of it
-  // is applied, so a client never sees half a batch take effect.
-  skip(0);
-  if (err) return -err;
-  if (p != end) return -ERR_MSGPACK;
-  p = base;
   const count = readArray();
-  if (count < 0) return -(err ? err : ERR_MSGPACK);
-  if (<u32>count > MAX_FRAMES) return -ERR_SIZE;
-  if (count == 0) return -ERR_MSGPACK;
+  if (err || count < 1 || <u32>count > MAX_FRAMES) return -batchFailure(base);
   // Records first, so their offsets are fixed while diffs and fan-out lists append after them.
   const recBytes = count * RECORD;
   memory.fill(outEnsure(recBytes), 0, <usize>recBytes);
   outAdvance(recBytes);
   for (let i = 0; i < count; i++) {
-    const frameStart = p;
-    let st = OK;
-    let type: u32 = 0;
-    let reqId: f64 = 0;
-    const n = readArray();
-    if (n >= 1) {
-      const t = readUint();
-      if (t >= 0) type = <u32>t;
-    }
-    if (err) return -err; // the batch is cut short or broken: nothing after this can be located
-    let rec = <usize>0;
-    if (type == FRAME_PUBLISH && n == 8) {
-      reqId = readUint();
-      let agentPtr: usize = 0, agentLen: u32 = 0, chPtr: usize = 0, chLen: u32 = 0;
-      let diffPtr: usize = 0, diffLen: u32 = 0, flags: f64 = 0, keys: i32 = 0;
-      if (reqId < 0 || reqId > 4294967295) st = ERR_ARGUMENT;
-      else if (!readBytes(1)) st = ERR_NAME;
-      else {
-        agentPtr = sPtr; agentLen = sLen;
-        if (!readBytes(1)) st = ERR_NAME;
-        else {
-          chPtr = sPtr; chLen = sLen;
-          if (!readBytes(2)) st = ERR_PAYLOAD;
-          else {
-            diffPtr = sPtr; diffLen = sLen;
-            flags = readUint();
-            if (flags < 0 || (<u32>flags & ~(FLAG_LOG | FLAG_REPLACE)) != 0) st = ERR_ARGUMENT;
-            else if (!readNil()) {
-              const k = readArray();
-              if (k < 0 || <u32>k > MAX_REPLACE_KEYS) st = ERR_ARGUMENT;
-              else {
-                let q = rkBuf;
-                for (let j = 0; j < k && st == OK; j++) {
-                  if (!readBytes(1) || sLen > 255) { st = ERR_ARGUMENT; break; }
-                  store<u32>(q, sLen);
-                  memory.copy(q + 4, sPtr, <usize>sLen);
-                  q += 4 + <usize>sLen;
-                }
-                keys = k;
-              }
-            }
-            if (st == OK && !readNil() && !readBytes(1)) st = ERR_ARGUMENT; // messageId: JS reads it
-          }
-        }
-      }
-      // A refused frame may have stopped mid-way: finish it so the next starts at the right byte.
-      if (st != OK) {
-        p = frameStart;
-        skip(0);
-        if (err) return -err;
-      }
-      if (st == OK && (agentLen < 1 || agentLen > 255 || chLen < 1 || agentLen + 1 + chLen > 255)) st = ERR_NAME;
-      if (st == OK && writerLen > 0 && (<u32>writerLen != agentLen || !bytesEq(writer, agentPtr, agentLen))) st = ERR_FORBIDDEN;
-      if (st == OK && (diffLen == 0 || (load<u8>(diffPtr) & 0xf0) != 0x80 && load<u8>(diffPtr) != 0xde && load<u8>(diffPtr) != 0xdf)) st = ERR_PAYLOAD;
-      let slot = -1, channelId = -1;
-      let version: f64 = 0, diffOff = 0, dLen = 0, fanOff = 0, fanCount: u32 = 0, changed = false;
-      if (st == OK) {
-        memory.copy(keyBuf, agentPtr, <usize>agentLen);
-        store<u8>(keyBuf + <usize>agentLen, 0x2f);
-        memory.copy(keyBuf + <usize>agentLen + 1, chPtr, <usize>chLen);
-        const keyLen = agentLen + 1 + chLen;
-        const hv = hashBytes(keyBuf, <i32>keyLen);
-        const e = cacheFind(<usize>unchecked(handles[hi + 2]), <u32>unchecked(handles[hi + 3]), keyBuf, keyLen, hv);
-        if (load<u32>(e, 4)) {
-          slot = load<i32>(e, 12);
-          channelId = load<i32>(e, 16);
-        } else if (!validAgent(agentPtr, agentLen)) {
-          st = ERR_NAME;
-        } else {
-          slot = storeOpenAt(storeH, keyBuf, <i32>keyLen);
-          if (slot < 0) st = -slot;
-          else {
-            channelId = routerInternChannel(routerH, keyBuf, <i32>keyLen);
-            if (channelId < 0) st = -channelId;
-            else cacheAdd(hi, e, hv, keyLen, slot, channelId);
-          }
-        }
-      }
-      if (st == OK) {
-        if (keys > 0 && (<u32>flags & FLAG_REPLACE) == 0) docSetReplaceKeys(rkBuf, keys);
-        const applyFlags = (flagsMask & APPLY_DO_DELETE) | ((<u32>flags & FLAG_REPLACE) ? APPLY_REPLACE : 0);
-        diffOff = outPos();
-        const saveP = p, saveEnd = end;
-        st = storeApplyInto(storeH, slot, diffPtr, <i32>diffLen, applyFlags);
-        p = saveP; end = saveEnd;
-        if (st == OK) {
-          dLen = outPos() - diffOff;
-          version = storeLastVersion();
-          changed = storeLastChanged();
-          if (changed) {
-            const list = routerMatchId(routerH, channelId);
-            if (list) {
-              fanCount = load<u32>(list);
-              // Align so JavaScript can view the ids as a Uint32Array in place.
-              const pad = (4 - (outPos() & 3)) & 3;
-              if (pad) { memory.fill(outEnsure(pad), 0, <usize>pad); outAdvance(pad); }
-              fanOff = outPos();
-              const bytes = <i32>fanCount << 2;
-              memory.copy(outEnsure(bytes), list + 4, <usize>bytes);
-              outAdvance(bytes);
-            }
-          }
-        } else {
-          diffOff = 0;
-        }
-      }
-      rec = ioRecord(i);
-      store<f64>(rec, version, 16);
-      store<u32>(rec, <u32>diffOff, 24);
-      store<u32>(rec, <u32>dLen, 28);
-      store<u32>(rec, <u32>fanOff, 32);
-      store<u32>(rec, fanCount, 36);
-      store<i32>(rec, slot, 40);
-      store<i32>(rec, channelId, 44);
-      store<u32>(rec, reqId > 0 ? <u32>reqId : 0, 48);
-      store<u32>(rec, changed ? 1 : 0, 52);
-    } else {
-      p = frameStart;
-      skip(0);
-      if (err) return -err;
-      st = NOT_HANDLED;
-      rec = ioRecord(i);
-    }
-    store<i32>(rec, st);
-    store<u32>(rec, type, 4);
-    store<u32>(rec, <u32>(frameStart - base), 8);
-    store<u32>(rec, <u32>(p - frameStart), 12);
+    if (!parseFrame(i, base, writer, writerLen)) return -batchFailure(base);
+  }
+  if (p != end) return -batchFailure(base);
+  for (let i = 0; i < count; i++) {
+    if (load<i32>(ioRecord(i)) != OK) continue;
+    routeFrame(hi, storeH, routerH, i);
+    if (load<i32>(ioRecord(i)) == OK) applyFrame(storeH, routerH, flagsMask, i);
   }
   return count;
 }

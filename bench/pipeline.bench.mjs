@@ -56,12 +56,18 @@ const aggregates = new Map(channels.map(([a, c]) => [`${a}/${c}`, full()]));
 
 let sink = 0;
 let bi = 0;
+// Reads what the hub reads per frame: status, the effective diff's bytes (located in place; the
+// hub copies them into its event frame) and every subscriber id, without a view per frame.
 function tagwireBatch() {
   const r = pipe.ingest(batches[bi++ & (BATCHES - 1)]);
+  const bytes = r.bytes, words = r.words;
+  let acc = 0; // a local small integer: a module-level float would allocate on every update
   for (let i = 0; i < r.count; i++) {
     if (r.status(i) !== 0) throw new Error(`frame ${i}: ${r.error(i)?.message}`);
-    sink += r.diff(i).length + r.fanout(i).length;
+    acc += r.diffLength(i) + bytes[r.diffStart(i)];
+    for (let k = r.fanoutStart(i), e = k + r.fanoutCount(i); k < e; k++) acc ^= words[k];
   }
+  sink += acc;
 }
 let bj = 0;
 function jsBatch() {
@@ -80,6 +86,12 @@ function jsBatch() {
   const r = pipe.ingest(b);
   const frames = unpack(b);
   const got = frames.map((_, i) => [...r.fanout(i)].join(","));
+  frames.forEach((_, i) => {
+    const d = r.diff(i), s = r.diffStart(i), f = r.fanoutStart(i);
+    const same = d.length === r.diffLength(i) && d.every((b, k) => r.bytes[s + k] === b) &&
+      got[i] === [...r.words.subarray(f, f + r.fanoutCount(i))].join(",");
+    if (!same) throw new Error(`frame ${i}: offset accessors disagree with diff()/fanout()`);
+  });
   frames.forEach((f, i) => {
     const want = [...new Set(q.match(`${f[2]}/${f[3]}`))].sort((x, y) => x - y).join(",");
     if (r.changed(i) && got[i] !== want) throw new Error(`fan-out differs on ${f[2]}/${f[3]}`);

@@ -40,6 +40,42 @@ describe("pipeline: batch -> merge -> route -> fan-out", () => {
     expect(store.version("dev-1/sensors/temp")).toBe(2);
   });
 
+  it("refuses a batch nested past the limit in any frame, applying none of it", async () => {
+    const { store, pipe } = await setup();
+    const nest = (d: number) => { let v: unknown = 1; for (let i = 0; i < d; i++) v = [v]; return v; };
+    const batch = (d: number) => enc([publish(1, "dev-1", "t", { depth: d }), [9, nest(d)]]);
+    const r = pipe.ingest(batch(78));
+    expect([r.status(0), r.status(1)]).toEqual([0, NOT_HANDLED]);
+    for (const d of [79, 200]) {
+      expect(() => pipe.ingest(batch(d))).toThrow(expect.objectContaining({ code: "TAGWIRE_ERR_MSGPACK" }));
+    }
+    expect(store.getValue("dev-1/t")).toEqual({ depth: 78 });
+    expect(store.version("dev-1/t")).toBe(1);
+  });
+
+  it("locates diffs and fan-out lists by offset, the same bytes and ids as the views", async () => {
+    const { router, pipe } = await setup();
+    router.subscribe("dev-1/#", 7);
+    router.subscribe("+/sensors/temp", 2);
+    const r = pipe.ingest(enc([
+      publish(1, "dev-1", "sensors/temp", { value: 1, note: "a longer string than eight bytes" }),
+      publish(2, "dev-2", "sensors/temp", { value: 2 }),
+      publish(3, "dev-1", "sensors/temp", { value: 1 }),
+      [9, 4],
+    ]));
+    for (let i = 0; i < r.count; i++) {
+      const d = r.bytes.subarray(r.diffStart(i), r.diffStart(i) + r.diffLength(i));
+      expect([...d]).toEqual([...r.diff(i)]);
+      expect([...r.words.subarray(r.fanoutStart(i), r.fanoutStart(i) + r.fanoutCount(i))]).toEqual([...r.fanout(i)]);
+    }
+    expect(unpack(r.bytes.subarray(r.diffStart(0), r.diffStart(0) + r.diffLength(0)))).toEqual({ value: 1, note: "a longer string than eight bytes" });
+    expect([0, 1, 2, 3].map((i) => r.fanoutCount(i))).toEqual([2, 1, 0, 0]);
+    expect(r.words[r.fanoutStart(1)]).toBe(2);
+    expect(r.diffLength(3)).toBe(0);
+    expect(() => r.diffStart(4)).toThrow(TagwireError);
+    expect(() => r.fanoutCount(-1)).toThrow(TagwireError);
+  });
+
   it("locates frames it does not handle and leaves them to JavaScript", async () => {
     const { pipe } = await setup();
     const sub = [2, 7, 5, "+", "sensors/#", null];

@@ -88,6 +88,33 @@ export class IngestResult {
   channelId(i: number): number {
     return this.u32[this.rec(i) + 11]! | 0;
   }
+  // Allocation-free reading for hot loops (one subarray per frame costs more than the merge of a
+  // small diff): the byte range of frame i's diff inside `bytes`, and the index range of its
+  // fan-out ids inside `words`. Same validity as the views: until the next call into the core.
+
+  /** All of linear memory as bytes, for diffStart/diffLength. */
+  get bytes(): Uint8Array {
+    return this.u8;
+  }
+  /** All of linear memory as u32s, for fanoutStart/fanoutCount. */
+  get words(): Uint32Array {
+    return this.u32;
+  }
+  /** Offset in `bytes` of frame i's effective diff (what diff(i) views). */
+  diffStart(i: number): number {
+    return this.base + this.u32[this.rec(i) + 6]!;
+  }
+  diffLength(i: number): number {
+    return this.u32[this.rec(i) + 7]!;
+  }
+  /** Index in `words` of frame i's first subscriber id (what fanout(i) views). */
+  fanoutStart(i: number): number {
+    return (this.base + this.u32[this.rec(i) + 8]!) >>> 2;
+  }
+  fanoutCount(i: number): number {
+    return this.u32[this.rec(i) + 9]!;
+  }
+
   /** The effective diff as msgpack (a view into the core). */
   diff(i: number): Uint8Array {
     const r = this.rec(i);
