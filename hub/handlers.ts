@@ -8,6 +8,8 @@ import {
   LIMITS,
   PROTOCOL_VERSION,
   encodeFrame,
+  encodeMessageAck,
+  encodePublishAck,
   type CreateMessageFrame,
   type Frame,
   type GetAggregateFrame,
@@ -139,15 +141,15 @@ function checkWrite(conn: Connection, principal: Principal, agentId: string, cha
 function publish(conn: Connection, principal: Principal, f: PublishFrame): void {
   checkWrite(conn, principal, f.agentId, f.channel);
   const out = conn.ctx.state.publish(f.agentId, f.channel, f.diff, f);
-  if (f.reqId !== 0) {
-    conn.ack(f.reqId, { version: out.version, diff: out.diff, message: out.message ? { id: out.message.id, ts: out.message.ts } : null });
-  }
+  if (f.reqId === 0) return;
+  if (out.message) conn.ack(f.reqId, { version: out.version, diff: out.diff, message: { id: out.message.id, ts: out.message.ts } });
+  else conn.enqueue(encodePublishAck(f.reqId, out.version, out.diff));
 }
 
 function createMessage(conn: Connection, principal: Principal, f: CreateMessageFrame): void {
   checkWrite(conn, principal, f.agentId, f.channel);
   const m = conn.ctx.state.createMessage(f.agentId, f.channel, f.data, f.messageId);
-  if (f.reqId !== 0) conn.ack(f.reqId, { id: m.id, ts: m.ts });
+  if (f.reqId !== 0) conn.enqueue(encodeMessageAck(f.reqId, m.id, m.ts));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -427,18 +427,26 @@ export class HubState {
       throw new TagwireError("TAGWIRE_ERR_PAYLOAD", options.replace ? "an aggregate must be a map" : "a diff must be a map");
     }
     const existing = this.channel(agentId, name);
+    // The id of a publish without a log, claimed in storage before the core applies the diff.
+    let claimed: string | undefined;
     if (existing && options.messageId !== undefined) {
       if (options.log) {
         const seen = this.storedMessage(existing, options.messageId);
         if (seen) return { version: existing.version, diff: EMPTY_DOC, message: { id: seen.id, ts: seen.ts, data: seen.data } };
-      } else if (this.storage.wasApplied(existing.id, options.messageId)) {
-        // A replay (an outbox resend after a lost ack): applying the diff again could undo a
-        // change another writer made in between, so it is acknowledged and ignored.
-        return { version: existing.version, diff: EMPTY_DOC, message: undefined };
+      } else {
+        const id = options.messageId;
+        const chId = existing.id;
+        this.scheduleFlush();
+        if (!this.write(() => this.storage.insertApplied(chId, id, Date.now()))) {
+          // A replay (an outbox resend after a lost ack): applying the diff again could undo a
+          // change another writer made in between, so it is acknowledged and ignored.
+          return { version: existing.version, diff: EMPTY_DOC, message: undefined };
+        }
+        claimed = id;
       }
     }
     // Apply in the core before touching storage: a diff the core refuses (malformed, too deep)
-    // must leave no channel row behind.
+    // must leave no channel row behind (and no claimed id: a corrected resend must apply).
     const key = `${agentId}/${name}`;
     const fresh = !existing;
     const slot = existing ? existing.slot : this.store.open(key);
@@ -447,6 +455,10 @@ export class HubState {
       result = this.store.apply(slot, diff, { replace: options.replace, replaceKeys: options.replaceKeys, doDelete: true });
     } catch (err) {
       if (fresh) this.store.remove(key);
+      if (claimed !== undefined) {
+        const chId = existing!.id;
+        this.write(() => this.storage.deleteApplied(chId, claimed!));
+      }
       throw err;
     }
     const effective = result.changed ? result.diff : EMPTY_DOC;
@@ -468,7 +480,7 @@ export class HubState {
     }
     let message: MessageOut | undefined;
     if (options.log) message = this.appendMessage(ch, diff.slice(), options.messageId);
-    else if (options.messageId !== undefined) {
+    else if (options.messageId !== undefined && claimed === undefined) {
       const id = options.messageId;
       const chId = ch.id;
       this.write(() => this.storage.insertApplied(chId, id, Date.now()));
@@ -483,26 +495,36 @@ export class HubState {
     this.checkAddress(agentId, name);
     this.checkMessageId(messageId);
     checkDocumentBytes(data, this.limits);
-    const existing = this.channel(agentId, name);
-    if (existing && messageId !== undefined) {
-      const seen = this.storedMessage(existing, messageId);
-      if (seen) return { id: seen.id, ts: seen.ts, data: seen.data };
-    }
+    // A repeated messageId is found by the insert itself (see appendMessage): no look-up first.
     const { ch } = this.ensure(agentId, name);
     return this.appendMessage(ch, data.slice(), messageId);
   }
 
+  /**
+   * Stores and fans out a message; with a `messageId` the channel already holds (a replay), the
+   * stored message is returned instead and nothing is written or sent.
+   */
   private appendMessage(ch: Channel, data: Uint8Array, messageId: string | undefined): MessageOut {
     const ts = Date.now();
     const id = messageId ?? this.newMessageId(ts);
-    this.write(() => this.storage.insertMessage(ch.id, id, ts, data));
+    let inserted: boolean;
+    try {
+      inserted = this.storage.insertMessage(ch.id, id, ts, data);
+    } catch (err) {
+      this.fail(err as Error);
+      throw new TagwireError("TAGWIRE_ERR_CLOSED", `hub storage failed: ${(err as Error).message}`);
+    }
+    this.scheduleFlush();
+    if (!inserted) {
+      const seen = this.storedMessage(ch, id)!;
+      return { id: seen.id, ts: seen.ts, data: seen.data };
+    }
     ch.messageCount++;
     const max = this.retention.maxMessagesPerChannel;
     // Trim in steps (10% slack) so a busy channel is not trimmed on every message.
     if (max > 0 && ch.messageCount > max + Math.max(1, max >>> 3)) {
       ch.messageCount -= this.write(() => this.storage.trimChannel(ch.id, max));
     }
-    this.scheduleFlush();
     this.fanOut(ch, encodeMessageEvent(ch.messageEventPrefix, id, ts, data));
     return { id, ts, data };
   }

@@ -109,6 +109,22 @@ describe("hub over WebSocket (no auth)", () => {
     await a.close();
   });
 
+  test("a publish the core refuses leaves its message id unclaimed: the corrected resend applies", async () => {
+    const a = await RawClient.connect(hub.url, "pump-10");
+    await a.publish("pump-10", "setpoints", { target: 1 });
+    let deep: unknown = 1;
+    for (let i = 0; i < 80; i++) deep = { d: deep };
+    await expect(a.publish("pump-10", "setpoints", deep as Record<string, unknown>, { messageId: "fix-1" })).rejects.toMatchObject({ code: "TAGWIRE_ERR_DEPTH" });
+    const fixed = await a.publish("pump-10", "setpoints", { target: 2 }, { messageId: "fix-1" });
+    expect(fixed.version).toBe(2);
+    expect(val(fixed.diff)).toEqual({ target: 2 });
+    // ... and from then on the id is taken.
+    const replay = await a.publish("pump-10", "setpoints", { target: 3 }, { messageId: "fix-1" });
+    expect(replay.version).toBe(2);
+    expect(val(replay.diff)).toEqual({});
+    await a.close();
+  });
+
   test("subscribe syncs existing channels first, and skips those whose known version is current", async () => {
     const w = await RawClient.connect(hub.url, "site-a");
     await w.publish("site-a", "sensors/one", { v: 1 });

@@ -13,8 +13,10 @@ import {
   encodeFrame,
   encodeFrames,
   encodeMessageEvent,
+  encodeMessageAck,
   encodePublishAck,
   isPlainPublishBatch,
+  packr,
   encodeValue,
   eventPrefix,
   joinFrames,
@@ -263,6 +265,47 @@ describe("hub hot-path helpers", () => {
         for (const diff of [fromHex("80"), doc, encodeValue({ s: "x".repeat(300) })]) {
           const generic = encodeFrame({ type: "ack", reqId, result: { version, diff, message: null } });
           expect(hex(encodePublishAck(reqId, version, diff))).toBe(hex(generic));
+        }
+      }
+    }
+  });
+
+  // Strings at every str size boundary, ASCII and not (the hand-written writer has an ASCII path).
+  const strs = ["", "a", "x".repeat(31), "x".repeat(32), "y".repeat(255), "y".repeat(256), "z".repeat(70_000), "ç", "température/intérieure", "😀".repeat(20)];
+  const docs = [fromHex("80"), doc, encodeValue({ s: "x".repeat(300) }), encodeValue({ s: "x".repeat(70_000) })];
+
+  test("encodeMessageAck writes exactly what msgpackr writes for the ack", () => {
+    for (const reqId of [1, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1]) {
+      for (const ts of [0, 127, 128, 2 ** 32 - 1, 2 ** 32, 1_700_000_000_001, 2 ** 53 - 1]) {
+        for (const id of strs) {
+          expect(hex(encodeMessageAck(reqId, id, ts))).toBe(hex(packr.pack([16, reqId, { id, ts }])));
+        }
+      }
+    }
+  });
+
+  test("createMessage and publish frames: the hand-written encoder equals msgpackr's", () => {
+    const generic = (f: Frame) =>
+      f.type === "createMessage"
+        ? packr.pack([5, f.reqId, f.agentId, f.channel, f.data, f.messageId ?? null])
+        : f.type === "publish"
+          ? packr.pack([4, f.reqId, f.agentId, f.channel, f.diff, (f.log ? 1 : 0) | (f.replace ? 2 : 0), f.replaceKeys ?? null, f.messageId ?? null])
+          : new Uint8Array();
+    for (const reqId of [0, 1, 128, 65536, 2 ** 32 - 1]) {
+      for (const text of strs) {
+        for (const d of docs) {
+          const frames: Frame[] = [
+            { type: "createMessage", reqId, agentId: text, channel: "c", data: d },
+            { type: "createMessage", reqId, agentId: "pump-1", channel: text, data: d, messageId: text },
+            { type: "publish", reqId, agentId: text, channel: "c", diff: d, messageId: text },
+            { type: "publish", reqId, agentId: "a", channel: text, diff: d, log: true, replace: true },
+            { type: "publish", reqId, agentId: "a", channel: "c", diff: d, replaceKeys: [text], messageId: "m" },
+          ];
+          for (const f of frames) {
+            const bytes = encodeFrame(f);
+            expect(hex(bytes)).toBe(hex(generic(f)));
+            expect(normal(toFrame(decodeValue(bytes)))).toEqual(normal(f));
+          }
         }
       }
     }
