@@ -151,15 +151,26 @@ export function encodeStr(s: string): Uint8Array {
  * (the hub checks message data this way before storing it). Throws a TagwireError with
  * TAGWIRE_ERR_SIZE, _INCOMPLETE, _DEPTH or _MSGPACK.
  */
+let scratchRemaining = new Float64Array(66);
+let scratchIsMap = new Uint8Array(66);
+
 export function checkDocument(bytes: Uint8Array, maxDepth: number, maxBytes: number): void {
   const end = bytes.length;
   if (end > maxBytes) throw new TagwireError("TAGWIRE_ERR_SIZE", `document of ${end} bytes (limit ${maxBytes})`);
   // remaining[d] = values still to read in the container open at depth d; even/odd tracks map
   // keys (a map of n entries needs 2n values; keys sit at even positions).
-  const remaining = new Float64Array(maxDepth + 2);
-  const isMap = new Uint8Array(maxDepth + 2);
+  // Scratch stacks reused across calls (the walk is synchronous): allocating two typed arrays
+  // per document cost more than the walk itself on the hub's hot path. Every level is written
+  // when its container opens, so stale values are never read.
+  if (scratchRemaining.length < maxDepth + 2) {
+    scratchRemaining = new Float64Array(maxDepth + 2);
+    scratchIsMap = new Uint8Array(maxDepth + 2);
+  }
+  const remaining = scratchRemaining;
+  const isMap = scratchIsMap;
   let depth = 0;
   remaining[0] = 1;
+  isMap[0] = 0;
   let pos = 0;
   const need = (n: number) => {
     if (pos + n > end) throw new TagwireError("TAGWIRE_ERR_INCOMPLETE", "document ends in the middle of a value");
