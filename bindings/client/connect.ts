@@ -13,12 +13,13 @@ import type { Transport } from "../transports/contract.js";
 import { connectMemory } from "../transports/memory.js";
 import { connectMqtt, type MqttModuleLike } from "../transports/mqtt.js";
 import { connectWebSocket, type WebSocketClass } from "../transports/websocket.js";
-import type { BackoffOptions } from "./backoff.js";
 import type { Outbox } from "./outbox.js";
 import { RemoteSession, type RemoteSessionOptions } from "./remote-session.js";
-import type { ErrorHandler } from "../sdk/errors.js";
 
-export interface ConnectOptions {
+/** Session tuning passed straight through to the RemoteSession (documented there). */
+const SESSION_KEYS = ["backoff", "requestTimeoutMs", "helloTimeoutMs", "pingIntervalMs", "pingTimeoutMs", "catchUpMessages", "onError"] as const;
+
+export interface ConnectOptions extends Pick<RemoteSessionOptions, (typeof SESSION_KEYS)[number]> {
   agentId: string;
   /** A hub token (`tagwire token create`); omit for a hub started with --no-auth. */
   token?: string;
@@ -39,13 +40,6 @@ export interface ConnectOptions {
   WebSocket?: WebSocketClass;
   /** mqtt.js module to use (default: `import("mqtt")`). */
   mqtt?: MqttModuleLike;
-  backoff?: BackoffOptions;
-  requestTimeoutMs?: number;
-  helloTimeoutMs?: number;
-  pingIntervalMs?: number;
-  pingTimeoutMs?: number;
-  catchUpMessages?: number;
-  onError?: ErrorHandler;
   /** Options of the returned Agent. */
   agent?: Omit<AgentOptions, "closeSession">;
 }
@@ -139,7 +133,7 @@ export async function connectSession(url: string, options: ConnectOptions): Prom
   };
   if (options.token !== undefined) sessionOptions.token = options.token;
   if (outbox) sessionOptions.outbox = outbox;
-  for (const k of ["backoff", "requestTimeoutMs", "helloTimeoutMs", "pingIntervalMs", "pingTimeoutMs", "catchUpMessages", "onError"] as const) {
+  for (const k of SESSION_KEYS) {
     if (options[k] !== undefined) (sessionOptions as any)[k] = options[k];
   }
   const session = new RemoteSession(sessionOptions);
