@@ -26,6 +26,7 @@
 //
 // A writer restriction (the connection's own agent id, for device connections) refuses publishes
 // to other agents' channels with ERR_FORBIDDEN before anything is touched.
+import { validLevel } from "./names";
 import { ERR_ARGUMENT, ERR_FORBIDDEN, ERR_INCOMPLETE, ERR_MSGPACK, ERR_NAME, ERR_NOT_FOUND, ERR_PAYLOAD, ERR_SIZE, OK } from "./errors";
 import { ioInPtr, ioOutPtr, outAdvance, outEnsure, outPos, outReset } from "./io";
 import { routerInternChannel, routerMatchId } from "./router";
@@ -279,17 +280,6 @@ function skip(depth: i32): void {
   }
 }
 
-/** A level of [A-Za-z0-9_.:-]: the agent id must be exactly one. */
-function validAgent(q: usize, n: u32): bool {
-  if (n < 1 || n > 255) return false;
-  for (let i: u32 = 0; i < n; i++) {
-    const c = <u32>load<u8>(q + <usize>i);
-    const ok = (c >= 0x30 && c <= 0x3a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x5f || c == 0x2d || c == 0x2e;
-    if (!ok) return false;
-  }
-  return true;
-}
-
 @inline function bytesEq(a: usize, b: usize, n: u32): bool {
   return keyEqual(a, b, <usize>n);
 }
@@ -418,7 +408,7 @@ function routeFrame(hi: i32, storeH: i32, routerH: i32, i: i32): void {
   if (load<u32>(e, 4)) {
     slot = load<i32>(e, 12);
     channelId = load<i32>(e, 16);
-  } else if (!validAgent(agentPtr, agentLen)) {
+  } else if (!validLevel(agentPtr, agentLen)) {
     st = ERR_NAME;
   } else {
     slot = storeOpenAt(storeH, keyBuf, <i32>keyLen);

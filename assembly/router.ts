@@ -31,6 +31,7 @@
 // a global table so that matching a known channel never looks at its bytes again:
 //   channel levels  chanInfo[channelId] = 1 + offset into levelArena, 0 = not split yet,
 //                   INVALID = not a valid channel name; levelArena[offset] = [n u32][level id u32 x n]
+import { isLevelByte } from "./names";
 import { internAdd, internCount, internFind, internedLen, internedPtr } from "./intern";
 import { ERR_NAME, ERR_NOT_FOUND } from "./errors";
 
@@ -69,22 +70,6 @@ import { ERR_NAME, ERR_NOT_FOUND } from "./errors";
 
 // ---- name validation ----
 
-/** 1 for bytes allowed in a level: [A-Za-z0-9_.:-]. */
-const NAME_CHARS: usize = buildNameChars();
-
-function buildNameChars(): usize {
-  const t = heap.alloc(256);
-  memory.fill(t, 0, 256);
-  for (let c = 0x30; c <= 0x39; c++) store<u8>(t + c, 1);
-  for (let c = 0x41; c <= 0x5a; c++) store<u8>(t + c, 1);
-  for (let c = 0x61; c <= 0x7a; c++) store<u8>(t + c, 1);
-  store<u8>(t + 0x5f, 1); // _
-  store<u8>(t + 0x2e, 1); // .
-  store<u8>(t + 0x3a, 1); // :
-  store<u8>(t + 0x2d, 1); // -
-  return t;
-}
-
 // Levels of the last validated name: start offset, length and kind, MAX_LEVELS each.
 const levelStart: usize = heap.alloc(<usize>MAX_LEVELS << 2);
 const levelLen: usize = heap.alloc(<usize>MAX_LEVELS << 2);
@@ -120,7 +105,7 @@ function splitName(ptr: usize, len: i32, pattern: bool): i32 {
       n++;
       start = i + 1;
       wild = 0;
-    } else if (!load<u8>(NAME_CHARS + <usize>c)) {
+    } else if (!isLevelByte(c)) {
       if (pattern && (c == 0x2b || c == 0x23)) wild = c;
       else return -1;
     }

@@ -13,6 +13,7 @@
 //
 // Handles are small integers (>= 1) into a table of store blocks, so a stale handle is detected
 // instead of dereferenced.
+import { isLevelByte } from "./names";
 import { ERR_ARGUMENT, ERR_NAME, ERR_NOT_FOUND, OK } from "./errors";
 import { ioInPtr, ioOutLen, ioOutPtr, outReset } from "./io";
 import { writeArrayHeader, writeStr } from "./msgpack";
@@ -109,9 +110,7 @@ export function validChannelName(p: usize, n: i32): bool {
       levelLen = 0;
       continue;
     }
-    const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) ||
-      c == 0x5f || c == 0x2e || c == 0x3a || c == 0x2d;
-    if (!ok) return false;
+    if (!isLevelByte(c)) return false;
     levelLen++;
   }
   return levelLen > 0;

@@ -470,11 +470,7 @@ export class HubState {
       this.remember(ch);
     }
     if (result.changed) {
-      ch.version++;
-      if (!ch.dirty) {
-        ch.dirty = true;
-        this.dirty.push(ch);
-      }
+      this.bumpVersion(ch);
       this.scheduleFlush();
       this.fanOut(ch, encodeAggregateEvent(ch.aggregateEventPrefix, ch.version, effective));
     }
@@ -573,11 +569,7 @@ export class HubState {
       }
       let diff: Uint8Array = EMPTY_DOC;
       if (res.changed(i)) {
-        ch.version++;
-        if (!ch.dirty) {
-          ch.dirty = true;
-          this.dirty.push(ch);
-        }
+        this.bumpVersion(ch);
         if (!scheduled) {
           this.scheduleFlush();
           scheduled = true;
@@ -585,21 +577,35 @@ export class HubState {
         diff = res.diff(i);
         const event = encodeAggregateEvent(ch.aggregateEventPrefix, ch.version, diff);
         if (reqId !== 0) diff = event.subarray(event.length - diff.length);
-        const ids = res.fanout(i);
-        for (let k = 0; k < ids.length; k++) this.outlets.get(ids[k]!)?.enqueue(event);
+        // The core already routed this frame: its subscriber ids are read in place.
+        const start = res.fanoutStart(i);
+        this.enqueueTo(res.words, start, start + res.fanoutCount(i), event);
       }
       if (reqId !== 0) replyTo.enqueue(encodePublishAck(reqId, ch.version, diff));
     }
   }
 
+  /** A real change: the version rises and the aggregate is written at the next commit. */
+  private bumpVersion(ch: Channel): void {
+    ch.version++;
+    if (!ch.dirty) {
+      ch.dirty = true;
+      this.dirty.push(ch);
+    }
+  }
+
   /** Queues an event frame for every connection subscribed to the channel (once per connection). */
   private fanOut(ch: Channel, frame: Uint8Array): void {
-    // A view into core memory: read it fully before the next core call (enqueue makes none).
     const ids = this.router.matchId(ch.routeId);
-    for (let i = 0; i < ids.length; i++) {
-      const outlet = this.outlets.get(ids[i]!);
-      if (outlet) outlet.enqueue(frame);
-    }
+    this.enqueueTo(ids, 0, ids.length, frame);
+  }
+
+  /**
+   * Queues `frame` for the connections whose ids are `ids[from..to)`. The ids live in core
+   * memory: they are read fully before the next core call (enqueue makes none).
+   */
+  private enqueueTo(ids: Uint32Array, from: number, to: number, frame: Uint8Array): void {
+    for (let i = from; i < to; i++) this.outlets.get(ids[i]!)?.enqueue(frame);
   }
 }
 
