@@ -50,7 +50,7 @@ const NAME_CHARS = /^[A-Za-z0-9_.:-]+$/;
 const encoder = new TextEncoder();
 
 /** Channel names: 1..255 UTF-8 bytes, levels split by "/", none empty, chars [A-Za-z0-9_.:-]. */
-export function isValidChannelName(name: string): boolean {
+export function isValidChannelName(name: unknown): name is string {
   if (typeof name !== "string" || name.length < 1 || name.length > 255) return false;
   for (const level of name.split("/")) if (!NAME_CHARS.test(level)) return false;
   return true;

@@ -11,6 +11,7 @@
 // Keys (app keys, tag keys): Doover's payload-key rule ^[A-Za-z0-9_-]+$, because they become
 //   object keys in the `tag_values` aggregate.
 import { TagwireError } from "../core/errors.js";
+import { isValidChannelName } from "../core/store.js";
 
 export const MAX_NAME_BYTES = 255;
 
@@ -28,12 +29,8 @@ function checkLength(kind: string, value: unknown): asserts value is string {
   if (value.length > MAX_NAME_BYTES) throw nameError(kind, value, `longer than ${MAX_NAME_BYTES} bytes`);
 }
 
-/** True when `name` is a valid channel name (see the rules at the top of this file). */
-export function isValidChannelName(name: unknown): boolean {
-  if (typeof name !== "string" || name.length === 0 || name.length > MAX_NAME_BYTES) return false;
-  for (const level of name.split("/")) if (!LEVEL.test(level)) return false;
-  return true;
-}
+/** True when `name` is a valid channel name (the core's rule; see the top of this file). */
+export { isValidChannelName };
 
 /** Throws TAGWIRE_ERR_NAME unless `name` is a valid channel name. */
 export function assertChannelName(name: unknown): asserts name is string {
