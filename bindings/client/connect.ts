@@ -15,6 +15,7 @@ import { connectMqtt, type MqttModuleLike } from "../transports/mqtt.js";
 import { connectWebSocket, type WebSocketClass } from "../transports/websocket.js";
 import type { Outbox } from "./outbox.js";
 import { RemoteSession, type RemoteSessionOptions } from "./remote-session.js";
+import { randomId } from "../protocol/ids.js";
 
 /** Session tuning passed straight through to the RemoteSession (documented there). */
 const SESSION_KEYS = ["backoff", "requestTimeoutMs", "helloTimeoutMs", "pingIntervalMs", "pingTimeoutMs", "catchUpMessages", "onError"] as const;
@@ -165,10 +166,3 @@ export async function connect(url: string, options: ConnectOptions): Promise<Age
   return new Agent(session, options.agentId, { ...options.agent, closeSession: true });
 }
 
-function randomId(): string {
-  const bytes = new Uint8Array(8);
-  globalThis.crypto.getRandomValues(bytes);
-  let s = "";
-  for (const b of bytes) s += b.toString(16).padStart(2, "0");
-  return s;
-}

@@ -53,6 +53,7 @@ import type {
 import type { Transport, TransportStateChange } from "../transports/contract.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { MemoryOutbox, type Outbox, type OutboxEntry, type OutboxWrite } from "./outbox.js";
+import { randomId } from "../protocol/ids.js";
 
 export type RemoteSessionState = "connecting" | "online" | "offline" | "closed";
 
@@ -1074,11 +1075,4 @@ function now(): number {
   return typeof performance !== "undefined" ? performance.now() : Date.now();
 }
 
-function randomId(): string {
-  const bytes = new Uint8Array(6);
-  globalThis.crypto.getRandomValues(bytes);
-  let s = "";
-  for (const b of bytes) s += b.toString(36).padStart(2, "0");
-  return s;
-}
 

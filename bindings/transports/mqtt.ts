@@ -7,6 +7,7 @@
 
 import { TagwireError } from "../core/errors.js";
 import { BaseTransport, type Transport, type TransportConnectOptions } from "./contract.js";
+import { randomId } from "../protocol/ids.js";
 
 /** The part of an mqtt.js client this transport uses. */
 export interface MqttClientLike {
@@ -219,10 +220,3 @@ function toPayload(p: Uint8Array | string): Uint8Array | string {
   return p;
 }
 
-function randomId(): string {
-  const bytes = new Uint8Array(8);
-  globalThis.crypto.getRandomValues(bytes);
-  let s = "";
-  for (const b of bytes) s += b.toString(16).padStart(2, "0");
-  return s;
-}

@@ -7,6 +7,7 @@
 import { connectSession } from "../../bindings/client/connect.js";
 import type { RemoteSession } from "../../bindings/client/remote-session.js";
 import { TagwireError } from "../../bindings/core/errors.js";
+import { randomId } from "../../bindings/protocol/ids.js";
 
 export type ConnectionState = "connecting" | "online" | "reconnecting" | "auth" | "closed";
 
@@ -66,10 +67,6 @@ function tokenFromAddress(): string | undefined {
   return token;
 }
 
-function randomId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(4));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** A hello the hub refused: no retry helps, only another token. */
 function isRefusal(error: unknown): error is TagwireError {
