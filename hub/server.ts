@@ -8,6 +8,7 @@ import { loadSecret } from "./auth.js";
 import { Connection } from "./connection.js";
 import type { HubContext } from "./context.js";
 import { createHttpHandler, requestToken } from "./http.js";
+import { createDooverApi } from "./doover/http.js";
 import { DEFAULT_LIMITS, type HubLimits } from "./limits.js";
 import { DEFAULT_RETENTION, HubState, type RetentionOptions } from "./state.js";
 import { Storage, type SyncMode } from "./storage.js";
@@ -72,8 +73,10 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   const ctx: HubContext = { state, limits, auth, secret, connections, log };
 
   const api = createHttpHandler(ctx);
+  const doover = createDooverApi(ctx);
   const server: Server = createServer({ noDelay: true }, (req, res) => {
     if (options.httpFallback?.(req, res)) return;
+    if (doover.handle(req, res)) return;
     api(req, res);
   });
   const wss = new WebSocketServer({ server, maxPayload: limits.hardMaxMessageBytes, perMessageDeflate: false });
