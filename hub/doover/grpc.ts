@@ -16,6 +16,7 @@ import type { HubContext } from "../context.js";
 import { dooverAgentId } from "./agents.js";
 import { HubPort, type PortEvent } from "./port.js";
 import { DooverService, type DooverMessage } from "./service.js";
+import { stringifyExact } from "./json.js";
 import { parseSnowflake } from "./snowflake.js";
 import { fromStruct, toStruct } from "./struct.js";
 
@@ -78,9 +79,8 @@ function failed(err: unknown): { success: false; cloud_synced: true; cloud_ready
   return { success: false, cloud_synced: true, cloud_ready: true, response_code: statusOf(err), response_message: (err as Error)?.message ?? String(err) };
 }
 
-function jsonOf(value: unknown): string {
-  return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? Number(v) : v));
-}
+/** JSON text with snowflakes exact (the reason Doover added the data_json fields). */
+const jsonOf = stringifyExact;
 
 /** A request's payload: data_json when set (exact), else the Struct. */
 function payloadOf(req: { data?: unknown; data_json?: string }): Record<string, unknown> {
@@ -101,7 +101,7 @@ function payloadOf(req: { data?: unknown; data_json?: string }): Record<string, 
 function carry(value: Record<string, unknown>, format = 0): { data?: unknown; data_json?: string } {
   const out: { data?: unknown; data_json?: string } = {};
   if (format !== 2) out.data_json = jsonOf(value);
-  if (format !== 1) out.data = toStruct(JSON.parse(jsonOf(value)) as Record<string, unknown>);
+  if (format !== 1) out.data = toStruct(value);
   return out;
 }
 
