@@ -206,10 +206,22 @@ describe("pydoover DataClient requests (recorded fixtures)", () => {
     expect(n.json).toMatchObject({ channel: { name: "notifications" }, data: { message: "Tank level low", severity: 6 } });
   });
 
-  test("message update and alarms answer 501 with a clear body", async () => {
+  test("update_message merges into the stored message (PUT replaces, suppress_response = 204)", async () => {
     const upd = await replay("update_message");
-    expect(upd.status).toBe(501);
-    expect(upd.json).toEqual({ error: "TAGWIRE_ERR_UNSUPPORTED", detail: expect.stringContaining("append-only") });
+    expect(upd.status).toBe(200);
+    expect(rawInt(upd.text, "id")).toBe(132271570944000037n);
+    expect(upd.json.data).toEqual({ kind: "edited" });
+    const path = `/api/agents/${AGENT}/channels/events/messages/132271570944000037`;
+    await send("PATCH", path, { body: Buffer.from('{"data":{"status":{"code":"ok"}}}') });
+    expect((await send("GET", path)).json.data).toEqual({ kind: "edited", status: { code: "ok" } });
+    const put = await send("PUT", `${path}?suppress_response=true`, { body: Buffer.from('{"data":{"only":true}}') });
+    expect(put.status).toBe(204);
+    expect((await send("GET", path)).json.data).toEqual({ only: true });
+    expect((await send("PATCH", `/api/agents/${AGENT}/channels/events/messages/5`, { body: Buffer.from('{"data":{}}') })).status).toBe(404);
+    expect((await send("DELETE", path)).status).toBe(501);
+  });
+
+  test("alarms and other Doover-only routes answer 501 with a clear body", async () => {
     const alarms = await replay("list_alarms");
     expect(alarms.status).toBe(501);
     expect(alarms.json.detail).toMatch(/alarms/);

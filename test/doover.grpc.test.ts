@@ -149,7 +149,7 @@ describe("unary methods", () => {
     expect(arr.response_header.success).toBe(false);
     const name = await call("GetAggregate", { channel_name: "" });
     expect(name.response_header).toMatchObject({ success: false, response_code: 400 });
-    for (const m of ["UpdateMessage", "GetTurnCredential", "FetchAttachment", "GetDebugInfo"]) {
+    for (const m of ["GetTurnCredential", "FetchAttachment", "GetDebugInfo"]) {
       await expect(call(m, {}), m).rejects.toMatchObject({ code: grpc.status.UNIMPLEMENTED });
     }
   });
@@ -175,20 +175,25 @@ describe("event streams", () => {
       body: JSON.stringify({ mode: "manual" }),
     });
     expect(native.status).toBe(200);
-    const created = await call("CreateMessage", { channel_name: "ui_cmds", data_json: '{"cmd":"go"}' });
+    const created = await call("CreateMessage", { channel_name: "ui_cmds", data_json: '{"type":"rpc","status":{"code":"sent"}}' });
+    // pydoover's RPC answers a command by updating its message.
+    const updated = await call("UpdateMessage", { channel_name: "ui_cmds", message_id: created.message_id, data_json: '{"status":{"code":"success"}}' });
+    expect(json(updated.message.data_json)).toEqual({ type: "rpc", status: { code: "success" } });
     await call("SendOneShotMessage", { channel_name: "ui_cmds", data_json: '{"live":1}' });
     await call("UpdateAggregate", { channel_name: "other", data_json: '{"x":1}' });
 
-    const events = await s.next(5);
-    expect(events.map((e) => e.event_name)).toEqual(["AggregateUpdate", "AggregateUpdate", "AggregateUpdate", "MessageCreate", "OneShotMessage"]);
+    const events = await s.next(6);
+    expect(events.map((e) => e.event_name)).toEqual(["AggregateUpdate", "AggregateUpdate", "AggregateUpdate", "MessageCreate", "MessageUpdate", "OneShotMessage"]);
     const up = json(events[1].data_json);
     expect(up).toMatchObject({ channel: { name: "ui_cmds" }, request_data: { data: { speed: 3 } }, aggregate: { data: { mode: "auto", speed: 3 } } });
     expect(json(events[2].data_json).aggregate.data).toEqual({ mode: "manual", speed: 3 });
     // data_json keeps the 64-bit id exact: compare its text, not a rounded double.
     expect(events[3].data_json).toContain(`"id":${created.message_id}`);
     const msg = json(events[3].data_json).message;
-    expect(msg.data).toEqual({ cmd: "go" });
-    expect(json(events[4].data_json).message.data).toEqual({ live: 1 });
+    expect(msg.data).toEqual({ type: "rpc", status: { code: "sent" } });
+    const upd = json(events[4].data_json);
+    expect(upd).toMatchObject({ channel: { name: "ui_cmds" }, request_data: { status: { code: "success" } }, message: { data: { status: { code: "success" } } } });
+    expect(json(events[5].data_json).message.data).toEqual({ live: 1 });
   });
 
   test("WIRE_FORMAT_BOTH carries a Struct too; GetChannelSubscription sends the aggregate, then changes", async () => {

@@ -136,7 +136,16 @@ export async function startDeviceAgent(ctx: HubContext, options: DeviceAgentOpti
   const port = service.port;
   const agentInt = dooverAgentId(agentId);
   const proto = loadDeviceAgentProto() as any;
-  const streams = new Set<{ end(): void; oneShot(channel: string, data: Record<string, unknown>, ts: number): void }>();
+  const streams = new Set<{
+    end(): void;
+    oneShot(channel: string, data: Record<string, unknown>, ts: number): void;
+    messageUpdate(channel: string, m: DooverMessage, request: unknown): void;
+  }>();
+  // Message updates from either surface (HTTP PATCH, gRPC UpdateMessage) reach the streams.
+  const onUpdate = (a: string, ch: string, m: DooverMessage, request: unknown) => {
+    if (a === agentId) for (const s of streams) s.messageUpdate(ch, m, request);
+  };
+  service.onMessageUpdate.add(onUpdate);
 
   /** Off loopback, a call must carry this agent's token (a device token, or one that may write it). */
   const authorise = (metadata: grpc.Metadata): void => {
@@ -237,6 +246,10 @@ export async function startDeviceAgent(ctx: HubContext, options: DeviceAgentOpti
         } catch {
           // already gone
         }
+      },
+      messageUpdate(ch: string, m: DooverMessage, request: unknown) {
+        if (ch !== channel) return;
+        send("MessageUpdate", { channel: channelId, author_id: agentInt, organisation_id: 0, message: messageJson(m), request_data: request });
       },
       oneShot(ch: string, data: Record<string, unknown>, ts: number) {
         if (ch !== channel) return;
@@ -378,7 +391,14 @@ export async function startDeviceAgent(ctx: HubContext, options: DeviceAgentOpti
       });
     },
 
-    UpdateMessage: unimplemented("UpdateMessage (tagwire's message log is append-only)"),
+    UpdateMessage: unary(async (req) => {
+      const channel = channelName(req);
+      if (req.files?.length) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "file attachments are not supported by tagwire");
+      const id = parseSnowflake(String(req.message_id ?? ""), "message_id");
+      if (id === undefined) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "message_id is required");
+      const m = await service.updateMessage(agentId, channel, id, payloadOf(req), { replace: req.replace_data === true, author: agentId });
+      return { message: protoMessage(m) };
+    }),
     GetDebugInfo: unimplemented("GetDebugInfo"),
     GetTurnCredential: unimplemented("GetTurnCredential (TURN/WebRTC)"),
     FetchAttachment: unimplemented("FetchAttachment (file attachments)"),
@@ -400,12 +420,16 @@ export async function startDeviceAgent(ctx: HubContext, options: DeviceAgentOpti
   });
   const boundPort = await new Promise<number>((resolve, reject) =>
     server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
+  ).catch((err) => {
+    service.onMessageUpdate.delete(onUpdate);
+    throw err;
+  });
   const shownHost = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
   return {
     address: `${shownHost}:${boundPort}`,
     close: () =>
       new Promise<void>((resolve) => {
+        service.onMessageUpdate.delete(onUpdate);
         for (const s of [...streams]) s.end();
         server.tryShutdown(() => resolve());
         // Streams that do not end promptly are cut.

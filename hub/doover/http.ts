@@ -194,10 +194,15 @@ async function serve(
     const { data } = messageBody(await readJsonBody(req, limits));
     return send(res, 200, await service.createMessage(agentId, channel, data, { id, author }));
   }
-  if (method === "PATCH" || method === "PUT" || method === "DELETE") {
-    throw unsupported(`${method} of a message (tagwire's message log is append-only: write a new message, or use the aggregate)`);
+  if (method === "PATCH" || method === "PUT") {
+    write(channel);
+    const { data } = messageBody(await readJsonBody(req, limits));
+    const m = await service.updateMessage(agentId, channel, id, data, { replace: method === "PUT", author });
+    if (flag(url, "suppress_response", false)) return send(res, 204, undefined);
+    return send(res, 200, m);
   }
-  throw methodNotAllowed(method, "GET, POST");
+  if (method === "DELETE") throw unsupported("deleting one message (tagwire's message log is trimmed by retention only)");
+  throw methodNotAllowed(method, "GET, POST, PATCH, PUT");
 }
 
 /** `{data, ts?}` as pydoover's create_message sends it. */

@@ -95,6 +95,22 @@ export class HubPort {
   }
 
   /**
+   * Replaces a stored message's data (Doover's message update; tagwire's own protocol has no
+   * such event, so only the Doover surfaces hear of it). Resolves after the commit.
+   */
+  async updateMessage(agentId: string, name: string, id: string, data: unknown): Promise<boolean> {
+    const ch = this.state.channel(agentId, name);
+    if (!ch) return false;
+    const bytes = encodeValue(data);
+    if (bytes.length > this.ctx.limits.maxPayloadBytes) {
+      throw new TagwireError("TAGWIRE_ERR_SIZE", `message of ${bytes.length} bytes (limit ${this.ctx.limits.maxPayloadBytes})`);
+    }
+    const changed = this.state.storage.updateMessageData(ch.id, id, bytes);
+    await this.committed();
+    return changed;
+  }
+
+  /**
    * Calls `listener` with every change of the channels `routePattern` matches, after each
    * commit, in order. Returns the unsubscribe function.
    */

@@ -2,6 +2,8 @@
 // Device Agent (grpc.ts): snowflake message ids, Doover's aggregate write options, and the
 // JSON shapes pydoover's models read (pydoover/models/data/*.py).
 import { TagwireError } from "../../bindings/core/errors.js";
+import { applyDiff } from "../../bindings/sdk/json.js";
+import type { Json } from "../../bindings/sdk/session.js";
 import { LIMITS } from "../../bindings/protocol/frames.js";
 import { dooverAgentId, resolveAgent } from "./agents.js";
 import type { HubPort, PortMessage } from "./port.js";
@@ -153,6 +155,24 @@ export class DooverService {
       data: m.data,
       attachments: [],
     };
+  }
+
+  /** Listeners of message updates (the Device Agent's event streams). */
+  readonly onMessageUpdate = new Set<(agentId: string, channel: string, message: DooverMessage, request: unknown, author: string) => void>();
+
+  /**
+   * Doover's message update: merges `data` into the message (or replaces it). The id and time
+   * stay; tagwire's own clients see the new data when they read the log again.
+   */
+  async updateMessage(agentId: string, channel: string, id: bigint, data: unknown, options: { replace?: boolean; author: string }): Promise<DooverMessage> {
+    const found = this.findMessage(agentId, channel, id);
+    if (!found) throw new TagwireError("TAGWIRE_ERR_NOT_FOUND", `no message ${id} in ${agentId}/${channel}`);
+    if (!isPlainObject(data)) throw new TagwireError("TAGWIRE_ERR_PAYLOAD", "message data must be a JSON object");
+    const next = options.replace ? data : applyDiff(found.data as Json, data as Json);
+    await this.port.updateMessage(agentId, channel, found.id, next);
+    const out = this.message(agentId, channel, { ...found, data: next });
+    for (const fn of this.onMessageUpdate) fn(agentId, channel, out, data, options.author);
+    return out;
   }
 
   /** The message with this Doover id, or undefined. */
