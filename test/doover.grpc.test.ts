@@ -253,6 +253,35 @@ describe("bad input on the wire", () => {
     expect((await call("TestComms", { message: "ok" })).response).toBe("ok");
   });
 
+  test("requireToken: calls and streams need this agent's device token", async () => {
+    const d = tempDir();
+    const h = await startHub({ dataDir: d.dir, secret: SECRET, log: () => {}, deviceAgent: { address: "127.0.0.1:0", agentId: AGENT, requireToken: true } });
+    const c = new proto.device_agent.deviceAgent(h.deviceAgentAddress!, grpc.credentials.createInsecure());
+    const withToken = (token: string) => {
+      const md = new grpc.Metadata();
+      md.set("authorization", `Bearer ${token}`);
+      return md;
+    };
+    const callMd = (method: string, req: unknown, md?: grpc.Metadata) =>
+      new Promise<any>((resolve, reject) => c[method](req, md ?? new grpc.Metadata(), (err: Error | null, res: any) => (err ? reject(err) : resolve(res))));
+    try {
+      await expect(callMd("TestComms", { message: "x" })).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
+      const other = createToken(SECRET, { agentId: "pump-9", role: "device" });
+      await expect(callMd("TestComms", { message: "x" }, withToken(other))).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
+      const own = createToken(SECRET, { agentId: AGENT, role: "device" });
+      expect((await callMd("TestComms", { message: "x" }, withToken(own))).response).toBe("x");
+      const refused = collect(c.ChannelEventSubscription({ channel_name: "t" }));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(refused.ended).toMatchObject({ code: grpc.status.PERMISSION_DENIED });
+      const allowed = collect(c.ChannelEventSubscription({ channel_name: "t" }, withToken(own)));
+      await allowed.next(1);
+    } finally {
+      c.close();
+      await h.close();
+      d.remove();
+    }
+  });
+
   test("a Device Agent on a non-loopback interface without auth is refused at start", async () => {
     const d = tempDir();
     try {

@@ -27,6 +27,11 @@ export interface DeviceAgentOptions {
   agentId: string;
   /** Most event streams open at once (default 256). */
   maxStreams?: number;
+  /**
+   * Every call must carry `authorization: Bearer <device token of agentId>` (default: true off
+   * loopback, false on it, where the gateway's processes are trusted as with Doover's agent).
+   */
+  requireToken?: boolean;
 }
 
 export interface RunningDeviceAgent {
@@ -127,7 +132,8 @@ export async function startDeviceAgent(ctx: HubContext, options: DeviceAgentOpti
   const colon = address.lastIndexOf(":");
   const host = colon > 0 ? address.slice(0, colon) : address;
   const local = isLoopback(host);
-  if (!local && !ctx.auth) {
+  const requireToken = options.requireToken ?? !local;
+  if ((!local || requireToken) && !ctx.auth) {
     throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `refusing to serve the Device Agent on ${host} without auth: bind it to 127.0.0.1, or run the hub with auth`);
   }
   const agentId = options.agentId;
@@ -149,7 +155,7 @@ export async function startDeviceAgent(ctx: HubContext, options: DeviceAgentOpti
 
   /** Off loopback, a call must carry this agent's token (a device token, or one that may write it). */
   const authorise = (metadata: grpc.Metadata): void => {
-    if (local) return;
+    if (!requireToken) return;
     const header = String(metadata.get("authorization")[0] ?? "");
     const token = /^bearer\s+/i.test(header) ? header.replace(/^bearer\s+/i, "").trim() : undefined;
     const p = principalOf(verifyToken(ctx.secret, token));
@@ -184,6 +190,17 @@ export async function startDeviceAgent(ctx: HubContext, options: DeviceAgentOpti
     (what: string): Unary =>
     (_call, callback) =>
       callback({ code: grpc.status.UNIMPLEMENTED, details: `${what}: not part of tagwire (docs/DOOVER.md)` });
+
+  /** A stream refused before it starts: auth failures as a gRPC status, the rest in a header. */
+  const refuse = (call: grpc.ServerWritableStream<any, any>, err: unknown): void => {
+    const status = statusOf(err);
+    if (status === 401 || status === 403) {
+      call.emit("error", { code: grpc.status.PERMISSION_DENIED, details: (err as Error).message });
+      return;
+    }
+    call.write({ response_header: failed(err) });
+    call.end();
+  };
 
   const aggregateReply = (channel: string, format = 0) => {
     const agg = service.aggregate(agentId, channel);
@@ -359,8 +376,7 @@ export async function startDeviceAgent(ctx: HubContext, options: DeviceAgentOpti
         authorise(call.metadata);
         channel = channelName(call.request ?? {});
       } catch (err) {
-        call.write({ response_header: failed(err) });
-        call.end();
+        refuse(call, err);
         return;
       }
       const format = Number(call.request.wire_format ?? 0);
@@ -373,8 +389,7 @@ export async function startDeviceAgent(ctx: HubContext, options: DeviceAgentOpti
         authorise(call.metadata);
         channel = channelName(call.request ?? {});
       } catch (err) {
-        call.write({ response_header: failed(err) });
-        call.end();
+        refuse(call, err);
         return;
       }
       openStream(call, channel, (event, payload) => {
