@@ -200,6 +200,19 @@ describe("pydoover DataClient requests (recorded fixtures)", () => {
     expect(one.json.data).toEqual({ v: 1 });
   });
 
+  test("a named agent (pump-7) reads as its derived integer, and that integer names it in paths", async () => {
+    const pump = createToken(SECRET, { agentId: "pump-7", role: "device" });
+    const w = await send("PATCH", "/api/agents/pump-7/channels/tag_values/aggregate", { token: pump, body: Buffer.from('{"on":true}') });
+    expect(w.status).toBe(200);
+    const id = dooverAgentId("pump-7");
+    const ch = await send("GET", `/api/agents/${id}/channels/tag_values`, { token: pump });
+    expect(ch.status).toBe(200);
+    expect(rawInt(ch.text, "owner_id")).toBe(id);
+    expect(ch.json.aggregate.data).toEqual({ on: true });
+    const m = await send("POST", `/api/agents/${id}/channels/log/messages`, { token: pump, body: Buffer.from('{"data":{"n":1}}') });
+    expect(rawInt(m.text, "author_id")).toBe(id);
+  });
+
   test("send_notification is a message on the notifications channel", async () => {
     const n = await replay("send_notification");
     expect(n.status).toBe(200);

@@ -238,7 +238,7 @@ export async function startDeviceAgent(ctx: HubContext, options: DeviceAgentOpti
         if (e.kind === "aggregate") {
           aggregate = applyDiff(aggregate, e.diff as Json);
           service.touched(agentId, channel);
-          const last = service.aggregate(agentId, channel).last_updated;
+          const last = service.lastUpdated(agentId, channel);
           send("AggregateUpdate", {
             author_id: agentInt,
             channel: channelId,
@@ -281,7 +281,7 @@ export async function startDeviceAgent(ctx: HubContext, options: DeviceAgentOpti
     call.on("error", () => entry.end());
     // The aggregate on subscribe, so a reader that connects after a change misses nothing.
     const snapshot = aggregate as Record<string, unknown>;
-    const last = service.aggregate(agentId, channel).last_updated;
+    const last = service.lastUpdated(agentId, channel);
     send("AggregateUpdate", {
       author_id: agentInt,
       channel: channelId,

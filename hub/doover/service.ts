@@ -65,7 +65,7 @@ function deletionPatch(paths: string[]): Record<string, unknown> {
 export class DooverService {
   private readonly ids = new SnowflakeAllocator();
   /** When this process saw each channel's aggregate change (Doover's `last_updated`). */
-  private readonly lastUpdated = new Map<string, number>();
+  private readonly lastUpdatedMs = new Map<string, number>();
 
   constructor(readonly port: HubPort) {}
 
@@ -75,7 +75,11 @@ export class DooverService {
   }
 
   touched(agentId: string, channel: string, ms = Date.now()): void {
-    this.lastUpdated.set(`${agentId}/${channel}`, ms);
+    this.lastUpdatedMs.set(`${agentId}/${channel}`, ms);
+  }
+
+  lastUpdated(agentId: string, channel: string): number | null {
+    return this.lastUpdatedMs.get(`${agentId}/${channel}`) ?? null;
   }
 
   exists(agentId: string, channel: string): boolean {
@@ -88,7 +92,7 @@ export class DooverService {
 
   aggregate(agentId: string, channel: string): DooverAggregate {
     const { data } = this.port.aggregate(agentId, channel);
-    return { data, attachments: [], last_updated: this.lastUpdated.get(`${agentId}/${channel}`) ?? null };
+    return { data, attachments: [], last_updated: this.lastUpdated(agentId, channel) };
   }
 
   channel(agentId: string, name: string, includeAggregate: boolean): DooverChannel {
