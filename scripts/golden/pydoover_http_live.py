@@ -53,6 +53,8 @@ only = c.list_messages(agent, "events", field_names=["kind"], limit=1)
 check("field_names picks fields", only[0].data == {"kind": "stop"})
 after = c.list_messages(agent, "events", after=m.id)
 check("after= excludes older ids", [x.id for x in after] == [m2.id])
+pages = c.iter_messages(agent, "events", page_size=1).collect()
+check("iter_messages pages backwards one by one", [x.id for x in pages] == [m2.id, m.id])
 n = c.send_notification(agent, "Tank low", title="Tank", severity=6)
 check("send_notification creates a message", n.channel.name == "notifications")
 logged = c.list_messages(agent, "tag_values")
@@ -68,4 +70,19 @@ try:
     check("a bad token is 401", False)
 except HTTPError as e:
     check("a bad token is 401", e.status == 401)
+
+
+async def async_checks():
+    from pydoover.api import AsyncDataClient
+
+    async with AsyncDataClient(base, token=token, max_retries=1) as ac:
+        agg = await ac.update_channel_aggregate(agent, "async", {"x": 1, "pad": "y" * 80}, log_update=True)
+        check("AsyncDataClient merges (gzip via aiohttp)", agg.data["x"] == 1)
+        am = await ac.create_message(agent, "async", {"k": 1})
+        check("AsyncDataClient creates and fetches a message", (await ac.fetch_message(agent, "async", am.id)).data == {"k": 1})
+
+
+import asyncio  # noqa: E402
+
+asyncio.run(async_checks())
 print("all pydoover DataClient checks passed")
