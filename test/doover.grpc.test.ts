@@ -282,6 +282,22 @@ describe("bad input on the wire", () => {
     }
   });
 
+  test("calls beyond the endpoint's rate budget are answered 429 in the header", async () => {
+    const d = tempDir();
+    const h = await startHub({ dataDir: d.dir, secret: SECRET, log: () => {}, limits: { framesPerSecond: 5 }, deviceAgent: { address: "127.0.0.1:0", agentId: AGENT } });
+    const c = new proto.device_agent.deviceAgent(h.deviceAgentAddress!, grpc.credentials.createInsecure());
+    try {
+      const replies = await Promise.all(Array.from({ length: 12 }, () => call("TestComms", { message: "x" }, c)));
+      const codes = replies.map((r) => (r.response_header.success ? 200 : r.response_header.response_code));
+      expect(codes.filter((x) => x === 200).length).toBeLessThanOrEqual(6);
+      expect(codes).toContain(429);
+    } finally {
+      c.close();
+      await h.close();
+      d.remove();
+    }
+  });
+
   test("a Device Agent on a non-loopback interface without auth is refused at start", async () => {
     const d = tempDir();
     try {

@@ -13,6 +13,7 @@ import { applyDiff } from "../../bindings/sdk/json.js";
 import type { Json } from "../../bindings/sdk/session.js";
 import { principalOf, verifyToken } from "../auth.js";
 import type { HubContext } from "../context.js";
+import { RateBucket } from "../limits.js";
 import { dooverAgentId } from "./agents.js";
 import { HubPort, type PortEvent } from "./port.js";
 import { DooverService, type DooverMessage } from "./service.js";
@@ -73,6 +74,7 @@ function statusOf(err: unknown): number {
     if (code === "TAGWIRE_ERR_AUTH") return 401;
     if (code === "TAGWIRE_ERR_SIZE") return 413;
     if (code === "TAGWIRE_ERR_CLOSED") return 503;
+    if (code === "TAGWIRE_ERR_RATE") return 429;
     return 400;
   }
   return 500;
@@ -169,12 +171,19 @@ export async function startDeviceAgent(ctx: HubContext, options: DeviceAgentOpti
     return name;
   };
 
+  // One budget for the whole endpoint (its callers are one gateway's apps), as for a connection.
+  const bucket = new RateBucket(ctx.limits.framesPerSecond);
+  const takeBudget = () => {
+    if (!bucket.take(performance.now())) throw new TagwireError("TAGWIRE_ERR_RATE", `more than ${ctx.limits.framesPerSecond} calls per second`);
+  };
+
   /** A unary method whose failures go into the response header (how Doover's agent answers). */
   const unary =
     (fn: (req: any) => Promise<Record<string, unknown>> | Record<string, unknown>): Unary =>
     (call, callback) => {
       Promise.resolve()
         .then(() => authorise(call.metadata))
+        .then(takeBudget)
         .then(() => fn(call.request ?? {}))
         .then(
           (out) => callback(null, { response_header: OK, ...out }),
@@ -374,6 +383,7 @@ export async function startDeviceAgent(ctx: HubContext, options: DeviceAgentOpti
       let channel: string;
       try {
         authorise(call.metadata);
+        takeBudget();
         channel = channelName(call.request ?? {});
       } catch (err) {
         refuse(call, err);
