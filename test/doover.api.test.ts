@@ -98,7 +98,7 @@ afterAll(async () => {
 
 describe("pydoover DataClient requests (recorded fixtures)", () => {
   test("the fixtures hold what pydoover sends: gzip for bodies of 50+ bytes, Bearer token, repeated replace", () => {
-    expect(fixtures.size).toBeGreaterThanOrEqual(16);
+    expect(fixtures.size).toBeGreaterThanOrEqual(17);
     const big = fixtures.get("update_aggregate_gzip_log_replace")!.request;
     expect(big.headers["content-encoding"]).toBe("gzip");
     expect(big.query).toEqual([["log_update", "true"], ["replace", "state.children.app"], ["replace", "note"]]);
@@ -152,6 +152,17 @@ describe("pydoover DataClient requests (recorded fixtures)", () => {
     expect((await replay("fetch_channel_aggregate")).json.data).toEqual({ only: 1 });
     const list = await replay("list_channels");
     expect(list.json).toEqual([expect.objectContaining({ name: "tag_values", aggregate: expect.objectContaining({ data: { only: 1 } }) })]);
+  });
+
+  test("fetch_multi_agent_aggregates: the channel's aggregate per named agent that has it", async () => {
+    const r = await replay("fetch_multi_agent_aggregates");
+    expect(r.status).toBe(200);
+    expect(r.json).toEqual({ count: 1, results: [expect.objectContaining({ data: { only: 1 }, attachments: [] })] });
+    expect(rawInt(r.text, "agent_id")).toBe(BigInt(AGENT));
+    // A device token reads only its own agent's channels: another agent's are left out.
+    const other = createToken(SECRET, { agentId: "pump-9", role: "device" });
+    const theirs = await send("GET", `/api/agents/channels/tag_values/aggregates?agent_id=${AGENT}`, { token: other });
+    expect(theirs.json).toEqual({ count: 0, results: [] });
   });
 
   test("messages: create with ts (gzip) and with an id, fetch one, list with before/after/limit and field_name", async () => {
@@ -238,7 +249,7 @@ describe("pydoover DataClient requests (recorded fixtures)", () => {
     const alarms = await replay("list_alarms");
     expect(alarms.status).toBe(501);
     expect(alarms.json.detail).toMatch(/alarms/);
-    for (const path of ["/api/billing/invoices", "/api/agents/1/notifications/endpoints", "/api/turn/token", "/api/agents/messages"]) {
+    for (const path of ["/api/billing/invoices", "/api/agents/1/notifications/endpoints", "/api/turn/token", "/api/agents/messages", "/api/agents/channels/x/messages"]) {
       const r = await send("GET", path);
       expect(r.status, path).toBe(501);
       expect(r.json.error).toBe("TAGWIRE_ERR_UNSUPPORTED");

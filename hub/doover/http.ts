@@ -8,6 +8,7 @@ import { LIMITS } from "../../bindings/protocol/frames.js";
 import { anonymousPrincipal, canRead, canWrite, principalOf, verifyToken, type Principal } from "../auth.js";
 import type { HubContext } from "../context.js";
 import { RateBucket } from "../limits.js";
+import { dooverAgentId } from "./agents.js";
 import { readJsonBody, type BodyLimits } from "./body.js";
 import { errorBody, methodNotAllowed, unsupported } from "./errors.js";
 import { stringifyExact } from "./json.js";
@@ -103,6 +104,26 @@ async function serve(
   if (route.kind === "none") throw new TagwireError("TAGWIRE_ERR_NOT_FOUND", `no route ${method} ${url.pathname}`);
   if (route.kind === "unsupported") throw unsupported(route.what);
   if (/^multipart\//i.test(String(req.headers["content-type"] ?? ""))) throw unsupported("file attachments (multipart uploads)");
+
+  if (route.kind === "multiAggregates") {
+    if (method !== "GET") throw methodNotAllowed(method, "GET");
+    // pydoover's fetch_multi_agent_aggregates: the channel's aggregate for each agent named that
+    // has the channel and may be read by this token (the others are left out).
+    const ids = url.searchParams.getAll("agent_id");
+    if (ids.length > 1000) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "at most 1000 agent_id values");
+    const results: unknown[] = [];
+    for (const segment of new Set(ids)) {
+      const agent = service.agent(segment);
+      try {
+        service.port.checkAddress(agent, route.channel);
+      } catch {
+        continue;
+      }
+      if (!canRead(principal, `${agent}/${route.channel}`) || !service.exists(agent, route.channel)) continue;
+      results.push({ agent_id: dooverAgentId(agent), ...service.aggregate(agent, route.channel) });
+    }
+    return send(res, 200, { results, count: results.length });
+  }
 
   const agentId = service.agent(route.agent);
   const read = (channel: string) => {

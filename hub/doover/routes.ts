@@ -8,6 +8,7 @@ export type DooverRoute =
   | { kind: "aggregate"; agent: string; channel: string }
   | { kind: "messages"; agent: string; channel: string }
   | { kind: "message"; agent: string; channel: string; messageId: string }
+  | { kind: "multiAggregates"; channel: string }
   | { kind: "unsupported"; what: string }
   | { kind: "none" };
 
@@ -37,7 +38,10 @@ export function parseDooverRoute(pathname: string): DooverRoute {
   }
   if (parts[0] !== "agents") return { kind: "unsupported", what: `/${parts[0] ?? ""} (billing, organisations, processors, TURN and connection records)` };
   if (parts.length === 1) return { kind: "unsupported", what: "the agent list (tagwire has no agent registry)" };
-  if (parts[1] === "channels") return { kind: "unsupported", what: "multi-agent channel queries" };
+  if (parts[1] === "channels") {
+    if (parts.length >= 4 && parts[parts.length - 1] === "aggregates") return { kind: "multiAggregates", channel: parts.slice(2, -1).join("/") };
+    return { kind: "unsupported", what: "multi-agent message queries" };
+  }
   if (parts[1] === "messages" || parts[1] === "aggregates") return { kind: "unsupported", what: "batch mutations" };
   const agent = parts[1]!;
   if (parts.length === 2 || parts[2] !== "channels") {

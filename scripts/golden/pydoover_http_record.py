@@ -46,6 +46,8 @@ def canned(method, path):
         return 200, MESSAGE
     if path.endswith("/aggregate"):
         return 200, AGGREGATE
+    if path.endswith("/aggregates"):
+        return 200, {"results": [{"agent_id": AGENT, **AGGREGATE}], "count": 1}
     if path.endswith("/alarms"):
         return 501, {"detail": "recorded", "error": "TAGWIRE_ERR_UNSUPPORTED"}
     if method == "POST":
@@ -123,6 +125,8 @@ def main():
         ("send_notification", "DataClient.send_notification",
          lambda: client.send_notification(AGENT, "Tank level low", title="Tank", severity=6, topic="levels")),
         ("list_alarms", "DataClient.list_alarms", lambda: client.list_alarms(AGENT, "tag_values")),
+        ("fetch_multi_agent_aggregates", "DataClient.fetch_multi_agent_aggregates",
+         lambda: client.fetch_multi_agent_aggregates("tag_values", [AGENT, 42])),
     ]
     commit = subprocess.run(["git", "-C", PYDOOVER, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     os.makedirs(OUT, exist_ok=True)
