@@ -98,7 +98,7 @@ afterAll(async () => {
 
 describe("pydoover DataClient requests (recorded fixtures)", () => {
   test("the fixtures hold what pydoover sends: gzip for bodies of 50+ bytes, Bearer token, repeated replace", () => {
-    expect(fixtures.size).toBeGreaterThanOrEqual(17);
+    expect(fixtures.size).toBeGreaterThanOrEqual(18);
     const big = fixtures.get("update_aggregate_gzip_log_replace")!.request;
     expect(big.headers["content-encoding"]).toBe("gzip");
     expect(big.query).toEqual([["log_update", "true"], ["replace", "state.children.app"], ["replace", "note"]]);
@@ -197,6 +197,23 @@ describe("pydoover DataClient requests (recorded fixtures)", () => {
     expect(limited.json).toHaveLength(1);
   });
 
+  test("fetch_multi_agent_messages: oldest first across the named agents, per-agent and total limits", async () => {
+    const pump = createToken(SECRET, { agentId: "pump-8", role: "device" });
+    await send("POST", "/api/agents/pump-8/channels/events/messages", { token: pump, body: Buffer.from('{"data":{"kind":"pump"}}') });
+    const viewer = createToken(SECRET, { agentId: "dash", role: "viewer" });
+    const q = `agent_id=${AGENT}&agent_id=${dooverAgentId("pump-8")}&agent_id=42&after=1`;
+    const all = await send("GET", `/api/agents/channels/events/messages?${q}`, { token: viewer });
+    expect(all.status).toBe(200);
+    const ids = [...all.text.matchAll(/"id":(\d+)/g)].map((m) => BigInt(m[1]!));
+    expect(ids).toEqual([...ids].sort((a, b) => (a < b ? -1 : 1)));
+    expect(all.json.count).toBe(3);
+    expect(all.json.results.map((m: any) => m.data.kind).sort()).toEqual(["pump", "start", "stop"]);
+    const perAgent = await send("GET", `/api/agents/channels/events/messages?${q}&agent_message_limit=1`, { token: viewer });
+    expect(perAgent.json.count).toBe(2);
+    const recorded = await replay("fetch_multi_agent_messages");
+    expect(recorded.json.results.every((m: any) => m.channel.name === "events")).toBe(true);
+  });
+
   test("a message written natively gets a stable derived snowflake that fetch_message finds", async () => {
     const native = await fetch(`${hub.httpUrl}/agents/${AGENT}/channels/native/messages`, {
       method: "POST",
@@ -249,7 +266,7 @@ describe("pydoover DataClient requests (recorded fixtures)", () => {
     const alarms = await replay("list_alarms");
     expect(alarms.status).toBe(501);
     expect(alarms.json.detail).toMatch(/alarms/);
-    for (const path of ["/api/billing/invoices", "/api/agents/1/notifications/endpoints", "/api/turn/token", "/api/agents/messages", "/api/agents/channels/x/messages"]) {
+    for (const path of ["/api/billing/invoices", "/api/agents/1/notifications/endpoints", "/api/turn/token", "/api/agents/messages", "/api/agents/channels/x/summaries"]) {
       const r = await send("GET", path);
       expect(r.status, path).toBe(501);
       expect(r.json.error).toBe("TAGWIRE_ERR_UNSUPPORTED");

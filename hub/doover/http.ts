@@ -125,6 +125,29 @@ async function serve(
     return send(res, 200, { results, count: results.length });
   }
 
+  if (route.kind === "multiMessages") {
+    if (method !== "GET") throw methodNotAllowed(method, "GET");
+    const agents: string[] = [];
+    for (const segment of new Set(url.searchParams.getAll("agent_id"))) {
+      const agent = service.agent(segment);
+      try {
+        service.port.checkAddress(agent, route.channel);
+      } catch {
+        continue;
+      }
+      if (canRead(principal, `${agent}/${route.channel}`) && service.exists(agent, route.channel)) agents.push(agent);
+    }
+    if (agents.length > 1000) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "at most 1000 agent_id values");
+    const perAgentText = url.searchParams.get("agent_message_limit");
+    const perAgent = perAgentText ? Number(perAgentText) : LIMITS.maxMessageLimit;
+    if (!Number.isInteger(perAgent) || perAgent < 1) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "agent_message_limit must be a positive integer");
+    const before = parseSnowflake(url.searchParams.get("before"), "before");
+    const after = parseSnowflake(url.searchParams.get("after"), "after");
+    const fields = url.searchParams.getAll("field_name").filter((f) => f !== "");
+    const results = service.listMultiAgent(agents, route.channel, before, after, limitParam(url), perAgent, fields);
+    return send(res, 200, { results, count: results.length });
+  }
+
   const agentId = service.agent(route.agent);
   const read = (channel: string) => {
     if (!canRead(principal, `${agentId}/${channel}`)) throw new TagwireError("TAGWIRE_ERR_FORBIDDEN", `${principal.agentId} may not read ${agentId}/${channel}`);

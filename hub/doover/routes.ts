@@ -9,6 +9,7 @@ export type DooverRoute =
   | { kind: "messages"; agent: string; channel: string }
   | { kind: "message"; agent: string; channel: string; messageId: string }
   | { kind: "multiAggregates"; channel: string }
+  | { kind: "multiMessages"; channel: string }
   | { kind: "unsupported"; what: string }
   | { kind: "none" };
 
@@ -40,7 +41,8 @@ export function parseDooverRoute(pathname: string): DooverRoute {
   if (parts.length === 1) return { kind: "unsupported", what: "the agent list (tagwire has no agent registry)" };
   if (parts[1] === "channels") {
     if (parts.length >= 4 && parts[parts.length - 1] === "aggregates") return { kind: "multiAggregates", channel: parts.slice(2, -1).join("/") };
-    return { kind: "unsupported", what: "multi-agent message queries" };
+    if (parts.length >= 4 && parts[parts.length - 1] === "messages") return { kind: "multiMessages", channel: parts.slice(2, -1).join("/") };
+    return { kind: "unsupported", what: "this multi-agent query" };
   }
   if (parts[1] === "messages" || parts[1] === "aggregates") return { kind: "unsupported", what: "batch mutations" };
   const agent = parts[1]!;

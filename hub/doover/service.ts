@@ -192,6 +192,23 @@ export class DooverService {
   }
 
   /**
+   * pydoover's multi-agent listing: messages of several agents' channel with after < id < before,
+   * OLDEST first (its iterator pages forward from `after`), at most `perAgent` per agent and
+   * `limit` in all. The hub reads at most 1000 per agent and window (Doover caps a window at two
+   * days).
+   */
+  listMultiAgent(agents: string[], channel: string, before: bigint | undefined, after: bigint | undefined, limit: number, perAgent: number, fields?: string[]): DooverMessage[] {
+    const all: DooverMessage[] = [];
+    for (const agent of agents) {
+      const rows = this.listMessages(agent, channel, before, after, LIMITS.maxMessageLimit, fields);
+      // rows are newest first: the oldest `perAgent` are at the end.
+      all.push(...rows.slice(Math.max(0, rows.length - perAgent)));
+    }
+    all.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return all.slice(0, limit);
+  }
+
+  /**
    * Messages with after < id < before (snowflakes), newest first as Doover answers. The hub
    * filters on its stored time (the snowflake's top bits), then on the exact ids.
    */

@@ -38,6 +38,8 @@ CHANNEL = {"name": "x", "owner_id": AGENT, "is_private": False, "aggregate_schem
 
 def canned(method, path):
     """Just enough of an answer for the client to parse; tagwire's real answers are tested."""
+    if path.startswith("/api/agents/channels/") and path.endswith("/messages"):
+        return 200, {"results": [MESSAGE], "count": 1}
     if path.endswith("/channels") and method == "GET":
         return 200, [CHANNEL]
     if "/messages" in path and method == "GET" and path.endswith("/messages"):
@@ -125,6 +127,8 @@ def main():
         ("send_notification", "DataClient.send_notification",
          lambda: client.send_notification(AGENT, "Tank level low", title="Tank", severity=6, topic="levels")),
         ("list_alarms", "DataClient.list_alarms", lambda: client.list_alarms(AGENT, "tag_values")),
+        ("fetch_multi_agent_messages", "DataClient.fetch_multi_agent_messages",
+         lambda: client.fetch_multi_agent_messages("events", [AGENT, 42], after=1, limit=10, agent_message_limit=5)),
         ("fetch_multi_agent_aggregates", "DataClient.fetch_multi_agent_aggregates",
          lambda: client.fetch_multi_agent_aggregates("tag_values", [AGENT, 42])),
     ]
