@@ -127,8 +127,10 @@ async function serve(
 
   if (route.kind === "multiMessages") {
     if (method !== "GET") throw methodNotAllowed(method, "GET");
+    const requested = url.searchParams.getAll("agent_id");
+    if (requested.length > 1000) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "at most 1000 agent_id values");
     const agents: string[] = [];
-    for (const segment of new Set(url.searchParams.getAll("agent_id"))) {
+    for (const segment of new Set(requested)) {
       const agent = service.agent(segment);
       try {
         service.port.checkAddress(agent, route.channel);
@@ -137,7 +139,6 @@ async function serve(
       }
       if (canRead(principal, `${agent}/${route.channel}`) && service.exists(agent, route.channel)) agents.push(agent);
     }
-    if (agents.length > 1000) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "at most 1000 agent_id values");
     const perAgentText = url.searchParams.get("agent_message_limit");
     const perAgent = perAgentText ? Number(perAgentText) : LIMITS.maxMessageLimit;
     if (!Number.isInteger(perAgent) || perAgent < 1) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "agent_message_limit must be a positive integer");
