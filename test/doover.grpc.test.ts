@@ -2,19 +2,17 @@
 // device_agent.proto: every implemented method, event streams (aggregate on subscribe, then each
 // change, from gRPC and native writers alike), one-shot messages, UNIMPLEMENTED for the rest,
 // and a server that survives malformed and oversize messages and dropped streams.
-import { spawn, spawnSync } from "node:child_process";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createToken, startHub, type RunningHub } from "../hub/index.js";
 import { loadDeviceAgentProto } from "../hub/doover/grpc.js";
 import { snowflakeTime } from "../hub/doover/snowflake.js";
-import { cliPerFile, tempDir } from "./hub-helpers.js";
+import { tempDir } from "./hub-helpers.js";
 
 const SECRET = "doover-grpc-secret";
 const AGENT = "gw-1";
 const MAX_STREAMS = 4;
 const proto = loadDeviceAgentProto() as any;
-const tagwire = cliPerFile();
 
 let hub: RunningHub;
 let dir: ReturnType<typeof tempDir>;
@@ -306,40 +304,4 @@ describe("bad input on the wire", () => {
       d.remove();
     }
   });
-});
-
-describe("tagwire hub --device-agent", () => {
-  test("serves the Device Agent for --device-agent-id; without the id it is a usage error", async () => {
-    const bad = spawnSync(process.execPath, [tagwire.cli, "hub", "--port", "0", "--data-dir", tagwire.dataDir, "--device-agent", "127.0.0.1:0"], { encoding: "utf8", timeout: 15_000 });
-    expect(bad.status).not.toBe(0);
-    expect(bad.stderr).toMatch(/--device-agent-id/);
-    const child = spawn(process.execPath, [tagwire.cli, "hub", "--port", "0", "--host", "127.0.0.1", "--data-dir", tagwire.dataDir, "--device-agent", "127.0.0.1:0", "--device-agent-id", "gw-cli"], {
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    let err = "";
-    child.stderr!.on("data", (c: Buffer) => (err += c.toString()));
-    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-    try {
-      const address = await new Promise<string>((resolve, reject) => {
-        const timer = setInterval(() => {
-          const m = /Device Agent \(gRPC\) for gw-cli on (\S+)/.exec(err);
-          if (m) {
-            clearInterval(timer);
-            resolve(m[1]!);
-          }
-        }, 20);
-        exited.then((code) => {
-          clearInterval(timer);
-          reject(new Error(`hub exited ${code}: ${err}`));
-        });
-      });
-      const c = new proto.device_agent.deviceAgent(address, grpc.credentials.createInsecure());
-      expect((await call("TestComms", { message: "cli" }, c)).response).toBe("cli");
-      expect((await call("UpdateAggregate", { channel_name: "tag_values", data_json: '{"a":1}' }, c)).response_header.success).toBe(true);
-      c.close();
-    } finally {
-      child.kill("SIGINT");
-    }
-    expect(await exited).toBe(0);
-  }, 30_000);
 });
