@@ -44,6 +44,17 @@
 // is durable. A log that cannot take a write at the moment (NATS unreachable) must not throw from
 // `submit`: it calls `done` with a TagwireError (TAGWIRE_ERR_CLOSED today; cluster mode may add a
 // dedicated "unavailable" code) and the hub stays up.
+//
+// Notes for a log-ordered implementation:
+//   - The recording calls answer synchronously, from what THIS hub has applied: `claimWriteId`,
+//     `appendMessage` (its duplicate answer) and `findMessage` decide idempotency inside `apply`,
+//     so they read an index the storage keeps as writes are applied (ids of kept messages with
+//     their ts and data, ids of unlogged writes). Every hub applies the same writes in the same
+//     order, so every hub gives the same answer.
+//   - Message history may live in the log itself: `appendMessage` then only indexes, and
+//     `messages` reads the log (asynchronously). `trimMessages`/`expireMessages` may leave the
+//     work to the log's own limits and return 0 / an empty map.
+//   - Call `sink.apply` on the sink object given to `open` (the contract suite observes it).
 import type { TagwireError } from "../../bindings/core/errors.js";
 
 /**
