@@ -185,7 +185,10 @@ export class SendQueue {
       this.flushQueued = true;
       queueMicrotask(this.flushTask);
     }
-    if (this.writableWaiters.length > 0 && !this.saturated) this.wake();
+    if (this.writableWaiters.length > 0) {
+      if (!this.saturated) this.wake();
+      else this.startPolling();
+    }
   }
 
   private startPolling(): void {
