@@ -231,6 +231,7 @@ export class RemoteSession implements Session {
       };
       const off = this.onState((state, detail) => {
         if (state === "online" && this.canSendDirect()) done();
+        else if (this.fatal) done(this.fatal);
         else if (state === "closed") done(detail instanceof Error ? detail : new TagwireError("TAGWIRE_ERR_CLOSED", "session is closed"));
       });
       const offDrained = this.drain.onDrained(() => {
