@@ -13,41 +13,41 @@ export interface KeepaliveOptions {
 }
 
 export class Keepalive {
-  private readonly options: KeepaliveOptions;
-  private interval: ReturnType<typeof setInterval> | undefined;
-  private readonly timeouts = new Set<ReturnType<typeof setTimeout>>();
+  readonly #options: KeepaliveOptions;
+  #interval: ReturnType<typeof setInterval> | undefined;
+  readonly #timeouts = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(options: KeepaliveOptions) {
-    this.options = options;
+    this.#options = options;
   }
 
   /** Starts pinging (restarts if already running). */
   start(): void {
     this.stop();
-    if (this.options.intervalMs <= 0) return;
-    this.interval = setInterval(() => this.probe(), this.options.intervalMs);
-    (this.interval as { unref?: () => void }).unref?.();
+    if (this.#options.intervalMs <= 0) return;
+    this.#interval = setInterval(() => this.#probe(), this.#options.intervalMs);
+    (this.#interval as { unref?: () => void }).unref?.();
   }
 
   /** Stops pinging and forgets pings in flight. */
   stop(): void {
-    if (this.interval) clearInterval(this.interval);
-    this.interval = undefined;
-    for (const t of this.timeouts) clearTimeout(t);
-    this.timeouts.clear();
+    if (this.#interval) clearInterval(this.#interval);
+    this.#interval = undefined;
+    for (const t of this.#timeouts) clearTimeout(t);
+    this.#timeouts.clear();
   }
 
-  private probe(): void {
-    const { timeoutMs } = this.options;
+  #probe(): void {
+    const { timeoutMs } = this.#options;
     const timer = setTimeout(() => {
-      this.timeouts.delete(timer);
-      this.options.dead(`ping unanswered for ${timeoutMs} ms`);
+      this.#timeouts.delete(timer);
+      this.#options.dead(`ping unanswered for ${timeoutMs} ms`);
     }, timeoutMs);
-    this.timeouts.add(timer);
+    this.#timeouts.add(timer);
     const answered = () => {
       clearTimeout(timer);
-      this.timeouts.delete(timer);
+      this.#timeouts.delete(timer);
     };
-    this.options.ping().then(answered, answered);
+    this.#options.ping().then(answered, answered);
   }
 }

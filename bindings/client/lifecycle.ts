@@ -27,72 +27,72 @@ export interface ConnectionOptions {
 }
 
 export class Connection {
-  private readonly options: ConnectionOptions;
-  private current: Transport | undefined;
-  private generation = 0;
-  private stopped = false;
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private helloTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #options: ConnectionOptions;
+  #current: Transport | undefined;
+  #generation = 0;
+  #stopped = false;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #helloTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: ConnectionOptions) {
-    this.options = options;
+    this.#options = options;
   }
 
   /** The transport of the current attempt, until it closes. */
   get transport(): Transport | undefined {
-    return this.current;
+    return this.#current;
   }
 
   /** Bumped per attempt (and on stop). */
   get gen(): number {
-    return this.generation;
+    return this.#generation;
   }
 
   /** Starts an attempt now. */
   attempt(): void {
-    if (this.stopped) return;
-    const gen = ++this.generation;
+    if (this.#stopped) return;
+    const gen = ++this.#generation;
     let transport: Transport;
     try {
-      transport = this.options.transport();
+      transport = this.#options.transport();
     } catch (err) {
       const error = err as Error;
-      this.options.hooks.lost({ state: "closed", reason: `cannot create a transport: ${error.message}`, error });
+      this.#options.hooks.lost({ state: "closed", reason: `cannot create a transport: ${error.message}`, error });
       return;
     }
-    this.current = transport;
+    this.#current = transport;
     transport.onFrame((bytes) => {
-      if (gen === this.generation) this.options.hooks.frame(bytes);
+      if (gen === this.#generation) this.#options.hooks.frame(bytes);
     });
     transport.onState((change) => {
-      if (gen !== this.generation) return;
-      if (change.state === "open") this.opened(transport, gen);
+      if (gen !== this.#generation) return;
+      if (change.state === "open") this.#opened(transport, gen);
       else if (change.state === "closed") {
-        this.current = undefined;
-        this.clearHelloTimer();
-        this.options.hooks.lost(change);
+        this.#current = undefined;
+        this.#clearHelloTimer();
+        this.#options.hooks.lost(change);
       }
     });
   }
 
   /** The hub accepted the hello: the next failure starts again from the shortest delay. */
   established(): void {
-    this.clearHelloTimer();
-    this.options.backoff.reset();
+    this.#clearHelloTimer();
+    this.#options.backoff.reset();
   }
 
   /** Closes the current transport (its "closed" reaches hooks.lost). */
   drop(reason: string): void {
-    this.current?.close(reason);
+    this.#current?.close(reason);
   }
 
   /** Schedules the next attempt after the backoff delay. */
   retry(): void {
-    if (this.stopped || this.retryTimer) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
+    if (this.#stopped || this.#retryTimer) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
       this.attempt();
-    }, this.options.backoff.next());
+    }, this.#options.backoff.next());
   }
 
   /**
@@ -100,28 +100,28 @@ export class Connection {
    * transport still open, for the caller to close once it has settled what was in flight.
    */
   stop(): Transport | undefined {
-    this.stopped = true;
-    this.generation++;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-    this.clearHelloTimer();
-    const t = this.current;
-    this.current = undefined;
+    this.#stopped = true;
+    this.#generation++;
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    this.#clearHelloTimer();
+    const t = this.#current;
+    this.#current = undefined;
     return t;
   }
 
-  private opened(transport: Transport, gen: number): void {
-    const { helloTimeoutMs } = this.options;
-    this.helloTimer = setTimeout(() => {
-      this.helloTimer = undefined;
-      if (gen === this.generation) transport.close(`no hello reply in ${helloTimeoutMs} ms`);
+  #opened(transport: Transport, gen: number): void {
+    const { helloTimeoutMs } = this.#options;
+    this.#helloTimer = setTimeout(() => {
+      this.#helloTimer = undefined;
+      if (gen === this.#generation) transport.close(`no hello reply in ${helloTimeoutMs} ms`);
     }, helloTimeoutMs);
-    (this.helloTimer as { unref?: () => void }).unref?.();
-    this.options.hooks.opened(transport);
+    (this.#helloTimer as { unref?: () => void }).unref?.();
+    this.#options.hooks.opened(transport);
   }
 
-  private clearHelloTimer(): void {
-    if (this.helloTimer) clearTimeout(this.helloTimer);
-    this.helloTimer = undefined;
+  #clearHelloTimer(): void {
+    if (this.#helloTimer) clearTimeout(this.#helloTimer);
+    this.#helloTimer = undefined;
   }
 }

@@ -85,85 +85,82 @@ const QUEUED = Symbol("queued");
 
 export class RemoteSession implements Session {
   readonly agentId: string;
-  private readonly token: string | undefined;
-  private readonly outbox: Outbox;
-  private readonly onError: ErrorHandler;
-  private readonly clientId: string;
-  private readonly connection: Connection;
-  private readonly queue: SendQueue;
-  private readonly requests: Requests;
-  private readonly keepalive: Keepalive;
-  private readonly drain: OutboxDrain;
-  private readonly cache: ChannelCache;
-  private readonly inbound: InboundHandlers;
+  readonly #token: string | undefined;
+  readonly #outbox: Outbox;
+  readonly #onError: ErrorHandler;
+  readonly #clientId: string;
+  readonly #connection: Connection;
+  readonly #queue: SendQueue;
+  readonly #requests: Requests;
+  readonly #keepalive: Keepalive;
+  readonly #drain: OutboxDrain;
+  readonly #cache: ChannelCache;
+  readonly #inbound: InboundHandlers;
 
-  private stateValue: RemoteSessionState = "connecting";
-  private readonly stateHandlers = new Set<StateHandler>();
-  private readonly eventHandlers = new Set<(event: RemoteSessionEvent) => void>();
-  private online = false;
-  private hello: HelloResult | undefined;
-  private fatal: TagwireError | undefined;
-  private writeSeq = 0;
-  private readonly firstOnline: { promise: Promise<void>; resolve(): void; reject(e: Error): void };
-  private closing: Promise<void> | undefined;
+  #stateValue: RemoteSessionState = "connecting";
+  readonly #stateHandlers = new Set<StateHandler>();
+  readonly #eventHandlers = new Set<(event: RemoteSessionEvent) => void>();
+  #online = false;
+  #hello: HelloResult | undefined;
+  #fatal: TagwireError | undefined;
+  #writeSeq = 0;
+  readonly #firstOnline: { promise: Promise<void>; resolve(): void; reject(e: Error): void };
+  #closing: Promise<void> | undefined;
 
   constructor(options: RemoteSessionOptions) {
     assertAgentId(options.agentId);
     this.agentId = options.agentId;
-    this.token = options.token;
-    this.outbox = options.outbox ?? new MemoryOutbox();
-    this.onError = options.onError ?? defaultErrorHandler;
-    this.clientId = options.clientId ?? randomId();
-    const queueOptions: { highWaterBytes?: number; maxQueuedBytes?: number } = {};
-    if (options.highWaterBytes !== undefined) queueOptions.highWaterBytes = options.highWaterBytes;
-    if (options.maxQueuedBytes !== undefined) queueOptions.maxQueuedBytes = options.maxQueuedBytes;
-    this.queue = new SendQueue(queueOptions);
-    this.requests = new Requests({ sink: this.queue, timeoutMs: options.requestTimeoutMs ?? 10_000 });
-    this.connection = new Connection({
+    this.#token = options.token;
+    this.#outbox = options.outbox ?? new MemoryOutbox();
+    this.#onError = options.onError ?? defaultErrorHandler;
+    this.#clientId = options.clientId ?? randomId();
+    this.#queue = new SendQueue(options); // reads highWaterBytes and maxQueuedBytes
+    this.#requests = new Requests({ sink: this.#queue, timeoutMs: options.requestTimeoutMs ?? 10_000 });
+    this.#connection = new Connection({
       transport: options.transport,
       backoff: new Backoff(options.backoff),
       helloTimeoutMs: options.helloTimeoutMs ?? 10_000,
       hooks: {
-        opened: (t) => this.opened(t),
-        frame: (bytes) => receiveBatch(bytes, this.inbound),
-        lost: (change) => this.lost(change),
+        opened: (t) => this.#opened(t),
+        frame: (bytes) => receiveBatch(bytes, this.#inbound),
+        lost: (change) => this.#lost(change),
       },
     });
-    this.keepalive = new Keepalive({
+    this.#keepalive = new Keepalive({
       intervalMs: options.pingIntervalMs ?? 15_000,
       timeoutMs: options.pingTimeoutMs ?? 10_000,
-      ping: () => this.requests.request("ping", { type: "ping", reqId: 0 }).then((r) => this.cache.noteHubTs((r as { ts: number }).ts)),
-      dead: (reason) => this.connection.drop(reason),
+      ping: () => this.#requests.request("ping", { type: "ping", reqId: 0 }).then((r) => this.#cache.noteHubTs((r as { ts: number }).ts)),
+      dead: (reason) => this.#connection.drop(reason),
     });
-    this.drain = new OutboxDrain({
-      outbox: this.outbox,
-      send: (entry) => this.requests.request("write", writeFrame(entry)),
-      online: () => this.online,
-      saturated: () => this.queue.saturated,
-      whenWritable: (h) => this.queue.whenWritable(h),
-      dropConnection: (reason) => this.connection.drop(reason),
-      onError: this.onError,
+    this.#drain = new OutboxDrain({
+      outbox: this.#outbox,
+      send: (entry) => this.#requests.request("write", writeFrame(entry)),
+      online: () => this.#online,
+      saturated: () => this.#queue.saturated,
+      whenWritable: (h) => this.#queue.whenWritable(h),
+      dropConnection: (reason) => this.#connection.drop(reason),
+      onError: this.#onError,
     });
-    this.cache = new ChannelCache({
+    this.#cache = new ChannelCache({
       source: {
         readAggregate: (a, c) => this.readAggregate(a, c),
         getMessages: (a, c, q) => this.getMessages(a, c, q),
-        gen: () => this.connection.gen,
-        online: () => this.online,
+        gen: () => this.#connection.gen,
+        online: () => this.#online,
       },
       catchUpLimit: Math.min(options.catchUpMessages ?? 1000, LIMITS.maxMessageLimit),
-      onError: this.onError,
+      onError: this.#onError,
     });
-    const cache = this.cache;
-    this.inbound = {
-      ack: (reqId, result) => void this.requests.settle(reqId, result),
+    const cache = this.#cache;
+    this.#inbound = {
+      ack: (reqId, result) => void this.#requests.settle(reqId, result),
       error: (reqId, code, message) => {
-        if (!this.requests.refuse(reqId, code, message)) report(this.onError, new TagwireError(code as TagwireError["code"], message), "error from the hub");
+        if (!this.#requests.refuse(reqId, code, message)) report(this.#onError, new TagwireError(code as TagwireError["code"], message), "error from the hub");
       },
       sync: (subId, agentId, channel, version, doc) => cache.onSync(subId, agentId, channel, version, doc),
       aggregate: (f) => cache.onAggregate(f),
       message: (agentId, channel, id, ts, data) => cache.onMessage(agentId, channel, id, ts, data),
-      onError: this.onError,
+      onError: this.#onError,
     };
     let resolve!: () => void;
     let reject!: (e: Error) => void;
@@ -173,34 +170,34 @@ export class RemoteSession implements Session {
     });
     // A caller that never awaits the first connection must not see an unhandled rejection.
     promise.catch(() => {});
-    this.firstOnline = { promise, resolve, reject };
-    this.connection.attempt();
+    this.#firstOnline = { promise, resolve, reject };
+    this.#connection.attempt();
   }
 
   /** "connecting" (first attempt), "online", "offline" (retrying), "closed". */
   get state(): RemoteSessionState {
-    return this.stateValue;
+    return this.#stateValue;
   }
 
   /** Writes kept in the outbox, waiting to be sent or acknowledged. */
   get queuedWrites(): number {
-    return this.outbox.size;
+    return this.#outbox.size;
   }
 
   /** Bytes waiting in the send queue (see `maxQueuedBytes`). */
   get queuedBytes(): number {
-    return this.queue.queuedBytes;
+    return this.#queue.queuedBytes;
   }
 
   /** Limits the hub reported in its hello ack (undefined before the first connection). */
   get limits(): HelloResult["limits"] | undefined {
-    return this.hello?.limits;
+    return this.#hello?.limits;
   }
 
   /** Called on every state change; returns the function that removes the handler. */
   onState(handler: StateHandler): () => void {
-    this.stateHandlers.add(handler);
-    return () => this.stateHandlers.delete(handler);
+    this.#stateHandlers.add(handler);
+    return () => this.#stateHandlers.delete(handler);
   }
 
   /**
@@ -208,8 +205,8 @@ export class RemoteSession implements Session {
    * handler. A refusal with no handler registered goes to `onError` instead.
    */
   onEvent(handler: (event: RemoteSessionEvent) => void): () => void {
-    this.eventHandlers.add(handler);
-    return () => this.eventHandlers.delete(handler);
+    this.#eventHandlers.add(handler);
+    return () => this.#eventHandlers.delete(handler);
   }
 
   /**
@@ -217,9 +214,9 @@ export class RemoteSession implements Session {
    * (bad token), on close, or after `timeoutMs` (TAGWIRE_ERR_TIMEOUT) if given.
    */
   whenOnline(timeoutMs?: number): Promise<void> {
-    if (this.fatal) return Promise.reject(this.fatal);
-    if (this.stateValue === "closed") return Promise.reject(new TagwireError("TAGWIRE_ERR_CLOSED", "session is closed"));
-    if (this.canSendDirect()) return Promise.resolve();
+    if (this.#fatal) return Promise.reject(this.#fatal);
+    if (this.#stateValue === "closed") return Promise.reject(new TagwireError("TAGWIRE_ERR_CLOSED", "session is closed"));
+    if (this.#canSendDirect()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const done = (err?: Error) => {
@@ -230,12 +227,12 @@ export class RemoteSession implements Session {
         else resolve();
       };
       const off = this.onState((state, detail) => {
-        if (state === "online" && this.canSendDirect()) done();
-        else if (this.fatal) done(this.fatal);
+        if (state === "online" && this.#canSendDirect()) done();
+        else if (this.#fatal) done(this.#fatal);
         else if (state === "closed") done(detail instanceof Error ? detail : new TagwireError("TAGWIRE_ERR_CLOSED", "session is closed"));
       });
-      const offDrained = this.drain.onDrained(() => {
-        if (this.canSendDirect()) done();
+      const offDrained = this.#drain.onDrained(() => {
+        if (this.#canSendDirect()) done();
       });
       if (timeoutMs !== undefined && timeoutMs > 0) {
         timer = setTimeout(() => done(new TagwireError("TAGWIRE_ERR_TIMEOUT", `not online after ${timeoutMs} ms`)), timeoutMs);
@@ -244,14 +241,14 @@ export class RemoteSession implements Session {
   }
 
   async publish(agentId: string, channel: string, data: Json, options: PublishOptions = {}): Promise<RemotePublishResult> {
-    this.checkOpen();
+    this.#checkOpen();
     assertAgentId(agentId);
     assertChannelName(channel);
-    const write: OutboxWrite = { kind: "publish", id: options.messageId ?? this.newWriteId(), agentId, channel, data };
+    const write: OutboxWrite = { kind: "publish", id: options.messageId ?? this.#newWriteId(), agentId, channel, data };
     if (options.log) write.log = true;
     if (options.replace) write.replace = true;
     if (options.replaceKeys?.length) write.replaceKeys = [...options.replaceKeys];
-    const ack = this.canSendDirect() ? ((await this.requests.request("write", writeFrame(write), write)) as WriteAck | typeof QUEUED) : this.keep(write);
+    const ack = this.#canSendDirect() ? ((await this.#requests.request("write", writeFrame(write), write)) as WriteAck | typeof QUEUED) : this.#keep(write);
     if (ack === QUEUED) {
       const queued: RemotePublishResult = { version: -1, diff: data, queued: true };
       if (write.log) queued.message = localMessage(write);
@@ -263,11 +260,11 @@ export class RemoteSession implements Session {
   }
 
   async createMessage(agentId: string, channel: string, data: Json, options: { messageId?: string } = {}): Promise<Message> {
-    this.checkOpen();
+    this.#checkOpen();
     assertAgentId(agentId);
     assertChannelName(channel);
-    const write: OutboxWrite = { kind: "message", id: options.messageId ?? this.newWriteId(), agentId, channel, data };
-    const ack = this.canSendDirect() ? ((await this.requests.request("write", writeFrame(write), write)) as { id: string; ts: number } | typeof QUEUED) : this.keep(write);
+    const write: OutboxWrite = { kind: "message", id: options.messageId ?? this.#newWriteId(), agentId, channel, data };
+    const ack = this.#canSendDirect() ? ((await this.#requests.request("write", writeFrame(write), write)) as { id: string; ts: number } | typeof QUEUED) : this.#keep(write);
     if (ack === QUEUED) return localMessage(write);
     return { id: ack.id, agentId, channel, ts: ack.ts, data };
   }
@@ -278,15 +275,15 @@ export class RemoteSession implements Session {
 
   /** The aggregate with its version (0 and `{}` for a channel without one). */
   async readAggregate(agentId: string, channel: string): Promise<{ version: number; aggregate: Json }> {
-    this.checkOpen();
+    this.#checkOpen();
     assertAgentId(agentId);
     assertChannelName(channel);
-    const r = (await this.requests.request("read", { type: "getAggregate", reqId: 0, agentId, channel })) as { version: number; aggregate: Uint8Array };
+    const r = (await this.#requests.request("read", { type: "getAggregate", reqId: 0, agentId, channel })) as { version: number; aggregate: Uint8Array };
     return { version: r.version, aggregate: decodeDoc(r.aggregate) };
   }
 
   async getMessages(agentId: string, channel: string, query: MessageQuery = {}): Promise<Message[]> {
-    this.checkOpen();
+    this.#checkOpen();
     assertAgentId(agentId);
     assertChannelName(channel);
     const frame: ClientFrame = { type: "getMessages", reqId: 0, agentId, channel };
@@ -297,27 +294,27 @@ export class RemoteSession implements Session {
       if (query.limit === 0) return [];
       frame.limit = query.limit;
     }
-    const r = (await this.requests.request("read", frame)) as { messages: { id: string; ts: number; data: Uint8Array }[] };
+    const r = (await this.#requests.request("read", frame)) as { messages: { id: string; ts: number; data: Uint8Array }[] };
     return r.messages.map((m) => ({ id: m.id, agentId, channel, ts: m.ts, data: decodeDoc(m.data) }));
   }
 
   async listChannels(agentId: string): Promise<string[]> {
-    this.checkOpen();
+    this.#checkOpen();
     assertAgentId(agentId);
-    const r = (await this.requests.request("read", { type: "listChannels", reqId: 0, agentId })) as { channels: string[] };
+    const r = (await this.#requests.request("read", { type: "listChannels", reqId: 0, agentId })) as { channels: string[] };
     return r.channels;
   }
 
   subscribe(agentId: string, pattern: string, listener: (event: ChannelEvent) => void): Unsubscribe {
-    this.checkOpen();
+    this.#checkOpen();
     assertAgentId(agentId, true);
     assertChannelPattern(pattern);
-    const sub = this.cache.subs.add(agentId, pattern, listener);
-    if (this.online) this.sendSubscribe(sub, false);
+    const sub = this.#cache.subs.add(agentId, pattern, listener);
+    if (this.#online) this.#sendSubscribe(sub, false);
     return () => {
       if (!sub.active) return;
-      this.cache.unsubscribe(sub);
-      if (this.online) this.requests.request("unsubscribe", { type: "unsubscribe", reqId: 0, subId: sub.id }).catch(() => {});
+      this.#cache.unsubscribe(sub);
+      if (this.#online) this.#requests.request("unsubscribe", { type: "unsubscribe", reqId: 0, subId: sub.id }).catch(() => {});
     };
   }
 
@@ -326,164 +323,164 @@ export class RemoteSession implements Session {
    * outbox (a durable one sends them next time); waits up to `graceMs` for their acks first.
    */
   close(graceMs = 5_000): Promise<void> {
-    this.closing ??= this.shutdown(graceMs);
-    return this.closing;
+    this.#closing ??= this.#shutdown(graceMs);
+    return this.#closing;
   }
 
   /** @internal Resolves on the first successful hello (used by connect()). */
   firstConnection(): Promise<void> {
-    return this.firstOnline.promise;
+    return this.#firstOnline.promise;
   }
 
-  private opened(transport: Transport): void {
-    const gen = this.connection.gen;
-    this.queue.attach(transport, this.hello?.limits);
+  #opened(transport: Transport): void {
+    const gen = this.#connection.gen;
+    this.#queue.attach(transport, this.#hello?.limits);
     const hello: ClientFrame = { type: "hello", reqId: 0, protocol: PROTOCOL_VERSION, agentId: this.agentId };
-    if (this.token !== undefined) hello.token = this.token;
-    this.requests.request("hello", hello).then(
+    if (this.#token !== undefined) hello.token = this.#token;
+    this.#requests.request("hello", hello).then(
       (result) => {
-        if (gen !== this.connection.gen) return;
-        this.hello = result as HelloResult;
-        this.queue.setLimits(this.hello.limits);
-        this.requests.maxMessageBytes = this.hello.limits.maxMessageBytes;
-        this.helloAcked();
+        if (gen !== this.#connection.gen) return;
+        this.#hello = result as HelloResult;
+        this.#queue.setLimits(this.#hello.limits);
+        this.#requests.maxMessageBytes = this.#hello.limits.maxMessageBytes;
+        this.#helloAcked();
       },
       (err: TagwireError) => {
-        if (gen !== this.connection.gen) return;
-        if (err.code === "TAGWIRE_ERR_AUTH" || err.code === "TAGWIRE_ERR_PROTOCOL" || err.code === "TAGWIRE_ERR_FORBIDDEN") this.fail(err);
-        else this.connection.drop(`hello failed: ${err.message}`);
+        if (gen !== this.#connection.gen) return;
+        if (err.code === "TAGWIRE_ERR_AUTH" || err.code === "TAGWIRE_ERR_PROTOCOL" || err.code === "TAGWIRE_ERR_FORBIDDEN") this.#fail(err);
+        else this.#connection.drop(`hello failed: ${err.message}`);
       },
     );
     // Resubscribe in the same batch as the hello (the protocol allows it).
-    for (const sub of this.cache.subs.all()) this.sendSubscribe(sub, true);
+    for (const sub of this.#cache.subs.all()) this.#sendSubscribe(sub, true);
   }
 
-  private helloAcked(): void {
-    this.online = true;
-    this.connection.established();
-    this.setState("online");
-    this.keepalive.start();
-    this.requests.connected();
-    this.firstOnline.resolve();
-    this.drain.kick();
+  #helloAcked(): void {
+    this.#online = true;
+    this.#connection.established();
+    this.#setState("online");
+    this.#keepalive.start();
+    this.#requests.connected();
+    this.#firstOnline.resolve();
+    this.#drain.kick();
   }
 
-  private lost(change: TransportStateChange): void {
-    this.online = false;
-    this.keepalive.stop();
-    this.queue.detach();
-    this.drain.reset();
+  #lost(change: TransportStateChange): void {
+    this.#online = false;
+    this.#keepalive.stop();
+    this.#queue.detach();
+    this.#drain.reset();
     // Direct writes of the dead connection may or may not have been applied; their ids make the
     // replay from the outbox safe.
-    for (const w of this.requests.connectionLost(change.reason ?? "closed")) {
-      this.outbox.add(w.write, true);
+    for (const w of this.#requests.connectionLost(change.reason ?? "closed")) {
+      this.#outbox.add(w.write, true);
       w.settle(QUEUED);
     }
-    if (this.stateValue === "closed" || this.fatal) return;
-    this.setState("offline", change);
-    this.connection.retry();
+    if (this.#stateValue === "closed" || this.#fatal) return;
+    this.#setState("offline", change);
+    this.#connection.retry();
   }
 
   /** A refusal no retry can fix (bad token): stop and fail everything waiting. */
-  private fail(err: TagwireError): void {
-    this.fatal = err;
-    this.connection.drop(err.message);
-    this.firstOnline.reject(err);
-    this.requests.failAll(err);
-    report(this.onError, err, "connecting to the hub");
-    this.setState("offline", err);
+  #fail(err: TagwireError): void {
+    this.#fatal = err;
+    this.#connection.drop(err.message);
+    this.#firstOnline.reject(err);
+    this.#requests.failAll(err);
+    report(this.#onError, err, "connecting to the hub");
+    this.#setState("offline", err);
   }
 
-  private async shutdown(graceMs: number): Promise<void> {
-    const unacked = () => this.requests.hasWrites() || this.drain.inFlightCount > 0;
-    if (this.online && unacked() && graceMs > 0) {
+  async #shutdown(graceMs: number): Promise<void> {
+    const unacked = () => this.#requests.hasWrites() || this.#drain.inFlightCount > 0;
+    if (this.#online && unacked() && graceMs > 0) {
       const deadline = Date.now() + graceMs;
-      while (Date.now() < deadline && this.online && (unacked() || this.outbox.size > 0)) {
+      while (Date.now() < deadline && this.#online && (unacked() || this.#outbox.size > 0)) {
         await new Promise((r) => setTimeout(r, 10));
       }
     }
-    const t = this.connection.stop();
-    this.keepalive.stop();
-    this.queue.close();
-    this.setState("closed");
+    const t = this.#connection.stop();
+    this.#keepalive.stop();
+    this.#queue.close();
+    this.#setState("closed");
     // Moves in-doubt writes to the outbox and ends the rest, as for a lost connection.
-    this.lost({ state: "closed", reason: "session closed", local: true });
+    this.#lost({ state: "closed", reason: "session closed", local: true });
     t?.close("session closed");
     const closed = new TagwireError("TAGWIRE_ERR_CLOSED", "session is closed");
-    this.requests.failAll(closed);
-    this.firstOnline.reject(closed);
-    this.cache.clear();
-    this.outbox.close();
+    this.#requests.failAll(closed);
+    this.#firstOnline.reject(closed);
+    this.#cache.clear();
+    this.#outbox.close();
   }
 
-  private sendSubscribe(sub: Sub, resubscribe: boolean): void {
+  #sendSubscribe(sub: Sub, resubscribe: boolean): void {
     const frame: ClientFrame = { type: "subscribe", reqId: 0, subId: sub.id, agentId: sub.agentId, pattern: sub.pattern };
     if (resubscribe && sub.everAcked) {
-      const known = this.cache.known(sub);
+      const known = this.#cache.known(sub);
       if (known) frame.known = known;
     }
-    const gen = this.connection.gen;
-    this.requests.request("subscribe", frame).then(
+    const gen = this.#connection.gen;
+    this.#requests.request("subscribe", frame).then(
       () => {
-        if (gen !== this.connection.gen || !sub.active) return;
+        if (gen !== this.#connection.gen || !sub.active) return;
         const wasResubscribe = sub.everAcked;
         sub.everAcked = true;
-        if (wasResubscribe) this.cache.catchUp(sub);
+        if (wasResubscribe) this.#cache.catchUp(sub);
       },
       (error: TagwireError) => {
-        if (gen !== this.connection.gen || !sub.active || error.code === "TAGWIRE_ERR_CLOSED") return;
+        if (gen !== this.#connection.gen || !sub.active || error.code === "TAGWIRE_ERR_CLOSED") return;
         // A refused subscription (forbidden pattern) stays registered locally but silent.
-        this.emit({ type: "subscriptionRefused", agentId: sub.agentId, pattern: sub.pattern, error }, `subscribe ${sub.agentId}/${sub.pattern}`);
+        this.#emit({ type: "subscriptionRefused", agentId: sub.agentId, pattern: sub.pattern, error }, `subscribe ${sub.agentId}/${sub.pattern}`);
       },
     );
   }
 
   /** Hands an event to its handlers; with none, its error goes to onError under `context`. */
-  private emit(event: RemoteSessionEvent, context: string): void {
-    if (this.eventHandlers.size === 0) {
-      report(this.onError, event.error, context);
+  #emit(event: RemoteSessionEvent, context: string): void {
+    if (this.#eventHandlers.size === 0) {
+      report(this.#onError, event.error, context);
       return;
     }
-    for (const h of [...this.eventHandlers]) {
+    for (const h of [...this.#eventHandlers]) {
       try {
         h(event);
       } catch (err) {
-        report(this.onError, err, "session event handler");
+        report(this.#onError, err, "session event handler");
       }
     }
   }
 
   /** Keeps a write in the outbox (offline, or behind earlier queued writes). */
-  private keep(write: OutboxWrite): typeof QUEUED {
-    this.outbox.add(write);
-    this.drain.kick();
+  #keep(write: OutboxWrite): typeof QUEUED {
+    this.#outbox.add(write);
+    this.#drain.kick();
     return QUEUED;
   }
 
-  private canSendDirect(): boolean {
-    return this.online && !this.drain.draining && this.outbox.size === 0;
+  #canSendDirect(): boolean {
+    return this.#online && !this.#drain.draining && this.#outbox.size === 0;
   }
 
-  private newWriteId(): string {
-    return `${this.clientId}-${(this.writeSeq++).toString(36)}`;
+  #newWriteId(): string {
+    return `${this.#clientId}-${(this.#writeSeq++).toString(36)}`;
   }
 
-  private setState(state: RemoteSessionState, detail?: TransportStateChange | Error): void {
-    if (this.stateValue === "closed" && state !== "closed") return;
-    const changed = this.stateValue !== state;
-    this.stateValue = state;
+  #setState(state: RemoteSessionState, detail?: TransportStateChange | Error): void {
+    if (this.#stateValue === "closed" && state !== "closed") return;
+    const changed = this.#stateValue !== state;
+    this.#stateValue = state;
     if (!changed && state !== "online") return;
-    for (const h of [...this.stateHandlers]) {
+    for (const h of [...this.#stateHandlers]) {
       try {
         h(state, detail);
       } catch (err) {
-        report(this.onError, err, "session state handler");
+        report(this.#onError, err, "session state handler");
       }
     }
   }
 
-  private checkOpen(): void {
-    if (this.stateValue === "closed") throw new TagwireError("TAGWIRE_ERR_CLOSED", "session is closed");
-    if (this.fatal) throw this.fatal;
+  #checkOpen(): void {
+    if (this.#stateValue === "closed") throw new TagwireError("TAGWIRE_ERR_CLOSED", "session is closed");
+    if (this.#fatal) throw this.#fatal;
   }
 }

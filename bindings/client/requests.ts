@@ -49,29 +49,29 @@ export interface InDoubtWrite {
 }
 
 export class Requests {
-  private readonly sink: RequestSink;
-  private readonly timeoutMs: number;
-  private nextReqId = 1;
-  private readonly pending = new Map<number, Pending>();
+  readonly #sink: RequestSink;
+  readonly #timeoutMs: number;
+  #nextReqId = 1;
+  readonly #pending = new Map<number, Pending>();
   /** Reads waiting for a connection. */
-  private readonly waiting: Pending[] = [];
-  private online = false;
+  readonly #waiting: Pending[] = [];
+  #online = false;
   /** The hub's frame size limit (from its hello; the protocol default until then). */
   maxMessageBytes: number = LIMITS.maxMessageBytes;
 
   constructor(options: RequestsOptions) {
-    this.sink = options.sink;
-    this.timeoutMs = options.timeoutMs;
+    this.#sink = options.sink;
+    this.#timeoutMs = options.timeoutMs;
   }
 
   /** Frames sent and not answered yet. */
   get size(): number {
-    return this.pending.size;
+    return this.#pending.size;
   }
 
   /** True while a write awaits its ack. */
   hasWrites(): boolean {
-    for (const p of this.pending.values()) if (p.kind === "write") return true;
+    for (const p of this.#pending.values()) if (p.kind === "write") return true;
     return false;
   }
 
@@ -85,31 +85,31 @@ export class Requests {
       if (write) p.write = write;
       if (kind === "read") {
         p.timer = setTimeout(() => {
-          for (const [id, q] of this.pending) if (q === p) this.pending.delete(id);
-          const i = this.waiting.indexOf(p);
-          if (i >= 0) this.waiting.splice(i, 1);
-          reject(new TagwireError("TAGWIRE_ERR_TIMEOUT", `no reply to ${frame.type} in ${this.timeoutMs} ms`));
-        }, this.timeoutMs);
-        if (!this.online) {
-          this.waiting.push(p);
+          for (const [id, q] of this.#pending) if (q === p) this.#pending.delete(id);
+          const i = this.#waiting.indexOf(p);
+          if (i >= 0) this.#waiting.splice(i, 1);
+          reject(new TagwireError("TAGWIRE_ERR_TIMEOUT", `no reply to ${frame.type} in ${this.#timeoutMs} ms`));
+        }, this.#timeoutMs);
+        if (!this.#online) {
+          this.#waiting.push(p);
           return;
         }
       }
-      this.send(p);
+      this.#send(p);
     });
   }
 
   /** The hub accepted the hello: reads waiting for a connection go now. */
   connected(): void {
-    this.online = true;
-    for (const p of this.waiting.splice(0)) this.send(p);
+    this.#online = true;
+    for (const p of this.#waiting.splice(0)) this.#send(p);
   }
 
   /** An `ack` arrived; false when nothing waited for it. */
   settle(reqId: number, result: unknown): boolean {
-    const p = this.pending.get(reqId);
+    const p = this.#pending.get(reqId);
     if (!p) return false;
-    this.pending.delete(reqId);
+    this.#pending.delete(reqId);
     if (p.timer) clearTimeout(p.timer);
     p.resolve(result);
     return true;
@@ -117,9 +117,9 @@ export class Requests {
 
   /** An `error` arrived; false when nothing waited for it (the caller reports it). */
   refuse(reqId: number, code: string, message: string): boolean {
-    const p = reqId === 0 ? undefined : this.pending.get(reqId);
+    const p = reqId === 0 ? undefined : this.#pending.get(reqId);
     if (!p) return false;
-    this.pending.delete(reqId);
+    this.#pending.delete(reqId);
     if (p.timer) clearTimeout(p.timer);
     // TAGWIRE_ERR_INTERNAL is a hub-only code; keep it (the union is for known codes).
     p.reject(new TagwireError(code as TagwireErrorCode, message));
@@ -131,11 +131,11 @@ export class Requests {
    * TAGWIRE_ERR_CLOSED, outbox writes are forgotten; direct writes are returned (in doubt).
    */
   connectionLost(reason: string): InDoubtWrite[] {
-    this.online = false;
+    this.#online = false;
     const inDoubt: InDoubtWrite[] = [];
-    for (const [reqId, p] of this.pending) {
-      this.pending.delete(reqId);
-      if (p.kind === "read") this.waiting.push(p);
+    for (const [reqId, p] of this.#pending) {
+      this.#pending.delete(reqId);
+      if (p.kind === "read") this.#waiting.push(p);
       else if (p.kind === "write" && p.write) inDoubt.push({ write: p.write, settle: p.resolve });
       else if (p.kind === "write") {
         // An outbox entry: it stays in the outbox, marked attempted; nothing to do.
@@ -146,46 +146,46 @@ export class Requests {
 
   /** Ends every request, waiting or sent, with `error` (fatal refusal or close). */
   failAll(error: Error): void {
-    for (const p of this.waiting.splice(0)) {
+    for (const p of this.#waiting.splice(0)) {
       if (p.timer) clearTimeout(p.timer);
       p.reject(error);
     }
-    for (const [reqId, p] of this.pending) {
-      this.pending.delete(reqId);
+    for (const [reqId, p] of this.#pending) {
+      this.#pending.delete(reqId);
       if (p.timer) clearTimeout(p.timer);
       p.reject(error);
     }
   }
 
-  private send(p: Pending): void {
-    const reqId = this.nextReqId;
-    this.nextReqId = reqId >= 0xfffffffe ? 1 : reqId + 1;
+  #send(p: Pending): void {
+    const reqId = this.#nextReqId;
+    this.#nextReqId = reqId >= 0xfffffffe ? 1 : reqId + 1;
     (p.frame as { reqId: number }).reqId = reqId;
     let bytes: Uint8Array;
     try {
       bytes = encodeFrame(p.frame);
     } catch (err) {
-      this.end(p, new TagwireError("TAGWIRE_ERR_PAYLOAD", `cannot encode ${p.frame.type}: ${(err as Error).message}`));
+      this.#end(p, new TagwireError("TAGWIRE_ERR_PAYLOAD", `cannot encode ${p.frame.type}: ${(err as Error).message}`));
       return;
     }
     const max = this.maxMessageBytes;
     if (bytes.length + 5 > max) {
-      this.end(p, new TagwireError("TAGWIRE_ERR_SIZE", `${p.frame.type} frame of ${bytes.length} bytes exceeds the hub's ${max}`));
+      this.#end(p, new TagwireError("TAGWIRE_ERR_SIZE", `${p.frame.type} frame of ${bytes.length} bytes exceeds the hub's ${max}`));
       return;
     }
     // Outbox writes (kind write without `write`) are already safe in the outbox; they are paced
     // by the drain, so they are never refused here.
     const bounded = p.kind === "read" || (p.kind === "write" && p.write !== undefined);
     if (bounded) {
-      if (!this.sink.tryEnqueue(bytes)) {
-        this.end(p, new TagwireError("TAGWIRE_ERR_BACKPRESSURE", `${p.frame.type} refused: the send queue is full (the connection is not draining)`));
+      if (!this.#sink.tryEnqueue(bytes)) {
+        this.#end(p, new TagwireError("TAGWIRE_ERR_BACKPRESSURE", `${p.frame.type} refused: the send queue is full (the connection is not draining)`));
         return;
       }
-    } else this.sink.enqueue(bytes);
-    this.pending.set(reqId, p);
+    } else this.#sink.enqueue(bytes);
+    this.#pending.set(reqId, p);
   }
 
-  private end(p: Pending, error: TagwireError): void {
+  #end(p: Pending, error: TagwireError): void {
     if (p.timer) clearTimeout(p.timer);
     p.reject(error);
   }

@@ -35,81 +35,81 @@ export const DEFAULT_HIGH_WATER_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 
 export class SendQueue {
-  private readonly highWaterBytes: number;
-  private readonly maxQueuedBytes: number;
-  private readonly pollMs: number;
-  private transport: Transport | undefined;
-  private limits: SendQueueLimits = { framesPerSecond: LIMITS.framesPerSecond, maxMessageBytes: LIMITS.maxMessageBytes };
-  private outgoing: Uint8Array[] = [];
-  private queued = 0;
-  private flushQueued = false;
-  private tokens: number = LIMITS.framesPerSecond;
-  private tokensAt = 0;
-  private rateTimer: ReturnType<typeof setTimeout> | undefined;
-  private pollTimer: ReturnType<typeof setTimeout> | undefined;
-  private readonly writableWaiters: (() => void)[] = [];
+  readonly #highWaterBytes: number;
+  readonly #maxQueuedBytes: number;
+  readonly #pollMs: number;
+  #transport: Transport | undefined;
+  #limits: SendQueueLimits = { framesPerSecond: LIMITS.framesPerSecond, maxMessageBytes: LIMITS.maxMessageBytes };
+  #outgoing: Uint8Array[] = [];
+  #queued = 0;
+  #flushQueued = false;
+  #tokens: number = LIMITS.framesPerSecond;
+  #tokensAt = 0;
+  #rateTimer: ReturnType<typeof setTimeout> | undefined;
+  #pollTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #writableWaiters: (() => void)[] = [];
 
   constructor(options: SendQueueOptions = {}) {
-    this.highWaterBytes = options.highWaterBytes ?? DEFAULT_HIGH_WATER_BYTES;
-    this.maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
-    this.pollMs = options.pollMs ?? 10;
+    this.#highWaterBytes = options.highWaterBytes ?? DEFAULT_HIGH_WATER_BYTES;
+    this.#maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+    this.#pollMs = options.pollMs ?? 10;
   }
 
   /** Sends through `transport` from now on, with a full bucket of the given (or default) limits. */
   attach(transport: Transport, limits?: SendQueueLimits): void {
-    this.transport = transport;
+    this.#transport = transport;
     this.setLimits(limits ?? { framesPerSecond: LIMITS.framesPerSecond, maxMessageBytes: LIMITS.maxMessageBytes });
   }
 
   /** The hub's limits (from its hello ack); refills the bucket to the new rate. */
   setLimits(limits: SendQueueLimits): void {
-    this.limits = limits;
-    this.tokens = limits.framesPerSecond;
-    this.tokensAt = now();
+    this.#limits = limits;
+    this.#tokens = limits.framesPerSecond;
+    this.#tokensAt = now();
   }
 
   /** The connection is gone: what waits here was meant for it and is dropped. */
   detach(): void {
-    this.transport = undefined;
-    this.outgoing = [];
-    this.queued = 0;
-    this.stopPolling();
+    this.#transport = undefined;
+    this.#outgoing = [];
+    this.#queued = 0;
+    this.#stopPolling();
     // Waiters were holding back for that socket; a new connection starts them afresh.
-    this.writableWaiters.length = 0;
+    this.#writableWaiters.length = 0;
   }
 
   /** Stops every timer (session closed). */
   close(): void {
     this.detach();
-    if (this.rateTimer) clearTimeout(this.rateTimer);
-    this.rateTimer = undefined;
+    if (this.#rateTimer) clearTimeout(this.#rateTimer);
+    this.#rateTimer = undefined;
   }
 
   /** Bytes waiting in the queue (not yet handed to the transport). */
   get queuedBytes(): number {
-    return this.queued;
+    return this.#queued;
   }
 
   /** True while producers should hold back: the queue is full or the socket is not draining. */
   get saturated(): boolean {
-    if (this.queued >= this.maxQueuedBytes) return true;
-    const t = this.transport;
-    return t !== undefined && t.bufferedAmount > this.highWaterBytes;
+    if (this.#queued >= this.#maxQueuedBytes) return true;
+    const t = this.#transport;
+    return t !== undefined && t.bufferedAmount > this.#highWaterBytes;
   }
 
   /** Queues a frame unconditionally (control frames). */
   enqueue(bytes: Uint8Array): void {
-    this.outgoing.push(bytes);
-    this.queued += bytes.length;
-    if (!this.flushQueued) {
-      this.flushQueued = true;
-      queueMicrotask(this.flushTask);
+    this.#outgoing.push(bytes);
+    this.#queued += bytes.length;
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(this.#flushTask);
     }
   }
 
   /** Queues a frame unless `maxQueuedBytes` already wait; false means refused. */
   tryEnqueue(bytes: Uint8Array): boolean {
-    if (this.queued > 0 && this.queued + bytes.length > this.maxQueuedBytes) return false;
+    if (this.#queued > 0 && this.#queued + bytes.length > this.#maxQueuedBytes) return false;
     this.enqueue(bytes);
     return true;
   }
@@ -120,39 +120,39 @@ export class SendQueue {
       handler();
       return;
     }
-    this.writableWaiters.push(handler);
-    this.startPolling();
+    this.#writableWaiters.push(handler);
+    this.#startPolling();
   }
 
-  private readonly flushTask = (): void => this.flush();
+  readonly #flushTask = (): void => this.#flush();
 
-  private flush(): void {
-    this.flushQueued = false;
-    const t = this.transport;
-    if (!t || t.state !== "open" || this.outgoing.length === 0) return;
-    if (t.bufferedAmount > this.highWaterBytes) {
-      this.startPolling();
+  #flush(): void {
+    this.#flushQueued = false;
+    const t = this.#transport;
+    if (!t || t.state !== "open" || this.#outgoing.length === 0) return;
+    if (t.bufferedAmount > this.#highWaterBytes) {
+      this.#startPolling();
       return;
     }
-    const rate = this.limits.framesPerSecond;
+    const rate = this.#limits.framesPerSecond;
     const at = now();
-    this.tokens = Math.min(rate, this.tokens + ((at - this.tokensAt) * rate) / 1000);
-    this.tokensAt = at;
-    const allowed = Math.min(this.outgoing.length, Math.floor(this.tokens));
+    this.#tokens = Math.min(rate, this.#tokens + ((at - this.#tokensAt) * rate) / 1000);
+    this.#tokensAt = at;
+    const allowed = Math.min(this.#outgoing.length, Math.floor(this.#tokens));
     if (allowed === 0) {
-      if (!this.rateTimer) {
-        this.rateTimer = setTimeout(
+      if (!this.#rateTimer) {
+        this.#rateTimer = setTimeout(
           () => {
-            this.rateTimer = undefined;
-            this.flush();
+            this.#rateTimer = undefined;
+            this.#flush();
           },
-          Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / rate)),
+          Math.max(1, Math.ceil(((1 - this.#tokens) * 1000) / rate)),
         );
       }
       return;
     }
-    const maxBytes = this.limits.maxMessageBytes;
-    const frames = this.outgoing;
+    const maxBytes = this.#limits.maxMessageBytes;
+    const frames = this.#outgoing;
     let i = 0;
     let sentBytes = 0;
     let blocked = false;
@@ -172,51 +172,51 @@ export class SendQueue {
       i += n;
       sentBytes += bytes - 5;
       // One read per batch: cheap (a field sum in ws), and it stops a burst at the high water.
-      if (i < allowed && t.bufferedAmount > this.highWaterBytes) {
+      if (i < allowed && t.bufferedAmount > this.#highWaterBytes) {
         blocked = true;
         break;
       }
     }
-    this.tokens -= i;
-    this.queued -= sentBytes;
-    this.outgoing = i === frames.length ? [] : frames.slice(i);
-    if (blocked) this.startPolling();
-    else if (this.outgoing.length > 0) {
-      this.flushQueued = true;
-      queueMicrotask(this.flushTask);
+    this.#tokens -= i;
+    this.#queued -= sentBytes;
+    this.#outgoing = i === frames.length ? [] : frames.slice(i);
+    if (blocked) this.#startPolling();
+    else if (this.#outgoing.length > 0) {
+      this.#flushQueued = true;
+      queueMicrotask(this.#flushTask);
     }
-    if (this.writableWaiters.length > 0) {
-      if (!this.saturated) this.wake();
-      else this.startPolling();
+    if (this.#writableWaiters.length > 0) {
+      if (!this.saturated) this.#wake();
+      else this.#startPolling();
     }
   }
 
-  private startPolling(): void {
-    if (this.pollTimer) return;
-    this.pollTimer = setTimeout(() => {
-      this.pollTimer = undefined;
-      const t = this.transport;
+  #startPolling(): void {
+    if (this.#pollTimer) return;
+    this.#pollTimer = setTimeout(() => {
+      this.#pollTimer = undefined;
+      const t = this.#transport;
       if (!t || t.state !== "open") return;
-      if (t.bufferedAmount > this.highWaterBytes) {
-        this.startPolling();
+      if (t.bufferedAmount > this.#highWaterBytes) {
+        this.#startPolling();
         return;
       }
-      if (this.outgoing.length > 0) this.flush();
-      else if (this.writableWaiters.length > 0) {
-        if (this.saturated) this.startPolling();
-        else this.wake();
+      if (this.#outgoing.length > 0) this.#flush();
+      else if (this.#writableWaiters.length > 0) {
+        if (this.saturated) this.#startPolling();
+        else this.#wake();
       }
-    }, this.pollMs);
-    (this.pollTimer as { unref?: () => void }).unref?.();
+    }, this.#pollMs);
+    (this.#pollTimer as { unref?: () => void }).unref?.();
   }
 
-  private stopPolling(): void {
-    if (this.pollTimer) clearTimeout(this.pollTimer);
-    this.pollTimer = undefined;
+  #stopPolling(): void {
+    if (this.#pollTimer) clearTimeout(this.#pollTimer);
+    this.#pollTimer = undefined;
   }
 
-  private wake(): void {
-    const waiters = this.writableWaiters.splice(0);
+  #wake(): void {
+    const waiters = this.#writableWaiters.splice(0);
     for (const w of waiters) w();
   }
 }

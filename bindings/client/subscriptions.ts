@@ -35,75 +35,75 @@ export function subMatches(sub: Sub, agentId: string, channel: string): boolean 
 }
 
 export class Subscriptions<C> {
-  private nextId = 1;
-  private readonly byId = new Map<number, Sub>();
-  private routes = new Map<string, Map<string, Route<C>>>();
-  private routeCount = 0;
-  private readonly maxRoutes: number;
+  #nextId = 1;
+  readonly #byId = new Map<number, Sub>();
+  #routes = new Map<string, Map<string, Route<C>>>();
+  #routeCount = 0;
+  readonly #maxRoutes: number;
 
   constructor(maxRoutes = 10_000) {
-    this.maxRoutes = maxRoutes;
+    this.#maxRoutes = maxRoutes;
   }
 
   add(agentId: string, pattern: string, listener: (event: ChannelEvent) => void): Sub {
-    const sub: Sub = { id: this.nextId++, agentId, pattern, listener, active: true, everAcked: false };
-    this.byId.set(sub.id, sub);
+    const sub: Sub = { id: this.#nextId++, agentId, pattern, listener, active: true, everAcked: false };
+    this.#byId.set(sub.id, sub);
     this.clearRoutes();
     return sub;
   }
 
   remove(sub: Sub): void {
     sub.active = false;
-    this.byId.delete(sub.id);
+    this.#byId.delete(sub.id);
     this.clearRoutes();
   }
 
   get(id: number): Sub | undefined {
-    return this.byId.get(id);
+    return this.#byId.get(id);
   }
 
   all(): IterableIterator<Sub> {
-    return this.byId.values();
+    return this.#byId.values();
   }
 
   /** True when some subscription matches the channel. */
   anyMatches(agentId: string, channel: string): boolean {
-    for (const sub of this.byId.values()) if (subMatches(sub, agentId, channel)) return true;
+    for (const sub of this.#byId.values()) if (subMatches(sub, agentId, channel)) return true;
     return false;
   }
 
   /** The route of a channel; `cached` fills the cache slot of a new route. */
   route(agentId: string, channel: string, cached: (key: string) => C | undefined): Route<C> {
-    let byChannel = this.routes.get(agentId);
+    let byChannel = this.#routes.get(agentId);
     if (!byChannel) {
       byChannel = new Map();
-      this.routes.set(agentId, byChannel);
+      this.#routes.set(agentId, byChannel);
     }
     let r = byChannel.get(channel);
     if (!r) {
-      if (this.routeCount >= this.maxRoutes) {
+      if (this.#routeCount >= this.#maxRoutes) {
         this.clearRoutes();
         return this.route(agentId, channel, cached);
       }
       const key = `${agentId}/${channel}`;
       const subs: Sub[] = [];
-      for (const sub of this.byId.values()) if (sub.active && subMatches(sub, agentId, channel)) subs.push(sub);
+      for (const sub of this.#byId.values()) if (sub.active && subMatches(sub, agentId, channel)) subs.push(sub);
       r = { key, agentId, channel, subs, cached: cached(key) };
       byChannel.set(channel, r);
-      this.routeCount++;
+      this.#routeCount++;
     }
     return r;
   }
 
   clearRoutes(): void {
-    this.routes.clear();
-    this.routeCount = 0;
+    this.#routes.clear();
+    this.#routeCount = 0;
   }
 
   /** Ends every subscription (session closed). */
   clear(): void {
-    for (const sub of this.byId.values()) sub.active = false;
-    this.byId.clear();
+    for (const sub of this.#byId.values()) sub.active = false;
+    this.#byId.clear();
     this.clearRoutes();
   }
 }
