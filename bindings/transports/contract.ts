@@ -36,7 +36,7 @@ export interface Transport {
   readonly state: TransportState;
   /**
    * Bytes accepted by `send` that the underlying socket has not written yet (0 when unknown;
-   * MQTT counts unacknowledged PUBLISHes instead of bytes). Lets a sender that produces faster
+   * MQTT: bytes of PUBLISHes the broker has not acknowledged). Lets a sender that produces faster
    * than the wire drains apply backpressure (bindings/client/send-queue.ts); there is no drain
    * event because browsers' WebSocket has none, so a blocked sender polls it.
    */
