@@ -40,6 +40,15 @@
 //           sufMin/sufMax are f64 arrays, `limit` long, allocated when the first block completes.
 import { OK, ERR_ARGUMENT, ERR_NOT_FOUND } from "./errors";
 import { HandleTable } from "./handles";
+import {
+  STATS_RESULT_COUNT,
+  STATS_RESULT_EWMA,
+  STATS_RESULT_MAX,
+  STATS_RESULT_MEAN,
+  STATS_RESULT_MIN,
+  STATS_RESULT_STDDEV,
+  STATS_RESULT_SUM,
+} from "./layout.generated";
 import { ioInReserve } from "./io";
 
 /** Largest count window (and cap of a time window): 2^24 samples. */
@@ -59,7 +68,8 @@ import { ioInReserve } from "./io";
 // @ts-ignore: decorator
 @unmanaged
 class Window {
-  // Published; the binding reads these 7 f64 at the window's address. Keep first and in order.
+  // Published; the binding reads these 7 f64 at the window's address (STATS_RESULT in
+  // layout.json). Keep first and in that order: the start-up check below enforces it.
   count: f64 = 0;
   sum: f64 = 0;
   mean: f64 = 0;
@@ -115,6 +125,19 @@ class Window {
   /** 1 when the next sample starts the EWMA afresh (new, reset, or emptied by expiry). */
   fresh: u32 = 1;
 }
+
+// The published fields sit where layout.json says (checked once at start-up: a mismatch aborts
+// the instance before any window exists).
+assert(
+  offsetof<Window>("count") == STATS_RESULT_COUNT &&
+    offsetof<Window>("sum") == STATS_RESULT_SUM &&
+    offsetof<Window>("mean") == STATS_RESULT_MEAN &&
+    offsetof<Window>("min") == STATS_RESULT_MIN &&
+    offsetof<Window>("max") == STATS_RESULT_MAX &&
+    offsetof<Window>("stddev") == STATS_RESULT_STDDEV &&
+    offsetof<Window>("ewma") == STATS_RESULT_EWMA,
+  "Window fields do not match STATS_RESULT",
+);
 
 // ---- handles ----
 

@@ -3,15 +3,32 @@
 // output region, rebuilding its typed-array views only when linear memory has grown.
 import { WASM_BASE64 } from "./wasm.generated.js";
 import { TagwireError, statusError } from "./errors.js";
+import { CORE_EXPORT_ARITY, type CoreExports } from "./exports.generated.js";
+import { LAYOUT_HASH } from "./layout.generated.js";
 
-/** Raw exports of assembly/index.ts: numbers only. */
-export type CoreExports = Record<string, any> & {
-  memory: WebAssembly.Memory;
-  ioInReserve(len: number): number;
-  ioInPtr(): number;
-  ioOutPtr(): number;
-  ioOutLen(): number;
-};
+export type { CoreExports };
+
+/**
+ * What is wrong with a wasm instance's exports for this binding: missing, extra or wrong-arity
+ * exports, or a layoutHash() from another assembly/layout.json. Empty when they match.
+ */
+export function coreExportProblems(exports: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const want = CORE_EXPORT_ARITY as Record<string, number>;
+  for (const [name, arity] of Object.entries(want)) {
+    const got = exports[name];
+    if (got === undefined) problems.push(`missing export ${name}`);
+    else if (arity === -1 ? !(got instanceof WebAssembly.Memory) : typeof got !== "function" || got.length !== arity) {
+      problems.push(`export ${name} does not have the expected shape (${arity === -1 ? "memory" : `${arity} parameters`})`);
+    }
+  }
+  for (const name of Object.keys(exports)) if (!(name in want)) problems.push(`unexpected export ${name}`);
+  if (problems.length === 0) {
+    const hash = (exports.layoutHash as () => number)() >>> 0;
+    if (hash !== LAYOUT_HASH) problems.push(`layout 0x${hash.toString(16)} differs from the binding's 0x${LAYOUT_HASH.toString(16)}`);
+  }
+  return problems;
+}
 
 let compiled: Promise<WebAssembly.Module> | undefined;
 
@@ -65,6 +82,11 @@ export class CoreInstance {
       },
     };
     const instance = await WebAssembly.instantiate(module, imports);
+    // A wasm from another build of assembly/ would misread every record: refuse it here.
+    const problems = coreExportProblems(instance.exports as Record<string, unknown>);
+    if (problems.length > 0) {
+      throw new TagwireError("TAGWIRE_ERR_INTERNAL", `tagwire core does not match its binding (rebuild with npm run build:wasm): ${problems.join("; ")}`);
+    }
     self = new CoreInstance(instance.exports as unknown as CoreExports);
     return self;
   }

@@ -1,19 +1,8 @@
 // Binding of the core channel router (assembly/router.ts). Only numbers cross: names are written
 // as UTF-8 into the core's input region, results are read from linear memory through the
 // instance's cached views.
-import type { CoreInstance } from "./instance.js";
+import type { CoreExports, CoreInstance } from "./instance.js";
 import { TagwireError, statusError } from "./errors.js";
-
-interface RouterExports {
-  ioInPtr(): number;
-  routerCreate(): number;
-  routerDispose(handle: number): number;
-  routerSubscribe(handle: number, ptr: number, len: number, id: number): number;
-  routerUnsubscribe(handle: number, ptr: number, len: number, id: number): number;
-  routerSubscriptionCount(handle: number): number;
-  routerInternChannel(handle: number, ptr: number, len: number): number;
-  routerMatchId(handle: number, channelId: number): number;
-}
 
 const MAX_NAME_BYTES = 255;
 
@@ -50,7 +39,7 @@ function nameError(kind: string, value: unknown, why: string): TagwireError {
  */
 export class Router {
   readonly instance: CoreInstance;
-  private readonly ex: RouterExports;
+  private readonly ex: CoreExports;
   private readonly channelIds: Map<string, number>;
   private handle: number;
   /**
@@ -63,7 +52,7 @@ export class Router {
   constructor(instance: CoreInstance) {
     instance.check();
     this.instance = instance;
-    this.ex = instance.exports as unknown as RouterExports;
+    this.ex = instance.exports;
     let ids = channelIdCaches.get(instance);
     if (!ids) channelIdCaches.set(instance, (ids = new Map()));
     this.channelIds = ids;
@@ -91,14 +80,20 @@ export class Router {
     return r === 1;
   }
 
-  /** Subscriber ids whose patterns match `channel`: ascending, no duplicates, a fresh array. */
-  match(channel: string): number[] {
-    const at = this.matchPtr(this.channelId(channel)) >>> 2;
-    const u32 = this.view(at);
-    const count = u32[at];
-    const out = new Array<number>(count);
-    for (let i = 0; i < count; i++) out[i] = u32[at + 1 + i];
-    return out;
+  /**
+   * Subscriber ids whose patterns match `channel`: ascending, no duplicates.
+   *
+   * Returns a VIEW of the core's cached result, as `matchId` does (no array is built, so a
+   * channel with hundreds of subscribers costs what one with three does): read it before the next
+   * call into this core, or use `matchArray` for a plain array to keep.
+   */
+  match(channel: string): Uint32Array {
+    return this.matchId(this.channelId(channel));
+  }
+
+  /** `match` as a fresh plain array, for callers that keep or change the result. */
+  matchArray(channel: string): number[] {
+    return Array.from(this.matchId(this.channelId(channel)));
   }
 
   /**

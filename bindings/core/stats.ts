@@ -11,6 +11,15 @@
 //   the old view with length 0, a much cheaper test than reading `memory.buffer`.
 import type { CoreExports, CoreInstance } from "./instance.js";
 import { TagwireError } from "./errors.js";
+import {
+  STATS_RESULT_COUNT,
+  STATS_RESULT_EWMA,
+  STATS_RESULT_MAX,
+  STATS_RESULT_MEAN,
+  STATS_RESULT_MIN,
+  STATS_RESULT_STDDEV,
+  STATS_RESULT_SUM,
+} from "./layout.generated.js";
 
 /**
  * A count window (`window`: keep the newest N samples), a time window (`windowMs`: keep samples
@@ -48,14 +57,15 @@ const DEFAULT_ALPHA = 0.1;
 /** Samples add() may stage before it hands them to the core. */
 const STAGE = 256;
 
-// Offsets (in f64) of the published statistics; assembly/stats.ts keeps the same order.
-const COUNT = 0;
-const SUM = 1;
-const MEAN = 2;
-const MIN = 3;
-const MAX = 4;
-const STDDEV = 5;
-const EWMA = 6;
+// Indices (in f64 from the window's address) of the published statistics: STATS_RESULT in
+// assembly/layout.json.
+const COUNT = STATS_RESULT_COUNT / 8;
+const SUM = STATS_RESULT_SUM / 8;
+const MEAN = STATS_RESULT_MEAN / 8;
+const MIN = STATS_RESULT_MIN / 8;
+const MAX = STATS_RESULT_MAX / 8;
+const STDDEV = STATS_RESULT_STDDEV / 8;
+const EWMA = STATS_RESULT_EWMA / 8;
 
 function argument(message: string): TagwireError {
   return new TagwireError("TAGWIRE_ERR_ARGUMENT", message);

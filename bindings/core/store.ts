@@ -21,6 +21,15 @@
 import type { CoreInstance } from "./instance.js";
 import { TagwireError } from "./errors.js";
 import { type DocLimits, packValue, resolveLimits, unpackr } from "./doc.js";
+import {
+  APPLY_DO_DELETE,
+  APPLY_REPLACE,
+  Status,
+  STORE_RESULT_CHANGED as CHANGED,
+  STORE_RESULT_OUT_LEN as OUT_LEN,
+  STORE_RESULT_OUT_PTR as OUT_PTR,
+  STORE_RESULT_VERSION as VERSION,
+} from "./layout.generated.js";
 
 export interface ChannelStoreOptions extends DocLimits {}
 
@@ -120,11 +129,11 @@ export class ChannelStore {
     this.applyBytes(channel, diff, options);
     const r = this.resultPtr;
     const u32 = this.u32;
-    const at = u32[(r + 16) >>> 2];
+    const at = u32[(r + OUT_PTR) >>> 2]!;
     return {
-      version: this.f64[r >>> 3],
-      diff: this.u8.slice(at, at + u32[(r + 12) >>> 2]),
-      changed: u32[(r + 8) >>> 2] !== 0,
+      version: this.f64[(r + VERSION) >>> 3]!,
+      diff: this.u8.slice(at, at + u32[(r + OUT_LEN) >>> 2]!),
+      changed: u32[(r + CHANGED) >>> 2] !== 0,
     };
   }
 
@@ -133,11 +142,11 @@ export class ChannelStore {
     this.applyBytes(channel, packValue(diff, "applyValue"), options);
     const r = this.resultPtr;
     const u32 = this.u32;
-    const at = u32[(r + 16) >>> 2];
+    const at = u32[(r + OUT_PTR) >>> 2]!;
     return {
-      version: this.f64[r >>> 3],
-      diff: unpackr.unpack(this.u8.subarray(at, at + u32[(r + 12) >>> 2])),
-      changed: u32[(r + 8) >>> 2] !== 0,
+      version: this.f64[(r + VERSION) >>> 3]!,
+      diff: unpackr.unpack(this.u8.subarray(at, at + u32[(r + OUT_LEN) >>> 2]!)),
+      changed: u32[(r + CHANGED) >>> 2] !== 0,
     };
   }
 
@@ -157,7 +166,7 @@ export class ChannelStore {
   version(channel: number | string): number {
     const slot = this.resolve(channel);
     const v = this.ex.storeVersion(this.handle, slot);
-    if (v < 0) this.instance.ok(6, `version ${String(channel)}`);
+    if (v < 0) this.instance.ok(Status.ERR_NOT_FOUND, `version ${String(channel)}`);
     return v;
   }
 
@@ -223,11 +232,11 @@ export class ChannelStore {
     if (len > this.maxBytes) {
       throw new TagwireError("TAGWIRE_ERR_SIZE", `apply: payload of ${len} bytes exceeds ${this.maxBytes}`);
     }
-    let flags = 1;
+    let flags = APPLY_DO_DELETE;
     let keyCount = 0;
     if (options !== undefined) {
       if (options.doDelete === false) flags = 0;
-      if (options.replace) flags |= 2;
+      if (options.replace) flags |= APPLY_REPLACE;
       else if (options.replaceKeys !== undefined && options.replaceKeys.length > 0) {
         keyCount = this.writeDiffAndKeys(diff, options.replaceKeys);
       }
