@@ -2,7 +2,7 @@
 // Status codes, flags and record layouts shared with the binding (bindings/core/layout.generated.ts).
 
 // @ts-ignore: decorator
-@inline export const LAYOUT_HASH: u32 = 0x8c847c54;
+@inline export const LAYOUT_HASH: u32 = 0x02b7a513;
 
 /** success */
 // @ts-ignore: decorator
@@ -143,9 +143,9 @@
 /** +32 f64: largest (0 when empty) */
 // @ts-ignore: decorator
 @inline export const STATS_RESULT_MAX: i32 = 32;
-/** +40 f64: sample standard deviation (0 below two samples) */
+/** +40 f64: sum of squared deviations from the mean; the binding derives the sample standard deviation from it on read (sqrt(max(M2, 0) / (COUNT - 1)) when COUNT > 1 and MIN != MAX, else 0), so an add pays no division or square root for it */
 // @ts-ignore: decorator
-@inline export const STATS_RESULT_STDDEV: i32 = 40;
+@inline export const STATS_RESULT_M2: i32 = 40;
 /** +48 f64: exponentially weighted moving average */
 // @ts-ignore: decorator
 @inline export const STATS_RESULT_EWMA: i32 = 48;

@@ -33,9 +33,10 @@
 // grow by 2^20 * M2 first, so it stays amortised O(1) in practice.
 //
 // Layout of a window (an unmanaged struct on the heap; it never moves while the handle lives):
-//   0..55   the published statistics as 7 f64: count, sum, mean, min, max, stddev, ewma. The core
-//           rewrites them at the end of every call that changes the window; the binding reads
-//           them straight from memory, so reading a statistic costs no crossing.
+//   0..55   the published statistics as 7 f64 (STATS_RESULT in layout.json: count, sum, mean,
+//           min, max, M2, ewma; the binding derives stddev from M2 on read). The core rewrites
+//           them at the end of every call that changes the window; the binding reads them
+//           straight from memory, so reading a statistic costs no crossing.
 //   56..    running state (below). vals/times are f64 rings and minq/maxq u32 rings, `cap` long;
 //           sufMin/sufMax are f64 arrays, `limit` long, allocated when the first block completes.
 import { OK, ERR_ARGUMENT, ERR_NOT_FOUND } from "./errors";
@@ -46,7 +47,7 @@ import {
   STATS_RESULT_MAX,
   STATS_RESULT_MEAN,
   STATS_RESULT_MIN,
-  STATS_RESULT_STDDEV,
+  STATS_RESULT_M2,
   STATS_RESULT_SUM,
 } from "./layout.generated";
 import { ioInReserve } from "./io";
@@ -75,7 +76,8 @@ class Window {
   mean: f64 = 0;
   min: f64 = 0;
   max: f64 = 0;
-  stddev: f64 = 0;
+  /** m2 as of the last publish (the binding derives stddev from it). */
+  m2out: f64 = 0;
   ewma: f64 = 0;
 
   /**
@@ -134,7 +136,7 @@ assert(
     offsetof<Window>("mean") == STATS_RESULT_MEAN &&
     offsetof<Window>("min") == STATS_RESULT_MIN &&
     offsetof<Window>("max") == STATS_RESULT_MAX &&
-    offsetof<Window>("stddev") == STATS_RESULT_STDDEV &&
+    offsetof<Window>("m2out") == STATS_RESULT_M2 &&
     offsetof<Window>("ewma") == STATS_RESULT_EWMA,
   "Window fields do not match STATS_RESULT",
 );
@@ -515,7 +517,7 @@ function publish(w: Window): void {
     w.mean = 0;
     w.min = 0;
     w.max = 0;
-    w.stddev = 0;
+    w.m2out = 0;
     w.ewma = 0;
     return;
   }
@@ -539,7 +541,7 @@ function publish(w: Window): void {
   w.mean = min<f64>(max<f64>(w.k + sy / fn, lo), hi);
   w.min = lo;
   w.max = hi;
-  w.stddev = n > 1 && lo != hi ? sqrt<f64>(max<f64>(w.m2, 0) / <f64>(n - 1)) : 0;
+  w.m2out = w.m2;
   w.ewma = w.ew;
 }
 

@@ -2,7 +2,7 @@
 // Status codes, flags and record layouts shared with the core (assembly/layout.generated.ts).
 
 /** Checked against the wasm's layoutHash() when a core is loaded. */
-export const LAYOUT_HASH = 0x8c847c54;
+export const LAYOUT_HASH = 0x02b7a513;
 
 /** Core status codes by name. */
 export const Status = {
@@ -104,7 +104,7 @@ export const STATS_RESULT_MEAN = 16;
 export const STATS_RESULT_MIN = 24;
 /** +32 f64: largest (0 when empty) */
 export const STATS_RESULT_MAX = 32;
-/** +40 f64: sample standard deviation (0 below two samples) */
-export const STATS_RESULT_STDDEV = 40;
+/** +40 f64: sum of squared deviations from the mean; the binding derives the sample standard deviation from it on read (sqrt(max(M2, 0) / (COUNT - 1)) when COUNT > 1 and MIN != MAX, else 0), so an add pays no division or square root for it */
+export const STATS_RESULT_M2 = 40;
 /** +48 f64: exponentially weighted moving average */
 export const STATS_RESULT_EWMA = 48;

@@ -17,7 +17,7 @@ import {
   STATS_RESULT_MAX,
   STATS_RESULT_MEAN,
   STATS_RESULT_MIN,
-  STATS_RESULT_STDDEV,
+  STATS_RESULT_M2,
   STATS_RESULT_SUM,
 } from "./layout.generated.js";
 
@@ -64,8 +64,18 @@ const SUM = STATS_RESULT_SUM / 8;
 const MEAN = STATS_RESULT_MEAN / 8;
 const MIN = STATS_RESULT_MIN / 8;
 const MAX = STATS_RESULT_MAX / 8;
-const STDDEV = STATS_RESULT_STDDEV / 8;
+const M2 = STATS_RESULT_M2 / 8;
 const EWMA = STATS_RESULT_EWMA / 8;
+
+/**
+ * The sample standard deviation from the published count, min, max and M2: the core's formula,
+ * moved to the read (the same IEEE operations, so the same bits) so that adds skip a division and
+ * a square root most readers never ask for.
+ */
+function stddevOf(v: Float64Array, b: number): number {
+  const n = v[b + COUNT]!;
+  return n > 1 && v[b + MIN] !== v[b + MAX] ? Math.sqrt(Math.max(v[b + M2]!, 0) / (n - 1)) : 0;
+}
 
 function argument(message: string): TagwireError {
   return new TagwireError("TAGWIRE_ERR_ARGUMENT", message);
@@ -88,6 +98,8 @@ export class RollingStats {
   readonly windowMs: number | undefined;
   readonly ewmaAlpha: number;
   private readonly ex: CoreExports;
+  /** ex.statsAdd, held directly: a property load on the exports object per sample shows up. */
+  private readonly addOne: CoreExports["statsAdd"];
   private readonly timed: boolean;
   private handle: number;
   /** Index of the published statistics in an f64 view of memory. */
@@ -119,6 +131,7 @@ export class RollingStats {
     }
     this.instance = instance;
     this.ex = instance.exports;
+    this.addOne = instance.exports.statsAdd;
     this.window = window;
     this.windowMs = windowMs;
     this.ewmaAlpha = ewmaAlpha;
@@ -144,21 +157,28 @@ export class RollingStats {
     return v;
   }
 
-  /** The published statistics, after handing staged samples to the core. */
+  /**
+   * The published statistics, after handing staged samples to the core. This runs on every read,
+   * so the common case (nothing staged, window and core alive) is two field tests.
+   */
   private stats(): Float64Array {
-    this.live();
     if (this.pending !== 0) this.flush();
-    return this.f64();
+    else if (this.handle === 0 || this.instance.dead !== undefined) this.live();
+    let v = this.view;
+    if (v.length === 0) v = this.view = this.instance.f64;
+    return v;
   }
 
   /** Hands the staged samples to the core (values and times were checked by add()). */
   private flush(): void {
+    // add() checked the window and core were alive when it staged; dispose/reset drop the stage.
+    if (this.instance.dead !== undefined) this.instance.check();
     const n = this.pending;
     this.pending = 0;
     const times = this.stageTimes;
     let status: number;
     if (n === 1) {
-      status = this.ex.statsAdd(this.handle, this.stage[0], times ? times[0] : 0);
+      status = this.addOne(this.handle, this.stage[0]!, times ? times[0]! : 0);
     } else {
       const ptr: number = this.ex.ioInReserve(n * (times ? 16 : 8));
       const f64 = this.f64();
@@ -174,7 +194,7 @@ export class RollingStats {
    * a small JS stage until the window is next read or called; the result is the same.
    */
   add(value: number, timestampMs?: number): void {
-    this.live();
+    if (this.handle === 0 || this.instance.dead !== undefined) this.live();
     // x - x is 0 for finite numbers and NaN for NaN and +-Infinity.
     if (typeof value !== "number" || value - value !== 0) {
       throw argument(`RollingStats.add: samples must be finite numbers, got ${String(value)}`);
@@ -266,7 +286,7 @@ export class RollingStats {
   }
   /** Sample standard deviation (n - 1); 0 below two samples. */
   get stddev(): number {
-    return this.stats()[this.base + STDDEV];
+    return stddevOf(this.stats(), this.base);
   }
   get ewma(): number {
     return this.stats()[this.base + EWMA];
@@ -281,7 +301,7 @@ export class RollingStats {
       mean: v[b + MEAN],
       min: v[b + MIN],
       max: v[b + MAX],
-      stddev: v[b + STDDEV],
+      stddev: stddevOf(v, b),
       ewma: v[b + EWMA],
     };
   }
