@@ -93,7 +93,11 @@ export class Router {
 
   /** `match` as a fresh plain array, for callers that keep or change the result. */
   matchArray(channel: string): number[] {
-    return Array.from(this.matchId(this.channelId(channel)));
+    const ids = this.matchId(this.channelId(channel));
+    // A counted loop: Array.from over a typed array is several times slower for long lists.
+    const out = new Array<number>(ids.length);
+    for (let i = 0; i < ids.length; i++) out[i] = ids[i]!;
+    return out;
   }
 
   /**
