@@ -9,10 +9,13 @@ import {
   encodeStr,
   uintSize,
   writeUint,
+  strHeaderSize,
   binHeaderSize,
   writeBinHeader,
   arrayHeaderSize,
   writeArrayHeader,
+  utf8Length,
+  writeStr,
 } from "./msgpack.js";
 
 export const PROTOCOL_VERSION = 1;
@@ -284,39 +287,6 @@ function encodeWrite(type: 4 | 5, reqId: number, agentId: string, channel: strin
   return out;
 }
 
-const utf8 = new TextEncoder();
-
-/** UTF-8 length of `s`; equal to `s.length` exactly when `s` is ASCII (every other code unit takes 2+ bytes). */
-function utf8Length(s: string): number {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return utf8.encode(s).length;
-  return s.length;
-}
-
-function strHeaderSize(n: number): number {
-  return n < 32 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
-}
-
-/** Writes str `s` (`n` = its UTF-8 length) at `pos`; returns the position after it. */
-function writeStr(out: Uint8Array, pos: number, s: string, n: number): number {
-  if (n < 32) out[pos++] = 0xa0 | n;
-  else if (n < 0x100) {
-    out[pos++] = 0xd9;
-    out[pos++] = n;
-  } else if (n < 0x10000) {
-    out[pos++] = 0xda;
-    out[pos++] = n >>> 8;
-    out[pos++] = n & 0xff;
-  } else {
-    out[pos++] = 0xdb;
-    out[pos++] = n >>> 24;
-    out[pos++] = (n >>> 16) & 0xff;
-    out[pos++] = (n >>> 8) & 0xff;
-    out[pos++] = n & 0xff;
-  }
-  if (n === s.length) for (let i = 0; i < n; i++) out[pos + i] = s.charCodeAt(i);
-  else utf8.encodeInto(s, out.subarray(pos, pos + n));
-  return pos + n;
-}
 
 /** A batch (one transport message) holding `frames`, in order. At least one frame. */
 export function encodeFrames(frames: readonly Frame[]): Uint8Array {
