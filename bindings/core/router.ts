@@ -3,8 +3,8 @@
 // instance's cached views.
 import type { CoreExports, CoreInstance } from "./instance.js";
 import { TagwireError, statusError } from "./errors.js";
+import { MAX_NAME_BYTES, nameError, shownName } from "./names.js";
 
-const MAX_NAME_BYTES = 255;
 
 /**
  * Channel name -> interned channel id, one map per core instance (interning is per instance and
@@ -15,14 +15,7 @@ const MAX_NAME_BYTES = 255;
 const channelIdCaches = new WeakMap<CoreInstance, Map<string, number>>();
 const CHANNEL_ID_CACHE_LIMIT = 1 << 16;
 
-function shown(s: unknown): string {
-  if (typeof s !== "string") return String(s);
-  return JSON.stringify(s.length > 80 ? s.slice(0, 80) + "..." : s);
-}
 
-function nameError(kind: string, value: unknown, why: string): TagwireError {
-  return new TagwireError("TAGWIRE_ERR_NAME", `invalid ${kind} ${shown(value)}: ${why}`);
-}
 
 /**
  * Routes channel names to subscriber ids with MQTT-style patterns.
@@ -69,14 +62,14 @@ export class Router {
   subscribe(pattern: string, id: number): void {
     const len = this.writePattern(pattern, id, "subscribe");
     const r = this.ex.routerSubscribe(this.handle, this.ex.ioInPtr(), len, id);
-    if (r < 0) throw statusError(-r, `router.subscribe(${shown(pattern)})`);
+    if (r < 0) throw statusError(-r, `router.subscribe(${shownName(pattern)})`);
   }
 
   /** Removes `id` from `pattern`; true if it was subscribed to exactly that pattern. */
   unsubscribe(pattern: string, id: number): boolean {
     const len = this.writePattern(pattern, id, "unsubscribe");
     const r = this.ex.routerUnsubscribe(this.handle, this.ex.ioInPtr(), len, id);
-    if (r < 0) throw statusError(-r, `router.unsubscribe(${shown(pattern)})`);
+    if (r < 0) throw statusError(-r, `router.unsubscribe(${shownName(pattern)})`);
     return r === 1;
   }
 
@@ -115,7 +108,7 @@ export class Router {
     this.instance.check();
     const len = this.instance.writeInString(channel);
     const id = this.ex.routerInternChannel(this.handle, this.ex.ioInPtr(), len);
-    if (id < 0) throw statusError(-id, `router.channelId(${shown(channel)})`);
+    if (id < 0) throw statusError(-id, `router.channelId(${shownName(channel)})`);
     if (this.channelIds.size >= CHANNEL_ID_CACHE_LIMIT) this.channelIds.clear();
     this.channelIds.set(channel, id);
     return id;

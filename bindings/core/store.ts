@@ -21,6 +21,7 @@
 import type { CoreInstance } from "./instance.js";
 import { TagwireError } from "./errors.js";
 import { type DocLimits, packValue, resolveLimits, unpackr } from "./doc.js";
+import { isValidChannelName, nameError } from "./names.js";
 import {
   APPLY_DO_DELETE,
   APPLY_REPLACE,
@@ -55,18 +56,10 @@ export interface ApplyValueResult {
   changed: boolean;
 }
 
-const NAME_CHARS = /^[A-Za-z0-9_.:-]+$/;
 const encoder = new TextEncoder();
 
-/** Channel names: 1..255 UTF-8 bytes, levels split by "/", none empty, chars [A-Za-z0-9_.:-]. */
-export function isValidChannelName(name: unknown): name is string {
-  if (typeof name !== "string" || name.length < 1 || name.length > 255) return false;
-  for (const level of name.split("/")) if (!NAME_CHARS.test(level)) return false;
-  return true;
-}
-
-function nameError(name: unknown): TagwireError {
-  return new TagwireError("TAGWIRE_ERR_NAME", `invalid channel name ${JSON.stringify(name)}`);
+function invalidName(name: unknown): TagwireError {
+  return nameError("channel name", name, "must be 1..255 bytes of '/'-separated levels of A-Z a-z 0-9 _ . : -");
 }
 
 export class ChannelStore {
@@ -104,7 +97,7 @@ export class ChannelStore {
   open(name: string): number {
     const known = this.slots.get(name);
     if (known !== undefined) return known;
-    if (!isValidChannelName(name)) throw nameError(name);
+    if (!isValidChannelName(name)) throw invalidName(name);
     this.live();
     const len = this.instance.writeInString(name);
     const slot = this.ex.storeOpen(this.handle, len);
@@ -220,7 +213,7 @@ export class ChannelStore {
     if (typeof channel === "number") return channel;
     const slot = this.slotOf(channel);
     if (slot === undefined) {
-      if (!isValidChannelName(channel)) throw nameError(channel);
+      if (!isValidChannelName(channel)) throw invalidName(channel);
       throw new TagwireError("TAGWIRE_ERR_NOT_FOUND", `no channel ${JSON.stringify(channel)}`);
     }
     return slot;
