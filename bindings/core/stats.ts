@@ -82,7 +82,9 @@ function argument(message: string): TagwireError {
 }
 
 /**
- * A rolling window in the core: count, sum, mean, min, max, sample standard deviation and EWMA,
+ * A rolling window in the core (what `core.createRollingStats` returns; the SDK's `RollingStats`
+ * extends it with a shared core and `summary()`): count, sum, mean, min, max, sample standard
+ * deviation and EWMA,
  * each O(1) amortised per sample. Samples must be finite numbers: NaN or ±Infinity (or a
  * non-finite timestamp) throws TAGWIRE_ERR_ARGUMENT and leaves the window as it was; in
  * addMany() one bad sample rejects the whole batch.
@@ -91,7 +93,7 @@ function argument(message: string): TagwireError {
  * newest (a clock that steps back loses nothing). Statistics reflect the newest time seen; call
  * expire(nowMs) to age samples out when no new ones arrive.
  */
-export class RollingStats {
+export class RollingWindow {
   readonly instance: CoreInstance;
   /** The sample count bound, or undefined for a pure time window. */
   readonly window: number | undefined;
@@ -146,7 +148,7 @@ export class RollingStats {
 
   /** The handle, after checking the window and its core are alive. */
   private live(): number {
-    if (this.handle === 0) throw new TagwireError("TAGWIRE_ERR_NOT_FOUND", "RollingStats: disposed");
+    if (this.handle === 0) throw new TagwireError("TAGWIRE_ERR_NOT_FOUND", "rolling window: disposed");
     this.instance.check();
     return this.handle;
   }
@@ -186,7 +188,7 @@ export class RollingStats {
       if (times) f64.set(times.subarray(0, n), ptr / 8 + n);
       status = this.ex.statsAddMany(this.handle, n, 0, times ? 1 : 0);
     }
-    if (status !== 0) this.instance.ok(status, "RollingStats: adding staged samples");
+    if (status !== 0) this.instance.ok(status, "rolling window: adding staged samples");
   }
 
   /**
@@ -197,14 +199,14 @@ export class RollingStats {
     if (this.handle === 0 || this.instance.dead !== undefined) this.live();
     // x - x is 0 for finite numbers and NaN for NaN and +-Infinity.
     if (typeof value !== "number" || value - value !== 0) {
-      throw argument(`RollingStats.add: samples must be finite numbers, got ${String(value)}`);
+      throw argument(`add: samples must be finite numbers, got ${String(value)}`);
     }
     const at = this.pending;
     const times = this.stageTimes;
     if (times) {
       const t = timestampMs ?? Date.now();
       if (typeof t !== "number" || t - t !== 0) {
-        throw argument(`RollingStats.add: timestamps must be finite numbers, got ${String(t)}`);
+        throw argument(`add: timestamps must be finite numbers, got ${String(t)}`);
       }
       times[at] = t;
     }
@@ -221,7 +223,7 @@ export class RollingStats {
     const h = this.live();
     const n = values.length;
     if (timestampsMs !== undefined && timestampsMs.length !== n) {
-      throw argument(`RollingStats.addMany: ${n} values but ${timestampsMs.length} timestamps`);
+      throw argument(`addMany: ${n} values but ${timestampsMs.length} timestamps`);
     }
     if (this.pending !== 0) this.flush();
     if (n === 0) return;
@@ -233,7 +235,7 @@ export class RollingStats {
     const now = this.timed && !withTimes ? Date.now() : 0;
     const status: number = this.ex.statsAddMany(h, n, now, withTimes ? 1 : 0);
     if (status !== 0) {
-      this.instance.ok(status, "RollingStats.addMany: samples and timestamps must be finite (batch rejected)");
+      this.instance.ok(status, "addMany: samples and timestamps must be finite (batch rejected)");
     }
   }
 
@@ -245,7 +247,7 @@ export class RollingStats {
     const h = this.live();
     if (this.pending !== 0) this.flush();
     const r: number = this.ex.statsExpire(h, nowMs);
-    if (r < 0) this.instance.ok(-r, "RollingStats.expire: nowMs must be finite");
+    if (r < 0) this.instance.ok(-r, "expire: nowMs must be finite");
     return r;
   }
 
@@ -253,7 +255,7 @@ export class RollingStats {
   reset(): void {
     const h = this.live();
     this.pending = 0; // emptied anyway
-    this.instance.ok(this.ex.statsReset(h), "RollingStats.reset");
+    this.instance.ok(this.ex.statsReset(h), "reset");
   }
 
   /** Frees the window in the core; later calls throw TAGWIRE_ERR_NOT_FOUND. Safe to repeat. */
@@ -262,7 +264,7 @@ export class RollingStats {
     const h = this.handle;
     this.handle = 0;
     this.pending = 0;
-    if (!this.instance.dead) this.instance.ok(this.ex.statsDispose(h), "RollingStats.dispose");
+    if (!this.instance.dead) this.instance.ok(this.ex.statsDispose(h), "dispose");
   }
 
   get disposed(): boolean {
