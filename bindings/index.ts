@@ -17,6 +17,7 @@ export type {
   ChannelStoreOptions,
   ApplyOptions,
   ApplyResult,
+  ApplyView,
   ApplyValueResult,
   DiffOptions,
   DocLimits,

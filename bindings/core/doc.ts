@@ -109,7 +109,7 @@ export class DocCodec {
     if (first.length > max || second.length > max) {
       throw new TagwireError("TAGWIRE_ERR_SIZE", `${what}: payload of ${Math.max(first.length, second.length)} bytes exceeds ${max}`);
     }
-    const ptr = this.instance.exports.ioInReserve(first.length + second.length);
+    const ptr = this.instance.reserveIn(first.length + second.length);
     const u8 = this.instance.u8;
     u8.set(first, ptr);
     u8.set(second, ptr + first.length);

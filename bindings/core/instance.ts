@@ -57,7 +57,10 @@ export class CoreInstance {
   private f64View!: Float64Array;
   private dv!: DataView;
   private inView: Uint8Array | undefined;
-  private inViewPtr = 0;
+  // The input region as last reserved: it moves only inside ioInReserve, and every reservation
+  // goes through reserveIn, so a request that fits costs no call into the core.
+  private inAt = 0;
+  private inCap = 0;
   /** Set when the core aborted: its state can no longer be trusted. */
   dead: string | undefined;
 
@@ -124,9 +127,27 @@ export class CoreInstance {
     return this.dv;
   }
 
+  /**
+   * Address of the input region, holding at least `len` bytes. Asks the core only when the region
+   * must grow (it may move then); the core's own modules never grow it past what was reserved here.
+   */
+  reserveIn(len: number): number {
+    if (len <= this.inCap) return this.inAt;
+    // At least the region's initial 64 KiB, which the core already holds: no move for small asks.
+    const cap = Math.max(len, 65536);
+    this.inAt = this.exports.ioInReserve(cap);
+    this.inCap = cap;
+    return this.inAt;
+  }
+
+  /** Address of the input region (as of the last reserveIn). */
+  get inPtr(): number {
+    return this.inCap === 0 ? this.reserveIn(0) : this.inAt;
+  }
+
   /** Copies bytes into the input region; returns their address. */
   writeIn(bytes: Uint8Array): number {
-    const ptr = this.exports.ioInReserve(bytes.length);
+    const ptr = this.reserveIn(bytes.length);
     this.u8.set(bytes, ptr);
     return ptr;
   }
@@ -139,17 +160,11 @@ export class CoreInstance {
     const need = offset + s.length * 3;
     // A fresh subarray per call costs more than encoding a short name: keep one view of the
     // input region, rebuilt only when the region moves, is too small, or memory grows.
+    // A grown memory detaches the old buffer (length 0); a moved region changes byteOffset.
     let view = this.inView;
-    if (
-      view === undefined ||
-      view.length < need ||
-      view.buffer !== this.exports.memory.buffer ||
-      this.exports.ioInPtr() !== this.inViewPtr
-    ) {
-      const cap = Math.max(need, 4096);
-      const ptr = this.exports.ioInReserve(cap);
-      view = this.inView = new Uint8Array(this.exports.memory.buffer, ptr, cap);
-      this.inViewPtr = ptr;
+    const ptr = this.reserveIn(need);
+    if (view === undefined || view.length < need || view.byteOffset !== ptr) {
+      view = this.inView = new Uint8Array(this.exports.memory.buffer, ptr, this.inCap);
     }
     return encoder.encodeInto(s, offset === 0 ? view : view.subarray(offset)).written!;
   }

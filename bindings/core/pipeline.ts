@@ -176,7 +176,7 @@ export class Pipeline {
     const w = options.writerAgentId;
     if (w !== undefined) {
       // The writer id follows the batch in the input region.
-      const ptr = ex.ioInReserve(batch.length + w.length * 3);
+      const ptr = this.instance.reserveIn(batch.length + w.length * 3);
       this.instance.u8.set(batch, ptr);
       writerLen = this.instance.writeInString(w, batch.length);
     } else {

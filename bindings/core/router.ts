@@ -61,14 +61,14 @@ export class Router {
   /** Subscribes `id` (an integer 0..2^32-1) to `pattern`. Subscribing twice is a no-op. */
   subscribe(pattern: string, id: number): void {
     const len = this.writePattern(pattern, id, "subscribe");
-    const r = this.ex.routerSubscribe(this.handle, this.ex.ioInPtr(), len, id);
+    const r = this.ex.routerSubscribe(this.handle, this.instance.inPtr, len, id);
     if (r < 0) throw statusError(-r, `router.subscribe(${shownName(pattern)})`);
   }
 
   /** Removes `id` from `pattern`; true if it was subscribed to exactly that pattern. */
   unsubscribe(pattern: string, id: number): boolean {
     const len = this.writePattern(pattern, id, "unsubscribe");
-    const r = this.ex.routerUnsubscribe(this.handle, this.ex.ioInPtr(), len, id);
+    const r = this.ex.routerUnsubscribe(this.handle, this.instance.inPtr, len, id);
     if (r < 0) throw statusError(-r, `router.unsubscribe(${shownName(pattern)})`);
     return r === 1;
   }
@@ -107,7 +107,7 @@ export class Router {
     }
     this.instance.check();
     const len = this.instance.writeInString(channel);
-    const id = this.ex.routerInternChannel(this.handle, this.ex.ioInPtr(), len);
+    const id = this.ex.routerInternChannel(this.handle, this.instance.inPtr, len);
     if (id < 0) throw statusError(-id, `router.channelId(${shownName(channel)})`);
     if (this.channelIds.size >= CHANNEL_ID_CACHE_LIMIT) this.channelIds.clear();
     this.channelIds.set(channel, id);

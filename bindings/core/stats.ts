@@ -182,7 +182,7 @@ export class RollingWindow {
     if (n === 1) {
       status = this.addOne(this.handle, this.stage[0]!, times ? times[0]! : 0);
     } else {
-      const ptr: number = this.ex.ioInReserve(n * (times ? 16 : 8));
+      const ptr: number = this.instance.reserveIn(n * (times ? 16 : 8));
       const f64 = this.f64();
       f64.set(this.stage.subarray(0, n), ptr / 8);
       if (times) f64.set(times.subarray(0, n), ptr / 8 + n);
@@ -228,7 +228,7 @@ export class RollingWindow {
     if (this.pending !== 0) this.flush();
     if (n === 0) return;
     const withTimes = this.timed && timestampsMs !== undefined;
-    const ptr: number = this.ex.ioInReserve(n * (withTimes ? 16 : 8));
+    const ptr: number = this.instance.reserveIn(n * (withTimes ? 16 : 8));
     const f64 = this.f64();
     f64.set(values, ptr / 8);
     if (withTimes) f64.set(timestampsMs!, ptr / 8 + n);

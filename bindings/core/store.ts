@@ -50,6 +50,31 @@ export interface ApplyResult {
   changed: boolean;
 }
 
+/**
+ * What `applyView` returns: ONE object per store, rewritten by every applyView, whose diff is read
+ * in place from the core's output region. Valid until the next call into the same core (any call
+ * may grow memory or reuse the region): copy what must outlive it (`diff.slice()`).
+ */
+export class ApplyView {
+  version = 0;
+  changed = false;
+  /** Offset of the effective diff in `bytes` (all of linear memory). */
+  diffStart = 0;
+  diffLength = 0;
+  /** @internal */
+  u8: Uint8Array = new Uint8Array(0);
+
+  /** All of linear memory, for diffStart / diffLength without allocating a view. */
+  get bytes(): Uint8Array {
+    return this.u8;
+  }
+
+  /** The effective diff as msgpack: a view into the core (`0x80`, `{}`, when nothing changed). */
+  get diff(): Uint8Array {
+    return this.u8.subarray(this.diffStart, this.diffStart + this.diffLength);
+  }
+}
+
 export interface ApplyValueResult {
   version: number;
   diff: unknown;
@@ -70,6 +95,7 @@ export class ChannelStore {
   private readonly resultPtr: number;
   /** name -> slot for channels opened or looked up through this object. */
   private readonly slots = new Map<string, number>();
+  private readonly lastView = new ApplyView();
   // Views of linear memory for the hot path. Growing memory detaches the old buffer, which
   // turns these views' length to 0: a cheap check instead of reading memory.buffer per call.
   private u8 = new Uint8Array(0);
@@ -128,6 +154,24 @@ export class ChannelStore {
       diff: this.u8.slice(at, at + u32[(r + OUT_LEN) >>> 2]!),
       changed: u32[(r + CHANGED) >>> 2] !== 0,
     };
+  }
+
+  /**
+   * `apply` without the copy: the effective diff stays in the core's output region and the result
+   * is this store's one ApplyView, rewritten by the next applyView (see ApplyView for how long it
+   * is valid). For hot loops that read the version or forward the diff at once.
+   */
+  applyView(channel: number | string, diff: Uint8Array, options?: ApplyOptions): ApplyView {
+    this.applyBytes(channel, diff, options);
+    const r = this.resultPtr;
+    const u32 = this.u32;
+    const v = this.lastView;
+    v.version = this.f64[(r + VERSION) >>> 3]!;
+    v.changed = u32[(r + CHANGED) >>> 2] !== 0;
+    v.diffStart = u32[(r + OUT_PTR) >>> 2]!;
+    v.diffLength = u32[(r + OUT_LEN) >>> 2]!;
+    v.u8 = this.u8;
+    return v;
   }
 
   /** `apply` for JS values: the diff is packed with msgpackr and the effective diff unpacked. */
@@ -235,7 +279,7 @@ export class ChannelStore {
       }
     }
     if (keyCount === 0) {
-      const ptr = this.ex.ioInReserve(len);
+      const ptr = this.instance.reserveIn(len);
       if (this.u8.length === 0) this.refreshViews();
       this.u8.set(diff, ptr);
     }
@@ -257,7 +301,7 @@ export class ChannelStore {
     const encoded = keys.map((k) => encoder.encode(String(k)));
     let total = diff.length;
     for (const k of encoded) total += 4 + k.length;
-    const ptr = this.ex.ioInReserve(total);
+    const ptr = this.instance.reserveIn(total);
     const u8 = this.instance.u8;
     const view = this.instance.view;
     u8.set(diff, ptr);
