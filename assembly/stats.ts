@@ -97,6 +97,8 @@ class Window {
   windowMs: f64 = 0;
   /** Newest time seen (samples and expire calls); -Infinity before the first. */
   clock: f64 = -Infinity;
+  /** 1 / limit, computed once: replaceRun's per-call division otherwise (the same bits). */
+  invLimit: f64 = 0;
   /** Count windows: min and max of the block being filled. */
   blockMin: f64 = Infinity;
   blockMax: f64 = -Infinity;
@@ -430,7 +432,7 @@ function replaceRun(w: Window, src: usize, count: i32): void {
   const alpha = w.alpha;
   const limit = w.limit;
   const fn = <f64>limit;
-  const inv = 1 / fn;
+  const inv = w.invLimit;
   let head = w.head;
   let tail = w.tail;
   let blockPos = w.blockPos;
@@ -562,6 +564,7 @@ export function statsCreate(limit: f64, windowMs: f64, alpha: f64): i32 {
   if (!(alpha > 0 && alpha <= 1)) return -ERR_ARGUMENT;
   const w = new Window();
   w.limit = limit > 0 ? <u32>limit : DEFAULT_TIME_LIMIT;
+  w.invLimit = 1 / <f64>w.limit;
   w.windowMs = windowMs;
   w.alpha = alpha;
   // A small window gets its final ring now; a bigger one grows on demand.
@@ -576,7 +579,10 @@ export function statsAdd(h: i32, value: f64, timeMs: f64): i32 {
   if (!isFinite<f64>(value)) return ERR_ARGUMENT;
   if (w.times && !isFinite<f64>(timeMs)) return ERR_ARGUMENT;
   store<f64>(scratch, value);
-  addRun(w, scratch, 0, 1, timeMs);
+  // A full count window (the steady state of a reader that reads after every sample) goes
+  // straight to replaceRun; addRun would take the same path after its checks.
+  if (!w.times && w.tail - w.head == w.limit) replaceRun(w, scratch, 1);
+  else addRun(w, scratch, 0, 1, timeMs);
   publish(w);
   return OK;
 }
