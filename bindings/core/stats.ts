@@ -1,12 +1,14 @@
 // Rolling statistics over the newest samples of a stream (assembly/stats.ts does the work).
 //
 // Two things keep the boundary cheap:
-// - add() stages samples in a JS Float64Array and hands them to the core in one crossing when
-//   anything reads the window or calls into it (or the stage fills). A lone add() followed by a
-//   read costs one crossing, as it would unstaged; many adds between reads cost one crossing per
-//   batch. Samples are checked when added, so errors still surface at the add() that caused them.
-// - The core publishes each window's seven statistics as f64 in linear memory at the end of every
-//   call that changes the window, so the getters and snapshot() read memory, not a call. The cached
+// - While adds come in runs, add() stages samples in a JS Float64Array and hands them to the core
+//   in one crossing when anything reads the window or calls into it (or the stage fills); once
+//   reads follow single adds, add() calls the core directly (the stage would only add work there)
+//   until two adds meet without a read between them. Samples are checked when added, so errors
+//   still surface at the add() that caused them, and both ways give the same bits.
+// - The core publishes each window's statistics as f64 in linear memory (STATS_RESULT in
+//   assembly/layout.json) at the end of every call that changes the window, so the getters and
+//   snapshot() read memory, not a call. The cached
 //   view is re-fetched only when memory has grown: growing detaches the old buffer, which leaves
 //   the old view with length 0, a much cheaper test than reading `memory.buffer`.
 import type { CoreExports, CoreInstance } from "./instance.js";
@@ -109,6 +111,13 @@ export class RollingWindow {
   private view: Float64Array;
   /** Samples added but not yet in the core, and their times (time windows). */
   private pending = 0;
+  /**
+   * How add() hands samples over, chosen by how the window is used: staged (batched into one
+   * crossing at the next read) while several adds come between reads, direct (one call per add,
+   * no stage) once reads follow single adds. `unread`: an add went direct since the last read.
+   */
+  private direct = false;
+  private unread = false;
   private readonly stage = new Float64Array(STAGE);
   private readonly stageTimes: Float64Array | undefined;
 
@@ -164,8 +173,13 @@ export class RollingWindow {
    * so the common case (nothing staged, window and core alive) is two field tests.
    */
   private stats(): Float64Array {
-    if (this.pending !== 0) this.flush();
-    else if (this.handle === 0 || this.instance.dead !== undefined) this.live();
+    this.unread = false;
+    if (this.pending !== 0) {
+      // One staged sample per read: the caller reads after every add, so add() calls the core
+      // at once from now on (staging would only add work).
+      if (this.pending === 1) this.direct = true;
+      this.flush();
+    } else if (this.handle === 0 || this.instance.dead !== undefined) this.live();
     let v = this.view;
     if (v.length === 0) v = this.view = this.instance.f64;
     return v;
@@ -193,7 +207,8 @@ export class RollingWindow {
 
   /**
    * Adds one sample; `timestampMs` (time windows) defaults to Date.now(). The sample may wait in
-   * a small JS stage until the window is next read or called; the result is the same.
+   * a small JS stage until the window is next read or called (when adds come in runs); the result
+   * is the same either way, to the bit.
    */
   add(value: number, timestampMs?: number): void {
     if (this.handle === 0 || this.instance.dead !== undefined) this.live();
@@ -201,15 +216,27 @@ export class RollingWindow {
     if (typeof value !== "number" || value - value !== 0) {
       throw argument(`add: samples must be finite numbers, got ${String(value)}`);
     }
-    const at = this.pending;
     const times = this.stageTimes;
+    let t = 0;
     if (times) {
-      const t = timestampMs ?? Date.now();
+      t = timestampMs ?? Date.now();
       if (typeof t !== "number" || t - t !== 0) {
         throw argument(`add: timestamps must be finite numbers, got ${String(t)}`);
       }
-      times[at] = t;
     }
+    if (this.direct) {
+      if (!this.unread) {
+        // Read after every add: one crossing now, and the published statistics are current.
+        this.unread = true;
+        const status = this.addOne(this.handle, value, t);
+        if (status !== 0) this.instance.ok(status, "add");
+        return;
+      }
+      // A second add before any read: a loop of adds, which the stage batches.
+      this.direct = false;
+    }
+    const at = this.pending;
+    if (times) times[at] = t;
     this.stage[at] = value;
     this.pending = at + 1;
     if (at + 1 === STAGE) this.flush();
