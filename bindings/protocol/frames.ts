@@ -4,6 +4,7 @@
 // aggregates, message data) are msgpack documents carried as `bin`, so the codec never decodes
 // them and the hub can splice the core's bytes straight into event frames.
 import { TagwireError, type TagwireErrorCode } from "../core/errors.js";
+import { PIPELINE_MAX_FRAMES, PUBLISH_FLAG_LOG, PUBLISH_FLAG_REPLACE } from "../core/layout.generated.js";
 import {
   packr,
   encodeStr,
@@ -39,13 +40,13 @@ export const FrameType = {
 } as const;
 export type FrameTypeName = keyof typeof FrameType;
 
-/** Publish flag bits. */
-export const PublishFlag = { log: 1, replace: 2 } as const;
+/** Publish flag bits (the core's pipeline reads the same bits: assembly/layout.json). */
+export const PublishFlag = { log: PUBLISH_FLAG_LOG, replace: PUBLISH_FLAG_REPLACE } as const;
 
 export const LIMITS = {
   maxMessageBytes: 2 * 1024 * 1024,
   hardMaxMessageBytes: 16 * 1024 * 1024,
-  maxFramesPerBatch: 1024,
+  maxFramesPerBatch: PIPELINE_MAX_FRAMES,
   maxPayloadBytes: 1024 * 1024,
   maxDepth: 64,
   framesPerSecond: 10_000,
