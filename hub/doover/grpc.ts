@@ -316,7 +316,7 @@ export async function startDeviceAgent(ctx: HubContext, options: DeviceAgentOpti
         replace: req.replace_data === true,
         replaceKeys: req.replace_keys ?? [],
         log: req.save_log === true,
-      });
+      }, agentId);
       // return_aggregate unset means true (Doover's default).
       return req.return_aggregate === false ? {} : { aggregate: aggregateReply(channel) };
     }),
@@ -331,7 +331,7 @@ export async function startDeviceAgent(ctx: HubContext, options: DeviceAgentOpti
       }
       const log = req.save_log !== false;
       if (value !== null && typeof value === "object" && !Array.isArray(value)) {
-        await service.writeAggregate(agentId, channel, value, { log });
+        await service.writeAggregate(agentId, channel, value, { log }, agentId);
         return { message_id: "" };
       }
       const m = await service.createMessage(agentId, channel, { value }, { author: agentId });
@@ -346,20 +346,20 @@ export async function startDeviceAgent(ctx: HubContext, options: DeviceAgentOpti
       return { message_id: m.id.toString() };
     }),
 
-    GetMessage: unary((req) => {
+    GetMessage: unary(async (req) => {
       const channel = channelName(req);
       const id = parseSnowflake(String(req.message_id ?? ""), "message_id");
-      const m = id === undefined ? undefined : service.findMessage(agentId, channel, id);
+      const m = id === undefined ? undefined : await service.findMessage(agentId, channel, id);
       if (!m) throw new TagwireError("TAGWIRE_ERR_NOT_FOUND", `no message ${req.message_id} in ${agentId}/${channel}`);
       return { message: protoMessage(service.message(agentId, channel, m)) };
     }),
 
-    GetMessages: unary((req) => {
+    GetMessages: unary(async (req) => {
       const channel = channelName(req);
       const before = req.before === undefined ? undefined : parseSnowflake(String(req.before), "before");
       const after = req.after === undefined ? undefined : parseSnowflake(String(req.after), "after");
       const limit = Math.min(Math.max(1, Number(req.limit ?? 100) || 100), 1000);
-      return { messages: service.listMessages(agentId, channel, before, after, limit, req.field_names ?? []).map(protoMessage) };
+      return { messages: (await service.listMessages(agentId, channel, before, after, limit, req.field_names ?? [])).map(protoMessage) };
     }),
 
     ListChannels: unary((req) => ({

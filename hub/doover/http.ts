@@ -145,7 +145,7 @@ async function serve(
     const before = parseSnowflake(url.searchParams.get("before"), "before");
     const after = parseSnowflake(url.searchParams.get("after"), "after");
     const fields = url.searchParams.getAll("field_name").filter((f) => f !== "");
-    const results = service.listMultiAgent(agents, route.channel, before, after, limitParam(url), perAgent, fields);
+    const results = await service.listMultiAgent(agents, route.channel, before, after, limitParam(url), perAgent, fields);
     return send(res, 200, { results, count: results.length });
   }
 
@@ -202,7 +202,7 @@ async function serve(
         replace: method === "PUT",
         replaceKeys,
         log: flag(url, "log_update", false),
-      });
+      }, principal.agentId);
       if (flag(url, "suppress_response", false)) return send(res, 204, undefined);
       return send(res, 200, service.aggregate(agentId, channel));
     }
@@ -216,7 +216,7 @@ async function serve(
       const before = parseSnowflake(url.searchParams.get("before"), "before");
       const after = parseSnowflake(url.searchParams.get("after"), "after");
       const fields = url.searchParams.getAll("field_name").filter((f) => f !== "");
-      return send(res, 200, service.listMessages(agentId, channel, before, after, limitParam(url), fields));
+      return send(res, 200, await service.listMessages(agentId, channel, before, after, limitParam(url), fields));
     }
     if (method === "POST") {
       write(channel);
@@ -230,7 +230,7 @@ async function serve(
   const id = parseSnowflake(route.messageId, "message id")!;
   if (method === "GET") {
     read(channel);
-    const m = service.findMessage(agentId, channel, id);
+    const m = await service.findMessage(agentId, channel, id);
     if (!m) throw new TagwireError("TAGWIRE_ERR_NOT_FOUND", `no message ${id} in ${agentId}/${channel}`);
     return send(res, 200, service.message(agentId, channel, m));
   }

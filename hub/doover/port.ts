@@ -3,6 +3,7 @@
 import { TagwireError, type TagwireErrorCode } from "../../bindings/core/errors.js";
 import { decodeValue, encodeValue } from "../../bindings/protocol/msgpack.js";
 import type { HubContext } from "../context.js";
+import { DooverHttpError } from "./errors.js";
 
 export interface PortMessage {
   /** tagwire message id */
@@ -63,34 +64,34 @@ export class HubPort {
     return { version, data: decodeValue(aggregate) as Record<string, unknown> };
   }
 
-  /** Merge (or replace) into the aggregate; resolves after the commit. */
+  /** Merge (or replace) into the aggregate; resolves once the write is durable. */
   async publish(
     agentId: string,
     name: string,
     data: unknown,
     options: { replace?: boolean; replaceKeys?: string[]; log?: boolean; messageId?: string } = {},
+    author?: string,
   ): Promise<{ version: number; diff: unknown; message?: { id: string; ts: number } }> {
-    const out = this.state.publish(agentId, name, encodeValue(data), options);
-    await this.committed();
+    const out = await this.state.publishDurably(agentId, name, encodeValue(data), options, author);
     return { version: out.version, diff: decodeValue(out.diff), ...(out.message ? { message: { id: out.message.id, ts: out.message.ts } } : {}) };
   }
 
-  /** Appends a message (idempotent on `messageId`); resolves after the commit. */
-  async createMessage(agentId: string, name: string, data: unknown, messageId?: string): Promise<PortMessage> {
-    const m = this.state.createMessage(agentId, name, encodeValue(data), messageId);
-    await this.committed();
+  /** Appends a message (idempotent on `messageId`); resolves once it is durable. */
+  async createMessage(agentId: string, name: string, data: unknown, messageId?: string, author?: string): Promise<PortMessage> {
+    const m = await this.state.createMessageDurably(agentId, name, encodeValue(data), messageId, author);
     return { id: m.id, ts: m.ts, data: decodeValue(m.data) };
   }
 
   /** Messages with after < ts < before, the newest `limit`, oldest first. */
-  messages(agentId: string, name: string, before: number | undefined, after: number | undefined, limit: number): PortMessage[] {
-    return this.state.messages(agentId, name, before, after, limit).map((m) => ({ id: m.id, ts: m.ts, data: decodeValue(m.data) }));
+  async messages(agentId: string, name: string, before: number | undefined, after: number | undefined, limit: number): Promise<PortMessage[]> {
+    const rows = await this.state.messages(agentId, name, before, after, limit);
+    return rows.map((m) => ({ id: m.id, ts: m.ts, data: decodeValue(m.data) }));
   }
 
   messageById(agentId: string, name: string, id: string): PortMessage | undefined {
     const ch = this.state.channel(agentId, name);
     if (!ch) return undefined;
-    const m = this.state.storage.messageById(ch.id, id);
+    const m = this.state.storage.findMessage(ch.id, id);
     return m ? { id: m.id, ts: m.ts, data: decodeValue(m.data) } : undefined;
   }
 
@@ -105,7 +106,12 @@ export class HubPort {
     if (bytes.length > this.ctx.limits.maxPayloadBytes) {
       throw new TagwireError("TAGWIRE_ERR_SIZE", `message of ${bytes.length} bytes (limit ${this.ctx.limits.maxPayloadBytes})`);
     }
-    const changed = this.state.storage.updateMessageData(ch.id, id, bytes);
+    const storage = this.state.storage;
+    // Only a storage that keeps history in place can edit it (SQLite); a log cannot.
+    if (!storage.updateMessageData) {
+      throw new DooverHttpError(501, "TAGWIRE_ERR_UNSUPPORTED", `message updates: the ${storage.kind} storage keeps messages in an append-only log`);
+    }
+    const changed = storage.updateMessageData(ch.id, id, bytes);
     await this.committed();
     return changed;
   }

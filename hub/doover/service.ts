@@ -124,20 +124,20 @@ export class DooverService {
    * Merges (or replaces) `data` into the aggregate with Doover's options. Dotted replace paths
    * become a deletion patch applied first, in the same tick (one commit, events in order).
    */
-  async writeAggregate(agentId: string, channel: string, data: unknown, options: AggregateWrite): Promise<void> {
+  async writeAggregate(agentId: string, channel: string, data: unknown, options: AggregateWrite, author?: string): Promise<void> {
     if (!isPlainObject(data)) throw new TagwireError("TAGWIRE_ERR_PAYLOAD", "aggregate data must be a JSON object");
     const keys = options.replaceKeys ?? [];
     const dotted = keys.filter((k) => k.includes("."));
     const top = keys.filter((k) => !k.includes(".") && k !== "");
     if (keys.length > 64) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "at most 64 replace keys");
     const writes: Promise<unknown>[] = [];
-    if (dotted.length && !options.replace) writes.push(this.port.publish(agentId, channel, deletionPatch(dotted)));
+    if (dotted.length && !options.replace) writes.push(this.port.publish(agentId, channel, deletionPatch(dotted), {}, author));
     writes.push(
       this.port.publish(agentId, channel, data, {
         ...(options.replace ? { replace: true } : {}),
         ...(top.length && !options.replace ? { replaceKeys: top } : {}),
         ...(options.log ? { log: true } : {}),
-      }),
+      }, author),
     );
     await Promise.all(writes);
     this.touched(agentId, channel);
@@ -146,7 +146,7 @@ export class DooverService {
   /** A new message; `id` given = idempotent create under that snowflake. */
   async createMessage(agentId: string, channel: string, data: unknown, options: { ts?: number; id?: bigint; author: string }): Promise<DooverMessage> {
     const id = options.id ?? this.ids.next(options.ts ?? Date.now());
-    const m = await this.port.createMessage(agentId, channel, data, id.toString());
+    const m = await this.port.createMessage(agentId, channel, data, id.toString(), options.author);
     return this.message(agentId, channel, m, options.author);
   }
 
@@ -169,7 +169,7 @@ export class DooverService {
    * stay; tagwire's own clients see the new data when they read the log again.
    */
   async updateMessage(agentId: string, channel: string, id: bigint, data: unknown, options: { replace?: boolean; author: string }): Promise<DooverMessage> {
-    const found = this.findMessage(agentId, channel, id);
+    const found = await this.findMessage(agentId, channel, id);
     if (!found) throw new TagwireError("TAGWIRE_ERR_NOT_FOUND", `no message ${id} in ${agentId}/${channel}`);
     if (!isPlainObject(data)) throw new TagwireError("TAGWIRE_ERR_PAYLOAD", "message data must be a JSON object");
     const next = options.replace ? data : applyDiff(found.data as Json, data as Json);
@@ -180,12 +180,12 @@ export class DooverService {
   }
 
   /** The message with this Doover id, or undefined. */
-  findMessage(agentId: string, channel: string, id: bigint): PortMessage | undefined {
+  async findMessage(agentId: string, channel: string, id: bigint): Promise<PortMessage | undefined> {
     const direct = this.port.messageById(agentId, channel, id.toString());
     if (direct) return direct;
     // A message written natively: its id was derived from its time; look in that millisecond.
     const ms = snowflakeTime(id);
-    for (const m of this.port.messages(agentId, channel, ms + 1, ms - 1, LIMITS.maxMessageLimit)) {
+    for (const m of await this.port.messages(agentId, channel, ms + 1, ms - 1, LIMITS.maxMessageLimit)) {
       if (messageSnowflake(m.id, m.ts) === id) return m;
     }
     return undefined;
@@ -197,10 +197,10 @@ export class DooverService {
    * `limit` in all. The hub reads at most 1000 per agent and window (Doover caps a window at two
    * days).
    */
-  listMultiAgent(agents: string[], channel: string, before: bigint | undefined, after: bigint | undefined, limit: number, perAgent: number, fields?: string[]): DooverMessage[] {
+  async listMultiAgent(agents: string[], channel: string, before: bigint | undefined, after: bigint | undefined, limit: number, perAgent: number, fields?: string[]): Promise<DooverMessage[]> {
     const all: DooverMessage[] = [];
     for (const agent of agents) {
-      const rows = this.listMessages(agent, channel, before, after, LIMITS.maxMessageLimit, fields);
+      const rows = await this.listMessages(agent, channel, before, after, LIMITS.maxMessageLimit, fields);
       // rows are newest first: the oldest `perAgent` are at the end.
       all.push(...rows.slice(Math.max(0, rows.length - perAgent)));
     }
@@ -212,11 +212,11 @@ export class DooverService {
    * Messages with after < id < before (snowflakes), newest first as Doover answers. The hub
    * filters on its stored time (the snowflake's top bits), then on the exact ids.
    */
-  listMessages(agentId: string, channel: string, before: bigint | undefined, after: bigint | undefined, limit: number, fields?: string[]): DooverMessage[] {
+  async listMessages(agentId: string, channel: string, before: bigint | undefined, after: bigint | undefined, limit: number, fields?: string[]): Promise<DooverMessage[]> {
     const beforeMs = before === undefined ? undefined : snowflakeTime(before) + 1;
     const afterMs = after === undefined ? undefined : snowflakeTime(after) - 1;
     // Ids within one millisecond are filtered here, so ask for a few more than the limit.
-    const rows = this.port.messages(agentId, channel, beforeMs, afterMs, Math.min(limit + 16, LIMITS.maxMessageLimit));
+    const rows = await this.port.messages(agentId, channel, beforeMs, afterMs, Math.min(limit + 16, LIMITS.maxMessageLimit));
     const out: DooverMessage[] = [];
     for (let i = rows.length - 1; i >= 0 && out.length < limit; i--) {
       const m = this.message(agentId, channel, rows[i]!);
