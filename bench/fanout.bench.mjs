@@ -80,8 +80,8 @@ if (process.argv[2] === "--subscribers") {
         await new Promise((resolve) => {
           session.subscribe("bench-pub", "bench", (e) => {
             if (e.type === "sync") resolve();
-            else if (e.type === "message") onData(sub, e.message.data.seq);
-            else if (e.type === "aggregate") onData(sub, e.diff.seq);
+            else if (e.type === "message") onData(sub, /** @type {{ seq: number }} */ (e.message.data).seq);
+            else if (e.type === "aggregate") onData(sub, /** @type {{ seq: number }} */ (e.diff).seq);
           });
         });
         subs.push(sub);
@@ -92,7 +92,7 @@ if (process.argv[2] === "--subscribers") {
       Array.from({ length: count }, async (_, i) => {
         const ws = new WebSocket(url);
         const sub = { i, next: 0 };
-        ws.on("message", (data) => onData(sub, packr.unpack(data).seq));
+        ws.on("message", (data) => onData(sub, packr.unpack(/** @type {Buffer} */ (data)).seq));
         await new Promise((r) => ws.once("open", r));
         subs.push(sub);
       }),
@@ -127,7 +127,7 @@ if (process.argv[2] === "--subscribers") {
       expected = Infinity;
     }
   }, 2);
-  process.on("message", (msg) => {
+  process.on("message", (/** @type {{ type: string, runId?: number, total?: number }} IPC from the parent */ msg) => {
     if (msg.type === "arm") {
       runId = msg.runId;
       for (const s of subs) s.next = 0;
@@ -250,14 +250,14 @@ const systems = {
   "tagwire-normal": () => tagwireSystem("normal"),
   // Aggregate updates (the core pipeline's path), hub defaults (synchronous=FULL).
   "tagwire-aggregate": () => tagwireSystem("full", "aggregate"),
-  async aedes(count) {
+  async aedes(_count) {
     // TAGWIRE_AEDES: a path to aedes.js when it is installed outside node_modules.
     const { Aedes } = await import(process.env.TAGWIRE_AEDES ?? "aedes");
     const mqtt = (await import("mqtt")).default;
     const broker = await Aedes.createBroker();
     const server = createServer(broker.handle);
-    await new Promise((r) => server.listen(0, "127.0.0.1", r));
-    const url = `mqtt://127.0.0.1:${server.address().port}`;
+    await /** @type {Promise<void>} */ (new Promise((r) => server.listen(0, "127.0.0.1", r)));
+    const url = `mqtt://127.0.0.1:${/** @type {import("node:net").AddressInfo} */ (server.address()).port}`;
     const pub = await mqtt.connectAsync(url, { clientId: `${PREFIX}-pub`, reconnectPeriod: 0 });
     return {
       url,
@@ -269,7 +269,7 @@ const systems = {
       },
     };
   },
-  async mosquitto(count) {
+  async mosquitto(_count) {
     const mqtt = (await import("mqtt")).default;
     const url = "mqtt://127.0.0.1:1883";
     const pub = await mqtt.connectAsync(url, { clientId: `${PREFIX}-pub`, reconnectPeriod: 0 });
@@ -279,7 +279,7 @@ const systems = {
       stop: () => pub.endAsync(),
     };
   },
-  async "bare-ws"(count) {
+  async "bare-ws"(_count) {
     const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: false });
     await new Promise((r) => wss.once("listening", r));
     const subscribers = new Set();
@@ -302,7 +302,7 @@ const systems = {
         });
       } else subscribers.add(ws);
     });
-    const url = `ws://127.0.0.1:${wss.address().port}`;
+    const url = `ws://127.0.0.1:${/** @type {import("node:net").AddressInfo} */ (wss.address()).port}`;
     const pub = new WebSocket(`${url}/publish`);
     await new Promise((r) => pub.once("open", r));
     while (!publisher) await new Promise((r) => setImmediate(r));
@@ -336,6 +336,7 @@ for (const count of SUBSCRIBERS) {
   for (const name of Object.keys(systems)) {
     if (!wanted(name, count)) continue;
     const key = `${name} x${count}`;
+    /** @type {{ sys: any, subs: ReturnType<typeof startSubscribers>, broken?: boolean }} */
     let ctx;
     let runId = 0;
     rates.set(key, []);

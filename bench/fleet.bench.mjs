@@ -41,6 +41,7 @@ const PACED_MS = 3000;
 const RUNS = Number(process.env.TAGWIRE_FLEET_RUNS ?? 1);
 const PREFIX = process.env.TAGWIRE_FLEET_PREFIX ?? `tw-fleet-${process.pid}`;
 process.env.TAGWIRE_FLEET_PREFIX = PREFIX;
+/** @typedef {{ bench?: { seq: number } }} BenchDoc a device's tag_values as this bench writes them */
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 
 /** The diff a device writes: one app's two tags, ~40 bytes of msgpack. */
@@ -61,7 +62,7 @@ if (process.argv[2] === "--devices") {
     await new Promise((resolve) => {
       viewer.subscribe("+", "tag_values", (e) => {
         if (e.type === "sync") resolve();
-        else if (e.type === "aggregate" && e.diff?.bench) viewerSeen.set(e.agentId, e.diff.bench.seq);
+        else if (e.type === "aggregate" && /** @type {BenchDoc} */ (e.diff)?.bench) viewerSeen.set(e.agentId, /** @type {BenchDoc} */ (e.diff).bench.seq);
       });
       setTimeout(resolve, 500);
     });
@@ -80,7 +81,7 @@ if (process.argv[2] === "--devices") {
         const s = await connectSession(url, { agentId: "fleet-verify", pingIntervalMs: 0 });
         for (const d of devices) {
           const agg = await s.getAggregate(d.id, "tag_values");
-          out.set(d.id, agg?.bench?.seq ?? -1);
+          out.set(d.id, /** @type {BenchDoc} */ (agg)?.bench?.seq ?? -1);
         }
         await s.close(100);
         return out;
@@ -204,7 +205,7 @@ if (process.argv[2] === "--devices") {
     return { lost, viewerMissed, writes: devices.reduce((n, d) => n + d.seq, 0) };
   }
 
-  process.on("message", async (msg) => {
+  process.on("message", async (/** @type {{ type: string, rate?: number }} IPC from the parent */ msg) => {
     try {
       if (msg.type === "saturate") process.send({ type: "saturated", rate: await saturate(), failed });
       else if (msg.type === "paced") process.send({ type: "paced", ...(await paced(msg.rate)), failed });
@@ -247,9 +248,9 @@ async function main() {
       const { Aedes } = await import(process.env.TAGWIRE_AEDES ?? "aedes");
       const broker = await Aedes.createBroker();
       const server = createServer(broker.handle);
-      await new Promise((r) => server.listen(0, "127.0.0.1", r));
+      await /** @type {Promise<void>} */ (new Promise((r) => server.listen(0, "127.0.0.1", r)));
       return {
-        url: `mqtt://127.0.0.1:${server.address().port}`,
+        url: `mqtt://127.0.0.1:${/** @type {import("node:net").AddressInfo} */ (server.address()).port}`,
         stop: () => new Promise((r) => broker.close(() => server.close(() => r()))),
       };
     },

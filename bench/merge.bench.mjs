@@ -57,7 +57,7 @@ let at = 0;
 let sink = 0;
 const ex = core.instance.exports;
 const resultPtr = ex.storeResultPtr();
-const handle = store.handle; // private in TS; used here to time the core step alone
+const handle = /** @type {any} */ (store).handle; // private in TS; used here to time the core step alone
 let u8, f64;
 const refresh = () => {
   u8 = new Uint8Array(ex.memory.buffer);

@@ -20,11 +20,11 @@ const { rand, pick } = seededRandom(4242);
 const agents = Array.from({ length: AGENTS }, (_, i) => `agent-${i}`);
 const names = ["sensors/temperature", "sensors/humidity", "tag_values", "ui_state", "status/power"];
 const channels = Array.from({ length: CHANNELS }, () => [pick(agents), pick(names)]);
-const subs = Array.from({ length: SUBSCRIPTIONS }, () => {
+const subs = /** @type {[string, number][]} */ (Array.from({ length: SUBSCRIPTIONS }, () => {
   const r = rand();
   const p = r < 0.7 ? `${pick(agents)}/${pick(names)}` : r < 0.99 ? `${pick(agents)}/#` : `+/${pick(names)}`;
   return [p, Math.floor(rand() * 2000)];
-});
+}));
 const keyNames = Array.from({ length: KEYS }, (_, i) => `key_${i}`);
 const full = () => Object.fromEntries(keyNames.map((k, i) => [k, i % 5 === 0 ? `s${i}` : i * 1.5]));
 

@@ -29,6 +29,7 @@ function channel() {
 }
 
 // Subscriptions: mostly per-agent (a dashboard or app watching one device), some fleet-wide.
+/** @type {[string, number][]} */
 const subs = [];
 for (let i = 0; i < SUBSCRIPTIONS; i++) {
   const id = Math.floor(rand() * 2000);

@@ -3,7 +3,7 @@
 // HTTP API with fetch (curl-shaped requests), including HTTP writes reaching WS subscribers.
 import { describe, expect, test } from "vitest";
 import { startHub } from "../hub/index.js";
-import type { AggregateFrame, Frame, MessageFrame, SyncFrame } from "../bindings/protocol/index.js";
+import type { AggregateFrame, ErrorFrame, Frame, MessageFrame, SyncFrame } from "../bindings/protocol/index.js";
 import { join } from "node:path";
 import { RawClient, doc, hubPerSuite, tempDir, val } from "./hub-helpers.js";
 import { testSeed, xorshift32 } from "./support/seed.js";
@@ -254,7 +254,7 @@ describe("hub over WebSocket (no auth)", () => {
     };
     const c = await RawClient.connect(hub.url, "eq");
     await c.request({ type: "subscribe", reqId: 0, subId: 1, agentId: "eq", pattern: "#" });
-    const outcomes: Record<string, unknown[]> = { fast: [], slow: [] };
+    const outcomes: Record<"fast" | "slow", unknown[]> = { fast: [], slow: [] };
     for (let i = 0; i < 150; i++) {
       const r = rand();
       const diff = r < 0.05 ? doc([1]) : doc(Object.fromEntries(Array.from({ length: 1 + Math.floor(rand() * 3) }, () => [pick(["p", "q", "r"]), value(1)])));
@@ -265,7 +265,7 @@ describe("hub over WebSocket (no auth)", () => {
         // A ping in the same batch sends the whole batch down the frame-by-frame path.
         c.send(path === "fast" ? [frame] : [frame, { type: "ping", reqId: c.reqId() }]);
         const reply = await c.waitFor((f) => (f.type === "ack" || f.type === "error") && f.reqId === reqId);
-        outcomes[path]!.push(reply.type === "ack" ? [(reply.result as any).version, val((reply.result as any).diff)] : reply.code);
+        outcomes[path].push(reply.type === "ack" ? [(reply.result as any).version, val((reply.result as any).diff)] : (reply as ErrorFrame).code);
       }
     }
     expect(outcomes.fast).toEqual(outcomes.slow);

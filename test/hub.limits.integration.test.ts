@@ -3,7 +3,7 @@
 // working. Only a message above the hard size limit closes its connection (1009).
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startHub, type RunningHub } from "../hub/index.js";
-import { encodeFrames, encodeValue } from "../bindings/protocol/index.js";
+import { encodeFrames, encodeValue, type AckFrame, type ErrorFrame } from "../bindings/protocol/index.js";
 import { RawClient, doc, tempDir, val } from "./hub-helpers.js";
 import { testSeed, xorshift32 } from "./support/seed.js";
 
@@ -98,7 +98,7 @@ describe("hub limits", () => {
       { type: "ack", reqId: 19, result: null },
     ]);
     await c.waitFor((f) => (f.type === "ack" || f.type === "error") && f.reqId === 19);
-    const replies = c.received.filter((f) => (f.type === "ack" || f.type === "error") && f.reqId >= 11);
+    const replies = c.received.filter((f): f is AckFrame | ErrorFrame => (f.type === "ack" || f.type === "error") && f.reqId >= 11);
     expect(replies.map((f) => [f.reqId, f.type === "error" ? f.code : "ok"])).toEqual([
       [11, "TAGWIRE_ERR_DEPTH"],
       [12, "TAGWIRE_ERR_INCOMPLETE"],

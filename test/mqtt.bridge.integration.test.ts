@@ -80,8 +80,8 @@ describe("MQTT bridge", () => {
 
     const seenByWs: ChannelEvent[] = [];
     const seenByMqtt: ChannelEvent[] = [];
-    onWs.subscribe("#", (e) => seenByWs.push(e), { agentId: "m-pump" });
-    onMqtt.subscribe("#", (e) => seenByMqtt.push(e), { agentId: "w-panel" });
+    onWs.subscribe("#", (e) => { seenByWs.push(e); }, { agentId: "m-pump" });
+    onMqtt.subscribe("#", (e) => { seenByMqtt.push(e); }, { agentId: "w-panel" });
     await new Promise((r) => setTimeout(r, 100));
 
     const r = await onMqtt.publish("tag_values", { rpm: 900, temp: { c: 40 } });
@@ -152,7 +152,7 @@ describe("MQTT bridge", () => {
     agents.push(reader, writer);
     const events: ChannelEvent[] = [];
     await writer.publish("state", { n: 1 });
-    reader.subscribe("state", (e) => events.push(e), { agentId: "w-writer" });
+    reader.subscribe("state", (e) => { events.push(e); }, { agentId: "w-writer" });
     await until(() => events.length === 1, 5000, "sync");
     const session = reader.session as RemoteSession;
     await bridge.close();

@@ -64,7 +64,9 @@ beforeAll(async () => {
   hub = await startHub({ dataDir, secret: SECRET, log: () => {} });
   bridge = await startMqttBridge({ hubUrl: hub.url, brokerUrl: "mqtt://127.0.0.1:1883", prefix: P, secret: SECRET, log: () => {} });
   pump = await connect(hub.url, { agentId: "pump-1", token: createToken(SECRET, { agentId: "pump-1", role: "device", grants: ["#"] }) });
-  pump.subscribe("#", (e) => events.push(e));
+  pump.subscribe("#", (e) => {
+    events.push(e);
+  });
 });
 
 afterAll(async () => {

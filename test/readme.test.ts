@@ -4,7 +4,9 @@ import { LocalBus, Application } from "../bindings/index.js";
 
 test("the README's ten lines do what the README says", async () => {
   const seen: unknown[] = [];
-  const log = (...args: unknown[]) => seen.push(args);
+  const log = (...args: unknown[]) => {
+    seen.push(args);
+  };
 
   const bus = new LocalBus();
   const dev = bus.agent("dev-1"), viewer = bus.agent("viewer");

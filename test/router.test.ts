@@ -129,22 +129,22 @@ describe("router: matching rules", () => {
       r.subscribe(`r${i}/#`, i);
       return r;
     });
-    for (let i = 0; i < 200; i += 2) routers[i].dispose();
+    for (let i = 0; i < 200; i += 2) routers[i]!.dispose();
     const more = Array.from({ length: 150 }, (_, i) => {
       const r = core.createRouter();
       r.subscribe(`m${i}`, 1000 + i);
       return r;
     });
     for (let i = 1; i < 200; i += 2) {
-      expect(routers[i].matchArray(`r${i}/x`)).toEqual([i]);
-      expect(routers[i].matchArray(`m${i % 150}`)).toEqual([]);
-      expect(routers[i].subscriptionCount).toBe(1);
+      expect(routers[i]!.matchArray(`r${i}/x`)).toEqual([i]);
+      expect(routers[i]!.matchArray(`m${i % 150}`)).toEqual([]);
+      expect(routers[i]!.subscriptionCount).toBe(1);
     }
     for (let i = 0; i < 150; i++) {
-      expect(more[i].matchArray(`m${i}`)).toEqual([1000 + i]);
-      expect(more[i].matchArray(`r${i}/x`)).toEqual([]);
+      expect(more[i]!.matchArray(`m${i}`)).toEqual([1000 + i]);
+      expect(more[i]!.matchArray(`r${i}/x`)).toEqual([]);
     }
-    expect(() => routers[0].match("r0/x")).toThrowError(expect.objectContaining({ code: "TAGWIRE_ERR_NOT_FOUND" }));
+    expect(() => routers[0]!.match("r0/x")).toThrowError(expect.objectContaining({ code: "TAGWIRE_ERR_NOT_FOUND" }));
   });
 
   it("serves matchId as a view of the cached list, refreshed after a change", async () => {
@@ -277,9 +277,9 @@ describe("router: memory", () => {
     const patterns: string[] = [];
     for (let i = 0; i < 500; i++) patterns.push(`agent-${i}/sensors/${i % 7}/#`, `+/ui_state/${i}`);
     const round = () => {
-      for (let i = 0; i < patterns.length; i++) router.subscribe(patterns[i], i);
+      for (let i = 0; i < patterns.length; i++) router.subscribe(patterns[i]!, i);
       for (let i = 0; i < 200; i++) router.match(`agent-${i}/sensors/${i % 7}/t`);
-      for (let i = 0; i < patterns.length; i++) expect(router.unsubscribe(patterns[i], i)).toBe(true);
+      for (let i = 0; i < patterns.length; i++) expect(router.unsubscribe(patterns[i]!, i)).toBe(true);
     };
     round();
     round();
@@ -293,7 +293,7 @@ describe("router: memory", () => {
 describe("router: equivalence with qlobber (seeded)", () => {
   it("matches qlobber over 10,000 subscriptions, random matches and unsubscribes", async () => {
     const rand = seededRandom("router equivalence");
-    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
 
     const agents = Array.from({ length: 1000 }, (_, i) => `agent-${i}`);
     const vocab: readonly (readonly string[])[] = [
@@ -305,7 +305,7 @@ describe("router: equivalence with qlobber (seeded)", () => {
     const channel = (): string => {
       const depth = 1 + Math.floor(rand() * 4);
       const levels = [pick(agents)];
-      for (let d = 0; d < depth; d++) levels.push(pick(vocab[d]));
+      for (let d = 0; d < depth; d++) levels.push(pick(vocab[d]!));
       return levels.join("/");
     };
     const pattern = (): string => {
@@ -344,7 +344,7 @@ describe("router: equivalence with qlobber (seeded)", () => {
     };
     for (let i = 0; i < 10_000; i++) add(pattern(), Math.floor(rand() * 5000));
     // Idempotence under load: re-subscribe some existing pairs.
-    for (let i = 0; i < 500; i++) add(...subs[Math.floor(rand() * subs.length)]);
+    for (let i = 0; i < 500; i++) add(...subs[Math.floor(rand() * subs.length)]!);
     expect(router.subscriptionCount).toBe(held.size);
     expect(held.size).toBeGreaterThan(9000);
 
@@ -371,8 +371,8 @@ describe("router: equivalence with qlobber (seeded)", () => {
       for (let i = 0; i < 1500; i++) {
         if (rand() < 0.7 && subs.length > 0) {
           const at = Math.floor(rand() * subs.length);
-          const [p, id] = subs[at];
-          subs[at] = subs[subs.length - 1];
+          const [p, id] = subs[at]!;
+          subs[at] = subs[subs.length - 1]!;
           subs.pop();
           held.delete(`${p}\u0000${id}`);
           q.remove(p, id);
@@ -385,7 +385,7 @@ describe("router: equivalence with qlobber (seeded)", () => {
             held.delete(`${p}\u0000${id}`);
             q.remove(p, id);
             const at = subs.findIndex(([sp, sid]) => sp === p && sid === id);
-            subs[at] = subs[subs.length - 1];
+            subs[at] = subs[subs.length - 1]!;
             subs.pop();
           }
           expect(router.unsubscribe(p, id)).toBe(present);

@@ -19,7 +19,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Counts aggregate writes and messages on an agent's tag_values. */
 function watchTagChannel(agent: Agent) {
-  const seen = { aggregates: [] as ChannelEvent[], messages: [] as ChannelEvent[] };
+  const seen = { aggregates: [] as Extract<ChannelEvent, { type: "aggregate" }>[], messages: [] as ChannelEvent[] };
   agent.subscribe("tag_values", (e) => {
     if (e.type === "aggregate") seen.aggregates.push(e);
     if (e.type === "message") seen.messages.push(e);
@@ -68,7 +68,7 @@ describe("Application", () => {
     await tick();
     expect(seen.aggregates).toHaveLength(2);
     // The second loop changed every t_i except t0 (0 * n): the effective diff says so.
-    expect(Object.keys((seen.aggregates[1] as { diff: { many: object } }).diff.many)).toHaveLength(49);
+    expect(Object.keys((seen.aggregates[1]!.diff as { many: object }).many)).toHaveLength(49);
     expect(seen.messages).toHaveLength(0);
     await app.stop();
   });

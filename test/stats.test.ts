@@ -49,7 +49,7 @@ class Reference {
   private expireTo(): number {
     const cutoff = this.clock - this.windowMs!;
     let dropped = 0;
-    while (this.samples.length && this.samples[0].t < cutoff) {
+    while (this.samples.length && this.samples[0]!.t < cutoff) {
       this.samples.shift();
       dropped++;
     }
@@ -321,7 +321,7 @@ describe("RollingStats: batches", () => {
         const n = Math.floor(next() * 150);
         const values = Array.from({ length: n }, sample);
         const times = Array.from({ length: n }, () => (t += Math.floor(next() * 10)));
-        for (let i = 0; i < n; i++) one.add(values[i], times[i]);
+        for (let i = 0; i < n; i++) one.add(values[i]!, times[i]!);
         if (batch % 2) many.addMany(values, times);
         else many.addMany(Float64Array.from(values), Float64Array.from(times));
         expect(many.snapshot(), `${JSON.stringify(opts)} batch ${batch} (seed ${SEED})`).toEqual(one.snapshot());
@@ -337,7 +337,7 @@ describe("RollingStats: batches", () => {
       const one = core.createRollingStats(opts);
       const many = core.createRollingStats(opts);
       // 1000 adds with no read in between: the stage fills and empties several times.
-      for (let i = 0; i < 1000; i++) one.add(values[i], times[i]);
+      for (let i = 0; i < 1000; i++) one.add(values[i]!, times[i]!);
       many.addMany(values, times);
       expect(one.snapshot()).toEqual(many.snapshot());
       // Staged samples come before a later addMany, expire or reset.
@@ -384,7 +384,7 @@ describe("RollingStats: numerical drift", () => {
     while (total < 1_000_000) {
       for (let i = 0; i < chunk.length; i++) {
         chunk[i] = sample();
-        ref.add(chunk[i], 0);
+        ref.add(chunk[i]!, 0);
       }
       stats.addMany(chunk);
       total += chunk.length;

@@ -14,7 +14,7 @@ function refApply(data: Json, diff: Json, doDelete: boolean): Json {
   if (!isObject(diff) || !isObject(data)) return structuredClone(diff);
   const out: Record<string, Json> = { ...data };
   for (const [k, v] of Object.entries(diff)) {
-    if (isObject(v)) out[k] = refApply(k in out ? out[k] : {}, v, doDelete);
+    if (isObject(v)) out[k] = refApply(k in out ? out[k]! : {}, v, doDelete);
     else if (v === null) {
       if (doDelete) delete out[k];
       else out[k] = null;
@@ -37,11 +37,11 @@ function refApplyReplacing(data: Json, diff: Json, doDelete: boolean, replaceKey
 
 /** Numbers by value (1 === 1.0 in JS anyway), booleans apart from numbers. */
 function refEqual(a: Json, b: Json): boolean {
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => refEqual(x, b[i]));
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => refEqual(x, b[i]!));
   if (isObject(a)) {
     if (!isObject(b)) return false;
     const ka = Object.keys(a);
-    return ka.length === Object.keys(b).length && ka.every((k) => k in b && refEqual(a[k], b[k]));
+    return ka.length === Object.keys(b).length && ka.every((k) => k in b && refEqual(a[k]!, b[k]!));
   }
   return a === b;
 }
@@ -254,7 +254,7 @@ describe("memory stays flat", () => {
     const diffs = Array.from({ length: 1000 }, (_, i) => {
       const d: Record<string, Json> = {};
       for (let j = 0; j < 5; j++) {
-        const k = keys[(i * 5 + j) % 50];
+        const k = keys[(i * 5 + j) % 50]!;
         const kind = (i + j) % 5;
         d[k] =
           kind === 0 ? i * 0.5 + j :
@@ -263,7 +263,7 @@ describe("memory stays flat", () => {
           kind === 3 ? { reading: i, unit: "C", history: [i, i + 1, i + 2] } :
           [i, `x${j}`, { deep: i }];
       }
-      if (i % 10 === 0) d[keys[(i + 7) % 50]] = null; // and a delete now and then
+      if (i % 10 === 0) d[keys[(i + 7) % 50]!] = null; // and a delete now and then
       return pack(d);
     });
     const mem = core.instance.exports.memory;
@@ -272,7 +272,7 @@ describe("memory stays flat", () => {
     let settled = 0;
     const t0 = Date.now();
     for (let i = 0; i < N; i++) {
-      store.apply(c, diffs[i % 1000]);
+      store.apply(c, diffs[i % 1000]!);
       if (i === WARMUP) settled = mem.buffer.byteLength;
     }
     console.log(`1M overwrites in ${Date.now() - t0} ms; memory ${settled} -> ${mem.buffer.byteLength} bytes`);
@@ -317,7 +317,7 @@ describe("against the reference model (seeded random)", () => {
         case 3: return int(5) + 0.5;
         case 4: return -int(100000);
         case 5: return int(2 ** 31) * 4; // beyond 32 bits
-        case 6: return ["ok", "on", ""][int(3)];
+        case 6: return ["ok", "on", ""][int(3)]!;
         case 7: return "a string longer than eight bytes " + int(4);
         default: return int(2) === 0 ? 1 : 1.0;
       }
@@ -331,17 +331,17 @@ describe("against the reference model (seeded random)", () => {
     const obj = (depth: number): Record<string, Json> => {
       const o: Record<string, Json> = {};
       const n = int(4);
-      for (let i = 0; i < n; i++) o[keys[int(keys.length)]] = value(depth);
+      for (let i = 0; i < n; i++) o[keys[int(keys.length)]!] = value(depth);
       return o;
     };
 
     const channels = Array.from({ length: 3 }, (_, i) => ({ slot: store.open(`rand/${i}`), ref: {} as Json, version: 0 }));
     for (let step = 0; step < 5000; step++) {
-      const ch = channels[int(channels.length)];
+      const ch = channels[int(channels.length)]!;
       const doDelete = rand() < 0.8;
       const replace = rand() < 0.15;
       const diff: Json = rand() < 0.97 ? obj(0) : scalar();
-      const replaceKeys = !replace && rand() < 0.2 ? [keys[int(keys.length)], keys[int(keys.length)]] : undefined;
+      const replaceKeys = !replace && rand() < 0.2 ? [keys[int(keys.length)]!, keys[int(keys.length)]!] : undefined;
       const before = ch.ref;
       const after = replace ? structuredClone(diff) : refApplyReplacing(before, diff, doDelete, replaceKeys ?? []);
       const r = store.apply(ch.slot, pack(diff), { doDelete, replace, replaceKeys });

@@ -103,7 +103,7 @@ describe("RateLimiter", () => {
       const passed = batched.checkMany(ids, now, out);
       let want = 0;
       for (let i = 0; i < n; i++) {
-        const ok = single.check(ids[i], now);
+        const ok = single.check(ids[i]!, now);
         want += ok ? 1 : 0;
         expect(out[i], `round ${round} item ${i} (seed ${SEED})`).toBe(ok ? 1 : 0);
       }
@@ -236,14 +236,14 @@ describe("ChangeFilter", () => {
         const values = new Float64Array(n).map((_, i) => {
           const r = next();
           // Some exact repeats, some small moves, some jumps.
-          if (r < 0.2) return level[ids[i]];
-          return (level[ids[i]] += (next() - 0.5) * (r < 0.9 ? 1.5 : 30));
+          if (r < 0.2) return level[ids[i]!]!;
+          return (level[ids[i]!]! += (next() - 0.5) * (r < 0.9 ? 1.5 : 30));
         });
         const out = new Uint8Array(n);
         const passed = batched.checkMany(ids, values, out);
         let want = 0;
         for (let i = 0; i < n; i++) {
-          const ok = single.check(ids[i], values[i]);
+          const ok = single.check(ids[i]!, values[i]!);
           want += ok ? 1 : 0;
           expect(out[i], `round ${round} item ${i} (seed ${SEED})`).toBe(ok ? 1 : 0);
         }

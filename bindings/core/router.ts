@@ -124,7 +124,7 @@ export class Router {
   matchId(channelId: number): Uint32Array {
     const at = this.matchPtr(channelId) >>> 2;
     const u32 = this.view(at);
-    return u32.subarray(at + 1, at + 1 + u32[at]);
+    return u32.subarray(at + 1, at + 1 + u32[at]!);
   }
 
   /** Number of (pattern, id) subscriptions held. */

@@ -299,39 +299,39 @@ export class RollingWindow {
   }
 
   get count(): number {
-    return this.stats()[this.base + COUNT];
+    return this.stats()[this.base + COUNT]!;
   }
   get sum(): number {
-    return this.stats()[this.base + SUM];
+    return this.stats()[this.base + SUM]!;
   }
   get mean(): number {
-    return this.stats()[this.base + MEAN];
+    return this.stats()[this.base + MEAN]!;
   }
   get min(): number {
-    return this.stats()[this.base + MIN];
+    return this.stats()[this.base + MIN]!;
   }
   get max(): number {
-    return this.stats()[this.base + MAX];
+    return this.stats()[this.base + MAX]!;
   }
   /** Sample standard deviation (n - 1); 0 below two samples. */
   get stddev(): number {
     return stddevOf(this.stats(), this.base);
   }
   get ewma(): number {
-    return this.stats()[this.base + EWMA];
+    return this.stats()[this.base + EWMA]!;
   }
 
   snapshot(): RollingStatsSnapshot {
     const v = this.stats();
     const b = this.base;
     return {
-      count: v[b + COUNT],
-      sum: v[b + SUM],
-      mean: v[b + MEAN],
-      min: v[b + MIN],
-      max: v[b + MAX],
+      count: v[b + COUNT]!,
+      sum: v[b + SUM]!,
+      mean: v[b + MEAN]!,
+      min: v[b + MIN]!,
+      max: v[b + MAX]!,
       stddev: stddevOf(v, b),
-      ewma: v[b + EWMA],
+      ewma: v[b + EWMA]!,
     };
   }
 }

@@ -60,7 +60,6 @@ export class LocalBus implements Session {
   private readonly storeOptions: ChannelStoreOptions | undefined;
   private readonly onError: ErrorHandler;
   private readonly ready: Promise<void>;
-  private core: Core | undefined;
   private store: ChannelStore | undefined;
   private router: Router | undefined;
   private failure: unknown;
@@ -231,7 +230,6 @@ export class LocalBus implements Session {
   }
 
   private init(core: Core): void {
-    this.core = core;
     this.store = core.createChannelStore(this.storeOptions);
     this.router = core.createRouter();
     for (const sub of this.early.splice(0)) if (sub.active && !this.closed) this.register(sub);
