@@ -51,11 +51,11 @@ class PlainApp {
 
 let loop = 0;
 /** Values for loop n: all 50 change, or only the first `changing` of them. */
-const valueOf = (i, n, changing) => (i < changing ? n * 0.5 + i : i);
+const valueAt = (i, n, changing) => (i < changing ? n * 0.5 + i : i);
 
 function plainLoop(app, changing) {
   const n = ++loop;
-  for (let i = 0; i < TAGS; i++) app.setTag(KEYS[i], valueOf(i, n, changing));
+  for (let i = 0; i < TAGS; i++) app.setTag(KEYS[i], valueAt(i, n, changing));
   app.commit();
 }
 
@@ -63,7 +63,7 @@ function tagwireApp(bus, agentId, changing) {
   class Loop extends Application {
     async mainLoop() {
       const n = ++loop;
-      for (let i = 0; i < TAGS; i++) await this.setTag(KEYS[i], valueOf(i, n, changing));
+      for (let i = 0; i < TAGS; i++) await this.setTag(KEYS[i], valueAt(i, n, changing));
     }
   }
   return new Loop({ agent: bus.agent(agentId), appKey: "app" });

@@ -53,7 +53,7 @@ const tagDiff = (seq) => ({ bench: { seq, temp: 20 + (seq % 100) / 10 } });
 if (process.argv[2] === "--devices") {
   const { system, url, count } = JSON.parse(process.argv[3]);
   const devices = [];
-  let viewerSeen = new Map();
+  const viewerSeen = new Map();
   let verifyClient;
 
   if (system === "tagwire") {
@@ -239,7 +239,11 @@ async function main() {
         log: () => {},
         limits: { framesPerSecond: 1e9, maxConnections: 10_000, maxConnectionsPerAddress: 10_000 },
       });
-      return { url: hub.url, stop: async () => (await hub.close(), rmSync(dataDir, { recursive: true, force: true })) };
+      return { url: hub.url, stop: async () => {
+          await hub.close();
+          rmSync(dataDir, { recursive: true, force: true });
+        },
+      };
     },
     async mosquitto() {
       return { url: "mqtt://127.0.0.1:1883", stop: async () => {} };

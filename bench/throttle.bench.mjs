@@ -75,6 +75,7 @@ function jsChangeTyped() {
   return (id, v) => {
     const l = last[id];
     const d = Math.abs(v - l);
+    // biome-ignore lint/suspicious/noSelfCompare: the JS anchor's NaN test (no key seen yet), kept as measured
     if (l !== l || (d > 0 && d >= THRESHOLD)) {
       last[id] = v;
       return true;

@@ -2,6 +2,7 @@
 // chamber connected to it (examples/demo.ts). Runs until Ctrl-C / SIGTERM, then stops cleanly.
 import { createServer } from "node:net";
 import type { Command } from "./args.js";
+import type { RunningDemo } from "../examples/demo.js";
 import { CliError, EXIT, guarded, usage } from "./remote.js";
 
 /**
@@ -45,7 +46,7 @@ export const startCommand: Command = {
       const loopPeriodMs = Number(options["loop-ms"]);
       if (!Number.isFinite(loopPeriodMs) || loopPeriodMs < 10) throw usage("--loop-ms must be a number >= 10");
       const host = String(options.host);
-      let demo;
+      let demo: RunningDemo;
       try {
         if (port !== 0) await probePort(port, host);
         // Loaded here, not at the top: the hub and SQLite are not worth loading for --help.

@@ -102,7 +102,7 @@ export function createToken(secret: string, options: CreateTokenOptions): string
   const ttl = options.ttlSeconds ?? 30 * 24 * 3600;
   if (!(ttl > 0)) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "token lifetime must be positive");
   const claims: Record<string, unknown> = { a: options.agentId, r: options.role, e: now + Math.floor(ttl), i: now };
-  if (options.grants && options.grants.length) claims.g = options.grants.map(normaliseGrant);
+  if (options.grants?.length) claims.g = options.grants.map(normaliseGrant);
   const body = PREFIX + b64url(Buffer.from(JSON.stringify(claims), "utf8"));
   const token = `${body}.${b64url(sign(secret, body))}`;
   if (token.length > MAX_TOKEN_BYTES) throw new TagwireError("TAGWIRE_ERR_SIZE", "token too long (too many grants)");

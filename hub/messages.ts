@@ -14,6 +14,7 @@ const MAX_MESSAGE_ID = 128;
 /** Throws TAGWIRE_ERR_ARGUMENT unless `id` is absent or 1..128 printable characters. */
 export function checkMessageId(id: string | undefined): void {
   if (id === undefined) return;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   if (typeof id !== "string" || id.length === 0 || id.length > MAX_MESSAGE_ID || /[\x00-\x1f\x7f]/.test(id)) {
     throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `messageId must be 1..${MAX_MESSAGE_ID} printable characters`);
   }

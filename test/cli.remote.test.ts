@@ -113,7 +113,7 @@ describe("writing and reading", () => {
     const all = await as(OPS, "channels");
     expect(all.code).toBe(0);
     expect(all.stdout).toMatch(/^dev-1\n/);
-    expect(all.stdout).toMatch(/\n  tag_values\s+v1\n/);
+    expect(all.stdout).toMatch(/\n {2}tag_values\s+v1\n/);
     expect(JSON.parse((await as(OPS, "channels", "--json")).stdout)["dev-1"]).toEqual(expect.arrayContaining(["events", "sensors/temp", "tag_values"]));
 
     // A viewer limited to dev-1 may not list every agent: it is told to name one.

@@ -188,7 +188,9 @@ describe("sqlite outbox durability", () => {
     const list = box.peek();
     // Every add the child reported is there, in order (it may have managed a few more).
     expect(list.length).toBeGreaterThanOrEqual(added);
-    list.forEach((e, i) => expect(e.id).toBe(`m${i + 1}`));
+    list.forEach((e, i) => {
+      expect(e.id).toBe(`m${i + 1}`);
+    });
     box.close();
   });
 });

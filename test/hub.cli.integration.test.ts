@@ -49,7 +49,11 @@ function startHub(...args: string[]): Promise<{ url: string; stderr: () => strin
       const m = /listening on (ws:\/\/\S+)/.exec(err);
       if (m) {
         clearInterval(timer);
-        resolve({ url: m[1]!, stderr: () => err, stop: () => (child.kill("SIGINT"), exited) });
+        resolve({ url: m[1]!, stderr: () => err, stop: () => {
+            child.kill("SIGINT");
+            return exited;
+          },
+        });
       }
     }, 20);
     exited.then((code) => {

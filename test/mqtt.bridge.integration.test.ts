@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import mqtt from "mqtt";
 import { startHub, createToken, type RunningHub } from "../hub/index.js";
 import { startMqttBridge, type MqttBridge } from "../hub/bridge-mqtt.js";
-import { connect, RemoteSession } from "../bindings/client/index.js";
+import { connect, type RemoteSession } from "../bindings/client/index.js";
 import type { Agent } from "../bindings/sdk/agent.js";
 import type { ChannelEvent } from "../bindings/sdk/session.js";
 import { buildForChild, removeChildBuilds } from "./fixtures/client-build.js";

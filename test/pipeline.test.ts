@@ -196,7 +196,9 @@ describe("pipeline: batch -> merge -> route -> fan-out", () => {
     const agents = ["a1", "a2", "a3", "a4"];
     const channels = ["t", "s/x", "s/y", "s/y/z"];
     const patterns = ["+/#", "a1/#", "+/s/+", "a2/s/y/z", "+/t", "a3/s/#"];
-    patterns.forEach((p, i) => router.subscribe(p, i * 10));
+    patterns.forEach((p, i) => {
+      router.subscribe(p, i * 10);
+    });
     const model = new Map<string, { agg: unknown; version: number }>();
     const keys = ["k1", "k2", "k3", "k4"];
     const value = (): unknown => {

@@ -26,7 +26,13 @@ function recorder() {
     new Promise<void>((resolve, reject) => {
       if (events.length >= n) return resolve();
       const t = setTimeout(() => reject(new Error(`only ${events.length} of ${n} events: ${JSON.stringify(events)}`)), 2000);
-      waiters.push([n, () => (clearTimeout(t), resolve())]);
+      waiters.push([
+        n,
+        () => {
+          clearTimeout(t);
+          resolve();
+        },
+      ]);
     });
   return { events, handler, until };
 }

@@ -2,7 +2,7 @@
 // apps' tags, deleteTag, onTagChange, log_on triggers in an app, the loop, and a coordinator with
 // two workers exchanging commands and status through tags.
 import { afterEach, describe, expect, it } from "vitest";
-import { Application, Cross, Delta, Enter, LocalBus, RollingStats, type Agent, type ChannelEvent } from "../bindings/index.js";
+import { Application, Cross, Delta, Enter, LocalBus, type RollingStats, type Agent, type ChannelEvent } from "../bindings/index.js";
 
 const buses: LocalBus[] = [];
 function newBus(): LocalBus {

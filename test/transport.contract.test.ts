@@ -83,7 +83,7 @@ interface Kind {
 let wss: WebSocketServer;
 let wsPort = 0;
 const wsAccepted: Transport[] = [];
-let wsWaiters: ((t: Transport) => void)[] = [];
+const wsWaiters: ((t: Transport) => void)[] = [];
 let stopMemory: () => void;
 let memoryAccepted: Transport[] = [];
 let pipeCount = 0;

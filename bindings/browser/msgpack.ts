@@ -77,7 +77,7 @@ class Writer {
         this.pos += written;
         return;
       }
-      case "object":
+      case "object": {
         if (v instanceof Uint8Array) {
           this.ensure(5 + v.length);
           this.pos = writeBinHeader(this.buf, this.pos, v.length);
@@ -94,6 +94,7 @@ class Writer {
         // Only plain objects are maps; a Date, Map or class instance has no place in a document.
         const proto = Object.getPrototypeOf(v);
         if (proto === Object.prototype || proto === null) return this.map(v as Record<string, unknown>);
+      }
     }
     throw new Error(`msgpack cannot encode a ${typeof v}`);
   }

@@ -35,7 +35,7 @@ export class Backoff {
 
   /** The delay before the next attempt; each call counts one more failure. */
   next(): number {
-    const ceiling = Math.min(this.maxMs, this.initialMs * Math.pow(this.factor, this.attempt));
+    const ceiling = Math.min(this.maxMs, this.initialMs * this.factor ** this.attempt);
     this.attempt++;
     return ceiling / 2 + this.random() * (ceiling / 2);
   }

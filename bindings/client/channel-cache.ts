@@ -120,7 +120,7 @@ export class ChannelCache {
 
   onSync(subId: number, agentId: string, channel: string, version: number, doc: Uint8Array): void {
     const sub = this.subs.get(subId);
-    if (!sub || !sub.active) return;
+    if (!sub?.active) return;
     const key = `${agentId}/${channel}`;
     let c = this.#entries.get(key);
     const aggregate = version === 0 ? EMPTY : deepFreeze(decodeDoc(doc));

@@ -129,7 +129,7 @@ export class SendQueue {
   #flush(): void {
     this.#flushQueued = false;
     const t = this.#transport;
-    if (!t || t.state !== "open" || this.#outgoing.length === 0) return;
+    if (t?.state !== "open" || this.#outgoing.length === 0) return;
     if (t.bufferedAmount > this.#highWaterBytes) {
       this.#startPolling();
       return;
@@ -196,7 +196,7 @@ export class SendQueue {
     this.#pollTimer = setTimeout(() => {
       this.#pollTimer = undefined;
       const t = this.#transport;
-      if (!t || t.state !== "open") return;
+      if (t?.state !== "open") return;
       if (t.bufferedAmount > this.#highWaterBytes) {
         this.#startPolling();
         return;

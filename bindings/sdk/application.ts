@@ -15,7 +15,7 @@ import { assertKey } from "./names.js";
 import { RollingStats, type RollingStatsOptions, type StatsSummary } from "./stats.js";
 import { evaluateTriggers, type LogTrigger, type TriggerState } from "./triggers.js";
 import { UIManager } from "./ui/index.js";
-import type { ChannelEvent, Json, Unsubscribe } from "./session.js";
+import type { ChannelEvent, Json, PublishResult, Unsubscribe } from "./session.js";
 
 /** The channel tags live on. */
 export const TAG_CHANNEL = "tag_values";
@@ -101,7 +101,7 @@ export class Application<Config = Record<string, unknown>> {
   private sleepTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: ApplicationOptions<Config>) {
-    if (!options || !options.agent) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "Application needs { agent, appKey }");
+    if (!options?.agent) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "Application needs { agent, appKey }");
     assertKey("app key", options.appKey);
     const period = options.loopPeriodMs ?? 1000;
     if (!Number.isFinite(period) || period < 0) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "loopPeriodMs must be a finite number >= 0");
@@ -215,7 +215,7 @@ export class Application<Config = Record<string, unknown>> {
       const data = this.pending;
       this.pending = {};
       this.dirty = false;
-      let result;
+      let result: PublishResult | null;
       try {
         result = await this.agent.publish(TAG_CHANNEL, markOwned(data));
       } catch (error) {

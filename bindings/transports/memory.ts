@@ -12,17 +12,13 @@
 import { TagwireError } from "../core/errors.js";
 import { BaseTransport, type Transport, type TransportConnectOptions } from "./contract.js";
 
+/** One end of an in-process pipe; make the two ends with `createMemoryPair()`. */
 export class MemoryTransport extends BaseTransport {
   private peer: MemoryTransport | undefined;
   private inbox: Uint8Array[] = [];
   private inboxBytes = 0;
   private flushQueued = false;
   private paused = false;
-
-  /** Use `createMemoryPair()`. */
-  constructor() {
-    super();
-  }
 
   static pair(): [MemoryTransport, MemoryTransport] {
     const a = new MemoryTransport();

@@ -222,7 +222,7 @@ export class DooverService {
       const m = this.message(agentId, channel, rows[i]!);
       if (before !== undefined && m.id >= before) continue;
       if (after !== undefined && m.id <= after) continue;
-      if (fields && fields.length && isPlainObject(m.data)) {
+      if (fields?.length && isPlainObject(m.data)) {
         const picked: Record<string, unknown> = {};
         for (const f of fields) if (f in m.data) picked[f] = m.data[f];
         m.data = picked;

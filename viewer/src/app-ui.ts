@@ -303,7 +303,7 @@ export class AppUiView {
       button.classList.add("busy");
       const version = await this.command(agentId, appKey, name, true);
       if (version === undefined) return done();
-      sentVersion = version < 0 ? 0 : version;
+      sentVersion = Math.max(version, 0);
       // Busy until the app clears the command (it handled it), or give up after 15 s.
       waiting = setTimeout(() => {
         done();

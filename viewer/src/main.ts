@@ -97,7 +97,7 @@ async function main(): Promise<void> {
       toast(`Not allowed to follow ${agentId}/${pattern}: ${error.message}`, "error");
     },
   });
-  const canCommand = () => !connection.claims || connection.claims.role !== "viewer";
+  const canCommand = () => connection.claims?.role !== "viewer";
 
   const apps = new AppUiView(byId("apps"), store, {
     charted: (a, c, path) => chart.has(seriesKey(a, c, path)),

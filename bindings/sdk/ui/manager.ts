@@ -23,7 +23,7 @@
 import { TagwireError } from "../../core/errors.js";
 import type { ChannelEvent, Json } from "../session.js";
 import type { AgentLike } from "./agent.js";
-import { assertUIName, Container, Interaction, UIApplication, UIElement, Variable } from "./elements.js";
+import { assertUIName, Container, Interaction, UIApplication, type UIElement, Variable } from "./elements.js";
 import { cloneJson, diffObjects, isJsonObject, jsonEqual, pick, type JsonObject } from "./json.js";
 
 export const UI_STATE_CHANNEL = "ui_state";
@@ -372,7 +372,7 @@ export class UIManager {
  */
 export function uiCommand(name: string | RegExp) {
   if (typeof name === "string") assertUIName(name, "command name");
-  return function <This, Fn extends (this: This, value: any, ctx: CommandContext) => unknown>(method: Fn, context: ClassMethodDecoratorContext<This, Fn>): void {
+  return <This, Fn extends (this: This, value: any, ctx: CommandContext) => unknown>(method: Fn, context: ClassMethodDecoratorContext<This, Fn>): void => {
     context.addInitializer(function (this: This) {
       const ui = (this as { ui?: unknown }).ui;
       if (!(ui instanceof UIManager)) {
