@@ -1,4 +1,5 @@
 // The README's ten-line example, run as written (only console.log is captured).
+// biome-ignore-all format: the README's ten lines stay exactly as the README prints them
 import { expect, test } from "vitest";
 import { LocalBus, Application } from "../bindings/index.js";
 
