@@ -86,6 +86,7 @@ export function remoteComponent(ctx: ElementContext, name: string, node: El): Re
   const url = str(node.componentUrl) ?? "";
   const note = h("div", { className: "hint remote-note" }, "Remote component ", h("code", null, url), " (not loaded: this page runs no script from another origin)");
   const el = h("div", { className: "group", "data-element": name }, h("div", { className: "group-head" }, labelOf(ctx, name, node)), h("div", { className: "group-body" }, note), body.el);
+  note.style.gridColumn = "1 / -1";
   note.parentElement!.style.paddingBottom = "0";
   return { el, update: () => {} };
 }

@@ -16,7 +16,7 @@ export function variable(ctx: ElementContext, name: string, node: El): Rendered 
   const precision = numOf(node.decPrecision);
   const units = str(node.units);
   const label = labelOf(ctx, name, node);
-  const value = h("div", { className: `value${varType === "string" ? " text" : ""}` });
+  const value = h("div", { className: `value${varType === "string" || varType === "time" ? " text" : ""}` });
   const content: HTMLElement[] = [value];
   const ranges: RangeSpec[] = (Array.isArray(node.ranges) ? node.ranges.filter(isObj) : []).map((r) => ({
     min: numOf(ctx.value(r.min)),
