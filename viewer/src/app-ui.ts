@@ -11,11 +11,12 @@
 // The DOM is rebuilt only when the tree's shape changes (elements added, removed, relabelled);
 // value changes update the existing nodes, so an input being typed into keeps its text and focus.
 import { TagwireError } from "../../bindings/core/errors.js";
+import { isObject } from "../../bindings/sdk/json.js";
 import type { Json } from "../../bindings/sdk/session.js";
 import { chartIcon, confirmDialog, h, toast } from "./dom.js";
 import { num } from "./format.js";
 import type { ChannelState, Store } from "./store.js";
-import { cssColour, isObj, mergeActions, numOf, rangeBar, sortedChildren, str, type El } from "./ui-parts.js";
+import { cssColour, mergeActions, numOf, rangeBar, sortedChildren, str, type El } from "./ui-parts.js";
 
 interface Rendered {
   el: HTMLElement;
@@ -71,18 +72,18 @@ export class AppUiView {
   }
 
   private update(apps: El, cmds: ChannelState | undefined): void {
-    const commands = isObj(cmds?.aggregate) ? cmds!.aggregate : {};
+    const commands = isObject(cmds?.aggregate) ? cmds!.aggregate : {};
     const version = cmds?.version ?? 0;
     const walk = (appKey: string, node: El, path: string[]) => {
       for (const [name, child] of sortedChildren(node)) {
         const p = [...path, "children", name];
         const r = this.updaters.get(`${appKey}/${p.join("/")}`);
         const appCmds = commands[appKey];
-        r?.update(child, isObj(appCmds) ? appCmds[name] : undefined, version);
-        if (isObj(child.children)) walk(appKey, child, p);
+        r?.update(child, isObject(appCmds) ? appCmds[name] : undefined, version);
+        if (isObject(child.children)) walk(appKey, child, p);
       }
     };
-    for (const [appKey, app] of Object.entries(apps)) if (isObj(app)) walk(appKey, app, []);
+    for (const [appKey, app] of Object.entries(apps)) if (isObject(app)) walk(appKey, app, []);
   }
 
   private appCard(agentId: string, appKey: string, app: El): HTMLElement {
@@ -183,7 +184,7 @@ export class AppUiView {
     const content: HTMLElement[] = [value];
     const bar =
       varType === "float"
-        ? rangeBar((Array.isArray(node.ranges) ? node.ranges.filter(isObj) : []).map((r) => ({ min: numOf(r.min), max: numOf(r.max), colour: str(r.colour), label: str(r.label) })))
+        ? rangeBar((Array.isArray(node.ranges) ? node.ranges.filter(isObject) : []).map((r) => ({ min: numOf(r.min), max: numOf(r.max), colour: str(r.colour), label: str(r.label) })))
         : undefined;
     if (bar) content.push(...bar.els);
     const el = this.box(name, node, ...content);
@@ -346,7 +347,7 @@ export class AppUiView {
   private select(agentId: string, appKey: string, name: string, node: El): Rendered {
     const field = h("select", { className: "input", "aria-label": str(node.displayString) ?? name });
     field.append(h("option", { value: "" }, "—"));
-    const options = isObj(node.userOptions) ? Object.values(node.userOptions).filter(isObj) : [];
+    const options = isObject(node.userOptions) ? Object.values(node.userOptions).filter(isObject) : [];
     for (const o of options) field.append(h("option", { value: str(o.name) ?? "" }, str(o.displayString) ?? str(o.name) ?? ""));
     field.addEventListener("change", () => {
       if (field.value) void this.command(agentId, appKey, name, field.value);

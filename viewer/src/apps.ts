@@ -3,11 +3,12 @@
 // there side by side: a pydoover 1.x schema (values referenced from tag_values, commands as RPC
 // requests; ui1x/view.ts) and a 0.4 tree (values inside ui_state, commands merged into ui_cmds;
 // app-ui.ts). Each app is drawn by the view of its generation.
+import { isObject } from "../../bindings/sdk/json.js";
 import type { SeriesSource } from "./chart.js";
 import { AppUiView, type AppUiHooks } from "./app-ui.js";
 import { h } from "./dom.js";
 import type { ChannelState, Store } from "./store.js";
-import { isObj, numOf, sortedChildren, str, type El } from "./ui-parts.js";
+import { numOf, sortedChildren, str, type El } from "./ui-parts.js";
 import { DEPLOYMENT_CONFIG, isApp1x, TAG_VALUES, Ui1xView, type Ui1xHooks } from "./ui1x/view.js";
 import { resolveValue, tagPath } from "./ui1x/refs.js";
 
@@ -51,8 +52,8 @@ export class AppsView {
 
   private apps(agentId: string | undefined): Array<[string, El]> {
     const state = agentId ? this.store.channel(agentId, UI_STATE)?.aggregate : undefined;
-    const children = isObj(state) && isObj(state.state) && isObj(state.state.children) ? state.state.children : {};
-    return Object.entries(children).filter((e): e is [string, El] => isObj(e[1]));
+    const children = isObject(state) && isObject(state.state) && isObject(state.state.children) ? state.state.children : {};
+    return Object.entries(children).filter((e): e is [string, El] => isObject(e[1]));
   }
 }
 

@@ -1,7 +1,7 @@
 // What the page charts: series toggled from the tree, the apps and their plots, with up to 15
 // minutes of history loaded for each; and, the first time an app UI is seen, its first numeric
 // variable, so the chart is not empty.
-import { LiveChart, seriesKey, type SeriesSource } from "./chart.js";
+import { type LiveChart, seriesKey, type SeriesSource } from "./chart.js";
 import { byId, toast } from "./dom.js";
 import type { ChartHooks } from "./ui1x/context.js";
 import type { Store } from "./store.js";

@@ -1,12 +1,12 @@
 // Pieces both generations of app UI draw the same way (0.4 in app-ui.ts, 1.x in ui1x/): the
 // element box, Doover's colour names, the coloured range bar under a number, the row of buttons.
+import { isObject, type JsonObject } from "../../bindings/sdk/json.js";
 import type { Json } from "../../bindings/sdk/session.js";
 import { h } from "./dom.js";
 import { num } from "./format.js";
 
-export type El = { [key: string]: Json };
-
-export const isObj = (v: Json | undefined): v is El => v !== null && typeof v === "object" && !Array.isArray(v);
+/** An element of a UI tree (a JSON object). */
+export type El = JsonObject;
 export const str = (v: Json | undefined): string | undefined => (typeof v === "string" ? v : undefined);
 export const numOf = (v: Json | undefined): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
 
@@ -31,9 +31,9 @@ export function cssColour(name: string | undefined): string | undefined {
 
 /** The children of a container that are not hidden, by position. */
 export function sortedChildren(element: El, hidden: (child: El) => boolean = (c) => c.hidden === true): Array<[string, El]> {
-  const children = isObj(element.children) ? element.children : {};
+  const children = isObject(element.children) ? element.children : {};
   return Object.entries(children)
-    .filter((e): e is [string, El] => isObj(e[1]) && !hidden(e[1]))
+    .filter((e): e is [string, El] => isObject(e[1]) && !hidden(e[1]))
     .sort((a, b) => (numOf(a[1].position) ?? 1e9) - (numOf(b[1].position) ?? 1e9));
 }
 

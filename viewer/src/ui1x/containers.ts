@@ -57,8 +57,8 @@ export function tabs(ctx: ElementContext, name: string, node: El): Rendered {
   const panels = h("div", { className: "tab-panels" });
   const buttons: HTMLButtonElement[] = [];
   const show = (i: number) => {
-    buttons.forEach((b, j) => b.setAttribute("aria-selected", j === i ? "true" : "false"));
-    children.forEach((c, j) => (c.el.parentElement!.hidden = j !== i));
+    for (const [j, b] of buttons.entries()) b.setAttribute("aria-selected", j === i ? "true" : "false");
+    for (const [j, c] of children.entries()) if (c.el.parentElement) c.el.parentElement.hidden = j !== i;
   };
   children.forEach((child, i) => {
     const title = child.el.querySelector(".group-head")?.firstChild?.textContent ?? child.el.dataset.element ?? `Tab ${i + 1}`;

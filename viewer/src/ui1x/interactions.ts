@@ -2,9 +2,10 @@
 // default the reference carries) and sends a command through `ctx.send` (ui1x/commands.ts says
 // what reaches the app). A control shows as busy after sending until the value it reads changes
 // (the app accepted it and wrote ui_cmds), or `commandTimeout` ms (10 s when unset) pass.
+import { isObject } from "../../../bindings/sdk/json.js";
 import type { Json } from "../../../bindings/sdk/session.js";
 import { confirmDialog, h, toast } from "../dom.js";
-import { cssColour, elementBox, isObj, numOf, str, type El } from "../ui-parts.js";
+import { cssColour, elementBox, numOf, str, type El } from "../ui-parts.js";
 import { labelOf, type ElementContext, type Rendered } from "./context.js";
 
 const DEFAULT_WAIT_MS = 10_000;
@@ -42,10 +43,10 @@ function busyTracker(ctx: ElementContext, node: El, target: HTMLElement) {
 /** Asks first when the element says so (`requiresConfirm`: true or a ConfirmDialog object). */
 async function confirmed(ctx: ElementContext, name: string, node: El, what: string): Promise<boolean> {
   const rc = node.requiresConfirm;
-  if (rc !== true && !isObj(rc)) return true;
+  if (rc !== true && !isObject(rc)) return true;
   const label = labelOf(ctx, name, node);
-  const title = (isObj(rc) && str(rc.title)) || `Confirm ${label} change`;
-  const text = [isObj(rc) ? str(rc.subtitle) : undefined, isObj(rc) ? str(rc.warningReason) : undefined, isObj(rc) ? str(rc.helpText) : undefined, `Send “${what}” to ${ctx.agentId}?`].filter(Boolean).join(" ");
+  const title = (isObject(rc) && str(rc.title)) || `Confirm ${label} change`;
+  const text = [isObject(rc) ? str(rc.subtitle) : undefined, isObject(rc) ? str(rc.warningReason) : undefined, isObject(rc) ? str(rc.helpText) : undefined, `Send “${what}” to ${ctx.agentId}?`].filter(Boolean).join(" ");
   return confirmDialog(title, text, label);
 }
 
@@ -167,7 +168,7 @@ function showValue(kind: InputKind, value: Json, dateType: string): string {
 export function select(ctx: ElementContext, name: string, node: El): Rendered {
   const label = labelOf(ctx, name, node);
   const field = h("select", { className: "input", "aria-label": label });
-  const options = isObj(node.options) ? Object.values(node.options).filter(isObj) : [];
+  const options = isObject(node.options) ? Object.values(node.options).filter(isObject) : [];
   field.append(h("option", { value: "" }, "—"));
   for (const o of options) field.append(h("option", { value: str(o.name) ?? "" }, str(ctx.value(o.displayString)) ?? str(o.name) ?? ""));
   const busy = busyTracker(ctx, node, field);

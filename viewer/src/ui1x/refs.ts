@@ -11,6 +11,7 @@
 // own aliases onto these). A tag or command that is absent resolves to its default, and a value
 // of the wrong kind is coerced as pydoover's config resolver does (boolean from "true"/"1"/"yes",
 // number from a numeric string). This module is pure: the page and Node tests share it.
+import { getPath } from "../../../bindings/sdk/json.js";
 import type { Json } from "../../../bindings/sdk/session.js";
 
 export type RefSource = "tag" | "cmds" | "config";
@@ -39,8 +40,6 @@ const PREFIXES: ReadonlyArray<[string, RefSource, boolean]> = [
   ["$config.app().", "config", true],
   ["$tag.", "tag", false],
 ];
-
-const isObject = (v: Json | undefined): v is { [key: string]: Json } => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /** True for a string that is a reference (what pydoover writes in place of a value). */
 export function isRef(value: unknown): value is string {
@@ -89,11 +88,10 @@ function pythonLiteral(text: string): Json {
 /** The value a reference points at now (its default when absent), coerced to its type. */
 export function resolveRef(ref: Ref, scope: RefScope): Json | undefined {
   let root: Json | undefined;
-  if (ref.source === "tag") root = ref.app ? field(scope.tags, scope.appKey) : scope.tags;
-  else if (ref.source === "cmds") root = field(scope.cmds, scope.appKey);
-  else root = field(field(scope.config, "applications"), scope.appKey);
-  let value: Json | undefined = root;
-  for (const key of ref.path) value = field(value, key);
+  if (ref.source === "tag") root = ref.app ? getPath(scope.tags, [scope.appKey]) : scope.tags;
+  else if (ref.source === "cmds") root = getPath(scope.cmds, [scope.appKey]);
+  else root = getPath(scope.config, ["applications", scope.appKey]);
+  let value = getPath(root, ref.path);
   if (value === undefined && ref.source === "config" && ref.path.length === 1 && ref.path[0] === "APP_KEY") value = scope.appKey;
   if (value === undefined || value === null) value = ref.fallback;
   return value === undefined ? undefined : coerce(value, ref.type);
@@ -104,10 +102,6 @@ export function resolveValue(value: Json | undefined, scope: RefScope): Json | u
   if (typeof value !== "string" || !value.startsWith("$")) return value;
   const ref = parseRef(value);
   return ref ? resolveRef(ref, scope) : value;
-}
-
-function field(value: Json | undefined, key: string): Json | undefined {
-  return isObject(value) && Object.prototype.hasOwnProperty.call(value, key) ? value[key] : undefined;
 }
 
 function coerce(value: Json, type: string | undefined): Json {

@@ -7,14 +7,15 @@
 //   carries no video).
 // - `uiAlertStream`: points at the notifications panel, where this page shows alerts.
 // - anything else: its type and settings, so an unknown element is visible rather than lost.
+import { isObject } from "../../../bindings/sdk/json.js";
 import { h } from "../dom.js";
 import { ago, num } from "../format.js";
-import { cssColour, elementBox, isObj, numOf, str, type El } from "../ui-parts.js";
+import { cssColour, elementBox, numOf, str, type El } from "../ui-parts.js";
 import { tagPath } from "./refs.js";
 import { labelOf, type ElementContext, type Rendered } from "./context.js";
 
 export function multiplot(ctx: ElementContext, name: string, node: El): Rendered {
-  const series = isObj(node.series) ? Object.entries(node.series).filter((e): e is [string, El] => isObj(e[1])) : [];
+  const series = isObject(node.series) ? Object.entries(node.series).filter((e): e is [string, El] => isObject(e[1])) : [];
   const rows = series.map(([key, s]) => {
     const value = h("span", { className: "series-value" });
     const row = h(

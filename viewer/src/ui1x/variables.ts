@@ -5,9 +5,10 @@
 // number below 1e11 is taken as epoch seconds and above as milliseconds; Timestamp values are
 // epoch milliseconds (Timestamp.to_dict) and are shown relative to now, refreshed every second
 // with `precision: "second"`, else every minute.
+import { isObject } from "../../../bindings/sdk/json.js";
 import { chartIcon, h } from "../dom.js";
 import { num } from "../format.js";
-import { elementBox, flash, isObj, numOf, rangeBar, str, type El, type RangeSpec } from "../ui-parts.js";
+import { elementBox, flash, numOf, rangeBar, str, type El, type RangeSpec } from "../ui-parts.js";
 import { tagPath } from "./refs.js";
 import { labelOf, type ElementContext, type Rendered } from "./context.js";
 
@@ -18,7 +19,7 @@ export function variable(ctx: ElementContext, name: string, node: El): Rendered 
   const label = labelOf(ctx, name, node);
   const value = h("div", { className: `value${varType === "string" || varType === "time" ? " text" : ""}` });
   const content: HTMLElement[] = [value];
-  const ranges: RangeSpec[] = (Array.isArray(node.ranges) ? node.ranges.filter(isObj) : []).map((r) => ({
+  const ranges: RangeSpec[] = (Array.isArray(node.ranges) ? node.ranges.filter(isObject) : []).map((r) => ({
     min: numOf(ctx.value(r.min)),
     max: numOf(ctx.value(r.max)),
     colour: str(ctx.value(r.colour)),
@@ -26,7 +27,7 @@ export function variable(ctx: ElementContext, name: string, node: El): Rendered 
   }));
   const bar = varType === "float" ? rangeBar(ranges) : undefined;
   if (bar) content.push(...bar.els);
-  const thresholds = Array.isArray(node.thresholds) ? node.thresholds.filter(isObj) : [];
+  const thresholds = Array.isArray(node.thresholds) ? node.thresholds.filter(isObject) : [];
   if (thresholds.length) {
     const text = thresholds.map((t) => `${str(ctx.value(t.label)) ?? ""} ${num(numOf(ctx.value(t.value)) ?? NaN)}${units ?? ""}`.trim()).join(" · ");
     content.push(h("div", { className: "hint" }, `thresholds: ${text}`));

@@ -5,10 +5,11 @@
 // The DOM is rebuilt only when a schema changes; a change in any of the three channels runs the
 // elements' updates, which resolve their references again. Common to every element: `hidden` and
 // `isAvailable` (either may be a reference) are applied here, so renderers need not.
+import { isObject } from "../../../bindings/sdk/json.js";
 import { TagwireError } from "../../../bindings/core/errors.js";
 import type { Json } from "../../../bindings/sdk/session.js";
 import { h, toast } from "../dom.js";
-import { isObj, sortedChildren, str, type El } from "../ui-parts.js";
+import { sortedChildren, str, type El } from "../ui-parts.js";
 import type { Store } from "../store.js";
 import { directCommand, rpcRequest, UI_CMDS } from "./commands.js";
 import { CONTAINER_TYPES, container, groupBody, remoteComponent, submodule, tabs } from "./containers.js";
@@ -52,7 +53,7 @@ const ONLY_1X = new Set(["uiButton", "uiFloatInput", "uiTextInput", "uiDatetimeI
 export function isApp1x(app: Json): boolean {
   if (typeof app === "string") return app.startsWith("$tag.") || app.startsWith("$cmds.") || app.startsWith("$config.");
   if (Array.isArray(app)) return app.some(isApp1x);
-  if (!isObj(app)) return false;
+  if (!isObject(app)) return false;
   if (typeof app.type === "string" && ONLY_1X.has(app.type)) return true;
   return Object.values(app).some(isApp1x);
 }
