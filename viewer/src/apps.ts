@@ -37,14 +37,25 @@ export class AppsView {
 
   render(agentId: string | undefined): void {
     const apps = this.apps(agentId);
-    this.current.render(agentId, apps.filter(([, app]) => isApp1x(app)));
-    this.legacy.render(agentId, apps.filter(([, app]) => !isApp1x(app)));
+    this.current.render(agentId, apps.filter(([, app]) => this.is1x(app)));
+    this.legacy.render(agentId, apps.filter(([, app]) => !this.is1x(app)));
+  }
+
+  /** Which generation an app is, found once per schema object (ui_state changes make new ones). */
+  private readonly generation = new WeakMap<El, boolean>();
+  private is1x(app: El): boolean {
+    let known = this.generation.get(app);
+    if (known === undefined) {
+      known = isApp1x(app);
+      this.generation.set(app, known);
+    }
+    return known;
   }
 
   /** The first numeric variable of the agent's apps, as a chart source (to start the chart). */
   firstSeries(agentId: string): SeriesSource | undefined {
     for (const [appKey, app] of this.apps(agentId)) {
-      const found = isApp1x(app) ? firstTagNumber(this.store, agentId, appKey, app) : firstStateNumber(app, ["state", "children", appKey]);
+      const found = this.is1x(app) ? firstTagNumber(this.store, agentId, appKey, app) : firstStateNumber(app, ["state", "children", appKey]);
       if (found) return { agentId, ...found };
     }
     return undefined;
