@@ -70,6 +70,7 @@ describe("1.x references", () => {
 
   test("commands in pydoover's shapes", () => {
     expect(JSON.stringify(rpcRequest("pump", "start", true))).toBe('{"type":"rpc","method":"start","request":true,"status":{"code":"sent"},"response":{},"app_key":"pump"}');
+    expect(rpcRequest(undefined, "camera_get_now", true)).toEqual({ type: "rpc", method: "camera_get_now", request: true, status: { code: "sent" }, response: {} });
     expect(directCommand("pump", "speed", 40)).toEqual({ pump: { speed: 40 } });
   });
 });

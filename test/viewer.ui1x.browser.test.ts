@@ -191,6 +191,24 @@ describe("a Doover 1.x app beside a 0.4 app", () => {
     await page.click(`${el("label")} button[type="submit"]`);
     expect(await nthRequest(7)).toEqual(rpc("label", "south well"));
 
+    // Dates: epoch milliseconds, within the element's direction and maxFuture; a time of day:
+    // seconds into the day.
+    await page.fill(`${el("service_due")} input`, "2020-01-01T10:00");
+    await page.click(`${el("service_due")} button[type="submit"]`);
+    await until(() => text(page, "#toasts"), (t) => t.includes("Service due: between"), "the date to be refused");
+    const due = await page.evaluate(() => {
+      const d = new Date(Date.now() + 2 * 86_400_000);
+      d.setSeconds(0, 0);
+      return { local: new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16), ms: d.getTime() };
+    });
+    await page.fill(`${el("service_due")} input`, due.local);
+    await page.click(`${el("service_due")} button[type="submit"]`);
+    expect(await nthRequest(8)).toEqual(rpc("service_due", due.ms));
+    await page.fill(`${el("quiet_from")} input`, "06:30");
+    await page.click(`${el("quiet_from")} button[type="submit"]`);
+    expect(await nthRequest(9)).toEqual(rpc("quiet_from", 6 * 3600 + 30 * 60));
+    await until(() => page.inputValue(`${el("quiet_from")} input`), (v) => v === "06:30", "the accepted time");
+
     // The chart: a 1.x variable charts its tag from tag_values (the first numeric variable with a
     // value may have been charted by itself already: the button toggles it either way).
     await page.locator("#chart-legend .legend-item").first().waitFor();

@@ -18,9 +18,15 @@ import type { Json } from "../../../bindings/sdk/session.js";
 
 export const UI_CMDS = "ui_cmds";
 
-/** The message pydoover's UICommandsManager dispatches to `@ui.handler(name)`. */
-export function rpcRequest(appKey: string, name: string, value: Json): Json {
-  return { type: "rpc", method: name, request: value, status: { code: "sent" }, response: {}, app_key: appKey };
+/**
+ * The message pydoover's UICommandsManager dispatches to `@ui.handler(name)`. Without an app key
+ * (an element with `global: true`) every app with a handler of that name takes it, as pydoover
+ * filters by `app_key` only when the message has one.
+ */
+export function rpcRequest(appKey: string | undefined, name: string, value: Json): Json {
+  const request: { [key: string]: Json } = { type: "rpc", method: name, request: value, status: { code: "sent" }, response: {} };
+  if (appKey !== undefined) request.app_key = appKey;
+  return request;
 }
 
 /** The aggregate merge of a `direct` command (and of an app accepting a command). */

@@ -93,10 +93,12 @@ export function input(kind: InputKind) {
     const max = numOf(ctx.value(node.max));
     if (kind === "float" && min !== undefined) field.min = String(min);
     if (kind === "float" && max !== undefined) field.max = String(max);
+    const bounds = kind === "datetime" && dateType !== "time" ? dateBounds(node) : undefined;
     field.setAttribute("aria-label", label);
     const set = h("button", { type: "submit", className: "btn" }, "Set");
     const hint = h("div", { className: "hint" });
-    const form = h("form", { className: "param-row" }, field, set);
+    // The page checks limits itself (with a message saying which), not the browser's bubble.
+    const form = h("form", { className: "param-row", novalidate: true }, field, set);
     const busy = busyTracker(ctx, node, set);
     const units = str(node.units);
     let dirty = false;
@@ -107,6 +109,9 @@ export function input(kind: InputKind) {
       if (value === undefined) return toast(`${label}: ${kind === "float" ? "enter a number" : "enter a value"}`, "error");
       if (typeof value === "number" && kind === "float" && ((min !== undefined && value < min) || (max !== undefined && value > max))) {
         return toast(`${label}: between ${min ?? "−∞"} and ${max ?? "∞"}`, "error");
+      }
+      if (typeof value === "number" && bounds && ((bounds.min !== undefined && value < bounds.min) || (bounds.max !== undefined && value > bounds.max))) {
+        return toast(`${label}: ${bounds.text}`, "error");
       }
       if (!(await confirmed(ctx, name, node, showValue(kind, value, dateType)))) return;
       if (await busy.send(value)) dirty = false;
@@ -122,10 +127,30 @@ export function input(kind: InputKind) {
         const range = kind === "float" && (min !== undefined || max !== undefined) ? ` · ${min ?? "−∞"} to ${max ?? "∞"}` : "";
         hint.textContent = current === undefined || current === null ? `not set${range}` : `current ${showValue(kind, current, dateType)}${kind === "float" && units ? ` ${units}` : ""}${range}`;
         if (!dirty && document.activeElement !== field) field.value = toField(kind, current, dateType);
+        if (bounds) {
+          // Relative to now, so kept current as time passes.
+          const b = dateBounds(node);
+          field.min = b.min === undefined ? "" : toField(kind, b.min, dateType);
+          field.max = b.max === undefined ? "" : toField(kind, b.max, dateType);
+        }
         busy.check();
       },
     };
   };
+}
+
+/** DatetimeInput limits relative to now: `direction` past/future, `maxPast`/`maxFuture` in ms. */
+function dateBounds(node: El, now = Date.now()): { min?: number; max?: number; text: string } {
+  const b: { min?: number; max?: number; text: string } = { text: "" };
+  const maxPast = numOf(node.maxPast);
+  const maxFuture = numOf(node.maxFuture);
+  if (node.direction === "future") b.min = now;
+  if (node.direction === "past") b.max = now;
+  if (maxPast !== undefined) b.min = now - maxPast;
+  if (maxFuture !== undefined) b.max = now + maxFuture;
+  const show = (t: number) => new Date(t).toLocaleString();
+  b.text = b.min !== undefined && b.max !== undefined ? `between ${show(b.min)} and ${show(b.max)}` : b.min !== undefined ? `after ${show(b.min)}` : b.max !== undefined ? `before ${show(b.max)}` : "";
+  return b;
 }
 
 /** The command value of a field's text, or undefined when it is not valid. */

@@ -164,7 +164,7 @@ export class Ui1xView {
     if (!session || !name) return false;
     try {
       if (node.direct === true) await session.publish(agentId, UI_CMDS, directCommand(appKey, name, value));
-      else await session.createMessage(agentId, UI_CMDS, rpcRequest(appKey, name, value));
+      else await session.createMessage(agentId, UI_CMDS, rpcRequest(node.global === true ? undefined : appKey, name, value));
       return true;
     } catch (error) {
       const message = error instanceof TagwireError ? `${error.message} (${error.code})` : String(error);
