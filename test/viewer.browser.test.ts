@@ -7,12 +7,15 @@
 //     draws. A screenshot goes to test-output/viewer.png.
 //  2. a hub with auth: the page asks for a token, refuses a bad one, connects with a good one;
 //     when the hub goes away it shows it is reconnecting and comes back by itself.
+//  3. with a viewer-role token, a Doover 1.x app (viewer.ui1x.browser.test.ts has the rest) shows
+//     its values with every control disabled.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { connect } from "../bindings/client/index.js";
 import type { Agent } from "../bindings/sdk/agent.js";
+import type { Json } from "../bindings/sdk/session.js";
 import { APP_KEY, HIGH_TEMPERATURE_C, startDemo, type RunningDemo } from "../examples/demo.js";
 import { createToken, startHub, type RunningHub } from "../hub/index.js";
 import { createViewerHandler } from "../viewer/serve.js";
@@ -226,4 +229,21 @@ describe("a hub that requires tokens", () => {
     expect(errors.filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED|net::/.test(e))).toEqual([]);
     await page.close();
   }, 90_000);
+
+  test("a viewer token sees a 1.x app's values but cannot send its commands", async () => {
+    const schema = JSON.parse(readFileSync(new URL("./fixtures/viewer-1x/pump.ui.json", import.meta.url), "utf8")) as Json;
+    await (device.session as import("../bindings/client/index.js").RemoteSession).whenOnline(20_000);
+    await device.publish("tag_values", { pump: { pressure: 207 } });
+    await device.publish("ui_state", { state: { children: { pump: schema } } });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1200 } });
+    const errors = watchErrors(page);
+    await page.goto(`${hub.httpUrl}/?token=${createToken(SECRET, { agentId: "bob", role: "viewer" })}`);
+    await until(() => page.getAttribute("#conn", "data-state"), (s) => s === "online", "online with the viewer token");
+    await until(() => text(page, '[data-app="pump"] [data-element="pressure"] .value'), (t) => t === "207.0kPa", "the pressure tag");
+    for (const control of ['[data-action="start"]', '[data-element="speed"] input', '[data-element="enabled"] .toggle', '[data-element="setpoint"] button']) {
+      expect(await page.locator(`[data-app="pump"] ${control}`).isDisabled(), control).toBe(true);
+    }
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
 });
