@@ -54,6 +54,7 @@ export function variable(ctx: ElementContext, name: string, node: El): Rendered 
       else if (varType === "time" && typeof v === "number") text = v === 0 ? "never" : new Date(v < 1e11 ? v * 1000 : v).toLocaleString();
       else if (typeof v === "number") text = num(v, precision);
       else text = typeof v === "object" ? JSON.stringify(v) : String(v);
+      if (text === last) return; // most updates are of other tags: leave the DOM alone
       value.replaceChildren();
       if (varType === "string" && typeof v === "string") value.append(h("span", { className: "pill-value" }, text));
       else if (varType === "bool" && typeof v === "boolean") value.append(h("span", { className: `pill-value bool-${v}` }, text));
