@@ -9,7 +9,7 @@ import { isObject } from "../../../bindings/sdk/json.js";
 import { TagwireError } from "../../../bindings/core/errors.js";
 import type { Json } from "../../../bindings/sdk/session.js";
 import { h, toast } from "../dom.js";
-import { sortedChildren, str, type El } from "../ui-parts.js";
+import { numOf, sortedChildren, str, type El } from "../ui-parts.js";
 import type { Store } from "../store.js";
 import { directCommand, rpcRequest, UI_CMDS } from "./commands.js";
 import { CONTAINER_TYPES, container, groupBody, remoteComponent, submodule, tabs } from "./containers.js";
@@ -85,7 +85,10 @@ export class Ui1xView {
     if (shape !== this.shape) {
       this.shape = shape;
       this.updates = [];
-      this.el.replaceChildren(...apps.map(([appKey, app]) => this.appCard(agentId, appKey, app)));
+      // Apps by their position (pydoover: `$config.app().dv_app_position`, 100 by default).
+      const position = ([appKey, app]: [string, El]) => numOf(resolveValue(app.position, this.scope(agentId, appKey))) ?? 100;
+      const ordered = [...apps].sort((a, b) => position(a) - position(b));
+      this.el.replaceChildren(...ordered.map(([appKey, app]) => this.appCard(agentId, appKey, app)));
     }
     for (const update of this.updates) {
       try {
