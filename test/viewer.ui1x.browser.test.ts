@@ -39,9 +39,10 @@ beforeAll(async () => {
   agent.subscribe("ui_cmds", async (event) => {
     if (event.type !== "message") return;
     const d = event.message.data as { [key: string]: Json };
-    if (d.type !== "rpc" || d.app_key !== APP || typeof d.method !== "string") return;
+    if (d.type !== "rpc" || typeof d.method !== "string") return;
     requests.push(d);
-    await agent.publish("ui_cmds", { [APP]: { [d.method]: d.request ?? null } });
+    // pydoover: an app takes a request with its own app_key, or with none (global).
+    if (d.app_key === APP || d.app_key === undefined) await agent.publish("ui_cmds", { [APP]: { [d.method]: d.request ?? null } });
   });
   await agent.publish("deployment_config", { applications: { [APP]: { APP_KEY: APP, APP_DISPLAY_NAME: "Borehole pump" } } });
   await agent.publish("tag_values", {
@@ -209,6 +210,14 @@ describe("a Doover 1.x app beside a 0.4 app", () => {
     expect(await nthRequest(9)).toEqual(rpc("quiet_from", 6 * 3600 + 30 * 60));
     await until(() => page.inputValue(`${el("quiet_from")} input`), (v) => v === "06:30", "the accepted time");
 
+    // A direct button writes the ui_cmds aggregate itself (no RPC); a global one sends its RPC
+    // request without an app key.
+    await page.click(`[data-app="${APP}"] [data-action="reset"]`);
+    await until(() => demo.agent.getAggregate("ui_cmds"), (a) => (a as { [k: string]: { [k: string]: Json } })[APP]?.reset === true, "the direct write");
+    await page.click(`[data-app="${APP}"] [data-action="camera_get_now"]`);
+    expect(await nthRequest(10)).toEqual({ type: "rpc", method: "camera_get_now", request: true, status: { code: "sent" }, response: {} });
+    expect(requests.some((r) => r.method === "reset")).toBe(false);
+
     // The chart: a 1.x variable charts its tag from tag_values (the first numeric variable with a
     // value may have been charted by itself already: the button toggles it either way).
     await page.locator("#chart-legend .legend-item").first().waitFor();
@@ -228,7 +237,7 @@ describe("a Doover 1.x app beside a 0.4 app", () => {
     await page.click('[data-app="climate"] [data-action="start"]');
     await until(() => text(page, '[data-app="climate"] [data-element="heater"] .value'), (t) => t === "heating" || t === "holding", "the 0.4 heater on");
     expect(demo.app.heaterState()).not.toBe("off");
-    expect(requests.every((r) => r.app_key === APP)).toBe(true); // 0.4 commands are not RPC
+    expect(requests.length).toBe(10); // 0.4 commands are not RPC requests
 
     await page.locator(`[data-app="${APP}"]`).scrollIntoViewIfNeeded();
     mkdirSync(OUTPUT, { recursive: true });

@@ -77,6 +77,8 @@ class PumpUI(ui.UI):
         requires_confirm=ui.ConfirmDialog(title="Stop the pump?", warning_reason="Flow stops at once."),
         position=2,
     )
+    reset = ui.Button("Reset counters", name="reset", direct=True, position=3)
+    snapshot = ui.Button("Snapshot all cameras", name="camera_get_now", global_interaction=True, position=4)
     setpoint = ui.FloatInput("Pressure setpoint", name="setpoint", min_val=50, max_val=450, default=250, units="kPa")
     label = ui.TextInput("Site label", name="label", default="north")
     service_due = ui.DatetimeInput("Service due", name="service_due", pickers=["date", "time"], direction="future", max_future=timedelta(days=365))
