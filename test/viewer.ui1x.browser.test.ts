@@ -42,7 +42,15 @@ beforeAll(async () => {
     if (d.type !== "rpc" || typeof d.method !== "string") return;
     requests.push(d);
     // pydoover: an app takes a request with its own app_key, or with none (global).
-    if (d.app_key === APP || d.app_key === undefined) await agent.publish("ui_cmds", { [APP]: { [d.method]: d.request ?? null } });
+    if (d.app_key !== APP && d.app_key !== undefined) return;
+    // A handler that raises RPCError: an error reply, nothing stored.
+    if (d.method === "label" && d.request === "forbidden") {
+      await agent.createMessage("ui_cmds", { type: "rpc", reply_to: event.message.id, status: { code: "error", message: { code: "INVALID", message: "that label is reserved" } }, response: {} });
+      return;
+    }
+    // auto_update, then the success reply (tagwire's form of pydoover's message update).
+    await agent.publish("ui_cmds", { [APP]: { [d.method]: d.request ?? null } });
+    await agent.createMessage("ui_cmds", { type: "rpc", reply_to: event.message.id, status: { code: "success", message: null }, response: {} });
   });
   await agent.publish("deployment_config", { applications: { [APP]: { APP_KEY: APP, APP_DISPLAY_NAME: "Borehole pump" } } });
   await agent.publish("tag_values", {
@@ -191,6 +199,14 @@ describe("a Doover 1.x app beside a 0.4 app", () => {
     await page.fill(`${el("label")} input`, "south well");
     await page.click(`${el("label")} button[type="submit"]`);
     expect(await nthRequest(7)).toEqual(rpc("label", "south well"));
+    await until(() => page.locator(`${el("label")} button.busy`).count(), (n) => n === 0, "the label's set to leave busy");
+    // An error reply from the app's handler is shown, and the value stays.
+    await page.fill(`${el("label")} input`, "forbidden");
+    await page.click(`${el("label")} button[type="submit"]`);
+    await until(() => text(page, "#toasts"), (t) => t.includes("Site label: INVALID: that label is reserved"), "the error reply");
+    expect(await text(page, `${el("label")} .hint`)).toBe("current south well");
+    await until(() => page.locator(`${el("label")} button.busy`).count(), (n) => n === 0, "busy to end on the error reply");
+    requests.pop(); // the refused request is not counted below
 
     // Dates: epoch milliseconds, within the element's direction and maxFuture; a time of day:
     // seconds into the day.

@@ -4,6 +4,7 @@
 // without rebuilding (an input being typed into keeps its text and focus).
 import type { Json } from "../../../bindings/sdk/session.js";
 import type { El } from "../ui-parts.js";
+import type { CommandReply } from "./replies.js";
 
 export interface Rendered {
   readonly el: HTMLElement;
@@ -22,8 +23,11 @@ export interface ElementContext {
   readonly appKey: string;
   /** `value` resolved now: a reference's current value, anything else as it is. */
   value(value: Json | undefined): Json | undefined;
-  /** Sends the command of interaction `node` (an RPC request, or a direct write). */
-  send(node: El, value: Json): Promise<boolean>;
+  /**
+   * Sends the command of interaction `node` (an RPC request, or a direct write); false when the
+   * hub refused it. `onReply` gets the app's reply to an RPC request, if one comes.
+   */
+  send(node: El, value: Json, onReply?: (reply: CommandReply) => void): Promise<boolean>;
   /** False for a read-only token. */
   canCommand(): boolean;
   readonly chart: ChartHooks;

@@ -1,7 +1,8 @@
 // Doover 1.x interactions. Each shows its current value from `$cmds.app().<name>` (with the
 // default the reference carries) and sends a command through `ctx.send` (ui1x/commands.ts says
-// what reaches the app). A control shows as busy after sending until the value it reads changes
-// (the app accepted it and wrote ui_cmds), or `commandTimeout` ms (10 s when unset) pass.
+// what reaches the app). A control shows as busy after sending until the app replies (an error
+// reply is shown), the value it reads changes (the app accepted it and wrote ui_cmds), or
+// `commandTimeout` ms (10 s when unset) pass.
 import { isObject } from "../../../bindings/sdk/json.js";
 import type { Json } from "../../../bindings/sdk/session.js";
 import { confirmDialog, h, toast } from "../dom.js";
@@ -24,7 +25,10 @@ function busyTracker(ctx: ElementContext, node: El, target: HTMLElement) {
     async send(value: Json): Promise<boolean> {
       sentFrom = JSON.stringify(ctx.value(node.currentValue) ?? null);
       target.classList.add("busy");
-      const ok = await ctx.send(node, value);
+      const ok = await ctx.send(node, value, (reply) => {
+        done();
+        if (!reply.ok) toast(`${labelOf(ctx, str(node.name) ?? "", node)}: ${reply.error}`, "error");
+      });
       if (!ok || node.direct === true) {
         done();
         return ok;

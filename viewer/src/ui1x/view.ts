@@ -11,7 +11,9 @@ import type { Json } from "../../../bindings/sdk/session.js";
 import { h, toast } from "../dom.js";
 import { numOf, sortedChildren, str, type El } from "../ui-parts.js";
 import type { Store } from "../store.js";
+import { randomId } from "../../../bindings/protocol/ids.js";
 import { directCommand, rpcRequest, UI_CMDS } from "./commands.js";
+import { CommandReplies, type CommandReply } from "./replies.js";
 import { CONTAINER_TYPES, container, groupBody, remoteComponent, submodule, tabs } from "./containers.js";
 import type { ChartHooks, ElementContext, Rendered, Renderer } from "./context.js";
 import { button, input, select, slider, toggleSwitch, warning } from "./interactions.js";
@@ -21,6 +23,7 @@ import { timestamp, variable } from "./variables.js";
 
 export const TAG_VALUES = "tag_values";
 export const DEPLOYMENT_CONFIG = "deployment_config";
+const REPLY_WAIT_MS = 5 * 60_000;
 
 /** pydoover 1.x `type` strings and how each is drawn. */
 const RENDERERS: Readonly<Record<string, Renderer>> = {
@@ -67,11 +70,15 @@ export class Ui1xView {
   private shape = "";
   private updates: Array<() => void> = [];
 
+  private readonly replies = new CommandReplies();
+
   constructor(
     private readonly el: HTMLElement,
     private readonly store: Store,
     private readonly hooks: Ui1xHooks,
-  ) {}
+  ) {
+    store.listen({ message: (ch, message, live) => live && ch.channel === UI_CMDS && this.replies.offer(message) });
+  }
 
   /** Draws `apps` (app key -> schema) of `agentId`; nothing when the list is empty. */
   render(agentId: string | undefined, apps: Array<[string, El]>): void {
@@ -113,7 +120,7 @@ export class Ui1xView {
       agentId,
       appKey,
       value: (v) => resolveValue(v, this.scope(agentId, appKey)),
-      send: (node, value) => this.send(agentId, appKey, node, value),
+      send: (node, value, onReply) => this.send(agentId, appKey, node, value, onReply),
       canCommand: () => this.hooks.canCommand(),
       chart: this.hooks.chartTags(agentId),
       agentSeenAt: () => this.store.agents.get(agentId)?.updatedAt ?? 0,
@@ -161,15 +168,20 @@ export class Ui1xView {
   }
 
   /** Sends a command as pydoover 1.x expects it; false when the hub refused it. */
-  private async send(agentId: string, appKey: string, node: El, value: Json): Promise<boolean> {
+  private async send(agentId: string, appKey: string, node: El, value: Json, onReply?: (reply: CommandReply) => void): Promise<boolean> {
     const session = this.store.session;
     const name = str(node.name);
     if (!session || !name) return false;
+    // Named before sending and awaited first: the app may reply before the send resolves.
+    const id = randomId();
+    const stop = onReply && node.direct !== true ? this.replies.expect(id, onReply) : () => {};
+    setTimeout(stop, REPLY_WAIT_MS); // an app that never replies does not keep the entry forever
     try {
       if (node.direct === true) await session.publish(agentId, UI_CMDS, directCommand(appKey, name, value));
-      else await session.createMessage(agentId, UI_CMDS, rpcRequest(node.global === true ? undefined : appKey, name, value));
+      else await session.createMessage(agentId, UI_CMDS, rpcRequest(node.global === true ? undefined : appKey, name, value), { messageId: id });
       return true;
     } catch (error) {
+      stop();
       const message = error instanceof TagwireError ? `${error.message} (${error.code})` : String(error);
       toast(`Command ${name} refused: ${message}`, "error");
       return false;
