@@ -42,7 +42,7 @@ afterAll(async () => {
 
 /** Text of the first element matching `selector`, or "" when there is none. */
 async function text(page: Page, selector: string): Promise<string> {
-  return (await page.locator(selector).first().textContent({ timeout: 1000 }).catch(() => null)) ?? "";
+  return (await page.locator(selector).first().textContent({ timeout: 5000 }).catch(() => null)) ?? "";
 }
 
 function watchErrors(page: Page): string[] {

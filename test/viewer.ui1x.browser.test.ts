@@ -69,7 +69,7 @@ afterAll(async () => {
 });
 
 async function text(page: Page, selector: string): Promise<string> {
-  return (await page.locator(selector).first().textContent({ timeout: 1000 }).catch(() => null)) ?? "";
+  return (await page.locator(selector).first().textContent({ timeout: 5000 }).catch(() => null)) ?? "";
 }
 
 const el = (name: string) => `[data-app="${APP}"] [data-element="${name}"]`;
