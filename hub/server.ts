@@ -8,9 +8,12 @@ import { loadSecret } from "./auth.js";
 import { Connection } from "./connection.js";
 import type { HubContext } from "./context.js";
 import { createHttpHandler, requestToken } from "./http.js";
+import { createDooverApi } from "./doover/http.js";
+import { startDeviceAgent, type DeviceAgentOptions, type RunningDeviceAgent } from "./doover/grpc.js";
 import { DEFAULT_LIMITS, type HubLimits } from "./limits.js";
 import { DEFAULT_RETENTION, HubState, type RetentionOptions } from "./state.js";
-import { Storage, type SyncMode } from "./storage.js";
+import { SqliteStorage, type SyncMode } from "./storage/sqlite.js";
+import type { Storage } from "./storage/storage.js";
 
 export interface HubOptions {
   /** TCP port; 0 picks a free one (the default). */
@@ -23,8 +26,13 @@ export interface HubOptions {
   auth?: boolean;
   /** HMAC secret for tokens; default TAGWIRE_SECRET, else `<dataDir>/secret` (generated once). */
   secret?: string;
-  /** SQLite durability; see hub/storage.ts. Default "full". */
+  /** SQLite durability; see hub/storage/sqlite.ts. Default "full". */
   synchronous?: SyncMode;
+  /**
+   * The storage to keep channels in (hub/storage/storage.ts), not yet opened; the hub opens and
+   * closes it. Default: SQLite in `dataDir` with `synchronous`.
+   */
+  storage?: Storage;
   limits?: Partial<HubLimits>;
   retention?: Partial<RetentionOptions>;
   /** How often expired messages are deleted (ms, default 60 s). */
@@ -33,6 +41,8 @@ export interface HubOptions {
   log?: (line: string) => void;
   /** Extra HTTP routes tried before the API (the viewer uses this later); return true if handled. */
   httpFallback?: (req: IncomingMessage, res: import("node:http").ServerResponse) => boolean;
+  /** Serve Doover's Device Agent gRPC service for one agent (docs/DOOVER.md). */
+  deviceAgent?: DeviceAgentOptions;
 }
 
 export interface RunningHub {
@@ -44,6 +54,8 @@ export interface RunningHub {
   readonly dataDir: string;
   /** Resolves when a storage failure stopped the hub (fail-stop; restart to recover). */
   readonly failed: Promise<Error>;
+  /** host:port of the Device Agent endpoint, when `deviceAgent` was given. */
+  readonly deviceAgentAddress?: string;
   /** Stops accepting, closes every connection (1001), commits what is pending, closes storage. */
   close(): Promise<void>;
 }
@@ -60,20 +72,22 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   }
 
   const core = await createCore({ maxPayloadBytes: limits.maxPayloadBytes, maxDepth: limits.maxDepth });
-  const storage = new Storage(dataDir, { synchronous: options.synchronous ?? "full" });
+  const storage = options.storage ?? new SqliteStorage(dataDir, { synchronous: options.synchronous ?? "full" });
   let state: HubState;
   try {
-    state = new HubState(core, storage, limits, retention);
+    state = await HubState.open(core, storage, limits, retention);
   } catch (err) {
-    storage.close();
+    await storage.close();
     throw err;
   }
   const connections = new Map<number, Connection>();
   const ctx: HubContext = { state, limits, auth, secret, connections, log };
 
   const api = createHttpHandler(ctx);
+  const doover = createDooverApi(ctx);
   const server: Server = createServer({ noDelay: true }, (req, res) => {
     if (options.httpFallback?.(req, res)) return;
+    if (doover.handle(req, res)) return;
     api(req, res);
   });
   const wss = new WebSocketServer({ server, maxPayload: limits.hardMaxMessageBytes, perMessageDeflate: false });
@@ -124,10 +138,22 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   } catch (err) {
     clearInterval(timer);
     wss.close();
-    storage.close();
+    await storage.close();
     throw err;
   }
   const address = server.address() as AddressInfo;
+  let deviceAgent: RunningDeviceAgent | undefined;
+  if (options.deviceAgent) {
+    try {
+      deviceAgent = await startDeviceAgent(ctx, options.deviceAgent, doover.service);
+    } catch (err) {
+      clearInterval(timer);
+      wss.close();
+      await new Promise((r) => server.close(r));
+      storage.close();
+      throw err;
+    }
+  }
   const host = !options.host || options.host === "0.0.0.0" || options.host === "::" ? "127.0.0.1" : options.host;
   const shownHost = host.includes(":") ? `[${host}]` : host;
 
@@ -135,6 +161,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   const close = () =>
     (closing ??= (async () => {
       clearInterval(timer);
+      await deviceAgent?.close();
       // Commit and send what is already queued, so every write the hub accepted is answered;
       // after this the state refuses new work (TAGWIRE_ERR_CLOSED).
       state.close();
@@ -147,11 +174,12 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
         server.close(() => r());
         server.closeAllConnections?.();
       });
-      storage.close();
+      await storage.close();
     })());
 
   return {
     url: `ws://${shownHost}:${address.port}`,
+    ...(deviceAgent ? { deviceAgentAddress: deviceAgent.address } : {}),
     httpUrl: `http://${shownHost}:${address.port}`,
     port: address.port,
     dataDir,
