@@ -18,19 +18,9 @@ import { RemoteSession, type RemoteSessionOptions } from "./remote-session.js";
 import { randomId } from "../protocol/ids.js";
 
 /** Session tuning passed straight through to the RemoteSession (documented there). */
-const SESSION_KEYS = [
-  "backoff",
-  "requestTimeoutMs",
-  "helloTimeoutMs",
-  "pingIntervalMs",
-  "pingTimeoutMs",
-  "catchUpMessages",
-  "highWaterBytes",
-  "maxQueuedBytes",
-  "onError",
-] as const;
+type SessionKeys = "backoff" | "requestTimeoutMs" | "helloTimeoutMs" | "pingIntervalMs" | "pingTimeoutMs" | "catchUpMessages" | "highWaterBytes" | "maxQueuedBytes" | "onError";
 
-export interface ConnectOptions extends Pick<RemoteSessionOptions, (typeof SESSION_KEYS)[number]> {
+export interface ConnectOptions extends Pick<RemoteSessionOptions, SessionKeys> {
   agentId: string;
   /** A hub token (`tagwire token create`); omit for a hub started with --no-auth. */
   token?: string;
@@ -137,16 +127,9 @@ export async function connectSession(url: string, options: ConnectOptions): Prom
   }
   const context: TransportContext = { agentId: options.agentId, clientId, options };
   if (options.token !== undefined) context.token = options.token;
-  const sessionOptions: RemoteSessionOptions = {
-    agentId: options.agentId,
-    transport: () => factory(url, context),
-    clientId,
-  };
-  if (options.token !== undefined) sessionOptions.token = options.token;
+  // The session reads its own keys (SessionKeys, agentId, token) and ignores the rest.
+  const sessionOptions: RemoteSessionOptions = { ...options, transport: () => factory(url, context), clientId };
   if (outbox) sessionOptions.outbox = outbox;
-  for (const k of SESSION_KEYS) {
-    if (options[k] !== undefined) (sessionOptions as any)[k] = options[k];
-  }
   const session = new RemoteSession(sessionOptions);
   const wait = options.connectTimeoutMs ?? 10_000;
   if (wait <= 0) return session;
