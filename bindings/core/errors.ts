@@ -1,6 +1,6 @@
 // Typed errors with stable codes. The core's numeric statuses come from assembly/layout.json
 // (layout.generated.ts): status ERR_X is raised here as TAGWIRE_ERR_X.
-import { STATUS_NAMES, type Status } from "./layout.generated.js";
+import { STATUS_NAMES } from "./layout.generated.js";
 
 export type TagwireErrorCode =
   | "TAGWIRE_ERR_MSGPACK"
@@ -29,7 +29,7 @@ const STATUS_CODES: readonly TagwireErrorCode[] = STATUS_NAMES.map((name) =>
   name === "OK" ? "TAGWIRE_ERR_INTERNAL" : (`TAGWIRE_${name}` satisfies CoreStatusCode),
 );
 /** Fails to compile when layout.json gains a status this file has no code for. */
-type CoreStatusCode = `TAGWIRE_${Exclude<keyof typeof Status, "OK">}` & TagwireErrorCode;
+type CoreStatusCode = `TAGWIRE_${Exclude<(typeof STATUS_NAMES)[number], "OK">}` & TagwireErrorCode;
 
 export class TagwireError extends Error {
   readonly code: TagwireErrorCode;

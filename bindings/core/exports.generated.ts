@@ -59,7 +59,10 @@ export interface CoreExports {
   memory: WebAssembly.Memory;
 }
 
-/** Parameter count of every export (-1: the memory), checked against the wasm when it loads. */
+/** FNV-1a of "name:arity;" over the exports in order (arity -1: the memory); checked at load. */
+export const CORE_EXPORTS_HASH = 0x2dcbb588;
+
+/** Parameter count of every export (-1: the memory), for tests and diagnostics. */
 export const CORE_EXPORT_ARITY: { readonly [K in keyof CoreExports]: number } = {
   ioInReserve: 1,
   ioInPtr: 0,
