@@ -21,7 +21,26 @@ import type { ChannelEvent, Json } from "../bindings/sdk/session.js";
 import { connectWebSocket, type WebSocketClass } from "../bindings/transports/websocket.js";
 import { defaultMqtt, type MqttModuleLike } from "../bindings/transports/mqtt.js";
 import type { Transport } from "../bindings/transports/contract.js";
-import { createToken } from "./auth.js";
+import { createToken, MAX_TOKEN_BYTES, tokenSignature } from "./auth.js";
+import { DEFAULT_PIPE_LIMITS, type PipeLimits } from "./limits.js";
+import { encodeValue } from "../bindings/protocol/msgpack.js";
+import {
+  Direction,
+  PIPE_VERSION,
+  PipeCipher,
+  PipeKind,
+  b64url,
+  challengeProof,
+  decodeJsonEnvelope,
+  encodeJsonEnvelope,
+  equalBytes,
+  fromB64url,
+  pipeKey,
+  randomBytes,
+  sessionKey,
+  sha256,
+  utf8,
+} from "../bindings/transports/pipe-auth.js";
 
 export interface MqttBridgeOptions {
   /** The hub's WebSocket URL (RunningHub.url). */
@@ -49,6 +68,8 @@ export interface MqttBridgeOptions {
    * - "off": not subscribed.
    */
   nativeWrites?: "token" | "trusted" | "off";
+  /** Caps on relayed pipes (defaults in hub/limits.ts). */
+  pipeLimits?: Partial<PipeLimits>;
   mqtt?: MqttModuleLike;
   WebSocket?: WebSocketClass;
   log?: (line: string) => void;
@@ -67,6 +88,17 @@ interface Relay {
   clientId: string;
   transport: Transport;
   queue: Uint8Array[];
+  cipher: PipeCipher;
+  /** SHA-256 of the secret the client's offline record reveals. */
+  releaseHash: Uint8Array;
+}
+
+/** A pipe that answered OPEN with a challenge and waits for its first MACed frame. */
+interface Handshake {
+  token: string | undefined;
+  releaseHash: Uint8Array;
+  cipher: PipeCipher;
+  timer: ReturnType<typeof setTimeout>;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -81,6 +113,8 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
   if (nativeWrites === "trusted" && !options.secret) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", 'nativeWrites "trusted" needs the hub secret');
   const mqttModule = options.mqtt ?? (await defaultMqtt());
   const relays = new Map<string, Relay>();
+  const handshakes = new Map<string, Handshake>();
+  const pipeLimits = { ...DEFAULT_PIPE_LIMITS, ...options.pipeLimits };
   const writers = new Map<string, Promise<RemoteSession>>();
   let closed = false;
 
@@ -110,21 +144,33 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
   (client.stream as { setNoDelay?(b: boolean): void } | undefined)?.setNoDelay?.(true);
 
   // -------------------------------------------------------------------------------------------
-  // 1. Frame pipes
+  // 1. Frame pipes (authenticated: bindings/transports/pipe-auth.ts)
 
-  const openRelay = (clientId: string): Relay => {
+  const outTopic = (clientId: string) => `${P}/hub/out/${clientId}`;
+  const refuse = (clientId: string, code: string, message: string) => {
+    log(`pipe ${clientId}: refused: ${message}`);
+    publish(outTopic(clientId), encodeJsonEnvelope(PipeKind.refuse, { code, message }));
+  };
+  /** Forged or replayed envelopes are dropped; a few log lines say so, not one per envelope. */
+  let dropLogBudget = 20;
+  const dropped = (clientId: string, why: string) => {
+    if (dropLogBudget > 0 && dropLogBudget--) log(`pipe ${clientId}: envelope dropped: ${why}`);
+  };
+  const dropLogRefill = setInterval(() => (dropLogBudget = 20), 60_000);
+  dropLogRefill.unref();
+
+  const openRelay = (clientId: string, hs: Handshake): Relay => {
     const transport = connectWebSocket(options.hubUrl, { WebSocket: options.WebSocket });
-    const relay: Relay = { clientId, transport, queue: [] };
+    const relay: Relay = { clientId, transport, queue: [], cipher: hs.cipher, releaseHash: hs.releaseHash };
     relays.set(clientId, relay);
-    const out = `${P}/hub/out/${clientId}`;
-    transport.onFrame((frame) => publish(out, frame));
+    transport.onFrame((frame) => publish(outTopic(clientId), relay.cipher.seal(PipeKind.data, frame)));
     transport.onState((change) => {
       if (change.state === "open") {
         for (const f of relay.queue.splice(0)) transport.send(f);
       } else if (change.state === "closed") {
         if (relays.get(clientId) === relay) relays.delete(clientId);
-        // The hub side ended (or never opened): tell the client with the close marker.
-        if (!change.local) publish(out, EMPTY);
+        // The hub side ended (or never opened): tell the client, authenticated.
+        if (!change.local) publish(outTopic(clientId), relay.cipher.seal(PipeKind.close, utf8((change.reason ?? "closed").slice(0, 120))));
       }
     });
     return relay;
@@ -137,32 +183,87 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
     relay.transport.close(reason);
   };
 
+  const onOpen = (clientId: string, payload: Uint8Array) => {
+    const body = decodeJsonEnvelope(payload);
+    const claims = body?.claims;
+    const nonce = typeof body?.nonce === "string" ? body.nonce : "";
+    const release = typeof body?.release === "string" ? fromB64url(body.release) : undefined;
+    if (body?.v !== PIPE_VERSION || typeof claims !== "string" || claims.length > MAX_TOKEN_BYTES || fromB64url(nonce)?.length !== 16 || release?.length !== 32) {
+      return refuse(clientId, "TAGWIRE_ERR_PROTOCOL", "malformed pipe open");
+    }
+    if (handshakes.has(clientId)) return; // one handshake at a time per pipe; a repeat is a replay
+    if (handshakes.size >= pipeLimits.maxPendingPipes) return refuse(clientId, "TAGWIRE_ERR_RATE", `more than ${pipeLimits.maxPendingPipes} pipe handshakes in progress`);
+    if (relays.size + handshakes.size >= pipeLimits.maxPipes) return refuse(clientId, "TAGWIRE_ERR_RATE", `more than ${pipeLimits.maxPipes} relayed pipes`);
+    // The token's signature, recomputed: the key only a holder of the token can also derive.
+    const signature = options.secret && claims ? tokenSignature(options.secret, claims) : new Uint8Array(0);
+    const key = pipeKey(signature);
+    const bridgeNonce = b64url(randomBytes(16));
+    const hs: Handshake = {
+      token: options.secret && claims ? `${claims}.${b64url(signature)}` : undefined,
+      releaseHash: release,
+      cipher: new PipeCipher(sessionKey(key, clientId, nonce, bridgeNonce), Direction.toClient),
+      timer: setTimeout(() => {
+        if (handshakes.get(clientId) === hs) {
+          handshakes.delete(clientId);
+          log(`pipe ${clientId}: handshake not completed in ${pipeLimits.pipeHandshakeTimeoutMs} ms: dropped`);
+        }
+      }, pipeLimits.pipeHandshakeTimeoutMs),
+    };
+    hs.timer.unref?.();
+    handshakes.set(clientId, hs);
+    publish(outTopic(clientId), encodeJsonEnvelope(PipeKind.challenge, { nonce: bridgeNonce, proof: challengeProof(key, clientId, nonce, bridgeNonce) }));
+  };
+
   const onPipe = (clientId: string, payload: Uint8Array) => {
-    if (payload.length === 0) {
-      closeRelay(clientId, "client closed the pipe");
+    // An empty payload is no longer a close: anyone could publish one.
+    if (payload.length === 0) return;
+    const kind = payload[0];
+    if (kind === PipeKind.open) return onOpen(clientId, payload);
+    if (kind !== PipeKind.data && kind !== PipeKind.close) return dropped(clientId, `unknown envelope kind ${kind}`);
+    const hs = handshakes.get(clientId);
+    if (hs) {
+      // The first MACed frame proves the client holds the token; only then does the hub see it.
+      const opened = hs.cipher.open(payload);
+      if (typeof opened === "string") return dropped(clientId, opened);
+      clearTimeout(hs.timer);
+      handshakes.delete(clientId);
+      if (opened.kind === PipeKind.close) return;
+      const hello = withToken(opened.payload, hs.token);
+      if (!hello) return refuse(clientId, "TAGWIRE_ERR_PROTOCOL", "a pipe starts with a hello");
+      // A new authenticated handshake replaces the client's older relay (it reconnected).
+      closeRelay(clientId, "replaced by a new pipe");
+      const relay = openRelay(clientId, hs);
+      relay.queue.push(hello);
       return;
     }
-    let relay = relays.get(clientId);
+    const relay = relays.get(clientId);
     if (!relay) {
-      // A pipe starts with a hello. Anything else comes from a client whose relay this bridge
-      // does not have (the bridge restarted): close its pipe so it reconnects and says hello.
-      if (!startsWithHello(payload)) {
-        publish(`${P}/hub/out/${clientId}`, EMPTY);
-        return;
-      }
-      relay = openRelay(clientId);
+      // Frames for a pipe this bridge does not have (it restarted): the unauthenticated reset
+      // makes the client reconnect and say hello again.
+      publish(outTopic(clientId), EMPTY);
+      return;
     }
-    if (relay.transport.state === "open") relay.transport.send(payload);
-    else relay.queue.push(payload);
+    const opened = relay.cipher.open(payload);
+    if (typeof opened === "string") return dropped(clientId, opened);
+    if (opened.kind === PipeKind.close) return closeRelay(clientId, "client closed the pipe");
+    if (relay.transport.state === "open") relay.transport.send(opened.payload);
+    else relay.queue.push(opened.payload);
   };
 
   const onPresence = (payload: Uint8Array) => {
+    let record: { online?: boolean; clientId?: string; release?: string };
     try {
-      const record = JSON.parse(new TextDecoder().decode(payload)) as { online?: boolean; clientId?: string };
-      if (record.online === false && typeof record.clientId === "string") closeRelay(record.clientId, "client went offline");
+      record = JSON.parse(new TextDecoder().decode(payload)) as typeof record;
     } catch {
-      // Not a tagwire presence record: ignore.
+      return; // not a tagwire presence record
     }
+    if (record.online !== false || typeof record.clientId !== "string") return;
+    const relay = relays.get(record.clientId);
+    if (!relay) return;
+    // Only the client that committed to the release secret can reveal it.
+    const release = typeof record.release === "string" ? fromB64url(record.release) : undefined;
+    if (release && equalBytes(sha256(release), relay.releaseHash)) closeRelay(record.clientId, "client went offline");
+    else log(`pipe ${record.clientId}: offline record without its release secret ignored (forged?)`);
   };
 
   // -------------------------------------------------------------------------------------------
@@ -289,7 +390,10 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
     async close() {
       if (closed) return;
       // Tell every relayed client its pipe is gone, and that the hub is away.
-      for (const relay of relays.values()) publish(`${P}/hub/out/${relay.clientId}`, EMPTY);
+      for (const relay of relays.values()) publish(outTopic(relay.clientId), relay.cipher.seal(PipeKind.close, utf8("bridge closing")));
+      for (const hs of handshakes.values()) clearTimeout(hs.timer);
+      handshakes.clear();
+      clearInterval(dropLogRefill);
       client.publish(statusTopic, JSON.stringify({ online: false }), { qos: 1, retain: true });
       closed = true;
       for (const id of [...relays.keys()]) closeRelay(id, "bridge closing");
@@ -302,14 +406,19 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
   };
 }
 
-/** True when a batch's first frame is a hello (type 1). */
-function startsWithHello(payload: Uint8Array): boolean {
+/**
+ * The batch with the token put into its leading hello (the client blanked it: over the broker the
+ * handshake proved it), or undefined when the batch does not start with a hello.
+ */
+function withToken(batch: Uint8Array, token: string | undefined): Uint8Array | undefined {
   try {
-    const frames = decodeBatch(payload);
+    const frames = decodeBatch(batch);
     const f = frames[0];
-    return Array.isArray(f) && f[0] === 1;
+    if (!Array.isArray(f) || f[0] !== 1 || f.length !== 5) return undefined;
+    f[4] = token ?? null;
+    return encodeValue(frames);
   } catch {
-    return false;
+    return undefined;
   }
 }
 

@@ -20,11 +20,9 @@ import {
   type SubscribeFrame,
   type UnsubscribeFrame,
 } from "../bindings/protocol/frames.js";
-import { anonymousPrincipal, canRead, canSubscribe, canWrite, principalOf, verifyToken, type Principal } from "./auth.js";
+import { assertRead, assertSubscribe, assertWrite, authenticate, readableNames, type Principal } from "./access.js";
 import type { Connection } from "./connection.js";
 import { MAX_KEY_BYTES } from "./state.js";
-
-const forbidden = (what: string) => new TagwireError("TAGWIRE_ERR_FORBIDDEN", what);
 
 export function dispatch(conn: Connection, frame: Frame): void {
   if (frame.type === "hello") return hello(conn, frame);
@@ -66,13 +64,7 @@ function hello(conn: Connection, f: HelloFrame): void {
   let principal: Principal;
   try {
     assertAgentId(f.agentId);
-    if (ctx.auth) {
-      const claims = verifyToken(ctx.secret, f.token ?? conn.upgradeToken);
-      if (claims.agentId !== f.agentId) {
-        throw new TagwireError("TAGWIRE_ERR_AUTH", `the token is for agent ${claims.agentId}, not ${f.agentId}`);
-      }
-      principal = principalOf(claims);
-    } else principal = anonymousPrincipal(f.agentId);
+    principal = authenticate(ctx, f.token ?? conn.upgradeToken, f.agentId);
   } catch (err) {
     const e = err instanceof TagwireError ? err : new TagwireError("TAGWIRE_ERR_AUTH", String(err));
     conn.error(f.reqId, "TAGWIRE_ERR_AUTH", e.message);
@@ -109,12 +101,20 @@ function subscribe(conn: Connection, principal: Principal, f: SubscribeFrame): v
   if (conn.subs.size >= conn.ctx.limits.maxSubscriptions) {
     throw new TagwireError("TAGWIRE_ERR_SIZE", `more than ${conn.ctx.limits.maxSubscriptions} subscriptions on one connection`);
   }
-  if (!canSubscribe(principal, routePattern)) throw forbidden(`not allowed to read everything ${routePattern} matches`);
-  conn.addSubscription(f.subId, routePattern);
+  assertSubscribe(principal, routePattern);
   const state = conn.ctx.state;
-  let synced = 0;
+  // The syncs' size is known before any is encoded: over the reply budget, nothing is queued.
+  const channels = [];
+  let bytes = 0;
   for (const ch of state.matching(f.agentId, f.pattern)) {
     if (f.known && f.known[ch.key] === ch.version) continue;
+    channels.push(ch);
+    bytes += state.aggregateOf(ch).length + ch.key.length + 16;
+  }
+  conn.checkReplyBudget(bytes, `sync of ${routePattern}`);
+  conn.addSubscription(f.subId, routePattern);
+  let synced = 0;
+  for (const ch of channels) {
     conn.enqueue(
       encodeFrame({ type: "sync", subId: f.subId, agentId: ch.agentId, channel: ch.name, version: ch.version, aggregate: state.aggregateOf(ch) }),
     );
@@ -133,9 +133,7 @@ function unsubscribe(conn: Connection, f: UnsubscribeFrame): void {
 
 function checkWrite(conn: Connection, principal: Principal, agentId: string, channel: string): void {
   conn.ctx.state.checkAddress(agentId, channel);
-  if (!canWrite(principal, agentId, channel)) {
-    throw forbidden(`${principal.role} ${principal.agentId} may not write ${agentId}/${channel}`);
-  }
+  assertWrite(principal, agentId, channel);
 }
 
 function publish(conn: Connection, principal: Principal, f: PublishFrame): void {
@@ -157,29 +155,34 @@ function createMessage(conn: Connection, principal: Principal, f: CreateMessageF
 
 function checkRead(conn: Connection, principal: Principal, agentId: string, channel: string): void {
   conn.ctx.state.checkAddress(agentId, channel);
-  if (!canRead(principal, `${agentId}/${channel}`)) throw forbidden(`${principal.agentId} may not read ${agentId}/${channel}`);
+  assertRead(principal, agentId, channel);
 }
 
 function getAggregate(conn: Connection, principal: Principal, f: GetAggregateFrame): void {
   checkRead(conn, principal, f.agentId, f.channel);
-  conn.ack(f.reqId, conn.ctx.state.aggregate(f.agentId, f.channel));
+  const reply = conn.ctx.state.aggregate(f.agentId, f.channel);
+  conn.checkReplyBudget(reply.aggregate.length, `getAggregate ${f.agentId}/${f.channel}`);
+  conn.ack(f.reqId, reply);
 }
 
 /** `limit` for a history query: default 100, at most 1000, at least 1. */
 export function messageLimit(limit: number | undefined): number {
   if (limit === undefined) return LIMITS.defaultMessageLimit;
-  if (!(limit >= 1)) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "limit must be at least 1");
+  if (!Number.isInteger(limit) || limit < 1) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "limit must be an integer of at least 1");
   return Math.min(limit, LIMITS.maxMessageLimit);
 }
 
 function getMessages(conn: Connection, principal: Principal, f: GetMessagesFrame): void {
   checkRead(conn, principal, f.agentId, f.channel);
-  const messages = conn.ctx.state.messages(f.agentId, f.channel, f.before, f.after, messageLimit(f.limit));
+  // Nothing is read from storage while the budget is spent; a reply is cut off at the budget.
+  conn.checkReplyBudget(1, `getMessages ${f.agentId}/${f.channel}`);
+  const limit = messageLimit(f.limit);
+  const messages = conn.ctx.state.messages(f.agentId, f.channel, f.before, f.after, limit, conn.ctx.limits.maxQueuedBytes);
   conn.ack(f.reqId, { messages: messages.map((m) => ({ id: m.id, ts: m.ts, data: m.data })) });
 }
 
 function listChannels(conn: Connection, principal: Principal, f: ListChannelsFrame): void {
   assertAgentId(f.agentId);
-  const names = conn.ctx.state.channelNames(f.agentId).filter((n) => canRead(principal, `${f.agentId}/${n}`));
+  const names = readableNames(principal, f.agentId, conn.ctx.state.channelNames(f.agentId));
   conn.ack(f.reqId, { channels: names });
 }

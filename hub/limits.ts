@@ -1,4 +1,5 @@
-// Per-connection limits (docs/PROTOCOL.md, "Limits") and the frame-rate token bucket.
+// Every limit the hub enforces, with its default (docs/PROTOCOL.md, "Limits"; docs/SECURITY.md
+// lists them with their `tagwire hub` flags), and the frame-rate token bucket.
 import { LIMITS } from "../bindings/protocol/frames.js";
 
 export interface HubLimits {
@@ -16,7 +17,41 @@ export interface HubLimits {
   maxSubscriptions: number;
   /** A subscriber whose unsent bytes exceed this is closed (1013) instead of buffering without bound. */
   maxBufferedBytes: number;
+  /**
+   * Reply budget: a read (subscribe's syncs, getAggregate, getMessages) is refused with
+   * TAGWIRE_ERR_RATE while the connection already has more than this queued or unsent, and one
+   * history reply may not exceed it (TAGWIRE_ERR_SIZE). A read on an empty queue is always served.
+   */
+  maxQueuedBytes: number;
+  /** A WebSocket must send its hello within this (ms), else it is closed (4408). */
+  helloTimeoutMs: number;
+  /** A connection that sends no frame for this long (ms) is closed (4408); clients ping. 0: never. */
+  idleTimeoutMs: number;
+  /** Open TCP connections (HTTP and WebSocket) in total; more are closed at once. */
+  maxConnections: number;
+  /** Open TCP connections from one IP address. */
+  maxConnectionsPerAddress: number;
+  /** An HTTP request must have sent its headers within this (ms), else 408 and closed. */
+  headersTimeoutMs: number;
+  /** An HTTP request (headers and body) must be complete within this (ms). */
+  requestTimeoutMs: number;
 }
+
+/** Caps on the MQTT bridge's frame pipes (hub/bridge-mqtt.ts). */
+export interface PipeLimits {
+  /** Pipes relayed at once (each is one hub connection). */
+  maxPipes: number;
+  /** Pipe handshakes waiting for their first authenticated frame. */
+  maxPendingPipes: number;
+  /** A handshake not completed within this (ms) is dropped. */
+  pipeHandshakeTimeoutMs: number;
+}
+
+export const DEFAULT_PIPE_LIMITS: PipeLimits = {
+  maxPipes: 1024,
+  maxPendingPipes: 64,
+  pipeHandshakeTimeoutMs: 10_000,
+};
 
 export const DEFAULT_LIMITS: HubLimits = {
   maxMessageBytes: LIMITS.maxMessageBytes,
@@ -27,6 +62,13 @@ export const DEFAULT_LIMITS: HubLimits = {
   framesPerSecond: LIMITS.framesPerSecond,
   maxSubscriptions: LIMITS.maxSubscriptions,
   maxBufferedBytes: 64 * 1024 * 1024,
+  maxQueuedBytes: 16 * 1024 * 1024,
+  helloTimeoutMs: 10_000,
+  idleTimeoutMs: 60_000,
+  maxConnections: 4096,
+  maxConnectionsPerAddress: 2048,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
 };
 
 /** A token bucket refilled continuously at `ratePerSecond`, holding at most one second's worth. */

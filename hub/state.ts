@@ -343,10 +343,10 @@ export class HubState {
   }
 
   /** Messages with after < ts < before, newest `limit`, oldest first. */
-  messages(agentId: string, name: string, before: number | undefined, after: number | undefined, limit: number): StoredMessage[] {
+  messages(agentId: string, name: string, before: number | undefined, after: number | undefined, limit: number, maxBytes?: number): StoredMessage[] {
     const ch = this.channel(agentId, name);
     if (!ch) return [];
-    return this.storage.messages(ch.id, before ?? Number.MAX_SAFE_INTEGER, after ?? -1, limit);
+    return this.storage.messages(ch.id, before ?? Number.MAX_SAFE_INTEGER, after ?? -1, limit, maxBytes);
   }
 
   /** The channel, created (core slot and storage row in the open transaction) if new. */
