@@ -79,6 +79,8 @@ export interface MqttBridge {
   readonly prefix: string;
   /** MQTT clients currently relayed to the hub. */
   readonly relayedClients: number;
+  /** Pipe envelopes dropped since start: bad MAC or unknown kind (forged), or an old sequence number (replayed). */
+  readonly droppedEnvelopes: { forged: number; replayed: number };
   /** Resolves once the mirror has published the retained state of every existing channel. */
   readonly mirrored: Promise<void>;
   close(): Promise<void>;
@@ -153,7 +155,10 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
   };
   /** Forged or replayed envelopes are dropped; a few log lines say so, not one per envelope. */
   let dropLogBudget = 20;
+  const drops = { forged: 0, replayed: 0 };
   const dropped = (clientId: string, why: string) => {
+    if (why.includes("replayed")) drops.replayed++;
+    else drops.forged++;
     if (dropLogBudget > 0 && dropLogBudget--) log(`pipe ${clientId}: envelope dropped: ${why}`);
   };
   const dropLogRefill = setInterval(() => (dropLogBudget = 20), 60_000);
@@ -191,7 +196,13 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
     if (body?.v !== PIPE_VERSION || typeof claims !== "string" || claims.length > MAX_TOKEN_BYTES || fromB64url(nonce)?.length !== 16 || release?.length !== 32) {
       return refuse(clientId, "TAGWIRE_ERR_PROTOCOL", "malformed pipe open");
     }
-    if (handshakes.has(clientId)) return; // one handshake at a time per pipe; a repeat is a replay
+    // A newer OPEN for the same pipe replaces a pending one (the client retried). Forging one
+    // only delays that client's handshake: it cannot complete it.
+    const earlier = handshakes.get(clientId);
+    if (earlier) {
+      clearTimeout(earlier.timer);
+      handshakes.delete(clientId);
+    }
     if (handshakes.size >= pipeLimits.maxPendingPipes) return refuse(clientId, "TAGWIRE_ERR_RATE", `more than ${pipeLimits.maxPendingPipes} pipe handshakes in progress`);
     if (relays.size + handshakes.size >= pipeLimits.maxPipes) return refuse(clientId, "TAGWIRE_ERR_RATE", `more than ${pipeLimits.maxPipes} relayed pipes`);
     // The token's signature, recomputed: the key only a holder of the token can also derive.
@@ -220,34 +231,36 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
     const kind = payload[0];
     if (kind === PipeKind.open) return onOpen(clientId, payload);
     if (kind !== PipeKind.data && kind !== PipeKind.close) return dropped(clientId, `unknown envelope kind ${kind}`);
-    const hs = handshakes.get(clientId);
-    if (hs) {
-      // The first MACed frame proves the client holds the token; only then does the hub see it.
-      const opened = hs.cipher.open(payload);
-      if (typeof opened === "string") return dropped(clientId, opened);
-      clearTimeout(hs.timer);
-      handshakes.delete(clientId);
-      if (opened.kind === PipeKind.close) return;
-      const hello = withToken(opened.payload, hs.token);
-      if (!hello) return refuse(clientId, "TAGWIRE_ERR_PROTOCOL", "a pipe starts with a hello");
-      // A new authenticated handshake replaces the client's older relay (it reconnected).
-      closeRelay(clientId, "replaced by a new pipe");
-      const relay = openRelay(clientId, hs);
-      relay.queue.push(hello);
-      return;
-    }
     const relay = relays.get(clientId);
-    if (!relay) {
+    const hs = handshakes.get(clientId);
+    if (!relay && !hs) {
       // Frames for a pipe this bridge does not have (it restarted): the unauthenticated reset
       // makes the client reconnect and say hello again.
       publish(outTopic(clientId), EMPTY);
       return;
     }
-    const opened = relay.cipher.open(payload);
-    if (typeof opened === "string") return dropped(clientId, opened);
-    if (opened.kind === PipeKind.close) return closeRelay(clientId, "client closed the pipe");
-    if (relay.transport.state === "open") relay.transport.send(opened.payload);
-    else relay.queue.push(opened.payload);
+    // The relay's key first: a forged OPEN for this client id (a pending handshake) must not
+    // stand in the way of the client's own frames.
+    const viaRelay = relay ? relay.cipher.open(payload) : "no relay";
+    if (typeof viaRelay !== "string") {
+      if (viaRelay.kind === PipeKind.close) return closeRelay(clientId, "client closed the pipe");
+      if (relay!.transport.state === "open") relay!.transport.send(viaRelay.payload);
+      else relay!.queue.push(viaRelay.payload);
+      return;
+    }
+    if (!hs) return dropped(clientId, viaRelay);
+    // The first MACed frame of a handshake proves the client holds the token; only then does
+    // the hub see it.
+    const opened = hs.cipher.open(payload);
+    if (typeof opened === "string") return dropped(clientId, relay ? viaRelay : opened);
+    clearTimeout(hs.timer);
+    handshakes.delete(clientId);
+    if (opened.kind === PipeKind.close) return;
+    const hello = withToken(opened.payload, hs.token);
+    if (!hello) return refuse(clientId, "TAGWIRE_ERR_PROTOCOL", "a pipe starts with a hello");
+    // A new authenticated handshake replaces the client's older relay (it reconnected).
+    closeRelay(clientId, "replaced by a new pipe");
+    openRelay(clientId, hs).queue.push(hello);
   };
 
   const onPresence = (payload: Uint8Array) => {
@@ -385,6 +398,9 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
     prefix: P,
     get relayedClients() {
       return relays.size;
+    },
+    get droppedEnvelopes() {
+      return { ...drops };
     },
     mirrored,
     async close() {

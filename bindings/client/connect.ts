@@ -108,7 +108,10 @@ function mqttPipe(url: string, c: TransportContext): Transport {
   const prefix = mqttPrefixOf(url);
   const u = new URL(url);
   const brokerUrl = `${u.protocol}//${u.host}`;
-  const topics = mqttPipeTopics(prefix, c.clientId);
+  // The pipe id is also the MQTT client id, so a broker ACL can tie the pipe topics to the
+  // connection that uses them (Mosquitto: `pattern write P/hub/in/%c`, docs/SECURITY.md).
+  const pipeId = `tw-${c.clientId}`;
+  const topics = mqttPipeTopics(prefix, pipeId);
   const presence = topics.presence(c.agentId);
   // Revealed only in the offline record: it proves that record is this client's (the bridge
   // holds its hash from the handshake), so a forged one cannot end this client's relay.
@@ -116,15 +119,15 @@ function mqttPipe(url: string, c: TransportContext): Transport {
   return connectMqtt(brokerUrl, {
     inTopic: topics.fromHub,
     outTopic: topics.toHub,
-    clientId: `tw-${c.clientId}`,
+    clientId: pipeId,
     mqtt: c.options.mqtt,
     // Opens only while a bridge relays this prefix to a hub.
     peerStatusTopic: `${prefix}/hub/status`,
     // Presence: the broker publishes the offline record if this client vanishes; the bridge
     // also reads it to end this client's hub connection.
-    will: { topic: presence, payload: JSON.stringify({ online: false, clientId: c.clientId, release: b64url(release) }), retain: true, qos: 1 },
-    hello: { topic: presence, payload: JSON.stringify({ online: true, clientId: c.clientId, ts: Date.now() }), retain: true, qos: 1 },
-    pipeAuth: { token: c.token, clientId: c.clientId, release },
+    will: { topic: presence, payload: JSON.stringify({ online: false, clientId: pipeId, release: b64url(release) }), retain: true, qos: 1 },
+    hello: { topic: presence, payload: JSON.stringify({ online: true, clientId: pipeId, ts: Date.now() }), retain: true, qos: 1 },
+    pipeAuth: { token: c.token, clientId: pipeId, release },
   });
 }
 
