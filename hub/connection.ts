@@ -112,12 +112,14 @@ export class Connection implements Outlet {
    * past maxQueuedBytes. A reply on an empty queue always goes, so one read of any size the
    * other limits allow still works; a batch of them cannot pile up.
    */
-  checkReplyBudget(bytes: number, what: string): void {
+  checkReplyBudget(bytes: number, what: string): number {
     const held = this.queuedBytes + this.ws.bufferedAmount;
     const limit = this.ctx.limits.maxQueuedBytes;
     if (held > 0 && held + bytes > limit) {
       throw new TagwireError("TAGWIRE_ERR_RATE", `${what}: ${bytes} bytes would join ${held} already queued for this connection (limit ${limit}); read again once they arrived`);
     }
+    /** What is left of the budget (a reply cut to it still carries at least one item). */
+    return Math.max(0, limit - held);
   }
 
   private onMessage(data: Buffer | Buffer[], isBinary: boolean): void {

@@ -103,13 +103,15 @@ function subscribe(conn: Connection, principal: Principal, f: SubscribeFrame): v
   }
   assertSubscribe(principal, routePattern);
   const state = conn.ctx.state;
-  // The syncs' size is known before any is encoded: over the reply budget, nothing is queued.
+  // The syncs' size is checked against the reply budget before any is queued: sizes seen at a
+  // version are remembered, so a batch of repeated subscribes does not re-encode aggregates
+  // only to refuse them.
   const channels = [];
   let bytes = 0;
   for (const ch of state.matching(f.agentId, f.pattern)) {
     if (f.known && f.known[ch.key] === ch.version) continue;
     channels.push(ch);
-    bytes += state.aggregateOf(ch).length + ch.key.length + 16;
+    bytes += aggregateSize(state, ch) + ch.key.length + 16;
   }
   conn.checkReplyBudget(bytes, `sync of ${routePattern}`);
   conn.addSubscription(f.subId, routePattern);
@@ -121,6 +123,16 @@ function subscribe(conn: Connection, principal: Principal, f: SubscribeFrame): v
     synced++;
   }
   conn.ack(f.reqId, { synced });
+}
+
+/** Encoded size of a channel's aggregate, remembered per version (encoding one costs its size). */
+const sizes = new WeakMap<object, { version: number; bytes: number }>();
+function aggregateSize(state: Connection["ctx"]["state"], ch: Parameters<Connection["ctx"]["state"]["aggregateOf"]>[0]): number {
+  const known = sizes.get(ch);
+  if (known && known.version === ch.version) return known.bytes;
+  const bytes = state.aggregateOf(ch).length;
+  sizes.set(ch, { version: ch.version, bytes });
+  return bytes;
 }
 
 function unsubscribe(conn: Connection, f: UnsubscribeFrame): void {
@@ -160,9 +172,10 @@ function checkRead(conn: Connection, principal: Principal, agentId: string, chan
 
 function getAggregate(conn: Connection, principal: Principal, f: GetAggregateFrame): void {
   checkRead(conn, principal, f.agentId, f.channel);
-  const reply = conn.ctx.state.aggregate(f.agentId, f.channel);
-  conn.checkReplyBudget(reply.aggregate.length, `getAggregate ${f.agentId}/${f.channel}`);
-  conn.ack(f.reqId, reply);
+  const state = conn.ctx.state;
+  const ch = state.channel(f.agentId, f.channel);
+  if (ch) conn.checkReplyBudget(aggregateSize(state, ch), `getAggregate ${f.agentId}/${f.channel}`);
+  conn.ack(f.reqId, state.aggregate(f.agentId, f.channel));
 }
 
 /** `limit` for a history query: default 100, at most 1000, at least 1. */
@@ -174,10 +187,11 @@ export function messageLimit(limit: number | undefined): number {
 
 function getMessages(conn: Connection, principal: Principal, f: GetMessagesFrame): void {
   checkRead(conn, principal, f.agentId, f.channel);
-  // Nothing is read from storage while the budget is spent; a reply is cut off at the budget.
-  conn.checkReplyBudget(1, `getMessages ${f.agentId}/${f.channel}`);
+  // Nothing is read from storage while the budget is spent, and a reply is cut off (newest
+  // first, at least one message) at what is left of it.
+  const room = conn.checkReplyBudget(1, `getMessages ${f.agentId}/${f.channel}`);
   const limit = messageLimit(f.limit);
-  const messages = conn.ctx.state.messages(f.agentId, f.channel, f.before, f.after, limit, conn.ctx.limits.maxQueuedBytes);
+  const messages = conn.ctx.state.messages(f.agentId, f.channel, f.before, f.after, limit, room);
   conn.ack(f.reqId, { messages: messages.map((m) => ({ id: m.id, ts: m.ts, data: m.data })) });
 }
 
