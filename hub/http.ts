@@ -28,6 +28,27 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+const DRAIN_BYTES = 1024 * 1024;
+const DRAIN_MS = 500;
+
+function drainThenClose(req: IncomingMessage): void {
+  let drained = 0;
+  const timer = setTimeout(() => req.destroy(), DRAIN_MS);
+  req.removeAllListeners("data");
+  req.on("data", (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > DRAIN_BYTES) {
+      clearTimeout(timer);
+      req.destroy();
+    }
+  });
+  req.once("end", () => {
+    clearTimeout(timer);
+    req.destroy();
+  });
+  req.resume();
+}
+
 /** The client went away mid-request: nothing to answer, and not the hub's error. */
 class Aborted extends Error {}
 
@@ -39,9 +60,11 @@ function sendError(req: IncomingMessage, res: ServerResponse, err: unknown, ctx:
   }
   if (!req.complete) {
     // A body we will not read (refused before or while reading it): close rather than let Node
-    // read the rest to reuse the connection.
+    // read the rest to reuse the connection. Closing at once would make the TCP stack reset the
+    // connection over the unread bytes and the client could lose the answer, so a little more
+    // is read and dropped first (at most DRAIN_BYTES or DRAIN_MS).
     res.setHeader("connection", "close");
-    res.once("finish", () => req.destroy());
+    res.once("finish", () => drainThenClose(req));
   }
   if (err instanceof TagwireError) {
     const extra = err as { httpStatus?: number; allow?: string };
