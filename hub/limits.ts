@@ -99,3 +99,30 @@ export class RateBucket {
     return true;
   }
 }
+
+/** One `tagwire hub` flag that sets a limit (cli/hub.ts builds its options from this table). */
+export interface LimitFlag {
+  flag: string;
+  /** The limit it sets, in HubLimits or PipeLimits. */
+  key: keyof HubLimits | keyof PipeLimits;
+  description: string;
+}
+
+export const LIMIT_FLAGS: readonly LimitFlag[] = [
+  { flag: "hello-timeout-ms", key: "helloTimeoutMs", description: "close a WebSocket that has not said hello within this" },
+  { flag: "idle-timeout-ms", key: "idleTimeoutMs", description: "close a connection silent for this long (0 = never; clients ping every 15 s)" },
+  { flag: "max-connections", key: "maxConnections", description: "open TCP connections in total (keep below ulimit -n)" },
+  { flag: "max-connections-per-address", key: "maxConnectionsPerAddress", description: "open TCP connections from one IP address" },
+  { flag: "headers-timeout-ms", key: "headersTimeoutMs", description: "an HTTP request must send its headers within this" },
+  { flag: "request-timeout-ms", key: "requestTimeoutMs", description: "an HTTP request must be complete within this" },
+  { flag: "max-queued-bytes", key: "maxQueuedBytes", description: "reply budget: reads are refused while a connection has this much queued or unsent" },
+  { flag: "max-buffered-bytes", key: "maxBufferedBytes", description: "close a connection with more than this unsent (slow consumer)" },
+  { flag: "mqtt-max-pipes", key: "maxPipes", description: "MQTT frame pipes relayed at once" },
+  { flag: "mqtt-max-pending-pipes", key: "maxPendingPipes", description: "MQTT pipe handshakes in progress at once" },
+  { flag: "mqtt-handshake-timeout-ms", key: "pipeHandshakeTimeoutMs", description: "drop an MQTT pipe handshake not completed within this" },
+];
+
+/** The default of a limit named in LIMIT_FLAGS. */
+export function limitDefault(key: LimitFlag["key"]): number {
+  return key in DEFAULT_LIMITS ? DEFAULT_LIMITS[key as keyof HubLimits] : DEFAULT_PIPE_LIMITS[key as keyof PipeLimits];
+}
