@@ -24,7 +24,7 @@ export const hubCommand: Command = {
       "frames-per-second": { type: "string", value: "n", description: "frames per second per connection (0 = no limit)", default: "10000" },
       mqtt: { type: "string", value: "url", description: "bridge this MQTT broker: MQTT and WebSocket agents share channels (docs/PROTOCOL.md)" },
       "mqtt-prefix": { type: "string", value: "prefix", description: "first topic level of the bridged topics", default: "tagwire" },
-      "mqtt-writes": { type: "string", value: "token|trusted|off", description: "plain JSON writes from MQTT clients: need a token, trust the broker's ACLs, or ignore", default: "token" },
+      "mqtt-writes": { type: "string", value: "token|signed|trusted|off", description: "plain JSON writes from MQTT clients: signed or with a token, signed only, trust the broker's ACLs, or ignore", default: "token" },
       ...limitOptions,
     },
     notes: [
@@ -51,7 +51,7 @@ export const hubCommand: Command = {
       else (pipeLimits as Record<string, number>)[f.key] = n;
     }
     const writes = options["mqtt-writes"] as string;
-    if (writes !== "token" && writes !== "trusted" && writes !== "off") throw new UsageError("--mqtt-writes must be token, trusted or off");
+    if (writes !== "token" && writes !== "signed" && writes !== "trusted" && writes !== "off") throw new UsageError("--mqtt-writes must be token, signed, trusted or off");
     const hub = await startHub({
       port,
       host: options.host as string | undefined,

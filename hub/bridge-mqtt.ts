@@ -40,6 +40,7 @@ import {
   sessionKey,
   sha256,
   utf8,
+  writeMac,
 } from "../bindings/transports/pipe-auth.js";
 
 export interface MqttBridgeOptions {
@@ -60,14 +61,17 @@ export interface MqttBridgeOptions {
   mirrorAgentId?: string;
   /**
    * Plain JSON writes on set/put/post topics:
-   * - "token" (default): each write must carry an MQTT 5 user property `token` (a hub token);
-   *   the hub checks it like any other connection's. Without one it is refused (unless the
+   * - "token" (default): each write is signed (MQTT 5 user properties `claims`, `ts`, `mac`:
+   *   `signMqttWrite`) or carries the hub token itself as user property `token`, which any
+   *   broker user allowed to read the topic sees (a broker ACL must prevent that); the hub
+   *   checks the token like any other connection's. Without either it is refused (unless the
    *   hub runs without auth).
+   * - "signed": as "token", but a clear `token` property is ignored: only signed writes.
    * - "trusted": the broker's ACLs are the gate; the bridge writes as the topic's agent with
    *   a token it mints (needs `secret`).
    * - "off": not subscribed.
    */
-  nativeWrites?: "token" | "trusted" | "off";
+  nativeWrites?: "token" | "signed" | "trusted" | "off";
   /** Caps on relayed pipes (defaults in hub/limits.ts). */
   pipeLimits?: Partial<PipeLimits>;
   mqtt?: MqttModuleLike;
@@ -104,6 +108,9 @@ interface Handshake {
 }
 
 const EMPTY = new Uint8Array(0);
+/** A signed plain write must be this fresh; its mac is remembered this long against replays. */
+const SIGNED_WRITE_WINDOW_MS = 60_000;
+const MAX_SEEN_WRITES = 100_000;
 /** Sessions kept for plain writers (by token), least recently used dropped first. */
 const MAX_WRITER_SESSIONS = 64;
 
@@ -351,8 +358,11 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
         throw new TagwireError("TAGWIRE_ERR_PAYLOAD", "payload is not JSON");
       }
       const user = (properties?.userProperties ?? {}) as Record<string, string | string[]>;
-      const token = first(user.token);
       const messageId = first(user.messageId);
+      // A signed write proves the token without carrying it; a clear token is accepted only in
+      // mode "token" (any broker user that may read P/set/# can read it: docs/SECURITY.md).
+      const signed = signedWriteToken(user, `${P}/${verb}/${agentId}/${channel}`, payload);
+      const token = signed ?? (nativeWrites === "token" ? first(user.token) : undefined);
       let writerId = agentId;
       let writerToken = token;
       if (token) writerId = tokenAgent(token) ?? agentId;
@@ -364,6 +374,30 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
       const e = err as TagwireError;
       publish(errorTopic, JSON.stringify({ code: e.code ?? "TAGWIRE_ERR_INTERNAL", message: e.message, topic: `${P}/${verb}/${agentId}/${channel}` }));
     }
+  };
+
+  /** Seen signed writes (mac -> ts), so each is applied once within the freshness window. */
+  const seenWrites = new Map<string, number>();
+  const signedWriteToken = (user: Record<string, string | string[]>, topic: string, payload: Uint8Array): string | undefined => {
+    const claims = first(user.claims);
+    const ts = first(user.ts);
+    const mac = first(user.mac);
+    if (claims === undefined || ts === undefined || mac === undefined) return undefined;
+    const refuse = (why: string) => new TagwireError("TAGWIRE_ERR_AUTH", `signed write refused: ${why}`);
+    const at = Number(ts);
+    if (!/^[0-9]{1,16}$/.test(ts) || Math.abs(Date.now() - at) > SIGNED_WRITE_WINDOW_MS) throw refuse(`ts must be within ${SIGNED_WRITE_WINDOW_MS / 1000} s of the hub's clock`);
+    if (!options.secret || claims.length > MAX_TOKEN_BYTES) throw refuse("this bridge cannot check signatures");
+    const signature = tokenSignature(options.secret, claims);
+    if (writeMac(pipeKey(signature), topic, ts, payload) !== mac) throw refuse("bad mac");
+    const now = Date.now();
+    for (const [m, t] of seenWrites) {
+      if (now - t <= SIGNED_WRITE_WINDOW_MS) break;
+      seenWrites.delete(m);
+    }
+    if (seenWrites.has(mac)) throw refuse("replayed");
+    if (seenWrites.size >= MAX_SEEN_WRITES) throw new TagwireError("TAGWIRE_ERR_RATE", "too many signed writes in the replay window");
+    seenWrites.set(mac, now);
+    return `${claims}.${b64url(signature)}`;
   };
 
   // -------------------------------------------------------------------------------------------

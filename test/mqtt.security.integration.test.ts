@@ -13,6 +13,7 @@ import { connect, RemoteSession } from "../bindings/client/index.js";
 import type { Agent } from "../bindings/sdk/agent.js";
 import { encodeFrames } from "../bindings/protocol/index.js";
 import { encodeValue } from "../bindings/protocol/msgpack.js";
+import { signMqttWrite } from "../bindings/transports/index.js";
 
 const BROKER = "mqtt://127.0.0.1:1883";
 const P = `tw-sec-${process.pid}-${Date.now().toString(36)}`;
@@ -211,5 +212,28 @@ describe("MQTT bridge pipes against other broker users", () => {
     const a = await connect(`mqtt://127.0.0.1:1883/${P}`, { agentId: "s-late", token: tok("s-late"), ...FAST });
     agents.push(a);
     expect((await a.publish("x", { y: 1 }))?.version).toBe(1);
+  });
+
+  it("applies a signed plain write once: no token on the broker, forged and replayed ones refused", async () => {
+    const spy = await intruder(`${P}/#`);
+    const token = tok("s-plain");
+    const topic = `${P}/set/s-plain/tag_values`;
+    const body = JSON.stringify({ rpm: 7 });
+    const props = signMqttWrite(token, topic, body);
+    const writer = await mqtt.connectAsync(BROKER, { protocolVersion: 5 });
+    clients.push(writer);
+    await writer.publishAsync(topic, body, { qos: 1, properties: { userProperties: props } });
+    await until(() => spy.got.some((m) => m.topic === `${P}/agg/s-plain/tag_values`), 5000, "mirrored write");
+    expect(await httpAggregate("s-plain", "tag_values")).toEqual({ rpm: 7 });
+    // Replayed as is, with another payload, or with a made-up mac: refused on P/error/...
+    await writer.publishAsync(topic, body, { qos: 1, properties: { userProperties: props } });
+    await writer.publishAsync(topic, JSON.stringify({ rpm: 666 }), { qos: 1, properties: { userProperties: props } });
+    await writer.publishAsync(topic, JSON.stringify({ rpm: 667 }), { qos: 1, properties: { userProperties: { ...props, mac: "A".repeat(22) } } });
+    await until(() => spy.got.filter((m) => m.topic === `${P}/error/s-plain/tag_values`).length >= 3, 5000, "three refusals");
+    const errors = spy.got.filter((m) => m.topic === `${P}/error/s-plain/tag_values`).map((m) => JSON.parse(m.payload.toString()));
+    expect(errors.map((e) => e.code)).toEqual(["TAGWIRE_ERR_AUTH", "TAGWIRE_ERR_AUTH", "TAGWIRE_ERR_AUTH"]);
+    expect(errors[0].message).toMatch(/replayed/);
+    expect(await httpAggregate("s-plain", "tag_values")).toEqual({ rpm: 7 });
+    for (const m of spy.got) expect(m.payload.includes(token.slice(token.lastIndexOf(".") + 1))).toBe(false);
   });
 });

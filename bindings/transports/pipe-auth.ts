@@ -247,3 +247,22 @@ export class PipeCipher {
     return hmacSha256(this.key, head, payload).subarray(0, MAC_BYTES);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Signed plain writes (P/set|put|post/...): the same key, over the topic, a timestamp and the
+// payload, so a write proves its token without carrying it.
+
+export function writeMac(key: Uint8Array, topic: string, ts: string, payload: Uint8Array): string {
+  return b64url(hmacSha256(key, utf8(`write\0${topic}\0${ts}\0`), payload).subarray(0, MAC_BYTES));
+}
+
+/**
+ * The MQTT 5 user properties that sign a plain JSON write to `topic` with `token`
+ * (docs/PROTOCOL.md, "Writing"): `{claims, ts, mac}`.
+ */
+export function signMqttWrite(token: string, topic: string, payload: Uint8Array | string, now = Date.now()): { claims: string; ts: string; mac: string } {
+  const { claims, signature } = splitToken(token);
+  const ts = String(now);
+  const bytes = typeof payload === "string" ? utf8(payload) : payload;
+  return { claims, ts, mac: writeMac(pipeKey(signature), topic, ts, bytes) };
+}
