@@ -19,8 +19,9 @@ export interface HubLimits {
   maxBufferedBytes: number;
   /**
    * Reply budget: a read (subscribe's syncs, getAggregate, getMessages) is refused with
-   * TAGWIRE_ERR_RATE while the connection already has more than this queued or unsent, and one
-   * history reply may not exceed it (TAGWIRE_ERR_SIZE). A read on an empty queue is always served.
+   * TAGWIRE_ERR_RATE when the connection already has something queued or unsent and the reply
+   * would take it past this; a history reply is cut to what is left (newest first, at least one
+   * message). A read on an empty queue is always served.
    */
   maxQueuedBytes: number;
   /** A WebSocket must send its hello within this (ms), else it is closed (4408). */
