@@ -31,6 +31,8 @@ export class Connection implements Outlet {
   /** performance.now() when the connection opened and when it last sent a message. */
   readonly openedAt = performance.now();
   lastMessageAt = this.openedAt;
+  /** A keepalive ping is out and unanswered. */
+  private pinged = false;
   private expiryTimer: ReturnType<typeof setTimeout> | undefined;
   /** ws.bufferedAmount after the last flush: enqueue checks against it without asking ws. */
   private unsentAtFlush = 0;
@@ -53,6 +55,11 @@ export class Connection implements Outlet {
     this.address = address;
     this.bucket = new RateBucket(ctx.limits.framesPerSecond);
     ws.on("message", (data, isBinary) => this.onMessage(data as Buffer | Buffer[], isBinary));
+    // A pong answers the keepalive ping below: the peer is there even if it has nothing to say.
+    ws.on("pong", () => {
+      this.lastMessageAt = performance.now();
+      this.pinged = false;
+    });
     ws.on("close", () => this.dispose());
     ws.on("error", () => this.dispose());
   }
@@ -101,9 +108,18 @@ export class Connection implements Outlet {
       this.error(0, "TAGWIRE_ERR_TIMEOUT", `no hello within ${helloTimeoutMs} ms`);
       this.closeSoon(4408, "hello timeout");
     } else if (idleTimeoutMs > 0 && now - this.lastMessageAt > idleTimeoutMs) {
-      this.ctx.log(`connection ${this.id} (${this.address}): silent for ${idleTimeoutMs} ms: closing`);
-      this.error(0, "TAGWIRE_ERR_TIMEOUT", `no frame for ${idleTimeoutMs} ms (clients ping)`);
+      this.ctx.log(`connection ${this.id} (${this.address}): silent for ${idleTimeoutMs} ms (no frame, no pong): closing`);
+      this.error(0, "TAGWIRE_ERR_TIMEOUT", `no frame and no pong for ${idleTimeoutMs} ms`);
       this.closeSoon(4408, "idle timeout");
+    } else if (idleTimeoutMs > 0 && !this.pinged && now - this.lastMessageAt > idleTimeoutMs / 2) {
+      // Keepalive: a peer that only listens is asked once per half timeout; a WebSocket answers
+      // a ping by itself, a dead or stuck peer does not.
+      this.pinged = true;
+      try {
+        this.ws.ping();
+      } catch {
+        // closing already
+      }
     }
   }
 
@@ -125,6 +141,7 @@ export class Connection implements Outlet {
   private onMessage(data: Buffer | Buffer[], isBinary: boolean): void {
     if (this.closed || this.closeAfterFlush) return;
     this.lastMessageAt = performance.now();
+    this.pinged = false;
     const p = this.principalValue;
     if (p?.expiresAt !== undefined && p.expiresAt * 1000 <= Date.now()) return this.expire();
     const bytes = Array.isArray(data) ? Buffer.concat(data) : data;

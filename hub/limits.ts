@@ -26,7 +26,10 @@ export interface HubLimits {
   maxQueuedBytes: number;
   /** A WebSocket must send its hello within this (ms), else it is closed (4408). */
   helloTimeoutMs: number;
-  /** A connection that sends no frame for this long (ms) is closed (4408); clients ping. 0: never. */
+  /**
+   * A connection that sends no frame and answers no WebSocket ping for this long (ms) is closed
+   * (4408); the hub pings a silent connection at half of it. 0: never.
+   */
   idleTimeoutMs: number;
   /** Open TCP connections (HTTP and WebSocket) in total; more are closed at once. */
   maxConnections: number;
@@ -111,7 +114,7 @@ export interface LimitFlag {
 
 export const LIMIT_FLAGS: readonly LimitFlag[] = [
   { flag: "hello-timeout-ms", key: "helloTimeoutMs", description: "close a WebSocket that has not said hello within this" },
-  { flag: "idle-timeout-ms", key: "idleTimeoutMs", description: "close a connection silent for this long (0 = never; clients ping every 15 s)" },
+  { flag: "idle-timeout-ms", key: "idleTimeoutMs", description: "close a connection that sends nothing and answers no ping for this long (0 = never)" },
   { flag: "max-connections", key: "maxConnections", description: "open TCP connections in total (keep below ulimit -n)" },
   { flag: "max-connections-per-address", key: "maxConnectionsPerAddress", description: "open TCP connections from one IP address" },
   { flag: "headers-timeout-ms", key: "headersTimeoutMs", description: "an HTTP request must send its headers within this" },

@@ -67,20 +67,20 @@ describe("timeouts and connection caps", () => {
     expect(log.some((l) => l.includes("no hello within 300 ms"))).toBe(true);
   });
 
-  it("closes a silent connection after the idle timeout; one that pings stays", async () => {
-    const silent = await RawClient.connect(hub.url, "quiet", tok("quiet"));
-    const talker = await RawClient.connect(hub.url, "talker", tok("talker"));
-    const pinging = setInterval(() => talker.send([{ type: "ping", reqId: talker.reqId() }]), 150);
-    try {
-      expect(await silent.closed()).toBe(4408);
-      expect(log.some((l) => l.includes("silent for 700 ms"))).toBe(true);
-      await sleep(300);
-      expect(talker.closeCode).toBeUndefined();
-      expect(await talker.request({ type: "ping", reqId: 0 })).toHaveProperty("ts");
-    } finally {
-      clearInterval(pinging);
-      await talker.close();
-    }
+  it("closes a connection that neither sends nor answers keepalive pings; a listener that pongs stays", async () => {
+    // A peer that is gone (or stuck): no frames, and its WebSocket does not answer pings.
+    const stuckWs = new WebSocket(hub.url, { autoPong: false });
+    await new Promise((r) => stuckWs.once("open", r));
+    const stuck = RawClient.wrap(stuckWs);
+    await stuck.request({ type: "hello", reqId: 0, protocol: 1, agentId: "quiet", token: tok("quiet") });
+    // A subscriber that only listens: its WebSocket answers the hub's pings by itself.
+    const listener = await RawClient.connect(hub.url, "listener", tok("listener"));
+    expect(await stuck.closed()).toBe(4408);
+    expect(log.some((l) => l.includes("silent for 700 ms"))).toBe(true);
+    await sleep(700);
+    expect(listener.closeCode).toBeUndefined();
+    expect(await listener.request({ type: "ping", reqId: 0 })).toHaveProperty("ts");
+    await listener.close();
   });
 
   it("closes a bare TCP connection that sends nothing, and a half-sent HTTP request", async () => {
