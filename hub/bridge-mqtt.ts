@@ -111,6 +111,8 @@ const EMPTY = new Uint8Array(0);
 /** A signed plain write must be this fresh; its mac is remembered this long against replays. */
 const SIGNED_WRITE_WINDOW_MS = 60_000;
 const MAX_SEEN_WRITES = 100_000;
+/** Lifetime of tokens the bridge mints for itself (10 years). */
+const INTERNAL_TOKEN_TTL_S = 10 * 365 * 24 * 3600;
 /** Sessions kept for plain writers (by token), least recently used dropped first. */
 const MAX_WRITER_SESSIONS = 64;
 
@@ -290,7 +292,9 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
   // 2. The mirror
 
   const mirrorAgentId = options.mirrorAgentId ?? "mqtt-bridge";
-  const mirrorToken = options.mirrorToken ?? (options.secret ? createToken(options.secret, { agentId: mirrorAgentId, role: "viewer" }) : undefined);
+  // Tokens the bridge mints never leave this process; they outlive the hub's uptime (the hub
+  // closes a connection whose token expires, and a session cannot renew its token).
+  const mirrorToken = options.mirrorToken ?? (options.secret ? createToken(options.secret, { agentId: mirrorAgentId, role: "viewer", ttlSeconds: INTERNAL_TOKEN_TTL_S }) : undefined);
   const mirror = await connectSession(options.hubUrl, {
     agentId: mirrorAgentId,
     token: mirrorToken,
@@ -366,7 +370,7 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
       let writerId = agentId;
       let writerToken = token;
       if (token) writerId = tokenAgent(token) ?? agentId;
-      else if (nativeWrites === "trusted") writerToken = createToken(options.secret!, { agentId, role: "device" });
+      else if (nativeWrites === "trusted") writerToken = trustedToken(agentId);
       const session = await writerFor(writerId, writerToken);
       if (verb === "post") await session.createMessage(agentId, channel, data, messageId ? { messageId } : {});
       else await session.publish(agentId, channel, data, verb === "put" ? { replace: true } : {});
@@ -374,6 +378,18 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
       const e = err as TagwireError;
       publish(errorTopic, JSON.stringify({ code: e.code ?? "TAGWIRE_ERR_INTERNAL", message: e.message, topic: `${P}/${verb}/${agentId}/${channel}` }));
     }
+  };
+
+  const trustedTokens = new Map<string, string>();
+  /** One minted token per agent, so its writer session is reused (LRU in writerFor). */
+  const trustedToken = (agentId: string): string => {
+    let t = trustedTokens.get(agentId);
+    if (!t) {
+      t = createToken(options.secret!, { agentId, role: "device", ttlSeconds: INTERNAL_TOKEN_TTL_S });
+      if (trustedTokens.size >= MAX_WRITER_SESSIONS * 16) trustedTokens.clear();
+      trustedTokens.set(agentId, t);
+    }
+    return t;
   };
 
   /** Seen signed writes (mac -> ts), so each is applied once within the freshness window. */
