@@ -97,6 +97,8 @@ interface Relay {
   cipher: PipeCipher;
   /** SHA-256 of the secret the client's offline record reveals. */
   releaseHash: Uint8Array;
+  /** Date.now() of the client's last authenticated envelope. */
+  lastHeard: number;
 }
 
 /** A pipe that answered OPEN with a challenge and waits for its first MACed frame. */
@@ -172,10 +174,24 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
   };
   const dropLogRefill = setInterval(() => (dropLogBudget = 20), 60_000);
   dropLogRefill.unref();
+  // Pipes whose client went quiet (sessions ping every 15 s) end even if no last will came.
+  const idleMs = pipeLimits.pipeIdleTimeoutMs;
+  const idleSweep = setInterval(() => {
+    const now = Date.now();
+    for (const relay of [...relays.values()]) {
+      if (now - relay.lastHeard > idleMs) {
+        log(`pipe ${relay.clientId}: client silent for ${idleMs} ms: closing`);
+        publish(outTopic(relay.clientId), relay.cipher.seal(PipeKind.close, utf8("idle timeout")));
+        closeRelay(relay.clientId, "client silent");
+      }
+    }
+  }, Math.max(20, Math.min(10_000, Math.floor((idleMs || 60_000) / 4))));
+  idleSweep.unref();
+  if (!idleMs) clearInterval(idleSweep);
 
   const openRelay = (clientId: string, hs: Handshake): Relay => {
     const transport = connectWebSocket(options.hubUrl, { WebSocket: options.WebSocket });
-    const relay: Relay = { clientId, transport, queue: [], cipher: hs.cipher, releaseHash: hs.releaseHash };
+    const relay: Relay = { clientId, transport, queue: [], cipher: hs.cipher, releaseHash: hs.releaseHash, lastHeard: Date.now() };
     relays.set(clientId, relay);
     transport.onFrame((frame) => publish(outTopic(clientId), relay.cipher.seal(PipeKind.data, frame)));
     transport.onState((change) => {
@@ -252,6 +268,7 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
     // stand in the way of the client's own frames.
     const viaRelay = relay ? relay.cipher.open(payload) : "no relay";
     if (typeof viaRelay !== "string") {
+      relay!.lastHeard = Date.now();
       if (viaRelay.kind === PipeKind.close) return closeRelay(clientId, "client closed the pipe");
       if (relay!.transport.state === "open") relay!.transport.send(viaRelay.payload);
       else relay!.queue.push(viaRelay.payload);
@@ -460,6 +477,7 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
       for (const hs of handshakes.values()) clearTimeout(hs.timer);
       handshakes.clear();
       clearInterval(dropLogRefill);
+      clearInterval(idleSweep);
       client.publish(statusTopic, JSON.stringify({ online: false }), { qos: 1, retain: true });
       closed = true;
       for (const id of [...relays.keys()]) closeRelay(id, "bridge closing");

@@ -49,12 +49,18 @@ export interface PipeLimits {
   maxPendingPipes: number;
   /** A handshake not completed within this (ms) is dropped. */
   pipeHandshakeTimeoutMs: number;
+  /**
+   * A relayed pipe whose client sent nothing for this long (ms) is closed: its last will may
+   * have been lost, and the hub's keepalive pings reach only the bridge. 0: never.
+   */
+  pipeIdleTimeoutMs: number;
 }
 
 export const DEFAULT_PIPE_LIMITS: PipeLimits = {
   maxPipes: 1024,
   maxPendingPipes: 64,
   pipeHandshakeTimeoutMs: 10_000,
+  pipeIdleTimeoutMs: 60_000,
 };
 
 export const DEFAULT_LIMITS: HubLimits = {
@@ -124,6 +130,7 @@ export const LIMIT_FLAGS: readonly LimitFlag[] = [
   { flag: "mqtt-max-pipes", key: "maxPipes", description: "MQTT frame pipes relayed at once" },
   { flag: "mqtt-max-pending-pipes", key: "maxPendingPipes", description: "MQTT pipe handshakes in progress at once" },
   { flag: "mqtt-handshake-timeout-ms", key: "pipeHandshakeTimeoutMs", description: "drop an MQTT pipe handshake not completed within this" },
+  { flag: "mqtt-pipe-idle-timeout-ms", key: "pipeIdleTimeoutMs", description: "close an MQTT pipe whose client sent nothing for this long (0 = never)" },
 ];
 
 /** The default of a limit named in LIMIT_FLAGS. */

@@ -79,7 +79,7 @@ afterAll(async () => {
   c.on("message", (topic, payload, packet) => {
     if (packet.retain && payload.length) retained.push(topic);
   });
-  await c.subscribeAsync(`${P}/#`, { qos: 1 });
+  await c.subscribeAsync([`${P}/#`, `${P}-idle/#`], { qos: 1 });
   await sleep(300);
   for (const t of retained) await c.publishAsync(t, "", { qos: 1, retain: true });
   await c.endAsync();
@@ -235,5 +235,26 @@ describe("MQTT bridge pipes against other broker users", () => {
     expect(errors[0].message).toMatch(/replayed/);
     expect(await httpAggregate("s-plain", "tag_values")).toEqual({ rpm: 7 });
     for (const m of spy.got) expect(m.payload.includes(token.slice(token.lastIndexOf(".") + 1))).toBe(false);
+  });
+
+  it("closes a pipe whose client went silent without a last will reaching the bridge", async () => {
+    const lines: string[] = [];
+    const quickP = `${P}-idle`;
+    const quick = await startMqttBridge({ hubUrl: hub.url, brokerUrl: BROKER, prefix: quickP, secret: SECRET, log: (l) => lines.push(l), mirrorAgentId: "mirror-idle", pipeLimits: { pipeIdleTimeoutMs: 600 } });
+    try {
+      const chatty = await connect(`mqtt://127.0.0.1:1883/${quickP}`, { agentId: "s-chatty", token: tok("s-chatty"), ...FAST, pingIntervalMs: 150 });
+      const mute = await connect(`mqtt://127.0.0.1:1883/${quickP}`, { agentId: "s-mute", token: tok("s-mute"), ...FAST, pingIntervalMs: 0 });
+      agents.push(chatty, mute);
+      expect(quick.relayedClients).toBe(2);
+      await until(() => lines.some((l) => l.includes("silent for 600 ms")), 5000, "idle close");
+      await sleep(300);
+      // The mute one was closed (and reconnects by itself); the chatty one kept its relay throughout.
+      expect((chatty.session as RemoteSession).state).toBe("online");
+      expect(lines.filter((l) => l.includes("silent for")).length).toBeGreaterThanOrEqual(1);
+      expect((await chatty.publish("x", { n: 1 }))?.version).toBe(1);
+    } finally {
+      for (const a of agents.splice(-2)) await a.close().catch(() => {});
+      await quick.close();
+    }
   });
 });
