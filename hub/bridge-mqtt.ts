@@ -161,10 +161,13 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
 
   const outTopic = (clientId: string) => `${P}/hub/out/${clientId}`;
   const refuse = (clientId: string, code: string, message: string) => {
-    log(`pipe ${clientId}: refused: ${message}`);
+    if (dropLogBudget > 0 && dropLogBudget--) log(`pipe ${clientId}: refused: ${message}`);
     publish(outTopic(clientId), encodeJsonEnvelope(PipeKind.refuse, { code, message }));
   };
-  /** Forged or replayed envelopes are dropped; a few log lines say so, not one per envelope. */
+  /**
+   * Forged or replayed envelopes are dropped and refused pipes answered; a few log lines a
+   * minute say so, not one per envelope (anyone on the broker can send them).
+   */
   let dropLogBudget = 20;
   const drops = { forged: 0, replayed: 0 };
   const dropped = (clientId: string, why: string) => {

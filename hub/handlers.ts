@@ -22,7 +22,7 @@ import {
 } from "../bindings/protocol/frames.js";
 import { assertRead, assertSubscribe, assertWrite, authenticate, readableNames, type Principal } from "./access.js";
 import type { Connection } from "./connection.js";
-import { MAX_KEY_BYTES } from "./state.js";
+import { MAX_KEY_BYTES, type Channel, type HubState } from "./state.js";
 
 export function dispatch(conn: Connection, frame: Frame): void {
   if (frame.type === "hello") return hello(conn, frame);
@@ -106,7 +106,7 @@ function subscribe(conn: Connection, principal: Principal, f: SubscribeFrame): v
   // The syncs' size is checked against the reply budget before any is queued: sizes seen at a
   // version are remembered, so a batch of repeated subscribes does not re-encode aggregates
   // only to refuse them.
-  const channels = [];
+  const channels: Channel[] = [];
   let bytes = 0;
   for (const ch of state.matching(f.agentId, f.pattern)) {
     if (f.known && f.known[ch.key] === ch.version) continue;
@@ -126,8 +126,8 @@ function subscribe(conn: Connection, principal: Principal, f: SubscribeFrame): v
 }
 
 /** Encoded size of a channel's aggregate, remembered per version (encoding one costs its size). */
-const sizes = new WeakMap<object, { version: number; bytes: number }>();
-function aggregateSize(state: Connection["ctx"]["state"], ch: Parameters<Connection["ctx"]["state"]["aggregateOf"]>[0]): number {
+const sizes = new WeakMap<Channel, { version: number; bytes: number }>();
+function aggregateSize(state: HubState, ch: Channel): number {
   const known = sizes.get(ch);
   if (known && known.version === ch.version) return known.bytes;
   const bytes = state.aggregateOf(ch).length;
