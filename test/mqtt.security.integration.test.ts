@@ -65,7 +65,7 @@ beforeAll(async () => {
     prefix: P,
     secret: SECRET,
     log: (l) => bridgeLog.push(l),
-    pipeLimits: { maxPendingPipes: 8, maxPipes: 12, pipeHandshakeTimeoutMs: 800 },
+    pipeLimits: { maxPendingPipes: 8, maxPipes: 12, pipeHandshakeTimeoutMs: 2500 },
   });
 });
 
@@ -197,10 +197,13 @@ describe("MQTT bridge pipes against other broker users", () => {
   it("caps pending handshakes and drops those never completed", async () => {
     const spy = await intruder(`${P}/hub/out/#`);
     const logBefore = bridgeLog.length;
-    for (let i = 0; i < 30; i++) {
-      const open = Buffer.concat([Buffer.from([1]), Buffer.from(JSON.stringify({ v: 1, claims: "", nonce: Buffer.alloc(16, i).toString("base64url"), release: Buffer.alloc(32, i).toString("base64url") }))]);
-      await spy.c.publishAsync(`${P}/hub/in/tw-flood${i}`, open, { qos: 1 });
-    }
+    // All at once, well within the handshake timeout, so none has expired to make room.
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) => {
+        const open = Buffer.concat([Buffer.from([1]), Buffer.from(JSON.stringify({ v: 1, claims: "", nonce: Buffer.alloc(16, i).toString("base64url"), release: Buffer.alloc(32, i).toString("base64url") }))]);
+        return spy.c.publishAsync(`${P}/hub/in/tw-flood${i}`, open, { qos: 1 });
+      }),
+    );
     await until(() => spy.got.filter((m) => m.payload[0] === 2 || m.payload[0] === 5).length >= 30, 5000, "answers");
     const challenges = spy.got.filter((m) => m.payload[0] === 2).length;
     const refusals = spy.got.filter((m) => m.payload[0] === 5);
