@@ -135,7 +135,7 @@ export class MqttTransport extends BaseTransport {
     else defaultMqtt().then(start, (err: Error) => this.closed({ reason: `mqtt.js not available: ${err.message}`, error: err }));
   }
 
-  /** PUBLISHes handed to mqtt.js and not yet acknowledged by the broker, as a byte-free proxy. */
+  /** Bytes of PUBLISHes handed to mqtt.js and not yet acknowledged by the broker. */
   override get bufferedAmount(): number {
     return this.pending;
   }
@@ -160,13 +160,12 @@ export class MqttTransport extends BaseTransport {
       }
       payload = this.cipher.seal(PipeKind.data, payload);
     }
-    this.pending++;
-    this.client!.publish(this.options.outTopic, payload, { qos: 1 }, this.acked);
+    const bytes = payload.byteLength;
+    this.pending += bytes;
+    this.client!.publish(this.options.outTopic, payload, { qos: 1 }, () => {
+      this.pending -= bytes;
+    });
   }
-
-  private readonly acked = () => {
-    this.pending--;
-  };
 
   close(reason = "closed locally"): void {
     if (this.state === "closed") return;
