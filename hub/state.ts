@@ -203,10 +203,10 @@ export class HubState implements WriteSink, HubParts {
   }
 
   /** Messages with after < ts < before, newest `limit`, oldest first. */
-  messages(agentId: string, name: string, before: number | undefined, after: number | undefined, limit: number): StoredMessage[] | Promise<StoredMessage[]> {
+  messages(agentId: string, name: string, before: number | undefined, after: number | undefined, limit: number, maxBytes?: number): StoredMessage[] | Promise<StoredMessage[]> {
     const ch = this.registry.get(agentId, name);
     if (!ch) return [];
-    return this.storage.messages(ch.id, before ?? Number.MAX_SAFE_INTEGER, after ?? -1, limit);
+    return this.storage.messages(ch.id, before ?? Number.MAX_SAFE_INTEGER, after ?? -1, limit, maxBytes);
   }
 
   // --- Outlets and the tick (connection.ts, http.ts, server.ts).
