@@ -14,6 +14,7 @@ import { applyDiff, deepFreeze, diffChanges, getPath, isObject, markOwned, toJso
 import { assertKey } from "./names.js";
 import { RollingStats, type RollingStatsOptions, type StatsSummary } from "./stats.js";
 import { evaluateTriggers, type LogTrigger, type TriggerState } from "./triggers.js";
+import { bindTags, type BoundTags, type TagDeclarations } from "./tags/declared.js";
 import { UIManager } from "./ui/index.js";
 import type { ChannelEvent, Json, Unsubscribe } from "./session.js";
 
@@ -186,6 +187,18 @@ export class Application<Config = Record<string, unknown>> {
     const path = this.tagPath(key, options);
     const value = this.view(path);
     return value === undefined || value === null ? (options.default as T) : value;
+  }
+
+  /**
+   * Binds pydoover 1.x declared tags (`tags.Number({ default, logOn })`, ...) to this app's
+   * namespace: `const t = app.declareTags({ temp: new tags.Number({ default: 0 }) })`, then
+   * `t.temp.get()` (declared default while nothing is stored) and `await t.temp.set(21.5)`.
+   */
+  declareTags<D extends TagDeclarations>(declarations: D): BoundTags<D> {
+    return bindTags(declarations, {
+      readTag: (key) => this.view(this.tagPath(key, EMPTY_OPTIONS)),
+      writeTag: (key, value, log) => this.setTag(key, value, log ? LOG_OPTIONS : EMPTY_OPTIONS),
+    });
   }
 
   /** Deletes a tag (committed with the loop, as setTag(key, null)). */
@@ -423,6 +436,7 @@ export class Application<Config = Record<string, unknown>> {
 
 const RESOLVED: Promise<void> = Promise.resolve();
 const EMPTY_OPTIONS: SetTagOptions = Object.freeze({});
+const LOG_OPTIONS: SetTagOptions = Object.freeze({ log: true });
 
 /** Sets `value` at `path` in a diff we own, composing with what is there (nulls kept). */
 function setIn(target: JsonObject, path: string[], value: Json): void {
