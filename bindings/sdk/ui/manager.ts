@@ -68,6 +68,7 @@ interface HandlerEntry {
 }
 
 export class UIManager {
+  private handedOver = false;
   readonly agent: AgentLike;
   readonly appKey: string;
   /** The app's root element; add elements here or with `ui.add()`. */
@@ -216,6 +217,7 @@ export class UIManager {
    * already there. Resolves once those have been handled.
    */
   async start(): Promise<void> {
+    if (this.handedOver) return;
     if (this.closed) throw new TagwireError("TAGWIRE_ERR_CLOSED", `UI of app ${this.appKey} is closed`);
     if (this.started) return;
     this.started = true;
@@ -265,6 +267,15 @@ export class UIManager {
   }
 
   // ----- internals ------------------------------------------------------------------------------
+
+  /**
+   * The app's `ui_state` entry now belongs to a 1.x UI (ui/v1 attachUI): this 0.4 tree stops
+   * publishing and reading commands, so the two never overwrite each other.
+   */
+  async handOver(): Promise<void> {
+    this.handedOver = true;
+    await this.close();
+  }
 
   private async commitNow(): Promise<boolean> {
     if (this.closed || !this.dirty) return false;

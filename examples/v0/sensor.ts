@@ -4,10 +4,10 @@
 // watches the sensor channel.
 //
 //   npm run build && npm start                  runs until Ctrl-C / SIGTERM
-//   node dist/examples/sensor.js --once         one loop, then exits
-//   TAGWIRE_EXAMPLE_STEPS=5 node dist/examples/sensor.js
+//   node dist/examples/v0/sensor.js --once         one loop, then exits
+//   TAGWIRE_EXAMPLE_STEPS=5 node dist/examples/v0/sensor.js
 //   TAGWIRE_EXAMPLE_PERIOD_MS=200 ...           loop period (default 1000)
-import { Application, Cross, LocalBus, RollingStats, type Json } from "../bindings/index.js";
+import { Application, Cross, LocalBus, RollingStats, type Json } from "../../bindings/index.js";
 
 const SENSOR_CHANNEL = "sensors/temperature/indoor";
 

@@ -5,8 +5,8 @@
 // them when all are finished. An operator agent elsewhere on the bus follows along through a
 // subscription to the device's `tag_values`.
 //
-//   npm run build && node dist/examples/coordinator.js     (ends by itself in a few seconds)
-import { Application, Enter, LocalBus, type Agent, type Json } from "../bindings/index.js";
+//   npm run build && node dist/examples/v0/coordinator.js     (ends by itself in a few seconds)
+import { Application, Enter, LocalBus, type Agent, type Json } from "../../bindings/index.js";
 
 const WORKERS = ["worker_1", "worker_2"] as const;
 

@@ -2,9 +2,9 @@
 // per loop), clears it with a resolution message when refilled, and raises it again when the level
 // falls a second time. A viewer prints the notifications as Doover would receive them.
 //
-//   npm run build && node dist/examples/alerts.js
-//   TAGWIRE_EXAMPLE_STEPS=6 node dist/examples/alerts.js   # stop after 6 loops (default 14)
-import { AlertStream, Application, LocalBus, NumericVariable } from "../bindings/index.js";
+//   npm run build && node dist/examples/v0/alerts.js
+//   TAGWIRE_EXAMPLE_STEPS=6 node dist/examples/v0/alerts.js   # stop after 6 loops (default 14)
+import { AlertStream, Application, LocalBus, NumericVariable } from "../../bindings/index.js";
 
 const STEPS = Number(process.env.TAGWIRE_EXAMPLE_STEPS ?? 14);
 const LOW = 20;
