@@ -121,3 +121,33 @@ describe("UICommands", () => {
     await expect(commands.call("other", 1, { timeoutMs: 2000 })).resolves.toEqual({ ok: true });
   });
 });
+
+describe("ui1x.handler (pydoover's @handler)", () => {
+  // The test transformer does not lower TC39 decorators; this drives the decorator protocol as
+  // tsc's output does (see the same helper in sdk.ui.test.ts).
+  it("registers the decorated method, with coerce, when attachUI runs", async () => {
+    const bus = new LocalBus();
+    cleanups.push(() => bus.close());
+    const dev = bus.agent("dec");
+    const { Application: App } = await import("../bindings/index.js");
+    class Heater extends App {
+      seen: Json[] = [];
+      async onTarget(value: number): Promise<Json> {
+        this.seen.push(value);
+        return { ok: value };
+      }
+    }
+    const initializers: ((this: unknown) => void)[] = [];
+    const context = { kind: "method", name: "onTarget", static: false, private: false, metadata: {}, addInitializer: (f: (this: unknown) => void) => initializers.push(f) };
+    ui.handler<number>("target", { coerce: Number })(Heater.prototype.onTarget as never, context as never);
+    const app = new Heater({ agent: dev, appKey: "heater" });
+    for (const f of initializers) f.call(app);
+    const attached = await ui.attachUI(app, new ui.UI([new ui.FloatInput("Target")]));
+    cleanups.push(async () => attached.detach());
+    const caller = new ui.UICommands(dev, "heater");
+    cleanups.push(async () => caller.stop());
+    expect(await caller.call("target", "21.5", { timeoutMs: 2000 })).toEqual({ ok: 21.5 });
+    expect(app.seen).toEqual([21.5]);
+    expect(attached.commands.value("target")).toBe(21.5);
+  });
+});

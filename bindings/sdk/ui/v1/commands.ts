@@ -186,3 +186,26 @@ export class UICommands {
     this.pending.delete(id);
   }
 }
+
+/** Handlers declared with @handler on an app, registered by attachUI (pydoover's @ui.handler). */
+const declaredHandlers = new WeakMap<object, { method: string | RegExp; run: CommandHandler<unknown>; options: CommandHandlerOptions<unknown> }[]>();
+
+/**
+ * pydoover 1.x's `@handler("name", parser=...)` as a TC39 method decorator:
+ * `@ui1x.handler("setpoint", { coerce: Number }) async onSetpoint(value, ctx) {...}`. The
+ * handler is registered when `attachUI(this, ...)` runs for the instance.
+ */
+export function handler<T = Json>(method: string | RegExp, options: CommandHandlerOptions<T> = {}) {
+  return function <This extends object, Fn extends (this: This, value: T, ctx: CommandContext) => unknown>(fn: Fn, context: ClassMethodDecoratorContext<This, Fn>): void {
+    context.addInitializer(function (this: This) {
+      let list = declaredHandlers.get(this);
+      if (!list) declaredHandlers.set(this, (list = []));
+      list.push({ method, run: ((value: unknown, ctx: CommandContext) => fn.call(this, value as T, ctx)) as CommandHandler<unknown>, options: options as CommandHandlerOptions<unknown> });
+    });
+  };
+}
+
+/** Registers on `commands` every @handler method declared on `owner`. */
+export function registerDeclaredHandlers(owner: object, commands: UICommands): void {
+  for (const h of declaredHandlers.get(owner) ?? []) commands.onCommand(h.method, h.run, h.options);
+}

@@ -7,7 +7,7 @@ export { TagRef, tagRef, tagRef as bindTag, isLive, normalize, pythonJson, pytho
 export type { TagLike, UIValue } from "./reference.js";
 export { UI, resolveConfig, publishUISchema, UI_STATE_CHANNEL } from "./schema.js";
 export type { UISchemaOptions } from "./schema.js";
-export { UICommands, CommandError, UI_CMDS_CHANNEL } from "./commands.js";
+export { UICommands, CommandError, UI_CMDS_CHANNEL, handler } from "./commands.js";
 export type { CommandContext, CommandHandler, CommandHandlerOptions } from "./commands.js";
 export { attachUI } from "./runtime.js";
 export type { AttachedUI } from "./runtime.js";

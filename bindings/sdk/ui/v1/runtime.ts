@@ -2,7 +2,7 @@
 // `ui_state` (whole, config references resolved from the app's config), values stay in
 // `tag_values`, and commands from the dashboard reach onCommand handlers or the interactions.
 import type { Application } from "../../application.js";
-import { UICommands } from "./commands.js";
+import { registerDeclaredHandlers, UICommands } from "./commands.js";
 import { type UI, publishUISchema } from "./schema.js";
 
 export interface AttachedUI {
@@ -18,6 +18,7 @@ export async function attachUI<C>(app: Application<C>, ui: UI, options: { config
   await app.ui.handOver();
   const commands = new UICommands(app.agent, app.appKey);
   commands.setInteractions(ui.interactions());
+  registerDeclaredHandlers(app, commands);
   commands.start();
   const publish = async () => {
     commands.setInteractions(ui.interactions());
