@@ -25,9 +25,9 @@ export class Pump extends Application {
     const pumpUI = new ui.UI([
       new ui.Button("Start", { colour: ui.Colour.green }),
       new ui.Button("Stop", { colour: ui.Colour.red, requiresConfirm: true }),
-      new ui.FloatInput("Setpoint", { minVal: 5, maxVal: 40, default: 20 }),
+      new ui.FloatInput("Target Temperature", { minVal: 5, maxVal: 40, default: 20 }),
       new ui.Submodule("Status", {
-        children: [new ui.TextVariable("State", { value: t.state }), new ui.NumericVariable("Temperature", { value: t.temperature, precision: 1, units: "°C" })],
+        children: [new ui.TextVariable("State", { value: t.state }), new ui.NumericVariable("Water Temperature", { value: t.temperature, precision: 1, units: "°C" })],
       }),
     ], { displayName: "Pump" });
     this.attached = await ui.attachUI(this, pumpUI);
@@ -39,17 +39,17 @@ export class Pump extends Application {
       await t.running.set(false);
     });
     // The raw request is coerced before the handler sees it; a bad value answers an error.
-    commands.onCommand<number>("setpoint", (value) => ({ accepted: value }), {
+    commands.onCommand<number>("target_temperature", (value) => ({ accepted: value }), {
       coerce: (raw) => {
         const n = Number(raw);
-        if (!Number.isFinite(n) || n < 5 || n > 40) throw new ui.CommandError("BAD_SETPOINT", `setpoint out of range: ${String(raw)}`);
+        if (!Number.isFinite(n) || n < 5 || n > 40) throw new ui.CommandError("BAD_SETPOINT", `target out of range: ${String(raw)}`);
         return n;
       },
     });
   }
 
   override async mainLoop(): Promise<void> {
-    const setpoint = Number(this.attached?.commands.value("setpoint") ?? 20);
+    const setpoint = Number(this.attached?.commands.value("target_temperature") ?? 20);
     const running = this.t.running.get() === true;
     const current = this.t.temperature.get() as number;
     // Heats towards the setpoint while running, cools towards 15 when stopped.
@@ -88,7 +88,7 @@ async function main(): Promise<void> {
   const uiState = (await device.getAggregate("ui_state")) as { state: { children: Record<string, unknown> } };
   console.log(`ui_state schema: ${JSON.stringify(uiState.state.children.pump).slice(0, 160)}...`);
 
-  const operator: Record<number, [string, Json]> = { 1: ["start", true], 3: ["setpoint", 35], 4: ["setpoint", 99], 6: ["stop", true] };
+  const operator: Record<number, [string, Json]> = { 1: ["start", true], 3: ["target_temperature", 35], 4: ["target_temperature", 99], 6: ["stop", true] };
   for (let loop = 1; loop <= steps; loop++) {
     const command = operator[loop];
     if (command) console.log(`site: ${command[0]} = ${JSON.stringify(command[1])} -> ${JSON.stringify(await siteCommand(bus, site, device.id, "pump", command[0], command[1]))}`);

@@ -45,21 +45,21 @@ async function scenario(device: Agent, site: Agent, send: Send): Promise<void> {
   expect(schema.name).toBe("pump");
   expect(schema.displayString).toBe("Pump");
   const status = (schema.children as Record<string, Record<string, Record<string, Record<string, Json>>>>).status!;
-  expect(status.children!.temperature!.currentValue).toBe("$tag.app().temperature:number:15");
-  expect((schema.children as Record<string, Record<string, Json>>).setpoint!.currentValue).toBe("$cmds.app().setpoint::20");
+  expect(status.children!.water_temperature!.currentValue).toBe("$tag.app().temperature:number:15");
+  expect((schema.children as Record<string, Record<string, Json>>).target_temperature!.currentValue).toBe("$cmds.app().target_temperature::20");
   // Values live only in tag_values, under the app key, declared defaults until set.
   expect(app.t.running.get()).toBe(false);
 
   expect(await command(site, send, device.id, "start", true)).toEqual({ status: { code: "success", message: null }, response: {} });
   expect(app.t.running.get()).toBe(true);
-  expect(await command(site, send, device.id, "setpoint", "35")).toEqual({ status: { code: "success", message: null }, response: { accepted: 35 } });
-  expect(await command(site, send, device.id, "setpoint", 99)).toEqual({
-    status: { code: "error", message: { code: "BAD_SETPOINT", message: "setpoint out of range: 99" } },
+  expect(await command(site, send, device.id, "target_temperature", "35")).toEqual({ status: { code: "success", message: null }, response: { accepted: 35 } });
+  expect(await command(site, send, device.id, "target_temperature", 99)).toEqual({
+    status: { code: "error", message: { code: "BAD_SETPOINT", message: "target out of range: 99" } },
     response: {},
   });
   // The accepted (coerced) value is stored for the interaction, the refused one is not.
-  await expect.poll(async () => ((await site.getAggregate("ui_cmds", { agentId: device.id })) as Record<string, Json>).pump).toEqual({ start: true, setpoint: 35 });
-  expect(app.attached!.commands.value("setpoint")).toBe(35);
+  await expect.poll(async () => ((await site.getAggregate("ui_cmds", { agentId: device.id })) as Record<string, Json>).pump).toEqual({ start: true, target_temperature: 35 });
+  expect(app.attached!.commands.value("target_temperature")).toBe(35);
 
   for (let i = 0; i < 4; i++) await app.step();
   const tagValues = (await site.getAggregate("tag_values", { agentId: device.id })) as Record<string, Record<string, Json>>;
