@@ -23,8 +23,16 @@ import {
 import { anonymousPrincipal, canRead, canSubscribe, canWrite, principalOf, verifyToken, type Principal } from "./auth.js";
 import type { Connection } from "./connection.js";
 import { MAX_KEY_BYTES } from "./state.js";
+import type { StoredMessage } from "./storage/storage.js";
 
 const forbidden = (what: string) => new TagwireError("TAGWIRE_ERR_FORBIDDEN", what);
+
+/** An error that arrives after the handler returned (an asynchronous read or write), as a frame. */
+function replyError(conn: Connection, reqId: number, err: unknown): void {
+  if (err instanceof TagwireError) return conn.error(reqId, err.code, err.message);
+  conn.ctx.log(`connection ${conn.id}: internal error: ${(err as Error)?.stack ?? err}`);
+  conn.error(reqId, "TAGWIRE_ERR_INTERNAL", "internal error");
+}
 
 export function dispatch(conn: Connection, frame: Frame): void {
   if (frame.type === "hello") return hello(conn, frame);
@@ -140,16 +148,36 @@ function checkWrite(conn: Connection, principal: Principal, agentId: string, cha
 
 function publish(conn: Connection, principal: Principal, f: PublishFrame): void {
   checkWrite(conn, principal, f.agentId, f.channel);
-  const out = conn.ctx.state.publish(f.agentId, f.channel, f.diff, f);
-  if (f.reqId === 0) return;
-  if (out.message) conn.ack(f.reqId, { version: out.version, diff: out.diff, message: { id: out.message.id, ts: out.message.ts } });
-  else conn.enqueue(encodePublishAck(f.reqId, out.version, out.diff));
+  // `done` runs when the write was applied (at once with SQLite; after the log ordered it in
+  // cluster mode); the ack it queues leaves after the tick's commit.
+  conn.ctx.state.publish(
+    f.agentId,
+    f.channel,
+    f.diff,
+    f,
+    (out, err) => {
+      if (err) return replyError(conn, f.reqId, err);
+      if (f.reqId === 0) return;
+      if (out!.message) conn.ack(f.reqId, { version: out!.version, diff: out!.diff, message: { id: out!.message.id, ts: out!.message.ts } });
+      else conn.enqueue(encodePublishAck(f.reqId, out!.version, out!.diff));
+    },
+    principal.agentId,
+  );
 }
 
 function createMessage(conn: Connection, principal: Principal, f: CreateMessageFrame): void {
   checkWrite(conn, principal, f.agentId, f.channel);
-  const m = conn.ctx.state.createMessage(f.agentId, f.channel, f.data, f.messageId);
-  if (f.reqId !== 0) conn.enqueue(encodeMessageAck(f.reqId, m.id, m.ts));
+  conn.ctx.state.createMessage(
+    f.agentId,
+    f.channel,
+    f.data,
+    f.messageId,
+    (out, err) => {
+      if (err) return replyError(conn, f.reqId, err);
+      if (f.reqId !== 0) conn.enqueue(encodeMessageAck(f.reqId, out!.message!.id, out!.message!.ts));
+    },
+    principal.agentId,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -175,7 +203,10 @@ export function messageLimit(limit: number | undefined): number {
 function getMessages(conn: Connection, principal: Principal, f: GetMessagesFrame): void {
   checkRead(conn, principal, f.agentId, f.channel);
   const messages = conn.ctx.state.messages(f.agentId, f.channel, f.before, f.after, messageLimit(f.limit));
-  conn.ack(f.reqId, { messages: messages.map((m) => ({ id: m.id, ts: m.ts, data: m.data })) });
+  const reply = (list: StoredMessage[]) => conn.ack(f.reqId, { messages: list.map((m) => ({ id: m.id, ts: m.ts, data: m.data })) });
+  // A log-ordered storage may read history asynchronously; SQLite answers at once.
+  if (Array.isArray(messages)) reply(messages);
+  else messages.then(reply, (err) => replyError(conn, f.reqId, err));
 }
 
 function listChannels(conn: Connection, principal: Principal, f: ListChannelsFrame): void {

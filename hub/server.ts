@@ -10,7 +10,8 @@ import type { HubContext } from "./context.js";
 import { createHttpHandler, requestToken } from "./http.js";
 import { DEFAULT_LIMITS, type HubLimits } from "./limits.js";
 import { DEFAULT_RETENTION, HubState, type RetentionOptions } from "./state.js";
-import { Storage, type SyncMode } from "./storage.js";
+import { SqliteStorage, type SyncMode } from "./storage/sqlite.js";
+import type { Storage } from "./storage/storage.js";
 
 export interface HubOptions {
   /** TCP port; 0 picks a free one (the default). */
@@ -23,8 +24,13 @@ export interface HubOptions {
   auth?: boolean;
   /** HMAC secret for tokens; default TAGWIRE_SECRET, else `<dataDir>/secret` (generated once). */
   secret?: string;
-  /** SQLite durability; see hub/storage.ts. Default "full". */
+  /** SQLite durability; see hub/storage/sqlite.ts. Default "full". */
   synchronous?: SyncMode;
+  /**
+   * The storage to keep channels in (hub/storage/storage.ts), not yet opened; the hub opens and
+   * closes it. Default: SQLite in `dataDir` with `synchronous`.
+   */
+  storage?: Storage;
   limits?: Partial<HubLimits>;
   retention?: Partial<RetentionOptions>;
   /** How often expired messages are deleted (ms, default 60 s). */
@@ -60,12 +66,12 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   }
 
   const core = await createCore({ maxPayloadBytes: limits.maxPayloadBytes, maxDepth: limits.maxDepth });
-  const storage = new Storage(dataDir, { synchronous: options.synchronous ?? "full" });
+  const storage = options.storage ?? new SqliteStorage(dataDir, { synchronous: options.synchronous ?? "full" });
   let state: HubState;
   try {
-    state = new HubState(core, storage, limits, retention);
+    state = await HubState.open(core, storage, limits, retention);
   } catch (err) {
-    storage.close();
+    await storage.close();
     throw err;
   }
   const connections = new Map<number, Connection>();
@@ -124,7 +130,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   } catch (err) {
     clearInterval(timer);
     wss.close();
-    storage.close();
+    await storage.close();
     throw err;
   }
   const address = server.address() as AddressInfo;
@@ -147,7 +153,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
         server.close(() => r());
         server.closeAllConnections?.();
       });
-      storage.close();
+      await storage.close();
     })());
 
   return {

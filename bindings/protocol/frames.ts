@@ -4,15 +4,19 @@
 // aggregates, message data) are msgpack documents carried as `bin`, so the codec never decodes
 // them and the hub can splice the core's bytes straight into event frames.
 import { TagwireError, type TagwireErrorCode } from "../core/errors.js";
+import { PIPELINE_MAX_FRAMES, PUBLISH_FLAG_LOG, PUBLISH_FLAG_REPLACE } from "../core/layout.generated.js";
 import {
   packr,
   encodeStr,
   uintSize,
   writeUint,
+  strHeaderSize,
   binHeaderSize,
   writeBinHeader,
   arrayHeaderSize,
   writeArrayHeader,
+  utf8Length,
+  writeStr,
 } from "./msgpack.js";
 
 export const PROTOCOL_VERSION = 1;
@@ -36,13 +40,13 @@ export const FrameType = {
 } as const;
 export type FrameTypeName = keyof typeof FrameType;
 
-/** Publish flag bits. */
-export const PublishFlag = { log: 1, replace: 2 } as const;
+/** Publish flag bits (the core's pipeline reads the same bits: assembly/layout.json). */
+export const PublishFlag = { log: PUBLISH_FLAG_LOG, replace: PUBLISH_FLAG_REPLACE } as const;
 
 export const LIMITS = {
   maxMessageBytes: 2 * 1024 * 1024,
   hardMaxMessageBytes: 16 * 1024 * 1024,
-  maxFramesPerBatch: 1024,
+  maxFramesPerBatch: PIPELINE_MAX_FRAMES,
   maxPayloadBytes: 1024 * 1024,
   maxDepth: 64,
   framesPerSecond: 10_000,
@@ -284,39 +288,6 @@ function encodeWrite(type: 4 | 5, reqId: number, agentId: string, channel: strin
   return out;
 }
 
-const utf8 = new TextEncoder();
-
-/** UTF-8 length of `s`; equal to `s.length` exactly when `s` is ASCII (every other code unit takes 2+ bytes). */
-function utf8Length(s: string): number {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return utf8.encode(s).length;
-  return s.length;
-}
-
-function strHeaderSize(n: number): number {
-  return n < 32 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
-}
-
-/** Writes str `s` (`n` = its UTF-8 length) at `pos`; returns the position after it. */
-function writeStr(out: Uint8Array, pos: number, s: string, n: number): number {
-  if (n < 32) out[pos++] = 0xa0 | n;
-  else if (n < 0x100) {
-    out[pos++] = 0xd9;
-    out[pos++] = n;
-  } else if (n < 0x10000) {
-    out[pos++] = 0xda;
-    out[pos++] = n >>> 8;
-    out[pos++] = n & 0xff;
-  } else {
-    out[pos++] = 0xdb;
-    out[pos++] = n >>> 24;
-    out[pos++] = (n >>> 16) & 0xff;
-    out[pos++] = (n >>> 8) & 0xff;
-    out[pos++] = n & 0xff;
-  }
-  if (n === s.length) for (let i = 0; i < n; i++) out[pos + i] = s.charCodeAt(i);
-  else utf8.encodeInto(s, out.subarray(pos, pos + n));
-  return pos + n;
-}
 
 /** A batch (one transport message) holding `frames`, in order. At least one frame. */
 export function encodeFrames(frames: readonly Frame[]): Uint8Array {
@@ -394,7 +365,7 @@ export function decodeBatch(bytes: Uint8Array, maxFrames: number = LIMITS.maxFra
   if ((b0 & 0xf0) === 0x90) declared = b0 & 0x0f;
   else if (b0 === 0xdc) declared = bytes.length >= 3 ? (bytes[1]! << 8) | bytes[2]! : -1;
   else if (b0 === 0xdd) declared = bytes.length >= 5 ? new DataView(bytes.buffer, bytes.byteOffset, 5).getUint32(1) : -1;
-  else throw new FrameError("TAGWIRE_ERR_PROTOCOL", "a message must be an array of frames");
+  else throw notABatch(bytes);
   if (declared === -1) throw new FrameError("TAGWIRE_ERR_INCOMPLETE", "message ends inside the batch header");
   if (declared === 0) throw new FrameError("TAGWIRE_ERR_PROTOCOL", "a batch holds at least one frame");
   if (declared > maxFrames) throw new FrameError("TAGWIRE_ERR_SIZE", `batch of ${declared} frames (limit ${maxFrames})`);
@@ -411,6 +382,43 @@ export function decodeBatch(bytes: Uint8Array, maxFrames: number = LIMITS.maxFra
     throw new FrameError("TAGWIRE_ERR_MSGPACK", `malformed message: ${(err as Error).message}`);
   }
   return value as unknown[];
+}
+
+/** A message that is not an array: not msgpack at all (MSGPACK, INCOMPLETE) or msgpack of the wrong shape (PROTOCOL). */
+function notABatch(bytes: Uint8Array): FrameError {
+  let value: unknown;
+  try {
+    value = packr.unpack(bytes);
+  } catch (err) {
+    if ((err as { incomplete?: boolean }).incomplete) return new FrameError("TAGWIRE_ERR_INCOMPLETE", "message ends in the middle of a value");
+    return new FrameError("TAGWIRE_ERR_MSGPACK", "the message is not msgpack");
+  }
+  if (holdsNeverUsed(value, 0)) return new FrameError("TAGWIRE_ERR_MSGPACK", "msgpack type 0xc1 is never used");
+  return new FrameError("TAGWIRE_ERR_PROTOCOL", "a message must be an array of frames");
+}
+
+/**
+ * What the decoder makes of the never-used type byte 0xc1: msgpackr returns a marker object (the
+ * browser build's decoder throws instead, which decodeBatch already reports as MSGPACK).
+ */
+const NEVER_USED: unknown = (() => {
+  try {
+    return packr.unpack(new Uint8Array([0xc1]));
+  } catch {
+    return undefined;
+  }
+})();
+
+/**
+ * True when msgpackr met the never-used type byte 0xc1 somewhere in `v` (it decodes it to a
+ * marker instead of failing). Only looked for once a frame was refused, to tell "not msgpack"
+ * (TAGWIRE_ERR_MSGPACK) from "msgpack of the wrong shape" (TAGWIRE_ERR_PROTOCOL).
+ */
+function holdsNeverUsed(v: unknown, depth: number): boolean {
+  if (NEVER_USED !== undefined && v === NEVER_USED) return true;
+  if (depth > 64 || v === null || typeof v !== "object" || v instanceof Uint8Array) return false;
+  for (const x of Array.isArray(v) ? v : Object.values(v)) if (holdsNeverUsed(x, depth + 1)) return true;
+  return false;
 }
 
 /** Decodes a whole batch; throws a FrameError on the first frame that breaks the grammar. */
@@ -470,6 +478,17 @@ function arity(f: unknown[], n: number, reqId: number, type: string): void {
 
 /** Checks one raw frame from `decodeBatch` against the grammar; throws a FrameError. */
 export function toFrame(raw: unknown): Frame {
+  try {
+    return frameOf(raw);
+  } catch (err) {
+    if (err instanceof FrameError && err.code === "TAGWIRE_ERR_PROTOCOL" && holdsNeverUsed(raw, 0)) {
+      throw new FrameError("TAGWIRE_ERR_MSGPACK", "msgpack type 0xc1 is never used", err.reqId);
+    }
+    throw err;
+  }
+}
+
+function frameOf(raw: unknown): Frame {
   if (!Array.isArray(raw) || raw.length === 0) fail(0, "a frame must be a non-empty array");
   const f = raw as unknown[];
   const t = f[0];
