@@ -151,3 +151,22 @@ describe("ui1x.handler (pydoover's @handler)", () => {
     expect(attached.commands.value("target")).toBe(21.5);
   });
 });
+
+describe("getTag and declared tags", () => {
+  it("falls back on the declared default (coerced), only for this app's own declared keys", async () => {
+    const bus = new LocalBus();
+    cleanups.push(() => bus.close());
+    const { Application: App, tags: T } = await import("../bindings/index.js");
+    const app = new App({ agent: bus.agent("g"), appKey: "a" });
+    const t = app.declareTags({ on: new T.Boolean({ default: 1 }), level: new T.Number({ default: 7, name: "lvl" }) });
+    expect(app.getTag("on")).toBe(true); // Python's bool(1)
+    expect(app.getTag("lvl")).toBe(7);
+    expect(app.getTag("level")).toBeUndefined(); // the key is the declared name
+    expect(app.getTag("lvl", { default: 3 })).toBe(3); // an explicit default wins
+    expect(app.getTag("lvl", { appKey: "other" })).toBeUndefined();
+    await t.level.set(9);
+    expect(app.getTag("lvl")).toBe(9);
+    await t.level.delete();
+    expect(app.getTag("lvl")).toBe(7);
+  });
+});
