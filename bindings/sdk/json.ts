@@ -162,7 +162,8 @@ export function cloneJson<T>(value: T): T {
  * level, since a null in `next` could not be told apart from a deletion.
  */
 export function diffObjects(prev: JsonObject, next: JsonObject): JsonObject | undefined {
-  let out: JsonObject | undefined;
+  const out: JsonObject = {};
+  let changed = false;
   for (const key of Object.keys(next)) {
     const after = next[key]!;
     const had = Object.prototype.hasOwnProperty.call(prev, key);
@@ -171,12 +172,18 @@ export function diffObjects(prev: JsonObject, next: JsonObject): JsonObject | un
     if (!had) change = cloneJson(after);
     else if (isObject(before) && isObject(after)) change = diffObjects(before, after);
     else if (!deepEqual(before, after)) change = cloneJson(after);
-    if (change !== undefined) (out ??= {})[key] = change;
+    if (change !== undefined) {
+      out[key] = change;
+      changed = true;
+    }
   }
   for (const key of Object.keys(prev)) {
-    if (!Object.prototype.hasOwnProperty.call(next, key)) (out ??= {})[key] = null;
+    if (!Object.prototype.hasOwnProperty.call(next, key)) {
+      out[key] = null;
+      changed = true;
+    }
   }
-  return out;
+  return changed ? out : undefined;
 }
 
 /**

@@ -198,8 +198,8 @@ const declaredHandlers = new WeakMap<object, { method: string | RegExp; run: Com
 export function handler<T = Json>(method: string | RegExp, options: CommandHandlerOptions<T> = {}) {
   return function <This extends object, Fn extends (this: This, value: T, ctx: CommandContext) => unknown>(fn: Fn, context: ClassMethodDecoratorContext<This, Fn>): void {
     context.addInitializer(function (this: This) {
-      let list = declaredHandlers.get(this);
-      if (!list) declaredHandlers.set(this, (list = []));
+      const list = declaredHandlers.get(this) ?? [];
+      declaredHandlers.set(this, list);
       list.push({ method, run: ((value: unknown, ctx: CommandContext) => fn.call(this, value as T, ctx)) as CommandHandler<unknown>, options: options as CommandHandlerOptions<unknown> });
     });
   };
