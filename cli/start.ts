@@ -28,6 +28,7 @@ export const startCommand: Command = {
       auth: { type: "boolean", description: "require tokens: the demo creates them and prints a viewer link carrying one" },
       agent: { type: "string", value: "id", description: "the simulated device's agent id", default: "climate-chamber" },
       "loop-ms": { type: "string", value: "ms", description: "the device's main loop period", default: "1000" },
+      "device-agent": { type: "string", value: "host:port", description: "also serve Doover's Device Agent (gRPC) for --agent, e.g. 127.0.0.1:50051 (docs/DOOVER.md)" },
     },
     notes: [
       "Without --auth the hub listens on 127.0.0.1 only and needs no token, so the viewer can",
@@ -56,6 +57,7 @@ export const startCommand: Command = {
           ...(options.auth !== undefined ? { auth: options.auth as boolean } : {}),
           agentId: String(options.agent),
           loopPeriodMs,
+          ...(options["device-agent"] ? { deviceAgent: { address: String(options["device-agent"]), agentId: String(options.agent) } } : {}),
         });
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
@@ -64,6 +66,7 @@ export const startCommand: Command = {
         if (error instanceof Error && /refusing to run without auth/.test(error.message)) throw usage(`${error.message} (add --auth)`);
         throw error;
       }
+      if (demo.hub.deviceAgentAddress) console.log(`[tagwire start] Device Agent (gRPC) for ${String(options.agent)} on ${demo.hub.deviceAgentAddress}`);
       console.log("[tagwire start] running; press Ctrl-C to stop");
       const signal = await new Promise<string>((resolve) => {
         process.once("SIGINT", () => resolve("SIGINT"));

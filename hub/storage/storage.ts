@@ -206,6 +206,12 @@ export interface Storage {
   appendMessage(channelId: number, id: string, ts: number, data: Uint8Array): boolean;
   /** A message of the channel by id, including ones appended earlier in this tick. */
   findMessage(channelId: number, id: string): StoredMessage | undefined;
+  /**
+   * Optional: replaces a stored message's data in the current tick (Doover's message update,
+   * hub/doover/). A storage whose history is an append-only log leaves it out; the Doover
+   * surfaces then answer 501 for message updates.
+   */
+  updateMessageData?(channelId: number, id: string, data: Uint8Array): boolean;
   /** Deletes all but the newest `keep` messages of a channel; returns how many went. */
   trimMessages(channelId: number, keep: number): number;
   /**
