@@ -1,0 +1,289 @@
+// The cluster's write log: one JetStream stream that decides the order of every write, read in
+// that order by every hub (docs/CLUSTER.md).
+//
+// A hub `append`s a record and gets JetStream's ack (with R3, once a quorum stored it) and the
+// stream sequence; independently it `follow`s the stream with an ordered consumer and hands every
+// record, its own and other hubs', to the applier in sequence order. Since every hub applies the
+// same records in the same order in its own wasm core, every hub computes the same versions,
+// aggregates and effective diffs: JetStream carries bytes, the core stays the hot path.
+//
+// Availability: while the NATS connection is down (or JetStream does not answer) `append` fails at
+// once with TAGWIRE_ERR_UNAVAILABLE instead of queueing what cannot be made durable; nats.js
+// reconnects by itself and the ordered consumer resumes after the last sequence it delivered.
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import {
+  jetstream,
+  jetstreamManager,
+  DeliverPolicy,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { TagwireError } from "../../bindings/core/errors.js";
+import { randomId } from "../../bindings/protocol/ids.js";
+import { decodeRecord, encodeRecord, type WriteRecord } from "./record.js";
+import { assertClusterName, routeToSubject } from "./subjects.js";
+
+export interface JetStreamLogOptions {
+  /** NATS server URLs (any nodes of one cluster). */
+  servers: string[];
+  /** Namespace: stream `TW_<name>`, subjects `tw.<name>.w.…`. Default "tagwire". */
+  name?: string;
+  /** Stream replicas (1..5; 3 on a 3-node cluster survives the loss of one node). Default 1. */
+  replicas?: number;
+  /** Oldest record kept (ms, 0 = forever). */
+  maxAgeMs?: number;
+  /** Records kept per channel subject (0 = no limit). */
+  maxPerChannel?: number;
+  /** How long `append` waits for JetStream's ack. Default 5 s. */
+  ackTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * Creates the stream, or updates its limits when it exists. Several hubs starting at once race to
+ * create it, and a young cluster may time out while it elects leaders: retried for up to 20 s.
+ */
+async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      try {
+        const info = await jsm.streams.info(config.name!);
+        const c = info.config;
+        if (c.max_age !== config.max_age || c.max_msgs_per_subject !== config.max_msgs_per_subject || c.num_replicas !== config.num_replicas) {
+          await jsm.streams.update(config.name!, config);
+        }
+        return;
+      } catch (err) {
+        if (!/not found/i.test((err as Error).message)) throw err;
+        await jsm.streams.add(config);
+        return;
+      }
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/** A record delivered in stream order. */
+export type ApplyFn = (seq: number, record: WriteRecord) => void;
+
+export class JetStreamLog {
+  /** This hub's id in records it appends (`origin`). */
+  readonly hubId = randomId(6);
+  readonly stream: string;
+  /** `tw.<name>.w.`: a write's subject is this + the routing key's tokens. */
+  readonly subjectPrefix: string;
+  private readonly nc: NatsConnection;
+  private readonly js: JetStreamClient;
+  private readonly jsm: JetStreamManager;
+  private readonly ackTimeoutMs: number;
+  private readonly log: (line: string) => void;
+  private connected = true;
+  private messages: ConsumerMessages | undefined;
+  private closed = false;
+  /** The last sequence handed to the applier. */
+  appliedSeq = 0;
+  private seqWaiters: { seq: number; resolve: () => void }[] = [];
+  onAvailability: ((available: boolean) => void) | undefined;
+
+  private constructor(nc: NatsConnection, jsm: JetStreamManager, options: JetStreamLogOptions) {
+    const name = options.name ?? "tagwire";
+    this.stream = `TW_${name}`;
+    this.subjectPrefix = `tw.${name}.w.`;
+    this.nc = nc;
+    this.jsm = jsm;
+    this.js = jetstream(nc);
+    this.ackTimeoutMs = options.ackTimeoutMs ?? 5000;
+    this.log = options.log ?? (() => {});
+    void this.watchStatus();
+  }
+
+  static async open(options: JetStreamLogOptions): Promise<JetStreamLog> {
+    const name = options.name ?? "tagwire";
+    assertClusterName(name);
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers: options.servers,
+        name: `tagwire-hub`,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+        // Pings every 2 s, two missed: a silently cut link is noticed within about 5 s.
+        pingInterval: 2000,
+        maxPingOut: 2,
+      });
+    } catch (err) {
+      throw new TagwireError("TAGWIRE_ERR_UNAVAILABLE", `cannot reach NATS at ${options.servers.join(",")}: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      const jsm = await jetstreamManager(nc);
+      const config: Partial<StreamConfig> = {
+        name: `TW_${name}`,
+        subjects: [`tw.${name}.w.>`],
+        retention: RetentionPolicy.Limits,
+        storage: StorageType.File,
+        num_replicas: options.replicas ?? 1,
+        max_age: (options.maxAgeMs ?? 0) * 1_000_000,
+        max_msgs_per_subject: options.maxPerChannel ?? 0,
+        // Retries of one append (same msgID) within this window are stored once.
+        duplicate_window: 120 * 1_000_000_000,
+        allow_direct: true,
+      };
+      await ensureStream(jsm, config);
+      return new JetStreamLog(nc, jsm, options);
+    } catch (err) {
+      await nc.close().catch(() => {});
+      throw new TagwireError("TAGWIRE_ERR_UNAVAILABLE", `JetStream not usable: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** False while the NATS connection is down: appends are refused. */
+  get available(): boolean {
+    return this.connected && !this.closed;
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type === "disconnect" || s.type === "reconnecting" || s.type === "staleConnection") {
+        if (this.connected) {
+          this.connected = false;
+          this.log(`NATS connection lost (${s.type}): refusing writes until it is back`);
+          this.onAvailability?.(false);
+        }
+      } else if (s.type === "reconnect") {
+        if (!this.connected) {
+          this.connected = true;
+          this.log("NATS connection back: accepting writes");
+          this.onAvailability?.(true);
+        }
+      }
+    }
+  }
+
+  /** Subject of a channel's writes. */
+  subjectOf(agentId: string, channel: string): string {
+    return this.subjectPrefix + routeToSubject(agentId, channel);
+  }
+
+  /**
+   * Appends a record; resolves with its stream sequence once JetStream stored it (quorum with
+   * replicas). Rejects with TAGWIRE_ERR_UNAVAILABLE when NATS is unreachable or does not answer.
+   */
+  async append(record: WriteRecord): Promise<number> {
+    if (!this.available) throw new TagwireError("TAGWIRE_ERR_UNAVAILABLE", "cluster storage (NATS JetStream) is unreachable; retry later");
+    const msgID = `${this.hubId}-${randomId(8)}`;
+    try {
+      const ack = await this.js.publish(this.subjectOf(record.agentId, record.channel), encodeRecord(record), {
+        msgID,
+        timeout: this.ackTimeoutMs,
+      });
+      return ack.seq;
+    } catch (err) {
+      throw new TagwireError("TAGWIRE_ERR_UNAVAILABLE", `cluster storage did not confirm the write: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** The last sequence in the stream now (0 when empty). */
+  async lastSeq(): Promise<number> {
+    const info = await this.jsm.streams.info(this.stream);
+    return info.state.last_seq;
+  }
+
+  /**
+   * Delivers every record from `fromSeq` on to `apply`, in order, until `close`. Resolves once the
+   * records present at the call are applied (so a starting hub serves nothing older).
+   */
+  async follow(fromSeq: number, apply: ApplyFn): Promise<void> {
+    const last = await this.lastSeq();
+    this.appliedSeq = fromSeq - 1;
+    const consumer = await this.js.consumers.get(this.stream, {
+      filter_subjects: `${this.subjectPrefix}>`,
+      ...(fromSeq > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq } : { deliver_policy: DeliverPolicy.All }),
+    });
+    const messages = await consumer.consume({ max_messages: 1024 });
+    this.messages = messages;
+    const caughtUp = last > this.appliedSeq ? this.waitApplied(last) : Promise.resolve();
+    void (async () => {
+      try {
+        for await (const m of messages) {
+          let record: WriteRecord;
+          try {
+            record = decodeRecord(m.data);
+          } catch (err) {
+            // Not ours (someone published on our subjects): skipped on every hub alike.
+            this.log(`stream seq ${m.seq}: ${(err as Error).message}; skipped`);
+            this.advance(m.seq);
+            continue;
+          }
+          try {
+            apply(m.seq, record);
+          } catch (err) {
+            this.log(`applying stream seq ${m.seq} failed: ${(err as Error).stack ?? err}`);
+          }
+          this.advance(m.seq);
+        }
+      } catch (err) {
+        if (!this.closed) this.log(`stream consumer stopped: ${(err as Error).message}`);
+      }
+    })();
+    await caughtUp;
+  }
+
+  private advance(seq: number): void {
+    this.appliedSeq = seq;
+    if (this.seqWaiters.length === 0) return;
+    const still: typeof this.seqWaiters = [];
+    for (const w of this.seqWaiters) (w.seq <= seq ? w.resolve() : still.push(w));
+    this.seqWaiters = still;
+  }
+
+  /** Resolves when the record with sequence `seq` was handed to the applier. */
+  waitApplied(seq: number): Promise<void> {
+    if (this.appliedSeq >= seq) return Promise.resolve();
+    return new Promise((resolve) => this.seqWaiters.push({ seq, resolve }));
+  }
+
+  /** Records of one channel (stream order), from `fromSeq` on; for history reads. */
+  async readChannel(agentId: string, channel: string, startTimeMs?: number): Promise<{ seq: number; record: WriteRecord }[]> {
+    const consumer = await this.js.consumers.get(this.stream, {
+      filter_subjects: this.subjectOf(agentId, channel),
+      ...(startTimeMs !== undefined
+        ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(startTimeMs).toISOString() }
+        : { deliver_policy: DeliverPolicy.All }),
+    });
+    const out: { seq: number; record: WriteRecord }[] = [];
+    const info = await consumer.info(true);
+    if (info.num_pending === 0) {
+      await consumer.delete().catch(() => {});
+      return out;
+    }
+    const iter = await consumer.fetch({ max_messages: 100_000, expires: 2000 });
+    for await (const m of iter) {
+      try {
+        out.push({ seq: m.seq, record: decodeRecord(m.data) });
+      } catch {
+        // not a record
+      }
+      if (m.info.pending === 0) break;
+    }
+    await consumer.delete().catch(() => {});
+    return out;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.messages?.close();
+    } catch {
+      // already gone
+    }
+    await this.nc.close().catch(() => {});
+  }
+}
