@@ -47,7 +47,7 @@ export interface JetStreamLogOptions {
  * Creates the stream, or updates its limits when it exists. Several hubs starting at once race to
  * create it, and a young cluster may time out while it elects leaders: retried for up to 20 s.
  */
-async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>): Promise<void> {
+async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     try {
@@ -123,7 +123,7 @@ export class JetStreamLog {
     }
     try {
       const jsm = await jetstreamManager(nc);
-      const config: Partial<StreamConfig> = {
+      const config: Partial<StreamConfig> & { name: string } = {
         name: `TW_${name}`,
         subjects: [`tw.${name}.w.>`],
         retention: RetentionPolicy.Limits,
