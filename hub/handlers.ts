@@ -23,8 +23,16 @@ import {
 import { anonymousPrincipal, canRead, canSubscribe, canWrite, principalOf, verifyToken, type Principal } from "./auth.js";
 import type { Connection } from "./connection.js";
 import { MAX_KEY_BYTES } from "./state.js";
+import type { StoredMessage } from "./storage/storage.js";
 
 const forbidden = (what: string) => new TagwireError("TAGWIRE_ERR_FORBIDDEN", what);
+
+/** An error that arrives after the handler returned (an asynchronous read or write), as a frame. */
+function replyError(conn: Connection, reqId: number, err: unknown): void {
+  if (err instanceof TagwireError) return conn.error(reqId, err.code, err.message);
+  conn.ctx.log(`connection ${conn.id}: internal error: ${(err as Error)?.stack ?? err}`);
+  conn.error(reqId, "TAGWIRE_ERR_INTERNAL", "internal error");
+}
 
 export function dispatch(conn: Connection, frame: Frame): void {
   if (frame.type === "hello") return hello(conn, frame);
@@ -175,7 +183,10 @@ export function messageLimit(limit: number | undefined): number {
 function getMessages(conn: Connection, principal: Principal, f: GetMessagesFrame): void {
   checkRead(conn, principal, f.agentId, f.channel);
   const messages = conn.ctx.state.messages(f.agentId, f.channel, f.before, f.after, messageLimit(f.limit));
-  conn.ack(f.reqId, { messages: messages.map((m) => ({ id: m.id, ts: m.ts, data: m.data })) });
+  const reply = (list: StoredMessage[]) => conn.ack(f.reqId, { messages: list.map((m) => ({ id: m.id, ts: m.ts, data: m.data })) });
+  // A log-ordered storage may read history asynchronously; SQLite answers at once.
+  if (Array.isArray(messages)) reply(messages);
+  else messages.then(reply, (err) => replyError(conn, f.reqId, err));
 }
 
 function listChannels(conn: Connection, principal: Principal, f: ListChannelsFrame): void {

@@ -208,7 +208,7 @@ async function handle(ctx: HubContext, buckets: WeakMap<Socket, RateBucket>, req
   // messages
   if (method === "GET") {
     read();
-    const messages = state.messages(agentId, name, queryNumber(url, "before"), queryNumber(url, "after"), messageLimit(queryNumber(url, "limit")));
+    const messages = await state.messages(agentId, name, queryNumber(url, "before"), queryNumber(url, "after"), messageLimit(queryNumber(url, "limit")));
     return send(res, 200, { messages: messages.map((m) => ({ id: m.id, ts: m.ts, data: decodeValue(m.data) })) });
   }
   if (method === "POST") {

@@ -10,7 +10,7 @@ import type { HubContext } from "./context.js";
 import { createHttpHandler, requestToken } from "./http.js";
 import { DEFAULT_LIMITS, type HubLimits } from "./limits.js";
 import { DEFAULT_RETENTION, HubState, type RetentionOptions } from "./state.js";
-import { Storage, type SyncMode } from "./storage.js";
+import { SqliteStorage, type SyncMode } from "./storage/sqlite.js";
 
 export interface HubOptions {
   /** TCP port; 0 picks a free one (the default). */
@@ -60,12 +60,12 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   }
 
   const core = await createCore({ maxPayloadBytes: limits.maxPayloadBytes, maxDepth: limits.maxDepth });
-  const storage = new Storage(dataDir, { synchronous: options.synchronous ?? "full" });
+  const storage = new SqliteStorage(dataDir, { synchronous: options.synchronous ?? "full" });
   let state: HubState;
   try {
-    state = new HubState(core, storage, limits, retention);
+    state = await HubState.open(core, storage, limits, retention);
   } catch (err) {
-    storage.close();
+    storage.closeNow();
     throw err;
   }
   const connections = new Map<number, Connection>();
@@ -124,7 +124,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   } catch (err) {
     clearInterval(timer);
     wss.close();
-    storage.close();
+    storage.closeNow();
     throw err;
   }
   const address = server.address() as AddressInfo;
@@ -147,7 +147,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
         server.close(() => r());
         server.closeAllConnections?.();
       });
-      storage.close();
+      await storage.close();
     })());
 
   return {

@@ -24,7 +24,7 @@ import {
   type ProtocolErrorCode,
 } from "../bindings/protocol/frames.js";
 import { checkDocument } from "../bindings/protocol/msgpack.js";
-import type { Storage, StoredMessage } from "./storage.js";
+import type { Storage, StoredChannel, StoredMessage, Write, WriteOutcome } from "./storage/storage.js";
 import type { HubLimits } from "./limits.js";
 
 /** msgpack of `{}`: the aggregate of a channel nobody published to, and the "nothing changed" diff. */
@@ -93,12 +93,7 @@ export interface MessageOut {
   data: Uint8Array;
 }
 
-export interface PublishOutcome {
-  version: number;
-  /** Effective diff (msgpack); EMPTY_DOC when nothing changed. Owned by the caller. */
-  diff: Uint8Array;
-  message: MessageOut | undefined;
-}
+export type PublishOutcome = WriteOutcome;
 
 export interface RetentionOptions {
   /** Keep at most this many messages per channel (0 = no limit). Default 10,000. */
@@ -155,17 +150,30 @@ export class HubState {
     this.router = core.createRouter();
     this.pipeline = core.createPipeline(this.store, this.router);
     this.idPrefix = Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, "0");
-    this.load();
   }
 
-  /** Puts every stored channel back into the core (aggregates replaced in, versions from storage). */
-  private load(): void {
-    for (const row of this.storage.loadChannels()) {
-      const slot = this.store.open(`${row.agent}/${row.name}`);
-      if (row.aggregate) this.store.apply(slot, row.aggregate, { replace: true, doDelete: true });
-      const ch = new Channel(row.id, row.agent, row.name, slot, this.router.channelId(`${row.agent}/${row.name}`), row.version, row.messageCount);
-      this.remember(ch);
+  /** A hub state over `storage`, with every stored channel loaded into the core. */
+  static async open(core: Core, storage: Storage, limits: HubLimits, retention: RetentionOptions): Promise<HubState> {
+    const state = new HubState(core, storage, limits, retention);
+    await storage.open({ restore: (row) => state.restore(row), apply: (write) => state.applyWrite(write) });
+    return state;
+  }
+
+  /** Puts a stored channel back into the core (aggregate replaced in, version from storage). */
+  private restore(row: StoredChannel): void {
+    const slot = this.store.open(`${row.agent}/${row.name}`);
+    if (row.aggregate) this.store.apply(slot, row.aggregate, { replace: true, doDelete: true });
+    const ch = new Channel(row.id, row.agent, row.name, slot, this.router.channelId(`${row.agent}/${row.name}`), row.version, row.messageCount);
+    this.remember(ch);
+  }
+
+  /** Applies a write handed back by storage (see hub/storage/storage.ts). */
+  private applyWrite(w: Write): WriteOutcome {
+    if (w.kind === "message") {
+      const message = this.createMessage(w.agentId, w.channel, w.data, w.messageId);
+      return { version: this.channel(w.agentId, w.channel)?.version ?? 0, diff: EMPTY_DOC, message };
     }
+    return this.publish(w.agentId, w.channel, w.diff, { log: w.log, replace: w.replace, replaceKeys: w.replaceKeys, messageId: w.messageId });
   }
 
   private remember(ch: Channel): void {
@@ -217,13 +225,13 @@ export class HubState {
     if (this.failed || this.closed) return;
     let error: Error | undefined;
     const dirty = this.dirty;
-    if (dirty.length || this.storage.inTransaction) {
+    if (dirty.length || this.storage.hasUncommitted) {
       this.dirty = [];
       try {
         const now = Date.now();
         for (const ch of dirty) {
           ch.dirty = false;
-          this.storage.updateAggregate(ch.id, ch.version, this.store.get(ch.slot), now);
+          this.storage.saveAggregate(ch.id, ch.version, this.store.get(ch.slot), now);
         }
         this.storage.commit();
       } catch (err) {
@@ -343,7 +351,7 @@ export class HubState {
   }
 
   /** Messages with after < ts < before, newest `limit`, oldest first. */
-  messages(agentId: string, name: string, before: number | undefined, after: number | undefined, limit: number): StoredMessage[] {
+  messages(agentId: string, name: string, before: number | undefined, after: number | undefined, limit: number): StoredMessage[] | Promise<StoredMessage[]> {
     const ch = this.channel(agentId, name);
     if (!ch) return [];
     return this.storage.messages(ch.id, before ?? Number.MAX_SAFE_INTEGER, after ?? -1, limit);
@@ -356,7 +364,7 @@ export class HubState {
     if (existing) return { ch: existing, created: false };
     const slot = this.store.open(key);
     const routeId = this.router.channelId(key);
-    const id = this.write(() => this.storage.insertChannel(agentId, name, Date.now()));
+    const id = this.write(() => this.storage.createChannel(agentId, name, Date.now()));
     const ch = new Channel(id, agentId, name, slot, routeId, 0, 0);
     this.remember(ch);
     return { ch, created: true };
@@ -378,7 +386,7 @@ export class HubState {
    * found too: the open transaction belongs to the same SQLite connection.
    */
   private storedMessage(ch: Channel, id: string): StoredMessage | undefined {
-    return this.storage.messageById(ch.id, id);
+    return this.storage.findMessage(ch.id, id);
   }
 
   private failIfDown(): void {
@@ -437,7 +445,7 @@ export class HubState {
         const id = options.messageId;
         const chId = existing.id;
         this.scheduleFlush();
-        if (!this.write(() => this.storage.insertApplied(chId, id, Date.now()))) {
+        if (!this.write(() => this.storage.claimWriteId(chId, id, Date.now()))) {
           // A replay (an outbox resend after a lost ack): applying the diff again could undo a
           // change another writer made in between, so it is acknowledged and ignored.
           return { version: existing.version, diff: EMPTY_DOC, message: undefined };
@@ -457,7 +465,7 @@ export class HubState {
       if (fresh) this.store.remove(key);
       if (claimed !== undefined) {
         const chId = existing!.id;
-        this.write(() => this.storage.deleteApplied(chId, claimed!));
+        this.write(() => this.storage.releaseWriteId(chId, claimed!));
       }
       throw err;
     }
@@ -465,7 +473,7 @@ export class HubState {
     let ch = existing;
     if (!ch) {
       const routeId = this.router.channelId(key);
-      const id = this.write(() => this.storage.insertChannel(agentId, name, Date.now()));
+      const id = this.write(() => this.storage.createChannel(agentId, name, Date.now()));
       ch = new Channel(id, agentId, name, slot, routeId, 0, 0);
       this.remember(ch);
     }
@@ -479,7 +487,7 @@ export class HubState {
     else if (options.messageId !== undefined && claimed === undefined) {
       const id = options.messageId;
       const chId = ch.id;
-      this.write(() => this.storage.insertApplied(chId, id, Date.now()));
+      this.write(() => this.storage.claimWriteId(chId, id, Date.now()));
       this.scheduleFlush();
     }
     return { version: ch.version, diff: effective, message };
@@ -505,7 +513,7 @@ export class HubState {
     const id = messageId ?? this.newMessageId(ts);
     let inserted: boolean;
     try {
-      inserted = this.storage.insertMessage(ch.id, id, ts, data);
+      inserted = this.storage.appendMessage(ch.id, id, ts, data);
     } catch (err) {
       this.fail(err as Error);
       throw new TagwireError("TAGWIRE_ERR_CLOSED", `hub storage failed: ${(err as Error).message}`);
@@ -519,7 +527,7 @@ export class HubState {
     const max = this.retention.maxMessagesPerChannel;
     // Trim in steps (10% slack) so a busy channel is not trimmed on every message.
     if (max > 0 && ch.messageCount > max + Math.max(1, max >>> 3)) {
-      ch.messageCount -= this.write(() => this.storage.trimChannel(ch.id, max));
+      ch.messageCount -= this.write(() => this.storage.trimMessages(ch.id, max));
     }
     this.fanOut(ch, encodeMessageEvent(ch.messageEventPrefix, id, ts, data));
     return { id, ts, data };
@@ -528,7 +536,7 @@ export class HubState {
   /** Drops messages past the age limit (called on a timer; committed with the next flush). */
   expireMessages(now = Date.now()): number {
     if (this.failed || this.retention.maxMessageAgeMs <= 0) return 0;
-    const removed = this.write(() => this.storage.deleteOlderThan(now - this.retention.maxMessageAgeMs));
+    const removed = this.write(() => this.storage.expireMessages(now - this.retention.maxMessageAgeMs));
     let total = 0;
     for (const ch of this.channels.values()) {
       const n = removed.get(ch.id);
@@ -563,7 +571,7 @@ export class HubState {
       if (!ch) {
         // First write to this channel: its names come from the frame (decoded once, not per write).
         const f = decodeValue(res.frame(i)) as [number, number, string, string];
-        const id = this.write(() => this.storage.insertChannel(f[2], f[3], Date.now()));
+        const id = this.write(() => this.storage.createChannel(f[2], f[3], Date.now()));
         ch = new Channel(id, f[2], f[3], slot, res.channelId(i), 0, 0);
         this.remember(ch);
       }

@@ -1,4 +1,7 @@
-// Durable storage for the hub: one SQLite file (better-sqlite3, WAL) in the data dir.
+// The single-hub storage (hub/storage/storage.ts, ordering "local"): one SQLite file
+// (better-sqlite3, WAL) in the data dir. The hub orders writes itself: `submit` applies a write
+// at once, and what applying it produced (channel rows, message rows, write ids, aggregates) is
+// recorded in the tick's open transaction.
 //
 // Tables:
 //   channels   id INTEGER PRIMARY KEY      the hub's channel number (stable across restarts)
@@ -27,6 +30,9 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createRequire } from "node:module";
+import type { Storage, StoredChannel, StoredMessage, Write, WriteDone, WriteOutcome, WriteSink } from "./storage.js";
+
+export type { StoredChannel, StoredMessage } from "./storage.js";
 
 /** The part of better-sqlite3's API used here (the package ships no types). */
 interface Statement {
@@ -44,32 +50,18 @@ interface Database {
 
 export type SyncMode = "full" | "normal";
 
-export interface StorageOptions {
+export interface SqliteStorageOptions {
   /** See the header of this file. Default "full". */
   synchronous?: SyncMode;
-}
-
-export interface StoredChannel {
-  id: number;
-  agent: string;
-  name: string;
-  version: number;
-  /** msgpack bytes, or null while the channel has only messages. */
-  aggregate: Uint8Array | null;
-  /** Messages currently in the log. */
-  messageCount: number;
-}
-
-export interface StoredMessage {
-  id: string;
-  ts: number;
-  data: Uint8Array;
 }
 
 export const DB_FILE = "tagwire.db";
 const SCHEMA_VERSION = 1;
 
-export class Storage {
+export class SqliteStorage implements Storage {
+  readonly kind = "sqlite";
+  readonly ordering = "local" as const;
+  private sink: WriteSink | undefined;
   private readonly db: Database;
   private readonly s: {
     insertChannel: Statement;
@@ -89,7 +81,7 @@ export class Storage {
   };
   private closed = false;
 
-  constructor(dataDir: string, options: StorageOptions = {}) {
+  constructor(dataDir: string, options: SqliteStorageOptions = {}) {
     mkdirSync(dataDir, { recursive: true });
     const require = createRequire(import.meta.url);
     const BetterSqlite = require("better-sqlite3") as new (path: string) => Database;
@@ -162,7 +154,14 @@ export class Storage {
     };
   }
 
-  /** Every channel with its aggregate and message count (for loading at start). */
+  /** Hands every stored channel to the hub (aggregates and versions as last committed). */
+  async open(sink: WriteSink): Promise<void> {
+    if (this.sink) throw new Error("storage opened twice");
+    this.sink = sink;
+    for (const row of this.loadChannels()) sink.restore(row);
+  }
+
+  /** Every channel with its aggregate and message count. */
   loadChannels(): StoredChannel[] {
     const counts = new Map<number, number>();
     for (const row of this.s.countsByChannel.all()) counts.set(row.channel_id, row.n);
@@ -177,12 +176,24 @@ export class Storage {
     }));
   }
 
-  get inTransaction(): boolean {
+  /** The hub orders writes: apply now; durable at the tick's commit (the hub holds the ack till then). */
+  submit(write: Write, done: WriteDone): void {
+    let outcome: WriteOutcome;
+    try {
+      outcome = this.sink!.apply(write);
+    } catch (err) {
+      done(undefined, err as Error);
+      return;
+    }
+    done(outcome, undefined);
+  }
+
+  get hasUncommitted(): boolean {
     return this.db.inTransaction;
   }
 
   /** Opens the tick's transaction if none is open. */
-  begin(): void {
+  private begin(): void {
     if (!this.db.inTransaction) this.s.begin.run();
   }
 
@@ -196,18 +207,18 @@ export class Storage {
   }
 
   /** Inserts a new channel row (inside the open transaction); returns its id. */
-  insertChannel(agent: string, name: string, nowMs: number): number {
+  createChannel(agent: string, name: string, nowMs: number): number {
     this.begin();
     return Number(this.s.insertChannel.run(agent, name, nowMs).lastInsertRowid);
   }
 
-  updateAggregate(channelId: number, version: number, aggregate: Uint8Array, nowMs: number): void {
+  saveAggregate(channelId: number, version: number, aggregate: Uint8Array, nowMs: number): void {
     this.begin();
     this.s.updateAggregate.run(version, aggregate, nowMs, channelId);
   }
 
   /** Appends a message; false (and nothing written) when the channel already holds `id`. */
-  insertMessage(channelId: number, id: string, ts: number, data: Uint8Array): boolean {
+  appendMessage(channelId: number, id: string, ts: number, data: Uint8Array): boolean {
     this.begin();
     return this.s.insertMessage.run(channelId, id, ts, data).changes === 1;
   }
@@ -216,17 +227,17 @@ export class Storage {
    * Records that a publish with this id was applied without a log entry (in the open
    * transaction); false when it was recorded before (a replay), which writes nothing.
    */
-  insertApplied(channelId: number, id: string, ts: number): boolean {
+  claimWriteId(channelId: number, id: string, ts: number): boolean {
     this.begin();
     return this.s.insertApplied.run(channelId, id, ts).changes === 1;
   }
 
-  /** Undoes `insertApplied` in the open transaction (the publish was refused after all). */
-  deleteApplied(channelId: number, id: string): void {
+  /** Undoes `claimWriteId` in the open transaction (the publish was refused after all). */
+  releaseWriteId(channelId: number, id: string): void {
     this.s.deleteApplied.run(channelId, id);
   }
 
-  messageById(channelId: number, id: string): StoredMessage | undefined {
+  findMessage(channelId: number, id: string): StoredMessage | undefined {
     return this.s.messageById.get(channelId, id) ?? undefined;
   }
 
@@ -236,13 +247,13 @@ export class Storage {
   }
 
   /** Deletes all but the newest `keep` messages of a channel; returns how many went. */
-  trimChannel(channelId: number, keep: number): number {
+  trimMessages(channelId: number, keep: number): number {
     this.begin();
     return this.s.deleteOldest.run(channelId, keep).changes;
   }
 
   /** Deletes messages older than `cutoffMs`; returns the affected channel ids with counts. */
-  deleteOlderThan(cutoffMs: number): Map<number, number> {
+  expireMessages(cutoffMs: number): Map<number, number> {
     const removed = new Map<number, number>();
     this.begin();
     for (const row of this.s.deleteOlderThan.all(cutoffMs)) {
@@ -253,7 +264,12 @@ export class Storage {
     return removed;
   }
 
-  close(): void {
+  async close(): Promise<void> {
+    this.closeNow();
+  }
+
+  /** `close` for synchronous callers (a hub that failed to start). */
+  closeNow(): void {
     if (this.closed) return;
     this.closed = true;
     if (this.db.inTransaction) this.s.rollback.run();
