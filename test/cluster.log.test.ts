@@ -2,7 +2,7 @@
 // concurrently and each follows the stream; all see every record once, in one order.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { JetStreamLog } from "../hub/cluster/jetstream-log.js";
-import { KIND_PUBLISH, type WriteRecord } from "../hub/cluster/record.js";
+import type { WriteRecord } from "../hub/cluster/record.js";
 import { encodeValue } from "../bindings/protocol/msgpack.js";
 import { startNatsCluster, type NatsCluster } from "./support/nats-cluster.js";
 
@@ -15,15 +15,21 @@ afterAll(async () => {
 });
 
 const rec = (origin: string, i: number): WriteRecord => ({
-  kind: KIND_PUBLISH,
-  agentId: "dev.1",
-  channel: "sensors/t:1",
-  data: encodeValue({ [origin]: i }),
-  flags: 0,
-  replaceKeys: undefined,
-  messageId: undefined,
-  ts: Date.now(),
+  write: {
+    kind: "publish",
+    agentId: "dev.1",
+    channel: "sensors/t:1",
+    diff: encodeValue({ [origin]: i }),
+    log: false,
+    replace: false,
+    replaceKeys: undefined,
+    messageId: undefined,
+    logId: undefined,
+    ts: Date.now(),
+    author: undefined,
+  },
   origin,
+  ref: i,
 });
 
 describe("JetStream write log on a 3-node cluster", () => {
@@ -32,9 +38,9 @@ describe("JetStream write log on a 3-node cluster", () => {
     const logs = await Promise.all(urls.map((u, i) => JetStreamLog.open({ servers: [u], name: "logtest", replicas: 3 })));
     try {
       const seen: string[][] = [[], [], []];
-      await Promise.all(logs.map((l, i) => l.follow(1, (seq, r) => seen[i]!.push(`${seq}:${r.origin}:${Buffer.from(r.data).toString("hex")}`))));
+      await Promise.all(logs.map((l, i) => l.follow(1, (seq, r) => seen[i]!.push(`${seq}:${r.origin}:${r.ref}`))));
       const N = 100;
-      const acked = await Promise.all(logs.flatMap((l) => Array.from({ length: N }, (_, i) => l.append(rec(l.hubId, i)))));
+      const acked = await Promise.all(logs.flatMap((l) => Array.from({ length: N }, (_, i) => l.append(rec(`h${logs.indexOf(l)}`, i)))));
       expect(new Set(acked).size).toBe(3 * N);
       const top = Math.max(...acked);
       await Promise.all(logs.map((l) => l.waitApplied(top)));
@@ -45,7 +51,8 @@ describe("JetStream write log on a 3-node cluster", () => {
       // The subject carries the routing key reversibly.
       const history = await logs[1]!.readChannel("dev.1", "sensors/t:1");
       expect(history.length).toBe(3 * N);
-      expect(history[0]!.record.agentId).toBe("dev.1");
+      expect(history[0]!.record.write.agentId).toBe("dev.1");
+      expect(history[0]!.record.write.channel).toBe("sensors/t:1");
     } finally {
       await Promise.all(logs.map((l) => l.close()));
     }

@@ -23,7 +23,6 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { TagwireError } from "../../bindings/core/errors.js";
-import { randomId } from "../../bindings/protocol/ids.js";
 import { decodeRecord, encodeRecord, type WriteRecord } from "./record.js";
 import { assertClusterName, routeToSubject } from "./subjects.js";
 
@@ -74,8 +73,6 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
 export type ApplyFn = (seq: number, record: WriteRecord) => void;
 
 export class JetStreamLog {
-  /** This hub's id in records it appends (`origin`). */
-  readonly hubId = randomId(6);
   readonly stream: string;
   /** `tw.<name>.w.`: a write's subject is this + the routing key's tokens. */
   readonly subjectPrefix: string;
@@ -177,9 +174,9 @@ export class JetStreamLog {
    */
   async append(record: WriteRecord): Promise<number> {
     if (!this.available) throw new TagwireError("TAGWIRE_ERR_UNAVAILABLE", "cluster storage (NATS JetStream) is unreachable; retry later");
-    const msgID = `${this.hubId}-${randomId(8)}`;
+    const msgID = `${record.origin}-${record.ref}`;
     try {
-      const ack = await this.js.publish(this.subjectOf(record.agentId, record.channel), encodeRecord(record), {
+      const ack = await this.js.publish(this.subjectOf(record.write.agentId, record.write.channel), encodeRecord(record), {
         msgID,
         timeout: this.ackTimeoutMs,
       });
