@@ -11,6 +11,8 @@ import { createHttpHandler, requestToken } from "./http.js";
 import { DEFAULT_LIMITS, type HubLimits } from "./limits.js";
 import { DEFAULT_RETENTION, HubState, type RetentionOptions } from "./state.js";
 import { SqliteStorage, type SyncMode } from "./storage/sqlite.js";
+import type { Storage } from "./storage/storage.js";
+import { JetStreamStorage, type ClusterOptions } from "./cluster/jetstream-storage.js";
 
 export interface HubOptions {
   /** TCP port; 0 picks a free one (the default). */
@@ -23,6 +25,8 @@ export interface HubOptions {
   auth?: boolean;
   /** HMAC secret for tokens; default TAGWIRE_SECRET, else `<dataDir>/secret` (generated once). */
   secret?: string;
+  /** Cluster mode: keep channels in NATS JetStream instead of SQLite (docs/CLUSTER.md). */
+  nats?: ClusterOptions;
   /** SQLite durability; see hub/storage.ts. Default "full". */
   synchronous?: SyncMode;
   limits?: Partial<HubLimits>;
@@ -60,12 +64,14 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   }
 
   const core = await createCore({ maxPayloadBytes: limits.maxPayloadBytes, maxDepth: limits.maxDepth });
-  const storage = new SqliteStorage(dataDir, { synchronous: options.synchronous ?? "full" });
+  const storage: Storage = options.nats
+    ? new JetStreamStorage({ ...options.nats, log })
+    : new SqliteStorage(dataDir, { synchronous: options.synchronous ?? "full" });
   let state: HubState;
   try {
     state = await HubState.open(core, storage, limits, retention);
   } catch (err) {
-    storage.closeNow();
+    await storage.close();
     throw err;
   }
   const connections = new Map<number, Connection>();
@@ -124,7 +130,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   } catch (err) {
     clearInterval(timer);
     wss.close();
-    storage.closeNow();
+    await storage.close();
     throw err;
   }
   const address = server.address() as AddressInfo;

@@ -18,6 +18,16 @@ import type { WriteRecord } from "./record.js";
 
 export type JetStreamStorageOptions = JetStreamLogOptions;
 
+/** What a hub needs to join a cluster (HubOptions.nats, `tagwire hub --nats`). */
+export interface ClusterOptions {
+  /** NATS URLs of one JetStream cluster. */
+  servers: string[];
+  /** Stream replicas (3 on a 3-node cluster survives the loss of a node). Default 1. */
+  replicas?: number;
+  /** Namespace of this tagwire cluster in NATS (stream TW_<name>). Default "tagwire". */
+  name?: string;
+}
+
 interface ChannelLog {
   readonly agent: string;
   readonly name: string;
