@@ -19,6 +19,8 @@ export const hubCommand: Command = {
       "frames-per-second": { type: "string", value: "n", description: "frames per second per connection (0 = no limit)", default: "10000" },
       mqtt: { type: "string", value: "url", description: "bridge this MQTT broker: MQTT and WebSocket agents share channels (docs/PROTOCOL.md)" },
       "mqtt-prefix": { type: "string", value: "prefix", description: "first topic level of the bridged topics", default: "tagwire" },
+      nats: { type: "string", value: "urls", description: "cluster mode: keep channels in NATS JetStream (comma-separated URLs); hubs on one NATS cluster act as one hub (docs/CLUSTER.md)" },
+      "nats-replicas": { type: "string", value: "n", description: "cluster mode: JetStream replicas of the write stream (3 on a 3-node cluster)", default: "1" },
       "mqtt-writes": { type: "string", value: "token|trusted|off", description: "plain JSON writes from MQTT clients: need a token, trust the broker's ACLs, or ignore", default: "token" },
     },
     notes: [
@@ -46,6 +48,7 @@ export const hubCommand: Command = {
       synchronous: sync,
       retention: { maxMessagesPerChannel: num("max-messages"), maxMessageAgeMs: num("max-age") * 86_400_000 },
       limits: { framesPerSecond: num("frames-per-second") || Infinity },
+      ...(options.nats ? { nats: { servers: String(options.nats).split(","), replicas: num("nats-replicas") || 1 } } : {}),
     });
     console.error(`[tagwire hub] listening on ${hub.url} and ${hub.httpUrl} (data in ${hub.dataDir})`);
     let bridge: Awaited<ReturnType<typeof startMqttBridge>> | undefined;
