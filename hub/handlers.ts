@@ -148,16 +148,36 @@ function checkWrite(conn: Connection, principal: Principal, agentId: string, cha
 
 function publish(conn: Connection, principal: Principal, f: PublishFrame): void {
   checkWrite(conn, principal, f.agentId, f.channel);
-  const out = conn.ctx.state.publish(f.agentId, f.channel, f.diff, f);
-  if (f.reqId === 0) return;
-  if (out.message) conn.ack(f.reqId, { version: out.version, diff: out.diff, message: { id: out.message.id, ts: out.message.ts } });
-  else conn.enqueue(encodePublishAck(f.reqId, out.version, out.diff));
+  // `done` runs when the write was applied (at once with SQLite; after the log ordered it in
+  // cluster mode); the ack it queues leaves after the tick's commit.
+  conn.ctx.state.publish(
+    f.agentId,
+    f.channel,
+    f.diff,
+    f,
+    (out, err) => {
+      if (err) return replyError(conn, f.reqId, err);
+      if (f.reqId === 0) return;
+      if (out!.message) conn.ack(f.reqId, { version: out!.version, diff: out!.diff, message: { id: out!.message.id, ts: out!.message.ts } });
+      else conn.enqueue(encodePublishAck(f.reqId, out!.version, out!.diff));
+    },
+    principal.agentId,
+  );
 }
 
 function createMessage(conn: Connection, principal: Principal, f: CreateMessageFrame): void {
   checkWrite(conn, principal, f.agentId, f.channel);
-  const m = conn.ctx.state.createMessage(f.agentId, f.channel, f.data, f.messageId);
-  if (f.reqId !== 0) conn.enqueue(encodeMessageAck(f.reqId, m.id, m.ts));
+  conn.ctx.state.createMessage(
+    f.agentId,
+    f.channel,
+    f.data,
+    f.messageId,
+    (out, err) => {
+      if (err) return replyError(conn, f.reqId, err);
+      if (f.reqId !== 0) conn.enqueue(encodeMessageAck(f.reqId, out!.message!.id, out!.message!.ts));
+    },
+    principal.agentId,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,10 +1,9 @@
 // The HTTP API, shaped like Doover's data API (docs/PROTOCOL.md, "HTTP API"). JSON in and out;
-// writes go through the same HubState.publish/createMessage as WebSocket frames, so they fan out
+// writes go through the same HubState.publishDurably/createMessageDurably as WebSocket frames, so they fan out
 // to subscribers and are answered only after the tick's commit.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-// TAGWIRE_ERR_INTERNAL is a protocol code (ProtocolErrorCode) not yet in TagwireErrorCode.
-import { TagwireError, type TagwireErrorCode } from "../bindings/core/errors.js";
+import { TagwireError } from "../bindings/core/errors.js";
 import { assertAgentId } from "../bindings/sdk/names.js";
 import { decodeValue, encodeValue } from "../bindings/protocol/msgpack.js";
 import { anonymousPrincipal, canRead, canWrite, principalOf, verifyToken, type Principal } from "./auth.js";
@@ -143,14 +142,6 @@ export function createHttpHandler(ctx: HubContext): (req: IncomingMessage, res: 
   };
 }
 
-function committed(ctx: HubContext): Promise<void> {
-  return new Promise((resolve, reject) =>
-    ctx.state.whenCommitted((error) =>
-      error ? reject(new TagwireError("TAGWIRE_ERR_INTERNAL" as TagwireErrorCode, `storage failed: ${error.message}`)) : resolve(),
-    ),
-  );
-}
-
 async function handle(ctx: HubContext, buckets: WeakMap<Socket, RateBucket>, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://hub");
   if (req.method === "GET" && url.pathname === "/health") return send(res, 200, { ok: true });
@@ -196,8 +187,7 @@ async function handle(ctx: HubContext, buckets: WeakMap<Socket, RateBucket>, req
       const body = await jsonBody(req, ctx);
       const log = url.searchParams.get("log") === "true";
       const messageId = url.searchParams.get("messageId") ?? undefined;
-      const out = state.publish(agentId, name, encodeValue(body), { replace: method === "PUT", log, messageId });
-      await committed(ctx);
+      const out = await state.publishDurably(agentId, name, encodeValue(body), { replace: method === "PUT", log, messageId }, principal.agentId);
       const reply: Record<string, unknown> = { version: out.version, diff: decodeValue(out.diff) };
       if (out.message) reply.message = { id: out.message.id, ts: out.message.ts };
       return send(res, 200, reply);
@@ -214,8 +204,7 @@ async function handle(ctx: HubContext, buckets: WeakMap<Socket, RateBucket>, req
   if (method === "POST") {
     write();
     const body = await jsonBody(req, ctx);
-    const m = state.createMessage(agentId, name, encodeValue(body), url.searchParams.get("messageId") ?? undefined);
-    await committed(ctx);
+    const m = await state.createMessageDurably(agentId, name, encodeValue(body), url.searchParams.get("messageId") ?? undefined, principal.agentId);
     return send(res, 201, { id: m.id, ts: m.ts, data: decodeValue(m.data) });
   }
   throw methodError(method, "GET, POST");

@@ -1,0 +1,313 @@
+// Fleet ingest over loopback: 1,000 device connections, each writing small tag diffs to its own
+// `tag_values`, one viewer subscribed to every device's `tag_values`, through
+//   tagwire   the hub (dist/hub) over WebSocket, SQLite synchronous=FULL (the default: one
+//             fsync'd group commit per tick); a device's publish resolves on the hub's ack, which
+//             leaves only after the write is durable; the viewer subscribes `+/tag_values`;
+//   mosquitto the local Mosquitto at 127.0.0.1:1883, mqtt.js clients, QoS 1 retained publishes
+//             (resolve on PUBACK), the viewer subscribes `<prefix>/+/tag_values` at QoS 1;
+//   aedes     Aedes 1.x in this process (in-memory persistence), same clients and QoS.
+// The brokers do not fsync: the comparison flatters them, and tagwire's figure includes its fsync.
+//
+// Setup (2 cores): the hub or Aedes runs in this process (Mosquitto is its own process); every
+// device connection and the viewer live in one child process (this file, forked with --devices)
+// on the other core. Each run has two phases, the same flow control for every system:
+//   saturate  closed loop: every device keeps WINDOW writes outstanding and sends the next one
+//             when one is acknowledged; the rate is acknowledged writes per second over
+//             SATURATE_MS (after a warm-up), i.e. the highest sustained rate with every write
+//             acknowledged;
+//   paced     open loop at half that rate, spread over the devices round-robin; p50/p99 of the
+//             acknowledgement latency (send to ack) of every write in PACED_MS.
+// Then nothing is lost: every device's last acknowledged value is read back from the system
+// (tagwire: getAggregate per device on a fresh connection; MQTT: the retained messages, on a fresh
+// client) and must equal what the device last wrote; the viewer must have seen each device's last
+// write (QoS 1 / tagwire aggregate events coalesce nothing here: every write changes the state).
+//
+// `npm run build` first, then `node bench/fleet.bench.mjs` (about a minute per run; stops by
+// itself). TAGWIRE_FLEET_ONLY="tagwire,mosquitto" narrows a run; TAGWIRE_FLEET_RUNS=3 repeats the
+// whole comparison (the spread over runs is printed at the end).
+import { fork } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Packr } from "msgpackr";
+
+const DEVICES = Number(process.env.TAGWIRE_FLEET_DEVICES ?? 1000);
+const WINDOW = 2;
+const WARMUP_MS = 500;
+const SATURATE_MS = 3000;
+const PACED_MS = 3000;
+const RUNS = Number(process.env.TAGWIRE_FLEET_RUNS ?? 1);
+const PREFIX = process.env.TAGWIRE_FLEET_PREFIX ?? `tw-fleet-${process.pid}`;
+process.env.TAGWIRE_FLEET_PREFIX = PREFIX;
+const packr = new Packr({ useRecords: false, variableMapSize: true });
+
+/** The diff a device writes: one app's two tags, ~40 bytes of msgpack. */
+const tagDiff = (seq) => ({ bench: { seq, temp: 20 + (seq % 100) / 10 } });
+
+// ---------------------------------------------------------------------------------------------
+// Child: the devices and the viewer
+
+if (process.argv[2] === "--devices") {
+  const { system, url, count } = JSON.parse(process.argv[3]);
+  const devices = [];
+  let viewerSeen = new Map();
+  let verifyClient;
+
+  if (system === "tagwire") {
+    const { connectSession } = await import("../dist/bindings/index.js");
+    const viewer = await connectSession(url, { agentId: "fleet-viewer", pingIntervalMs: 0 });
+    await new Promise((resolve) => {
+      viewer.subscribe("+", "tag_values", (e) => {
+        if (e.type === "sync") resolve();
+        else if (e.type === "aggregate" && e.diff?.bench) viewerSeen.set(e.agentId, e.diff.bench.seq);
+      });
+      setTimeout(resolve, 500);
+    });
+    for (let i = 0; i < count; i += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, count - i) }, async (_, k) => {
+          const id = `dev-${i + k}`;
+          const s = await connectSession(url, { agentId: id, pingIntervalMs: 0 });
+          devices[i + k] = { id, write: (seq) => s.publish(id, "tag_values", tagDiff(seq)), seq: 0, acked: -1, close: () => s.close(100) };
+        }),
+      );
+    }
+    verifyClient = {
+      async lastSeqs() {
+        const out = new Map();
+        const s = await connectSession(url, { agentId: "fleet-verify", pingIntervalMs: 0 });
+        for (const d of devices) {
+          const agg = await s.getAggregate(d.id, "tag_values");
+          out.set(d.id, agg?.bench?.seq ?? -1);
+        }
+        await s.close(100);
+        return out;
+      },
+      close: () => viewer.close(100),
+    };
+  } else {
+    const mqtt = (await import("mqtt")).default;
+    const topic = (id) => `${PREFIX}/${id}/tag_values`;
+    const viewer = await mqtt.connectAsync(url, { clientId: `${PREFIX}-viewer`, reconnectPeriod: 0 });
+    viewer.on("message", (t, data) => viewerSeen.set(t.split("/")[1], packr.unpack(data).bench.seq));
+    await viewer.subscribeAsync(`${PREFIX}/+/tag_values`, { qos: 1 });
+    for (let i = 0; i < count; i += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, count - i) }, async (_, k) => {
+          const id = `dev-${i + k}`;
+          const c = await mqtt.connectAsync(url, { clientId: `${PREFIX}-${id}`, reconnectPeriod: 0 });
+          devices[i + k] = {
+            id,
+            write: (seq) => c.publishAsync(topic(id), packr.pack(tagDiff(seq)), { qos: 1, retain: true }),
+            seq: 0,
+            acked: -1,
+            close: () => c.endAsync(),
+          };
+        }),
+      );
+    }
+    verifyClient = {
+      async lastSeqs() {
+        const out = new Map();
+        const c = await mqtt.connectAsync(url, { clientId: `${PREFIX}-verify-${Date.now()}`, reconnectPeriod: 0 });
+        c.on("message", (t, data) => out.set(t.split("/")[1], packr.unpack(data).bench.seq));
+        await c.subscribeAsync(`${PREFIX}/+/tag_values`, { qos: 1 });
+        const deadline = Date.now() + 10_000;
+        while (out.size < devices.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        await c.endAsync();
+        return out;
+      },
+      close: () => viewer.endAsync(),
+    };
+  }
+
+  let failed;
+  const send = (d, onAck) => {
+    const seq = d.seq++;
+    const t0 = performance.now();
+    d.write(seq).then(
+      () => {
+        if (seq > d.acked) d.acked = seq;
+        onAck(performance.now() - t0);
+      },
+      (err) => (failed ??= `${d.id} seq ${seq}: ${err?.message ?? err}`),
+    );
+  };
+
+  async function saturate() {
+    let acked = 0;
+    let counting = false;
+    let stop = false;
+    const loop = (d) => send(d, () => {
+      if (counting) acked++;
+      if (!stop) loop(d);
+    });
+    for (const d of devices) for (let w = 0; w < WINDOW; w++) loop(d);
+    await new Promise((r) => setTimeout(r, WARMUP_MS));
+    counting = true;
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, SATURATE_MS));
+    counting = false;
+    const rate = acked / ((performance.now() - t0) / 1000);
+    stop = true;
+    await settle();
+    return rate;
+  }
+
+  async function paced(rate) {
+    const latencies = [];
+    const tickMs = 5;
+    const perTick = (rate * tickMs) / 1000;
+    let due = 0;
+    let next = 0;
+    const t0 = performance.now();
+    await new Promise((resolve) => {
+      const timer = setInterval(() => {
+        const elapsed = performance.now() - t0;
+        if (elapsed >= PACED_MS) {
+          clearInterval(timer);
+          resolve();
+          return;
+        }
+        due = (elapsed / tickMs) * perTick;
+        while (next < due) {
+          send(devices[next % devices.length], (ms) => latencies.push(ms));
+          next++;
+        }
+      }, tickMs);
+    });
+    await settle();
+    latencies.sort((a, b) => a - b);
+    const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
+    return { sent: next, acked: latencies.length, p50: q(0.5), p99: q(0.99) };
+  }
+
+  /** Wait until every write sent has been acknowledged (or 20 s). */
+  async function settle() {
+    const deadline = Date.now() + 20_000;
+    while (devices.some((d) => d.acked < d.seq - 1) && Date.now() < deadline && !failed) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  async function verify() {
+    const stored = await verifyClient.lastSeqs();
+    // The viewer's last event per device may trail the ack a little: give it a moment.
+    const deadline = Date.now() + 5_000;
+    while (devices.some((d) => viewerSeen.get(d.id) !== d.acked) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    let lost = 0;
+    let viewerMissed = 0;
+    for (const d of devices) {
+      if (stored.get(d.id) !== d.acked) lost++;
+      if (viewerSeen.get(d.id) !== d.acked) viewerMissed++;
+    }
+    return { lost, viewerMissed, writes: devices.reduce((n, d) => n + d.seq, 0) };
+  }
+
+  process.on("message", async (msg) => {
+    try {
+      if (msg.type === "saturate") process.send({ type: "saturated", rate: await saturate(), failed });
+      else if (msg.type === "paced") process.send({ type: "paced", ...(await paced(msg.rate)), failed });
+      else if (msg.type === "verify") process.send({ type: "verified", ...(await verify()), failed });
+      else if (msg.type === "exit") {
+        await Promise.race([Promise.all(devices.map((d) => d.close())).then(() => verifyClient.close()), new Promise((r) => setTimeout(r, 2000))]);
+        process.exit(0);
+      }
+    } catch (err) {
+      process.send({ type: "error", reason: String(err?.stack ?? err) });
+    }
+  });
+  process.send({ type: "ready" });
+} else {
+  await main();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main: the systems and the measured runs
+
+async function main() {
+  const { startHub } = await import("../dist/hub/index.js");
+  const only = process.env.TAGWIRE_FLEET_ONLY?.split(",");
+
+  const systems = {
+    async tagwire() {
+      const dataDir = mkdtempSync(join(tmpdir(), "tw-fleet-"));
+      const hub = await startHub({
+        dataDir,
+        auth: false,
+        log: () => {},
+        limits: { framesPerSecond: 1e9, maxConnections: 10_000, maxConnectionsPerAddress: 10_000 },
+      });
+      return { url: hub.url, stop: async () => (await hub.close(), rmSync(dataDir, { recursive: true, force: true })) };
+    },
+    async mosquitto() {
+      return { url: "mqtt://127.0.0.1:1883", stop: async () => {} };
+    },
+    async aedes() {
+      const { Aedes } = await import(process.env.TAGWIRE_AEDES ?? "aedes");
+      const broker = await Aedes.createBroker();
+      const server = createServer(broker.handle);
+      await new Promise((r) => server.listen(0, "127.0.0.1", r));
+      return {
+        url: `mqtt://127.0.0.1:${server.address().port}`,
+        stop: () => new Promise((r) => broker.close(() => server.close(() => r()))),
+      };
+    },
+  };
+
+  console.log(`fleet ingest: ${DEVICES} devices, window ${WINDOW}, saturate ${SATURATE_MS} ms, paced ${PACED_MS} ms at half that rate`);
+  console.log(`machine: ${cpus()[0]?.model} x${cpus().length}, node ${process.version}, ${new Date().toISOString()}`);
+  const results = {};
+  for (let run = 1; run <= RUNS; run++) {
+    for (const [name, start] of Object.entries(systems)) {
+      if (only && !only.includes(name)) continue;
+      const sys = await start();
+      const child = fork(fileURLToPath(import.meta.url), ["--devices", JSON.stringify({ system: name, url: sys.url, count: DEVICES })], {
+        stdio: "inherit",
+      });
+      const next = (type) =>
+        new Promise((resolve, reject) => {
+          const on = (m) => {
+            if (m.type === type || m.type === "error") {
+              child.off("message", on);
+              if (m.type === "error" || m.failed) reject(new Error(`${name}: ${m.reason ?? m.failed}`));
+              else resolve(m);
+            }
+          };
+          child.on("message", on);
+        });
+      try {
+        await next("ready");
+        child.send({ type: "saturate" });
+        const { rate } = await next("saturated");
+        child.send({ type: "paced", rate: rate / 2 });
+        const p = await next("paced");
+        child.send({ type: "verify" });
+        const v = await next("verified");
+        if (v.lost) throw new Error(`${name}: ${v.lost} devices' last acknowledged write is not what the system holds`);
+        (results[name] ??= []).push({ rate, ...p, ...v });
+        console.log(
+          `run ${run} ${name.padEnd(9)} ${Math.round(rate).toLocaleString("en").padStart(8)} writes/s saturated; at ${Math.round(rate / 2).toLocaleString("en")}/s ack p50 ${p.p50.toFixed(2)} ms p99 ${p.p99.toFixed(2)} ms; ${v.writes.toLocaleString("en")} writes, lost ${v.lost}, viewer missed ${v.viewerMissed}`,
+        );
+      } finally {
+        child.send({ type: "exit" });
+        await new Promise((r) => child.once("exit", r));
+        await sys.stop();
+      }
+    }
+  }
+
+  const t = results.tagwire;
+  if (t) {
+    for (const anchor of ["mosquitto", "aedes"]) {
+      const a = results[anchor];
+      if (!a) continue;
+      const ratios = t.map((r, i) => r.rate / a[i].rate);
+      const target = anchor === "mosquitto" ? 1.5 : 3;
+      console.log(
+        `tagwire / ${anchor}: ${ratios.map((x) => x.toFixed(2) + "x").join(", ")} (min ${Math.min(...ratios).toFixed(2)}x, max ${Math.max(...ratios).toFixed(2)}x; target >= ${target}x every run: ${ratios.every((x) => x >= target) ? "yes" : "no"})`,
+      );
+    }
+  }
+  process.exit(0);
+}

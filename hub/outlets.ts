@@ -1,0 +1,45 @@
+// Where the hub's frames go: the open WebSocket connections by id, and fan-out to the ones the
+// core router says are subscribed to a channel. Frames are only queued here; the tick writes
+// them after its commit (hub/tick.ts).
+import type { Router } from "../bindings/core/router.js";
+import type { Channel } from "./channel.js";
+
+/** A queue of frames for one peer (a WebSocket connection, see connection.ts). */
+export interface Outlet {
+  readonly id: number;
+  /** Queues one encoded frame for the next flush. */
+  enqueue(frame: Uint8Array): void;
+  /** Writes what is queued (called by the tick, after the commit). */
+  flush(): void;
+}
+
+export class Outlets {
+  private readonly router: Router;
+  private readonly byId = new Map<number, Outlet>();
+
+  constructor(router: Router) {
+    this.router = router;
+  }
+
+  add(outlet: Outlet): void {
+    this.byId.set(outlet.id, outlet);
+  }
+
+  remove(outlet: Outlet): void {
+    this.byId.delete(outlet.id);
+  }
+
+  /** Queues an event frame for every connection subscribed to the channel (once per connection). */
+  fanOut(ch: Channel, frame: Uint8Array): void {
+    const ids = this.router.matchId(ch.routeId);
+    this.enqueueTo(ids, 0, ids.length, frame);
+  }
+
+  /**
+   * Queues `frame` for the connections whose ids are `ids[from..to)`. The ids live in core
+   * memory: they are read fully before the next core call (enqueue makes none).
+   */
+  enqueueTo(ids: Uint32Array, from: number, to: number, frame: Uint8Array): void {
+    for (let i = from; i < to; i++) this.byId.get(ids[i]!)?.enqueue(frame);
+  }
+}
