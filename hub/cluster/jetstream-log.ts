@@ -44,10 +44,10 @@ export interface JetStreamLogOptions {
 
 /**
  * Creates the stream, or updates its limits when it exists. Several hubs starting at once race to
- * create it, and a young cluster may time out while it elects leaders: retried for up to 20 s.
+ * create it, and a young cluster may time out while it elects leaders: retried for up to 30 s.
  */
 async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 30_000;
   for (;;) {
     try {
       try {
@@ -119,7 +119,8 @@ export class JetStreamLog {
       throw new TagwireError("TAGWIRE_ERR_UNAVAILABLE", `cannot reach NATS at ${options.servers.join(",")}: ${(err as Error).message}`, { cause: err });
     }
     try {
-      const jsm = await jetstreamManager(nc);
+      // JetStream may be electing leaders (a node just restarted): ensureStream retries.
+      const jsm = await jetstreamManager(nc, { checkAPI: false });
       const config: Partial<StreamConfig> & { name: string } = {
         name: `TW_${name}`,
         subjects: [`tw.${name}.w.>`],
@@ -195,20 +196,57 @@ export class JetStreamLog {
   /**
    * Delivers every record from `fromSeq` on to `apply`, in order, until `close`. Resolves once the
    * records present at the call are applied (so a starting hub serves nothing older).
+   *
+   * The ordered consumer recovers from most faults itself; when it ends, or the stream has records
+   * past the last one delivered and nothing arrived for a while (a consumer silently lost on a
+   * killed node), it is recreated after the last sequence applied. A record is never applied
+   * twice: sequences at or below the last applied one are skipped.
    */
   async follow(fromSeq: number, apply: ApplyFn): Promise<void> {
     const last = await this.lastSeq();
     this.appliedSeq = fromSeq - 1;
-    const consumer = await this.js.consumers.get(this.stream, {
-      filter_subjects: `${this.subjectPrefix}>`,
-      ...(fromSeq > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq } : { deliver_policy: DeliverPolicy.All }),
-    });
-    const messages = await consumer.consume({ max_messages: 1024 });
-    this.messages = messages;
     const caughtUp = last > this.appliedSeq ? this.waitApplied(last) : Promise.resolve();
-    void (async () => {
+    void this.followLoop(apply);
+    this.watchdog = setInterval(() => void this.checkStalled(), 1000);
+    this.watchdog.unref();
+    await caughtUp;
+  }
+
+  private watchdog: NodeJS.Timeout | undefined;
+  private lastProgress = { seq: 0, at: Date.now() };
+
+  private async checkStalled(): Promise<void> {
+    if (this.closed || !this.connected || !this.messages) return;
+    const now = Date.now();
+    if (this.appliedSeq !== this.lastProgress.seq) {
+      this.lastProgress = { seq: this.appliedSeq, at: now };
+      return;
+    }
+    if (now - this.lastProgress.at < 2000) return;
+    try {
+      const last = await this.lastSeq();
+      if (last > this.appliedSeq && this.appliedSeq === this.lastProgress.seq) {
+        this.log(`stream consumer stalled at seq ${this.appliedSeq} (stream at ${last}): recreating it`);
+        this.lastProgress = { seq: this.appliedSeq, at: Date.now() };
+        await this.messages?.close().catch(() => {});
+      }
+    } catch {
+      // JetStream not answering: the next check tries again
+    }
+  }
+
+  private async followLoop(apply: ApplyFn): Promise<void> {
+    while (!this.closed) {
       try {
+        const from = this.appliedSeq + 1;
+        const consumer = await this.js.consumers.get(this.stream, {
+          filter_subjects: `${this.subjectPrefix}>`,
+          ...(from > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from } : { deliver_policy: DeliverPolicy.All }),
+        });
+        const messages = await consumer.consume({ max_messages: 1024 });
+        this.messages = messages;
         for await (const m of messages) {
+          if (m.seq <= this.appliedSeq) continue;
           let record: WriteRecord;
           try {
             record = decodeRecord(m.data);
@@ -226,10 +264,10 @@ export class JetStreamLog {
           this.advance(m.seq);
         }
       } catch (err) {
-        if (!this.closed) this.log(`stream consumer stopped: ${(err as Error).message}`);
+        if (!this.closed) this.log(`stream consumer stopped (${(err as Error).message}); resuming after seq ${this.appliedSeq}`);
       }
-    })();
-    await caughtUp;
+      if (!this.closed) await new Promise((r) => setTimeout(r, 250));
+    }
   }
 
   private advance(seq: number): void {
@@ -276,6 +314,7 @@ export class JetStreamLog {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.watchdog);
     try {
       await this.messages?.close();
     } catch {
