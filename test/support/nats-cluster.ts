@@ -64,7 +64,21 @@ async function fetchJson(url: string): Promise<any> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Starts the cluster. Ports are probed free and then handed to nats-server, so another process
+ * may take one in between: a start that fails is retried with fresh ports (three attempts).
+ */
 export async function startNatsCluster(options: { size?: number; name?: string } = {}): Promise<NatsCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startOnce(options: { size?: number; name?: string }): Promise<NatsCluster> {
   const size = options.size ?? 3;
   const clusterName = options.name ?? `tw${process.pid}${Math.floor(Math.random() * 1e6)}`;
   const root = mkdtempSync(join(tmpdir(), "tagwire-nats-"));
@@ -88,7 +102,9 @@ export async function startNatsCluster(options: { size?: number; name?: string }
         `listen: 127.0.0.1:${n.clientPort}`,
         `http: 127.0.0.1:${n.monitorPort}`,
         `jetstream { store_dir: "${storeDir}", max_memory_store: 64MB, max_file_store: 1GB }`,
-        `cluster { name: ${clusterName}, listen: 127.0.0.1:${n.clusterPort}, routes: [${routes.filter((_, j) => j !== i).join(", ")}] }`,
+        // no_advertise: clients know only the URLs they were given (a test can cut a hub off by
+        // relaying its only URL; it must not find the other nodes by itself).
+        `cluster { name: ${clusterName}, listen: 127.0.0.1:${n.clusterPort}, no_advertise: true, routes: [${routes.filter((_, j) => j !== i).join(", ")}] }`,
         "",
       ].join("\n"),
     );
