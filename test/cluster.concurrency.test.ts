@@ -1,13 +1,15 @@
 // Concurrency in cluster mode: writers on three different hubs each set their own keys of ONE
 // channel hundreds of times at once. Every hub must end with every key, the same version and the
 // same aggregate, and every subscriber (one per hub) must see every version exactly once, in
-// order, with no gap, and diffs that rebuild the aggregate.
+// order, with no gap, and diffs that rebuild the aggregate. Auth is on with one shared secret: the
+// one token works on every hub.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { AggregateFrame } from "../bindings/protocol/index.js";
-import { startHub, type RunningHub } from "../hub/index.js";
+import { createToken, startHub, type RunningHub } from "../hub/index.js";
 import { RawClient, tempDir, val } from "./hub-helpers.js";
 import { startNatsCluster, type NatsCluster } from "./support/nats-cluster.js";
 
+const SECRET = "cluster-shared-secret-for-tests";
 let cluster: NatsCluster | undefined;
 const hubs: RunningHub[] = [];
 const dirs: ReturnType<typeof tempDir>[] = [];
@@ -16,7 +18,7 @@ beforeAll(async () => {
   for (const node of cluster.nodes) {
     const dir = tempDir();
     dirs.push(dir);
-    hubs.push(await startHub({ auth: false, log: () => {}, dataDir: dir.dir, nats: { servers: [node.url], replicas: 3, name: "conc" } }));
+    hubs.push(await startHub({ auth: true, secret: SECRET, log: () => {}, dataDir: dir.dir, nats: { servers: [node.url], replicas: 3, name: "conc" } }));
   }
 }, 60_000);
 afterAll(async () => {
@@ -38,9 +40,10 @@ describe("cluster concurrency", () => {
   test("three writers on three hubs, 200 writes each to one channel: one order everywhere", async () => {
     const PER_WRITER = 200;
     const KEYS = 8;
-    const subs = await Promise.all(hubs.map((h, i) => RawClient.connect(h.url, `sub-${i}`)));
+    const token = createToken(SECRET, { agentId: "plant", role: "device" });
+    const subs = await Promise.all(hubs.map((h) => RawClient.connect(h.url, "plant", token)));
     for (const s of subs) await s.request({ type: "subscribe", reqId: 0, subId: 1, agentId: "plant", pattern: "line/state" });
-    const writers = await Promise.all(hubs.map((h, i) => RawClient.connect(h.url, `writer-${i}`)));
+    const writers = await Promise.all(hubs.map((h) => RawClient.connect(h.url, "plant", token)));
     const acks = await Promise.all(
       writers.flatMap((w, k) =>
         Array.from({ length: PER_WRITER }, (_, i) => w.publish("plant", "line/state", { [`w${k}`]: { [`k${i % KEYS}`]: i } })),
