@@ -10,6 +10,7 @@ import { decodeValue } from "../bindings/protocol/msgpack.js";
 import { EMPTY_DOC } from "./channel.js";
 import type { Outlet } from "./outlets.js";
 import type { HubParts } from "./parts.js";
+import { isMapHeader, nonMapDiffError } from "./publish.js";
 
 /** Where the acks and errors of a batch go: the connection that sent it. */
 export type BatchReplyTo = Outlet & { error(reqId: number, code: ProtocolErrorCode, message: string): void };
@@ -20,8 +21,14 @@ export function ingestPublishes(h: HubParts, replyTo: BatchReplyTo, batch: Uint8
   const res = h.pipeline.ingest(batch, writer === undefined ? {} : { writerAgentId: writer });
   for (let i = 0; i < res.count; i++) {
     const reqId = res.reqId(i);
-    const error = res.error(i);
+    let error = res.error(i);
     if (error) {
+      if (error.code === "TAGWIRE_ERR_PAYLOAD") {
+        // The core refuses every diff that does not start with a map header alike; tell bytes
+        // that are not msgpack apart, as the frame-by-frame path does.
+        const diff = (decodeValue(res.frame(i)) as unknown[])[4];
+        if (diff instanceof Uint8Array && !isMapHeader(diff[0])) error = nonMapDiffError(diff, h.limits.maxDepth, false);
+      }
       replyTo.error(reqId, error.code, error.message);
       continue;
     }

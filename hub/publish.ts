@@ -9,6 +9,7 @@
 // change another writer made in between.
 import { TagwireError } from "../bindings/core/errors.js";
 import { encodeAggregateEvent } from "../bindings/protocol/frames.js";
+import { checkDocument } from "../bindings/protocol/msgpack.js";
 import { EMPTY_DOC } from "./channel.js";
 import { appendMessage, checkMessageId } from "./messages.js";
 import type { HubParts } from "./parts.js";
@@ -24,8 +25,22 @@ export interface PublishInput {
 /** As the core pipeline reads them (assembly/pipeline.ts). */
 const MAX_REPLACE_KEYS = 64;
 
-function isMapHeader(b: number | undefined): boolean {
+export function isMapHeader(b: number | undefined): boolean {
   return b !== undefined && ((b >= 0x80 && b <= 0x8f) || b === 0xde || b === 0xdf);
+}
+
+/**
+ * Why a diff that is not a map is refused: bytes that are not msgpack at all are
+ * TAGWIRE_ERR_MSGPACK (or INCOMPLETE, DEPTH, as for any document); msgpack of another type
+ * (a number, an array) is TAGWIRE_ERR_PAYLOAD.
+ */
+export function nonMapDiffError(diff: Uint8Array, maxDepth: number, replace: boolean | undefined): TagwireError {
+  try {
+    checkDocument(diff, maxDepth, Number.MAX_SAFE_INTEGER);
+  } catch (err) {
+    if (err instanceof TagwireError) return err;
+  }
+  return new TagwireError("TAGWIRE_ERR_PAYLOAD", replace ? "an aggregate must be a map" : "a diff must be a map");
 }
 
 /** Everything that can refuse a publish before it reaches the core: a refused write changes nothing. */
@@ -40,9 +55,7 @@ export function checkPublish(h: HubParts, agentId: string, name: string, diff: U
   if (keys && (keys.length > MAX_REPLACE_KEYS || keys.some((k) => Buffer.byteLength(k) > 255))) {
     throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `replaceKeys: at most ${MAX_REPLACE_KEYS} keys of at most 255 bytes`);
   }
-  if (!isMapHeader(diff[0])) {
-    throw new TagwireError("TAGWIRE_ERR_PAYLOAD", options.replace ? "an aggregate must be a map" : "a diff must be a map");
-  }
+  if (!isMapHeader(diff[0])) throw nonMapDiffError(diff, h.limits.maxDepth, options.replace);
 }
 
 /**

@@ -57,6 +57,27 @@ describe("connect() against the hub", () => {
     }
   });
 
+  test("a channel that appears after subscribing arrives as an aggregate event at version 1 holding the whole aggregate", async () => {
+    const dev = await connect(hub.url, { agentId: "pump-9", token: token("pump-9", "device") });
+    const ops = await connect(hub.url, { agentId: "ops-9", token: token("ops-9", "operator") });
+    try {
+      const events: ChannelEvent[] = [];
+      ops.subscribe("#", (e) => void events.push(e), { agentId: "pump-9" });
+      // the subscription is live once a round trip after it has completed
+      await ops.listChannels({ agentId: "pump-9" });
+      await dev.publish("fresh", { a: 1, nested: { b: 2 } });
+      await dev.createMessage("fresh-log", { text: "first" });
+      await waitUntil(() => events.some((e) => e.type === "message"));
+      expect(events.map((e) => [e.type, e.channel])).toEqual([
+        ["aggregate", "fresh"],
+        ["message", "fresh-log"],
+      ]);
+      expect(events[0]).toMatchObject({ version: 1, diff: { a: 1, nested: { b: 2 } }, aggregate: { a: 1, nested: { b: 2 } } });
+    } finally {
+      await Promise.all([dev.close(), ops.close()]);
+    }
+  });
+
   test("refusals surface as TagwireErrors with the hub's codes, and write nothing", async () => {
     const pump2 = await connect(hub.url, { agentId: "pump-2", token: token("pump-2", "device") });
     const viewer = await connect(hub.url, { agentId: "ann", token: token("ann", "viewer") });

@@ -305,6 +305,119 @@ describe("hub over WebSocket (no auth)", () => {
   });
 });
 
+describe("protocol rules (docs/PROTOCOL.md: Payloads, Error codes, subscribe)", () => {
+  const hub = hubPerSuite({ auth: false, log: quiet });
+  const errorFor = async (c: RawClient, send: () => void) => {
+    const n = c.received.length;
+    send();
+    return (await c.waitFor((f) => c.received.indexOf(f) >= n && f.type === "error")) as Extract<Frame, { type: "error" }>;
+  };
+
+  test("bytes that are not msgpack are TAGWIRE_ERR_MSGPACK; msgpack of the wrong shape is PROTOCOL, of the wrong type PAYLOAD", async () => {
+    const c = await RawClient.connect(hub.url, "wire");
+    // Batches.
+    expect(await errorFor(c, () => c.sendBytes(new Uint8Array([0xc1])))).toMatchObject({ code: "TAGWIRE_ERR_MSGPACK", reqId: 0 });
+    expect(await errorFor(c, () => c.sendBytes(new Uint8Array([0x91, 0x92, 0x09, 0xc1])))).toMatchObject({ code: "TAGWIRE_ERR_MSGPACK", reqId: 0 });
+    expect(await errorFor(c, () => c.sendBytes(doc({ not: "a batch" })))).toMatchObject({ code: "TAGWIRE_ERR_PROTOCOL", reqId: 0 });
+    expect(await errorFor(c, () => c.sendBytes(new Uint8Array([0x91, 0x92, 0x09, 0xa1, 0x78])))).toMatchObject({ code: "TAGWIRE_ERR_PROTOCOL", reqId: 0 });
+    // Documents, through the core pipeline (plain publish) and frame by frame (with a message id).
+    const cases: [Uint8Array, string][] = [
+      [new Uint8Array([0xc1]), "TAGWIRE_ERR_MSGPACK"],
+      [new Uint8Array([0x81, 0xc1]), "TAGWIRE_ERR_MSGPACK"],
+      [new Uint8Array([0x81, 0xa1, 0x61]), "TAGWIRE_ERR_INCOMPLETE"],
+      [doc(42), "TAGWIRE_ERR_PAYLOAD"],
+      [doc([1, 2]), "TAGWIRE_ERR_PAYLOAD"],
+    ];
+    let reqId = 100;
+    for (const [diff, code] of cases) {
+      for (const messageId of [undefined, `m${reqId}`]) {
+        const id = reqId++;
+        const e = await errorFor(c, () => c.send([{ type: "publish", reqId: id, agentId: "wire", channel: "t", diff, messageId }]));
+        expect(e, `${Buffer.from(diff).toString("hex")} ${messageId ?? "pipeline"}`).toMatchObject({ code, reqId: id });
+      }
+    }
+    const m = await errorFor(c, () => c.send([{ type: "createMessage", reqId: 7, agentId: "wire", channel: "m", data: new Uint8Array([0xc1]) }]));
+    expect(m).toMatchObject({ code: "TAGWIRE_ERR_MSGPACK", reqId: 7 });
+    // Refused writes wrote nothing; the connection stays usable.
+    expect((await c.request({ type: "listChannels", reqId: 0, agentId: "wire" })).channels).toEqual([]);
+    await c.close();
+  });
+
+  test("numbers: documents keep the writer's integer encoding, values compare by number; envelope uints in any encoding; ts is a float64-encoded integer", async () => {
+    const w = await RawClient.connect(hub.url, "nums");
+    const r = await RawClient.connect(hub.url, "nums-reader");
+    await r.request({ type: "subscribe", reqId: 0, subId: 1, agentId: "nums", pattern: "#" });
+    const u40 = new Uint8Array([0x81, 0xa1, 0x61, 0xcf, 0, 0, 1, 0, 0, 0, 0, 0]); // {a: 2^40} as uint 64
+    const f40 = new Uint8Array([0x81, 0xa1, 0x61, 0xcb, 0x42, 0x70, 0, 0, 0, 0, 0, 0]); // {a: 2^40} as float 64
+    const first = await w.request({ type: "publish", reqId: 0, agentId: "nums", channel: "n", diff: u40 });
+    expect(first.version).toBe(1);
+    expect(Buffer.from(first.diff)).toEqual(Buffer.from(u40));
+    const ev = (await r.waitFor((f) => f.type === "aggregate" && f.channel === "n")) as AggregateFrame;
+    expect(Buffer.from(ev.diff)).toEqual(Buffer.from(u40));
+    const same = await w.request({ type: "publish", reqId: 0, agentId: "nums", channel: "n", diff: f40, messageId: "f40" });
+    expect(same.version).toBe(1); // equal value: no change, and the stored encoding stays
+    expect(val(same.diff)).toEqual({});
+    const agg = await w.request({ type: "getAggregate", reqId: 0, agentId: "nums", channel: "n" });
+    expect(Buffer.from(agg.aggregate)).toEqual(Buffer.from(u40));
+    const httpAgg = (await (await fetch(`${hub.httpUrl}/agents/nums/channels/n/aggregate`)).json()) as any;
+    expect(httpAgg.aggregate).toEqual({ a: 2 ** 40 });
+
+    // Timestamps: float64 on the WebSocket wire, holding an integer; the same JSON integer over HTTP.
+    const ack = await w.request({ type: "createMessage", reqId: 0, agentId: "nums", channel: "log", data: doc({ x: 1 }) });
+    expect(Number.isInteger(ack.ts)).toBe(true);
+    const mev = (await r.waitFor((f) => f.type === "message" && f.channel === "log")) as MessageFrame;
+    expect(mev.ts).toBe(ack.ts);
+    const tsBytes = Buffer.alloc(9);
+    tsBytes[0] = 0xcb;
+    tsBytes.writeDoubleBE(ack.ts, 1);
+    expect(r.messages.some((m) => Buffer.from(m).includes(tsBytes))).toBe(true);
+    const httpMsgs = (await (await fetch(`${hub.httpUrl}/agents/nums/channels/log/messages`)).json()) as any;
+    expect(httpMsgs.messages.map((m: any) => [m.id, m.ts])).toEqual([[ack.id, ack.ts]]);
+
+    // An envelope uint (here getMessages' `before`) may come as uint 64 or float 64: same answer.
+    const str = (s: string) => [0xa0 | s.length, ...Buffer.from(s)];
+    const getMessagesWith = async (reqId: number, before: number[]) => {
+      w.sendBytes(new Uint8Array([0x91, 0x97, 0x07, reqId, ...str("nums"), ...str("log"), ...before, 0xc0, 0xc0]));
+      return ((await w.waitFor((f) => f.type === "ack" && f.reqId === reqId)) as any).result.messages.length;
+    };
+    const later = ack.ts + 1;
+    const asUint64 = [0xcf, ...Buffer.from(new BigUint64Array([BigInt(later)]).buffer).reverse()];
+    const asFloat64 = [0xcb, ...Buffer.from(new Float64Array([later]).buffer).reverse()];
+    const asUint64Before = [0xcf, ...Buffer.from(new BigUint64Array([BigInt(ack.ts)]).buffer).reverse()];
+    expect(await getMessagesWith(0x51, asUint64)).toBe(1);
+    expect(await getMessagesWith(0x52, asFloat64)).toBe(1);
+    expect(await getMessagesWith(0x53, asUint64Before)).toBe(0);
+    await Promise.all([w.close(), r.close()]);
+  });
+
+  test("a channel created after a subscription arrives as its first event: aggregate at version 1 (diff = the whole aggregate) or message; no sync", async () => {
+    const w = await RawClient.connect(hub.url, "appear");
+    const r = await RawClient.connect(hub.url, "appear-reader");
+    const sub = await r.request({ type: "subscribe", reqId: 0, subId: 9, agentId: "appear", pattern: "#" });
+    expect(sub).toEqual({ synced: 0 });
+    await w.publish("appear", "fast", { a: 1, b: { c: 2 } }); // core pipeline
+    await w.publish("appear", "logged", { on: true }, { log: true }); // frame by frame, logged
+    await w.request({ type: "createMessage", reqId: 0, agentId: "appear", channel: "only-messages", data: doc({ text: "hi" }) });
+    await w.publish("appear", "fast", { a: 2 });
+    await r.waitFor((f) => f.type === "aggregate" && f.channel === "fast" && f.version === 2);
+    await r.waitFor((f) => f.type === "message" && f.channel === "only-messages");
+    const seen = r.received.filter((f) => f.type === "sync" || f.type === "aggregate" || f.type === "message");
+    expect(seen.map((f) => [f.type, (f as any).channel, (f as any).version ?? null])).toEqual([
+      ["aggregate", "fast", 1],
+      ["aggregate", "logged", 1],
+      ["message", "logged", null],
+      ["message", "only-messages", null],
+      ["aggregate", "fast", 2],
+    ]);
+    expect(val((seen[0] as AggregateFrame).diff)).toEqual({ a: 1, b: { c: 2 } });
+    expect(val((seen[1] as AggregateFrame).diff)).toEqual({ on: true });
+    // The message-only channel exists (listed) at version 0 with `{}`.
+    expect((await r.request({ type: "listChannels", reqId: 0, agentId: "appear" })).channels).toEqual(["fast", "logged", "only-messages"]);
+    expect(await r.request({ type: "getAggregate", reqId: 0, agentId: "appear", channel: "only-messages" })).toMatchObject({ version: 0 });
+    await Promise.all([w.close(), r.close()]);
+  });
+});
+
 describe("HTTP API", () => {
   const hub = hubPerSuite({ auth: false, log: quiet });
   const http = async (method: string, path: string, body?: unknown) => {

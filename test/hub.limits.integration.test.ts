@@ -63,9 +63,9 @@ describe("hub limits", () => {
     const c = await RawClient.connect(hub.url, "bad-1");
     const good = encodeFrames([{ type: "publish", reqId: 7, agentId: "bad-1", channel: "x", diff: doc({ a: 1 }) }]);
     const cases: [Uint8Array | string, string][] = [
-      [new Uint8Array([0x91, 0x92, 0x09, 0xc1]), "TAGWIRE_ERR_PROTOCOL"], // 0xc1 where a reqId belongs
+      [new Uint8Array([0x91, 0x92, 0x09, 0xc1]), "TAGWIRE_ERR_MSGPACK"], // 0xc1 (never used) where a reqId belongs
       [good.subarray(0, good.length - 3), "TAGWIRE_ERR_INCOMPLETE"],
-      [new Uint8Array([0xc1]), "TAGWIRE_ERR_PROTOCOL"],
+      [new Uint8Array([0xc1]), "TAGWIRE_ERR_MSGPACK"],
       [new Uint8Array([0x90]), "TAGWIRE_ERR_PROTOCOL"],
       [encodeValue({ type: "publish" }), "TAGWIRE_ERR_PROTOCOL"],
       [new Uint8Array([0x91, 0x92, 0x09, 0x01, 0x00]), "TAGWIRE_ERR_MSGPACK"], // trailing byte

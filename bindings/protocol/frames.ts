@@ -394,7 +394,7 @@ export function decodeBatch(bytes: Uint8Array, maxFrames: number = LIMITS.maxFra
   if ((b0 & 0xf0) === 0x90) declared = b0 & 0x0f;
   else if (b0 === 0xdc) declared = bytes.length >= 3 ? (bytes[1]! << 8) | bytes[2]! : -1;
   else if (b0 === 0xdd) declared = bytes.length >= 5 ? new DataView(bytes.buffer, bytes.byteOffset, 5).getUint32(1) : -1;
-  else throw new FrameError("TAGWIRE_ERR_PROTOCOL", "a message must be an array of frames");
+  else throw notABatch(bytes);
   if (declared === -1) throw new FrameError("TAGWIRE_ERR_INCOMPLETE", "message ends inside the batch header");
   if (declared === 0) throw new FrameError("TAGWIRE_ERR_PROTOCOL", "a batch holds at least one frame");
   if (declared > maxFrames) throw new FrameError("TAGWIRE_ERR_SIZE", `batch of ${declared} frames (limit ${maxFrames})`);
@@ -411,6 +411,43 @@ export function decodeBatch(bytes: Uint8Array, maxFrames: number = LIMITS.maxFra
     throw new FrameError("TAGWIRE_ERR_MSGPACK", `malformed message: ${(err as Error).message}`);
   }
   return value as unknown[];
+}
+
+/** A message that is not an array: not msgpack at all (MSGPACK, INCOMPLETE) or msgpack of the wrong shape (PROTOCOL). */
+function notABatch(bytes: Uint8Array): FrameError {
+  let value: unknown;
+  try {
+    value = packr.unpack(bytes);
+  } catch (err) {
+    if ((err as { incomplete?: boolean }).incomplete) return new FrameError("TAGWIRE_ERR_INCOMPLETE", "message ends in the middle of a value");
+    return new FrameError("TAGWIRE_ERR_MSGPACK", "the message is not msgpack");
+  }
+  if (holdsNeverUsed(value, 0)) return new FrameError("TAGWIRE_ERR_MSGPACK", "msgpack type 0xc1 is never used");
+  return new FrameError("TAGWIRE_ERR_PROTOCOL", "a message must be an array of frames");
+}
+
+/**
+ * What the decoder makes of the never-used type byte 0xc1: msgpackr returns a marker object (the
+ * browser build's decoder throws instead, which decodeBatch already reports as MSGPACK).
+ */
+const NEVER_USED: unknown = (() => {
+  try {
+    return packr.unpack(new Uint8Array([0xc1]));
+  } catch {
+    return undefined;
+  }
+})();
+
+/**
+ * True when msgpackr met the never-used type byte 0xc1 somewhere in `v` (it decodes it to a
+ * marker instead of failing). Only looked for once a frame was refused, to tell "not msgpack"
+ * (TAGWIRE_ERR_MSGPACK) from "msgpack of the wrong shape" (TAGWIRE_ERR_PROTOCOL).
+ */
+function holdsNeverUsed(v: unknown, depth: number): boolean {
+  if (NEVER_USED !== undefined && v === NEVER_USED) return true;
+  if (depth > 64 || v === null || typeof v !== "object" || v instanceof Uint8Array) return false;
+  for (const x of Array.isArray(v) ? v : Object.values(v)) if (holdsNeverUsed(x, depth + 1)) return true;
+  return false;
 }
 
 /** Decodes a whole batch; throws a FrameError on the first frame that breaks the grammar. */
@@ -470,6 +507,17 @@ function arity(f: unknown[], n: number, reqId: number, type: string): void {
 
 /** Checks one raw frame from `decodeBatch` against the grammar; throws a FrameError. */
 export function toFrame(raw: unknown): Frame {
+  try {
+    return frameOf(raw);
+  } catch (err) {
+    if (err instanceof FrameError && err.code === "TAGWIRE_ERR_PROTOCOL" && holdsNeverUsed(raw, 0)) {
+      throw new FrameError("TAGWIRE_ERR_MSGPACK", "msgpack type 0xc1 is never used", err.reqId);
+    }
+    throw err;
+  }
+}
+
+function frameOf(raw: unknown): Frame {
   if (!Array.isArray(raw) || raw.length === 0) fail(0, "a frame must be a non-empty array");
   const f = raw as unknown[];
   const t = f[0];
