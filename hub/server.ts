@@ -65,7 +65,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
 
   const core = await createCore({ maxPayloadBytes: limits.maxPayloadBytes, maxDepth: limits.maxDepth });
   const storage: Storage = options.nats
-    ? new JetStreamStorage({ ...options.nats, log })
+    ? new JetStreamStorage({ ...options.nats, log, retention })
     : new SqliteStorage(dataDir, { synchronous: options.synchronous ?? "full" });
   let state: HubState;
   try {

@@ -48,11 +48,6 @@ describe("JetStream write log on a 3-node cluster", () => {
       expect(seen[1]).toEqual(seen[0]);
       expect(seen[2]).toEqual(seen[0]);
       expect(seen[0]!.map((s) => Number(s.split(":")[0]))).toEqual([...acked].sort((a, b) => a - b));
-      // The subject carries the routing key reversibly.
-      const history = await logs[1]!.readChannel("dev.1", "sensors/t:1");
-      expect(history.length).toBe(3 * N);
-      expect(history[0]!.record.write.agentId).toBe("dev.1");
-      expect(history[0]!.record.write.channel).toBe("sensors/t:1");
     } finally {
       await Promise.all(logs.map((l) => l.close()));
     }

@@ -23,6 +23,7 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { TagwireError } from "../../bindings/core/errors.js";
+import type { Write } from "../storage/storage.js";
 import { decodeRecord, encodeRecord, type WriteRecord } from "./record.js";
 import { assertClusterName, routeToSubject } from "./subjects.js";
 
@@ -53,7 +54,7 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
       try {
         const info = await jsm.streams.info(config.name!);
         const c = info.config;
-        if (c.max_age !== config.max_age || c.max_msgs_per_subject !== config.max_msgs_per_subject || c.num_replicas !== config.num_replicas) {
+        if (c.max_age !== config.max_age || c.max_msgs_per_subject !== config.max_msgs_per_subject || c.num_replicas !== config.num_replicas || c.subjects.join() !== config.subjects!.join()) {
           await jsm.streams.update(config.name!, config);
         }
         return;
@@ -69,13 +70,38 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
   }
 }
 
+/**
+ * Runs `fn` until it succeeds or `timeoutMs` passed: a JetStream request made while the cluster
+ * elects a leader (a node just died or restarted) times out, and a starting hub should wait for
+ * the cluster rather than exit.
+ */
+export async function retrying<T>(fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
 /** A record delivered in stream order. */
 export type ApplyFn = (seq: number, record: WriteRecord) => void;
 
 export class JetStreamLog {
   readonly stream: string;
-  /** `tw.<name>.w.`: a write's subject is this + the routing key's tokens. */
+  /**
+   * `tw.<name>.`: a write's subject is this + `m.` (it adds to the message log: a logged publish
+   * or a createMessage) or `w.` (any other publish) + the routing key's tokens. The two kinds get
+   * their own per-subject limit: `m.` subjects keep exactly the channel's message log.
+   */
   readonly subjectPrefix: string;
+  /** The connection (shared with the snapshot bucket). */
+  get connection(): NatsConnection {
+    return this.nc;
+  }
   private readonly nc: NatsConnection;
   private readonly js: JetStreamClient;
   private readonly jsm: JetStreamManager;
@@ -92,7 +118,7 @@ export class JetStreamLog {
   private constructor(nc: NatsConnection, jsm: JetStreamManager, options: JetStreamLogOptions) {
     const name = options.name ?? "tagwire";
     this.stream = `TW_${name}`;
-    this.subjectPrefix = `tw.${name}.w.`;
+    this.subjectPrefix = `tw.${name}.`;
     this.nc = nc;
     this.jsm = jsm;
     this.js = jetstream(nc);
@@ -123,7 +149,7 @@ export class JetStreamLog {
       const jsm = await jetstreamManager(nc, { checkAPI: false });
       const config: Partial<StreamConfig> & { name: string } = {
         name: `TW_${name}`,
-        subjects: [`tw.${name}.w.>`],
+        subjects: [`tw.${name}.w.>`, `tw.${name}.m.>`],
         retention: RetentionPolicy.Limits,
         storage: StorageType.File,
         num_replicas: options.replicas ?? 1,
@@ -165,8 +191,9 @@ export class JetStreamLog {
   }
 
   /** Subject of a channel's writes. */
-  subjectOf(agentId: string, channel: string): string {
-    return this.subjectPrefix + routeToSubject(agentId, channel);
+  subjectOf(write: Write): string {
+    const logged = write.kind === "message" || write.log;
+    return `${this.subjectPrefix}${logged ? "m" : "w"}.${routeToSubject(write.agentId, write.channel)}`;
   }
 
   /**
@@ -177,7 +204,7 @@ export class JetStreamLog {
     if (!this.available) throw new TagwireError("TAGWIRE_ERR_UNAVAILABLE", "cluster storage (NATS JetStream) is unreachable; retry later");
     const msgID = `${record.origin}-${record.ref}`;
     try {
-      const ack = await this.js.publish(this.subjectOf(record.write.agentId, record.write.channel), encodeRecord(record), {
+      const ack = await this.js.publish(this.subjectOf(record.write), encodeRecord(record), {
         msgID,
         timeout: this.ackTimeoutMs,
       });
@@ -193,6 +220,12 @@ export class JetStreamLog {
     return info.state.last_seq;
   }
 
+  /** The first sequence the stream still holds, and the last. */
+  async bounds(): Promise<{ first: number; last: number }> {
+    const info = await this.jsm.streams.info(this.stream);
+    return { first: info.state.first_seq, last: info.state.last_seq };
+  }
+
   /**
    * Delivers every record from `fromSeq` on to `apply`, in order, until `close`. Resolves once the
    * records present at the call are applied (so a starting hub serves nothing older).
@@ -203,7 +236,7 @@ export class JetStreamLog {
    * twice: sequences at or below the last applied one are skipped.
    */
   async follow(fromSeq: number, apply: ApplyFn): Promise<void> {
-    const last = await this.lastSeq();
+    const last = await retrying(() => this.lastSeq());
     this.appliedSeq = fromSeq - 1;
     const caughtUp = last > this.appliedSeq ? this.waitApplied(last) : Promise.resolve();
     void this.followLoop(apply);
@@ -282,33 +315,6 @@ export class JetStreamLog {
   waitApplied(seq: number): Promise<void> {
     if (this.appliedSeq >= seq) return Promise.resolve();
     return new Promise((resolve) => this.seqWaiters.push({ seq, resolve }));
-  }
-
-  /** Records of one channel (stream order), from `fromSeq` on; for history reads. */
-  async readChannel(agentId: string, channel: string, startTimeMs?: number): Promise<{ seq: number; record: WriteRecord }[]> {
-    const consumer = await this.js.consumers.get(this.stream, {
-      filter_subjects: this.subjectOf(agentId, channel),
-      ...(startTimeMs !== undefined
-        ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(startTimeMs).toISOString() }
-        : { deliver_policy: DeliverPolicy.All }),
-    });
-    const out: { seq: number; record: WriteRecord }[] = [];
-    const info = await consumer.info(true);
-    if (info.num_pending === 0) {
-      await consumer.delete().catch(() => {});
-      return out;
-    }
-    const iter = await consumer.fetch({ max_messages: 100_000, expires: 2000 });
-    for await (const m of iter) {
-      try {
-        out.push({ seq: m.seq, record: decodeRecord(m.data) });
-      } catch {
-        // not a record
-      }
-      if (m.info.pending === 0) break;
-    }
-    await consumer.delete().catch(() => {});
-    return out;
   }
 
   async close(): Promise<void> {

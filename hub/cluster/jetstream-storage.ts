@@ -6,17 +6,35 @@
 // hub answers its client from its own apply of that record (`done`), which happens only after
 // JetStream acknowledged the append: an acknowledged write is on a JetStream quorum.
 //
+// Snapshots and retention. The stream is the durable copy of everything, and it is bounded by
+// JetStream limits: `max_msgs_per_subject` (the message-log count: logged writes have their own
+// `m.` subjects, so a channel's `m.` subject holds exactly its log) and `max_age`. So that those
+// limits never take an aggregate with them, every hub keeps per-channel snapshots in a KV bucket
+// (`TW_<name>_snap`, key = routing key, value = [1, seq, version, aggregate]: the aggregate after
+// the channel's record `seq`), written a few seconds after a channel changes, only ever forward
+// (compare-and-set on the entry's revision). A starting hub restores the snapshots, then reads the
+// stream from its first record: records a channel's snapshot already covers only rebuild the
+// message log and the ids of applied writes; later ones are applied. Then it serves.
+//
 // What the applier records (channels, message logs, ids of applied unlogged writes) is kept in
-// memory, rebuilt on start by replaying the stream, which is the only durable copy. So `commit`
-// has nothing to wait for. Message history is read from that memory (the stream's retention
-// bounds it). See docs/CLUSTER.md for the design, its limits and what comes next (snapshots).
+// memory; `commit` has nothing to wait for. See docs/CLUSTER.md.
 import { TagwireError } from "../../bindings/core/errors.js";
 import { randomId } from "../../bindings/protocol/ids.js";
+import { decodeValue, encodeValue } from "../../bindings/protocol/msgpack.js";
+import { Kvm, type KV } from "@nats-io/kv";
 import type { Storage, StoredMessage, Write, WriteDone, WriteSink } from "../storage/storage.js";
-import { JetStreamLog, type JetStreamLogOptions } from "./jetstream-log.js";
+import { JetStreamLog, retrying, type JetStreamLogOptions } from "./jetstream-log.js";
 import type { WriteRecord } from "./record.js";
+import { kvKeyToRoute, routeToKvKey } from "./subjects.js";
 
-export type JetStreamStorageOptions = JetStreamLogOptions;
+export interface JetStreamStorageOptions extends JetStreamLogOptions {
+  /** Message retention, as the single hub's (becomes the stream's limits). */
+  retention?: { maxMessagesPerChannel: number; maxMessageAgeMs: number };
+  /** How soon after a change a channel's snapshot is written (ms). Default 2000. */
+  snapshotIntervalMs?: number;
+}
+
+const SNAPSHOT_VERSION = 1;
 
 /** What a hub needs to join a cluster (HubOptions.nats, `tagwire hub --nats`). */
 export interface ClusterOptions {
@@ -48,6 +66,17 @@ export class JetStreamStorage implements Storage {
   private readonly pending = new Map<number, WriteDone>();
   private nextRef = 1;
   private readonly channels: ChannelLog[] = [];
+  /** Channel ids by routing key. */
+  private readonly byKey = new Map<string, number>();
+  /** Per channel id: the stream sequence of the last record applied to it. */
+  private readonly channelSeq: number[] = [];
+  /** Snapshots waiting to be written, by channel id. */
+  private pendingSnapshots = new Map<number, { seq: number; version: number; aggregate: Uint8Array }>();
+  private snapshotTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private kv: KV | undefined;
+  /** While starting: per channel id, the sequence its restored snapshot covers. */
+  private covered: number[] | undefined;
   private closed = false;
 
   constructor(options: JetStreamStorageOptions) {
@@ -66,30 +95,102 @@ export class JetStreamStorage implements Storage {
 
   async open(sink: WriteSink): Promise<void> {
     this.sink = sink;
-    this.log = await JetStreamLog.open(this.options);
+    const retention = this.options.retention;
+    const log = await JetStreamLog.open({
+      ...this.options,
+      ...(retention ? { maxAgeMs: retention.maxMessageAgeMs, maxPerChannel: retention.maxMessagesPerChannel } : {}),
+    });
+    this.log = log;
     try {
-      await this.log.follow(1, (seq, record) => this.deliver(seq, record));
+      this.kv = await retrying(() => new Kvm(log.connection).create(`${log.stream}_snap`, { replicas: this.options.replicas ?? 1, history: 1 }));
+      const snapshots = await retrying(() => this.loadSnapshots());
+      const { first, last } = await retrying(() => log.bounds());
+      // Records up to `target` may be covered by a snapshot: they are indexed, not applied, and the
+      // channels are restored once they are read (restore needs the message counts).
+      const target = Math.min(last, Math.max(0, ...snapshots.map((x) => x.seq)));
+      this.covered = [];
+      for (const x of snapshots) {
+        const id = this.createChannel(x.agent, x.name);
+        this.covered[id] = x.seq;
+        this.channelSeq[id] = x.seq;
+      }
+      // Records a snapshot does not cover are held back until every channel is restored.
+      const held: [number, WriteRecord][] = [];
+      const restoreAll = () => {
+        if (!this.covered) return;
+        for (const x of snapshots) {
+          const id = this.byKey.get(`${x.agent}/${x.name}`)!;
+          sink.restore({ id, agent: x.agent, name: x.name, version: x.version, aggregate: x.aggregate, messageCount: this.channels[id]!.messages.size });
+        }
+        this.covered = undefined;
+        for (const [seq, record] of held.splice(0)) this.deliver(seq, record);
+      };
+      if (target < first || target === 0) restoreAll();
+      await log.follow(1, (seq, record) => {
+        if (this.covered) {
+          if (seq <= target) {
+            const known = this.byKey.get(`${record.write.agentId}/${record.write.channel}`);
+            if (known !== undefined && seq <= (this.covered[known] ?? 0)) this.index(known, record.write);
+            else held.push([seq, record]);
+            if (seq >= target) restoreAll();
+            return;
+          }
+          restoreAll();
+        }
+        this.deliver(seq, record);
+      });
+      restoreAll();
     } catch (err) {
-      await this.log.close();
+      await log.close();
       throw err;
     }
   }
 
+  private async loadSnapshots(): Promise<{ agent: string; name: string; seq: number; version: number; aggregate: Uint8Array }[]> {
+    const out: { agent: string; name: string; seq: number; version: number; aggregate: Uint8Array }[] = [];
+    const keys: string[] = [];
+    for await (const k of await this.kv!.keys()) keys.push(k);
+    for (const key of keys) {
+      const entry = await this.kv!.get(key);
+      if (!entry || entry.operation !== "PUT") continue;
+      const v = decodeValue(entry.value) as [number, number, number, Uint8Array];
+      if (!Array.isArray(v) || v[0] !== SNAPSHOT_VERSION) continue;
+      const { agentId, channel } = kvKeyToRoute(key);
+      out.push({ agent: agentId, name: channel, seq: v[1], version: v[2], aggregate: v[3] });
+    }
+    return out;
+  }
+
   /** One record from the stream, in order: apply it here; answer the client if it is ours. */
-  private deliver(_seq: number, record: WriteRecord): void {
+  private deliver(seq: number, record: WriteRecord): void {
+    const w = record.write;
+    const key = `${w.agentId}/${w.channel}`;
+    const known = this.byKey.get(key);
     let outcome;
     let error: Error | undefined;
     try {
-      outcome = this.sink!.apply(record.write);
+      outcome = this.sink!.apply(w);
     } catch (err) {
       // The core refused it (deterministic: every hub refuses the same record).
       error = err as Error;
     }
+    const id = known ?? this.byKey.get(key);
+    if (id !== undefined) this.channelSeq[id] = seq;
     if (record.origin !== this.hubId) return;
     const done = this.pending.get(record.ref);
     if (!done) return;
     this.pending.delete(record.ref);
     done(error ? undefined : outcome, error);
+  }
+
+  /** The recording part of applying `w`, for a record the channel's snapshot covers. */
+  private index(channelId: number, w: Write): void {
+    if (w.kind === "message" || w.log) {
+      const id = w.messageId ?? w.logId;
+      if (id !== undefined) this.appendMessage(channelId, id, w.ts, w.kind === "message" ? w.data : w.diff);
+    } else if (w.messageId !== undefined) {
+      this.claimWriteId(channelId, w.messageId, w.ts);
+    }
   }
 
   submit(write: Write, done: WriteDone): void {
@@ -112,7 +213,9 @@ export class JetStreamStorage implements Storage {
 
   createChannel(agentId: string, name: string): number {
     this.channels.push({ agent: agentId, name, messages: new Map(), claimed: new Map() });
-    return this.channels.length - 1;
+    const id = this.channels.length - 1;
+    this.byKey.set(`${agentId}/${name}`, id);
+    return id;
   }
 
   claimWriteId(channelId: number, id: string, ts: number): boolean {
@@ -165,7 +268,54 @@ export class JetStreamStorage implements Storage {
 
   // --- The tick: the stream already holds every applied write durably.
 
-  saveAggregate(): void {}
+  /** Queues the channel's snapshot (written within `snapshotIntervalMs`, see the header). */
+  saveAggregate(channelId: number, version: number, aggregate: Uint8Array): void {
+    const seq = this.channelSeq[channelId];
+    if (seq === undefined) return;
+    this.pendingSnapshots.set(channelId, { seq, version, aggregate });
+    this.snapshotTimer ??= setTimeout(() => {
+      this.snapshotTimer = undefined;
+      void this.flushSnapshots();
+    }, this.options.snapshotIntervalMs ?? 2000);
+  }
+
+  /** Writes the queued snapshots; an entry only ever moves forward (revision-checked). */
+  flushSnapshots(): Promise<void> {
+    const run = async () => {
+      const batch = this.pendingSnapshots;
+      this.pendingSnapshots = new Map();
+      const kv = this.kv;
+      if (!kv) return;
+      for (const [id, snap] of batch) {
+        const ch = this.channels[id]!;
+        const key = routeToKvKey(ch.agent, ch.name);
+        const value = encodeValue([SNAPSHOT_VERSION, snap.seq, snap.version, snap.aggregate]);
+        try {
+          const entry = await kv.get(key);
+          if (entry && entry.operation === "PUT") {
+            const held = decodeValue(entry.value) as [number, number];
+            if (held[1] >= snap.seq) continue;
+            await kv.update(key, value, entry.revision);
+          } else {
+            await kv.create(key, value);
+          }
+        } catch {
+          // Another hub wrote it first (same or newer state), or NATS is away: keep it for later
+          // unless something newer was queued meanwhile.
+          if (!this.closed && !this.pendingSnapshots.has(id)) this.pendingSnapshots.set(id, snap);
+        }
+      }
+      if (this.pendingSnapshots.size && !this.closed) {
+        this.snapshotTimer ??= setTimeout(() => {
+          this.snapshotTimer = undefined;
+          void this.flushSnapshots();
+        }, this.options.snapshotIntervalMs ?? 2000);
+      }
+    };
+    const p = (this.flushing ?? Promise.resolve()).then(run);
+    this.flushing = p;
+    return p;
+  }
 
   get hasUncommitted(): boolean {
     return false;
@@ -193,6 +343,8 @@ export class JetStreamStorage implements Storage {
     const waiting = [...this.pending.values()];
     this.pending.clear();
     for (const done of waiting) done(undefined, new TagwireError("TAGWIRE_ERR_CLOSED", "hub shutting down"));
+    clearTimeout(this.snapshotTimer);
+    if (this.log?.available) await this.flushSnapshots().catch(() => {});
     await this.log?.close();
   }
 }
