@@ -1,6 +1,6 @@
 // The HTTP API, shaped like Doover's data API (docs/PROTOCOL.md, "HTTP API"). JSON in and out;
-// writes go through the same HubState.publishDurably/createMessageDurably as WebSocket frames, so they fan out
-// to subscribers and are answered only after the tick's commit.
+// writes take the same route as WebSocket frames (HubState.publishDurably/createMessageDurably),
+// so they fan out to subscribers and are answered only once durable (after the tick's commit).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { TagwireError } from "../bindings/core/errors.js";

@@ -27,8 +27,13 @@ export interface HubOptions {
   secret?: string;
   /** Cluster mode: keep channels in NATS JetStream instead of SQLite (docs/CLUSTER.md). */
   nats?: ClusterOptions;
-  /** SQLite durability; see hub/storage.ts. Default "full". */
+  /** SQLite durability; see hub/storage/sqlite.ts. Default "full". */
   synchronous?: SyncMode;
+  /**
+   * The storage to keep channels in (hub/storage/storage.ts), not yet opened; the hub opens and
+   * closes it. Default: SQLite in `dataDir` with `synchronous`.
+   */
+  storage?: Storage;
   limits?: Partial<HubLimits>;
   retention?: Partial<RetentionOptions>;
   /** How often expired messages are deleted (ms, default 60 s). */
@@ -66,7 +71,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   const core = await createCore({ maxPayloadBytes: limits.maxPayloadBytes, maxDepth: limits.maxDepth });
   const storage: Storage = options.nats
     ? new JetStreamStorage({ ...options.nats, log, retention })
-    : new SqliteStorage(dataDir, { synchronous: options.synchronous ?? "full" });
+    : (options.storage ?? new SqliteStorage(dataDir, { synchronous: options.synchronous ?? "full" }));
   let state: HubState;
   try {
     state = await HubState.open(core, storage, limits, retention);

@@ -33,7 +33,7 @@ export type { Outlet } from "./outlets.js";
 export type { PublishInput } from "./publish.js";
 export type PublishOutcome = WriteOutcome;
 
-export class HubState implements WriteSink {
+export class HubState implements WriteSink, HubParts {
   readonly core: Core;
   readonly store: ChannelStore;
   readonly router: Router;
@@ -44,7 +44,6 @@ export class HubState implements WriteSink {
   readonly outlets: Outlets;
   readonly tick: Tick;
   readonly retention: Retention;
-  private readonly parts: HubParts;
   private readonly ids = new MessageIds();
 
   private constructor(core: Core, storage: Storage, limits: HubLimits, retention: RetentionOptions) {
@@ -58,7 +57,6 @@ export class HubState implements WriteSink {
     this.outlets = new Outlets(this.router);
     this.registry = new ChannelRegistry(this.store, this.router, storage, this.tick);
     this.retention = new Retention(retention, storage, this.tick, this.registry);
-    this.parts = this;
   }
 
   /** A hub state over `storage`, with everything storage holds loaded into the core. */
@@ -75,7 +73,7 @@ export class HubState implements WriteSink {
   }
 
   apply(write: Write): WriteOutcome {
-    return write.kind === "publish" ? applyPublish(this.parts, write) : applyMessage(this.parts, write);
+    return write.kind === "publish" ? applyPublish(this, write) : applyMessage(this, write);
   }
 
   // --- Writes (validated here, then submitted).
@@ -87,7 +85,7 @@ export class HubState implements WriteSink {
    * `done` runs before this returns; frames it queues leave after the tick's commit.
    */
   publish(agentId: string, name: string, diff: Uint8Array, options: PublishInput, done: WriteDone, author?: string): void {
-    checkPublish(this.parts, agentId, name, diff, options);
+    checkPublish(this, agentId, name, diff, options);
     const log = options.log === true;
     const ts = Date.now();
     this.storage.submit(
@@ -110,7 +108,7 @@ export class HubState implements WriteSink {
 
   /** Appends `data` to a channel's log (idempotent with `messageId`); errors as for `publish`. */
   createMessage(agentId: string, name: string, data: Uint8Array, messageId: string | undefined, done: WriteDone, author?: string): void {
-    checkMessage(this.parts, agentId, name, data, messageId);
+    checkMessage(this, agentId, name, data, messageId);
     const ts = Date.now();
     this.storage.submit(
       { kind: "message", agentId, channel: name, data, messageId, logId: messageId === undefined ? this.ids.next(ts) : undefined, ts, author },
@@ -145,18 +143,20 @@ export class HubState implements WriteSink {
    * writes; otherwise frame by frame through `publish`, replies in frame order.
    */
   ingestPublishes(replyTo: BatchReplyTo, batch: Uint8Array, writer: string | undefined): void {
-    if (this.storage.ordering === "local") return ingestPublishes(this.parts, replyTo, batch, writer);
+    if (this.storage.ordering === "local") return ingestPublishes(this, replyTo, batch, writer);
     for (const raw of decodeBatch(batch, this.limits.maxFramesPerBatch)) {
-      const f = toFrame(raw);
-      if (f.type !== "publish") continue;
-      const reqId = f.reqId;
+      let reqId = 0;
       try {
+        const f = toFrame(raw);
+        if (f.type !== "publish") continue; // isPlainPublishBatch admits publishes only
+        reqId = f.reqId;
         if (writer !== undefined && f.agentId !== writer) {
           throw new TagwireError("TAGWIRE_ERR_FORBIDDEN", `device ${writer} may not write ${f.agentId}/${f.channel}`);
         }
+        const id = reqId;
         this.publish(f.agentId, f.channel, f.diff, f, (out, err) => {
-          if (err) replyTo.error(reqId, codeOf(err), err.message);
-          else if (reqId !== 0) replyTo.enqueue(encodePublishAck(reqId, out!.version, out!.diff));
+          if (err) replyTo.error(id, codeOf(err), err.message);
+          else if (id !== 0) replyTo.enqueue(encodePublishAck(id, out!.version, out!.diff));
         }, writer);
       } catch (err) {
         replyTo.error(reqId, codeOf(err), (err as Error).message);

@@ -265,11 +265,6 @@ export class SqliteStorage implements Storage {
   }
 
   async close(): Promise<void> {
-    this.closeNow();
-  }
-
-  /** `close` for synchronous callers (a hub that failed to start). */
-  closeNow(): void {
     if (this.closed) return;
     this.closed = true;
     if (this.db.inTransaction) this.s.rollback.run();

@@ -1,10 +1,15 @@
-// The hub's storage seam: one interface, two implementations planned.
+// The hub's storage seam: one interface, two implementations planned. The hub takes one through
+// `startHub({ storage })` (default: SQLite in the data dir) and opens and closes it.
 //
 //   sqlite.ts     single hub (the default). The hub orders writes itself, applies each one at
 //                 once and records its effects in one SQLite transaction per event-loop tick.
 //   (jetstream)   cluster mode (issue 10). The order of writes is the order of a JetStream
 //                 stream; every hub applies that stream, so all hubs agree on versions,
 //                 aggregates and effective diffs.
+//
+// test/support/storage-contract.ts is the contract as a test suite that takes a factory: every
+// implementation runs it (test/hub.storage.*.test.ts). test/support/queued-storage.ts is SQLite
+// behind a FIFO with ordering "log", to exercise the hub's log-ordering path without NATS.
 //
 // The model both follow: storage is an ORDERED, DURABLE LOG OF WRITE INPUTS plus a place to keep
 // what applying them produced. A hub never merges a write in any other way than by being handed
