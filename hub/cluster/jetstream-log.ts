@@ -24,6 +24,7 @@ import {
 } from "@nats-io/jetstream";
 import { TagwireError } from "../../bindings/core/errors.js";
 import type { Write } from "../storage/storage.js";
+import { AckMux } from "./ack-mux.js";
 import { decodeRecord, encodeRecord, type WriteRecord } from "./record.js";
 import { assertClusterName, routeToSubject } from "./subjects.js";
 
@@ -106,6 +107,7 @@ export class JetStreamLog {
   private readonly js: JetStreamClient;
   private readonly jsm: JetStreamManager;
   private readonly ackTimeoutMs: number;
+  private readonly acks: AckMux;
   private readonly log: (line: string) => void;
   private connected = true;
   private messages: ConsumerMessages | undefined;
@@ -123,6 +125,7 @@ export class JetStreamLog {
     this.jsm = jsm;
     this.js = jetstream(nc);
     this.ackTimeoutMs = options.ackTimeoutMs ?? 5000;
+    this.acks = new AckMux(nc, this.ackTimeoutMs);
     this.log = options.log ?? (() => {});
     void this.watchStatus();
   }
@@ -155,8 +158,6 @@ export class JetStreamLog {
         num_replicas: options.replicas ?? 1,
         max_age: (options.maxAgeMs ?? 0) * 1_000_000,
         max_msgs_per_subject: options.maxPerChannel ?? 0,
-        // Retries of one append (same msgID) within this window are stored once.
-        duplicate_window: 120 * 1_000_000_000,
         allow_direct: true,
       };
       await ensureStream(jsm, config);
@@ -202,13 +203,8 @@ export class JetStreamLog {
    */
   async append(record: WriteRecord): Promise<number> {
     if (!this.available) throw new TagwireError("TAGWIRE_ERR_UNAVAILABLE", "cluster storage (NATS JetStream) is unreachable; retry later");
-    const msgID = `${record.origin}-${record.ref}`;
     try {
-      const ack = await this.js.publish(this.subjectOf(record.write), encodeRecord(record), {
-        msgID,
-        timeout: this.ackTimeoutMs,
-      });
-      return ack.seq;
+      return await this.acks.append(this.subjectOf(record.write), encodeRecord(record));
     } catch (err) {
       throw new TagwireError("TAGWIRE_ERR_UNAVAILABLE", `cluster storage did not confirm the write: ${(err as Error).message}`, { cause: err });
     }
@@ -321,6 +317,7 @@ export class JetStreamLog {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.watchdog);
+    this.acks.close();
     try {
       await this.messages?.close();
     } catch {
