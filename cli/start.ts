@@ -51,9 +51,9 @@ export const startCommand: Command = {
         if (port !== 0) await probePort(port, host);
         // Loaded here, not at the top: the hub and SQLite are not worth loading for --help.
         const { startDemo } = await import("../examples/demo.js");
-        const { startClusterDemo } = await import("../examples/cluster-demo.js");
         const begin = options.cluster
-          ? async (o: Parameters<typeof startDemo>[0]) => startClusterDemo({ ...o, natsServers: String(options.nats).split(",") })
+          ? async (o: Parameters<typeof startDemo>[0]) =>
+              (await import("../examples/cluster-demo.js")).startClusterDemo({ ...o, natsServers: String(options.nats).split(",") })
           : startDemo;
         demo = await begin({
           port,

@@ -12,7 +12,7 @@ import { DEFAULT_LIMITS, type HubLimits } from "./limits.js";
 import { DEFAULT_RETENTION, HubState, type RetentionOptions } from "./state.js";
 import { SqliteStorage, type SyncMode } from "./storage/sqlite.js";
 import type { Storage } from "./storage/storage.js";
-import { JetStreamStorage, type ClusterOptions } from "./cluster/jetstream-storage.js";
+import type { ClusterOptions } from "./cluster/jetstream-storage.js";
 
 export interface HubOptions {
   /** TCP port; 0 picks a free one (the default). */
@@ -69,8 +69,9 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   }
 
   const core = await createCore({ maxPayloadBytes: limits.maxPayloadBytes, maxDepth: limits.maxDepth });
+  // Cluster mode's module (and nats.js) is loaded only when asked for.
   const storage: Storage = options.nats
-    ? new JetStreamStorage({ ...options.nats, log, retention })
+    ? new (await import("./cluster/jetstream-storage.js")).JetStreamStorage({ ...options.nats, log, retention })
     : (options.storage ?? new SqliteStorage(dataDir, { synchronous: options.synchronous ?? "full" }));
   let state: HubState;
   try {

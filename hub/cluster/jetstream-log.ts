@@ -31,7 +31,7 @@ import { assertClusterName, routeToSubject } from "./subjects.js";
 export interface JetStreamLogOptions {
   /** NATS server URLs (any nodes of one cluster). */
   servers: string[];
-  /** Namespace: stream `TW_<name>`, subjects `tw.<name>.w.…`. Default "tagwire". */
+  /** Namespace: stream `TW_<name>`, subjects `tw.<name>.{m,w}.…`. Default "tagwire". */
   name?: string;
   /** Stream replicas (1..5; 3 on a 3-node cluster survives the loss of one node). Default 1. */
   replicas?: number;
@@ -42,33 +42,6 @@ export interface JetStreamLogOptions {
   /** How long `append` waits for JetStream's ack. Default 5 s. */
   ackTimeoutMs?: number;
   log?: (line: string) => void;
-}
-
-/**
- * Creates the stream, or updates its limits when it exists. Several hubs starting at once race to
- * create it, and a young cluster may time out while it elects leaders: retried for up to 30 s.
- */
-async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      try {
-        const info = await jsm.streams.info(config.name!);
-        const c = info.config;
-        if (c.max_age !== config.max_age || c.max_msgs_per_subject !== config.max_msgs_per_subject || c.num_replicas !== config.num_replicas || c.subjects.join() !== config.subjects!.join()) {
-          await jsm.streams.update(config.name!, config);
-        }
-        return;
-      } catch (err) {
-        if (!/not found/i.test((err as Error).message)) throw err;
-        await jsm.streams.add(config);
-        return;
-      }
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
 }
 
 /**
@@ -86,6 +59,27 @@ export async function retrying<T>(fn: () => Promise<T>, timeoutMs = 30_000): Pro
       await new Promise((r) => setTimeout(r, 250));
     }
   }
+}
+
+/**
+ * Creates the stream, or updates its settings when they differ. Several hubs starting at once race
+ * to create it, and a young cluster may time out while it elects leaders: retried.
+ */
+function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
+  return retrying(async () => {
+    try {
+      const c = (await jsm.streams.info(config.name)).config;
+      const same =
+        c.max_age === config.max_age &&
+        c.max_msgs_per_subject === config.max_msgs_per_subject &&
+        c.num_replicas === config.num_replicas &&
+        c.subjects.join() === config.subjects!.join();
+      if (!same) await jsm.streams.update(config.name, config);
+    } catch (err) {
+      if (!/not found/i.test((err as Error).message)) throw err;
+      await jsm.streams.add(config);
+    }
+  });
 }
 
 /** A record delivered in stream order. */
@@ -115,7 +109,6 @@ export class JetStreamLog {
   /** The last sequence handed to the applier. */
   appliedSeq = 0;
   private seqWaiters: { seq: number; resolve: () => void }[] = [];
-  onAvailability: ((available: boolean) => void) | undefined;
 
   private constructor(nc: NatsConnection, jsm: JetStreamManager, options: JetStreamLogOptions) {
     const name = options.name ?? "tagwire";
@@ -179,13 +172,11 @@ export class JetStreamLog {
         if (this.connected) {
           this.connected = false;
           this.log(`NATS connection lost (${s.type}): refusing writes until it is back`);
-          this.onAvailability?.(false);
         }
       } else if (s.type === "reconnect") {
         if (!this.connected) {
           this.connected = true;
           this.log("NATS connection back: accepting writes");
-          this.onAvailability?.(true);
         }
       }
     }
