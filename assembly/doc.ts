@@ -47,9 +47,9 @@ import {
   mapTable, mapUsed, scalarEquals, setNull, slotAux, slotPtr, slotTag, strBytes,
 } from "./tree";
 
-/** apply flags (also the `flags` of storeApplyInto): bit 0 do_delete, bit 1 replace. */
-export const APPLY_DO_DELETE: i32 = 1;
-export const APPLY_REPLACE: i32 = 2;
+// apply flags (also the `flags` of storeApplyInto): bit 0 do_delete, bit 1 replace (layout.json).
+export { APPLY_DO_DELETE, APPLY_REPLACE } from "./layout.generated";
+import { APPLY_DO_DELETE, APPLY_REPLACE } from "./layout.generated";
 
 export const DEFAULT_MAX_BYTES: i32 = 1 << 20;
 export const DEFAULT_MAX_DEPTH: i32 = 64;

@@ -1,4 +1,6 @@
-// Small integer handles over raw blocks, so JavaScript holds a number instead of an address.
+// Small integer handles over raw blocks, so JavaScript holds a number instead of an address: the
+// one handle table of the core (routers, stores, pipelines, rolling windows, throttles), so a stale
+// or foreign handle is detected instead of dereferenced.
 // Table layout: `slots` is an array of usize. Slot h (h >= 1) holds a block address, or, when
 // free, (next free slot << 1) | 1: block addresses are 16-aligned, so the low bit tells the two
 // apart. Slot 0 is never used, so handle 0 is invalid. Freed slots are reused first.
@@ -16,6 +18,12 @@ export class HandleTable {
     if (h < 1 || h >= this.used) return 0;
     const v = load<usize>(this.slots + (<usize>h << alignof<usize>()));
     return v & 1 ? 0 : v;
+  }
+
+  /** One past the highest handle ever claimed: live handles are in [1, limit). */
+  // @ts-ignore: decorator
+  @inline get limit(): i32 {
+    return this.used;
   }
 
   /** A handle for `block` (16-aligned, non-zero). */

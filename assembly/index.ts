@@ -1,6 +1,7 @@
 // The whole ABI: everything JavaScript may call, and nothing else. Only numbers cross; bytes go
 // through the regions in io.ts. Each module below owns one concept.
 export { ioInReserve, ioInPtr, ioOutPtr, ioOutLen } from "./io";
+export { layoutHash } from "./layout";
 export {
   routerCreate,
   routerDispose,

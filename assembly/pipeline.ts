@@ -8,21 +8,10 @@
 // decode, so the hub keeps one code path per frame family and the hot one never leaves wasm.
 //
 // Output region, reset per call:
-//   records: count x RECORD bytes, in frame order, then diff bytes and fan-out lists.
-//   record (56 bytes):
-//     +0  status i32   0 ok; an ERR_* code; or NOT_HANDLED (-1) for non-publish frames
-//     +4  type u32     frame type (0 when the frame was not an array with a uint type)
-//     +8  frameOff u32 offset of the frame inside the batch
-//     +12 frameLen u32
-//     +16 version f64  the channel's version after the publish
-//     +24 diffOff u32  effective diff (msgpack) inside the output region
-//     +28 diffLen u32
-//     +32 fanOff u32   subscriber ids (u32 each, ascending, unique) inside the output region
-//     +36 fanCount u32
-//     +40 slot i32     store slot of the routing key
-//     +44 channelId i32 router channel id of the routing key
-//     +48 reqId u32
-//     +52 changed u32  1 when the aggregate really changed (only then is there fan-out)
+//   records: count x PIPELINE_RECORD_SIZE bytes, in frame order, then diff bytes and fan-out lists.
+//   The record's fields (status, type, frame offset/length, version, diff and fan-out ranges, slot,
+//   channel id, reqId, changed) are laid out in assembly/layout.json, the one source the binding's
+//   reader is generated from too.
 //
 // A writer restriction (the connection's own agent id, for device connections) refuses publishes
 // to other agents' channels with ERR_FORBIDDEN before anything is touched.
@@ -35,23 +24,47 @@ import { keyEqual } from "./tree";
 import { storeApplyInto, storeLastChanged, storeLastVersion, storeOpenAt, storeRemovals } from "./store";
 import { APPLY_DO_DELETE, APPLY_REPLACE, docSetReplaceKeys } from "./doc";
 
-export const RECORD: i32 = 56;
-export const NOT_HANDLED: i32 = -1;
-const FRAME_PUBLISH: u32 = 4;
-const MAX_FRAMES: u32 = 1024;
-const FLAG_LOG: u32 = 1;
-const FLAG_REPLACE: u32 = 2;
-const MAX_REPLACE_KEYS: u32 = 64;
+import { HandleTable } from "./handles";
+import {
+  FRAME_PUBLISH,
+  PIPELINE_MAX_FRAMES as MAX_FRAMES,
+  PIPELINE_MAX_REPLACE_KEYS as MAX_REPLACE_KEYS,
+  PIPELINE_NOT_HANDLED as NOT_HANDLED,
+  PIPELINE_RECORD_CHANGED,
+  PIPELINE_RECORD_CHANNEL_ID,
+  PIPELINE_RECORD_DIFF_LEN,
+  PIPELINE_RECORD_DIFF_OFF,
+  PIPELINE_RECORD_FAN_COUNT,
+  PIPELINE_RECORD_FAN_OFF,
+  PIPELINE_RECORD_FRAME_LEN,
+  PIPELINE_RECORD_FRAME_OFF,
+  PIPELINE_RECORD_REQ_ID,
+  PIPELINE_RECORD_SIZE as RECORD,
+  PIPELINE_RECORD_SLOT,
+  PIPELINE_RECORD_STATUS,
+  PIPELINE_RECORD_TYPE,
+  PIPELINE_RECORD_VERSION,
+  PUBLISH_FLAG_LOG as FLAG_LOG,
+  PUBLISH_FLAG_REPLACE as FLAG_REPLACE,
+} from "./layout.generated";
 
 // Routing key scratch: agentId "/" channel, at most 255 + 1 + 255 bytes.
 const keyBuf: usize = memory.data(512);
 // replaceKeys as [u32 len][bytes] for docSetReplaceKeys.
 const rkBuf: usize = memory.data(64 * (4 + 256));
 
-// Per pipeline, 6 i32s: store handle, router handle, key cache address, cache mask, cache entries
-// in use, store removal count the cache was built at.
-const STRIDE = 6;
-let handles: StaticArray<i32> = new StaticArray<i32>(0);
+/** A pipeline: the store and router it binds, and its routing-key cache (below). */
+@unmanaged class PipelineState {
+  storeH: i32;
+  routerH: i32;
+  cache: usize;
+  mask: i32;
+  used: i32;
+  /** The store's removal count the cache was built at. */
+  removals: u32;
+}
+
+const pipelines = new HandleTable();
 
 // Routing-key cache: a publish to a key seen before skips name validation, the store's name index
 // and the router's interning (one hash, one compare). Open addressing; an entry (24 bytes):
@@ -68,46 +81,37 @@ function cacheAlloc(cells: i32): usize {
   return t;
 }
 
-function cacheClear(hi: i32): void {
-  const t = <usize>unchecked(handles[hi + 2]);
-  const cells = unchecked(handles[hi + 3]) + 1;
+function cacheClear(ps: PipelineState): void {
+  const t = ps.cache;
+  const cells = ps.mask + 1;
   for (let i = 0; i < cells; i++) {
     const e = t + <usize>i * ENTRY;
     const k = <usize>load<u32>(e, 4);
     if (k) heap.free(k);
   }
   memory.fill(t, 0, <usize>cells * ENTRY);
-  unchecked((handles[hi + 4] = 0));
+  ps.used = 0;
 }
 
 /** Binds a store and a router into a pipeline; returns its handle (>= 1). */
 export function pipelineCreate(storeH: i32, routerH: i32): i32 {
-  const n = handles.length;
-  let hi = -1;
-  for (let i = 0; i < n; i += STRIDE) {
-    if (unchecked(handles[i]) == 0) { hi = i; break; }
-  }
-  if (hi < 0) {
-    const grown = new StaticArray<i32>(n + STRIDE * 4);
-    for (let i = 0; i < n; i++) unchecked((grown[i] = handles[i]));
-    handles = grown;
-    hi = n;
-  }
-  unchecked((handles[hi] = storeH));
-  unchecked((handles[hi + 1] = routerH));
-  unchecked((handles[hi + 2] = <i32>cacheAlloc(256)));
-  unchecked((handles[hi + 3] = 255));
-  unchecked((handles[hi + 4] = 0));
-  unchecked((handles[hi + 5] = <i32>storeRemovals()));
-  return hi / STRIDE + 1;
+  const ps = changetype<PipelineState>(heap.alloc(offsetof<PipelineState>()));
+  ps.storeH = storeH;
+  ps.routerH = routerH;
+  ps.cache = cacheAlloc(256);
+  ps.mask = 255;
+  ps.used = 0;
+  ps.removals = storeRemovals();
+  return pipelines.claim(changetype<usize>(ps));
 }
 
 export function pipelineDispose(h: i32): i32 {
-  const hi = (h - 1) * STRIDE;
-  if (h < 1 || hi >= handles.length || unchecked(handles[hi]) == 0) return ERR_NOT_FOUND;
-  cacheClear(hi);
-  heap.free(<usize>unchecked(handles[hi + 2]));
-  for (let i = 0; i < STRIDE; i++) unchecked((handles[hi + i] = 0));
+  const ps = changetype<PipelineState | null>(pipelines.get(h));
+  if (!ps) return ERR_NOT_FOUND;
+  cacheClear(ps);
+  heap.free(ps.cache);
+  heap.free(changetype<usize>(ps));
+  pipelines.release(h);
   return OK;
 }
 
@@ -123,9 +127,9 @@ function cacheFind(t: usize, mask: u32, k: usize, n: u32, hv: u32): usize {
   }
 }
 
-function cacheGrow(hi: i32): void {
-  const t = <usize>unchecked(handles[hi + 2]);
-  const cells = unchecked(handles[hi + 3]) + 1;
+function cacheGrow(ps: PipelineState): void {
+  const t = ps.cache;
+  const cells = ps.mask + 1;
   const ncells = cells << 1;
   const nt = cacheAlloc(ncells);
   const nmask = <u32>(ncells - 1);
@@ -136,8 +140,8 @@ function cacheGrow(hi: i32): void {
     memory.copy(d, e, ENTRY);
   }
   heap.free(t);
-  unchecked((handles[hi + 2] = <i32>nt));
-  unchecked((handles[hi + 3] = <i32>nmask));
+  ps.cache = nt;
+  ps.mask = <i32>nmask;
 }
 
 // ---- a minimal envelope reader (its own cursor: doc.ts owns the document reader's) ----
@@ -304,7 +308,7 @@ function batchFailure(base: usize): i32 {
   p = base;
   const count = readArray();
   if (count < 0) return err ? err : ERR_MSGPACK;
-  if (<u32>count > MAX_FRAMES) return ERR_SIZE;
+  if (<u32>count > <u32>MAX_FRAMES) return ERR_SIZE;
   if (count == 0) return ERR_MSGPACK;
   return parseErr ? parseErr : ERR_MSGPACK;
 }
@@ -344,7 +348,7 @@ function parseFrame(i: i32, base: usize, writer: usize, writerLen: i32): bool {
           else if (!readNil()) {
             keysPtr = p;
             const k = readArray();
-            if (k < 0 || <u32>k > MAX_REPLACE_KEYS) st = ERR_ARGUMENT;
+            if (k < 0 || <u32>k > <u32>MAX_REPLACE_KEYS) st = ERR_ARGUMENT;
             else {
               for (let j = 0; j < k; j++) {
                 if (!readBytes(1) || sLen > 255) { st = ERR_ARGUMENT; break; }
@@ -375,25 +379,25 @@ function parseFrame(i: i32, base: usize, writer: usize, writerLen: i32): bool {
     store<u32>(f, <u32>flags, 24);
     store<i32>(f, keys, 28);
     store<u32>(f, <u32>keysPtr, 32);
-    store<i32>(rec, -1, 40);
-    store<i32>(rec, -1, 44);
-    store<u32>(rec, reqId > 0 ? <u32>reqId : 0, 48);
+    store<i32>(rec, -1, PIPELINE_RECORD_SLOT);
+    store<i32>(rec, -1, PIPELINE_RECORD_CHANNEL_ID);
+    store<u32>(rec, reqId > 0 ? <u32>reqId : 0, PIPELINE_RECORD_REQ_ID);
   } else {
     p = frameStart;
     skip(1);
     if (err) return false;
     st = NOT_HANDLED;
   }
-  store<i32>(rec, st);
-  store<u32>(rec, type, 4);
-  store<u32>(rec, <u32>(frameStart - base), 8);
-  store<u32>(rec, <u32>(p - frameStart), 12);
+  store<i32>(rec, st, PIPELINE_RECORD_STATUS);
+  store<u32>(rec, type, PIPELINE_RECORD_TYPE);
+  store<u32>(rec, <u32>(frameStart - base), PIPELINE_RECORD_FRAME_OFF);
+  store<u32>(rec, <u32>(p - frameStart), PIPELINE_RECORD_FRAME_LEN);
   return true;
 }
 
 /** Resolves a parsed publish's routing key to its store slot and router channel id (opening
  *  both the first time), into its record; or refuses it there. */
-function routeFrame(hi: i32, storeH: i32, routerH: i32, i: i32): void {
+function routeFrame(ps: PipelineState, storeH: i32, routerH: i32, i: i32): void {
   const rec = ioRecord(i);
   const f = fields + <usize>i * FIELDS;
   const agentPtr = <usize>load<u32>(f), agentLen = load<u32>(f, 4);
@@ -403,7 +407,7 @@ function routeFrame(hi: i32, storeH: i32, routerH: i32, i: i32): void {
   memory.copy(keyBuf + <usize>agentLen + 1, <usize>load<u32>(f, 8), <usize>chLen);
   const keyLen = agentLen + 1 + chLen;
   const hv = hashBytes(keyBuf, <i32>keyLen);
-  const e = cacheFind(<usize>unchecked(handles[hi + 2]), <u32>unchecked(handles[hi + 3]), keyBuf, keyLen, hv);
+  const e = cacheFind(ps.cache, <u32>ps.mask, keyBuf, keyLen, hv);
   let slot = -1, channelId = -1, st = OK;
   if (load<u32>(e, 4)) {
     slot = load<i32>(e, 12);
@@ -416,12 +420,12 @@ function routeFrame(hi: i32, storeH: i32, routerH: i32, i: i32): void {
     else {
       channelId = routerInternChannel(routerH, keyBuf, <i32>keyLen);
       if (channelId < 0) st = -channelId;
-      else cacheAdd(hi, e, hv, keyLen, slot, channelId);
+      else cacheAdd(ps, e, hv, keyLen, slot, channelId);
     }
   }
-  store<i32>(rec, st);
-  store<i32>(rec, slot, 40);
-  store<i32>(rec, channelId, 44);
+  store<i32>(rec, st, PIPELINE_RECORD_STATUS);
+  store<i32>(rec, slot, PIPELINE_RECORD_SLOT);
+  store<i32>(rec, channelId, PIPELINE_RECORD_CHANNEL_ID);
 }
 
 /** Merges a routed publish into its aggregate and lists its fan-out, into its record. */
@@ -430,8 +434,8 @@ function applyFrame(storeH: i32, routerH: i32, flagsMask: i32, i: i32): void {
   const flags = load<u32>(f, 24);
   const keys = load<i32>(f, 28);
   let rec = ioRecord(i);
-  const slot = load<i32>(rec, 40);
-  const channelId = load<i32>(rec, 44);
+  const slot = load<i32>(rec, PIPELINE_RECORD_SLOT);
+  const channelId = load<i32>(rec, PIPELINE_RECORD_CHANNEL_ID);
   if (keys > 0 && (flags & FLAG_REPLACE) == 0) {
     // The keys were checked by the parse pass: copy them as [u32 len][bytes] for doc.ts.
     p = <usize>load<u32>(f, 32);
@@ -471,13 +475,13 @@ function applyFrame(storeH: i32, routerH: i32, flagsMask: i32, i: i32): void {
     diffOff = 0;
   }
   rec = ioRecord(i);
-  store<i32>(rec, st);
-  store<f64>(rec, version, 16);
-  store<u32>(rec, <u32>diffOff, 24);
-  store<u32>(rec, <u32>dLen, 28);
-  store<u32>(rec, <u32>fanOff, 32);
-  store<u32>(rec, fanCount, 36);
-  store<u32>(rec, changed ? 1 : 0, 52);
+  store<i32>(rec, st, PIPELINE_RECORD_STATUS);
+  store<f64>(rec, version, PIPELINE_RECORD_VERSION);
+  store<u32>(rec, <u32>diffOff, PIPELINE_RECORD_DIFF_OFF);
+  store<u32>(rec, <u32>dLen, PIPELINE_RECORD_DIFF_LEN);
+  store<u32>(rec, <u32>fanOff, PIPELINE_RECORD_FAN_OFF);
+  store<u32>(rec, fanCount, PIPELINE_RECORD_FAN_COUNT);
+  store<u32>(rec, changed ? 1 : 0, PIPELINE_RECORD_CHANGED);
 }
 
 /**
@@ -492,14 +496,14 @@ function applyFrame(storeH: i32, routerH: i32, flagsMask: i32, i: i32): void {
  * routes, merges and lists fan-out frame by frame.
  */
 export function pipelineIngest(h: i32, batchLen: i32, writerLen: i32, flagsMask: i32): i32 {
-  const hi = (h - 1) * STRIDE;
-  if (h < 1 || hi >= handles.length || unchecked(handles[hi]) == 0) return -ERR_NOT_FOUND;
-  if (<u32>unchecked(handles[hi + 5]) != storeRemovals()) {
-    cacheClear(hi);
-    unchecked((handles[hi + 5] = <i32>storeRemovals()));
+  const ps = changetype<PipelineState | null>(pipelines.get(h));
+  if (!ps) return -ERR_NOT_FOUND;
+  if (ps.removals != storeRemovals()) {
+    cacheClear(ps);
+    ps.removals = storeRemovals();
   }
-  const storeH = unchecked(handles[hi]);
-  const routerH = unchecked(handles[hi + 1]);
+  const storeH = ps.storeH;
+  const routerH = ps.routerH;
   const base = ioInPtr();
   const writer = base + <usize>batchLen;
   p = base;
@@ -507,7 +511,7 @@ export function pipelineIngest(h: i32, batchLen: i32, writerLen: i32, flagsMask:
   err = OK;
   outReset();
   const count = readArray();
-  if (err || count < 1 || <u32>count > MAX_FRAMES) return -batchFailure(base);
+  if (err || count < 1 || <u32>count > <u32>MAX_FRAMES) return -batchFailure(base);
   // Records first, so their offsets are fixed while diffs and fan-out lists append after them.
   const recBytes = count * RECORD;
   memory.fill(outEnsure(recBytes), 0, <usize>recBytes);
@@ -517,22 +521,22 @@ export function pipelineIngest(h: i32, batchLen: i32, writerLen: i32, flagsMask:
   }
   if (p != end) return -batchFailure(base);
   for (let i = 0; i < count; i++) {
-    if (load<i32>(ioRecord(i)) != OK) continue;
-    routeFrame(hi, storeH, routerH, i);
-    if (load<i32>(ioRecord(i)) == OK) applyFrame(storeH, routerH, flagsMask, i);
+    if (load<i32>(ioRecord(i), PIPELINE_RECORD_STATUS) != OK) continue;
+    routeFrame(ps, storeH, routerH, i);
+    if (load<i32>(ioRecord(i), PIPELINE_RECORD_STATUS) == OK) applyFrame(storeH, routerH, flagsMask, i);
   }
   return count;
 }
 
-function cacheAdd(hi: i32, e: usize, hv: u32, keyLen: u32, slot: i32, channelId: i32): void {
-  const used = unchecked(handles[hi + 4]);
+function cacheAdd(ps: PipelineState, e: usize, hv: u32, keyLen: u32, slot: i32, channelId: i32): void {
+  const used = ps.used;
   if (used >= CACHE_MAX) {
-    cacheClear(hi);
-  } else if ((used + 1) * 2 > unchecked(handles[hi + 3]) + 1) {
-    cacheGrow(hi);
-    e = cacheFind(<usize>unchecked(handles[hi + 2]), <u32>unchecked(handles[hi + 3]), keyBuf, keyLen, hv);
+    cacheClear(ps);
+  } else if ((used + 1) * 2 > ps.mask + 1) {
+    cacheGrow(ps);
+    e = cacheFind(ps.cache, <u32>ps.mask, keyBuf, keyLen, hv);
   }
-  if (unchecked(handles[hi + 4]) == 0) e = cacheFind(<usize>unchecked(handles[hi + 2]), <u32>unchecked(handles[hi + 3]), keyBuf, keyLen, hv);
+  if (ps.used == 0) e = cacheFind(ps.cache, <u32>ps.mask, keyBuf, keyLen, hv);
   const k = heap.alloc(<usize>keyLen);
   memory.copy(k, keyBuf, <usize>keyLen);
   store<u32>(e, hv);
@@ -540,7 +544,7 @@ function cacheAdd(hi: i32, e: usize, hv: u32, keyLen: u32, slot: i32, channelId:
   store<u32>(e, keyLen, 8);
   store<i32>(e, slot, 12);
   store<i32>(e, channelId, 16);
-  unchecked((handles[hi + 4] = unchecked(handles[hi + 4]) + 1));
+  ps.used++;
 }
 
 // The output region may move while diffs are appended, so records are addressed afresh.

@@ -32,6 +32,7 @@
 //   channel levels  chanInfo[channelId] = 1 + offset into levelArena, 0 = not split yet,
 //                   INVALID = not a valid channel name; levelArena[offset] = [n u32][level id u32 x n]
 import { isLevelByte } from "./names";
+import { HandleTable } from "./handles";
 import { internAdd, internCount, internFind, internedLen, internedPtr } from "./intern";
 import { ERR_NAME, ERR_NOT_FOUND } from "./errors";
 
@@ -172,24 +173,12 @@ function channelLevels(id: i32): usize {
 
 // ---- router handles ----
 
-function zeroed(bytes: usize): usize {
-  const p = heap.alloc(bytes);
-  memory.fill(p, 0, bytes);
-  return p;
-}
 
-// RouterState pointer per handle, 0 = free. heap.alloc does not zero, so every slot up to
-// routerCap is zeroed explicitly.
-let routerCap: i32 = 64;
-let routers: usize = zeroed(<usize>routerCap << 2);
-let routerHigh: i32 = 1; // handle 0 is never used, so 0 can never look like a router
-let routerFree: usize = heap.alloc(64 << 2);
-let routerFreeLen: i32 = 0;
+const routers = new HandleTable();
 
 // @ts-ignore: decorator
 @inline function getRouter(handle: i32): RouterState | null {
-  if (<u32>handle >= <u32>routerHigh) return null;
-  return changetype<RouterState | null>(load<usize>(routers + (<usize>handle << 2)));
+  return changetype<RouterState | null>(routers.get(handle));
 }
 
 // ---- nodes ----
@@ -386,21 +375,7 @@ export function routerCreate(): i32 {
   r.gen = 1;
   r.subscriptions = 0;
 
-  let handle: i32;
-  if (routerFreeLen > 0) {
-    handle = load<i32>(routerFree + (<usize>(--routerFreeLen) << 2));
-  } else {
-    if (routerHigh == routerCap) {
-      const handle0 = routerCap;
-      routerCap <<= 1;
-      routers = heap.realloc(routers, <usize>routerCap << 2);
-      memory.fill(routers + (<usize>handle0 << 2), 0, <usize>(routerCap - handle0) << 2);
-      routerFree = heap.realloc(routerFree, <usize>routerCap << 2);
-    }
-    handle = routerHigh++;
-  }
-  store<usize>(routers + (<usize>handle << 2), changetype<usize>(r));
-  return handle;
+  return routers.claim(changetype<usize>(r));
 }
 
 /** Frees a router and everything it holds; its handle may be handed out again. */
@@ -425,8 +400,7 @@ export function routerDispose(handle: i32): i32 {
     heap.free(r.cachePtr);
   }
   heap.free(changetype<usize>(r));
-  store<usize>(routers + (<usize>handle << 2), 0);
-  store<i32>(routerFree + (<usize>(routerFreeLen++) << 2), handle);
+  routers.release(handle);
   return 0;
 }
 

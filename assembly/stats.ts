@@ -33,13 +33,23 @@
 // grow by 2^20 * M2 first, so it stays amortised O(1) in practice.
 //
 // Layout of a window (an unmanaged struct on the heap; it never moves while the handle lives):
-//   0..55   the published statistics as 7 f64: count, sum, mean, min, max, stddev, ewma. The core
-//           rewrites them at the end of every call that changes the window; the binding reads
-//           them straight from memory, so reading a statistic costs no crossing.
+//   0..55   the published statistics as 7 f64 (STATS_RESULT in layout.json: count, sum, mean,
+//           min, max, M2, ewma; the binding derives stddev from M2 on read). The core rewrites
+//           them at the end of every call that changes the window; the binding reads them
+//           straight from memory, so reading a statistic costs no crossing.
 //   56..    running state (below). vals/times are f64 rings and minq/maxq u32 rings, `cap` long;
 //           sufMin/sufMax are f64 arrays, `limit` long, allocated when the first block completes.
 import { OK, ERR_ARGUMENT, ERR_NOT_FOUND } from "./errors";
 import { HandleTable } from "./handles";
+import {
+  STATS_RESULT_COUNT,
+  STATS_RESULT_EWMA,
+  STATS_RESULT_MAX,
+  STATS_RESULT_MEAN,
+  STATS_RESULT_MIN,
+  STATS_RESULT_M2,
+  STATS_RESULT_SUM,
+} from "./layout.generated";
 import { ioInReserve } from "./io";
 
 /** Largest count window (and cap of a time window): 2^24 samples. */
@@ -59,13 +69,15 @@ import { ioInReserve } from "./io";
 // @ts-ignore: decorator
 @unmanaged
 class Window {
-  // Published; the binding reads these 7 f64 at the window's address. Keep first and in order.
+  // Published; the binding reads these 7 f64 at the window's address (STATS_RESULT in
+  // layout.json). Keep first and in that order: the start-up check below enforces it.
   count: f64 = 0;
   sum: f64 = 0;
   mean: f64 = 0;
   min: f64 = 0;
   max: f64 = 0;
-  stddev: f64 = 0;
+  /** m2 as of the last publish (the binding derives stddev from it). */
+  m2out: f64 = 0;
   ewma: f64 = 0;
 
   /**
@@ -85,6 +97,8 @@ class Window {
   windowMs: f64 = 0;
   /** Newest time seen (samples and expire calls); -Infinity before the first. */
   clock: f64 = -Infinity;
+  /** 1 / limit, computed once: replaceRun's per-call division otherwise (the same bits). */
+  invLimit: f64 = 0;
   /** Count windows: min and max of the block being filled. */
   blockMin: f64 = Infinity;
   blockMax: f64 = -Infinity;
@@ -115,6 +129,19 @@ class Window {
   /** 1 when the next sample starts the EWMA afresh (new, reset, or emptied by expiry). */
   fresh: u32 = 1;
 }
+
+// The published fields sit where layout.json says (checked once at start-up: a mismatch aborts
+// the instance before any window exists).
+assert(
+  offsetof<Window>("count") == STATS_RESULT_COUNT &&
+    offsetof<Window>("sum") == STATS_RESULT_SUM &&
+    offsetof<Window>("mean") == STATS_RESULT_MEAN &&
+    offsetof<Window>("min") == STATS_RESULT_MIN &&
+    offsetof<Window>("max") == STATS_RESULT_MAX &&
+    offsetof<Window>("m2out") == STATS_RESULT_M2 &&
+    offsetof<Window>("ewma") == STATS_RESULT_EWMA,
+  "Window fields do not match STATS_RESULT",
+);
 
 // ---- handles ----
 
@@ -405,7 +432,7 @@ function replaceRun(w: Window, src: usize, count: i32): void {
   const alpha = w.alpha;
   const limit = w.limit;
   const fn = <f64>limit;
-  const inv = 1 / fn;
+  const inv = w.invLimit;
   let head = w.head;
   let tail = w.tail;
   let blockPos = w.blockPos;
@@ -492,7 +519,7 @@ function publish(w: Window): void {
     w.mean = 0;
     w.min = 0;
     w.max = 0;
-    w.stddev = 0;
+    w.m2out = 0;
     w.ewma = 0;
     return;
   }
@@ -516,7 +543,7 @@ function publish(w: Window): void {
   w.mean = min<f64>(max<f64>(w.k + sy / fn, lo), hi);
   w.min = lo;
   w.max = hi;
-  w.stddev = n > 1 && lo != hi ? sqrt<f64>(max<f64>(w.m2, 0) / <f64>(n - 1)) : 0;
+  w.m2out = w.m2;
   w.ewma = w.ew;
 }
 
@@ -537,6 +564,7 @@ export function statsCreate(limit: f64, windowMs: f64, alpha: f64): i32 {
   if (!(alpha > 0 && alpha <= 1)) return -ERR_ARGUMENT;
   const w = new Window();
   w.limit = limit > 0 ? <u32>limit : DEFAULT_TIME_LIMIT;
+  w.invLimit = 1 / <f64>w.limit;
   w.windowMs = windowMs;
   w.alpha = alpha;
   // A small window gets its final ring now; a bigger one grows on demand.
@@ -551,7 +579,10 @@ export function statsAdd(h: i32, value: f64, timeMs: f64): i32 {
   if (!isFinite<f64>(value)) return ERR_ARGUMENT;
   if (w.times && !isFinite<f64>(timeMs)) return ERR_ARGUMENT;
   store<f64>(scratch, value);
-  addRun(w, scratch, 0, 1, timeMs);
+  // A full count window (the steady state of a reader that reads after every sample) goes
+  // straight to replaceRun; addRun would take the same path after its checks.
+  if (!w.times && w.tail - w.head == w.limit) replaceRun(w, scratch, 1);
+  else addRun(w, scratch, 0, 1, timeMs);
   publish(w);
   return OK;
 }

@@ -11,9 +11,10 @@
 //   +36 live u32  +40 next free i32
 // Name index: open addressing over u32 cells, 0 = empty, 0xffffffff = tombstone, else slot + 1.
 //
-// Handles are small integers (>= 1) into a table of store blocks, so a stale handle is detected
-// instead of dereferenced.
+// Handles are small integers (>= 1) from the core's one handle table (handles.ts).
 import { isLevelByte } from "./names";
+import { HandleTable } from "./handles";
+import { STORE_RESULT_CHANGED, STORE_RESULT_OUT_LEN, STORE_RESULT_OUT_PTR, STORE_RESULT_SIZE, STORE_RESULT_VERSION } from "./layout.generated";
 import { ERR_ARGUMENT, ERR_NAME, ERR_NOT_FOUND, OK } from "./errors";
 import { ioInPtr, ioOutLen, ioOutPtr, outReset } from "./io";
 import { writeArrayHeader, writeStr } from "./msgpack";
@@ -23,12 +24,11 @@ import { bytesEqual, clearMarks, encodeValue, freeValue, hashBytes, mapNew, T_MA
 const CHAN: usize = 48;
 const TOMB: u32 = 0xffffffff;
 
-let handles: usize = 0;
-let handleCap: i32 = 0;
+const stores = new HandleTable();
 
-function storeBlock(h: i32): usize {
-  if (h < 1 || h > handleCap) return 0;
-  return <usize>load<u32>(handles + (<usize>(h - 1) << 2));
+// @ts-ignore: decorator
+@inline function storeBlock(h: i32): usize {
+  return stores.get(h);
 }
 
 /** The record of a live channel, or 0. */
@@ -39,7 +39,7 @@ function chan(s: usize, slot: i32): usize {
 }
 
 function clearAllMarks(): void {
-  for (let h = 1; h <= handleCap; h++) {
+  for (let h = 1; h < stores.limit; h++) {
     const s = storeBlock(h);
     if (!s) continue;
     const used = load<u32>(s, 16);
@@ -65,19 +65,7 @@ export function storeCreate(maxBytes: i32, maxDepth: i32): i32 {
   memory.fill(index, 0, <usize>cells << 2);
   store<u32>(s, <u32>index, 28);
   store<u32>(s, cells - 1, 32);
-  for (let h = 1; h <= handleCap; h++) {
-    if (load<u32>(handles + (<usize>(h - 1) << 2)) == 0) {
-      store<u32>(handles + (<usize>(h - 1) << 2), <u32>s);
-      return h;
-    }
-  }
-  const cap = handleCap == 0 ? 4 : handleCap << 1;
-  handles = handles ? heap.realloc(handles, <usize>cap << 2) : heap.alloc(<usize>cap << 2);
-  memory.fill(handles + (<usize>handleCap << 2), 0, <usize>(cap - handleCap) << 2);
-  const h = handleCap + 1;
-  handleCap = cap;
-  store<u32>(handles + (<usize>(h - 1) << 2), <u32>s);
-  return h;
+  return stores.claim(s);
 }
 
 /** Frees a store and everything in it. */
@@ -95,7 +83,7 @@ export function storeDispose(h: i32): i32 {
   if (base) heap.free(base);
   heap.free(<usize>load<u32>(s, 28));
   heap.free(s);
-  store<u32>(handles + (<usize>(h - 1) << 2), 0);
+  stores.release(h);
   return OK;
 }
 
@@ -254,9 +242,9 @@ export function storeRemove(h: i32, slot: i32): i32 {
   return OK;
 }
 
-// Result of the last apply, at a fixed address so JS reads it without a call:
-//   +0 version f64  +8 changed u32  +12 output length u32  +16 output ptr (storeApply only)
-const result: usize = memory.data(24);
+// Result of the last apply, at a fixed address so JS reads it without a call: STORE_RESULT in
+// layout.json (version, changed, output length, output ptr).
+const result: usize = memory.data(STORE_RESULT_SIZE);
 
 export function storeResultPtr(): usize {
   return result;
@@ -264,12 +252,12 @@ export function storeResultPtr(): usize {
 
 /** Version produced by the last successful storeApplyInto / storeApply. */
 export function storeLastVersion(): f64 {
-  return load<f64>(result);
+  return load<f64>(result, STORE_RESULT_VERSION);
 }
 
 /** Whether the last successful storeApplyInto / storeApply changed the aggregate. */
 export function storeLastChanged(): bool {
-  return load<u32>(result, 8) != 0;
+  return load<u32>(result, STORE_RESULT_CHANGED) != 0;
 }
 
 /**
@@ -295,8 +283,8 @@ export function storeApplyInto(h: i32, slot: i32, diffPtr: usize, diffLen: i32, 
     v += 1;
     store<f64>(c, v, 16);
   }
-  store<f64>(result, v);
-  store<u32>(result, ch ? 1 : 0, 8);
+  store<f64>(result, v, STORE_RESULT_VERSION);
+  store<u32>(result, ch ? 1 : 0, STORE_RESULT_CHANGED);
   return OK;
 }
 
@@ -310,8 +298,8 @@ export function storeApply(h: i32, slot: i32, diffLen: i32, flags: i32, keyCount
   const p = ioInPtr();
   if (keyCount > 0 && (flags & APPLY_REPLACE) == 0) docSetReplaceKeys(p + <usize>diffLen, keyCount);
   const st = storeApplyInto(h, slot, p, diffLen, flags);
-  store<u32>(result, <u32>ioOutLen(), 12);
-  store<u32>(result, <u32>ioOutPtr(), 16);
+  store<u32>(result, <u32>ioOutLen(), STORE_RESULT_OUT_LEN);
+  store<u32>(result, <u32>ioOutPtr(), STORE_RESULT_OUT_PTR);
   return st;
 }
 

@@ -55,7 +55,7 @@ const ids = keys.map((k) => router.channelId(k));
 let fanOut = 0;
 for (const k of keys) {
   const want = [...new Set(q.match(k))].sort((a, b) => a - b);
-  const got = router.match(k);
+  const got = router.matchArray(k);
   if (JSON.stringify(want) !== JSON.stringify(got)) throw new Error(`mismatch on ${k}`);
   fanOut += want.length;
 }
@@ -115,8 +115,76 @@ crossing
     for (let i = 0; i < BATCH; i++) sink += ex.routerSubscriptionCount(1);
   });
 
+// Hundreds of subscribers per channel: dashboards subscribing with "+" across a fleet (issue 13).
+// 400 viewers each watch "+/tag_values" or "+/#"-style patterns, plus a few per-device ones, so
+// every routing key has 200-400 subscribers. match(string) returns a view of the core's cached
+// list; qlobber builds an array of that size per call.
+const WIDE_VIEWERS = 400;
+const wideQ = new qlobber.Qlobber({ separator: "/", wildcard_one: "+", wildcard_some: "#", match_empty_levels: true });
+const wide = core.createRouter();
+const widePatterns = ["+/tag_values", "+/#", "+/tag_values/#", "+/+"];
+for (let v = 0; v < WIDE_VIEWERS; v++) {
+  const p = widePatterns[v % widePatterns.length];
+  const id = 10_000 + v;
+  wideQ.add(p, id);
+  wide.subscribe(p, id);
+}
+for (let i = 0; i < 2000; i++) {
+  const p = `${pick(agents)}/tag_values`;
+  const id = Math.floor(rand() * 2000);
+  wideQ.add(p, id);
+  wide.subscribe(p, id);
+}
+const wideKeys = agents.map((a) => `${a}/tag_values`);
+let wideFan = 0;
+for (const k of wideKeys) {
+  const want = [...new Set(wideQ.match(k))].sort((a, b) => a - b);
+  if (JSON.stringify(want) !== JSON.stringify(wide.matchArray(k))) throw new Error(`wide mismatch on ${k}`);
+  wideFan += want.length;
+}
+console.log(`wide fan-out: ${wide.subscriptionCount} subscriptions, ${wideKeys.length} channels, mean fan-out ${(wideFan / wideKeys.length).toFixed(1)}`);
+const WIDE_BATCH = 200;
+const wideBench = new Bench({ time: 2500, warmupTime: 500, throws: true });
+let wat = 0;
+wideBench
+  .add("wide: qlobber match", () => {
+    for (let i = 0; i < WIDE_BATCH; i++) sink += wideQ.match(wideKeys[(wat + i) % AGENTS]).length;
+    wat = (wat + 7) % AGENTS;
+  })
+  .add("wide: tagwire match(string), view", () => {
+    for (let i = 0; i < WIDE_BATCH; i++) sink += wide.match(wideKeys[(wat + i) % AGENTS]).length;
+    wat = (wat + 7) % AGENTS;
+  })
+  .add("wide: qlobber match, every id read", () => {
+    let acc = 0;
+    for (let i = 0; i < WIDE_BATCH; i++) {
+      const ids = wideQ.match(wideKeys[(wat + i) % AGENTS]);
+      for (let j = 0; j < ids.length; j++) acc += ids[j];
+    }
+    sink += acc;
+    wat = (wat + 7) % AGENTS;
+  })
+  .add("wide: tagwire match(string), view, every id read", () => {
+    let acc = 0;
+    for (let i = 0; i < WIDE_BATCH; i++) {
+      const ids = wide.match(wideKeys[(wat + i) % AGENTS]);
+      for (let j = 0; j < ids.length; j++) acc += ids[j];
+    }
+    sink += acc;
+    wat = (wat + 7) % AGENTS;
+  })
+  .add("wide: tagwire matchArray(string), fresh array", () => {
+    for (let i = 0; i < WIDE_BATCH; i++) sink += wide.matchArray(wideKeys[(wat + i) % AGENTS]).length;
+    wat = (wat + 7) % AGENTS;
+  })
+  .add("wide: qlobber match (again, noise check)", () => {
+    for (let i = 0; i < WIDE_BATCH; i++) sink += wideQ.match(wideKeys[(wat + i) % AGENTS]).length;
+    wat = (wat + 7) % AGENTS;
+  });
+
 await bench.run();
 await crossing.run();
+await wideBench.run();
 
 const perOp = (task) => medianNs(task, BATCH);
 // The anchor runs twice (first and middle); the faster median is the base, so a noisy anchor
@@ -131,4 +199,14 @@ console.log(`base: qlobber match median ${base.toFixed(1)} ns (faster of its two
 console.log(`fresh strings: tagwire ${ratio(perOp(fresh), perOp(freshT))} qlobber`);
 const best = bench.tasks.filter((t) => t.name.startsWith("tagwire")).filter((t) => base / perOp(t) >= 8).map((t) => t.name);
 console.log(`target >= 8x qlobber match: ${best.length ? "met by " + best.join(", ") : "NOT met"}`);
+const wideOp = (task) => medianNs(task, WIDE_BATCH);
+const wideBase = Math.min(wideOp(wideBench.tasks[0]), wideOp(taskNamed(wideBench, "wide: qlobber match (again")));
+printTable(wideBench.tasks.map((t) => ({ task: t.name, value: wideOp(t) })), "ns/op", 1, {
+  "qlobber match / this": (ns) => ratio(wideBase, ns),
+});
+const wideView = wideOp(taskNamed(wideBench, "wide: tagwire match(string), view"));
+console.log(`wide fan-out: tagwire match(string) ${ratio(wideBase, wideView)} qlobber match; target >= 8x ${wideBase / wideView >= 8 ? "met" : "NOT met"}`);
+const readQ = wideOp(taskNamed(wideBench, "wide: qlobber match, every id read"));
+const readT = wideOp(taskNamed(wideBench, "wide: tagwire match(string), view, every id read"));
+console.log(`wide fan-out, every id read by the caller: tagwire ${ratio(readQ, readT)} qlobber`);
 console.log(`(sink ${sink % 10})`);

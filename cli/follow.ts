@@ -78,8 +78,7 @@ export const followCommand: Command = {
           connectTimeoutMs: CONNECT_TIMEOUT_MS,
           backoff: { initialMs: 250, maxMs: 5_000 },
           onError: (error, context) => {
-            if (error instanceof TagwireError && context.startsWith("subscribe")) failure?.(hubError(error.code, error.message, target));
-            else if (!(error instanceof TagwireError && error.code === "TAGWIRE_ERR_AUTH")) console.error(`tagwire follow: ${context}: ${(error as Error).message ?? error}`);
+            if (!(error instanceof TagwireError && error.code === "TAGWIRE_ERR_AUTH")) console.error(`tagwire follow: ${context}: ${(error as Error).message ?? error}`);
           },
         });
       } catch (error) {
@@ -109,6 +108,7 @@ export const followCommand: Command = {
             } else console.error("tagwire follow: connection lost, reconnecting…");
           } else if (state === "online") console.error("tagwire follow: connected");
         });
+        session.onEvent((event) => failure?.(hubError(event.error.code, event.error.message, target)));
         console.error(`tagwire follow: following ${agentId}/${pattern} on ${target.wsUrl} (Ctrl-C to stop)`);
         session.subscribe(agentId, pattern, (event) => {
           if (event.type === "sync" && options.sync === false) return;

@@ -7,7 +7,7 @@ export const hubCommand: Command = {
   spec: {
     name: "hub",
     summary: "run the tagwire hub (WebSocket + HTTP API + durable storage)",
-    usage: "tagwire hub [--port 8080] [--data-dir ./data] [--no-auth] [--mqtt mqtt://127.0.0.1:1883]",
+    usage: "tagwire hub [--port 8080] [--data-dir ./data] [--no-auth] [--mqtt mqtt://127.0.0.1:1883] [--device-agent 127.0.0.1:50051 --device-agent-id gw-1]",
     options: {
       port: { type: "string", value: "port", description: "TCP port", default: "8080" },
       host: { type: "string", value: "host", description: "interface to listen on (default all)" },
@@ -22,6 +22,8 @@ export const hubCommand: Command = {
       nats: { type: "string", value: "urls", description: "cluster mode: keep channels in NATS JetStream (comma-separated URLs); hubs on one NATS cluster act as one hub (docs/CLUSTER.md)" },
       "nats-replicas": { type: "string", value: "n", description: "cluster mode: JetStream replicas of the write stream (3 on a 3-node cluster)", default: "1" },
       "mqtt-writes": { type: "string", value: "token|trusted|off", description: "plain JSON writes from MQTT clients: need a token, trust the broker's ACLs, or ignore", default: "token" },
+      "device-agent": { type: "string", value: "host:port", description: "serve Doover's Device Agent gRPC service here for pydoover apps (docs/DOOVER.md)" },
+      "device-agent-id": { type: "string", value: "id", description: "the agent whose channels the Device Agent serves (required with --device-agent)" },
     },
     notes: [
       "The secret that signs tokens comes from TAGWIRE_SECRET, or is generated once into <data-dir>/secret.",
@@ -40,7 +42,10 @@ export const hubCommand: Command = {
     };
     const writes = options["mqtt-writes"] as string;
     if (writes !== "token" && writes !== "trusted" && writes !== "off") throw new UsageError("--mqtt-writes must be token, trusted or off");
+    const deviceAgentId = options["device-agent-id"] as string | undefined;
+    if (options["device-agent"] && !deviceAgentId) throw new UsageError("--device-agent needs --device-agent-id (the agent whose channels it serves)");
     const hub = await startHub({
+      ...(options["device-agent"] ? { deviceAgent: { address: options["device-agent"] as string, agentId: deviceAgentId! } } : {}),
       port,
       host: options.host as string | undefined,
       dataDir: options["data-dir"] as string,
@@ -51,6 +56,7 @@ export const hubCommand: Command = {
       ...(options.nats ? { nats: { servers: String(options.nats).split(","), replicas: num("nats-replicas") || 1 } } : {}),
     });
     console.error(`[tagwire hub] listening on ${hub.url} and ${hub.httpUrl} (data in ${hub.dataDir})`);
+    if (hub.deviceAgentAddress) console.error(`[tagwire hub] Device Agent (gRPC) for ${deviceAgentId} on ${hub.deviceAgentAddress}`);
     let bridge: Awaited<ReturnType<typeof startMqttBridge>> | undefined;
     if (options.mqtt) {
       const bridgeOptions: Parameters<typeof startMqttBridge>[0] = {

@@ -30,6 +30,7 @@ export const startCommand: Command = {
       cluster: { type: "boolean", description: "three hubs in cluster mode on NATS JetStream (--nats, default nats://127.0.0.1:4222): device on hub A, viewer on every hub (ports port..port+2)" },
       nats: { type: "string", value: "urls", description: "with --cluster: the NATS servers", default: "nats://127.0.0.1:4222" },
       "loop-ms": { type: "string", value: "ms", description: "the device's main loop period", default: "1000" },
+      "device-agent": { type: "string", value: "host:port", description: "also serve Doover's Device Agent (gRPC) for --agent, e.g. 127.0.0.1:50051 (docs/DOOVER.md)" },
     },
     notes: [
       "Without --auth the hub listens on 127.0.0.1 only and needs no token, so the viewer can",
@@ -62,6 +63,7 @@ export const startCommand: Command = {
           ...(options.auth !== undefined ? { auth: options.auth as boolean } : {}),
           agentId: String(options.agent),
           loopPeriodMs,
+          ...(options["device-agent"] ? { deviceAgent: { address: String(options["device-agent"]), agentId: String(options.agent) } } : {}),
         });
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
@@ -70,6 +72,7 @@ export const startCommand: Command = {
         if (error instanceof Error && /refusing to run without auth/.test(error.message)) throw usage(`${error.message} (add --auth)`);
         throw error;
       }
+      if (demo.hub.deviceAgentAddress) console.log(`[tagwire start] Device Agent (gRPC) for ${String(options.agent)} on ${demo.hub.deviceAgentAddress}`);
       console.log("[tagwire start] running; press Ctrl-C to stop");
       const signal = await new Promise<string>((resolve) => {
         process.once("SIGINT", () => resolve("SIGINT"));

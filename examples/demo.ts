@@ -29,7 +29,7 @@ import {
   type RollingStats,
 } from "../bindings/index.js";
 import { pathToFileURL } from "node:url";
-import { createToken, loadSecret, startHub, type RunningHub } from "../hub/index.js";
+import { createToken, loadSecret, startHub, type HubOptions, type RunningHub } from "../hub/index.js";
 import { createViewerHandler, defaultViewerDir, viewerBuilt } from "../viewer/serve.js";
 
 export interface DemoOptions {
@@ -57,6 +57,8 @@ export interface DemoOptions {
   log?: (line: string) => void;
   /** The hub's own log (default: into `log` with a "hub:" prefix). */
   hubLog?: (line: string) => void;
+  /** Serve Doover's Device Agent gRPC service too (docs/DOOVER.md). */
+  deviceAgent?: HubOptions["deviceAgent"];
 }
 
 export interface RunningDemo {
@@ -264,6 +266,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     log: options.hubLog ?? ((line) => log(`hub: ${line}`)),
     httpFallback: createViewerHandler({ dir: viewerDir }),
     ...(options.nats ? { nats: options.nats } : {}),
+    ...(options.deviceAgent ? { deviceAgent: options.deviceAgent } : {}),
   });
   let agent: Agent | undefined;
   let app: ClimateChamber | undefined;

@@ -8,6 +8,8 @@ import { loadSecret } from "./auth.js";
 import { Connection } from "./connection.js";
 import type { HubContext } from "./context.js";
 import { createHttpHandler, requestToken } from "./http.js";
+import { createDooverApi } from "./doover/http.js";
+import { startDeviceAgent, type DeviceAgentOptions, type RunningDeviceAgent } from "./doover/grpc.js";
 import { DEFAULT_LIMITS, type HubLimits } from "./limits.js";
 import { DEFAULT_RETENTION, HubState, type RetentionOptions } from "./state.js";
 import { SqliteStorage, type SyncMode } from "./storage/sqlite.js";
@@ -42,6 +44,8 @@ export interface HubOptions {
   log?: (line: string) => void;
   /** Extra HTTP routes tried before the API (the viewer uses this later); return true if handled. */
   httpFallback?: (req: IncomingMessage, res: import("node:http").ServerResponse) => boolean;
+  /** Serve Doover's Device Agent gRPC service for one agent (docs/DOOVER.md). */
+  deviceAgent?: DeviceAgentOptions;
 }
 
 export interface RunningHub {
@@ -53,6 +57,8 @@ export interface RunningHub {
   readonly dataDir: string;
   /** Resolves when a storage failure stopped the hub (fail-stop; restart to recover). */
   readonly failed: Promise<Error>;
+  /** host:port of the Device Agent endpoint, when `deviceAgent` was given. */
+  readonly deviceAgentAddress?: string;
   /** Stops accepting, closes every connection (1001), commits what is pending, closes storage. */
   close(): Promise<void>;
 }
@@ -84,8 +90,10 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   const ctx: HubContext = { state, limits, auth, secret, connections, log };
 
   const api = createHttpHandler(ctx);
+  const doover = createDooverApi(ctx);
   const server: Server = createServer({ noDelay: true }, (req, res) => {
     if (options.httpFallback?.(req, res)) return;
+    if (doover.handle(req, res)) return;
     api(req, res);
   });
   const wss = new WebSocketServer({ server, maxPayload: limits.hardMaxMessageBytes, perMessageDeflate: false });
@@ -140,6 +148,18 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     throw err;
   }
   const address = server.address() as AddressInfo;
+  let deviceAgent: RunningDeviceAgent | undefined;
+  if (options.deviceAgent) {
+    try {
+      deviceAgent = await startDeviceAgent(ctx, options.deviceAgent, doover.service);
+    } catch (err) {
+      clearInterval(timer);
+      wss.close();
+      await new Promise((r) => server.close(r));
+      storage.close();
+      throw err;
+    }
+  }
   const host = !options.host || options.host === "0.0.0.0" || options.host === "::" ? "127.0.0.1" : options.host;
   const shownHost = host.includes(":") ? `[${host}]` : host;
 
@@ -147,6 +167,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   const close = () =>
     (closing ??= (async () => {
       clearInterval(timer);
+      await deviceAgent?.close();
       // Commit and send what is already queued, so every write the hub accepted is answered;
       // after this the state refuses new work (TAGWIRE_ERR_CLOSED).
       state.close();
@@ -164,6 +185,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
 
   return {
     url: `ws://${shownHost}:${address.port}`,
+    ...(deviceAgent ? { deviceAgentAddress: deviceAgent.address } : {}),
     httpUrl: `http://${shownHost}:${address.port}`,
     port: address.port,
     dataDir,

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { startHub, createToken, type RunningHub } from "../hub/index.js";
-import { connect, connectSession, RemoteSession, transportFor } from "../bindings/client/index.js";
+import { connect, RemoteSession, transportFor } from "../bindings/client/index.js";
 import { Agent } from "../bindings/sdk/agent.js";
 import type { ChannelEvent } from "../bindings/sdk/session.js";
 import { TagwireError } from "../bindings/core/errors.js";
@@ -90,7 +90,7 @@ describe("connect()", () => {
     expect(pump.session).toBeInstanceOf(RemoteSession);
     const events: ChannelEvent[] = [];
     await pump.publish("state", { rpm: 10, mode: { auto: true } });
-    viewer.subscribe("#", (e) => events.push(e), { agentId: "pump-1" });
+    viewer.subscribe("#", (e) => void events.push(e), { agentId: "pump-1" });
     await until(() => events.length === 1, 5000, "sync");
     expect(events[0]).toMatchObject({ type: "sync", agentId: "pump-1", channel: "state", version: 1, aggregate: { rpm: 10, mode: { auto: true } } });
     const r = await pump.publish("state", { mode: { auto: false }, rpm: 10 });
@@ -139,7 +139,7 @@ describe("reconnect", () => {
     await writer.createMessage("log", { i: 0 });
     const reader = await agentAt(viaProxy(), "rs-reader");
     const events: ChannelEvent[] = [];
-    reader.subscribe("#", (e) => events.push(e), { agentId: "rs-writer" });
+    reader.subscribe("#", (e) => void events.push(e), { agentId: "rs-writer" });
     await until(() => events.length === 2, 5000, "initial sync");
     await writer.publish("state", { n: 2 });
     await writer.createMessage("log", { i: 1 });
@@ -185,7 +185,7 @@ describe("reconnect", () => {
       await writer.publish("state", { n: 1, keep: "x" });
       const reader = await agentAt(`ws://127.0.0.1:${relay.port}`, "gap-reader");
       const events: ChannelEvent[] = [];
-      reader.subscribe("state", (e) => events.push(e), { agentId: "gap-writer" });
+      reader.subscribe("state", (e) => void events.push(e), { agentId: "gap-writer" });
       await until(() => events.length === 1, 5000, "sync");
       // Drop the one batch that carries version 2 of the aggregate on its way to the reader.
       let dropped = 0;
@@ -216,7 +216,7 @@ describe("reconnect", () => {
     await writer.publish("state", { n: 1 });
     const reader = await agentAt(viaProxy(), "quiet-reader");
     const events: ChannelEvent[] = [];
-    reader.subscribe("state", (e) => events.push(e), { agentId: "quiet-writer" });
+    reader.subscribe("state", (e) => void events.push(e), { agentId: "quiet-writer" });
     await until(() => events.length === 1, 5000, "sync");
     proxy.setMode("down");
     await waitState(session(reader), "offline");
@@ -243,7 +243,7 @@ describe("offline outbox", () => {
     const dev = await agentAt(viaProxy(), "ob-dev");
     const watcher = await agentAt(hub.url, "ob-watch");
     const events: ChannelEvent[] = [];
-    watcher.subscribe("#", (e) => events.push(e), { agentId: "ob-dev" });
+    watcher.subscribe("#", (e) => void events.push(e), { agentId: "ob-dev" });
     await dev.publish("state", { a: 1 });
     await until(() => events.length === 1, 5000, "first event");
     proxy.setMode("down");

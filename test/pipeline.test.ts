@@ -224,7 +224,7 @@ describe("pipeline: batch -> merge -> route -> fan-out", () => {
         expect(got[i]!.status).toBe(0);
         expect(got[i]!.version).toBe(version);
         expect(got[i]!.changed).toBe(version !== prev.version);
-        expect(got[i]!.fanout).toEqual(got[i]!.changed ? router.match(key) : []);
+        expect(got[i]!.fanout).toEqual(got[i]!.changed ? router.matchArray(key) : []);
       });
     }
     for (const [key, { agg, version }] of model) {

@@ -16,11 +16,11 @@ describe("router: matching rules", () => {
   it("matches exact names only", async () => {
     const { router } = await newRouter();
     router.subscribe("a/b", 1);
-    expect(router.match("a/b")).toEqual([1]);
-    expect(router.match("a")).toEqual([]);
-    expect(router.match("a/b/c")).toEqual([]);
-    expect(router.match("a/bb")).toEqual([]);
-    expect(router.match("b/b")).toEqual([]);
+    expect(router.matchArray("a/b")).toEqual([1]);
+    expect(router.matchArray("a")).toEqual([]);
+    expect(router.matchArray("a/b/c")).toEqual([]);
+    expect(router.matchArray("a/bb")).toEqual([]);
+    expect(router.matchArray("b/b")).toEqual([]);
   });
 
   it("matches one level with +", async () => {
@@ -28,11 +28,11 @@ describe("router: matching rules", () => {
     router.subscribe("a/+/c", 1);
     router.subscribe("+", 2);
     router.subscribe("+/+", 3);
-    expect(router.match("a/x/c")).toEqual([1]);
-    expect(router.match("a/c")).toEqual([3]);
-    expect(router.match("a/x/y/c")).toEqual([]);
-    expect(router.match("zzz")).toEqual([2]);
-    expect(router.match("p/q")).toEqual([3]);
+    expect(router.matchArray("a/x/c")).toEqual([1]);
+    expect(router.matchArray("a/c")).toEqual([3]);
+    expect(router.matchArray("a/x/y/c")).toEqual([]);
+    expect(router.matchArray("zzz")).toEqual([2]);
+    expect(router.matchArray("p/q")).toEqual([3]);
   });
 
   it("matches zero or more trailing levels with #, so a/# matches a", async () => {
@@ -40,12 +40,12 @@ describe("router: matching rules", () => {
     router.subscribe("a/#", 1);
     router.subscribe("#", 2);
     router.subscribe("+/b/#", 3);
-    expect(router.match("a")).toEqual([1, 2]);
-    expect(router.match("a/b")).toEqual([1, 2, 3]);
-    expect(router.match("a/b/c/d")).toEqual([1, 2, 3]);
-    expect(router.match("ab")).toEqual([2]);
-    expect(router.match("x/b")).toEqual([2, 3]);
-    expect(router.match("x/c")).toEqual([2]);
+    expect(router.matchArray("a")).toEqual([1, 2]);
+    expect(router.matchArray("a/b")).toEqual([1, 2, 3]);
+    expect(router.matchArray("a/b/c/d")).toEqual([1, 2, 3]);
+    expect(router.matchArray("ab")).toEqual([2]);
+    expect(router.matchArray("x/b")).toEqual([2, 3]);
+    expect(router.matchArray("x/c")).toEqual([2]);
   });
 
   it("matches routing keys with an agent wildcard", async () => {
@@ -53,10 +53,10 @@ describe("router: matching rules", () => {
     router.subscribe("+/sensors/#", 10);
     router.subscribe("agent-1/sensors/temperature", 11);
     router.subscribe("agent-2/+/temperature", 12);
-    expect(router.match("agent-1/sensors/temperature")).toEqual([10, 11]);
-    expect(router.match("agent-2/sensors/temperature")).toEqual([10, 12]);
-    expect(router.match("agent-2/sensors")).toEqual([10]);
-    expect(router.match("agent-3/tag_values")).toEqual([]);
+    expect(router.matchArray("agent-1/sensors/temperature")).toEqual([10, 11]);
+    expect(router.matchArray("agent-2/sensors/temperature")).toEqual([10, 12]);
+    expect(router.matchArray("agent-2/sensors")).toEqual([10]);
+    expect(router.matchArray("agent-3/tag_values")).toEqual([]);
   });
 
   it("returns ids ascending without duplicates, over the full u32 range", async () => {
@@ -64,7 +64,7 @@ describe("router: matching rules", () => {
     const ids = [4294967295, 7, 0, 2147483648, 99, 5, 2147483647];
     const patterns = ["x/y", "x/+", "#", "x/#", "+/y"];
     for (const id of ids) for (const p of patterns) router.subscribe(p, id);
-    expect(router.match("x/y")).toEqual([...ids].sort((a, b) => a - b));
+    expect(router.matchArray("x/y")).toEqual([...ids].sort((a, b) => a - b));
     expect(router.subscriptionCount).toBe(ids.length * patterns.length);
   });
 
@@ -74,10 +74,10 @@ describe("router: matching rules", () => {
     router.subscribe("a/b", 3);
     router.subscribe("a/+", 3);
     expect(router.subscriptionCount).toBe(2);
-    expect(router.match("a/b")).toEqual([3]);
+    expect(router.matchArray("a/b")).toEqual([3]);
     expect(router.unsubscribe("a/b", 3)).toBe(true);
     expect(router.unsubscribe("a/b", 3)).toBe(false);
-    expect(router.match("a/b")).toEqual([3]);
+    expect(router.matchArray("a/b")).toEqual([3]);
     expect(router.subscriptionCount).toBe(1);
   });
 
@@ -86,23 +86,23 @@ describe("router: matching rules", () => {
     router.subscribe("a/#", 1);
     router.subscribe("a/b", 2);
     router.subscribe("a/+", 3);
-    expect(router.match("a/b")).toEqual([1, 2, 3]);
+    expect(router.matchArray("a/b")).toEqual([1, 2, 3]);
     expect(router.unsubscribe("a/+", 3)).toBe(true);
-    expect(router.match("a/b")).toEqual([1, 2]);
+    expect(router.matchArray("a/b")).toEqual([1, 2]);
     expect(router.unsubscribe("a/#", 1)).toBe(true);
-    expect(router.match("a/b")).toEqual([2]);
-    expect(router.match("a")).toEqual([]);
+    expect(router.matchArray("a/b")).toEqual([2]);
+    expect(router.matchArray("a")).toEqual([]);
     expect(router.unsubscribe("a/b", 9)).toBe(false);
     expect(router.unsubscribe("never/seen/level", 2)).toBe(false);
     expect(router.unsubscribe("a/b/c", 2)).toBe(false);
     expect(router.unsubscribe("a/b", 2)).toBe(true);
-    expect(router.match("a/b")).toEqual([]);
+    expect(router.matchArray("a/b")).toEqual([]);
     expect(router.subscriptionCount).toBe(0);
     // The pruned paths can be rebuilt.
     router.subscribe("a/b", 2);
     router.subscribe("a/+/c", 4);
-    expect(router.match("a/b")).toEqual([2]);
-    expect(router.match("a/b/c")).toEqual([4]);
+    expect(router.matchArray("a/b")).toEqual([2]);
+    expect(router.matchArray("a/b/c")).toEqual([4]);
   });
 
   it("keeps routers of one core independent and shares channel ids between them", async () => {
@@ -110,16 +110,16 @@ describe("router: matching rules", () => {
     const other = core.createRouter();
     router.subscribe("a/b", 1);
     other.subscribe("a/#", 2);
-    expect(router.match("a/b")).toEqual([1]);
-    expect(other.match("a/b")).toEqual([2]);
+    expect(router.matchArray("a/b")).toEqual([1]);
+    expect(other.matchArray("a/b")).toEqual([2]);
     const id = router.channelId("a/b");
     expect(other.channelId("a/b")).toBe(id);
     expect(Array.from(other.matchId(id))).toEqual([2]);
     expect(Array.from(router.matchId(id))).toEqual([1]);
     other.dispose();
-    expect(router.match("a/b")).toEqual([1]);
+    expect(router.matchArray("a/b")).toEqual([1]);
     const third = core.createRouter();
-    expect(third.match("a/b")).toEqual([]);
+    expect(third.matchArray("a/b")).toEqual([]);
   });
 
   it("keeps many routers apart through handle growth and reuse", async () => {
@@ -136,13 +136,13 @@ describe("router: matching rules", () => {
       return r;
     });
     for (let i = 1; i < 200; i += 2) {
-      expect(routers[i].match(`r${i}/x`)).toEqual([i]);
-      expect(routers[i].match(`m${i % 150}`)).toEqual([]);
+      expect(routers[i].matchArray(`r${i}/x`)).toEqual([i]);
+      expect(routers[i].matchArray(`m${i % 150}`)).toEqual([]);
       expect(routers[i].subscriptionCount).toBe(1);
     }
     for (let i = 0; i < 150; i++) {
-      expect(more[i].match(`m${i}`)).toEqual([1000 + i]);
-      expect(more[i].match(`r${i}/x`)).toEqual([]);
+      expect(more[i].matchArray(`m${i}`)).toEqual([1000 + i]);
+      expect(more[i].matchArray(`r${i}/x`)).toEqual([]);
     }
     expect(() => routers[0].match("r0/x")).toThrowError(expect.objectContaining({ code: "TAGWIRE_ERR_NOT_FOUND" }));
   });
@@ -159,6 +159,21 @@ describe("router: matching rules", () => {
     expect(Array.from(router.matchId(id))).toEqual([1, 5]);
     expect(() => router.matchId(1 << 30)).toThrowError(expect.objectContaining({ code: "TAGWIRE_ERR_NOT_FOUND" }));
     expect(() => router.matchId(-1)).toThrowError(expect.objectContaining({ code: "TAGWIRE_ERR_ARGUMENT" }));
+  });
+
+  it("serves match(string) as the same view, and matchArray as a fresh array to keep", async () => {
+    const { router } = await newRouter();
+    for (let id = 0; id < 300; id++) router.subscribe(id % 2 ? "+/tag_values" : "dev-1/#", id);
+    const view = router.match("dev-1/tag_values");
+    expect(view).toBeInstanceOf(Uint32Array);
+    expect(view.length).toBe(300);
+    expect(Array.from(view)).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    const kept = router.matchArray("dev-1/tag_values");
+    expect(Array.isArray(kept)).toBe(true);
+    expect(Array.from(router.match("dev-2/tag_values"))).toEqual(kept.filter((id) => id % 2 === 1));
+    router.unsubscribe("+/tag_values", 1);
+    expect(kept.length).toBe(300);
+    expect(router.match("dev-1/tag_values").length).toBe(299);
   });
 
   it("rejects subscriber ids outside u32", async () => {
@@ -204,11 +219,11 @@ describe("router: names", () => {
     const { router } = await newRouter();
     const alphabet = "ABCXYZabcxyz0189_.:-";
     router.subscribe(alphabet + "/+", 1);
-    expect(router.match(alphabet + "/x")).toEqual([1]);
+    expect(router.matchArray(alphabet + "/x")).toEqual([1]);
     const long = "a/".repeat(127) + "b"; // 255 bytes, 128 levels
     router.subscribe(long, 2);
     router.subscribe("+/".repeat(127) + "#", 3);
-    expect(router.match(long)).toEqual([2, 3]);
+    expect(router.matchArray(long)).toEqual([2, 3]);
   });
 
   it("rejects invalid patterns with TAGWIRE_ERR_NAME and keeps earlier subscriptions", async () => {
@@ -216,16 +231,16 @@ describe("router: names", () => {
     router.subscribe("a/b", 1);
     router.subscribe("a/#", 2);
     router.subscribe("+/b", 3);
-    const before = router.match("a/b");
+    const before = router.matchArray("a/b");
     for (const p of badPatterns) {
       expectNameError(() => router.subscribe(p, 7));
       expectNameError(() => router.unsubscribe(p, 1));
     }
     expect(router.subscriptionCount).toBe(3);
-    expect(router.match("a/b")).toEqual(before);
-    expect(router.match("a/b")).toEqual([1, 2, 3]);
+    expect(router.matchArray("a/b")).toEqual(before);
+    expect(router.matchArray("a/b")).toEqual([1, 2, 3]);
     router.subscribe("a/c", 4);
-    expect(router.match("a/c")).toEqual([2, 4]);
+    expect(router.matchArray("a/c")).toEqual([2, 4]);
   });
 
   it("rejects invalid channel names with TAGWIRE_ERR_NAME and stays usable", async () => {
@@ -236,7 +251,7 @@ describe("router: names", () => {
       expectNameError(() => router.match(c));
       expectNameError(() => router.channelId(c));
     }
-    expect(router.match("a/b")).toEqual([1, 2]);
+    expect(router.matchArray("a/b")).toEqual([1, 2]);
     expect(router.subscriptionCount).toBe(2);
   });
 
@@ -252,7 +267,7 @@ describe("router: names", () => {
     const len = core.instance.writeInString("a".repeat(256));
     expect(ex.routerSubscribe(1, ex.ioInPtr(), len, 1)).toBe(-5);
     expect(ex.routerInternChannel(1, ex.ioInPtr(), len)).toBe(-5);
-    expect(router.match("x")).toEqual([1]);
+    expect(router.matchArray("x")).toEqual([1]);
   });
 });
 
@@ -340,7 +355,7 @@ describe("router: equivalence with qlobber (seeded)", () => {
     const channels = Array.from({ length: 2000 }, channel);
     const check = (c: string) => {
       const want = expected(c);
-      const got = rand() < 0.5 ? router.match(c) : Array.from(router.matchId(router.channelId(c)));
+      const got = rand() < 0.5 ? router.matchArray(c) : Array.from(router.matchId(router.channelId(c)));
       matched++;
       totalFanOut += want.length;
       if (JSON.stringify(got) !== JSON.stringify(want) && mismatches.length < 5) {

@@ -119,6 +119,31 @@ describe("versions and effective diffs", () => {
     });
   });
 
+  it("applyView gives apply's result in place, in one reused object", () => {
+    const a = store.open("view/a");
+    const other = core.createChannelStore();
+    const r1 = store.applyView(a, pack({ x: 1, y: { z: 2 } }));
+    expect({ version: r1.version, changed: r1.changed }).toEqual({ version: 1, changed: true });
+    expect(unpack(r1.diff)).toEqual({ x: 1, y: { z: 2 } });
+    expect(unpack(r1.bytes.subarray(r1.diffStart, r1.diffStart + r1.diffLength))).toEqual({ x: 1, y: { z: 2 } });
+    const r2 = store.applyView(a, pack({ x: 1 }));
+    expect(r2).toBe(r1);
+    expect({ version: r2.version, changed: r2.changed, diff: [...r2.diff] }).toEqual({ version: 1, changed: false, diff: [0x80] });
+    // Same answers as apply on a twin channel in another store, through a sequence of changes.
+    const c = store.open("view/c");
+    const b = other.open("view/d");
+    for (let i = 0; i < 200; i++) {
+      const d = pack({ [`k${i % 7}`]: i % 3 === 0 ? null : i, n: { [`m${i % 5}`]: i % 4 } });
+      const copy = other.apply(b, d);
+      const view = store.applyView(c, d);
+      expect({ version: view.version, changed: view.changed, diff: [...view.diff] }).toEqual({
+        version: copy.version,
+        changed: copy.changed,
+        diff: [...copy.diff],
+      });
+    }
+  });
+
   it("with doDelete false, null is stored and is itself a value", () => {
     const c = store.open("nd");
     store.applyValue(c, { a: 1, m: { k: 1 } });

@@ -18,7 +18,10 @@
 // `int64AsType: "auto"`, which core/doc.ts asks for). BigInt encodes as cf/d3. Extension types,
 // 0xc1 and objects that are not plain (Date, Map) are refused. Errors are plain Errors; one for
 // input cut short carries `incomplete: true`, as msgpackr's does, which frames.ts turns into
-// TAGWIRE_ERR_INCOMPLETE.
+// TAGWIRE_ERR_INCOMPLETE. Headers are written by the primitives the frame codec uses
+// (protocol/msgpack-bytes.ts, which imports nothing).
+
+import { writeArrayHeader, writeBinHeader, writeMapHeader, writeStrHeader, writeUint } from "../protocol/msgpack-bytes.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -42,29 +45,17 @@ class Writer {
     this.view = new DataView(next.buffer);
   }
 
-  /** A one-byte type tag followed by an n-byte big-endian length or value. */
-  head(tag: number, bytes: 0 | 1 | 2 | 4, n: number): void {
-    this.ensure(5);
-    this.buf[this.pos++] = tag;
-    if (bytes === 1) this.view.setUint8(this.pos, n);
-    else if (bytes === 2) this.view.setUint16(this.pos, n);
-    else if (bytes === 4) this.view.setUint32(this.pos, n);
-    this.pos += bytes;
-  }
-
-  /** Header of a str/bin/array/map of length n: fixed form below `fixLimit`, else 8/16/32-bit. */
-  sized(n: number, fix: number, fixLimit: number, t8: number, t16: number, t32: number): void {
-    if (n < fixLimit) this.head(fix | n, 0, 0);
-    else if (t8 && n < 0x100) this.head(t8, 1, n);
-    else if (n < 0x10000) this.head(t16, 2, n);
-    else this.head(t32, 4, n);
+  /** A value that is a single byte (nil, booleans, fixints). */
+  byte(b: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = b;
   }
 
   value(v: unknown): void {
-    if (v === null || v === undefined) return this.head(0xc0, 0, 0);
+    if (v === null || v === undefined) return this.byte(0xc0);
     switch (typeof v) {
       case "boolean":
-        return this.head(v ? 0xc3 : 0xc2, 0, 0);
+        return this.byte(v ? 0xc3 : 0xc2);
       case "number":
         return this.number(v);
       case "bigint":
@@ -81,21 +72,22 @@ class Writer {
         this.ensure(max + 5);
         const start = this.pos;
         const written = encoder.encodeInto(v, this.buf.subarray(start + 5)).written!;
-        this.sized(written, 0xa0, 32, 0xd9, 0xda, 0xdb);
+        this.pos = writeStrHeader(this.buf, start, written);
         this.buf.copyWithin(this.pos, start + 5, start + 5 + written);
         this.pos += written;
         return;
       }
       case "object":
         if (v instanceof Uint8Array) {
-          this.sized(v.length, 0, 0, 0xc4, 0xc5, 0xc6);
-          this.ensure(v.length);
+          this.ensure(5 + v.length);
+          this.pos = writeBinHeader(this.buf, this.pos, v.length);
           this.buf.set(v, this.pos);
           this.pos += v.length;
           return;
         }
         if (Array.isArray(v)) {
-          this.sized(v.length, 0x90, 16, 0, 0xdc, 0xdd);
+          this.ensure(5);
+          this.pos = writeArrayHeader(this.buf, this.pos, v.length);
           for (let i = 0; i < v.length; i++) this.value(v[i]);
           return;
         }
@@ -109,10 +101,14 @@ class Writer {
   number(n: number): void {
     if (Number.isInteger(n)) {
       if (n >= 0) {
-        if (n < 0x80) return this.head(n, 0, 0);
-        if (n <= 0xffffffff) return this.sized(n, 0, 0, 0xcc, 0xcd, 0xce);
+        if (n < 0x80) return this.byte(n);
+        if (n <= 0xffffffff) {
+          this.ensure(5);
+          this.pos = writeUint(this.buf, this.pos, n);
+          return;
+        }
       } else if (n >= -32) {
-        return this.head(n & 0xff, 0, 0);
+        return this.byte(n & 0xff);
       } else if (n >= -0x80000000) {
         this.ensure(5);
         const tag = n >= -0x80 ? 0xd0 : n >= -0x8000 ? 0xd1 : 0xd2;
@@ -132,7 +128,8 @@ class Writer {
 
   map(o: Record<string, unknown>): void {
     const keys = Object.keys(o).filter((k) => o[k] !== undefined);
-    this.sized(keys.length, 0x80, 16, 0, 0xde, 0xdf);
+    this.ensure(5);
+    this.pos = writeMapHeader(this.buf, this.pos, keys.length);
     for (const k of keys) {
       this.value(k);
       this.value(o[k]);

@@ -18,7 +18,17 @@ import { RemoteSession, type RemoteSessionOptions } from "./remote-session.js";
 import { randomId } from "../protocol/ids.js";
 
 /** Session tuning passed straight through to the RemoteSession (documented there). */
-const SESSION_KEYS = ["backoff", "requestTimeoutMs", "helloTimeoutMs", "pingIntervalMs", "pingTimeoutMs", "catchUpMessages", "onError"] as const;
+const SESSION_KEYS = [
+  "backoff",
+  "requestTimeoutMs",
+  "helloTimeoutMs",
+  "pingIntervalMs",
+  "pingTimeoutMs",
+  "catchUpMessages",
+  "highWaterBytes",
+  "maxQueuedBytes",
+  "onError",
+] as const;
 
 export interface ConnectOptions extends Pick<RemoteSessionOptions, (typeof SESSION_KEYS)[number]> {
   agentId: string;

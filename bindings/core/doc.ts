@@ -10,6 +10,7 @@
 import { Packr, Unpackr } from "msgpackr";
 import type { CoreInstance } from "./instance.js";
 import { TagwireError } from "./errors.js";
+import { Status } from "./layout.generated.js";
 
 export interface DiffOptions {
   /** `null` in a diff removes the key (true, the default) or stores null (false). */
@@ -98,7 +99,7 @@ export class DocCodec {
     if (bytes.length > this.limits.maxPayloadBytes) return false;
     this.instance.writeIn(bytes);
     // Anything the core rejects (bad key, not an object, too deep, bin/ext) is not a valid payload.
-    return this.instance.exports.docValidatePayload(bytes.length) === 0;
+    return this.instance.exports.docValidatePayload(bytes.length) === Status.OK;
   }
 
   private callPair(what: string, a: unknown, b: unknown, call: (aLen: number, bLen: number) => number): number {
@@ -109,7 +110,7 @@ export class DocCodec {
     if (first.length > max || second.length > max) {
       throw new TagwireError("TAGWIRE_ERR_SIZE", `${what}: payload of ${Math.max(first.length, second.length)} bytes exceeds ${max}`);
     }
-    const ptr = this.instance.exports.ioInReserve(first.length + second.length);
+    const ptr = this.instance.reserveIn(first.length + second.length);
     const u8 = this.instance.u8;
     u8.set(first, ptr);
     u8.set(second, ptr + first.length);

@@ -1,4 +1,6 @@
-// Typed errors with stable codes. The numeric status values match assembly/errors.ts.
+// Typed errors with stable codes. The core's numeric statuses come from assembly/layout.json
+// (layout.generated.ts): status ERR_X is raised here as TAGWIRE_ERR_X.
+import { STATUS_NAMES, type Status } from "./layout.generated.js";
 
 export type TagwireErrorCode =
   | "TAGWIRE_ERR_MSGPACK"
@@ -19,24 +21,17 @@ export type TagwireErrorCode =
   | "TAGWIRE_ERR_AUTH"
   | "TAGWIRE_ERR_FORBIDDEN"
   | "TAGWIRE_ERR_RATE"
+  | "TAGWIRE_ERR_BACKPRESSURE"
   | "TAGWIRE_ERR_PROTOCOL"
   | "TAGWIRE_ERR_UI"
   | "TAGWIRE_ERR_INTERNAL";
 
-/** Status numbers returned by the core, indexed by value. */
-const STATUS_CODES: readonly TagwireErrorCode[] = [
-  "TAGWIRE_ERR_MSGPACK", // placeholder for 0 (never raised)
-  "TAGWIRE_ERR_MSGPACK",
-  "TAGWIRE_ERR_INCOMPLETE",
-  "TAGWIRE_ERR_DEPTH",
-  "TAGWIRE_ERR_SIZE",
-  "TAGWIRE_ERR_NAME",
-  "TAGWIRE_ERR_NOT_FOUND",
-  "TAGWIRE_ERR_ARGUMENT",
-  "TAGWIRE_ERR_PAYLOAD",
-  "TAGWIRE_ERR_MEMORY",
-  "TAGWIRE_ERR_FORBIDDEN",
-];
+/** TagwireError codes of the core's statuses, indexed by value (0, OK, is never raised). */
+const STATUS_CODES: readonly TagwireErrorCode[] = STATUS_NAMES.map((name) =>
+  name === "OK" ? "TAGWIRE_ERR_INTERNAL" : (`TAGWIRE_${name}` satisfies CoreStatusCode),
+);
+/** Fails to compile when layout.json gains a status this file has no code for. */
+type CoreStatusCode = `TAGWIRE_${Exclude<keyof typeof Status, "OK">}` & TagwireErrorCode;
 
 export class TagwireError extends Error {
   readonly code: TagwireErrorCode;

@@ -1,20 +1,21 @@
 // createCore(): one wasm instance (its own linear memory) and the typed API over it.
 import { CoreInstance } from "./instance.js";
 import { Router } from "./router.js";
-import { RollingStats, type RollingStatsOptions, type RollingStatsSnapshot } from "./stats.js";
+import { RollingWindow, type RollingStatsOptions, type RollingStatsSnapshot } from "./stats.js";
 import { RateLimiter, ChangeFilter, type RateLimiterOptions, type ChangeFilterOptions } from "./throttle.js";
-import { ChannelStore, type ChannelStoreOptions, type ApplyOptions, type ApplyResult, type ApplyValueResult } from "./store.js";
+import { ChannelStore, ApplyView, type ChannelStoreOptions, type ApplyOptions, type ApplyResult, type ApplyValueResult } from "./store.js";
 import { DocCodec, type DiffOptions, type DocLimits } from "./doc.js";
 import { Pipeline, IngestResult, NOT_HANDLED, type IngestOptions } from "./pipeline.js";
 
 export { TagwireError, type TagwireErrorCode } from "./errors.js";
-export type { Router, RollingStats, RollingStatsOptions, RateLimiter, ChangeFilter, RateLimiterOptions, ChangeFilterOptions };
-export type { ChannelStore, ChannelStoreOptions, ApplyOptions, ApplyResult, ApplyValueResult, DiffOptions, DocLimits, RollingStatsSnapshot };
+export type { Router, RollingWindow, RollingStatsOptions, RateLimiter, ChangeFilter, RateLimiterOptions, ChangeFilterOptions };
+export type { ChannelStore, ApplyView, ChannelStoreOptions, ApplyOptions, ApplyResult, ApplyValueResult, DiffOptions, DocLimits, RollingStatsSnapshot };
 export { Pipeline, IngestResult, NOT_HANDLED, type IngestOptions };
 
 export interface CoreOptions extends DocLimits {}
 
 export class Core {
+  /** @internal The wasm instance and its memory views (for the SDK's helpers, benches and tests). */
   readonly instance: CoreInstance;
   private readonly doc: DocCodec;
 
@@ -42,8 +43,9 @@ export class Core {
     return new Router(this.instance);
   }
 
-  createRollingStats(options: RollingStatsOptions): RollingStats {
-    return new RollingStats(this.instance, options);
+  /** A rolling window over this core's memory (count, sum, mean, min, max, stddev, EWMA). */
+  createRollingStats(options: RollingStatsOptions): RollingWindow {
+    return new RollingWindow(this.instance, options);
   }
 
   createRateLimiter(options: RateLimiterOptions): RateLimiter {

@@ -3,15 +3,32 @@
 // output region, rebuilding its typed-array views only when linear memory has grown.
 import { WASM_BASE64 } from "./wasm.generated.js";
 import { TagwireError, statusError } from "./errors.js";
+import { CORE_EXPORT_ARITY, type CoreExports } from "./exports.generated.js";
+import { LAYOUT_HASH } from "./layout.generated.js";
 
-/** Raw exports of assembly/index.ts: numbers only. */
-export type CoreExports = Record<string, any> & {
-  memory: WebAssembly.Memory;
-  ioInReserve(len: number): number;
-  ioInPtr(): number;
-  ioOutPtr(): number;
-  ioOutLen(): number;
-};
+export type { CoreExports };
+
+/**
+ * What is wrong with a wasm instance's exports for this binding: missing, extra or wrong-arity
+ * exports, or a layoutHash() from another assembly/layout.json. Empty when they match.
+ */
+export function coreExportProblems(exports: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const want = CORE_EXPORT_ARITY as Record<string, number>;
+  for (const [name, arity] of Object.entries(want)) {
+    const got = exports[name];
+    if (got === undefined) problems.push(`missing export ${name}`);
+    else if (arity === -1 ? !(got instanceof WebAssembly.Memory) : typeof got !== "function" || got.length !== arity) {
+      problems.push(`export ${name} does not have the expected shape (${arity === -1 ? "memory" : `${arity} parameters`})`);
+    }
+  }
+  for (const name of Object.keys(exports)) if (!(name in want)) problems.push(`unexpected export ${name}`);
+  if (problems.length === 0) {
+    const hash = (exports.layoutHash as () => number)() >>> 0;
+    if (hash !== LAYOUT_HASH) problems.push(`layout 0x${hash.toString(16)} differs from the binding's 0x${LAYOUT_HASH.toString(16)}`);
+  }
+  return problems;
+}
 
 let compiled: Promise<WebAssembly.Module> | undefined;
 
@@ -40,7 +57,10 @@ export class CoreInstance {
   private f64View!: Float64Array;
   private dv!: DataView;
   private inView: Uint8Array | undefined;
-  private inViewPtr = 0;
+  // The input region as last reserved: it moves only inside ioInReserve, and every reservation
+  // goes through reserveIn, so a request that fits costs no call into the core.
+  private inAt = 0;
+  private inCap = 0;
   /** Set when the core aborted: its state can no longer be trusted. */
   dead: string | undefined;
 
@@ -65,6 +85,11 @@ export class CoreInstance {
       },
     };
     const instance = await WebAssembly.instantiate(module, imports);
+    // A wasm from another build of assembly/ would misread every record: refuse it here.
+    const problems = coreExportProblems(instance.exports as Record<string, unknown>);
+    if (problems.length > 0) {
+      throw new TagwireError("TAGWIRE_ERR_INTERNAL", `tagwire core does not match its binding (rebuild with npm run build:wasm): ${problems.join("; ")}`);
+    }
     self = new CoreInstance(instance.exports as unknown as CoreExports);
     return self;
   }
@@ -102,9 +127,27 @@ export class CoreInstance {
     return this.dv;
   }
 
+  /**
+   * Address of the input region, holding at least `len` bytes. Asks the core only when the region
+   * must grow (it may move then); the core's own modules never grow it past what was reserved here.
+   */
+  reserveIn(len: number): number {
+    if (len <= this.inCap) return this.inAt;
+    // At least the region's initial 64 KiB, which the core already holds: no move for small asks.
+    const cap = Math.max(len, 65536);
+    this.inAt = this.exports.ioInReserve(cap);
+    this.inCap = cap;
+    return this.inAt;
+  }
+
+  /** Address of the input region (as of the last reserveIn). */
+  get inPtr(): number {
+    return this.inCap === 0 ? this.reserveIn(0) : this.inAt;
+  }
+
   /** Copies bytes into the input region; returns their address. */
   writeIn(bytes: Uint8Array): number {
-    const ptr = this.exports.ioInReserve(bytes.length);
+    const ptr = this.reserveIn(bytes.length);
     this.u8.set(bytes, ptr);
     return ptr;
   }
@@ -117,17 +160,11 @@ export class CoreInstance {
     const need = offset + s.length * 3;
     // A fresh subarray per call costs more than encoding a short name: keep one view of the
     // input region, rebuilt only when the region moves, is too small, or memory grows.
+    // A grown memory detaches the old buffer (length 0); a moved region changes byteOffset.
     let view = this.inView;
-    if (
-      view === undefined ||
-      view.length < need ||
-      view.buffer !== this.exports.memory.buffer ||
-      this.exports.ioInPtr() !== this.inViewPtr
-    ) {
-      const cap = Math.max(need, 4096);
-      const ptr = this.exports.ioInReserve(cap);
-      view = this.inView = new Uint8Array(this.exports.memory.buffer, ptr, cap);
-      this.inViewPtr = ptr;
+    const ptr = this.reserveIn(need);
+    if (view === undefined || view.length < need || view.byteOffset !== ptr) {
+      view = this.inView = new Uint8Array(this.exports.memory.buffer, ptr, this.inCap);
     }
     return encoder.encodeInto(s, offset === 0 ? view : view.subarray(offset)).written!;
   }

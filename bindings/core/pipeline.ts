@@ -5,11 +5,28 @@ import type { CoreInstance } from "./instance.js";
 import type { ChannelStore } from "./store.js";
 import type { Router } from "./router.js";
 import { TagwireError, statusError } from "./errors.js";
+import {
+  APPLY_DO_DELETE,
+  PIPELINE_NOT_HANDLED,
+  PIPELINE_RECORD_CHANGED as CHANGED,
+  PIPELINE_RECORD_CHANNEL_ID as CHANNEL_ID,
+  PIPELINE_RECORD_DIFF_LEN as DIFF_LEN,
+  PIPELINE_RECORD_DIFF_OFF as DIFF_OFF,
+  PIPELINE_RECORD_FAN_COUNT as FAN_COUNT,
+  PIPELINE_RECORD_FAN_OFF as FAN_OFF,
+  PIPELINE_RECORD_FRAME_LEN as FRAME_LEN,
+  PIPELINE_RECORD_FRAME_OFF as FRAME_OFF,
+  PIPELINE_RECORD_REQ_ID as REQ_ID,
+  PIPELINE_RECORD_SIZE as RECORD,
+  PIPELINE_RECORD_SLOT as SLOT,
+  PIPELINE_RECORD_STATUS as STATUS,
+  PIPELINE_RECORD_TYPE as TYPE,
+  PIPELINE_RECORD_VERSION as VERSION,
+} from "./layout.generated.js";
 
-// Record layout written by assembly/pipeline.ts (56 bytes per frame, little-endian).
-const RECORD = 56;
+// Records are PIPELINE_RECORD in assembly/layout.json (generated into layout.generated.ts).
 /** Status of frames the pipeline only located (not publishes): decode them in JavaScript. */
-export const NOT_HANDLED = -1;
+export const NOT_HANDLED = PIPELINE_NOT_HANDLED;
 
 export interface IngestOptions {
   /** Refuse publishes to channels of any other agent (a device connection's own id). */
@@ -38,8 +55,9 @@ export class IngestResult {
   /** @internal */
   reset(count: number, batch: Uint8Array): void {
     this.count = count;
-    // The output region is a heap block (16-byte aligned) and records are 56 bytes, so every
-    // field sits at an index of the u32 / f64 views.
+    // The output region is a heap block (16-byte aligned) and records are a multiple of 8 bytes
+    // with naturally aligned fields (gen-layout checks), so every field sits at an index of the
+    // u32 / f64 views.
     this.base = this.instance.exports.ioOutPtr();
     this.batch = batch;
     this.u8 = this.instance.u8;
@@ -47,15 +65,15 @@ export class IngestResult {
     this.f64 = this.instance.f64;
   }
 
-  /** Index (in u32 units) of frame i's record. */
+  /** Byte address of frame i's record. */
   private rec(i: number): number {
     if (!(i >= 0 && i < this.count)) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `no frame ${i} in this batch`);
-    return (this.base + i * RECORD) >>> 2;
+    return this.base + i * RECORD;
   }
 
   /** 0 for an applied publish, NOT_HANDLED for other frame types, else a core status. */
   status(i: number): number {
-    return this.u32[this.rec(i)]! | 0;
+    return this.u32[(this.rec(i) + STATUS) >>> 2]! | 0;
   }
   /** The TagwireError for a refused publish, or undefined. */
   error(i: number): TagwireError | undefined {
@@ -63,30 +81,30 @@ export class IngestResult {
     return s > 0 ? statusError(s, `frame ${i}`) : undefined;
   }
   type(i: number): number {
-    return this.u32[this.rec(i) + 1]!;
+    return this.u32[(this.rec(i) + TYPE) >>> 2]!;
   }
   /** The frame's own bytes (a view of the caller's batch). */
   frame(i: number): Uint8Array {
     const r = this.rec(i);
-    const off = this.u32[r + 2]!;
-    return this.batch.subarray(off, off + this.u32[r + 3]!);
+    const off = this.u32[(r + FRAME_OFF) >>> 2]!;
+    return this.batch.subarray(off, off + this.u32[(r + FRAME_LEN) >>> 2]!);
   }
   reqId(i: number): number {
-    return this.u32[this.rec(i) + 12]!;
+    return this.u32[(this.rec(i) + REQ_ID) >>> 2]!;
   }
   version(i: number): number {
-    return this.f64[(this.rec(i) + 4) >>> 1]!;
+    return this.f64[(this.rec(i) + VERSION) >>> 3]!;
   }
   changed(i: number): boolean {
-    return this.u32[this.rec(i) + 13] !== 0;
+    return this.u32[(this.rec(i) + CHANGED) >>> 2] !== 0;
   }
   /** Store slot of the routing key (`agentId/channel`). */
   slot(i: number): number {
-    return this.u32[this.rec(i) + 10]! | 0;
+    return this.u32[(this.rec(i) + SLOT) >>> 2]! | 0;
   }
   /** Router channel id of the routing key. */
   channelId(i: number): number {
-    return this.u32[this.rec(i) + 11]! | 0;
+    return this.u32[(this.rec(i) + CHANNEL_ID) >>> 2]! | 0;
   }
   // Allocation-free reading for hot loops (one subarray per frame costs more than the merge of a
   // small diff): the byte range of frame i's diff inside `bytes`, and the index range of its
@@ -102,30 +120,30 @@ export class IngestResult {
   }
   /** Offset in `bytes` of frame i's effective diff (what diff(i) views). */
   diffStart(i: number): number {
-    return this.base + this.u32[this.rec(i) + 6]!;
+    return this.base + this.u32[(this.rec(i) + DIFF_OFF) >>> 2]!;
   }
   diffLength(i: number): number {
-    return this.u32[this.rec(i) + 7]!;
+    return this.u32[(this.rec(i) + DIFF_LEN) >>> 2]!;
   }
   /** Index in `words` of frame i's first subscriber id (what fanout(i) views). */
   fanoutStart(i: number): number {
-    return (this.base + this.u32[this.rec(i) + 8]!) >>> 2;
+    return (this.base + this.u32[(this.rec(i) + FAN_OFF) >>> 2]!) >>> 2;
   }
   fanoutCount(i: number): number {
-    return this.u32[this.rec(i) + 9]!;
+    return this.u32[(this.rec(i) + FAN_COUNT) >>> 2]!;
   }
 
   /** The effective diff as msgpack (a view into the core). */
   diff(i: number): Uint8Array {
     const r = this.rec(i);
-    const off = this.base + this.u32[r + 6]!;
-    return this.u8.subarray(off, off + this.u32[r + 7]!);
+    const off = this.base + this.u32[(r + DIFF_OFF) >>> 2]!;
+    return this.u8.subarray(off, off + this.u32[(r + DIFF_LEN) >>> 2]!);
   }
   /** Subscriber ids to fan the change out to, ascending and unique (a view into the core). */
   fanout(i: number): Uint32Array {
     const r = this.rec(i);
-    const at = (this.base + this.u32[r + 8]!) >>> 2;
-    return this.u32.subarray(at, at + this.u32[r + 9]!);
+    const at = (this.base + this.u32[(r + FAN_OFF) >>> 2]!) >>> 2;
+    return this.u32.subarray(at, at + this.u32[(r + FAN_COUNT) >>> 2]!);
   }
 }
 
@@ -158,13 +176,13 @@ export class Pipeline {
     const w = options.writerAgentId;
     if (w !== undefined) {
       // The writer id follows the batch in the input region.
-      const ptr = ex.ioInReserve(batch.length + w.length * 3);
+      const ptr = this.instance.reserveIn(batch.length + w.length * 3);
       this.instance.u8.set(batch, ptr);
       writerLen = this.instance.writeInString(w, batch.length);
     } else {
       this.instance.writeIn(batch);
     }
-    const n = ex.pipelineIngest(this.handle, batch.length, writerLen, options.doDelete === false ? 0 : 1);
+    const n = ex.pipelineIngest(this.handle, batch.length, writerLen, options.doDelete === false ? 0 : APPLY_DO_DELETE);
     if (n < 0) throw statusError(-n, "ingest batch");
     this.result.reset(n, batch);
     return this.result;

@@ -1,21 +1,10 @@
 // Binding of the core channel router (assembly/router.ts). Only numbers cross: names are written
 // as UTF-8 into the core's input region, results are read from linear memory through the
 // instance's cached views.
-import type { CoreInstance } from "./instance.js";
+import type { CoreExports, CoreInstance } from "./instance.js";
 import { TagwireError, statusError } from "./errors.js";
+import { MAX_NAME_BYTES, nameError, shownName } from "./names.js";
 
-interface RouterExports {
-  ioInPtr(): number;
-  routerCreate(): number;
-  routerDispose(handle: number): number;
-  routerSubscribe(handle: number, ptr: number, len: number, id: number): number;
-  routerUnsubscribe(handle: number, ptr: number, len: number, id: number): number;
-  routerSubscriptionCount(handle: number): number;
-  routerInternChannel(handle: number, ptr: number, len: number): number;
-  routerMatchId(handle: number, channelId: number): number;
-}
-
-const MAX_NAME_BYTES = 255;
 
 /**
  * Channel name -> interned channel id, one map per core instance (interning is per instance and
@@ -26,14 +15,7 @@ const MAX_NAME_BYTES = 255;
 const channelIdCaches = new WeakMap<CoreInstance, Map<string, number>>();
 const CHANNEL_ID_CACHE_LIMIT = 1 << 16;
 
-function shown(s: unknown): string {
-  if (typeof s !== "string") return String(s);
-  return JSON.stringify(s.length > 80 ? s.slice(0, 80) + "..." : s);
-}
 
-function nameError(kind: string, value: unknown, why: string): TagwireError {
-  return new TagwireError("TAGWIRE_ERR_NAME", `invalid ${kind} ${shown(value)}: ${why}`);
-}
 
 /**
  * Routes channel names to subscriber ids with MQTT-style patterns.
@@ -50,7 +32,7 @@ function nameError(kind: string, value: unknown, why: string): TagwireError {
  */
 export class Router {
   readonly instance: CoreInstance;
-  private readonly ex: RouterExports;
+  private readonly ex: CoreExports;
   private readonly channelIds: Map<string, number>;
   private handle: number;
   /**
@@ -63,7 +45,7 @@ export class Router {
   constructor(instance: CoreInstance) {
     instance.check();
     this.instance = instance;
-    this.ex = instance.exports as unknown as RouterExports;
+    this.ex = instance.exports;
     let ids = channelIdCaches.get(instance);
     if (!ids) channelIdCaches.set(instance, (ids = new Map()));
     this.channelIds = ids;
@@ -79,25 +61,35 @@ export class Router {
   /** Subscribes `id` (an integer 0..2^32-1) to `pattern`. Subscribing twice is a no-op. */
   subscribe(pattern: string, id: number): void {
     const len = this.writePattern(pattern, id, "subscribe");
-    const r = this.ex.routerSubscribe(this.handle, this.ex.ioInPtr(), len, id);
-    if (r < 0) throw statusError(-r, `router.subscribe(${shown(pattern)})`);
+    const r = this.ex.routerSubscribe(this.handle, this.instance.inPtr, len, id);
+    if (r < 0) throw statusError(-r, `router.subscribe(${shownName(pattern)})`);
   }
 
   /** Removes `id` from `pattern`; true if it was subscribed to exactly that pattern. */
   unsubscribe(pattern: string, id: number): boolean {
     const len = this.writePattern(pattern, id, "unsubscribe");
-    const r = this.ex.routerUnsubscribe(this.handle, this.ex.ioInPtr(), len, id);
-    if (r < 0) throw statusError(-r, `router.unsubscribe(${shown(pattern)})`);
+    const r = this.ex.routerUnsubscribe(this.handle, this.instance.inPtr, len, id);
+    if (r < 0) throw statusError(-r, `router.unsubscribe(${shownName(pattern)})`);
     return r === 1;
   }
 
-  /** Subscriber ids whose patterns match `channel`: ascending, no duplicates, a fresh array. */
-  match(channel: string): number[] {
-    const at = this.matchPtr(this.channelId(channel)) >>> 2;
-    const u32 = this.view(at);
-    const count = u32[at];
-    const out = new Array<number>(count);
-    for (let i = 0; i < count; i++) out[i] = u32[at + 1 + i];
+  /**
+   * Subscriber ids whose patterns match `channel`: ascending, no duplicates.
+   *
+   * Returns a VIEW of the core's cached result, as `matchId` does (no array is built, so a
+   * channel with hundreds of subscribers costs what one with three does): read it before the next
+   * call into this core, or use `matchArray` for a plain array to keep.
+   */
+  match(channel: string): Uint32Array {
+    return this.matchId(this.channelId(channel));
+  }
+
+  /** `match` as a fresh plain array, for callers that keep or change the result. */
+  matchArray(channel: string): number[] {
+    const ids = this.matchId(this.channelId(channel));
+    // A counted loop: Array.from over a typed array is several times slower for long lists.
+    const out = new Array<number>(ids.length);
+    for (let i = 0; i < ids.length; i++) out[i] = ids[i]!;
     return out;
   }
 
@@ -115,8 +107,8 @@ export class Router {
     }
     this.instance.check();
     const len = this.instance.writeInString(channel);
-    const id = this.ex.routerInternChannel(this.handle, this.ex.ioInPtr(), len);
-    if (id < 0) throw statusError(-id, `router.channelId(${shown(channel)})`);
+    const id = this.ex.routerInternChannel(this.handle, this.instance.inPtr, len);
+    if (id < 0) throw statusError(-id, `router.channelId(${shownName(channel)})`);
     if (this.channelIds.size >= CHANNEL_ID_CACHE_LIMIT) this.channelIds.clear();
     this.channelIds.set(channel, id);
     return id;

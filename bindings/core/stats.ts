@@ -1,16 +1,27 @@
 // Rolling statistics over the newest samples of a stream (assembly/stats.ts does the work).
 //
 // Two things keep the boundary cheap:
-// - add() stages samples in a JS Float64Array and hands them to the core in one crossing when
-//   anything reads the window or calls into it (or the stage fills). A lone add() followed by a
-//   read costs one crossing, as it would unstaged; many adds between reads cost one crossing per
-//   batch. Samples are checked when added, so errors still surface at the add() that caused them.
-// - The core publishes each window's seven statistics as f64 in linear memory at the end of every
-//   call that changes the window, so the getters and snapshot() read memory, not a call. The cached
+// - While adds come in runs, add() stages samples in a JS Float64Array and hands them to the core
+//   in one crossing when anything reads the window or calls into it (or the stage fills); once
+//   reads follow single adds, add() calls the core directly (the stage would only add work there)
+//   until two adds meet without a read between them. Samples are checked when added, so errors
+//   still surface at the add() that caused them, and both ways give the same bits.
+// - The core publishes each window's statistics as f64 in linear memory (STATS_RESULT in
+//   assembly/layout.json) at the end of every call that changes the window, so the getters and
+//   snapshot() read memory, not a call. The cached
 //   view is re-fetched only when memory has grown: growing detaches the old buffer, which leaves
 //   the old view with length 0, a much cheaper test than reading `memory.buffer`.
 import type { CoreExports, CoreInstance } from "./instance.js";
 import { TagwireError } from "./errors.js";
+import {
+  STATS_RESULT_COUNT,
+  STATS_RESULT_EWMA,
+  STATS_RESULT_MAX,
+  STATS_RESULT_MEAN,
+  STATS_RESULT_MIN,
+  STATS_RESULT_M2,
+  STATS_RESULT_SUM,
+} from "./layout.generated.js";
 
 /**
  * A count window (`window`: keep the newest N samples), a time window (`windowMs`: keep samples
@@ -48,21 +59,34 @@ const DEFAULT_ALPHA = 0.1;
 /** Samples add() may stage before it hands them to the core. */
 const STAGE = 256;
 
-// Offsets (in f64) of the published statistics; assembly/stats.ts keeps the same order.
-const COUNT = 0;
-const SUM = 1;
-const MEAN = 2;
-const MIN = 3;
-const MAX = 4;
-const STDDEV = 5;
-const EWMA = 6;
+// Indices (in f64 from the window's address) of the published statistics: STATS_RESULT in
+// assembly/layout.json.
+const COUNT = STATS_RESULT_COUNT / 8;
+const SUM = STATS_RESULT_SUM / 8;
+const MEAN = STATS_RESULT_MEAN / 8;
+const MIN = STATS_RESULT_MIN / 8;
+const MAX = STATS_RESULT_MAX / 8;
+const M2 = STATS_RESULT_M2 / 8;
+const EWMA = STATS_RESULT_EWMA / 8;
+
+/**
+ * The sample standard deviation from the published count, min, max and M2: the core's formula,
+ * moved to the read (the same IEEE operations, so the same bits) so that adds skip a division and
+ * a square root most readers never ask for.
+ */
+function stddevOf(v: Float64Array, b: number): number {
+  const n = v[b + COUNT]!;
+  return n > 1 && v[b + MIN] !== v[b + MAX] ? Math.sqrt(Math.max(v[b + M2]!, 0) / (n - 1)) : 0;
+}
 
 function argument(message: string): TagwireError {
   return new TagwireError("TAGWIRE_ERR_ARGUMENT", message);
 }
 
 /**
- * A rolling window in the core: count, sum, mean, min, max, sample standard deviation and EWMA,
+ * A rolling window in the core (what `core.createRollingStats` returns; the SDK's `RollingStats`
+ * extends it with a shared core and `summary()`): count, sum, mean, min, max, sample standard
+ * deviation and EWMA,
  * each O(1) amortised per sample. Samples must be finite numbers: NaN or ±Infinity (or a
  * non-finite timestamp) throws TAGWIRE_ERR_ARGUMENT and leaves the window as it was; in
  * addMany() one bad sample rejects the whole batch.
@@ -71,13 +95,15 @@ function argument(message: string): TagwireError {
  * newest (a clock that steps back loses nothing). Statistics reflect the newest time seen; call
  * expire(nowMs) to age samples out when no new ones arrive.
  */
-export class RollingStats {
+export class RollingWindow {
   readonly instance: CoreInstance;
   /** The sample count bound, or undefined for a pure time window. */
   readonly window: number | undefined;
   readonly windowMs: number | undefined;
   readonly ewmaAlpha: number;
   private readonly ex: CoreExports;
+  /** ex.statsAdd, held directly: a property load on the exports object per sample shows up. */
+  private readonly addOne: CoreExports["statsAdd"];
   private readonly timed: boolean;
   private handle: number;
   /** Index of the published statistics in an f64 view of memory. */
@@ -85,6 +111,13 @@ export class RollingStats {
   private view: Float64Array;
   /** Samples added but not yet in the core, and their times (time windows). */
   private pending = 0;
+  /**
+   * How add() hands samples over, chosen by how the window is used: staged (batched into one
+   * crossing at the next read) while several adds come between reads, direct (one call per add,
+   * no stage) once reads follow single adds. `unread`: an add went direct since the last read.
+   */
+  private direct = false;
+  private unread = false;
   private readonly stage = new Float64Array(STAGE);
   private readonly stageTimes: Float64Array | undefined;
 
@@ -109,6 +142,7 @@ export class RollingStats {
     }
     this.instance = instance;
     this.ex = instance.exports;
+    this.addOne = instance.exports.statsAdd;
     this.window = window;
     this.windowMs = windowMs;
     this.ewmaAlpha = ewmaAlpha;
@@ -123,7 +157,7 @@ export class RollingStats {
 
   /** The handle, after checking the window and its core are alive. */
   private live(): number {
-    if (this.handle === 0) throw new TagwireError("TAGWIRE_ERR_NOT_FOUND", "RollingStats: disposed");
+    if (this.handle === 0) throw new TagwireError("TAGWIRE_ERR_NOT_FOUND", "rolling window: disposed");
     this.instance.check();
     return this.handle;
   }
@@ -134,50 +168,75 @@ export class RollingStats {
     return v;
   }
 
-  /** The published statistics, after handing staged samples to the core. */
+  /**
+   * The published statistics, after handing staged samples to the core. This runs on every read,
+   * so the common case (nothing staged, window and core alive) is two field tests.
+   */
   private stats(): Float64Array {
-    this.live();
-    if (this.pending !== 0) this.flush();
-    return this.f64();
+    this.unread = false;
+    if (this.pending !== 0) {
+      // One staged sample per read: the caller reads after every add, so add() calls the core
+      // at once from now on (staging would only add work).
+      if (this.pending === 1) this.direct = true;
+      this.flush();
+    } else if (this.handle === 0 || this.instance.dead !== undefined) this.live();
+    let v = this.view;
+    if (v.length === 0) v = this.view = this.instance.f64;
+    return v;
   }
 
   /** Hands the staged samples to the core (values and times were checked by add()). */
   private flush(): void {
+    // add() checked the window and core were alive when it staged; dispose/reset drop the stage.
+    if (this.instance.dead !== undefined) this.instance.check();
     const n = this.pending;
     this.pending = 0;
     const times = this.stageTimes;
     let status: number;
     if (n === 1) {
-      status = this.ex.statsAdd(this.handle, this.stage[0], times ? times[0] : 0);
+      status = this.addOne(this.handle, this.stage[0]!, times ? times[0]! : 0);
     } else {
-      const ptr: number = this.ex.ioInReserve(n * (times ? 16 : 8));
+      const ptr: number = this.instance.reserveIn(n * (times ? 16 : 8));
       const f64 = this.f64();
       f64.set(this.stage.subarray(0, n), ptr / 8);
       if (times) f64.set(times.subarray(0, n), ptr / 8 + n);
       status = this.ex.statsAddMany(this.handle, n, 0, times ? 1 : 0);
     }
-    if (status !== 0) this.instance.ok(status, "RollingStats: adding staged samples");
+    if (status !== 0) this.instance.ok(status, "rolling window: adding staged samples");
   }
 
   /**
    * Adds one sample; `timestampMs` (time windows) defaults to Date.now(). The sample may wait in
-   * a small JS stage until the window is next read or called; the result is the same.
+   * a small JS stage until the window is next read or called (when adds come in runs); the result
+   * is the same either way, to the bit.
    */
   add(value: number, timestampMs?: number): void {
-    this.live();
+    if (this.handle === 0 || this.instance.dead !== undefined) this.live();
     // x - x is 0 for finite numbers and NaN for NaN and +-Infinity.
     if (typeof value !== "number" || value - value !== 0) {
-      throw argument(`RollingStats.add: samples must be finite numbers, got ${String(value)}`);
+      throw argument(`add: samples must be finite numbers, got ${String(value)}`);
+    }
+    const times = this.stageTimes;
+    let t = 0;
+    if (times) {
+      t = timestampMs ?? Date.now();
+      if (typeof t !== "number" || t - t !== 0) {
+        throw argument(`add: timestamps must be finite numbers, got ${String(t)}`);
+      }
+    }
+    if (this.direct) {
+      if (!this.unread) {
+        // Read after every add: one crossing now, and the published statistics are current.
+        this.unread = true;
+        const status = this.addOne(this.handle, value, t);
+        if (status !== 0) this.instance.ok(status, "add");
+        return;
+      }
+      // A second add before any read: a loop of adds, which the stage batches.
+      this.direct = false;
     }
     const at = this.pending;
-    const times = this.stageTimes;
-    if (times) {
-      const t = timestampMs ?? Date.now();
-      if (typeof t !== "number" || t - t !== 0) {
-        throw argument(`RollingStats.add: timestamps must be finite numbers, got ${String(t)}`);
-      }
-      times[at] = t;
-    }
+    if (times) times[at] = t;
     this.stage[at] = value;
     this.pending = at + 1;
     if (at + 1 === STAGE) this.flush();
@@ -191,19 +250,19 @@ export class RollingStats {
     const h = this.live();
     const n = values.length;
     if (timestampsMs !== undefined && timestampsMs.length !== n) {
-      throw argument(`RollingStats.addMany: ${n} values but ${timestampsMs.length} timestamps`);
+      throw argument(`addMany: ${n} values but ${timestampsMs.length} timestamps`);
     }
     if (this.pending !== 0) this.flush();
     if (n === 0) return;
     const withTimes = this.timed && timestampsMs !== undefined;
-    const ptr: number = this.ex.ioInReserve(n * (withTimes ? 16 : 8));
+    const ptr: number = this.instance.reserveIn(n * (withTimes ? 16 : 8));
     const f64 = this.f64();
     f64.set(values, ptr / 8);
     if (withTimes) f64.set(timestampsMs!, ptr / 8 + n);
     const now = this.timed && !withTimes ? Date.now() : 0;
     const status: number = this.ex.statsAddMany(h, n, now, withTimes ? 1 : 0);
     if (status !== 0) {
-      this.instance.ok(status, "RollingStats.addMany: samples and timestamps must be finite (batch rejected)");
+      this.instance.ok(status, "addMany: samples and timestamps must be finite (batch rejected)");
     }
   }
 
@@ -215,7 +274,7 @@ export class RollingStats {
     const h = this.live();
     if (this.pending !== 0) this.flush();
     const r: number = this.ex.statsExpire(h, nowMs);
-    if (r < 0) this.instance.ok(-r, "RollingStats.expire: nowMs must be finite");
+    if (r < 0) this.instance.ok(-r, "expire: nowMs must be finite");
     return r;
   }
 
@@ -223,7 +282,7 @@ export class RollingStats {
   reset(): void {
     const h = this.live();
     this.pending = 0; // emptied anyway
-    this.instance.ok(this.ex.statsReset(h), "RollingStats.reset");
+    this.instance.ok(this.ex.statsReset(h), "reset");
   }
 
   /** Frees the window in the core; later calls throw TAGWIRE_ERR_NOT_FOUND. Safe to repeat. */
@@ -232,7 +291,7 @@ export class RollingStats {
     const h = this.handle;
     this.handle = 0;
     this.pending = 0;
-    if (!this.instance.dead) this.instance.ok(this.ex.statsDispose(h), "RollingStats.dispose");
+    if (!this.instance.dead) this.instance.ok(this.ex.statsDispose(h), "dispose");
   }
 
   get disposed(): boolean {
@@ -256,7 +315,7 @@ export class RollingStats {
   }
   /** Sample standard deviation (n - 1); 0 below two samples. */
   get stddev(): number {
-    return this.stats()[this.base + STDDEV];
+    return stddevOf(this.stats(), this.base);
   }
   get ewma(): number {
     return this.stats()[this.base + EWMA];
@@ -271,7 +330,7 @@ export class RollingStats {
       mean: v[b + MEAN],
       min: v[b + MIN],
       max: v[b + MAX],
-      stddev: v[b + STDDEV],
+      stddev: stddevOf(v, b),
       ewma: v[b + EWMA],
     };
   }

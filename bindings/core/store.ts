@@ -21,6 +21,16 @@
 import type { CoreInstance } from "./instance.js";
 import { TagwireError } from "./errors.js";
 import { type DocLimits, packValue, resolveLimits, unpackr } from "./doc.js";
+import { isValidChannelName, nameError } from "./names.js";
+import {
+  APPLY_DO_DELETE,
+  APPLY_REPLACE,
+  Status,
+  STORE_RESULT_CHANGED as CHANGED,
+  STORE_RESULT_OUT_LEN as OUT_LEN,
+  STORE_RESULT_OUT_PTR as OUT_PTR,
+  STORE_RESULT_VERSION as VERSION,
+} from "./layout.generated.js";
 
 export interface ChannelStoreOptions extends DocLimits {}
 
@@ -40,24 +50,41 @@ export interface ApplyResult {
   changed: boolean;
 }
 
+/**
+ * What `applyView` returns: ONE object per store, rewritten by every applyView, whose diff is read
+ * in place from the core's output region. Valid until the next call into the same core (any call
+ * may grow memory or reuse the region): copy what must outlive it (`diff.slice()`).
+ */
+export class ApplyView {
+  version = 0;
+  changed = false;
+  /** Offset of the effective diff in `bytes` (all of linear memory). */
+  diffStart = 0;
+  diffLength = 0;
+  /** @internal */
+  u8: Uint8Array = new Uint8Array(0);
+
+  /** All of linear memory, for diffStart / diffLength without allocating a view. */
+  get bytes(): Uint8Array {
+    return this.u8;
+  }
+
+  /** The effective diff as msgpack: a view into the core (`0x80`, `{}`, when nothing changed). */
+  get diff(): Uint8Array {
+    return this.u8.subarray(this.diffStart, this.diffStart + this.diffLength);
+  }
+}
+
 export interface ApplyValueResult {
   version: number;
   diff: unknown;
   changed: boolean;
 }
 
-const NAME_CHARS = /^[A-Za-z0-9_.:-]+$/;
 const encoder = new TextEncoder();
 
-/** Channel names: 1..255 UTF-8 bytes, levels split by "/", none empty, chars [A-Za-z0-9_.:-]. */
-export function isValidChannelName(name: unknown): name is string {
-  if (typeof name !== "string" || name.length < 1 || name.length > 255) return false;
-  for (const level of name.split("/")) if (!NAME_CHARS.test(level)) return false;
-  return true;
-}
-
-function nameError(name: unknown): TagwireError {
-  return new TagwireError("TAGWIRE_ERR_NAME", `invalid channel name ${JSON.stringify(name)}`);
+function invalidName(name: unknown): TagwireError {
+  return nameError("channel name", name, "must be 1..255 bytes of '/'-separated levels of A-Z a-z 0-9 _ . : -");
 }
 
 export class ChannelStore {
@@ -68,6 +95,7 @@ export class ChannelStore {
   private readonly resultPtr: number;
   /** name -> slot for channels opened or looked up through this object. */
   private readonly slots = new Map<string, number>();
+  private readonly lastView = new ApplyView();
   // Views of linear memory for the hot path. Growing memory detaches the old buffer, which
   // turns these views' length to 0: a cheap check instead of reading memory.buffer per call.
   private u8 = new Uint8Array(0);
@@ -95,7 +123,7 @@ export class ChannelStore {
   open(name: string): number {
     const known = this.slots.get(name);
     if (known !== undefined) return known;
-    if (!isValidChannelName(name)) throw nameError(name);
+    if (!isValidChannelName(name)) throw invalidName(name);
     this.live();
     const len = this.instance.writeInString(name);
     const slot = this.ex.storeOpen(this.handle, len);
@@ -120,12 +148,30 @@ export class ChannelStore {
     this.applyBytes(channel, diff, options);
     const r = this.resultPtr;
     const u32 = this.u32;
-    const at = u32[(r + 16) >>> 2];
+    const at = u32[(r + OUT_PTR) >>> 2]!;
     return {
-      version: this.f64[r >>> 3],
-      diff: this.u8.slice(at, at + u32[(r + 12) >>> 2]),
-      changed: u32[(r + 8) >>> 2] !== 0,
+      version: this.f64[(r + VERSION) >>> 3]!,
+      diff: this.u8.slice(at, at + u32[(r + OUT_LEN) >>> 2]!),
+      changed: u32[(r + CHANGED) >>> 2] !== 0,
     };
+  }
+
+  /**
+   * `apply` without the copy: the effective diff stays in the core's output region and the result
+   * is this store's one ApplyView, rewritten by the next applyView (see ApplyView for how long it
+   * is valid). For hot loops that read the version or forward the diff at once.
+   */
+  applyView(channel: number | string, diff: Uint8Array, options?: ApplyOptions): ApplyView {
+    this.applyBytes(channel, diff, options);
+    const r = this.resultPtr;
+    const u32 = this.u32;
+    const v = this.lastView;
+    v.version = this.f64[(r + VERSION) >>> 3]!;
+    v.changed = u32[(r + CHANGED) >>> 2] !== 0;
+    v.diffStart = u32[(r + OUT_PTR) >>> 2]!;
+    v.diffLength = u32[(r + OUT_LEN) >>> 2]!;
+    v.u8 = this.u8;
+    return v;
   }
 
   /** `apply` for JS values: the diff is packed with msgpackr and the effective diff unpacked. */
@@ -133,11 +179,11 @@ export class ChannelStore {
     this.applyBytes(channel, packValue(diff, "applyValue"), options);
     const r = this.resultPtr;
     const u32 = this.u32;
-    const at = u32[(r + 16) >>> 2];
+    const at = u32[(r + OUT_PTR) >>> 2]!;
     return {
-      version: this.f64[r >>> 3],
-      diff: unpackr.unpack(this.u8.subarray(at, at + u32[(r + 12) >>> 2])),
-      changed: u32[(r + 8) >>> 2] !== 0,
+      version: this.f64[(r + VERSION) >>> 3]!,
+      diff: unpackr.unpack(this.u8.subarray(at, at + u32[(r + OUT_LEN) >>> 2]!)),
+      changed: u32[(r + CHANGED) >>> 2] !== 0,
     };
   }
 
@@ -157,7 +203,7 @@ export class ChannelStore {
   version(channel: number | string): number {
     const slot = this.resolve(channel);
     const v = this.ex.storeVersion(this.handle, slot);
-    if (v < 0) this.instance.ok(6, `version ${String(channel)}`);
+    if (v < 0) this.instance.ok(Status.ERR_NOT_FOUND, `version ${String(channel)}`);
     return v;
   }
 
@@ -211,7 +257,7 @@ export class ChannelStore {
     if (typeof channel === "number") return channel;
     const slot = this.slotOf(channel);
     if (slot === undefined) {
-      if (!isValidChannelName(channel)) throw nameError(channel);
+      if (!isValidChannelName(channel)) throw invalidName(channel);
       throw new TagwireError("TAGWIRE_ERR_NOT_FOUND", `no channel ${JSON.stringify(channel)}`);
     }
     return slot;
@@ -223,17 +269,17 @@ export class ChannelStore {
     if (len > this.maxBytes) {
       throw new TagwireError("TAGWIRE_ERR_SIZE", `apply: payload of ${len} bytes exceeds ${this.maxBytes}`);
     }
-    let flags = 1;
+    let flags = APPLY_DO_DELETE;
     let keyCount = 0;
     if (options !== undefined) {
       if (options.doDelete === false) flags = 0;
-      if (options.replace) flags |= 2;
+      if (options.replace) flags |= APPLY_REPLACE;
       else if (options.replaceKeys !== undefined && options.replaceKeys.length > 0) {
         keyCount = this.writeDiffAndKeys(diff, options.replaceKeys);
       }
     }
     if (keyCount === 0) {
-      const ptr = this.ex.ioInReserve(len);
+      const ptr = this.instance.reserveIn(len);
       if (this.u8.length === 0) this.refreshViews();
       this.u8.set(diff, ptr);
     }
@@ -255,7 +301,7 @@ export class ChannelStore {
     const encoded = keys.map((k) => encoder.encode(String(k)));
     let total = diff.length;
     for (const k of encoded) total += 4 + k.length;
-    const ptr = this.ex.ioInReserve(total);
+    const ptr = this.instance.reserveIn(total);
     const u8 = this.instance.u8;
     const view = this.instance.view;
     u8.set(diff, ptr);

@@ -176,7 +176,7 @@ export class RateLimiter extends KeyedThrottle {
     this.checkBatch(keyIds, out);
     const n = keyIds.length;
     if (n === 0) return 0;
-    const ptr: number = this.ex.ioInReserve(n * 4);
+    const ptr: number = this.instance.reserveIn(n * 4);
     this.writeIds(keyIds, ptr / 4);
     const r: number = this.ex.rateCheckMany(h, n, nowMs);
     if (r < 0) this.fail(-r, `checkMany: ids must be below ${MAX_KEYS} and nowMs finite (nothing recorded)`);
@@ -253,7 +253,7 @@ export class ChangeFilter extends KeyedThrottle {
     }
     const n = keyIds.length;
     if (n === 0) return 0;
-    const ptr: number = this.ex.ioInReserve(n * 12);
+    const ptr: number = this.instance.reserveIn(n * 12);
     this.writeValues(values, ptr / 8);
     this.writeIds(keyIds, ptr / 4 + n * 2);
     const r: number = this.ex.changeCheckMany(h, n);

@@ -4,15 +4,19 @@
 // aggregates, message data) are msgpack documents carried as `bin`, so the codec never decodes
 // them and the hub can splice the core's bytes straight into event frames.
 import { TagwireError, type TagwireErrorCode } from "../core/errors.js";
+import { PIPELINE_MAX_FRAMES, PUBLISH_FLAG_LOG, PUBLISH_FLAG_REPLACE } from "../core/layout.generated.js";
 import {
   packr,
   encodeStr,
   uintSize,
   writeUint,
+  strHeaderSize,
   binHeaderSize,
   writeBinHeader,
   arrayHeaderSize,
   writeArrayHeader,
+  utf8Length,
+  writeStr,
 } from "./msgpack.js";
 
 export const PROTOCOL_VERSION = 1;
@@ -36,13 +40,13 @@ export const FrameType = {
 } as const;
 export type FrameTypeName = keyof typeof FrameType;
 
-/** Publish flag bits. */
-export const PublishFlag = { log: 1, replace: 2 } as const;
+/** Publish flag bits (the core's pipeline reads the same bits: assembly/layout.json). */
+export const PublishFlag = { log: PUBLISH_FLAG_LOG, replace: PUBLISH_FLAG_REPLACE } as const;
 
 export const LIMITS = {
   maxMessageBytes: 2 * 1024 * 1024,
   hardMaxMessageBytes: 16 * 1024 * 1024,
-  maxFramesPerBatch: 1024,
+  maxFramesPerBatch: PIPELINE_MAX_FRAMES,
   maxPayloadBytes: 1024 * 1024,
   maxDepth: 64,
   framesPerSecond: 10_000,
@@ -284,39 +288,6 @@ function encodeWrite(type: 4 | 5, reqId: number, agentId: string, channel: strin
   return out;
 }
 
-const utf8 = new TextEncoder();
-
-/** UTF-8 length of `s`; equal to `s.length` exactly when `s` is ASCII (every other code unit takes 2+ bytes). */
-function utf8Length(s: string): number {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return utf8.encode(s).length;
-  return s.length;
-}
-
-function strHeaderSize(n: number): number {
-  return n < 32 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
-}
-
-/** Writes str `s` (`n` = its UTF-8 length) at `pos`; returns the position after it. */
-function writeStr(out: Uint8Array, pos: number, s: string, n: number): number {
-  if (n < 32) out[pos++] = 0xa0 | n;
-  else if (n < 0x100) {
-    out[pos++] = 0xd9;
-    out[pos++] = n;
-  } else if (n < 0x10000) {
-    out[pos++] = 0xda;
-    out[pos++] = n >>> 8;
-    out[pos++] = n & 0xff;
-  } else {
-    out[pos++] = 0xdb;
-    out[pos++] = n >>> 24;
-    out[pos++] = (n >>> 16) & 0xff;
-    out[pos++] = (n >>> 8) & 0xff;
-    out[pos++] = n & 0xff;
-  }
-  if (n === s.length) for (let i = 0; i < n; i++) out[pos + i] = s.charCodeAt(i);
-  else utf8.encodeInto(s, out.subarray(pos, pos + n));
-  return pos + n;
-}
 
 /** A batch (one transport message) holding `frames`, in order. At least one frame. */
 export function encodeFrames(frames: readonly Frame[]): Uint8Array {

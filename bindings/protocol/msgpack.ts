@@ -1,13 +1,24 @@
-// The msgpack configuration every tagwire peer uses, and a few hand-written encoders for the
-// hub's hot path (event frames built by splicing bytes the core already produced).
-//
-// Encodings written by hand here (msgpack spec):
-//   str     a0+n (n < 32) | d9 n8 | da n16 | db n32, then UTF-8 bytes
-//   uint    00..7f | cc u8 | cd u16 | ce u32 | cb f64 (integers >= 2^32, exact below 2^53)
-//   bin     c4 n8 | c5 n16 | c6 n32, then the bytes
-//   array   90+n (n < 16) | dc n16 | dd n32
+// The msgpack configuration every tagwire peer uses, the document check the hub runs before
+// storing, and (re-exported from msgpack-bytes.ts) the hand-written header writers of the hub's
+// hot path (event frames built by splicing bytes the core already produced).
 import { Packr } from "msgpackr";
 import { TagwireError } from "../core/errors.js";
+
+export {
+  uintSize,
+  writeUint,
+  strHeaderSize,
+  writeStrHeader,
+  binHeaderSize,
+  writeBinHeader,
+  arrayHeaderSize,
+  writeArrayHeader,
+  mapHeaderSize,
+  writeMapHeader,
+  utf8Length,
+  writeStr,
+  encodeStr,
+} from "./msgpack-bytes.js";
 
 /**
  * One Packr for envelopes and documents: plain maps (no msgpackr record extension, which other
@@ -24,8 +35,6 @@ export const packr = new Packr({
   moreTypes: false,
 });
 
-const utf8 = new TextEncoder();
-
 /** msgpack bytes of one value (a document, or anything else the protocol carries). */
 export function encodeValue(value: unknown): Uint8Array {
   return packr.pack(value);
@@ -34,114 +43,6 @@ export function encodeValue(value: unknown): Uint8Array {
 /** The value held by msgpack bytes; throws msgpackr's error (with `incomplete`) on bad input. */
 export function decodeValue(bytes: Uint8Array): unknown {
   return packr.unpack(bytes);
-}
-
-/** Bytes needed for the msgpack header of a uint/float64 holding `n`. */
-export function uintSize(n: number): number {
-  if (n < 0x80) return 1;
-  if (n < 0x100) return 2;
-  if (n < 0x10000) return 3;
-  if (n < 0x100000000) return 5;
-  return 9;
-}
-
-/** Writes non-negative integer `n` at `pos`; returns the position after it. */
-export function writeUint(out: Uint8Array, pos: number, n: number): number {
-  if (n < 0x80) {
-    out[pos] = n;
-    return pos + 1;
-  }
-  if (n < 0x100) {
-    out[pos] = 0xcc;
-    out[pos + 1] = n;
-    return pos + 2;
-  }
-  if (n < 0x10000) {
-    out[pos] = 0xcd;
-    out[pos + 1] = n >>> 8;
-    out[pos + 2] = n & 0xff;
-    return pos + 3;
-  }
-  if (n < 0x100000000) {
-    out[pos] = 0xce;
-    out[pos + 1] = n >>> 24;
-    out[pos + 2] = (n >>> 16) & 0xff;
-    out[pos + 3] = (n >>> 8) & 0xff;
-    out[pos + 4] = n & 0xff;
-    return pos + 5;
-  }
-  out[pos] = 0xcb;
-  new DataView(out.buffer, out.byteOffset + pos + 1, 8).setFloat64(0, n);
-  return pos + 9;
-}
-
-export function binHeaderSize(len: number): number {
-  return len < 0x100 ? 2 : len < 0x10000 ? 3 : 5;
-}
-
-export function writeBinHeader(out: Uint8Array, pos: number, len: number): number {
-  if (len < 0x100) {
-    out[pos] = 0xc4;
-    out[pos + 1] = len;
-    return pos + 2;
-  }
-  if (len < 0x10000) {
-    out[pos] = 0xc5;
-    out[pos + 1] = len >>> 8;
-    out[pos + 2] = len & 0xff;
-    return pos + 3;
-  }
-  out[pos] = 0xc6;
-  out[pos + 1] = len >>> 24;
-  out[pos + 2] = (len >>> 16) & 0xff;
-  out[pos + 3] = (len >>> 8) & 0xff;
-  out[pos + 4] = len & 0xff;
-  return pos + 5;
-}
-
-export function arrayHeaderSize(n: number): number {
-  return n < 16 ? 1 : n < 0x10000 ? 3 : 5;
-}
-
-export function writeArrayHeader(out: Uint8Array, pos: number, n: number): number {
-  if (n < 16) {
-    out[pos] = 0x90 | n;
-    return pos + 1;
-  }
-  if (n < 0x10000) {
-    out[pos] = 0xdc;
-    out[pos + 1] = n >>> 8;
-    out[pos + 2] = n & 0xff;
-    return pos + 3;
-  }
-  out[pos] = 0xdd;
-  out[pos + 1] = n >>> 24;
-  out[pos + 2] = (n >>> 16) & 0xff;
-  out[pos + 3] = (n >>> 8) & 0xff;
-  out[pos + 4] = n & 0xff;
-  return pos + 5;
-}
-
-/** msgpack str bytes (header + UTF-8) of `s`. */
-export function encodeStr(s: string): Uint8Array {
-  const body = utf8.encode(s);
-  const n = body.length;
-  const head = n < 32 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
-  const out = new Uint8Array(head + n);
-  if (n < 32) out[0] = 0xa0 | n;
-  else if (n < 0x100) {
-    out[0] = 0xd9;
-    out[1] = n;
-  } else if (n < 0x10000) {
-    out[0] = 0xda;
-    out[1] = n >>> 8;
-    out[2] = n & 0xff;
-  } else {
-    out[0] = 0xdb;
-    new DataView(out.buffer).setUint32(1, n);
-  }
-  out.set(body, head);
-  return out;
 }
 
 /**

@@ -3,7 +3,7 @@
 // shared core on first use; Application loads it before setup(), so inside an app
 // `new RollingStats({ window: 60 })` (or `this.createRollingStats(...)`) just works. Elsewhere,
 // `await RollingStats.create(options)` or `await RollingStats.load()` first.
-import { RollingStats as CoreRollingStats, type RollingStatsOptions } from "../core/stats.js";
+import { RollingWindow, type RollingStatsOptions } from "../core/stats.js";
 import type { Core } from "../core/index.js";
 import { TagwireError } from "../core/errors.js";
 import { loadSharedCore, sharedCore } from "./shared-core.js";
@@ -19,7 +19,8 @@ export interface StatsSummary {
   stddev: number;
 }
 
-export class RollingStats extends CoreRollingStats {
+/** The app-facing rolling statistics: a core RollingWindow on the SDK's shared core, plus summary(). */
+export class RollingStats extends RollingWindow {
   /** `core` defaults to the SDK's shared core, which must be loaded (see `load`). */
   constructor(options: RollingStatsOptions, core?: Core) {
     const c = core ?? sharedCore();

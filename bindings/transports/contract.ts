@@ -11,7 +11,9 @@
 // - the caller must not mutate a frame after `send`; a received frame belongs to the handler;
 // - state events are never emitted synchronously from the factory or from `onState`, so a
 //   handler attached right after creation sees every transition;
-// - after "closed", no frame is delivered and no event follows.
+// - after "closed", no frame is delivered and no event follows;
+// - `bufferedAmount` never goes below 0, and falls back to 0 once the wire has taken everything
+//   sent (the session's send queue reads it before each batch and stops above a high water).
 
 import { TagwireError } from "../core/errors.js";
 
@@ -33,8 +35,10 @@ export type StateHandler = (change: TransportStateChange) => void;
 export interface Transport {
   readonly state: TransportState;
   /**
-   * Bytes accepted by `send` that the underlying socket has not written yet (0 when unknown).
-   * Lets a sender that produces faster than the wire drains apply backpressure.
+   * Bytes accepted by `send` that the underlying socket has not written yet (0 when unknown;
+   * MQTT: bytes of PUBLISHes the broker has not acknowledged). Lets a sender that produces faster
+   * than the wire drains apply backpressure (bindings/client/send-queue.ts); there is no drain
+   * event because browsers' WebSocket has none, so a blocked sender polls it.
    */
   readonly bufferedAmount: number;
   send(frame: Uint8Array): void;

@@ -3,6 +3,11 @@
 // batch so a handler never runs inside the sender's call stack (no re-entrancy a socket would
 // not have). `memory://name` URLs reach a listener registered with `listenMemory(name, ...)`,
 // which is how a hub in the same process accepts in-process agents.
+//
+// `bufferedAmount` is the bytes sent and not yet delivered to the peer's handlers, as on a socket
+// whose reader is behind. `pause()` on the receiving end stops delivery (a reader that stopped
+// reading), so a sender's backpressure can be exercised without a network; `resume()` delivers
+// what waited, in order.
 
 import { TagwireError } from "../core/errors.js";
 import { BaseTransport, type Transport, type TransportConnectOptions } from "./contract.js";
@@ -10,7 +15,9 @@ import { BaseTransport, type Transport, type TransportConnectOptions } from "./c
 export class MemoryTransport extends BaseTransport {
   private peer: MemoryTransport | undefined;
   private inbox: Uint8Array[] = [];
+  private inboxBytes = 0;
   private flushQueued = false;
+  private paused = false;
 
   /** Use `createMemoryPair()`. */
   constructor() {
@@ -30,6 +37,26 @@ export class MemoryTransport extends BaseTransport {
     return [a, b];
   }
 
+  /** Bytes this end sent that the peer has not delivered yet. */
+  override get bufferedAmount(): number {
+    return this.peer?.inboxBytes ?? 0;
+  }
+
+  /** Stops delivering received frames (they wait, counted in the sender's bufferedAmount). */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Delivers what waited, then everything as it comes. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.inbox.length > 0 && !this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
   send(frame: Uint8Array): void {
     this.assertOpen(frame);
     this.peer!.receive(frame.slice());
@@ -39,6 +66,8 @@ export class MemoryTransport extends BaseTransport {
     if (this.state === "closed") return;
     const peer = this.peer;
     this.closed({ reason, local: true });
+    this.inbox = [];
+    this.inboxBytes = 0;
     // The peer sees the close after the frames already in flight to it, as on a socket.
     if (peer) queueMicrotask(() => peer.drainThenClose(`peer closed: ${reason}`));
   }
@@ -50,7 +79,8 @@ export class MemoryTransport extends BaseTransport {
 
   private receive(frame: Uint8Array): void {
     this.inbox.push(frame);
-    if (!this.flushQueued) {
+    this.inboxBytes += frame.byteLength;
+    if (!this.flushQueued && !this.paused) {
       this.flushQueued = true;
       queueMicrotask(() => this.flush());
     }
@@ -58,12 +88,16 @@ export class MemoryTransport extends BaseTransport {
 
   private flush(): void {
     this.flushQueued = false;
+    if (this.paused) return;
     const frames = this.inbox;
     this.inbox = [];
+    this.inboxBytes = 0;
     for (let i = 0; i < frames.length; i++) this.deliver(frames[i]!);
   }
 
   private drainThenClose(reason: string): void {
+    // A paused reader still gets what was in flight before the close, as after a socket's FIN.
+    this.paused = false;
     this.flush();
     this.closed({ reason, local: false });
   }

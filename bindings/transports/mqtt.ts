@@ -90,20 +90,19 @@ export class MqttTransport extends BaseTransport {
     else defaultMqtt().then(start, (err: Error) => this.closed({ reason: `mqtt.js not available: ${err.message}`, error: err }));
   }
 
-  /** PUBLISHes handed to mqtt.js and not yet acknowledged by the broker, as a byte-free proxy. */
+  /** Bytes of PUBLISHes handed to mqtt.js and not yet acknowledged by the broker. */
   override get bufferedAmount(): number {
     return this.pending;
   }
 
   send(frame: Uint8Array): void {
     this.assertOpen(frame);
-    this.pending++;
-    this.client!.publish(this.options.outTopic, frame, { qos: 1 }, this.acked);
+    const bytes = frame.byteLength;
+    this.pending += bytes;
+    this.client!.publish(this.options.outTopic, frame, { qos: 1 }, () => {
+      this.pending -= bytes;
+    });
   }
-
-  private readonly acked = () => {
-    this.pending--;
-  };
 
   close(reason = "closed locally"): void {
     if (this.state === "closed") return;

@@ -68,6 +68,7 @@ export class SqliteStorage implements Storage {
     updateAggregate: Statement;
     insertMessage: Statement;
     messageById: Statement;
+    updateMessageData: Statement;
     insertApplied: Statement;
     deleteApplied: Statement;
     deleteAppliedOlderThan: Statement;
@@ -133,6 +134,7 @@ export class SqliteStorage implements Storage {
       // looking the id up before every insert.
       insertMessage: this.db.prepare("INSERT INTO messages (channel_id, id, ts, data) VALUES (?, ?, ?, ?) ON CONFLICT (channel_id, id) DO NOTHING"),
       messageById: this.db.prepare("SELECT id, ts, data FROM messages WHERE channel_id = ? AND id = ?"),
+      updateMessageData: this.db.prepare("UPDATE messages SET data = ? WHERE channel_id = ? AND id = ?"),
       insertApplied: this.db.prepare("INSERT OR IGNORE INTO applied_ids (channel_id, id, ts) VALUES (?, ?, ?)"),
       deleteApplied: this.db.prepare("DELETE FROM applied_ids WHERE channel_id = ? AND id = ?"),
       deleteAppliedOlderThan: this.db.prepare("DELETE FROM applied_ids WHERE ts < ?"),
@@ -235,6 +237,12 @@ export class SqliteStorage implements Storage {
   /** Undoes `claimWriteId` in the open transaction (the publish was refused after all). */
   releaseWriteId(channelId: number, id: string): void {
     this.s.deleteApplied.run(channelId, id);
+  }
+
+  /** Replaces a message's data (Doover's message update; hub/doover/) in the open transaction. */
+  updateMessageData(channelId: number, id: string, data: Uint8Array): boolean {
+    this.begin();
+    return this.s.updateMessageData.run(data, channelId, id).changes === 1;
   }
 
   findMessage(channelId: number, id: string): StoredMessage | undefined {

@@ -44,6 +44,17 @@
 // is durable. A log that cannot take a write at the moment (NATS unreachable) must not throw from
 // `submit`: it calls `done` with a TagwireError (TAGWIRE_ERR_CLOSED today; cluster mode may add a
 // dedicated "unavailable" code) and the hub stays up.
+//
+// Notes for a log-ordered implementation:
+//   - The recording calls answer synchronously, from what THIS hub has applied: `claimWriteId`,
+//     `appendMessage` (its duplicate answer) and `findMessage` decide idempotency inside `apply`,
+//     so they read an index the storage keeps as writes are applied (ids of kept messages with
+//     their ts and data, ids of unlogged writes). Every hub applies the same writes in the same
+//     order, so every hub gives the same answer.
+//   - Message history may live in the log itself: `appendMessage` then only indexes, and
+//     `messages` reads the log (asynchronously). `trimMessages`/`expireMessages` may leave the
+//     work to the log's own limits and return 0 / an empty map.
+//   - Call `sink.apply` on the sink object given to `open` (the contract suite observes it).
 import type { TagwireError } from "../../bindings/core/errors.js";
 
 /**
@@ -195,6 +206,12 @@ export interface Storage {
   appendMessage(channelId: number, id: string, ts: number, data: Uint8Array): boolean;
   /** A message of the channel by id, including ones appended earlier in this tick. */
   findMessage(channelId: number, id: string): StoredMessage | undefined;
+  /**
+   * Optional: replaces a stored message's data in the current tick (Doover's message update,
+   * hub/doover/). A storage whose history is an append-only log leaves it out; the Doover
+   * surfaces then answer 501 for message updates.
+   */
+  updateMessageData?(channelId: number, id: string, data: Uint8Array): boolean;
   /** Deletes all but the newest `keep` messages of a channel; returns how many went. */
   trimMessages(channelId: number, keep: number): number;
   /**

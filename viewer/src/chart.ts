@@ -2,7 +2,7 @@
 // channel (a tag, a UI variable, any number in an aggregate or logged message), over a sliding
 // time window. The legend's min / max / mean come from a rolling window in the wasm core (the
 // same RollingStats the SDK uses), so the page runs the core, not a JavaScript copy of it.
-import type { Core, RollingStats } from "../../bindings/core/index.js";
+import type { Core, RollingWindow } from "../../bindings/core/index.js";
 import type { Json, Message } from "../../bindings/sdk/session.js";
 import { h, setChildren } from "./dom.js";
 import { clock, num } from "./format.js";
@@ -22,7 +22,7 @@ interface Series extends SeriesSource {
   colour: string;
   ts: number[];
   values: number[];
-  stats: RollingStats;
+  stats: RollingWindow;
   lastVersion: number;
 }
 

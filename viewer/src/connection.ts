@@ -5,7 +5,7 @@
 // localStorage, else none. A hub that refuses the hello (TAGWIRE_ERR_AUTH) ends the session;
 // the page then asks for a token and starts a new one.
 import { connectSession } from "../../bindings/client/connect.js";
-import type { RemoteSession } from "../../bindings/client/remote-session.js";
+import type { RemoteSession, RemoteSessionEvent } from "../../bindings/client/remote-session.js";
 import { TagwireError } from "../../bindings/core/errors.js";
 import { randomId } from "../../bindings/protocol/ids.js";
 
@@ -79,7 +79,9 @@ export interface ConnectionHandlers {
   state(state: ConnectionState, detail: string): void;
   /** The hub wants a token (none, or the one given was refused). */
   needToken(reason: string): void;
-  /** Errors nobody awaits (a refused subscription, a listener that threw). */
+  /** The hub refused a subscription (a pattern the token may not read). */
+  subscriptionRefused(event: Extract<RemoteSessionEvent, { type: "subscriptionRefused" }>): void;
+  /** Errors nobody awaits (a listener that threw, a malformed frame). */
   error(error: unknown, context: string): void;
 }
 
@@ -131,6 +133,10 @@ export class HubConnection {
         return;
       }
       this.session = session;
+      // Before `handlers.session` subscribes, so no refusal goes to the generic error path.
+      session.onEvent((event) => {
+        if (generation === this.generation && event.type === "subscriptionRefused") this.handlers.subscriptionRefused(event);
+      });
       session.onState((state, detail) => {
         if (generation !== this.generation) return;
         if (isRefusal(detail)) {

@@ -91,9 +91,10 @@ async function main(): Promise<void> {
       dirty("apps");
     },
     needToken: (reason) => openTokenDialog(reason),
-    error: (error, context) => {
-      console.warn(`tagwire viewer: ${context}:`, error);
-      if (/^subscribe /.test(context)) toast(`Not allowed to follow ${context.slice(10)}: ${(error as Error).message}`, "error");
+    error: (error, context) => console.warn(`tagwire viewer: ${context}:`, error),
+    subscriptionRefused: ({ agentId, pattern, error }) => {
+      console.warn(`tagwire viewer: subscribe ${agentId}/${pattern}:`, error);
+      toast(`Not allowed to follow ${agentId}/${pattern}: ${error.message}`, "error");
     },
   });
   const canCommand = () => !connection.claims || connection.claims.role !== "viewer";

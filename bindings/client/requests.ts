@@ -1,0 +1,192 @@
+// Request/reply matching: every client frame carries a reqId, and the hub answers it with one
+// `ack` or `error` of the same reqId (docs/PROTOCOL.md). This module numbers frames, encodes them,
+// keeps what each request is waiting for, and settles it when the answer comes.
+//
+// What a request does when the connection changes depends on its kind:
+// - reads wait for a connection (up to `timeoutMs`, which also bounds the reply) and are sent
+//   again on the next one if it drops first;
+// - direct writes may or may not have been applied when the connection drops: `connectionLost`
+//   hands them back so the session keeps them in the outbox (their ids make the replay safe);
+// - writes sent from the outbox stay in the outbox; nothing to settle;
+// - everything else (hello, subscribe, ping) ends with the connection.
+//
+// Writes and reads are refused with TAGWIRE_ERR_BACKPRESSURE when the send queue is full;
+// control frames are always queued.
+
+import { TagwireError, type TagwireErrorCode } from "../core/errors.js";
+import { LIMITS, encodeFrame, type ClientFrame } from "../protocol/frames.js";
+import type { OutboxWrite } from "./outbox.js";
+
+export type RequestKind = "hello" | "subscribe" | "unsubscribe" | "write" | "read" | "ping";
+
+export interface RequestSink {
+  /** Queues a control frame. */
+  enqueue(bytes: Uint8Array): void;
+  /** Queues a write or read; false when the queue is full. */
+  tryEnqueue(bytes: Uint8Array): boolean;
+}
+
+interface Pending {
+  kind: RequestKind;
+  frame: ClientFrame;
+  resolve(result: unknown): void;
+  reject(error: Error): void;
+  timer?: ReturnType<typeof setTimeout>;
+  /** For direct writes: what to keep in the outbox if the connection drops. */
+  write?: OutboxWrite;
+}
+
+export interface RequestsOptions {
+  sink: RequestSink;
+  /** Reads wait this long for a connection and a reply. */
+  timeoutMs: number;
+}
+
+/** A direct write whose connection dropped before its ack; `settle` resolves its caller. */
+export interface InDoubtWrite {
+  write: OutboxWrite;
+  settle(result: unknown): void;
+}
+
+export class Requests {
+  readonly #sink: RequestSink;
+  readonly #timeoutMs: number;
+  #nextReqId = 1;
+  readonly #pending = new Map<number, Pending>();
+  /** Reads waiting for a connection. */
+  readonly #waiting: Pending[] = [];
+  #online = false;
+  /** The hub's frame size limit (from its hello; the protocol default until then). */
+  maxMessageBytes: number = LIMITS.maxMessageBytes;
+
+  constructor(options: RequestsOptions) {
+    this.#sink = options.sink;
+    this.#timeoutMs = options.timeoutMs;
+  }
+
+  /** Frames sent and not answered yet. */
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  /** True while a write awaits its ack. */
+  hasWrites(): boolean {
+    for (const p of this.#pending.values()) if (p.kind === "write") return true;
+    return false;
+  }
+
+  /**
+   * Sends `frame` (its reqId is assigned here) and resolves with the ack's result, or rejects
+   * with the hub's error. `write` marks a direct write (see `connectionLost`).
+   */
+  request(kind: RequestKind, frame: ClientFrame, write?: OutboxWrite): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const p: Pending = { kind, frame, resolve, reject };
+      if (write) p.write = write;
+      if (kind === "read") {
+        p.timer = setTimeout(() => {
+          for (const [id, q] of this.#pending) if (q === p) this.#pending.delete(id);
+          const i = this.#waiting.indexOf(p);
+          if (i >= 0) this.#waiting.splice(i, 1);
+          reject(new TagwireError("TAGWIRE_ERR_TIMEOUT", `no reply to ${frame.type} in ${this.#timeoutMs} ms`));
+        }, this.#timeoutMs);
+        if (!this.#online) {
+          this.#waiting.push(p);
+          return;
+        }
+      }
+      this.#send(p);
+    });
+  }
+
+  /** The hub accepted the hello: reads waiting for a connection go now. */
+  connected(): void {
+    this.#online = true;
+    for (const p of this.#waiting.splice(0)) this.#send(p);
+  }
+
+  /** An `ack` arrived; false when nothing waited for it. */
+  settle(reqId: number, result: unknown): boolean {
+    const p = this.#pending.get(reqId);
+    if (!p) return false;
+    this.#pending.delete(reqId);
+    if (p.timer) clearTimeout(p.timer);
+    p.resolve(result);
+    return true;
+  }
+
+  /** An `error` arrived; false when nothing waited for it (the caller reports it). */
+  refuse(reqId: number, code: string, message: string): boolean {
+    const p = reqId === 0 ? undefined : this.#pending.get(reqId);
+    if (!p) return false;
+    this.#pending.delete(reqId);
+    if (p.timer) clearTimeout(p.timer);
+    // TAGWIRE_ERR_INTERNAL is a hub-only code; keep it (the union is for known codes).
+    p.reject(new TagwireError(code as TagwireErrorCode, message));
+    return true;
+  }
+
+  /**
+   * The connection dropped: reads wait for the next one, control requests fail with
+   * TAGWIRE_ERR_CLOSED, outbox writes are forgotten; direct writes are returned (in doubt).
+   */
+  connectionLost(reason: string): InDoubtWrite[] {
+    this.#online = false;
+    const inDoubt: InDoubtWrite[] = [];
+    for (const [reqId, p] of this.#pending) {
+      this.#pending.delete(reqId);
+      if (p.kind === "read") this.#waiting.push(p);
+      else if (p.kind === "write" && p.write) inDoubt.push({ write: p.write, settle: p.resolve });
+      else if (p.kind === "write") {
+        // An outbox entry: it stays in the outbox, marked attempted; nothing to do.
+      } else p.reject(new TagwireError("TAGWIRE_ERR_CLOSED", `connection lost: ${reason}`));
+    }
+    return inDoubt;
+  }
+
+  /** Ends every request, waiting or sent, with `error` (fatal refusal or close). */
+  failAll(error: Error): void {
+    for (const p of this.#waiting.splice(0)) {
+      if (p.timer) clearTimeout(p.timer);
+      p.reject(error);
+    }
+    for (const [reqId, p] of this.#pending) {
+      this.#pending.delete(reqId);
+      if (p.timer) clearTimeout(p.timer);
+      p.reject(error);
+    }
+  }
+
+  #send(p: Pending): void {
+    const reqId = this.#nextReqId;
+    this.#nextReqId = reqId >= 0xfffffffe ? 1 : reqId + 1;
+    (p.frame as { reqId: number }).reqId = reqId;
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeFrame(p.frame);
+    } catch (err) {
+      this.#end(p, new TagwireError("TAGWIRE_ERR_PAYLOAD", `cannot encode ${p.frame.type}: ${(err as Error).message}`));
+      return;
+    }
+    const max = this.maxMessageBytes;
+    if (bytes.length + 5 > max) {
+      this.#end(p, new TagwireError("TAGWIRE_ERR_SIZE", `${p.frame.type} frame of ${bytes.length} bytes exceeds the hub's ${max}`));
+      return;
+    }
+    // Outbox writes (kind write without `write`) are already safe in the outbox; they are paced
+    // by the drain, so they are never refused here.
+    const bounded = p.kind === "read" || (p.kind === "write" && p.write !== undefined);
+    if (bounded) {
+      if (!this.#sink.tryEnqueue(bytes)) {
+        this.#end(p, new TagwireError("TAGWIRE_ERR_BACKPRESSURE", `${p.frame.type} refused: the send queue is full (the connection is not draining)`));
+        return;
+      }
+    } else this.#sink.enqueue(bytes);
+    this.#pending.set(reqId, p);
+  }
+
+  #end(p: Pending, error: TagwireError): void {
+    if (p.timer) clearTimeout(p.timer);
+    p.reject(error);
+  }
+}

@@ -1,0 +1,28 @@
+// Small conversions between the session's values and frames: outbox writes to publish /
+// createMessage frames, documents decoded as JSON, the message a write stands for locally.
+
+import type { ClientFrame } from "../protocol/frames.js";
+import { decodeValue, encodeValue } from "../protocol/msgpack.js";
+import type { Json, Message } from "../sdk/session.js";
+import type { OutboxWrite } from "./outbox.js";
+
+/** The frame that carries a write (its reqId is set when sent). */
+export function writeFrame(w: OutboxWrite): ClientFrame {
+  if (w.kind === "message") {
+    return { type: "createMessage", reqId: 0, agentId: w.agentId, channel: w.channel, data: encodeValue(w.data), messageId: w.id };
+  }
+  const f: ClientFrame = { type: "publish", reqId: 0, agentId: w.agentId, channel: w.channel, diff: encodeValue(w.data), messageId: w.id };
+  if (w.log) f.log = true;
+  if (w.replace) f.replace = true;
+  if (w.replaceKeys?.length) f.replaceKeys = w.replaceKeys;
+  return f;
+}
+
+export function decodeDoc(bytes: Uint8Array): Json {
+  return decodeValue(bytes) as Json;
+}
+
+/** The message a queued write will become (its ts is the local clock's until the hub has it). */
+export function localMessage(w: OutboxWrite): Message {
+  return { id: w.id, agentId: w.agentId, channel: w.channel, ts: Date.now(), data: w.data };
+}
