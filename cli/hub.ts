@@ -24,6 +24,8 @@ export const hubCommand: Command = {
       "frames-per-second": { type: "string", value: "n", description: "frames per second per connection (0 = no limit)", default: "10000" },
       mqtt: { type: "string", value: "url", description: "bridge this MQTT broker: MQTT and WebSocket agents share channels (docs/PROTOCOL.md)" },
       "mqtt-prefix": { type: "string", value: "prefix", description: "first topic level of the bridged topics", default: "tagwire" },
+      nats: { type: "string", value: "urls", description: "cluster mode: keep channels in NATS JetStream (comma-separated URLs); hubs on one NATS cluster act as one hub (docs/CLUSTER.md)" },
+      "nats-replicas": { type: "string", value: "n", description: "cluster mode: JetStream replicas of the write stream (3 on a 3-node cluster)", default: "1" },
       "mqtt-writes": { type: "string", value: "token|signed|trusted|off", description: "plain JSON writes from MQTT clients: signed or with a token, signed only, trust the broker's ACLs, or ignore", default: "token" },
       "device-agent": { type: "string", value: "host:port", description: "serve Doover's Device Agent gRPC service here for pydoover apps (docs/DOOVER.md)" },
       "device-agent-id": { type: "string", value: "id", description: "the agent whose channels the Device Agent serves (required with --device-agent)" },
@@ -65,6 +67,7 @@ export const hubCommand: Command = {
       synchronous: sync,
       retention: { maxMessagesPerChannel: num("max-messages"), maxMessageAgeMs: num("max-age") * 86_400_000 },
       limits,
+      ...(options.nats ? { nats: { servers: String(options.nats).split(","), replicas: num("nats-replicas") || 1 } } : {}),
     });
     console.error(`[tagwire hub] listening on ${hub.url} and ${hub.httpUrl} (data in ${hub.dataDir})`);
     if (hub.deviceAgentAddress) console.error(`[tagwire hub] Device Agent (gRPC) for ${deviceAgentId} on ${hub.deviceAgentAddress}`);

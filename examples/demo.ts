@@ -52,6 +52,8 @@ export interface DemoOptions {
   seed?: number;
   /** Simulated seconds per real second (default 1; tests speed the physics up). */
   speed?: number;
+  /** Cluster mode: the hub keeps channels in NATS JetStream (hub/cluster, docs/CLUSTER.md). */
+  nats?: import("../hub/cluster/jetstream-storage.js").ClusterOptions;
   /** Where the demo's log lines go (default console.log). */
   log?: (line: string) => void;
   /** The hub's own log (default: into `log` with a "hub:" prefix). */
@@ -268,6 +270,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     auth,
     log: options.hubLog ?? ((line) => log(`hub: ${line}`)),
     httpFallback: createViewerHandler({ dir: viewerDir }),
+    ...(options.nats ? { nats: options.nats } : {}),
     ...(options.deviceAgent ? { deviceAgent: options.deviceAgent } : {}),
   });
   let agent: Agent | undefined;

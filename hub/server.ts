@@ -15,6 +15,7 @@ import { DEFAULT_LIMITS, type HubLimits } from "./limits.js";
 import { DEFAULT_RETENTION, HubState, type RetentionOptions } from "./state.js";
 import { SqliteStorage, type SyncMode } from "./storage/sqlite.js";
 import type { Storage } from "./storage/storage.js";
+import type { ClusterOptions } from "./cluster/jetstream-storage.js";
 
 export interface HubOptions {
   /** TCP port; 0 picks a free one (the default). */
@@ -27,6 +28,8 @@ export interface HubOptions {
   auth?: boolean;
   /** HMAC secret for tokens; default TAGWIRE_SECRET, else `<dataDir>/secret` (generated once). */
   secret?: string;
+  /** Cluster mode: keep channels in NATS JetStream instead of SQLite (docs/CLUSTER.md). */
+  nats?: ClusterOptions;
   /** SQLite durability; see hub/storage/sqlite.ts. Default "full". */
   synchronous?: SyncMode;
   /**
@@ -73,7 +76,10 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   }
 
   const core = await createCore({ maxPayloadBytes: limits.maxPayloadBytes, maxDepth: limits.maxDepth });
-  const storage = options.storage ?? new SqliteStorage(dataDir, { synchronous: options.synchronous ?? "full" });
+  // Cluster mode's module (and nats.js) is loaded only when asked for.
+  const storage: Storage = options.nats
+    ? new (await import("./cluster/jetstream-storage.js")).JetStreamStorage({ ...options.nats, log, retention })
+    : (options.storage ?? new SqliteStorage(dataDir, { synchronous: options.synchronous ?? "full" }));
   let state: HubState;
   try {
     state = await HubState.open(core, storage, limits, retention);

@@ -15,6 +15,8 @@ export type TagwireErrorCode =
   | "TAGWIRE_ERR_CORE_DEAD"
   // Codes raised above the core (SDK, transports, hub) live in the same namespace.
   | "TAGWIRE_ERR_CLOSED"
+  // Cluster mode: the shared storage (NATS JetStream) cannot be reached; retry later.
+  | "TAGWIRE_ERR_UNAVAILABLE"
   | "TAGWIRE_ERR_TIMEOUT"
   | "TAGWIRE_ERR_AUTH"
   | "TAGWIRE_ERR_FORBIDDEN"
