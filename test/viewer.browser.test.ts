@@ -84,7 +84,7 @@ describe("the demo in the viewer", () => {
     }
 
     // A value that changes: the temperature variable, rendered from ui_state with its units.
-    const temperature = '[data-element="temperature"] .value';
+    const temperature = '[data-app="climate"] [data-element="temperature"] .value';
     const first = await until(() => text(page, temperature), (t) => /°C$/.test(t), "a temperature with units");
     expect(first).toMatch(/^\d+\.\d°C$/); // precision 1 and the units, as the app declared
     await until(() => text(page, temperature), (t) => t !== first && t !== "", "the temperature to change");
@@ -94,18 +94,18 @@ describe("the demo in the viewer", () => {
     await until(() => page.locator("#tree .node.changed").count(), (n) => n > 0, "a just-changed key highlighted");
 
     // Setpoint 35 through the parameter input: the device handles it (its tag follows).
-    await page.fill('[data-element="setpoint"] input', "35");
-    await page.click('[data-element="setpoint"] button[type="submit"]');
+    await page.fill('[data-app="climate"] [data-element="setpoint"] input', "35");
+    await page.click('[data-app="climate"] [data-element="setpoint"] button[type="submit"]');
     await until(() => text(page, '#tree [data-path="climate.setpoint"]'), (t) => t.includes("35"), "the setpoint tag to become 35");
 
     // Start: no confirmation asked; the app's handler turns the heater on, the page shows it.
     expect(demo.app.heaterState()).toBe("off");
-    await page.click('[data-action="start"]');
-    await until(() => text(page, '[data-element="heater"] .value'), (t) => t === "heating" || t === "holding", "the heater state to show heating");
+    await page.click('[data-app="climate"] [data-action="start"]');
+    await until(() => text(page, '[data-app="climate"] [data-element="heater"] .value'), (t) => t === "heating" || t === "holding", "the heater state to show heating");
     expect(demo.app.heaterState()).not.toBe("off");
     await until(() => text(page, "#notifications"), (t) => t.includes("Heater started (setpoint 35 °C)"), "the start notification");
     // The action is busy until the app clears it, then usable again.
-    await until(() => page.locator('[data-action="start"].busy').count(), (n) => n === 0, "the start button to leave busy");
+    await until(() => page.locator('[data-app="climate"] [data-action="start"].busy').count(), (n) => n === 0, "the start button to leave busy");
 
     // The heater passes the limit: the alert is sent once, listed as active and in the feed.
     await until(() => text(page, '#alerts [data-alert="high_temperature"]'), (t) => t.includes("Temperature high"), "the active high-temperature alert", 20_000);
@@ -134,14 +134,14 @@ describe("the demo in the viewer", () => {
     await page.screenshot({ path: join(OUTPUT, "viewer.png") });
 
     // Stop asks for confirmation; cancelling sends nothing.
-    await page.click('[data-action="stop"]');
+    await page.click('[data-app="climate"] [data-action="stop"]');
     await page.locator("#confirm-dialog[open]").waitFor();
     await page.click("#confirm-cancel");
     await page.waitForTimeout(300);
     expect(demo.app.heaterState()).not.toBe("off");
-    await page.click('[data-action="stop"]');
+    await page.click('[data-app="climate"] [data-action="stop"]');
     await page.click("#confirm-ok");
-    await until(() => text(page, '[data-element="heater"] .value'), (t) => t === "off", "the heater state to show off");
+    await until(() => text(page, '[data-app="climate"] [data-element="heater"] .value'), (t) => t === "off", "the heater state to show off");
     expect(demo.app.heaterState()).toBe("off");
     await until(() => text(page, "#notifications"), (t) => t.includes("Heater stopped"), "the stop notification");
     // Cooling clears the alert, with its resolution message.
