@@ -1,5 +1,5 @@
 // Doover's document semantics over the in-memory tree (tree.ts): apply_diff (deep merge) and
-// generate_diff, as pinned down by pydoover and the compat fixtures (../shared/compat/).
+// generate_diff, as pinned down by pydoover and the compat fixtures (test/fixtures/doover-compat/, produced by running pydoover).
 //
 //   apply_diff(data, diff, do_delete): a diff that is not a map, or a target that is not a map, is
 //     returned whole (so a map diff onto a scalar keeps its nulls). Otherwise per key: a map value

@@ -13,7 +13,8 @@ export {
 } from "./router";
 // Documents and channel aggregates (doc.ts, store.ts). docSetEpoch is a test hook. Core-internal
 // callers (pipeline.ts) use the AS-level storeOpenAt / storeApplyInto / storeLastVersion /
-// storeLastChanged and docSetReplaceKeys, documented in store.ts and doc.ts.
+// storeLastChanged and docSetReplaceKeys, documented in store.ts and doc.ts (JavaScript reads the
+// same results from the STORE_RESULT block instead).
 export { docApplyDiff, docGenerateDiff, docValidatePayload, docSetLimits, docSetEpoch } from "./doc";
 export {
   storeCreate,
@@ -23,13 +24,10 @@ export {
   storeRemove,
   storeApply,
   storeResultPtr,
-  storeLastVersion,
-  storeLastChanged,
   storeGet,
   storeVersion,
   storeSize,
   storeNames,
-  storeName,
 } from "./store";
 export {
   statsCreate,

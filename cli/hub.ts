@@ -1,7 +1,12 @@
 // `tagwire hub`: runs the hub until SIGINT/SIGTERM.
 import { loadSecret, startHub } from "../hub/index.js";
 import { startMqttBridge } from "../hub/bridge-mqtt.js";
-import { UsageError, type Command } from "./args.js";
+import { UsageError, type Command, type OptionSpec } from "./args.js";
+import { DEFAULT_LIMITS, LIMIT_FLAGS, limitDefault, type HubLimits, type PipeLimits } from "../hub/limits.js";
+
+const limitOptions: Record<string, OptionSpec> = Object.fromEntries(
+  LIMIT_FLAGS.map((f) => [f.flag, { type: "string", value: "n", description: f.description, default: String(limitDefault(f.key)) }]),
+);
 
 export const hubCommand: Command = {
   spec: {
@@ -19,13 +24,17 @@ export const hubCommand: Command = {
       "frames-per-second": { type: "string", value: "n", description: "frames per second per connection (0 = no limit)", default: "10000" },
       mqtt: { type: "string", value: "url", description: "bridge this MQTT broker: MQTT and WebSocket agents share channels (docs/PROTOCOL.md)" },
       "mqtt-prefix": { type: "string", value: "prefix", description: "first topic level of the bridged topics", default: "tagwire" },
-      "mqtt-writes": { type: "string", value: "token|trusted|off", description: "plain JSON writes from MQTT clients: need a token, trust the broker's ACLs, or ignore", default: "token" },
+      nats: { type: "string", value: "urls", description: "cluster mode: keep channels in NATS JetStream (comma-separated URLs); hubs on one NATS cluster act as one hub (docs/CLUSTER.md)" },
+      "nats-replicas": { type: "string", value: "n", description: "cluster mode: JetStream replicas of the write stream (3 on a 3-node cluster)", default: "1" },
+      "mqtt-writes": { type: "string", value: "token|signed|trusted|off", description: "plain JSON writes from MQTT clients: signed or with a token, signed only, trust the broker's ACLs, or ignore", default: "token" },
       "device-agent": { type: "string", value: "host:port", description: "serve Doover's Device Agent gRPC service here for pydoover apps (docs/DOOVER.md)" },
       "device-agent-id": { type: "string", value: "id", description: "the agent whose channels the Device Agent serves (required with --device-agent)" },
+      ...limitOptions,
     },
     notes: [
       "The secret that signs tokens comes from TAGWIRE_SECRET, or is generated once into <data-dir>/secret.",
-      "Create tokens with `tagwire token create`. The protocol is described in docs/PROTOCOL.md.",
+      "Create tokens with `tagwire token create`. The protocol is described in docs/PROTOCOL.md;",
+      "every limit, and what to configure on a shared MQTT broker, in docs/SECURITY.md.",
     ].join("\n"),
   },
   async run({ options }) {
@@ -38,8 +47,15 @@ export const hubCommand: Command = {
       if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a non-negative number`);
       return n;
     };
+    const limits: Partial<HubLimits> = { framesPerSecond: num("frames-per-second") || Infinity };
+    const pipeLimits: Partial<PipeLimits> = {};
+    for (const f of LIMIT_FLAGS) {
+      const n = num(f.flag);
+      if (f.key in DEFAULT_LIMITS) (limits as Record<string, number>)[f.key] = n;
+      else (pipeLimits as Record<string, number>)[f.key] = n;
+    }
     const writes = options["mqtt-writes"] as string;
-    if (writes !== "token" && writes !== "trusted" && writes !== "off") throw new UsageError("--mqtt-writes must be token, trusted or off");
+    if (writes !== "token" && writes !== "signed" && writes !== "trusted" && writes !== "off") throw new UsageError("--mqtt-writes must be token, signed, trusted or off");
     const deviceAgentId = options["device-agent-id"] as string | undefined;
     if (options["device-agent"] && !deviceAgentId) throw new UsageError("--device-agent needs --device-agent-id (the agent whose channels it serves)");
     const hub = await startHub({
@@ -50,7 +66,8 @@ export const hubCommand: Command = {
       auth: options.auth as boolean,
       synchronous: sync,
       retention: { maxMessagesPerChannel: num("max-messages"), maxMessageAgeMs: num("max-age") * 86_400_000 },
-      limits: { framesPerSecond: num("frames-per-second") || Infinity },
+      limits,
+      ...(options.nats ? { nats: { servers: String(options.nats).split(","), replicas: num("nats-replicas") || 1 } } : {}),
     });
     console.error(`[tagwire hub] listening on ${hub.url} and ${hub.httpUrl} (data in ${hub.dataDir})`);
     if (hub.deviceAgentAddress) console.error(`[tagwire hub] Device Agent (gRPC) for ${deviceAgentId} on ${hub.deviceAgentAddress}`);
@@ -61,6 +78,7 @@ export const hubCommand: Command = {
         brokerUrl: options.mqtt as string,
         prefix: options["mqtt-prefix"] as string,
         nativeWrites: writes,
+        pipeLimits,
       };
       if (options.auth) bridgeOptions.secret = loadSecret(hub.dataDir);
       bridge = await startMqttBridge(bridgeOptions);

@@ -28,6 +28,8 @@ export const startCommand: Command = {
       "data-dir": { type: "string", value: "dir", description: "hub storage (tagwire.db, secret)", default: "./data" },
       auth: { type: "boolean", description: "require tokens: the demo creates them and prints a viewer link carrying one" },
       agent: { type: "string", value: "id", description: "the simulated device's agent id", default: "climate-chamber" },
+      cluster: { type: "boolean", description: "three hubs in cluster mode on NATS JetStream (--nats, default nats://127.0.0.1:4222): device on hub A, viewer on every hub (ports port..port+2)" },
+      nats: { type: "string", value: "urls", description: "with --cluster: the NATS servers", default: "nats://127.0.0.1:4222" },
       "loop-ms": { type: "string", value: "ms", description: "the device's main loop period", default: "1000" },
       "device-agent": { type: "string", value: "host:port", description: "also serve Doover's Device Agent (gRPC) for --agent, e.g. 127.0.0.1:50051 (docs/DOOVER.md)" },
     },
@@ -51,7 +53,11 @@ export const startCommand: Command = {
         if (port !== 0) await probePort(port, host);
         // Loaded here, not at the top: the hub and SQLite are not worth loading for --help.
         const { startDemo } = await import("../examples/demo.js");
-        demo = await startDemo({
+        const begin = options.cluster
+          ? async (o: Parameters<typeof startDemo>[0]) =>
+              (await import("../examples/cluster-demo.js")).startClusterDemo({ ...o, natsServers: String(options.nats).split(",") })
+          : startDemo;
+        demo = await begin({
           port,
           host,
           dataDir: String(options["data-dir"]),

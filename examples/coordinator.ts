@@ -1,102 +1,77 @@
-// A coordinator and two workers: three apps on one device (one agent), as Doover runs several apps
-// on a device, sharing its `tag_values`. The coordinator writes a command tag per worker in its own
-// namespace; each worker reads its command from the coordinator's tags and reports `status` and
-// `progress` in its own; the coordinator watches the workers' status with onTagChange and stops
-// them when all are finished. An operator agent elsewhere on the bus follows along through a
-// subscription to the device's `tag_values`.
+// A coordinator and two workers in Doover 1.x style: three apps on one device sharing its
+// `tag_values`, each with declared tags in its own namespace. The coordinator declares a command
+// tag per worker; each worker reads its command from the coordinator's namespace by app key and
+// reports `status` and `progress` (declared, with defaults and logging triggers) in its own.
+// (The 0.4 form: examples/v0/coordinator.ts.)
 //
 //   npm run build && node dist/examples/coordinator.js     (ends by itself in a few seconds)
-import { Application, Enter, LocalBus, type Agent, type Json } from "../bindings/index.js";
+import { Application, LocalBus, tags, type Json } from "../bindings/index.js";
 
 const WORKERS = ["worker_1", "worker_2"] as const;
 
 class Coordinator extends Application {
-  private phase: "start" | "running" | "stopping" | "done" = "start";
-  private readonly finished = new Set<string>();
+  readonly t = this.declareTags({
+    cmd_worker_1: new tags.Tag("object", { default: { action: "idle" } }),
+    cmd_worker_2: new tags.Tag("object", { default: { action: "idle" } }),
+    phase: new tags.String({ default: "start", logOn: new tags.AnyChange() }),
+  });
 
-  async setup(): Promise<void> {
-    for (const w of WORKERS) {
-      this.onTagChange("status", (status) => {
-        console.log(`[coordinator] ${w} is now ${String(status)}`);
-        if (status === "finished") this.finished.add(w);
-      }, { appKey: w });
-    }
-  }
-
-  async mainLoop(): Promise<void> {
-    if (this.phase === "start") {
-      for (const [i, w] of WORKERS.entries()) {
-        await this.setTag(`cmd_${w}`, { action: "run", jobs: 3 + 2 * i });
-      }
-      await this.setTag("phase", "running", { logOn: new Enter("running") });
-      console.log("[coordinator] sent run commands");
-      this.phase = "running";
-    } else if (this.phase === "running") {
-      const progress = WORKERS.map((w) => `${w}=${String(this.getTag("progress", { appKey: w, default: 0 }))}`);
-      console.log(`[coordinator] progress ${progress.join(" ")}`);
-      if (this.finished.size === WORKERS.length) {
-        for (const w of WORKERS) await this.setTag(`cmd_${w}`, { action: "stop", jobs: null }); // objects merge: null clears
-        await this.setTag("phase", "stopping");
-        this.phase = "stopping";
-      }
-    } else if (this.phase === "stopping") {
-      if (WORKERS.every((w) => this.getTag("status", { appKey: w }) === "stopped")) {
-        await this.setTag("phase", "done", { log: true });
-        await this.setTag("all_done", true, { global: true });
-        this.phase = "done";
-      }
+  override async mainLoop(): Promise<void> {
+    const phase = this.t.phase.get();
+    // Another app's tags are read by app key, as pydoover's get_tag(key, app_key=...).
+    const status = (w: string) => this.getTag("status", { appKey: w, default: "idle" });
+    if (phase === "start") {
+      await this.t.cmd_worker_1.set({ action: "run", jobs: 3 });
+      await this.t.cmd_worker_2.set({ action: "run", jobs: 5 });
+      await this.t.phase.set("running");
+    } else if (phase === "running" && WORKERS.every((w) => status(w) === "finished")) {
+      for (const w of WORKERS) await this.t[`cmd_${w}`].set({ action: "stop", jobs: null });
+      await this.t.phase.set("stopping");
+    } else if (phase === "stopping" && WORKERS.every((w) => status(w) === "stopped")) {
+      await this.t.phase.set("done");
     }
   }
 
   get done(): boolean {
-    return this.phase === "done";
+    return this.t.phase.get() === "done";
   }
 }
 
 class Worker extends Application {
-  private done = 0;
+  readonly t = this.declareTags({
+    status: new tags.String({ default: "idle", logOn: new tags.AnyChange() }),
+    progress: new tags.Number({ default: 0 }),
+  });
 
-  async mainLoop(): Promise<void> {
+  override async mainLoop(): Promise<void> {
     const cmd = this.getTag(`cmd_${this.appKey}`, { appKey: "coordinator" }) as { action?: string; jobs?: number } | undefined;
-    const status = this.getTag("status", { default: "idle" });
-    if (cmd?.action === "run" && status === "idle") {
-      await this.setTag("status", "running", { log: true });
-    } else if (cmd?.action === "run" && status === "running") {
-      this.done++;
-      await this.setTag("progress", this.done);
-      if (this.done >= (cmd.jobs ?? 1)) await this.setTag("status", "finished", { log: true });
-    } else if (cmd?.action === "stop" && status !== "stopped") {
-      await this.setTag("status", "stopped", { log: true });
-    }
+    const status = this.t.status.get();
+    if (cmd?.action === "run" && status === "idle") await this.t.status.set("running");
+    else if (cmd?.action === "run" && status === "running") {
+      const done = await this.t.progress.increment();
+      if (done >= (cmd.jobs ?? 1)) await this.t.status.set("finished");
+    } else if (cmd?.action === "stop" && status !== "stopped") await this.t.status.set("stopped");
   }
 }
 
 async function main(): Promise<void> {
   const bus = await LocalBus.create();
-  const device: Agent = bus.agent("plant-1");
-  const operator = bus.agent("operator");
-  operator.subscribe("tag_values", (e) => {
+  const device = bus.agent("plant-1");
+  bus.agent("operator").subscribe("tag_values", (e) => {
     if (e.type === "message") console.log(`  [operator] logged: ${JSON.stringify(e.message.data)}`);
   }, { agentId: "plant-1" });
-
   const coordinator = new Coordinator({ agent: device, appKey: "coordinator", loopPeriodMs: 150 });
   const workers = WORKERS.map((appKey, i) => new Worker({ agent: device, appKey, loopPeriodMs: 100 + 40 * i }));
   const apps: Application[] = [coordinator, ...workers];
   for (const app of apps) void app.start();
-
   const deadline = Date.now() + 20_000;
   while (!coordinator.done && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   for (const app of apps) await app.stop();
-
-  const tags = (await operator.getAggregate("tag_values", { agentId: "plant-1" })) as { [k: string]: Json };
-  console.log(`[main] ${coordinator.done ? "all workers done" : "timed out"}; tags: ${JSON.stringify(tags)}`);
-  await device.close();
-  await operator.close();
+  console.log(`[main] ${coordinator.done ? "all done" : "timed out"}; tags: ${JSON.stringify((await device.getAggregate("tag_values")) as Json)}`);
   await bus.close();
-  if (!coordinator.done) process.exit(1);
 }
 
-main().catch((error) => {
+main().catch((error: unknown) => {
   console.error(error);
-  process.exit(1);
+  process.exitCode = 1;
 });

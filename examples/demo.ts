@@ -30,6 +30,7 @@ import {
 } from "../bindings/index.js";
 import { pathToFileURL } from "node:url";
 import { createToken, loadSecret, startHub, type HubOptions, type RunningHub } from "../hub/index.js";
+import { Pump } from "./ui-app.js";
 import { createViewerHandler, defaultViewerDir, viewerBuilt } from "../viewer/serve.js";
 
 export interface DemoOptions {
@@ -51,6 +52,8 @@ export interface DemoOptions {
   seed?: number;
   /** Simulated seconds per real second (default 1; tests speed the physics up). */
   speed?: number;
+  /** Cluster mode: the hub keeps channels in NATS JetStream (hub/cluster, docs/CLUSTER.md). */
+  nats?: import("../hub/cluster/jetstream-storage.js").ClusterOptions;
   /** Where the demo's log lines go (default console.log). */
   log?: (line: string) => void;
   /** The hub's own log (default: into `log` with a "hub:" prefix). */
@@ -63,6 +66,8 @@ export interface RunningDemo {
   readonly hub: RunningHub;
   readonly agent: Agent;
   readonly app: ClimateChamber;
+  /** A Doover 1.x app (declared tags, declarative UI) on the same device, beside the 0.4 one. */
+  readonly app1x: Pump;
   /** The viewer's address (with `?token=` when auth is on). */
   readonly viewerUrl: string;
   /** The operator token the viewer URL carries (auth only). */
@@ -72,6 +77,8 @@ export interface RunningDemo {
 }
 
 export const APP_KEY = "climate";
+/** App key of the 1.x demo app (examples/ui-app.ts). */
+export const APP_KEY_1X = "pump_1x";
 /** Above this the high-temperature alert is raised; it clears 1 °C below. */
 export const HIGH_TEMPERATURE_C = 30;
 
@@ -263,10 +270,12 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     auth,
     log: options.hubLog ?? ((line) => log(`hub: ${line}`)),
     httpFallback: createViewerHandler({ dir: viewerDir }),
+    ...(options.nats ? { nats: options.nats } : {}),
     ...(options.deviceAgent ? { deviceAgent: options.deviceAgent } : {}),
   });
   let agent: Agent | undefined;
   let app: ClimateChamber | undefined;
+  let app1x: Pump | undefined;
   try {
     const secret = auth ? loadSecret(hub.dataDir) : "";
     const deviceToken = auth ? createToken(secret, { agentId, role: "device", ttlSeconds: 365 * 86_400 }) : undefined;
@@ -277,29 +286,35 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     log(`device ${agentId} connected over WebSocket`);
     app = new ClimateChamber({ agent, appKey: APP_KEY, loopPeriodMs: options.loopPeriodMs ?? 1000, config: { seed: options.seed ?? (Date.now() >>> 0), speed: options.speed ?? 1, log: (l) => log(`${agentId}: ${l}`) } });
     void app.start();
+    app1x = new Pump({ agent, appKey: APP_KEY_1X, loopPeriodMs: options.loopPeriodMs ?? 1000 });
+    void app1x.start();
 
     const shown = isLoopback(host) || host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host;
     const viewerUrl = `http://${shown}:${hub.port}/${viewerToken ? `?token=${encodeURIComponent(viewerToken)}` : ""}`;
     log(`viewer: ${viewerUrl}`);
     if (viewerToken) log("(the link carries an operator token valid 7 days; the page keeps it and removes it from the address bar)");
 
-    const running = { agent, app };
+    const running = { agent, app, app1x };
     let closing: Promise<void> | undefined;
     return {
       hub,
       agent,
       app,
+      app1x,
       viewerUrl,
       viewerToken,
       close: () =>
         (closing ??= (async () => {
           await running.app.stop();
+          running.app1x.attached?.detach();
+          await running.app1x.stop();
           await running.agent.close();
           await hub.close();
         })()),
     };
   } catch (error) {
     await app?.stop().catch(() => {});
+    await app1x?.stop().catch(() => {});
     await agent?.close().catch(() => {});
     await hub.close();
     throw error;

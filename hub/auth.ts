@@ -1,4 +1,5 @@
 // Tokens, the hub secret, roles and grants (docs/PROTOCOL.md, "Authentication and roles").
+// What a verified token allows is hub/access.ts.
 //
 // token = "tw1." base64url(JSON claims) "." base64url(HMAC-SHA256(secret, "tw1." base64url(claims)))
 // claims = {"a": agentId, "r": role, "g"?: [grant], "e": expiry unix s, "i": issued unix s}
@@ -6,7 +7,7 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TagwireError } from "../bindings/core/errors.js";
-import { assertAgentId, assertChannelPattern, matchPattern } from "../bindings/sdk/names.js";
+import { assertAgentId, assertChannelPattern } from "../bindings/sdk/names.js";
 
 export type Role = "device" | "viewer" | "operator";
 export const ROLES: readonly Role[] = ["device", "viewer", "operator"];
@@ -19,16 +20,6 @@ export interface TokenClaims {
   /** Expiry, unix seconds. */
   expiresAt: number;
   issuedAt: number;
-}
-
-/** What a connection or HTTP request may do, derived from its token (or from --no-auth). */
-export interface Principal {
-  agentId: string;
-  role: Role | "anonymous";
-  /** Routing-key patterns readable (normalised; a device's own `agentId/#` included). */
-  readable: string[];
-  /** True with --no-auth: writes anything. */
-  unrestricted: boolean;
 }
 
 const PREFIX = "tw1.";
@@ -61,6 +52,14 @@ function b64url(buf: Buffer): string {
 
 function sign(secret: string, body: string): Buffer {
   return createHmac("sha256", secret).update(body).digest();
+}
+
+/**
+ * The signature a token with these claims (`tw1.<payload>`) has under `secret`: the MQTT bridge
+ * derives a pipe's key from it instead of ever receiving the token (bindings/transports/pipe-auth.ts).
+ */
+export function tokenSignature(secret: string, claims: string): Uint8Array {
+  return sign(secret, claims);
 }
 
 /**
@@ -118,8 +117,11 @@ export function verifyToken(secret: string, token: unknown, nowSeconds = Math.fl
   const dot = token.lastIndexOf(".");
   if (dot <= PREFIX.length) throw auth("malformed");
   const body = token.slice(0, dot);
-  const given = Buffer.from(token.slice(dot + 1), "base64url");
-  const expected = sign(secret, body);
+  // Compared as text against the one canonical encoding: Buffer's base64url decoder ignores
+  // stray characters and trailing bits, so comparing decoded bytes would accept many spellings
+  // of one signature (a malleable token).
+  const given = Buffer.from(token.slice(dot + 1), "utf8");
+  const expected = Buffer.from(b64url(sign(secret, body)), "utf8");
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw auth("bad signature");
   let claims: any;
   try {
@@ -131,65 +133,4 @@ export function verifyToken(secret: string, token: unknown, nowSeconds = Math.fl
   if (claims.e <= nowSeconds) throw new TagwireError("TAGWIRE_ERR_AUTH", `token expired at ${new Date(claims.e * 1000).toISOString()}`);
   const grants = Array.isArray(claims.g) ? claims.g.filter((g: unknown): g is string => typeof g === "string") : [];
   return { agentId: claims.a, role: claims.r, grants, expiresAt: claims.e, issuedAt: claims.i ?? 0 };
-}
-
-export function principalOf(claims: TokenClaims): Principal {
-  // Grants are normalised when a token is created; doing it again costs little and keeps a
-  // hand-written claim ("agentA") meaning what the docs say.
-  const grants: string[] = [];
-  for (const g of claims.grants) {
-    try {
-      grants.push(normaliseGrant(g));
-    } catch {
-      // an invalid grant grants nothing
-    }
-  }
-  // "No grants" means everything for viewers and operators; grants that were all invalid mean nothing.
-  const readable = claims.role === "device" ? [`${claims.agentId}/#`, ...grants] : claims.grants.length ? grants : ["#"];
-  return { agentId: claims.agentId, role: claims.role, readable, unrestricted: false };
-}
-
-/** The principal of every connection and request when the hub runs with --no-auth. */
-export function anonymousPrincipal(agentId: string): Principal {
-  return { agentId, role: "anonymous", readable: ["#"], unrestricted: true };
-}
-
-/** May `p` read the channel with this routing key? */
-export function canRead(p: Principal, key: string): boolean {
-  for (const g of p.readable) if (g === "#" || matchPattern(g, key)) return true;
-  return false;
-}
-
-/** May `p` write (publish, createMessage) this channel? */
-export function canWrite(p: Principal, agentId: string, channel: string): boolean {
-  if (p.unrestricted) return true;
-  if (p.role === "device") return agentId === p.agentId;
-  if (p.role === "operator") return channel === "ui_cmds" && canRead(p, `${agentId}/${channel}`);
-  return false;
-}
-
-/**
- * True when every routing key `pattern` can match is matched by `grant` (both MQTT patterns over
- * routing keys, which always have at least two levels).
- */
-export function patternCovers(grant: string, pattern: string): boolean {
-  if (grant === "#") return true;
-  const g = grant.split("/");
-  const p = pattern.split("/");
-  for (let i = 0; i < g.length; i++) {
-    const gl = g[i]!;
-    if (gl === "#") return true;
-    if (i >= p.length) return false;
-    const pl = p[i]!;
-    if (pl === "#") return false; // p reaches any depth, g stops here
-    if (gl === "+") continue;
-    if (pl === "+" || pl !== gl) return false;
-  }
-  return p.length === g.length;
-}
-
-/** May `p` subscribe to this routing-key pattern? (every match must be readable) */
-export function canSubscribe(p: Principal, pattern: string): boolean {
-  for (const g of p.readable) if (patternCovers(g, pattern)) return true;
-  return false;
 }

@@ -21,7 +21,27 @@ import type { ChannelEvent, Json } from "../bindings/sdk/session.js";
 import { connectWebSocket, type WebSocketClass } from "../bindings/transports/websocket.js";
 import { defaultMqtt, type MqttModuleLike } from "../bindings/transports/mqtt.js";
 import type { Transport } from "../bindings/transports/contract.js";
-import { createToken } from "./auth.js";
+import { createToken, MAX_TOKEN_BYTES, tokenSignature } from "./auth.js";
+import { DEFAULT_PIPE_LIMITS, type PipeLimits } from "./limits.js";
+import { encodeValue } from "../bindings/protocol/msgpack.js";
+import {
+  Direction,
+  PIPE_VERSION,
+  PipeCipher,
+  PipeKind,
+  b64url,
+  challengeProof,
+  decodeJsonEnvelope,
+  encodeJsonEnvelope,
+  equalBytes,
+  fromB64url,
+  pipeKey,
+  randomBytes,
+  sessionKey,
+  sha256,
+  utf8,
+  writeMac,
+} from "../bindings/transports/pipe-auth.js";
 
 export interface MqttBridgeOptions {
   /** The hub's WebSocket URL (RunningHub.url). */
@@ -41,14 +61,19 @@ export interface MqttBridgeOptions {
   mirrorAgentId?: string;
   /**
    * Plain JSON writes on set/put/post topics:
-   * - "token" (default): each write must carry an MQTT 5 user property `token` (a hub token);
-   *   the hub checks it like any other connection's. Without one it is refused (unless the
+   * - "token" (default): each write is signed (MQTT 5 user properties `claims`, `ts`, `mac`:
+   *   `signMqttWrite`) or carries the hub token itself as user property `token`, which any
+   *   broker user allowed to read the topic sees (a broker ACL must prevent that); the hub
+   *   checks the token like any other connection's. Without either it is refused (unless the
    *   hub runs without auth).
+   * - "signed": as "token", but a clear `token` property is ignored: only signed writes.
    * - "trusted": the broker's ACLs are the gate; the bridge writes as the topic's agent with
    *   a token it mints (needs `secret`).
    * - "off": not subscribed.
    */
-  nativeWrites?: "token" | "trusted" | "off";
+  nativeWrites?: "token" | "signed" | "trusted" | "off";
+  /** Caps on relayed pipes (defaults in hub/limits.ts). */
+  pipeLimits?: Partial<PipeLimits>;
   mqtt?: MqttModuleLike;
   WebSocket?: WebSocketClass;
   log?: (line: string) => void;
@@ -58,6 +83,8 @@ export interface MqttBridge {
   readonly prefix: string;
   /** MQTT clients currently relayed to the hub. */
   readonly relayedClients: number;
+  /** Pipe envelopes dropped since start: bad MAC or unknown kind (forged), or an old sequence number (replayed). */
+  readonly droppedEnvelopes: { forged: number; replayed: number };
   /** Resolves once the mirror has published the retained state of every existing channel. */
   readonly mirrored: Promise<void>;
   close(): Promise<void>;
@@ -67,9 +94,27 @@ interface Relay {
   clientId: string;
   transport: Transport;
   queue: Uint8Array[];
+  cipher: PipeCipher;
+  /** SHA-256 of the secret the client's offline record reveals. */
+  releaseHash: Uint8Array;
+  /** Date.now() of the client's last authenticated envelope. */
+  lastHeard: number;
+}
+
+/** A pipe that answered OPEN with a challenge and waits for its first MACed frame. */
+interface Handshake {
+  token: string | undefined;
+  releaseHash: Uint8Array;
+  cipher: PipeCipher;
+  timer: ReturnType<typeof setTimeout>;
 }
 
 const EMPTY = new Uint8Array(0);
+/** A signed plain write must be this fresh; its mac is remembered this long against replays. */
+const SIGNED_WRITE_WINDOW_MS = 60_000;
+const MAX_SEEN_WRITES = 100_000;
+/** Lifetime of tokens the bridge mints for itself (10 years). */
+const INTERNAL_TOKEN_TTL_S = 10 * 365 * 24 * 3600;
 /** Sessions kept for plain writers (by token), least recently used dropped first. */
 const MAX_WRITER_SESSIONS = 64;
 
@@ -81,6 +126,8 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
   if (nativeWrites === "trusted" && !options.secret) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", 'nativeWrites "trusted" needs the hub secret');
   const mqttModule = options.mqtt ?? (await defaultMqtt());
   const relays = new Map<string, Relay>();
+  const handshakes = new Map<string, Handshake>();
+  const pipeLimits = { ...DEFAULT_PIPE_LIMITS, ...options.pipeLimits };
   const writers = new Map<string, Promise<RemoteSession>>();
   let closed = false;
 
@@ -110,21 +157,53 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
   (client.stream as { setNoDelay?(b: boolean): void } | undefined)?.setNoDelay?.(true);
 
   // -------------------------------------------------------------------------------------------
-  // 1. Frame pipes
+  // 1. Frame pipes (authenticated: bindings/transports/pipe-auth.ts)
 
-  const openRelay = (clientId: string): Relay => {
+  const outTopic = (clientId: string) => `${P}/hub/out/${clientId}`;
+  const refuse = (clientId: string, code: string, message: string) => {
+    if (dropLogBudget > 0 && dropLogBudget--) log(`pipe ${clientId}: refused: ${message}`);
+    publish(outTopic(clientId), encodeJsonEnvelope(PipeKind.refuse, { code, message }));
+  };
+  /**
+   * Forged or replayed envelopes are dropped and refused pipes answered; a few log lines a
+   * minute say so, not one per envelope (anyone on the broker can send them).
+   */
+  let dropLogBudget = 20;
+  const drops = { forged: 0, replayed: 0 };
+  const dropped = (clientId: string, why: string) => {
+    if (why.includes("replayed")) drops.replayed++;
+    else drops.forged++;
+    if (dropLogBudget > 0 && dropLogBudget--) log(`pipe ${clientId}: envelope dropped: ${why}`);
+  };
+  const dropLogRefill = setInterval(() => (dropLogBudget = 20), 60_000);
+  dropLogRefill.unref();
+  // Pipes whose client went quiet (sessions ping every 15 s) end even if no last will came.
+  const idleMs = pipeLimits.pipeIdleTimeoutMs;
+  const idleSweep = setInterval(() => {
+    const now = Date.now();
+    for (const relay of [...relays.values()]) {
+      if (now - relay.lastHeard > idleMs) {
+        log(`pipe ${relay.clientId}: client silent for ${idleMs} ms: closing`);
+        publish(outTopic(relay.clientId), relay.cipher.seal(PipeKind.close, utf8("idle timeout")));
+        closeRelay(relay.clientId, "client silent");
+      }
+    }
+  }, Math.max(20, Math.min(10_000, Math.floor((idleMs || 60_000) / 4))));
+  idleSweep.unref();
+  if (!idleMs) clearInterval(idleSweep);
+
+  const openRelay = (clientId: string, hs: Handshake): Relay => {
     const transport = connectWebSocket(options.hubUrl, { WebSocket: options.WebSocket });
-    const relay: Relay = { clientId, transport, queue: [] };
+    const relay: Relay = { clientId, transport, queue: [], cipher: hs.cipher, releaseHash: hs.releaseHash, lastHeard: Date.now() };
     relays.set(clientId, relay);
-    const out = `${P}/hub/out/${clientId}`;
-    transport.onFrame((frame) => publish(out, frame));
+    transport.onFrame((frame) => publish(outTopic(clientId), relay.cipher.seal(PipeKind.data, frame)));
     transport.onState((change) => {
       if (change.state === "open") {
         for (const f of relay.queue.splice(0)) transport.send(f);
       } else if (change.state === "closed") {
         if (relays.get(clientId) === relay) relays.delete(clientId);
-        // The hub side ended (or never opened): tell the client with the close marker.
-        if (!change.local) publish(out, EMPTY);
+        // The hub side ended (or never opened): tell the client, authenticated.
+        if (!change.local) publish(outTopic(clientId), relay.cipher.seal(PipeKind.close, utf8((change.reason ?? "closed").slice(0, 120))));
       }
     });
     return relay;
@@ -137,39 +216,105 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
     relay.transport.close(reason);
   };
 
+  const onOpen = (clientId: string, payload: Uint8Array) => {
+    const body = decodeJsonEnvelope(payload);
+    const claims = body?.claims;
+    const nonce = typeof body?.nonce === "string" ? body.nonce : "";
+    const release = typeof body?.release === "string" ? fromB64url(body.release) : undefined;
+    if (body?.v !== PIPE_VERSION || typeof claims !== "string" || claims.length > MAX_TOKEN_BYTES || fromB64url(nonce)?.length !== 16 || release?.length !== 32) {
+      return refuse(clientId, "TAGWIRE_ERR_PROTOCOL", "malformed pipe open");
+    }
+    // A newer OPEN for the same pipe replaces a pending one (the client retried). Forging one
+    // only delays that client's handshake: it cannot complete it.
+    const earlier = handshakes.get(clientId);
+    if (earlier) {
+      clearTimeout(earlier.timer);
+      handshakes.delete(clientId);
+    }
+    if (handshakes.size >= pipeLimits.maxPendingPipes) return refuse(clientId, "TAGWIRE_ERR_RATE", `more than ${pipeLimits.maxPendingPipes} pipe handshakes in progress`);
+    if (relays.size + handshakes.size >= pipeLimits.maxPipes) return refuse(clientId, "TAGWIRE_ERR_RATE", `more than ${pipeLimits.maxPipes} relayed pipes`);
+    // The token's signature, recomputed: the key only a holder of the token can also derive.
+    const signature = options.secret && claims ? tokenSignature(options.secret, claims) : new Uint8Array(0);
+    const key = pipeKey(signature);
+    const bridgeNonce = b64url(randomBytes(16));
+    const hs: Handshake = {
+      token: options.secret && claims ? `${claims}.${b64url(signature)}` : undefined,
+      releaseHash: release,
+      cipher: new PipeCipher(sessionKey(key, clientId, nonce, bridgeNonce), Direction.toClient),
+      timer: setTimeout(() => {
+        if (handshakes.get(clientId) === hs) {
+          handshakes.delete(clientId);
+          log(`pipe ${clientId}: handshake not completed in ${pipeLimits.pipeHandshakeTimeoutMs} ms: dropped`);
+        }
+      }, pipeLimits.pipeHandshakeTimeoutMs),
+    };
+    hs.timer.unref?.();
+    handshakes.set(clientId, hs);
+    publish(outTopic(clientId), encodeJsonEnvelope(PipeKind.challenge, { nonce: bridgeNonce, proof: challengeProof(key, clientId, nonce, bridgeNonce) }));
+  };
+
   const onPipe = (clientId: string, payload: Uint8Array) => {
-    if (payload.length === 0) {
-      closeRelay(clientId, "client closed the pipe");
+    // An empty payload is no longer a close: anyone could publish one.
+    if (payload.length === 0) return;
+    const kind = payload[0];
+    if (kind === PipeKind.open) return onOpen(clientId, payload);
+    if (kind !== PipeKind.data && kind !== PipeKind.close) return dropped(clientId, `unknown envelope kind ${kind}`);
+    const relay = relays.get(clientId);
+    const hs = handshakes.get(clientId);
+    if (!relay && !hs) {
+      // Frames for a pipe this bridge does not have (it restarted): the unauthenticated reset
+      // makes the client reconnect and say hello again.
+      publish(outTopic(clientId), EMPTY);
       return;
     }
-    let relay = relays.get(clientId);
-    if (!relay) {
-      // A pipe starts with a hello. Anything else comes from a client whose relay this bridge
-      // does not have (the bridge restarted): close its pipe so it reconnects and says hello.
-      if (!startsWithHello(payload)) {
-        publish(`${P}/hub/out/${clientId}`, EMPTY);
-        return;
-      }
-      relay = openRelay(clientId);
+    // The relay's key first: a forged OPEN for this client id (a pending handshake) must not
+    // stand in the way of the client's own frames.
+    const viaRelay = relay ? relay.cipher.open(payload) : "no relay";
+    if (typeof viaRelay !== "string") {
+      relay!.lastHeard = Date.now();
+      if (viaRelay.kind === PipeKind.close) return closeRelay(clientId, "client closed the pipe");
+      if (relay!.transport.state === "open") relay!.transport.send(viaRelay.payload);
+      else relay!.queue.push(viaRelay.payload);
+      return;
     }
-    if (relay.transport.state === "open") relay.transport.send(payload);
-    else relay.queue.push(payload);
+    if (!hs) return dropped(clientId, viaRelay);
+    // The first MACed frame of a handshake proves the client holds the token; only then does
+    // the hub see it.
+    const opened = hs.cipher.open(payload);
+    if (typeof opened === "string") return dropped(clientId, relay ? viaRelay : opened);
+    clearTimeout(hs.timer);
+    handshakes.delete(clientId);
+    if (opened.kind === PipeKind.close) return;
+    const hello = withToken(opened.payload, hs.token);
+    if (!hello) return refuse(clientId, "TAGWIRE_ERR_PROTOCOL", "a pipe starts with a hello");
+    // A new authenticated handshake replaces the client's older relay (it reconnected).
+    closeRelay(clientId, "replaced by a new pipe");
+    openRelay(clientId, hs).queue.push(hello);
   };
 
   const onPresence = (payload: Uint8Array) => {
+    let record: { online?: boolean; clientId?: string; release?: string };
     try {
-      const record = JSON.parse(new TextDecoder().decode(payload)) as { online?: boolean; clientId?: string };
-      if (record.online === false && typeof record.clientId === "string") closeRelay(record.clientId, "client went offline");
+      record = JSON.parse(new TextDecoder().decode(payload)) as typeof record;
     } catch {
-      // Not a tagwire presence record: ignore.
+      return; // not a tagwire presence record
     }
+    if (record.online !== false || typeof record.clientId !== "string") return;
+    const relay = relays.get(record.clientId);
+    if (!relay) return;
+    // Only the client that committed to the release secret can reveal it.
+    const release = typeof record.release === "string" ? fromB64url(record.release) : undefined;
+    if (release && equalBytes(sha256(release), relay.releaseHash)) closeRelay(record.clientId, "client went offline");
+    else log(`pipe ${record.clientId}: offline record without its release secret ignored (forged?)`);
   };
 
   // -------------------------------------------------------------------------------------------
   // 2. The mirror
 
   const mirrorAgentId = options.mirrorAgentId ?? "mqtt-bridge";
-  const mirrorToken = options.mirrorToken ?? (options.secret ? createToken(options.secret, { agentId: mirrorAgentId, role: "viewer" }) : undefined);
+  // Tokens the bridge mints never leave this process; they outlive the hub's uptime (the hub
+  // closes a connection whose token expires, and a session cannot renew its token).
+  const mirrorToken = options.mirrorToken ?? (options.secret ? createToken(options.secret, { agentId: mirrorAgentId, role: "viewer", ttlSeconds: INTERNAL_TOKEN_TTL_S }) : undefined);
   const mirror = await connectSession(options.hubUrl, {
     agentId: mirrorAgentId,
     token: mirrorToken,
@@ -237,12 +382,15 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
         throw new TagwireError("TAGWIRE_ERR_PAYLOAD", "payload is not JSON");
       }
       const user = (properties?.userProperties ?? {}) as Record<string, string | string[]>;
-      const token = first(user.token);
       const messageId = first(user.messageId);
+      // A signed write proves the token without carrying it; a clear token is accepted only in
+      // mode "token" (any broker user that may read P/set/# can read it: docs/SECURITY.md).
+      const signed = signedWriteToken(user, `${P}/${verb}/${agentId}/${channel}`, payload);
+      const token = signed ?? (nativeWrites === "token" ? first(user.token) : undefined);
       let writerId = agentId;
       let writerToken = token;
       if (token) writerId = tokenAgent(token) ?? agentId;
-      else if (nativeWrites === "trusted") writerToken = createToken(options.secret!, { agentId, role: "device" });
+      else if (nativeWrites === "trusted") writerToken = trustedToken(agentId);
       const session = await writerFor(writerId, writerToken);
       if (verb === "post") await session.createMessage(agentId, channel, data, messageId ? { messageId } : {});
       else await session.publish(agentId, channel, data, verb === "put" ? { replace: true } : {});
@@ -250,6 +398,42 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
       const e = err as TagwireError;
       publish(errorTopic, JSON.stringify({ code: e.code ?? "TAGWIRE_ERR_INTERNAL", message: e.message, topic: `${P}/${verb}/${agentId}/${channel}` }));
     }
+  };
+
+  const trustedTokens = new Map<string, string>();
+  /** One minted token per agent, so its writer session is reused (LRU in writerFor). */
+  const trustedToken = (agentId: string): string => {
+    let t = trustedTokens.get(agentId);
+    if (!t) {
+      t = createToken(options.secret!, { agentId, role: "device", ttlSeconds: INTERNAL_TOKEN_TTL_S });
+      if (trustedTokens.size >= MAX_WRITER_SESSIONS * 16) trustedTokens.clear();
+      trustedTokens.set(agentId, t);
+    }
+    return t;
+  };
+
+  /** Seen signed writes (mac -> ts), so each is applied once within the freshness window. */
+  const seenWrites = new Map<string, number>();
+  const signedWriteToken = (user: Record<string, string | string[]>, topic: string, payload: Uint8Array): string | undefined => {
+    const claims = first(user.claims);
+    const ts = first(user.ts);
+    const mac = first(user.mac);
+    if (claims === undefined || ts === undefined || mac === undefined) return undefined;
+    const refuse = (why: string) => new TagwireError("TAGWIRE_ERR_AUTH", `signed write refused: ${why}`);
+    const at = Number(ts);
+    if (!/^[0-9]{1,16}$/.test(ts) || Math.abs(Date.now() - at) > SIGNED_WRITE_WINDOW_MS) throw refuse(`ts must be within ${SIGNED_WRITE_WINDOW_MS / 1000} s of the hub's clock`);
+    if (!options.secret || claims.length > MAX_TOKEN_BYTES) throw refuse("this bridge cannot check signatures");
+    const signature = tokenSignature(options.secret, claims);
+    if (writeMac(pipeKey(signature), topic, ts, payload) !== mac) throw refuse("bad mac");
+    const now = Date.now();
+    for (const [m, t] of seenWrites) {
+      if (now - t <= SIGNED_WRITE_WINDOW_MS) break;
+      seenWrites.delete(m);
+    }
+    if (seenWrites.has(mac)) throw refuse("replayed");
+    if (seenWrites.size >= MAX_SEEN_WRITES) throw new TagwireError("TAGWIRE_ERR_RATE", "too many signed writes in the replay window");
+    seenWrites.set(mac, now);
+    return `${claims}.${b64url(signature)}`;
   };
 
   // -------------------------------------------------------------------------------------------
@@ -285,11 +469,18 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
     get relayedClients() {
       return relays.size;
     },
+    get droppedEnvelopes() {
+      return { ...drops };
+    },
     mirrored,
     async close() {
       if (closed) return;
       // Tell every relayed client its pipe is gone, and that the hub is away.
-      for (const relay of relays.values()) publish(`${P}/hub/out/${relay.clientId}`, EMPTY);
+      for (const relay of relays.values()) publish(outTopic(relay.clientId), relay.cipher.seal(PipeKind.close, utf8("bridge closing")));
+      for (const hs of handshakes.values()) clearTimeout(hs.timer);
+      handshakes.clear();
+      clearInterval(dropLogRefill);
+      clearInterval(idleSweep);
       client.publish(statusTopic, JSON.stringify({ online: false }), { qos: 1, retain: true });
       closed = true;
       for (const id of [...relays.keys()]) closeRelay(id, "bridge closing");
@@ -302,14 +493,19 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
   };
 }
 
-/** True when a batch's first frame is a hello (type 1). */
-function startsWithHello(payload: Uint8Array): boolean {
+/**
+ * The batch with the token put into its leading hello (the client blanked it: over the broker the
+ * handshake proved it), or undefined when the batch does not start with a hello.
+ */
+function withToken(batch: Uint8Array, token: string | undefined): Uint8Array | undefined {
   try {
-    const frames = decodeBatch(payload);
+    const frames = decodeBatch(batch);
     const f = frames[0];
-    return Array.isArray(f) && f[0] === 1;
+    if (!Array.isArray(f) || f[0] !== 1 || f.length !== 5) return undefined;
+    f[4] = token ?? null;
+    return encodeValue(frames);
   } catch {
-    return false;
+    return undefined;
   }
 }
 

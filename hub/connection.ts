@@ -12,7 +12,7 @@ import {
   toFrame,
   type ProtocolErrorCode,
 } from "../bindings/protocol/frames.js";
-import type { Principal } from "./auth.js";
+import type { Principal } from "./access.js";
 import { RateBucket } from "./limits.js";
 import type { HubContext } from "./context.js";
 import type { Outlet } from "./state.js";
@@ -25,7 +25,17 @@ export class Connection implements Outlet {
   readonly ws: WebSocket;
   /** The token that came with the upgrade request (header or ?token=), if any. */
   readonly upgradeToken: string | undefined;
-  principal: Principal | undefined;
+  /** The peer's IP address (for logs and the per-address cap). */
+  readonly address: string;
+  private principalValue: Principal | undefined;
+  /** performance.now() when the connection opened and when it last sent a message. */
+  readonly openedAt = performance.now();
+  lastMessageAt = this.openedAt;
+  /** A keepalive ping is out and unanswered. */
+  private pinged = false;
+  private expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** ws.bufferedAmount after the last flush: enqueue checks against it without asking ws. */
+  private unsentAtFlush = 0;
   /** subId -> routing-key pattern. */
   readonly subs = new Map<number, string>();
   /** routing-key pattern -> number of this connection's subscriptions using it. */
@@ -37,13 +47,19 @@ export class Connection implements Outlet {
   private closed = false;
   readonly ctx: HubContext;
 
-  constructor(ctx: HubContext, id: number, ws: WebSocket, upgradeToken: string | undefined) {
+  constructor(ctx: HubContext, id: number, ws: WebSocket, upgradeToken: string | undefined, address = "?") {
     this.ctx = ctx;
     this.id = id;
     this.ws = ws;
     this.upgradeToken = upgradeToken;
+    this.address = address;
     this.bucket = new RateBucket(ctx.limits.framesPerSecond);
     ws.on("message", (data, isBinary) => this.onMessage(data as Buffer | Buffer[], isBinary));
+    // A pong answers the keepalive ping below: the peer is there even if it has nothing to say.
+    ws.on("pong", () => {
+      this.lastMessageAt = performance.now();
+      this.pinged = false;
+    });
     ws.on("close", () => this.dispose());
     ws.on("error", () => this.dispose());
   }
@@ -51,8 +67,83 @@ export class Connection implements Outlet {
   // -------------------------------------------------------------------------------------------
   // Incoming
 
+  get principal(): Principal | undefined {
+    return this.principalValue;
+  }
+
+  /** Set once by a good hello; arms the close at the token's expiry. */
+  set principal(p: Principal | undefined) {
+    this.principalValue = p;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    if (p?.expiresAt === undefined) return;
+    // setTimeout holds at most ~24.8 days: a longer-lived token re-arms on the way.
+    const arm = () => {
+      const left = p.expiresAt! * 1000 - Date.now();
+      if (left <= 0) return this.expire();
+      this.expiryTimer = setTimeout(arm, Math.min(left, 0x7fffffff));
+      this.expiryTimer.unref?.();
+    };
+    arm();
+  }
+
+  /** The token ran out: say so, then close (4401). */
+  private expire(): void {
+    if (this.closed || this.closeAfterFlush) return;
+    const at = new Date((this.principalValue?.expiresAt ?? 0) * 1000).toISOString();
+    this.ctx.log(`connection ${this.id} (${this.address}, ${this.principalValue?.agentId}): token expired at ${at}: closing`);
+    this.error(0, "TAGWIRE_ERR_AUTH", `token expired at ${at}`);
+    this.closeSoon(4401, "token expired");
+  }
+
+  /**
+   * Called by the hub's timer sweep: closes a connection that has not said hello within
+   * helloTimeoutMs or has been silent for idleTimeoutMs (4408), with a log line.
+   */
+  checkTimers(now: number): void {
+    if (this.closed || this.closeAfterFlush) return;
+    const { helloTimeoutMs, idleTimeoutMs } = this.ctx.limits;
+    if (!this.principalValue && helloTimeoutMs > 0 && now - this.openedAt > helloTimeoutMs) {
+      this.ctx.log(`connection ${this.id} (${this.address}): no hello within ${helloTimeoutMs} ms: closing`);
+      this.error(0, "TAGWIRE_ERR_TIMEOUT", `no hello within ${helloTimeoutMs} ms`);
+      this.closeSoon(4408, "hello timeout");
+    } else if (idleTimeoutMs > 0 && now - this.lastMessageAt > idleTimeoutMs) {
+      this.ctx.log(`connection ${this.id} (${this.address}): silent for ${idleTimeoutMs} ms (no frame, no pong): closing`);
+      this.error(0, "TAGWIRE_ERR_TIMEOUT", `no frame and no pong for ${idleTimeoutMs} ms`);
+      this.closeSoon(4408, "idle timeout");
+    } else if (idleTimeoutMs > 0 && !this.pinged && now - this.lastMessageAt > idleTimeoutMs / 2) {
+      // Keepalive: a peer that only listens is asked once per half timeout; a WebSocket answers
+      // a ping by itself, a dead or stuck peer does not.
+      this.pinged = true;
+      try {
+        this.ws.ping();
+      } catch {
+        // closing already
+      }
+    }
+  }
+
+  /**
+   * Refuses a read whose reply (`bytes`) would take what this connection has queued or unsent
+   * past maxQueuedBytes. A reply on an empty queue always goes, so one read of any size the
+   * other limits allow still works; a batch of them cannot pile up.
+   */
+  checkReplyBudget(bytes: number, what: string): number {
+    const held = this.queuedBytes + this.ws.bufferedAmount;
+    const limit = this.ctx.limits.maxQueuedBytes;
+    if (held > 0 && held + bytes > limit) {
+      throw new TagwireError("TAGWIRE_ERR_RATE", `${what}: ${bytes} bytes would join ${held} already queued for this connection (limit ${limit}); read again once they arrived`);
+    }
+    /** What is left of the budget (a reply cut to it still carries at least one item). */
+    return Math.max(0, limit - held);
+  }
+
   private onMessage(data: Buffer | Buffer[], isBinary: boolean): void {
     if (this.closed || this.closeAfterFlush) return;
+    this.lastMessageAt = performance.now();
+    this.pinged = false;
+    const p = this.principalValue;
+    if (p?.expiresAt !== undefined && p.expiresAt * 1000 <= Date.now()) return this.expire();
     const bytes = Array.isArray(data) ? Buffer.concat(data) : data;
     if (!isBinary) return this.error(0, "TAGWIRE_ERR_PROTOCOL", "text messages are not part of the protocol; send binary batches");
     if (bytes.length > this.ctx.limits.maxMessageBytes) {
@@ -126,6 +217,20 @@ export class Connection implements Outlet {
     if (this.queue.length === 0) this.ctx.state.markPending(this);
     this.queue.push(frame);
     this.queuedBytes += frame.length;
+    // Checked as frames are produced, not after a whole tick was queued.
+    if (this.queuedBytes + this.unsentAtFlush > this.ctx.limits.maxBufferedBytes) this.closeSlowConsumer(this.queuedBytes + this.unsentAtFlush);
+  }
+
+  private closeSlowConsumer(unsent: number): void {
+    this.ctx.log(`connection ${this.id} (${this.address}): closing a slow consumer (${unsent} bytes unsent)`);
+    this.queue = [];
+    this.queuedBytes = 0;
+    try {
+      this.ws.close(1013, "slow consumer: too much unsent data");
+    } catch {
+      // already closing
+    }
+    this.dispose();
   }
 
   /** Queues an ack; `result` is encoded now (its documents may be views that change later). */
@@ -176,11 +281,8 @@ export class Connection implements Outlet {
         start = end;
       }
     }
-    if (this.ws.bufferedAmount > this.ctx.limits.maxBufferedBytes) {
-      this.ctx.log(`connection ${this.id}: closing a slow consumer (${this.ws.bufferedAmount} bytes unsent)`);
-      this.ws.close(1013, "slow consumer: too much unsent data");
-      this.dispose();
-    }
+    this.unsentAtFlush = this.ws.bufferedAmount;
+    if (this.unsentAtFlush > this.ctx.limits.maxBufferedBytes) this.closeSlowConsumer(this.unsentAtFlush);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -214,6 +316,8 @@ export class Connection implements Outlet {
     if (this.closed) return;
     this.closed = true;
     this.queue = [];
+    this.queuedBytes = 0;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
     for (const routePattern of this.patternRefs.keys()) {
       try {
         this.ctx.state.router.unsubscribe(routePattern, this.id);

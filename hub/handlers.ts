@@ -20,12 +20,10 @@ import {
   type SubscribeFrame,
   type UnsubscribeFrame,
 } from "../bindings/protocol/frames.js";
-import { anonymousPrincipal, canRead, canSubscribe, canWrite, principalOf, verifyToken, type Principal } from "./auth.js";
+import { assertRead, assertSubscribe, assertWrite, authenticate, readableNames, type Principal } from "./access.js";
 import type { Connection } from "./connection.js";
-import { MAX_KEY_BYTES } from "./state.js";
+import { MAX_KEY_BYTES, type Channel, type HubState } from "./state.js";
 import type { StoredMessage } from "./storage/storage.js";
-
-const forbidden = (what: string) => new TagwireError("TAGWIRE_ERR_FORBIDDEN", what);
 
 /** An error that arrives after the handler returned (an asynchronous read or write), as a frame. */
 function replyError(conn: Connection, reqId: number, err: unknown): void {
@@ -74,13 +72,7 @@ function hello(conn: Connection, f: HelloFrame): void {
   let principal: Principal;
   try {
     assertAgentId(f.agentId);
-    if (ctx.auth) {
-      const claims = verifyToken(ctx.secret, f.token ?? conn.upgradeToken);
-      if (claims.agentId !== f.agentId) {
-        throw new TagwireError("TAGWIRE_ERR_AUTH", `the token is for agent ${claims.agentId}, not ${f.agentId}`);
-      }
-      principal = principalOf(claims);
-    } else principal = anonymousPrincipal(f.agentId);
+    principal = authenticate(ctx, f.token ?? conn.upgradeToken, f.agentId);
   } catch (err) {
     const e = err instanceof TagwireError ? err : new TagwireError("TAGWIRE_ERR_AUTH", String(err));
     conn.error(f.reqId, "TAGWIRE_ERR_AUTH", e.message);
@@ -117,18 +109,38 @@ function subscribe(conn: Connection, principal: Principal, f: SubscribeFrame): v
   if (conn.subs.size >= conn.ctx.limits.maxSubscriptions) {
     throw new TagwireError("TAGWIRE_ERR_SIZE", `more than ${conn.ctx.limits.maxSubscriptions} subscriptions on one connection`);
   }
-  if (!canSubscribe(principal, routePattern)) throw forbidden(`not allowed to read everything ${routePattern} matches`);
-  conn.addSubscription(f.subId, routePattern);
+  assertSubscribe(principal, routePattern);
   const state = conn.ctx.state;
-  let synced = 0;
+  // The syncs' size is checked against the reply budget before any is queued: sizes seen at a
+  // version are remembered, so a batch of repeated subscribes does not re-encode aggregates
+  // only to refuse them.
+  const channels: Channel[] = [];
+  let bytes = 0;
   for (const ch of state.matching(f.agentId, f.pattern)) {
     if (f.known && f.known[ch.key] === ch.version) continue;
+    channels.push(ch);
+    bytes += aggregateSize(state, ch) + ch.key.length + 16;
+  }
+  conn.checkReplyBudget(bytes, `sync of ${routePattern}`);
+  conn.addSubscription(f.subId, routePattern);
+  let synced = 0;
+  for (const ch of channels) {
     conn.enqueue(
       encodeFrame({ type: "sync", subId: f.subId, agentId: ch.agentId, channel: ch.name, version: ch.version, aggregate: state.aggregateOf(ch) }),
     );
     synced++;
   }
   conn.ack(f.reqId, { synced });
+}
+
+/** Encoded size of a channel's aggregate, remembered per version (encoding one costs its size). */
+const sizes = new WeakMap<Channel, { version: number; bytes: number }>();
+function aggregateSize(state: HubState, ch: Channel): number {
+  const known = sizes.get(ch);
+  if (known && known.version === ch.version) return known.bytes;
+  const bytes = state.aggregateOf(ch).length;
+  sizes.set(ch, { version: ch.version, bytes });
+  return bytes;
 }
 
 function unsubscribe(conn: Connection, f: UnsubscribeFrame): void {
@@ -141,9 +153,7 @@ function unsubscribe(conn: Connection, f: UnsubscribeFrame): void {
 
 function checkWrite(conn: Connection, principal: Principal, agentId: string, channel: string): void {
   conn.ctx.state.checkAddress(agentId, channel);
-  if (!canWrite(principal, agentId, channel)) {
-    throw forbidden(`${principal.role} ${principal.agentId} may not write ${agentId}/${channel}`);
-  }
+  assertWrite(principal, agentId, channel);
 }
 
 function publish(conn: Connection, principal: Principal, f: PublishFrame): void {
@@ -185,24 +195,30 @@ function createMessage(conn: Connection, principal: Principal, f: CreateMessageF
 
 function checkRead(conn: Connection, principal: Principal, agentId: string, channel: string): void {
   conn.ctx.state.checkAddress(agentId, channel);
-  if (!canRead(principal, `${agentId}/${channel}`)) throw forbidden(`${principal.agentId} may not read ${agentId}/${channel}`);
+  assertRead(principal, agentId, channel);
 }
 
 function getAggregate(conn: Connection, principal: Principal, f: GetAggregateFrame): void {
   checkRead(conn, principal, f.agentId, f.channel);
-  conn.ack(f.reqId, conn.ctx.state.aggregate(f.agentId, f.channel));
+  const state = conn.ctx.state;
+  const ch = state.channel(f.agentId, f.channel);
+  if (ch) conn.checkReplyBudget(aggregateSize(state, ch), `getAggregate ${f.agentId}/${f.channel}`);
+  conn.ack(f.reqId, state.aggregate(f.agentId, f.channel));
 }
 
 /** `limit` for a history query: default 100, at most 1000, at least 1. */
 export function messageLimit(limit: number | undefined): number {
   if (limit === undefined) return LIMITS.defaultMessageLimit;
-  if (!(limit >= 1)) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "limit must be at least 1");
+  if (!Number.isInteger(limit) || limit < 1) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "limit must be an integer of at least 1");
   return Math.min(limit, LIMITS.maxMessageLimit);
 }
 
 function getMessages(conn: Connection, principal: Principal, f: GetMessagesFrame): void {
   checkRead(conn, principal, f.agentId, f.channel);
-  const messages = conn.ctx.state.messages(f.agentId, f.channel, f.before, f.after, messageLimit(f.limit));
+  // Nothing is read from storage while the budget is spent, and a reply is cut off (newest
+  // first, at least one message) at what is left of it.
+  const room = conn.checkReplyBudget(1, `getMessages ${f.agentId}/${f.channel}`);
+  const messages = conn.ctx.state.messages(f.agentId, f.channel, f.before, f.after, messageLimit(f.limit), room);
   const reply = (list: StoredMessage[]) => conn.ack(f.reqId, { messages: list.map((m) => ({ id: m.id, ts: m.ts, data: m.data })) });
   // A log-ordered storage may read history asynchronously; SQLite answers at once.
   if (Array.isArray(messages)) reply(messages);
@@ -211,6 +227,6 @@ function getMessages(conn: Connection, principal: Principal, f: GetMessagesFrame
 
 function listChannels(conn: Connection, principal: Principal, f: ListChannelsFrame): void {
   assertAgentId(f.agentId);
-  const names = conn.ctx.state.channelNames(f.agentId).filter((n) => canRead(principal, `${f.agentId}/${n}`));
+  const names = readableNames(principal, f.agentId, conn.ctx.state.channelNames(f.agentId));
   conn.ack(f.reqId, { channels: names });
 }

@@ -6,7 +6,7 @@ import type { Socket } from "node:net";
 import { TagwireError } from "../bindings/core/errors.js";
 import { assertAgentId } from "../bindings/sdk/names.js";
 import { decodeValue, encodeValue } from "../bindings/protocol/msgpack.js";
-import { anonymousPrincipal, canRead, canWrite, principalOf, verifyToken, type Principal } from "./auth.js";
+import { assertRead, assertWrite, authenticate, readableNames, type Principal } from "./access.js";
 import type { HubContext } from "./context.js";
 import { messageLimit } from "./handlers.js";
 import { RateBucket } from "./limits.js";
@@ -27,9 +27,48 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-function sendError(res: ServerResponse, err: unknown, ctx: HubContext): void {
+const DRAIN_BYTES = 1024 * 1024;
+const DRAIN_MS = 500;
+
+function drainThenClose(req: IncomingMessage): void {
+  let drained = 0;
+  const timer = setTimeout(() => req.destroy(), DRAIN_MS);
+  req.removeAllListeners("data");
+  req.on("data", (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > DRAIN_BYTES) {
+      clearTimeout(timer);
+      req.destroy();
+    }
+  });
+  req.once("end", () => {
+    clearTimeout(timer);
+    req.destroy();
+  });
+  req.resume();
+}
+
+/** The client went away mid-request: nothing to answer, and not the hub's error. */
+class Aborted extends Error {}
+
+function sendError(req: IncomingMessage, res: ServerResponse, err: unknown, ctx: HubContext): void {
+  if (err instanceof Aborted) {
+    ctx.log(`http: ${req.method} ${req.url?.split("?")[0]} from ${req.socket.remoteAddress}: aborted by the client`);
+    res.destroy();
+    return;
+  }
+  if (!req.complete) {
+    // A body we will not read (refused before or while reading it): close rather than let Node
+    // read the rest to reuse the connection. Closing at once would make the TCP stack reset the
+    // connection over the unread bytes and the client could lose the answer, so a little more
+    // is read and dropped first (at most DRAIN_BYTES or DRAIN_MS).
+    res.setHeader("connection", "close");
+    res.once("finish", () => drainThenClose(req));
+  }
   if (err instanceof TagwireError) {
-    send(res, (err as { httpStatus?: number }).httpStatus ?? STATUS[err.code] ?? 400, { error: { code: err.code, message: err.message } });
+    const extra = err as { httpStatus?: number; allow?: string };
+    if (extra.allow) res.setHeader("allow", extra.allow);
+    send(res, extra.httpStatus ?? STATUS[err.code] ?? 400, { error: { code: err.code, message: err.message } });
     return;
   }
   ctx.log(`http: internal error: ${(err as Error)?.stack ?? err}`);
@@ -44,25 +83,30 @@ export function requestToken(req: IncomingMessage, url: URL): string | undefined
 }
 
 function principalFor(ctx: HubContext, req: IncomingMessage, url: URL): Principal {
-  if (!ctx.auth) return anonymousPrincipal("http");
-  return principalOf(verifyToken(ctx.secret, requestToken(req, url)));
+  return authenticate(ctx, requestToken(req, url));
 }
 
+/** Reads a body of at most `limit` bytes; the declared Content-Length is checked first. */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if (declared > limit) return Promise.reject(new TagwireError("TAGWIRE_ERR_SIZE", `request body of ${declared} bytes (limit ${limit})`));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on("data", (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
+        req.off("data", onData);
+        req.pause();
         reject(new TagwireError("TAGWIRE_ERR_SIZE", `request body over ${limit} bytes`));
-        req.destroy();
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on("data", onData);
     req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
+    req.on("error", () => reject(new Aborted()));
+    req.on("aborted", () => reject(new Aborted()));
   });
 }
 
@@ -92,12 +136,31 @@ async function jsonBody(req: IncomingMessage, ctx: HubContext): Promise<unknown>
   return value;
 }
 
-function queryNumber(url: URL, name: string): number | undefined {
+/** A query parameter that must be a non-negative integer (timestamps, limit); absent: undefined. */
+function queryInteger(url: URL, name: string): number | undefined {
   const v = url.searchParams.get(name);
-  if (v === null || v === "") return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `${name} must be a number`);
-  return n;
+  if (v === null) return undefined;
+  if (!/^[0-9]{1,16}$/.test(v)) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `${name} must be a non-negative integer, not ${JSON.stringify(v.slice(0, 40))}`);
+  return Number(v);
+}
+
+/** Refuses query parameters the route does not take, and repeated ones: a typo must not pass silently. */
+function checkQuery(url: URL, allowed: readonly string[]): void {
+  const seen = new Set<string>();
+  for (const name of url.searchParams.keys()) {
+    if (name !== "token" && !allowed.includes(name)) {
+      throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `unknown query parameter ${JSON.stringify(name.slice(0, 40))} (this route takes: ${["token", ...allowed].join(", ")})`);
+    }
+    if (seen.has(name)) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `query parameter ${name} given twice`);
+    seen.add(name);
+  }
+}
+
+function queryFlag(url: URL, name: string): boolean {
+  const v = url.searchParams.get(name);
+  if (v === null || v === "false") return false;
+  if (v === "true") return true;
+  throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `${name} must be true or false`);
 }
 
 interface Route {
@@ -136,7 +199,7 @@ export function createHttpHandler(ctx: HubContext): (req: IncomingMessage, res: 
   const buckets = new WeakMap<Socket, RateBucket>();
   return (req, res) => {
     handle(ctx, buckets, req, res).catch((err) => {
-      if (!res.headersSent) sendError(res, err, ctx);
+      if (!res.headersSent) sendError(req, res, err, ctx);
       else res.destroy();
     });
   };
@@ -152,6 +215,7 @@ async function handle(ctx: HubContext, buckets: WeakMap<Socket, RateBucket>, req
   if (!bucket) buckets.set(req.socket, (bucket = new RateBucket(ctx.limits.framesPerSecond)));
   if (!bucket.take(performance.now())) throw new TagwireError("TAGWIRE_ERR_RATE", `more than ${ctx.limits.framesPerSecond} requests per second`);
 
+  // Auth and permission come before any body is read: a refused request costs no upload.
   const principal = principalFor(ctx, req, url);
   const state = ctx.state;
   const { agentId, channel, action } = route;
@@ -159,34 +223,29 @@ async function handle(ctx: HubContext, buckets: WeakMap<Socket, RateBucket>, req
 
   if (action === "channels") {
     if (method !== "GET") throw methodError(method, "GET");
+    checkQuery(url, []);
     assertAgentId(agentId);
-    return send(res, 200, { channels: state.channelNames(agentId).filter((n) => canRead(principal, `${agentId}/${n}`)) });
+    return send(res, 200, { channels: readableNames(principal, agentId, state.channelNames(agentId)) });
   }
   const name = channel!;
   state.checkAddress(agentId, name);
   const key = `${agentId}/${name}`;
-  const read = () => {
-    if (!canRead(principal, key)) throw new TagwireError("TAGWIRE_ERR_FORBIDDEN", `${principal.agentId} may not read ${key}`);
-  };
-  const write = () => {
-    if (!canWrite(principal, agentId, name)) {
-      throw new TagwireError("TAGWIRE_ERR_FORBIDDEN", `${principal.role} ${principal.agentId} may not write ${key}`);
-    }
-  };
 
   if (action === "aggregate") {
     if (method === "GET") {
-      read();
+      checkQuery(url, []);
+      assertRead(principal, agentId, name);
       const ch = state.channel(agentId, name);
       if (!ch || ch.version === 0) throw new TagwireError("TAGWIRE_ERR_NOT_FOUND", `${key} has no aggregate`);
       const { version, aggregate } = state.aggregate(agentId, name);
       return send(res, 200, { agentId, channel: name, version, aggregate: decodeValue(aggregate) });
     }
     if (method === "PATCH" || method === "PUT") {
-      write();
-      const body = await jsonBody(req, ctx);
-      const log = url.searchParams.get("log") === "true";
+      checkQuery(url, ["log", "messageId"]);
+      const log = queryFlag(url, "log");
       const messageId = url.searchParams.get("messageId") ?? undefined;
+      assertWrite(principal, agentId, name);
+      const body = await jsonBody(req, ctx);
       const out = await state.publishDurably(agentId, name, encodeValue(body), { replace: method === "PUT", log, messageId }, principal.agentId);
       const reply: Record<string, unknown> = { version: out.version, diff: decodeValue(out.diff) };
       if (out.message) reply.message = { id: out.message.id, ts: out.message.ts };
@@ -197,12 +256,17 @@ async function handle(ctx: HubContext, buckets: WeakMap<Socket, RateBucket>, req
 
   // messages
   if (method === "GET") {
-    read();
-    const messages = await state.messages(agentId, name, queryNumber(url, "before"), queryNumber(url, "after"), messageLimit(queryNumber(url, "limit")));
+    checkQuery(url, ["before", "after", "limit"]);
+    const before = queryInteger(url, "before");
+    const after = queryInteger(url, "after");
+    const limit = messageLimit(queryInteger(url, "limit"));
+    assertRead(principal, agentId, name);
+    const messages = await state.messages(agentId, name, before, after, limit, ctx.limits.maxQueuedBytes);
     return send(res, 200, { messages: messages.map((m) => ({ id: m.id, ts: m.ts, data: decodeValue(m.data) })) });
   }
   if (method === "POST") {
-    write();
+    checkQuery(url, ["messageId"]);
+    assertWrite(principal, agentId, name);
     const body = await jsonBody(req, ctx);
     const m = await state.createMessageDurably(agentId, name, encodeValue(body), url.searchParams.get("messageId") ?? undefined, principal.agentId);
     return send(res, 201, { id: m.id, ts: m.ts, data: decodeValue(m.data) });
@@ -212,5 +276,5 @@ async function handle(ctx: HubContext, buckets: WeakMap<Socket, RateBucket>, req
 
 function methodError(method: string, allowed: string): TagwireError {
   const err = new TagwireError("TAGWIRE_ERR_ARGUMENT", `method ${method} not allowed here (use ${allowed})`);
-  return Object.assign(err, { httpStatus: 405 });
+  return Object.assign(err, { httpStatus: 405, allow: allowed });
 }

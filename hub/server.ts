@@ -1,6 +1,7 @@
 // startHub(): a Node http server and a ws WebSocketServer on one port, over one HubState.
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { resolve } from "node:path";
 import { WebSocketServer, type WebSocket } from "ws";
 import { createCore } from "../bindings/core/index.js";
@@ -14,6 +15,7 @@ import { DEFAULT_LIMITS, type HubLimits } from "./limits.js";
 import { DEFAULT_RETENTION, HubState, type RetentionOptions } from "./state.js";
 import { SqliteStorage, type SyncMode } from "./storage/sqlite.js";
 import type { Storage } from "./storage/storage.js";
+import type { ClusterOptions } from "./cluster/jetstream-storage.js";
 
 export interface HubOptions {
   /** TCP port; 0 picks a free one (the default). */
@@ -26,6 +28,8 @@ export interface HubOptions {
   auth?: boolean;
   /** HMAC secret for tokens; default TAGWIRE_SECRET, else `<dataDir>/secret` (generated once). */
   secret?: string;
+  /** Cluster mode: keep channels in NATS JetStream instead of SQLite (docs/CLUSTER.md). */
+  nats?: ClusterOptions;
   /** SQLite durability; see hub/storage/sqlite.ts. Default "full". */
   synchronous?: SyncMode;
   /**
@@ -72,7 +76,10 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   }
 
   const core = await createCore({ maxPayloadBytes: limits.maxPayloadBytes, maxDepth: limits.maxDepth });
-  const storage = options.storage ?? new SqliteStorage(dataDir, { synchronous: options.synchronous ?? "full" });
+  // Cluster mode's module (and nats.js) is loaded only when asked for.
+  const storage: Storage = options.nats
+    ? new (await import("./cluster/jetstream-storage.js")).JetStreamStorage({ ...options.nats, log, retention })
+    : (options.storage ?? new SqliteStorage(dataDir, { synchronous: options.synchronous ?? "full" }));
   let state: HubState;
   try {
     state = await HubState.open(core, storage, limits, retention);
@@ -85,12 +92,30 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
 
   const api = createHttpHandler(ctx);
   const doover = createDooverApi(ctx);
-  const server: Server = createServer({ noDelay: true }, (req, res) => {
-    if (options.httpFallback?.(req, res)) return;
-    if (doover.handle(req, res)) return;
-    api(req, res);
+  const server: Server = createServer(
+    {
+      noDelay: true,
+      // A request that never finishes its headers (or body) is closed instead of held forever.
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+    },
+    (req, res) => {
+      if (options.httpFallback?.(req, res)) return;
+      if (doover.handle(req, res)) return;
+      api(req, res);
+    },
+  );
+  guardConnections(server, limits, log);
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.hardMaxMessageBytes, perMessageDeflate: false });
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (path !== "/" && path !== "/ws") {
+      socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
   });
-  const wss = new WebSocketServer({ server, maxPayload: limits.hardMaxMessageBytes, perMessageDeflate: false });
   let nextId = 1;
   wss.on("connection", (ws: WebSocket, req: IncomingMessage) => {
     // Writes are already batched per tick; Nagle would only add delay to a lone frame.
@@ -98,10 +123,17 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     const id = nextId++;
     if (nextId > 0xfffffffe) nextId = 1;
     const url = new URL(req.url ?? "/", "http://hub");
-    const conn = new Connection(ctx, id, ws, requestToken(req, url));
+    const conn = new Connection(ctx, id, ws, requestToken(req, url), req.socket.remoteAddress ?? "?");
     connections.set(id, conn);
     state.addOutlet(conn);
   });
+  // Hello deadlines and idle timeouts, checked by one sweep rather than a timer per socket.
+  const shortest = Math.min(...[limits.helloTimeoutMs, limits.idleTimeoutMs].filter((t) => t > 0), 4000);
+  const sweep = setInterval(() => {
+    const now = performance.now();
+    for (const conn of connections.values()) conn.checkTimers(now);
+  }, Math.max(10, Math.floor(shortest / 4)));
+  sweep.unref();
 
   let failedResolve!: (e: Error) => void;
   const failed = new Promise<Error>((r) => (failedResolve = r));
@@ -137,6 +169,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     });
   } catch (err) {
     clearInterval(timer);
+    clearInterval(sweep);
     wss.close();
     await storage.close();
     throw err;
@@ -162,6 +195,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     (closing ??= (async () => {
       clearInterval(timer);
       await deviceAgent?.close();
+      clearInterval(sweep);
       // Commit and send what is already queued, so every write the hub accepted is answered;
       // after this the state refuses new work (TAGWIRE_ERR_CLOSED).
       state.close();
@@ -186,4 +220,49 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     failed,
     close,
   };
+}
+
+/**
+ * Caps open TCP connections (HTTP and WebSocket alike) in total and per IP address: one over
+ * the cap is closed as soon as it is accepted. Refusals are logged at most once a second.
+ */
+function guardConnections(server: Server, limits: HubLimits, log: (line: string) => void): void {
+  const perAddress = new Map<string, number>();
+  let total = 0;
+  let refused = 0;
+  let lastLog = 0;
+  server.on("connection", (socket: Socket) => {
+    const address = socket.remoteAddress ?? "?";
+    const mine = perAddress.get(address) ?? 0;
+    if (total >= limits.maxConnections || mine >= limits.maxConnectionsPerAddress) {
+      refused++;
+      const now = Date.now();
+      if (now - lastLog >= 1000) {
+        const which = total >= limits.maxConnections ? `${limits.maxConnections} connections in total` : `${limits.maxConnectionsPerAddress} connections from ${address}`;
+        log(`connection cap: refused ${refused} connection(s) beyond ${which}`);
+        lastLog = now;
+        refused = 0;
+      }
+      socket.destroy();
+      return;
+    }
+    total++;
+    perAddress.set(address, mine + 1);
+    socket.once("close", () => {
+      total--;
+      const n = (perAddress.get(address) ?? 1) - 1;
+      if (n === 0) perAddress.delete(address);
+      else perAddress.set(address, n);
+    });
+  });
+  // Timeouts (headersTimeout, requestTimeout) and malformed requests end here: one line each.
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const code = err.code ?? "ERR";
+    const timeout = code === "ERR_HTTP_REQUEST_TIMEOUT" || code === "ERR_HTTP_HEADERS_TIMEOUT";
+    const address = (socket as Socket).remoteAddress ?? "?";
+    if (code !== "ECONNRESET") log(`http: ${timeout ? "request not complete in time" : "bad request"} from ${address} (${code}): closing`);
+    if (socket.writable && !(socket as { _httpMessage?: unknown })._httpMessage) {
+      socket.end(`HTTP/1.1 ${timeout ? "408 Request Timeout" : "400 Bad Request"}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    } else socket.destroy();
+  });
 }

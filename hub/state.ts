@@ -132,7 +132,7 @@ export class HubState implements WriteSink, HubParts {
     return (out, error) => {
       if (error) return reject(error);
       this.tick.whenCommitted((failed) =>
-        failed ? reject(new TagwireError("TAGWIRE_ERR_INTERNAL" as TagwireErrorCode, `storage failed: ${failed.message}`)) : resolve(out!),
+        failed ? reject(new TagwireError(INTERNAL, `storage failed: ${failed.message}`)) : resolve(out!),
       );
     };
   }
@@ -203,10 +203,10 @@ export class HubState implements WriteSink, HubParts {
   }
 
   /** Messages with after < ts < before, newest `limit`, oldest first. */
-  messages(agentId: string, name: string, before: number | undefined, after: number | undefined, limit: number): StoredMessage[] | Promise<StoredMessage[]> {
+  messages(agentId: string, name: string, before: number | undefined, after: number | undefined, limit: number, maxBytes?: number): StoredMessage[] | Promise<StoredMessage[]> {
     const ch = this.registry.get(agentId, name);
     if (!ch) return [];
-    return this.storage.messages(ch.id, before ?? Number.MAX_SAFE_INTEGER, after ?? -1, limit);
+    return this.storage.messages(ch.id, before ?? Number.MAX_SAFE_INTEGER, after ?? -1, limit, maxBytes);
   }
 
   // --- Outlets and the tick (connection.ts, http.ts, server.ts).
@@ -245,6 +245,9 @@ export class HubState implements WriteSink, HubParts {
   }
 }
 
+// TAGWIRE_ERR_INTERNAL is a protocol code (ProtocolErrorCode), not (yet) a TagwireErrorCode.
+const INTERNAL = "TAGWIRE_ERR_INTERNAL" as TagwireErrorCode;
+
 function codeOf(err: unknown): TagwireErrorCode {
-  return err instanceof TagwireError ? err.code : ("TAGWIRE_ERR_INTERNAL" as TagwireErrorCode);
+  return err instanceof TagwireError ? err.code : INTERNAL;
 }

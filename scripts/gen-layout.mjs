@@ -59,12 +59,10 @@ writeFileSync(new URL("assembly/layout.generated.ts", root), as);
 // TypeScript: plain module constants (V8 folds them), plus the status table indexed by value.
 let ts = header + "// Status codes, flags and record layouts shared with the core (assembly/layout.generated.ts).\n\n";
 ts += `/** Checked against the wasm's layoutHash() when a core is loaded. */\nexport const LAYOUT_HASH = ${hex};\n\n`;
-ts += "/** Core status codes by name. */\nexport const Status = {\n";
-for (const [k, [v, doc]] of Object.entries(spec.status)) ts += `  /** ${doc} */\n  ${k}: ${v},\n`;
-ts += "} as const;\n\n";
+for (const [k, [v, doc]] of Object.entries(spec.status)) ts += `/** ${doc} */\nexport const ${k} = ${v};\n`;
 const byValue = [];
 for (const [k, [v]] of Object.entries(spec.status)) byValue[v] = k;
-ts += `/** Status names indexed by value. */\nexport const STATUS_NAMES: readonly (keyof typeof Status)[] = ${JSON.stringify(byValue)};\n\n`;
+ts += `\n/** Status names indexed by value (the core's statuses are small dense integers). */\nexport const STATUS_NAMES = ${JSON.stringify(byValue)} as const;\n\n`;
 for (const [k, [v, doc]] of Object.entries(spec.constants)) ts += `/** ${doc} */\nexport const ${k} = ${v};\n`;
 for (const r of records) {
   ts += `\n// ${r.name} (${r.size} bytes): ${r.doc}\nexport const ${r.name}_SIZE = ${r.size};\n`;

@@ -217,13 +217,15 @@ describe("the standalone bundles in Chromium", () => {
   }
 });
 
-test("size: core + WebSocket client under 40 KB gzipped (slim build), against MQTT.js", async () => {
+// 40 KB until the MQTT pipe gained its own authentication (pure-TS HMAC-SHA256, ~3 KB gzipped),
+// which connect()'s static transport table carries into every client bundle.
+test("size: core + WebSocket client under 44 KB gzipped (slim build), against MQTT.js", async () => {
   const script = new URL("../scripts/build-browser.mjs", import.meta.url).href;
   const { measureSizes } = (await import(script)) as { measureSizes(): Promise<Array<{ what: string; raw: number; gzip: number }>> };
   const rows = await measureSizes();
   for (const r of rows) console.log(`${r.what.padEnd(70)} ${(r.raw / 1024).toFixed(1).padStart(7)} KB min ${(r.gzip / 1024).toFixed(1).padStart(6)} KB gzip`);
   const slim = rows.find((r) => r.what.startsWith("core + WebSocket client, slim"))!;
   const mqtt = rows.find((r) => r.what.startsWith("anchor: MQTT.js"))!;
-  expect(slim.gzip).toBeLessThan(40 * 1024);
+  expect(slim.gzip).toBeLessThan(44 * 1024);
   expect(mqtt.gzip).toBeGreaterThan(slim.gzip);
 }, 60_000);

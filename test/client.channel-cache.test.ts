@@ -49,16 +49,7 @@ async function harness(catchUpLimit = 100) {
   const [near, far] = MemoryTransport.pair();
   const peer = new ScriptedPeer(far);
   await until(() => near.state === "open");
-  near.onFrame((bytes) =>
-    receiveBatch(bytes, {
-      ack: (id, res) => r.settle(id, res),
-      error: (id, code, msg) => r.refuse(id, code, msg),
-      sync: (subId, a, c, v, doc) => cache.onSync(subId, a, c, v, doc),
-      aggregate: (f) => cache.onAggregate(f),
-      message: (a, c, id, ts, data) => cache.onMessage(a, c, id, ts, data),
-      onError: (e) => errors.push(String(e)),
-    }),
-  );
+  near.onFrame((bytes) => receiveBatch(bytes, r, cache, (e) => errors.push(String(e))));
   q.attach(near);
   r.connected();
   cleanup.push(() => {
@@ -106,7 +97,7 @@ describe("channel cache", () => {
     const last = h.events[2] as Extract<ChannelEvent, { type: "aggregate" }>;
     expect(Object.isFrozen(last.aggregate)).toBe(true);
     expect(Object.isFrozen(last.diff)).toBe(true);
-    expect(h.cache.get("dev", "state")).toMatchObject({ version: 5 });
+    expect(h.cache.known(sub)).toEqual({ "dev/state": 5 });
     expect(h.reads).toEqual([]);
   });
 
@@ -186,11 +177,11 @@ describe("channel cache", () => {
     (m.message.data as { v: number }).v = 99; // the listener's own copy
     expect(Object.isFrozen(m.message.data)).toBe(false);
 
-    expect(h.cache.size).toBe(1);
+    expect(h.cache.known(b)).toEqual({ "dev/x": 1 });
     h.cache.unsubscribe(b);
-    expect(h.cache.size).toBe(1); // `a` still matches x
+    expect(h.cache.known(a)).toEqual({ "dev/x": 1 }); // `a` still matches x
     h.cache.unsubscribe(a);
-    expect(h.cache.size).toBe(0);
+    expect(h.cache.known(a)).toBeUndefined(); // the entry is gone
     h.message("x", "m2", 11, { v: 2 });
     await new Promise((r) => setTimeout(r, 10));
     expect(mine.length).toBe(2);

@@ -2,7 +2,7 @@
 // by receiveBatch. The message fast path must see exactly what the general path sees; malformed
 // frames are reported and skipped without losing the rest of the batch.
 import { afterEach, describe, expect, it } from "vitest";
-import { receiveBatch, type InboundHandlers } from "../bindings/client/inbound.js";
+import { receiveBatch, type AnswerSink, type EventSink } from "../bindings/client/inbound.js";
 import { MemoryTransport } from "../bindings/transports/memory.js";
 import { encodeFrames, encodeMessageEvent, eventPrefix, FrameType, joinFrames } from "../bindings/protocol/frames.js";
 import { encodeValue } from "../bindings/protocol/msgpack.js";
@@ -19,15 +19,24 @@ async function pipe() {
   cleanup.push(() => near.close());
   await until(() => near.state === "open");
   const log: string[] = [];
-  const handlers: InboundHandlers = {
-    ack: (reqId, result) => log.push(`ack ${reqId} ${JSON.stringify(result)}`),
-    error: (reqId, code, message) => log.push(`error ${reqId} ${code} ${message}`),
-    sync: (subId, a, c, v) => log.push(`sync ${subId} ${a}/${c} v${v}`),
-    aggregate: (f) => log.push(`aggregate ${f.agentId}/${f.channel} v${f.version}`),
-    message: (a, c, id, ts, data) => log.push(`message ${a}/${c} ${id} ${ts} ${data.length}`),
-    onError: (e, context) => log.push(`reported ${context}: ${(e as { code?: string }).code}`),
+  // Every answer is matched except reqId 0 (an error about a frame the hub dropped).
+  const answers: AnswerSink = {
+    settle: (reqId, result) => {
+      log.push(`ack ${reqId} ${JSON.stringify(result)}`);
+      return reqId !== 0;
+    },
+    refuse: (reqId, code, message) => {
+      log.push(`error ${reqId} ${code} ${message}`);
+      return reqId !== 0;
+    },
   };
-  near.onFrame((bytes) => receiveBatch(bytes, handlers));
+  const events: EventSink = {
+    onSync: (subId, a, c, v) => void log.push(`sync ${subId} ${a}/${c} v${v}`),
+    onAggregate: (f) => void log.push(`aggregate ${f.agentId}/${f.channel} v${f.version}`),
+    onMessage: (a, c, id, ts, data) => void log.push(`message ${a}/${c} ${id} ${ts} ${data.length}`),
+  };
+  const onError = (e: unknown, context: string) => void log.push(`reported ${context}: ${(e as { code?: string }).code}`);
+  near.onFrame((bytes) => receiveBatch(bytes, answers, events, onError));
   return { far, log };
 }
 
@@ -42,17 +51,21 @@ describe("inbound dispatch", () => {
         encodeFrames([{ type: "sync", subId: 2, agentId: "dev", channel: "s", version: 3, aggregate: encodeValue({}) }]).subarray(1),
         encodeFrames([{ type: "aggregate", agentId: "dev", channel: "s", version: 4, diff: encodeValue({ a: 1 }) }]).subarray(1),
         encodeFrames([{ type: "error", reqId: 9, code: "TAGWIRE_ERR_RATE", message: "slow" }]).subarray(1),
+        encodeFrames([{ type: "error", reqId: 0, code: "TAGWIRE_ERR_SIZE", message: "too big" }]).subarray(1),
       ]),
     );
     // The same message through the general path (encodeFrames builds it from a frame object).
     far.send(encodeFrames([{ type: "message", agentId: "dev", channel: "log", id: "m1", ts: 5, data }]));
-    await until(() => log.length === 6);
+    await until(() => log.length === 8);
     expect(log).toEqual([
       `message dev/log m1 5 ${data.length}`,
       'ack 7 {"ok":true}',
       "sync 2 dev/s v3",
       "aggregate dev/s v4",
       "error 9 TAGWIRE_ERR_RATE slow",
+      // An error no request waits for (reqId 0: a dropped frame) is reported.
+      "error 0 TAGWIRE_ERR_SIZE too big",
+      "reported error from the hub: TAGWIRE_ERR_SIZE",
       `message dev/log m1 5 ${data.length}`,
     ]);
   });

@@ -7,7 +7,6 @@ import { MemoryOutbox, type OutboxWrite } from "../bindings/client/outbox.js";
 import { Requests } from "../bindings/client/requests.js";
 import { SendQueue } from "../bindings/client/send-queue.js";
 import { receiveBatch } from "../bindings/client/inbound.js";
-import { writeFrame } from "../bindings/client/wire.js";
 import { MemoryTransport } from "../bindings/transports/memory.js";
 import type { ClientFrame } from "../bindings/protocol/frames.js";
 import { ScriptedPeer, until } from "./fixtures/client-peer.js";
@@ -25,21 +24,15 @@ function harness(options: { window?: number; queue?: ConstructorParameters<typeo
   const r = new Requests({ sink: q, timeoutMs: 5_000 });
   const errors: string[] = [];
   const drops: string[] = [];
-  const state = { online: false, near: undefined as MemoryTransport | undefined, peer: undefined as ScriptedPeer | undefined };
-  const drainOptions: ConstructorParameters<typeof OutboxDrain>[0] = {
-    outbox,
-    send: (entry) => r.request("write", writeFrame(entry)),
-    online: () => state.online,
-    saturated: () => q.saturated,
-    whenWritable: (h) => q.whenWritable(h),
-    dropConnection: (reason) => {
+  const state = { near: undefined as MemoryTransport | undefined, peer: undefined as ScriptedPeer | undefined };
+  // The drain ends a connection through this; here it is the test's transport.
+  const connection = {
+    drop: (reason: string) => {
       drops.push(reason);
       state.near?.close(reason);
     },
-    onError: (e, context) => errors.push(`${context}: ${(e as Error).message}`),
   };
-  if (options.window !== undefined) drainOptions.window = options.window;
-  const drain = new OutboxDrain(drainOptions);
+  const drain = new OutboxDrain(outbox, r, q, connection, (e, context) => errors.push(`${context}: ${(e as Error).message}`), options.window);
   cleanup.push(() => {
     q.close();
     state.near?.close();
@@ -49,19 +42,10 @@ function harness(options: { window?: number; queue?: ConstructorParameters<typeo
     const [near, far] = MemoryTransport.pair();
     const peer = new ScriptedPeer(far);
     await until(() => near.state === "open");
-    near.onFrame((bytes) =>
-      receiveBatch(bytes, {
-        ack: (id, res) => r.settle(id, res),
-        error: (id, code, msg) => r.refuse(id, code, msg),
-        sync: () => {},
-        aggregate: () => {},
-        message: () => {},
-        onError: () => {},
-      }),
-    );
+    const noEvents = { onSync() {}, onAggregate() {}, onMessage() {} };
+    near.onFrame((bytes) => receiveBatch(bytes, r, noEvents, () => {}));
     near.onState((c) => {
       if (c.state !== "closed") return;
-      state.online = false;
       q.detach();
       drain.reset();
       r.connectionLost(c.reason ?? "");
@@ -69,7 +53,6 @@ function harness(options: { window?: number; queue?: ConstructorParameters<typeo
     q.attach(near);
     state.near = near;
     state.peer = peer;
-    state.online = true;
     r.connected();
     return peer;
   }

@@ -21,16 +21,10 @@ async function connection(r: Requests, q: SendQueue): Promise<{ peer: ScriptedPe
   const [near, far] = MemoryTransport.pair();
   const peer = new ScriptedPeer(far);
   await new Promise<void>((res) => near.onState((c) => c.state === "open" && res()));
+  const noEvents = { onSync() {}, onAggregate() {}, onMessage() {} };
   near.onFrame((bytes) =>
-    receiveBatch(bytes, {
-      ack: (reqId, result) => r.settle(reqId, result),
-      error: (reqId, code, message) => r.refuse(reqId, code, message),
-      sync: () => {},
-      aggregate: () => {},
-      message: () => {},
-      onError: (e) => {
-        throw e;
-      },
+    receiveBatch(bytes, r, noEvents, (e) => {
+      throw e;
     }),
   );
   q.attach(near);

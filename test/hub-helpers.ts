@@ -119,6 +119,11 @@ export class RawClient {
     );
   }
 
+  /** Wraps an already open socket (e.g. one made with special `ws` options). */
+  static wrap(ws: WebSocket): RawClient {
+    return new RawClient(ws);
+  }
+
   static open(url: string, options: { token?: string; header?: string } = {}): Promise<RawClient> {
     const full = options.token ? `${url}/?token=${encodeURIComponent(options.token)}` : url;
     const ws = new WebSocket(full, options.header ? { headers: { authorization: `Bearer ${options.header}` } } : {});

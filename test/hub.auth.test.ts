@@ -1,18 +1,9 @@
-// Tokens, grants and role checks (hub/auth.ts) without sockets.
+// Tokens (hub/auth.ts), grants and role checks (hub/access.ts) without sockets.
 import { describe, expect, test } from "vitest";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import {
-  canRead,
-  canSubscribe,
-  canWrite,
-  createToken,
-  loadSecret,
-  normaliseGrant,
-  patternCovers,
-  principalOf,
-  verifyToken,
-} from "../hub/auth.js";
+import { createToken, loadSecret, normaliseGrant, verifyToken } from "../hub/auth.js";
+import { canRead, canSubscribe, canWrite, patternCovers, principalOf } from "../hub/access.js";
 import { tempDir } from "./hub-helpers.js";
 
 const SECRET = "test-secret";
@@ -35,6 +26,21 @@ describe("tokens", () => {
     expect(() => verifyToken(SECRET, `${p}.${forged}.${sig}`, 1001)).toThrow(/signature/);
     expect(() => verifyToken(SECRET, `${p}.${body}.${sig}x`, 1001)).toThrow(auth);
     for (const junk of [undefined, "", "abc", "tw1.", "tw1..", "x".repeat(5000)]) expect(() => verifyToken(SECRET, junk, 1001)).toThrow(auth);
+  });
+
+  test("only the canonical base64url spelling of a signature is accepted (no malleable tokens)", () => {
+    const token = createToken(SECRET, { agentId: "pump-1", role: "device", now: 1000 });
+    expect(verifyToken(SECRET, token, 1001).agentId).toBe("pump-1");
+    const sig = token.slice(token.lastIndexOf(".") + 1);
+    const head = token.slice(0, token.lastIndexOf(".") + 1);
+    // 32 bytes are 43 characters: the last one carries 2 bits and 4 unused ones; flipping an
+    // unused bit, padding, or standard-alphabet characters decode to the same bytes.
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const last = alphabet.indexOf(sig.at(-1)!);
+    const sameBytes = sig.slice(0, -1) + alphabet[last ^ 1];
+    expect(Buffer.from(sameBytes, "base64url")).toEqual(Buffer.from(sig, "base64url"));
+    const variants = [sameBytes, `${sig}=`, `${sig}==`, sig.replace(/-/g, "+").replace(/_/g, "/") + (/[-_]/.test(sig) ? "" : "="), ` ${sig}`];
+    for (const v of variants) expect(() => verifyToken(SECRET, head + v, 1001), v).toThrow(/signature/);
   });
 
   test("bad roles and names are refused when creating", () => {

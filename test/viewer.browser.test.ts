@@ -7,12 +7,15 @@
 //     draws. A screenshot goes to test-output/viewer.png.
 //  2. a hub with auth: the page asks for a token, refuses a bad one, connects with a good one;
 //     when the hub goes away it shows it is reconnecting and comes back by itself.
+//  3. with a viewer-role token, a Doover 1.x app (viewer.ui1x.browser.test.ts has the rest) shows
+//     its values with every control disabled.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { connect } from "../bindings/client/index.js";
 import type { Agent } from "../bindings/sdk/agent.js";
+import type { Json } from "../bindings/sdk/session.js";
 import { APP_KEY, HIGH_TEMPERATURE_C, startDemo, type RunningDemo } from "../examples/demo.js";
 import { createToken, startHub, type RunningHub } from "../hub/index.js";
 import { createViewerHandler } from "../viewer/serve.js";
@@ -39,7 +42,7 @@ afterAll(async () => {
 
 /** Text of the first element matching `selector`, or "" when there is none. */
 async function text(page: Page, selector: string): Promise<string> {
-  return (await page.locator(selector).first().textContent({ timeout: 1000 }).catch(() => null)) ?? "";
+  return (await page.locator(selector).first().textContent({ timeout: 5000 }).catch(() => null)) ?? "";
 }
 
 function watchErrors(page: Page): string[] {
@@ -81,7 +84,7 @@ describe("the demo in the viewer", () => {
     }
 
     // A value that changes: the temperature variable, rendered from ui_state with its units.
-    const temperature = '[data-element="temperature"] .value';
+    const temperature = '[data-app="climate"] [data-element="temperature"] .value';
     const first = await until(() => text(page, temperature), (t) => /°C$/.test(t), "a temperature with units");
     expect(first).toMatch(/^\d+\.\d°C$/); // precision 1 and the units, as the app declared
     await until(() => text(page, temperature), (t) => t !== first && t !== "", "the temperature to change");
@@ -91,18 +94,18 @@ describe("the demo in the viewer", () => {
     await until(() => page.locator("#tree .node.changed").count(), (n) => n > 0, "a just-changed key highlighted");
 
     // Setpoint 35 through the parameter input: the device handles it (its tag follows).
-    await page.fill('[data-element="setpoint"] input', "35");
-    await page.click('[data-element="setpoint"] button[type="submit"]');
+    await page.fill('[data-app="climate"] [data-element="setpoint"] input', "35");
+    await page.click('[data-app="climate"] [data-element="setpoint"] button[type="submit"]');
     await until(() => text(page, '#tree [data-path="climate.setpoint"]'), (t) => t.includes("35"), "the setpoint tag to become 35");
 
     // Start: no confirmation asked; the app's handler turns the heater on, the page shows it.
     expect(demo.app.heaterState()).toBe("off");
-    await page.click('[data-action="start"]');
-    await until(() => text(page, '[data-element="heater"] .value'), (t) => t === "heating" || t === "holding", "the heater state to show heating");
+    await page.click('[data-app="climate"] [data-action="start"]');
+    await until(() => text(page, '[data-app="climate"] [data-element="heater"] .value'), (t) => t === "heating" || t === "holding", "the heater state to show heating");
     expect(demo.app.heaterState()).not.toBe("off");
     await until(() => text(page, "#notifications"), (t) => t.includes("Heater started (setpoint 35 °C)"), "the start notification");
     // The action is busy until the app clears it, then usable again.
-    await until(() => page.locator('[data-action="start"].busy').count(), (n) => n === 0, "the start button to leave busy");
+    await until(() => page.locator('[data-app="climate"] [data-action="start"].busy').count(), (n) => n === 0, "the start button to leave busy");
 
     // The heater passes the limit: the alert is sent once, listed as active and in the feed.
     await until(() => text(page, '#alerts [data-alert="high_temperature"]'), (t) => t.includes("Temperature high"), "the active high-temperature alert", 20_000);
@@ -131,14 +134,14 @@ describe("the demo in the viewer", () => {
     await page.screenshot({ path: join(OUTPUT, "viewer.png") });
 
     // Stop asks for confirmation; cancelling sends nothing.
-    await page.click('[data-action="stop"]');
+    await page.click('[data-app="climate"] [data-action="stop"]');
     await page.locator("#confirm-dialog[open]").waitFor();
     await page.click("#confirm-cancel");
     await page.waitForTimeout(300);
     expect(demo.app.heaterState()).not.toBe("off");
-    await page.click('[data-action="stop"]');
+    await page.click('[data-app="climate"] [data-action="stop"]');
     await page.click("#confirm-ok");
-    await until(() => text(page, '[data-element="heater"] .value'), (t) => t === "off", "the heater state to show off");
+    await until(() => text(page, '[data-app="climate"] [data-element="heater"] .value'), (t) => t === "off", "the heater state to show off");
     expect(demo.app.heaterState()).toBe("off");
     await until(() => text(page, "#notifications"), (t) => t.includes("Heater stopped"), "the stop notification");
     // Cooling clears the alert, with its resolution message.
@@ -226,4 +229,21 @@ describe("a hub that requires tokens", () => {
     expect(errors.filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED|net::/.test(e))).toEqual([]);
     await page.close();
   }, 90_000);
+
+  test("a viewer token sees a 1.x app's values but cannot send its commands", async () => {
+    const schema = JSON.parse(readFileSync(new URL("./fixtures/viewer-1x/pump.ui.json", import.meta.url), "utf8")) as Json;
+    await (device.session as import("../bindings/client/index.js").RemoteSession).whenOnline(20_000);
+    await device.publish("tag_values", { pump: { pressure: 207 } });
+    await device.publish("ui_state", { state: { children: { pump: schema } } });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1200 } });
+    const errors = watchErrors(page);
+    await page.goto(`${hub.httpUrl}/?token=${createToken(SECRET, { agentId: "bob", role: "viewer" })}`);
+    await until(() => page.getAttribute("#conn", "data-state"), (s) => s === "online", "online with the viewer token");
+    await until(() => text(page, '[data-app="pump"] [data-element="pressure"] .value'), (t) => t === "207.0kPa", "the pressure tag");
+    for (const control of ['[data-action="start"]', '[data-element="speed"] input', '[data-element="enabled"] .toggle', '[data-element="setpoint"] button']) {
+      expect(await page.locator(`[data-app="pump"] ${control}`).isDisabled(), control).toBe(true);
+    }
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
 });

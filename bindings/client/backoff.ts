@@ -15,33 +15,33 @@ export interface BackoffOptions {
 }
 
 export class Backoff {
-  private attempt = 0;
-  private readonly initialMs: number;
-  private readonly maxMs: number;
-  private readonly factor: number;
-  private readonly random: () => number;
+  #attempt = 0;
+  readonly #initialMs: number;
+  readonly #maxMs: number;
+  readonly #factor: number;
+  readonly #random: () => number;
 
   constructor(options: BackoffOptions = {}) {
-    this.initialMs = options.initialMs ?? 250;
-    this.maxMs = options.maxMs ?? 30_000;
-    this.factor = options.factor ?? 2;
-    this.random = options.random ?? Math.random;
+    this.#initialMs = options.initialMs ?? 250;
+    this.#maxMs = options.maxMs ?? 30_000;
+    this.#factor = options.factor ?? 2;
+    this.#random = options.random ?? Math.random;
   }
 
   /** Failed attempts since the last `reset`. */
   get attempts(): number {
-    return this.attempt;
+    return this.#attempt;
   }
 
   /** The delay before the next attempt; each call counts one more failure. */
   next(): number {
-    const ceiling = Math.min(this.maxMs, this.initialMs * this.factor ** this.attempt);
-    this.attempt++;
-    return ceiling / 2 + this.random() * (ceiling / 2);
+    const ceiling = Math.min(this.#maxMs, this.#initialMs * this.#factor ** this.#attempt);
+    this.#attempt++;
+    return ceiling / 2 + this.#random() * (ceiling / 2);
   }
 
   /** After a successful connection. */
   reset(): void {
-    this.attempt = 0;
+    this.#attempt = 0;
   }
 }

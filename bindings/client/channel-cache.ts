@@ -82,16 +82,6 @@ export class ChannelCache {
     this.#onError = options.onError;
   }
 
-  /** Number of channels cached. */
-  get size(): number {
-    return this.#entries.size;
-  }
-
-  /** The cached state of a channel, if any. */
-  get(agentId: string, channel: string): Readonly<Cached> | undefined {
-    return this.#entries.get(`${agentId}/${channel}`);
-  }
-
   /** A hub timestamp seen outside events (a ping reply). */
   noteHubTs(ts: number): void {
     if (ts > this.#lastHubTs) this.#lastHubTs = ts;

@@ -12,25 +12,16 @@ import { Agent, type AgentOptions } from "../sdk/agent.js";
 import type { Transport } from "../transports/contract.js";
 import { connectMemory } from "../transports/memory.js";
 import { connectMqtt, type MqttModuleLike } from "../transports/mqtt.js";
+import { b64url, randomBytes } from "../transports/pipe-auth.js";
 import { connectWebSocket, type WebSocketClass } from "../transports/websocket.js";
 import type { Outbox } from "./outbox.js";
 import { RemoteSession, type RemoteSessionOptions } from "./remote-session.js";
 import { randomId } from "../protocol/ids.js";
 
 /** Session tuning passed straight through to the RemoteSession (documented there). */
-const SESSION_KEYS = [
-  "backoff",
-  "requestTimeoutMs",
-  "helloTimeoutMs",
-  "pingIntervalMs",
-  "pingTimeoutMs",
-  "catchUpMessages",
-  "highWaterBytes",
-  "maxQueuedBytes",
-  "onError",
-] as const;
+type SessionKeys = "backoff" | "requestTimeoutMs" | "helloTimeoutMs" | "pingIntervalMs" | "pingTimeoutMs" | "catchUpMessages" | "highWaterBytes" | "maxQueuedBytes" | "onError";
 
-export interface ConnectOptions extends Pick<RemoteSessionOptions, (typeof SESSION_KEYS)[number]> {
+export interface ConnectOptions extends Pick<RemoteSessionOptions, SessionKeys> {
   agentId: string;
   /** A hub token (`tagwire token create`); omit for a hub started with --no-auth. */
   token?: string;
@@ -67,12 +58,21 @@ export interface TransportContext {
 export type UrlTransportFactory = (url: string, context: TransportContext) => Transport;
 
 const table = new Map<string, UrlTransportFactory>([
-  ["ws:", (url, c) => connectWebSocket(url, { token: c.token, WebSocket: c.options.WebSocket })],
-  ["wss:", (url, c) => connectWebSocket(url, { token: c.token, WebSocket: c.options.WebSocket })],
+  ["ws:", (url, c) => connectWebSocket(url, { token: urlToken(c), WebSocket: c.options.WebSocket })],
+  ["wss:", (url, c) => connectWebSocket(url, { token: urlToken(c), WebSocket: c.options.WebSocket })],
   ["mqtt:", (url, c) => mqttPipe(url, c)],
   ["mqtts:", (url, c) => mqttPipe(url, c)],
   ["memory:", (url) => connectMemory(url)],
 ]);
+
+/**
+ * The token for the WebSocket URL's query: browsers only (their WebSocket cannot send headers).
+ * Elsewhere the session's hello frame carries it, so proxies and access logs never see it.
+ */
+function urlToken(c: TransportContext): string | undefined {
+  const g = globalThis as { document?: unknown; process?: { versions?: { node?: string } } };
+  return g.document !== undefined && !g.process?.versions?.node ? c.token : undefined;
+}
 
 /** Makes `connect()` handle URLs of `protocol` (e.g. "quic:") with `factory`. */
 export function registerTransport(protocol: string, factory: UrlTransportFactory): void {
@@ -108,19 +108,26 @@ function mqttPipe(url: string, c: TransportContext): Transport {
   const prefix = mqttPrefixOf(url);
   const u = new URL(url);
   const brokerUrl = `${u.protocol}//${u.host}`;
-  const topics = mqttPipeTopics(prefix, c.clientId);
+  // The pipe id is also the MQTT client id, so a broker ACL can tie the pipe topics to the
+  // connection that uses them (Mosquitto: `pattern write P/hub/in/%c`, docs/SECURITY.md).
+  const pipeId = `tw-${c.clientId}`;
+  const topics = mqttPipeTopics(prefix, pipeId);
   const presence = topics.presence(c.agentId);
+  // Revealed only in the offline record: it proves that record is this client's (the bridge
+  // holds its hash from the handshake), so a forged one cannot end this client's relay.
+  const release = randomBytes(16);
   return connectMqtt(brokerUrl, {
     inTopic: topics.fromHub,
     outTopic: topics.toHub,
-    clientId: `tw-${c.clientId}`,
+    clientId: pipeId,
     mqtt: c.options.mqtt,
     // Opens only while a bridge relays this prefix to a hub.
     peerStatusTopic: `${prefix}/hub/status`,
     // Presence: the broker publishes the offline record if this client vanishes; the bridge
     // also reads it to end this client's hub connection.
-    will: { topic: presence, payload: JSON.stringify({ online: false, clientId: c.clientId }), retain: true, qos: 1 },
-    hello: { topic: presence, payload: JSON.stringify({ online: true, clientId: c.clientId, ts: Date.now() }), retain: true, qos: 1 },
+    will: { topic: presence, payload: JSON.stringify({ online: false, clientId: pipeId, release: b64url(release) }), retain: true, qos: 1 },
+    hello: { topic: presence, payload: JSON.stringify({ online: true, clientId: pipeId, ts: Date.now() }), retain: true, qos: 1 },
+    pipeAuth: { token: c.token, clientId: pipeId, release },
   });
 }
 
@@ -137,16 +144,9 @@ export async function connectSession(url: string, options: ConnectOptions): Prom
   }
   const context: TransportContext = { agentId: options.agentId, clientId, options };
   if (options.token !== undefined) context.token = options.token;
-  const sessionOptions: RemoteSessionOptions = {
-    agentId: options.agentId,
-    transport: () => factory(url, context),
-    clientId,
-  };
-  if (options.token !== undefined) sessionOptions.token = options.token;
+  // The session reads its own keys (SessionKeys, agentId, token) and ignores the rest.
+  const sessionOptions: RemoteSessionOptions = { ...options, transport: () => factory(url, context), clientId };
   if (outbox) sessionOptions.outbox = outbox;
-  for (const k of SESSION_KEYS) {
-    if (options[k] !== undefined) (sessionOptions as any)[k] = options[k];
-  }
   const session = new RemoteSession(sessionOptions);
   const wait = options.connectTimeoutMs ?? 10_000;
   if (wait <= 0) return session;

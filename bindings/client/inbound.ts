@@ -1,27 +1,31 @@
 // Frames from the hub, decoded and handed to whoever handles their family: answers (`ack`,
 // `error`) to request matching, events (`sync`, `aggregate`, `message`) to the channel cache.
-// Malformed input is reported and skipped; it never ends the connection.
+// Malformed input, and an error no request waits for, is reported; it never ends the connection.
 
-import { TagwireError } from "../core/errors.js";
+import { TagwireError, type TagwireErrorCode } from "../core/errors.js";
 import { FrameType, decodeBatch, toFrame, type Frame } from "../protocol/frames.js";
 import { report, type ErrorHandler } from "../sdk/errors.js";
 
-export interface InboundHandlers {
-  ack(reqId: number, result: unknown): void;
-  error(reqId: number, code: string, message: string): void;
-  sync(subId: number, agentId: string, channel: string, version: number, aggregate: Uint8Array): void;
-  aggregate(f: Extract<Frame, { type: "aggregate" }>): void;
-  message(agentId: string, channel: string, id: string, ts: number, data: Uint8Array): void;
-  onError: ErrorHandler;
+/** Where answers go (request matching: false when nothing waited for the reqId). */
+export interface AnswerSink {
+  settle(reqId: number, result: unknown): boolean;
+  refuse(reqId: number, code: string, message: string): boolean;
+}
+
+/** Where events go (the channel cache). */
+export interface EventSink {
+  onSync(subId: number, agentId: string, channel: string, version: number, aggregate: Uint8Array): void;
+  onAggregate(f: Extract<Frame, { type: "aggregate" }>): void;
+  onMessage(agentId: string, channel: string, id: string, ts: number, data: Uint8Array): void;
 }
 
 /** Decodes one batch from the hub and dispatches its frames in order. */
-export function receiveBatch(bytes: Uint8Array, h: InboundHandlers): void {
+export function receiveBatch(bytes: Uint8Array, answers: AnswerSink, events: EventSink, onError: ErrorHandler): void {
   let raw: unknown[];
   try {
     raw = decodeBatch(bytes);
   } catch (err) {
-    report(h.onError, err, "undecodable message from the hub");
+    report(onError, err, "undecodable message from the hub");
     return;
   }
   for (let i = 0; i < raw.length; i++) {
@@ -40,7 +44,7 @@ export function receiveBatch(bytes: Uint8Array, h: InboundHandlers): void {
         data instanceof Uint8Array &&
         data.length > 0
       ) {
-        h.message(agentId, channel, id, ts, data);
+        events.onMessage(agentId, channel, id, ts, data);
         continue;
       }
     }
@@ -48,31 +52,27 @@ export function receiveBatch(bytes: Uint8Array, h: InboundHandlers): void {
     try {
       f = toFrame(raw[i]);
     } catch (err) {
-      report(h.onError, err, "malformed frame from the hub");
+      report(onError, err, "malformed frame from the hub");
       continue;
     }
-    dispatch(f, h);
-  }
-}
-
-function dispatch(f: Frame, h: InboundHandlers): void {
-  switch (f.type) {
-    case "ack":
-      h.ack(f.reqId, f.result);
-      return;
-    case "error":
-      h.error(f.reqId, f.code, f.message);
-      return;
-    case "sync":
-      h.sync(f.subId, f.agentId, f.channel, f.version, f.aggregate);
-      return;
-    case "aggregate":
-      h.aggregate(f);
-      return;
-    case "message":
-      h.message(f.agentId, f.channel, f.id, f.ts, f.data);
-      return;
-    default:
-      report(h.onError, new TagwireError("TAGWIRE_ERR_PROTOCOL", `unexpected ${f.type} frame from the hub`), "receiving");
+    switch (f.type) {
+      case "ack":
+        answers.settle(f.reqId, f.result);
+        break;
+      case "error":
+        if (!answers.refuse(f.reqId, f.code, f.message)) report(onError, new TagwireError(f.code as TagwireErrorCode, f.message), "error from the hub");
+        break;
+      case "sync":
+        events.onSync(f.subId, f.agentId, f.channel, f.version, f.aggregate);
+        break;
+      case "aggregate":
+        events.onAggregate(f);
+        break;
+      case "message":
+        events.onMessage(f.agentId, f.channel, f.id, f.ts, f.data);
+        break;
+      default:
+        report(onError, new TagwireError("TAGWIRE_ERR_PROTOCOL", `unexpected ${f.type} frame from the hub`), "receiving");
+    }
   }
 }

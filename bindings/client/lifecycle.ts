@@ -38,11 +38,6 @@ export class Connection {
     this.#options = options;
   }
 
-  /** The transport of the current attempt, until it closes. */
-  get transport(): Transport | undefined {
-    return this.#current;
-  }
-
   /** Bumped per attempt (and on stop). */
   get gen(): number {
     return this.#generation;

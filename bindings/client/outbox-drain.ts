@@ -7,45 +7,45 @@
 // A refusal the hub may lift (rate, internal, closed) drops the connection so the whole outbox
 // replays in order on the next one; any other refusal is reported and the entry dropped.
 //
-// Backpressure: no refill while the send queue is saturated; it resumes when the queue says the
-// socket is writable again.
+// Backpressure: no refill while the send queue is saturated; it looks again 10 ms later.
 
 import type { TagwireError } from "../core/errors.js";
 import { report, type ErrorHandler } from "../sdk/errors.js";
+import type { Connection } from "./lifecycle.js";
 import type { Outbox, OutboxEntry } from "./outbox.js";
+import type { Requests } from "./requests.js";
+import type { SendQueue } from "./send-queue.js";
+import { writeFrame } from "./wire.js";
 
 /** Outbox entries in flight at once while draining. */
 export const DRAIN_WINDOW = 256;
 
-export interface OutboxDrainOptions {
-  outbox: Outbox;
-  /** Sends one entry; settles with its ack or the hub's refusal. */
-  send(entry: OutboxEntry): Promise<unknown>;
-  /** True while the session may send (hello acked). */
-  online(): boolean;
-  /** The send queue's backpressure (see send-queue.ts). */
-  saturated(): boolean;
-  whenWritable(handler: () => void): void;
-  /** A transient refusal: end this connection so the outbox replays in order. */
-  dropConnection(reason: string): void;
-  onError: ErrorHandler;
-  window?: number;
-}
-
 export class OutboxDrain {
-  readonly #options: OutboxDrainOptions;
+  readonly #outbox: Outbox;
+  readonly #requests: Requests;
+  readonly #queue: Pick<SendQueue, "saturated">;
+  readonly #connection: Pick<Connection, "drop">;
+  readonly #onError: ErrorHandler;
   readonly #window: number;
   /** Entries sent and not yet acknowledged (by seq). */
   readonly #inFlight = new Set<number>();
   #active = false;
   /** Bumped on reset; answers for an older connection are ignored. */
   #epoch = 0;
-  #waitingWritable = false;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #drainedHandlers = new Set<() => void>();
 
-  constructor(options: OutboxDrainOptions) {
-    this.#options = options;
-    this.#window = options.window ?? DRAIN_WINDOW;
+  /**
+   * Entries go out through `requests` (only while it is online), hold back while `queue` is
+   * saturated, and a transient refusal drops the connection.
+   */
+  constructor(outbox: Outbox, requests: Requests, queue: Pick<SendQueue, "saturated">, connection: Pick<Connection, "drop">, onError: ErrorHandler, window = DRAIN_WINDOW) {
+    this.#outbox = outbox;
+    this.#requests = requests;
+    this.#queue = queue;
+    this.#connection = connection;
+    this.#onError = onError;
+    this.#window = window;
   }
 
   /** True from the first send of a drain until the outbox is empty and acknowledged. */
@@ -66,8 +66,8 @@ export class OutboxDrain {
 
   /** Sends what the window has room for (after a connection, a new entry, or an ack). */
   kick(): void {
-    const { outbox } = this.#options;
-    const online = this.#options.online();
+    const outbox = this.#outbox;
+    const online = this.#requests.online;
     if (!online || outbox.size === 0) {
       if (online && outbox.size === 0 && this.#active) this.#active = false;
       return;
@@ -76,16 +76,11 @@ export class OutboxDrain {
     // Refill only once half the window is acknowledged: each refill reads the outbox's head
     // (a SQLite query for a durable one), so this keeps reads to about two rows per entry.
     if (this.#inFlight.size > this.#window / 2) return;
-    if (this.#options.saturated()) {
-      if (!this.#waitingWritable) {
-        this.#waitingWritable = true;
-        const epoch = this.#epoch;
-        this.#options.whenWritable(() => {
-          if (epoch !== this.#epoch) return;
-          this.#waitingWritable = false;
-          this.kick();
-        });
-      }
+    if (this.#queue.saturated) {
+      this.#retryTimer ??= setTimeout(() => {
+        this.#retryTimer = undefined;
+        this.kick();
+      }, 10);
       return;
     }
     const room = this.#window - this.#inFlight.size;
@@ -99,7 +94,7 @@ export class OutboxDrain {
     const epoch = this.#epoch;
     for (const entry of batch) {
       this.#inFlight.add(entry.seq);
-      this.#options.send(entry).then(
+      this.#requests.request("write", writeFrame(entry)).then(
         () => this.#answered(epoch, entry, undefined),
         (err: TagwireError) => this.#answered(epoch, entry, err),
       );
@@ -111,20 +106,21 @@ export class OutboxDrain {
     this.#epoch++;
     this.#active = false;
     this.#inFlight.clear();
-    this.#waitingWritable = false;
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
   }
 
   #answered(epoch: number, entry: OutboxEntry, err: TagwireError | undefined): void {
     if (epoch !== this.#epoch) return; // that connection is gone; the entry is sent again
     this.#inFlight.delete(entry.seq);
-    const { outbox } = this.#options;
+    const outbox = this.#outbox;
     if (err) {
       if (isTransient(err.code)) {
-        this.#options.dropConnection(`outbox entry refused for now: ${err.code}`);
+        this.#connection.drop(`outbox entry refused for now: ${err.code}`);
         return;
       }
       const what = entry.kind === "message" ? "message to" : "publish to";
-      report(this.#options.onError, err, `queued ${what} ${entry.agentId}/${entry.channel} refused; dropped`);
+      report(this.#onError, err, `queued ${what} ${entry.agentId}/${entry.channel} refused; dropped`);
     }
     outbox.remove([entry.seq]);
     if (outbox.size === 0 && this.#inFlight.size === 0) {

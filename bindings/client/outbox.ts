@@ -139,49 +139,49 @@ export function foldInto(entry: OutboxEntry, write: OutboxWrite): OutboxEntry | 
 
 /** In-memory outbox (browsers; or Node without `outboxDir`): kept for the life of the session. */
 export class MemoryOutbox implements Outbox {
-  private entries: OutboxEntry[] = [];
-  private head = 0;
-  private nextSeq = 1;
+  #entries: OutboxEntry[] = [];
+  #head = 0;
+  #nextSeq = 1;
   /** Newest entry per routing key, for folding. */
-  private readonly lastByKey = new Map<string, OutboxEntry>();
+  readonly #lastByKey = new Map<string, OutboxEntry>();
 
   get size(): number {
-    return this.entries.length - this.head;
+    return this.#entries.length - this.#head;
   }
 
   add(write: OutboxWrite, attempted = false): OutboxEntry {
     const key = `${write.agentId}/${write.channel}`;
-    const last = this.lastByKey.get(key);
+    const last = this.#lastByKey.get(key);
     if (last && !attempted && !write.log && write.kind === "publish") {
       const folded = foldInto(last, write);
       if (folded) {
-        const i = this.entries.indexOf(last, this.head);
+        const i = this.#entries.indexOf(last, this.#head);
         if (i >= 0) {
-          this.entries[i] = folded;
-          this.lastByKey.set(key, folded);
+          this.#entries[i] = folded;
+          this.#lastByKey.set(key, folded);
           return folded;
         }
       }
     }
-    const entry: OutboxEntry = { ...copyWrite(write), seq: this.nextSeq++, attempted };
-    this.entries.push(entry);
-    this.lastByKey.set(key, entry);
+    const entry: OutboxEntry = { ...copyWrite(write), seq: this.#nextSeq++, attempted };
+    this.#entries.push(entry);
+    this.#lastByKey.set(key, entry);
     return entry;
   }
 
   peek(limit = Infinity): OutboxEntry[] {
-    return this.entries.slice(this.head, limit === Infinity ? undefined : this.head + limit);
+    return this.#entries.slice(this.#head, limit === Infinity ? undefined : this.#head + limit);
   }
 
   markAttempted(seqs: readonly number[]): void {
     const set = new Set(seqs);
-    for (let i = this.head; i < this.entries.length; i++) {
-      const e = this.entries[i]!;
+    for (let i = this.#head; i < this.#entries.length; i++) {
+      const e = this.#entries[i]!;
       if (set.has(e.seq) && !e.attempted) {
         const marked = { ...e, attempted: true };
-        this.entries[i] = marked;
+        this.#entries[i] = marked;
         const key = `${e.agentId}/${e.channel}`;
-        if (this.lastByKey.get(key) === e) this.lastByKey.set(key, marked);
+        if (this.#lastByKey.get(key) === e) this.#lastByKey.set(key, marked);
       }
     }
   }
@@ -190,15 +190,15 @@ export class MemoryOutbox implements Outbox {
     if (seqs.length === 0) return;
     const set = new Set(seqs);
     const kept: OutboxEntry[] = [];
-    for (let i = this.head; i < this.entries.length; i++) {
-      const e = this.entries[i]!;
+    for (let i = this.#head; i < this.#entries.length; i++) {
+      const e = this.#entries[i]!;
       if (set.has(e.seq)) {
         const key = `${e.agentId}/${e.channel}`;
-        if (this.lastByKey.get(key) === e) this.lastByKey.delete(key);
+        if (this.#lastByKey.get(key) === e) this.#lastByKey.delete(key);
       } else kept.push(e);
     }
-    this.entries = kept;
-    this.head = 0;
+    this.#entries = kept;
+    this.#head = 0;
   }
 
   close(): void {

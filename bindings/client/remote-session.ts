@@ -28,7 +28,7 @@ import type { ChannelEvent, Json, Message, MessageQuery, PublishOptions, Publish
 import type { Transport, TransportStateChange } from "../transports/contract.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { ChannelCache } from "./channel-cache.js";
-import { receiveBatch, type InboundHandlers } from "./inbound.js";
+import { receiveBatch } from "./inbound.js";
 import { Keepalive } from "./keepalive.js";
 import { Connection } from "./lifecycle.js";
 import { MemoryOutbox, type Outbox, type OutboxWrite } from "./outbox.js";
@@ -95,12 +95,10 @@ export class RemoteSession implements Session {
   readonly #keepalive: Keepalive;
   readonly #drain: OutboxDrain;
   readonly #cache: ChannelCache;
-  readonly #inbound: InboundHandlers;
 
   #stateValue: RemoteSessionState = "connecting";
   readonly #stateHandlers = new Set<StateHandler>();
   readonly #eventHandlers = new Set<(event: RemoteSessionEvent) => void>();
-  #online = false;
   #hello: HelloResult | undefined;
   #fatal: TagwireError | undefined;
   #writeSeq = 0;
@@ -122,7 +120,7 @@ export class RemoteSession implements Session {
       helloTimeoutMs: options.helloTimeoutMs ?? 10_000,
       hooks: {
         opened: (t) => this.#opened(t),
-        frame: (bytes) => receiveBatch(bytes, this.#inbound),
+        frame: (bytes) => receiveBatch(bytes, this.#requests, this.#cache, this.#onError),
         lost: (change) => this.#lost(change),
       },
     });
@@ -132,36 +130,17 @@ export class RemoteSession implements Session {
       ping: () => this.#requests.request("ping", { type: "ping", reqId: 0 }).then((r) => this.#cache.noteHubTs((r as { ts: number }).ts)),
       dead: (reason) => this.#connection.drop(reason),
     });
-    this.#drain = new OutboxDrain({
-      outbox: this.#outbox,
-      send: (entry) => this.#requests.request("write", writeFrame(entry)),
-      online: () => this.#online,
-      saturated: () => this.#queue.saturated,
-      whenWritable: (h) => this.#queue.whenWritable(h),
-      dropConnection: (reason) => this.#connection.drop(reason),
-      onError: this.#onError,
-    });
+    this.#drain = new OutboxDrain(this.#outbox, this.#requests, this.#queue, this.#connection, this.#onError);
     this.#cache = new ChannelCache({
       source: {
         readAggregate: (a, c) => this.readAggregate(a, c),
         getMessages: (a, c, q) => this.getMessages(a, c, q),
         gen: () => this.#connection.gen,
-        online: () => this.#online,
+        online: () => this.#requests.online,
       },
       catchUpLimit: Math.min(options.catchUpMessages ?? 1000, LIMITS.maxMessageLimit),
       onError: this.#onError,
     });
-    const cache = this.#cache;
-    this.#inbound = {
-      ack: (reqId, result) => void this.#requests.settle(reqId, result),
-      error: (reqId, code, message) => {
-        if (!this.#requests.refuse(reqId, code, message)) report(this.#onError, new TagwireError(code as TagwireError["code"], message), "error from the hub");
-      },
-      sync: (subId, agentId, channel, version, doc) => cache.onSync(subId, agentId, channel, version, doc),
-      aggregate: (f) => cache.onAggregate(f),
-      message: (agentId, channel, id, ts, data) => cache.onMessage(agentId, channel, id, ts, data),
-      onError: this.#onError,
-    };
     let resolve!: () => void;
     let reject!: (e: Error) => void;
     const promise = new Promise<void>((res, rej) => {
@@ -310,11 +289,11 @@ export class RemoteSession implements Session {
     assertAgentId(agentId, true);
     assertChannelPattern(pattern);
     const sub = this.#cache.subs.add(agentId, pattern, listener);
-    if (this.#online) this.#sendSubscribe(sub, false);
+    if (this.#requests.online) this.#sendSubscribe(sub, false);
     return () => {
       if (!sub.active) return;
       this.#cache.unsubscribe(sub);
-      if (this.#online) this.#requests.request("unsubscribe", { type: "unsubscribe", reqId: 0, subId: sub.id }).catch(() => {});
+      if (this.#requests.online) this.#requests.request("unsubscribe", { type: "unsubscribe", reqId: 0, subId: sub.id }).catch(() => {});
     };
   }
 
@@ -356,17 +335,16 @@ export class RemoteSession implements Session {
   }
 
   #helloAcked(): void {
-    this.#online = true;
     this.#connection.established();
+    // Online from here (reads waiting for a connection go now), before state handlers run.
+    this.#requests.connected();
     this.#setState("online");
     this.#keepalive.start();
-    this.#requests.connected();
     this.#firstOnline.resolve();
     this.#drain.kick();
   }
 
   #lost(change: TransportStateChange): void {
-    this.#online = false;
     this.#keepalive.stop();
     this.#queue.detach();
     this.#drain.reset();
@@ -393,9 +371,9 @@ export class RemoteSession implements Session {
 
   async #shutdown(graceMs: number): Promise<void> {
     const unacked = () => this.#requests.hasWrites() || this.#drain.inFlightCount > 0;
-    if (this.#online && unacked() && graceMs > 0) {
+    if (this.#requests.online && unacked() && graceMs > 0) {
       const deadline = Date.now() + graceMs;
-      while (Date.now() < deadline && this.#online && (unacked() || this.#outbox.size > 0)) {
+      while (Date.now() < deadline && this.#requests.online && (unacked() || this.#outbox.size > 0)) {
         await new Promise((r) => setTimeout(r, 10));
       }
     }
@@ -458,7 +436,7 @@ export class RemoteSession implements Session {
   }
 
   #canSendDirect(): boolean {
-    return this.#online && !this.#drain.draining && this.#outbox.size === 0;
+    return this.#requests.online && !this.#drain.draining && this.#outbox.size === 0;
   }
 
   #newWriteId(): string {

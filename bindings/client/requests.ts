@@ -64,6 +64,11 @@ export class Requests {
     this.#timeoutMs = options.timeoutMs;
   }
 
+  /** True between `connected` and `connectionLost`: the hub accepted the hello. */
+  get online(): boolean {
+    return this.#online;
+  }
+
   /** Frames sent and not answered yet. */
   get size(): number {
     return this.#pending.size;
@@ -178,7 +183,7 @@ export class Requests {
     const bounded = p.kind === "read" || (p.kind === "write" && p.write !== undefined);
     if (bounded) {
       if (!this.#sink.tryEnqueue(bytes)) {
-        this.#end(p, new TagwireError("TAGWIRE_ERR_BACKPRESSURE", `${p.frame.type} refused: the send queue is full (the connection is not draining)`));
+        this.#end(p, new TagwireError("TAGWIRE_ERR_BACKPRESSURE", `${p.frame.type}: send queue full`));
         return;
       }
     } else this.#sink.enqueue(bytes);

@@ -11,7 +11,7 @@
 // the queue stops sending and polls every `pollMs` until the socket has drained below it. While
 // it waits, frames pile up here; `tryEnqueue` refuses a frame once `maxQueuedBytes` are waiting
 // (the caller turns that into TAGWIRE_ERR_BACKPRESSURE), and `saturated` tells producers such as
-// the outbox drain to hold back. Control frames (hello, subscribe, ping) use `enqueue`, which is
+// the outbox drain to hold back (they look again later). Control frames (hello, subscribe, ping) use `enqueue`, which is
 // never refused: they are small and the session needs them to make progress.
 
 import { LIMITS, joinFrames } from "../protocol/frames.js";
@@ -47,7 +47,6 @@ export class SendQueue {
   #tokensAt = 0;
   #rateTimer: ReturnType<typeof setTimeout> | undefined;
   #pollTimer: ReturnType<typeof setTimeout> | undefined;
-  readonly #writableWaiters: (() => void)[] = [];
 
   constructor(options: SendQueueOptions = {}) {
     this.#highWaterBytes = options.highWaterBytes ?? DEFAULT_HIGH_WATER_BYTES;
@@ -73,9 +72,8 @@ export class SendQueue {
     this.#transport = undefined;
     this.#outgoing = [];
     this.#queued = 0;
-    this.#stopPolling();
-    // Waiters were holding back for that socket; a new connection starts them afresh.
-    this.#writableWaiters.length = 0;
+    if (this.#pollTimer) clearTimeout(this.#pollTimer);
+    this.#pollTimer = undefined;
   }
 
   /** Stops every timer (session closed). */
@@ -112,16 +110,6 @@ export class SendQueue {
     if (this.#queued > 0 && this.#queued + bytes.length > this.#maxQueuedBytes) return false;
     this.enqueue(bytes);
     return true;
-  }
-
-  /** Calls `handler` once, as soon as `saturated` is false (at once if it already is). */
-  whenWritable(handler: () => void): void {
-    if (!this.saturated) {
-      handler();
-      return;
-    }
-    this.#writableWaiters.push(handler);
-    this.#startPolling();
   }
 
   readonly #flushTask = (): void => this.#flush();
@@ -185,39 +173,15 @@ export class SendQueue {
       this.#flushQueued = true;
       queueMicrotask(this.#flushTask);
     }
-    if (this.#writableWaiters.length > 0) {
-      if (!this.saturated) this.#wake();
-      else this.#startPolling();
-    }
   }
 
   #startPolling(): void {
     if (this.#pollTimer) return;
     this.#pollTimer = setTimeout(() => {
       this.#pollTimer = undefined;
-      const t = this.#transport;
-      if (t?.state !== "open") return;
-      if (t.bufferedAmount > this.#highWaterBytes) {
-        this.#startPolling();
-        return;
-      }
-      if (this.#outgoing.length > 0) this.#flush();
-      else if (this.#writableWaiters.length > 0) {
-        if (this.saturated) this.#startPolling();
-        else this.#wake();
-      }
+      this.#flush();
     }, this.#pollMs);
     (this.#pollTimer as { unref?: () => void }).unref?.();
-  }
-
-  #stopPolling(): void {
-    if (this.#pollTimer) clearTimeout(this.#pollTimer);
-    this.#pollTimer = undefined;
-  }
-
-  #wake(): void {
-    const waiters = this.#writableWaiters.splice(0);
-    for (const w of waiters) w();
   }
 }
 

@@ -10,7 +10,7 @@
 import { Packr, Unpackr } from "msgpackr";
 import type { CoreInstance } from "./instance.js";
 import { TagwireError } from "./errors.js";
-import { Status } from "./layout.generated.js";
+import { OK } from "./layout.generated.js";
 
 export interface DiffOptions {
   /** `null` in a diff removes the key (true, the default) or stores null (false). */
@@ -99,7 +99,7 @@ export class DocCodec {
     if (bytes.length > this.limits.maxPayloadBytes) return false;
     this.instance.writeIn(bytes);
     // Anything the core rejects (bad key, not an object, too deep, bin/ext) is not a valid payload.
-    return this.instance.exports.docValidatePayload(bytes.length) === Status.OK;
+    return this.instance.exports.docValidatePayload(bytes.length) === OK;
   }
 
   private callPair(what: string, a: unknown, b: unknown, call: (aLen: number, bLen: number) => number): number {

@@ -1,6 +1,6 @@
 // Typed errors with stable codes. The core's numeric statuses come from assembly/layout.json
 // (layout.generated.ts): status ERR_X is raised here as TAGWIRE_ERR_X.
-import { STATUS_NAMES, type Status } from "./layout.generated.js";
+import { STATUS_NAMES } from "./layout.generated.js";
 
 export type TagwireErrorCode =
   | "TAGWIRE_ERR_MSGPACK"
@@ -15,6 +15,8 @@ export type TagwireErrorCode =
   | "TAGWIRE_ERR_CORE_DEAD"
   // Codes raised above the core (SDK, transports, hub) live in the same namespace.
   | "TAGWIRE_ERR_CLOSED"
+  // Cluster mode: the shared storage (NATS JetStream) cannot be reached; retry later.
+  | "TAGWIRE_ERR_UNAVAILABLE"
   | "TAGWIRE_ERR_TIMEOUT"
   | "TAGWIRE_ERR_AUTH"
   | "TAGWIRE_ERR_FORBIDDEN"
@@ -29,7 +31,7 @@ const STATUS_CODES: readonly TagwireErrorCode[] = STATUS_NAMES.map((name) =>
   name === "OK" ? "TAGWIRE_ERR_INTERNAL" : (`TAGWIRE_${name}` satisfies CoreStatusCode),
 );
 /** Fails to compile when layout.json gains a status this file has no code for. */
-type CoreStatusCode = `TAGWIRE_${Exclude<keyof typeof Status, "OK">}` & TagwireErrorCode;
+type CoreStatusCode = `TAGWIRE_${Exclude<(typeof STATUS_NAMES)[number], "OK">}` & TagwireErrorCode;
 
 export class TagwireError extends Error {
   readonly code: TagwireErrorCode;

@@ -27,13 +27,10 @@ export interface CoreExports {
   storeRemove(h: number /* i32 */, slot: number /* i32 */): number /* i32 */;
   storeApply(h: number /* i32 */, slot: number /* i32 */, diffLen: number /* i32 */, flags: number /* i32 */, keyCount: number /* i32 */): number /* i32 */;
   storeResultPtr(): number /* i32 */;
-  storeLastVersion(): number /* f64 */;
-  storeLastChanged(): number /* i32 */;
   storeGet(h: number /* i32 */, slot: number /* i32 */): number /* i32 */;
   storeVersion(h: number /* i32 */, slot: number /* i32 */): number /* f64 */;
   storeSize(h: number /* i32 */): number /* i32 */;
   storeNames(h: number /* i32 */): number /* i32 */;
-  storeName(h: number /* i32 */, slot: number /* i32 */): number /* i32 */;
   statsCreate(limit: number /* f64 */, windowMs: number /* f64 */, alpha: number /* f64 */): number /* i32 */;
   statsAdd(h: number /* i32 */, value: number /* f64 */, timeMs: number /* f64 */): number /* i32 */;
   statsAddMany(h: number /* i32 */, count: number /* i32 */, timeMs: number /* f64 */, withTimes: number /* i32 */): number /* i32 */;
@@ -59,7 +56,10 @@ export interface CoreExports {
   memory: WebAssembly.Memory;
 }
 
-/** Parameter count of every export (-1: the memory), checked against the wasm when it loads. */
+/** FNV-1a of "name:arity;" over the exports in order (arity -1: the memory); checked at load. */
+export const CORE_EXPORTS_HASH = 0x1247ba17;
+
+/** Parameter count of every export (-1: the memory), for tests and diagnostics. */
 export const CORE_EXPORT_ARITY: { readonly [K in keyof CoreExports]: number } = {
   ioInReserve: 1,
   ioInPtr: 0,
@@ -85,13 +85,10 @@ export const CORE_EXPORT_ARITY: { readonly [K in keyof CoreExports]: number } = 
   storeRemove: 2,
   storeApply: 5,
   storeResultPtr: 0,
-  storeLastVersion: 0,
-  storeLastChanged: 0,
   storeGet: 2,
   storeVersion: 2,
   storeSize: 1,
   storeNames: 1,
-  storeName: 2,
   statsCreate: 3,
   statsAdd: 3,
   statsAddMany: 4,

@@ -3,31 +3,33 @@
 // output region, rebuilding its typed-array views only when linear memory has grown.
 import { WASM_BASE64 } from "./wasm.generated.js";
 import { TagwireError, statusError } from "./errors.js";
-import { CORE_EXPORT_ARITY, type CoreExports } from "./exports.generated.js";
+import { CORE_EXPORTS_HASH, type CoreExports } from "./exports.generated.js";
 import { LAYOUT_HASH } from "./layout.generated.js";
 
 export type { CoreExports };
 
+/** FNV-1a of "name:arity;" over an instance's exports in order (arity -1 for non-functions). */
+export function coreExportsHash(exports: Record<string, unknown>): number {
+  let h = 0x811c9dc5;
+  for (const name of Object.keys(exports)) {
+    const v = exports[name];
+    const text = `${name}:${typeof v === "function" ? v.length : -1};`;
+    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  }
+  return h;
+}
+
 /**
- * What is wrong with a wasm instance's exports for this binding: missing, extra or wrong-arity
- * exports, or a layoutHash() from another assembly/layout.json. Empty when they match.
+ * What is wrong with a wasm instance's exports for this binding: exports that are not the ones
+ * the typed interface was generated from (a name, an arity, one missing or extra), or a
+ * layoutHash() from another assembly/layout.json. Empty when they match.
  */
 export function coreExportProblems(exports: Record<string, unknown>): string[] {
-  const problems: string[] = [];
-  const want = CORE_EXPORT_ARITY as Record<string, number>;
-  for (const [name, arity] of Object.entries(want)) {
-    const got = exports[name];
-    if (got === undefined) problems.push(`missing export ${name}`);
-    else if (arity === -1 ? !(got instanceof WebAssembly.Memory) : typeof got !== "function" || got.length !== arity) {
-      problems.push(`export ${name} does not have the expected shape (${arity === -1 ? "memory" : `${arity} parameters`})`);
-    }
+  if (coreExportsHash(exports) !== CORE_EXPORTS_HASH) {
+    return ["exports differ from the binding's generated interface (bindings/core/exports.generated.ts)"];
   }
-  for (const name of Object.keys(exports)) if (!(name in want)) problems.push(`unexpected export ${name}`);
-  if (problems.length === 0) {
-    const hash = (exports.layoutHash as () => number)() >>> 0;
-    if (hash !== LAYOUT_HASH) problems.push(`layout 0x${hash.toString(16)} differs from the binding's 0x${LAYOUT_HASH.toString(16)}`);
-  }
-  return problems;
+  const hash = (exports.layoutHash as () => number)() >>> 0;
+  return hash === LAYOUT_HASH ? [] : [`layout 0x${hash.toString(16)} differs from the binding's 0x${LAYOUT_HASH.toString(16)}`];
 }
 
 let compiled: Promise<WebAssembly.Module> | undefined;

@@ -4,34 +4,31 @@
 /** Checked against the wasm's layoutHash() when a core is loaded. */
 export const LAYOUT_HASH = 0x02b7a513;
 
-/** Core status codes by name. */
-export const Status = {
-  /** success */
-  OK: 0,
-  /** bytes are not valid msgpack, or hold a type the data model has no place for */
-  ERR_MSGPACK: 1,
-  /** bytes end in the middle of a value (a frame split or cut short) */
-  ERR_INCOMPLETE: 2,
-  /** nesting deeper than the configured limit (default 64) */
-  ERR_DEPTH: 3,
-  /** payload larger than the configured limit (default 1 MiB) */
-  ERR_SIZE: 4,
-  /** a channel name, key or pattern that breaks the naming rules */
-  ERR_NAME: 5,
-  /** a handle (router, store, channel, window) that does not exist */
-  ERR_NOT_FOUND: 6,
-  /** an argument out of range (window size 0, negative interval, ...) */
-  ERR_ARGUMENT: 7,
-  /** a payload that fails Doover's strict validation (top level not an object, bad key) */
-  ERR_PAYLOAD: 8,
-  /** the core could not obtain memory */
-  ERR_MEMORY: 9,
-  /** the writer may not publish to this channel (another agent's, for a device connection) */
-  ERR_FORBIDDEN: 10,
-} as const;
+/** success */
+export const OK = 0;
+/** bytes are not valid msgpack, or hold a type the data model has no place for */
+export const ERR_MSGPACK = 1;
+/** bytes end in the middle of a value (a frame split or cut short) */
+export const ERR_INCOMPLETE = 2;
+/** nesting deeper than the configured limit (default 64) */
+export const ERR_DEPTH = 3;
+/** payload larger than the configured limit (default 1 MiB) */
+export const ERR_SIZE = 4;
+/** a channel name, key or pattern that breaks the naming rules */
+export const ERR_NAME = 5;
+/** a handle (router, store, channel, window) that does not exist */
+export const ERR_NOT_FOUND = 6;
+/** an argument out of range (window size 0, negative interval, ...) */
+export const ERR_ARGUMENT = 7;
+/** a payload that fails Doover's strict validation (top level not an object, bad key) */
+export const ERR_PAYLOAD = 8;
+/** the core could not obtain memory */
+export const ERR_MEMORY = 9;
+/** the writer may not publish to this channel (another agent's, for a device connection) */
+export const ERR_FORBIDDEN = 10;
 
-/** Status names indexed by value. */
-export const STATUS_NAMES: readonly (keyof typeof Status)[] = ["OK","ERR_MSGPACK","ERR_INCOMPLETE","ERR_DEPTH","ERR_SIZE","ERR_NAME","ERR_NOT_FOUND","ERR_ARGUMENT","ERR_PAYLOAD","ERR_MEMORY","ERR_FORBIDDEN"];
+/** Status names indexed by value (the core's statuses are small dense integers). */
+export const STATUS_NAMES = ["OK","ERR_MSGPACK","ERR_INCOMPLETE","ERR_DEPTH","ERR_SIZE","ERR_NAME","ERR_NOT_FOUND","ERR_ARGUMENT","ERR_PAYLOAD","ERR_MEMORY","ERR_FORBIDDEN"] as const;
 
 /** storeApply flags bit: null in the diff removes the key (else stores null) */
 export const APPLY_DO_DELETE = 1;

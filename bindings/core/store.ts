@@ -25,7 +25,7 @@ import { isValidChannelName, nameError } from "./names.js";
 import {
   APPLY_DO_DELETE,
   APPLY_REPLACE,
-  Status,
+  ERR_NOT_FOUND,
   STORE_RESULT_CHANGED as CHANGED,
   STORE_RESULT_OUT_LEN as OUT_LEN,
   STORE_RESULT_OUT_PTR as OUT_PTR,
@@ -203,7 +203,7 @@ export class ChannelStore {
   version(channel: number | string): number {
     const slot = this.resolve(channel);
     const v = this.ex.storeVersion(this.handle, slot);
-    if (v < 0) this.instance.ok(Status.ERR_NOT_FOUND, `version ${String(channel)}`);
+    if (v < 0) this.instance.ok(ERR_NOT_FOUND, `version ${String(channel)}`);
     return v;
   }
 

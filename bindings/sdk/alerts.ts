@@ -19,7 +19,7 @@ import { TagwireError } from "../core/errors.js";
 import type { Json } from "./session.js";
 import type { AgentLike } from "./ui/agent.js";
 import { assertUIName } from "./ui/elements.js";
-import { cloneJson, isJsonObject, pick, type JsonObject } from "./ui/json.js";
+import { cloneJson, isObject, getPath, type JsonObject } from "./json.js";
 
 export const NOTIFICATIONS_CHANNEL = "notifications";
 
@@ -177,8 +177,8 @@ export class Alerts {
     this.loading ??= this.agent.getAggregate(NOTIFICATIONS_CHANNEL).then(
       (aggregate) => {
         const map = new Map<string, ActiveAlert>();
-        const stored = pick(aggregate, "active", this.appKey);
-        if (isJsonObject(stored)) {
+        const stored = getPath(aggregate, ["active", this.appKey]);
+        if (isObject(stored)) {
           for (const [id, value] of Object.entries(stored)) {
             if (value !== null) map.set(id, toActiveAlert(value));
           }
@@ -196,7 +196,7 @@ export class Alerts {
 }
 
 function toActiveAlert(value: Json): ActiveAlert {
-  const v: JsonObject = isJsonObject(value) ? value : {};
+  const v: JsonObject = isObject(value) ? value : {};
   const alert: ActiveAlert = { message: typeof v.message === "string" ? v.message : "", since: typeof v.since === "number" ? v.since : 0 };
   if (typeof v.title === "string") alert.title = v.title;
   if (typeof v.severity === "number") alert.severity = v.severity;

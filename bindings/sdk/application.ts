@@ -14,6 +14,7 @@ import { applyDiff, deepFreeze, diffChanges, getPath, isObject, markOwned, toJso
 import { assertKey } from "./names.js";
 import { RollingStats, type RollingStatsOptions, type StatsSummary } from "./stats.js";
 import { evaluateTriggers, type LogTrigger, type TriggerState } from "./triggers.js";
+import { bindTags, type BoundTag, type BoundTags, type TagDeclarations } from "./tags/declared.js";
 import { UIManager } from "./ui/index.js";
 import type { ChannelEvent, Json, PublishResult, Unsubscribe } from "./session.js";
 
@@ -90,6 +91,8 @@ export class Application<Config = Record<string, unknown>> {
   private dirty = false;
   private logDirty = false;
   private readonly triggerStates = new Map<string, TriggerState[]>();
+  /** Tags declared with declareTags, by key: getTag falls back on their defaults. */
+  private readonly declaredTags = new Map<string, BoundTag>();
   /** Paths of this app's own tags by key (read-only arrays, shared). */
   private readonly ownPaths = new Map<string, string[]>();
   private readonly watchers = new Set<TagWatcher>();
@@ -181,11 +184,33 @@ export class Application<Config = Record<string, unknown>> {
     return RESOLVED;
   }
 
-  /** The tag's value (with this loop's writes), or `options.default` when absent. */
+  /**
+   * The tag's value (with this loop's writes), or `options.default` when absent; for a tag this
+   * app declared (declareTags), the declared default coerced to its type, as pydoover reads it.
+   */
   getTag<T = Json | undefined>(key: string, options: GetTagOptions<T> = {}): Json | T {
     const path = this.tagPath(key, options);
     const value = this.view(path);
-    return value === undefined || value === null ? (options.default as T) : value;
+    if (value !== undefined && value !== null) return value;
+    if (options.default === undefined && !options.global && (options.appKey ?? this.appKey) === this.appKey) {
+      const declared = this.declaredTags.get(key);
+      if (declared) return declared.get() as Json;
+    }
+    return options.default as T;
+  }
+
+  /**
+   * Binds pydoover 1.x declared tags (`tags.Number({ default, logOn })`, ...) to this app's
+   * namespace: `const t = app.declareTags({ temp: new tags.Number({ default: 0 }) })`, then
+   * `t.temp.get()` (declared default while nothing is stored) and `await t.temp.set(21.5)`.
+   */
+  declareTags<D extends TagDeclarations>(declarations: D): BoundTags<D> {
+    const bound = bindTags(declarations, {
+      readTag: (key) => this.view(this.tagPath(key, EMPTY_OPTIONS)),
+      writeTag: (key, value, log) => this.setTag(key, value, log ? LOG_OPTIONS : EMPTY_OPTIONS),
+    });
+    for (const tag of Object.values(bound) as BoundTag[]) this.declaredTags.set(tag.key, tag);
+    return bound;
   }
 
   /** Deletes a tag (committed with the loop, as setTag(key, null)). */
@@ -423,6 +448,7 @@ export class Application<Config = Record<string, unknown>> {
 
 const RESOLVED: Promise<void> = Promise.resolve();
 const EMPTY_OPTIONS: SetTagOptions = Object.freeze({});
+const LOG_OPTIONS: SetTagOptions = Object.freeze({ log: true });
 
 /** Sets `value` at `path` in a diff we own, composing with what is there (nulls kept). */
 function setIn(target: JsonObject, path: string[], value: Json): void {

@@ -10,6 +10,10 @@ export type { ApplicationOptions, TagAddress, SetTagOptions, GetTagOptions, TagC
 export { LogTrigger, Cross, Rise, Fall, Delta, AnyChange, Enter, Exit, evaluateTriggers } from "./triggers.js";
 export type { CrossingOptions, DeltaOptions, TriggerState } from "./triggers.js";
 export type { PublishThrottledOptions, PublishOnChangeOptions } from "./publishers.js";
+export * as tags from "./tags/index.js";
+export * as ui1x from "./ui/v1/index.js";
+export { Tag, BoundTag, coerceTagValue } from "./tags/declared.js";
+export type { TagType, TagOptions, TagDeclarations, BoundTags } from "./tags/declared.js";
 export { RollingStats } from "./stats.js";
 export type { StatsSummary, RollingStatsOptions, RollingStatsSnapshot } from "./stats.js";
 export type { ErrorHandler } from "./errors.js";

@@ -65,12 +65,12 @@ export type TransportFactory = (url: string, options: TransportConnectOptions) =
  * first transition. Implementations call `opened()`, `deliver()` and `closed()`.
  */
 export abstract class BaseTransport implements Transport {
-  private stateValue: TransportState = "connecting";
-  private readonly frameHandlers: FrameHandler[] = [];
-  private readonly stateHandlers: StateHandler[] = [];
+  #stateValue: TransportState = "connecting";
+  readonly #frameHandlers: FrameHandler[] = [];
+  readonly #stateHandlers: StateHandler[] = [];
 
   get state(): TransportState {
-    return this.stateValue;
+    return this.#stateValue;
   }
 
   get bufferedAmount(): number {
@@ -81,32 +81,32 @@ export abstract class BaseTransport implements Transport {
   abstract close(reason?: string): void;
 
   onFrame(handler: FrameHandler): () => void {
-    this.frameHandlers.push(handler);
-    return () => remove(this.frameHandlers, handler);
+    this.#frameHandlers.push(handler);
+    return () => remove(this.#frameHandlers, handler);
   }
 
   onState(handler: StateHandler): () => void {
-    this.stateHandlers.push(handler);
-    return () => remove(this.stateHandlers, handler);
+    this.#stateHandlers.push(handler);
+    return () => remove(this.#stateHandlers, handler);
   }
 
   /** Throws unless open; implementations call it first in `send`. */
   protected assertOpen(frame: Uint8Array): void {
-    if (this.stateValue !== "open") {
-      throw new TagwireError("TAGWIRE_ERR_CLOSED", `transport is ${this.stateValue}: cannot send`);
+    if (this.#stateValue !== "open") {
+      throw new TagwireError("TAGWIRE_ERR_CLOSED", `transport is ${this.#stateValue}: cannot send`);
     }
     if (frame.byteLength === 0) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "a frame has at least one byte");
   }
 
   protected opened(): void {
-    if (this.stateValue !== "connecting") return;
-    this.stateValue = "open";
-    this.emit({ state: "open" });
+    if (this.#stateValue !== "connecting") return;
+    this.#stateValue = "open";
+    this.#emit({ state: "open" });
   }
 
   protected deliver(frame: Uint8Array): void {
-    if (this.stateValue !== "open") return;
-    const handlers = this.frameHandlers;
+    if (this.#stateValue !== "open") return;
+    const handlers = this.#frameHandlers;
     // A single handler is the common case (the session); skip the copy of the list.
     if (handlers.length === 1) handlers[0]!(frame);
     else for (const h of handlers.slice()) h(frame);
@@ -114,16 +114,16 @@ export abstract class BaseTransport implements Transport {
 
   /** Returns false if it was already closed. */
   protected closed(change: Omit<TransportStateChange, "state">): boolean {
-    if (this.stateValue === "closed") return false;
-    this.stateValue = "closed";
-    this.emit({ state: "closed", reason: change.reason ?? "closed", ...change });
-    this.frameHandlers.length = 0;
-    this.stateHandlers.length = 0;
+    if (this.#stateValue === "closed") return false;
+    this.#stateValue = "closed";
+    this.#emit({ state: "closed", reason: change.reason ?? "closed", ...change });
+    this.#frameHandlers.length = 0;
+    this.#stateHandlers.length = 0;
     return true;
   }
 
-  private emit(change: TransportStateChange): void {
-    for (const h of this.stateHandlers.slice()) h(change);
+  #emit(change: TransportStateChange): void {
+    for (const h of this.#stateHandlers.slice()) h(change);
   }
 }
 

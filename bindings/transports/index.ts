@@ -28,3 +28,4 @@ export {
   type MqttMessageSpec,
   type MqttTransportOptions,
 } from "./mqtt.js";
+export { signMqttWrite } from "./pipe-auth.js";

@@ -14,17 +14,17 @@ import { BaseTransport, type Transport, type TransportConnectOptions } from "./c
 
 /** One end of an in-process pipe; make the two ends with `createMemoryPair()`. */
 export class MemoryTransport extends BaseTransport {
-  private peer: MemoryTransport | undefined;
-  private inbox: Uint8Array[] = [];
-  private inboxBytes = 0;
-  private flushQueued = false;
-  private paused = false;
+  #peer: MemoryTransport | undefined;
+  #inbox: Uint8Array[] = [];
+  #inboxBytes = 0;
+  #flushQueued = false;
+  #paused = false;
 
   static pair(): [MemoryTransport, MemoryTransport] {
     const a = new MemoryTransport();
     const b = new MemoryTransport();
-    a.peer = b;
-    b.peer = a;
+    a.#peer = b;
+    b.#peer = a;
     // Open on the next microtask: handlers attached right after creation see the transition.
     queueMicrotask(() => {
       a.opened();
@@ -35,37 +35,38 @@ export class MemoryTransport extends BaseTransport {
 
   /** Bytes this end sent that the peer has not delivered yet. */
   override get bufferedAmount(): number {
-    return this.peer?.inboxBytes ?? 0;
+    const peer = this.#peer;
+    return peer ? peer.#inboxBytes : 0;
   }
 
   /** Stops delivering received frames (they wait, counted in the sender's bufferedAmount). */
   pause(): void {
-    this.paused = true;
+    this.#paused = true;
   }
 
   /** Delivers what waited, then everything as it comes. */
   resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    if (this.inbox.length > 0 && !this.flushQueued) {
-      this.flushQueued = true;
-      queueMicrotask(() => this.flush());
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.#inbox.length > 0 && !this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(() => this.#flush());
     }
   }
 
   send(frame: Uint8Array): void {
     this.assertOpen(frame);
-    this.peer!.receive(frame.slice());
+    this.#peer!.#receive(frame.slice());
   }
 
   close(reason = "closed locally"): void {
     if (this.state === "closed") return;
-    const peer = this.peer;
+    const peer = this.#peer;
     this.closed({ reason, local: true });
-    this.inbox = [];
-    this.inboxBytes = 0;
+    this.#inbox = [];
+    this.#inboxBytes = 0;
     // The peer sees the close after the frames already in flight to it, as on a socket.
-    if (peer) queueMicrotask(() => peer.drainThenClose(`peer closed: ${reason}`));
+    if (peer) queueMicrotask(() => peer.#drainThenClose(`peer closed: ${reason}`));
   }
 
   /** @internal */
@@ -73,28 +74,28 @@ export class MemoryTransport extends BaseTransport {
     this.closed({ reason, local: false });
   }
 
-  private receive(frame: Uint8Array): void {
-    this.inbox.push(frame);
-    this.inboxBytes += frame.byteLength;
-    if (!this.flushQueued && !this.paused) {
-      this.flushQueued = true;
-      queueMicrotask(() => this.flush());
+  #receive(frame: Uint8Array): void {
+    this.#inbox.push(frame);
+    this.#inboxBytes += frame.byteLength;
+    if (!this.#flushQueued && !this.#paused) {
+      this.#flushQueued = true;
+      queueMicrotask(() => this.#flush());
     }
   }
 
-  private flush(): void {
-    this.flushQueued = false;
-    if (this.paused) return;
-    const frames = this.inbox;
-    this.inbox = [];
-    this.inboxBytes = 0;
+  #flush(): void {
+    this.#flushQueued = false;
+    if (this.#paused) return;
+    const frames = this.#inbox;
+    this.#inbox = [];
+    this.#inboxBytes = 0;
     for (let i = 0; i < frames.length; i++) this.deliver(frames[i]!);
   }
 
-  private drainThenClose(reason: string): void {
+  #drainThenClose(reason: string): void {
     // A paused reader still gets what was in flight before the close, as after a socket's FIN.
-    this.paused = false;
-    this.flush();
+    this.#paused = false;
+    this.#flush();
     this.closed({ reason, local: false });
   }
 }

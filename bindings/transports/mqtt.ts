@@ -8,6 +8,26 @@
 import { TagwireError } from "../core/errors.js";
 import { BaseTransport, type Transport, type TransportConnectOptions } from "./contract.js";
 import { randomId } from "../protocol/ids.js";
+import { decodeBatch, encodeFrames } from "../protocol/frames.js";
+import { encodeValue } from "../protocol/msgpack.js";
+import {
+  Direction,
+  PIPE_VERSION,
+  PipeCipher,
+  PipeKind,
+  b64url,
+  challengeProof,
+  decodeJsonEnvelope,
+  encodeJsonEnvelope,
+  equalBytes,
+  fromB64url,
+  pipeKey,
+  randomBytes,
+  sessionKey,
+  sha256,
+  splitToken,
+  utf8,
+} from "./pipe-auth.js";
 
 /** The part of an mqtt.js client this transport uses. */
 export interface MqttClientLike {
@@ -55,7 +75,27 @@ export interface MqttTransportOptions extends TransportConnectOptions {
   protocolVersion?: 4 | 5;
   /** The mqtt.js module (or one with the same `connect`); default: `import("mqtt")`. */
   mqtt?: MqttModuleLike;
+  /**
+   * Authenticate the pipe to a hub bridge (docs/PROTOCOL.md, "Frame pipes"): a handshake before
+   * "open", then every frame MACed and numbered both ways; the token never leaves this process
+   * (a hello's token field is blanked before it is sent). Without it the pipe is plain.
+   */
+  pipeAuth?: PipeAuthOptions;
 }
+
+export interface PipeAuthOptions {
+  /** The hub token (its claims are sent, its signature only keys the MACs). */
+  token: string | undefined;
+  /** The pipe's client id (the last level of its topics). */
+  clientId: string;
+  /** Random bytes whose SHA-256 is committed in the handshake; revealing them ends the relay. */
+  release: Uint8Array;
+  /** How long to wait for the bridge's challenge (default 10 s). */
+  handshakeTimeoutMs?: number;
+}
+
+/** How long a refusal or a challenge with a wrong proof stands before it is believed. */
+const SUSPECT_GRACE_MS = 1000;
 
 let mqttModule: Promise<MqttModuleLike> | undefined;
 
@@ -71,6 +111,11 @@ export class MqttTransport extends BaseTransport {
   private closeRequested: string | undefined;
   private readonly options: MqttTransportOptions;
   private pending = 0;
+  /** Pipe authentication state (with options.pipeAuth). */
+  private cipher: PipeCipher | undefined;
+  private sentHello = false;
+  /** A refusal to answer the session's hello with, once it is believed. */
+  private refusal: TagwireError | undefined;
 
   constructor(url: string, options: MqttTransportOptions) {
     super();
@@ -97,9 +142,27 @@ export class MqttTransport extends BaseTransport {
 
   send(frame: Uint8Array): void {
     this.assertOpen(frame);
-    const bytes = frame.byteLength;
+    if (this.refusal) {
+      // The bridge will not relay this pipe: answer the hello as the hub would, then close.
+      const err = this.refusal;
+      const reqId = helloReqId(frame);
+      queueMicrotask(() => {
+        if (reqId !== undefined) this.deliver(encodeFrames([{ type: "error", reqId, code: err.code, message: err.message }]));
+        if (this.closed({ reason: err.message, error: err })) this.client?.end(false);
+      });
+      return;
+    }
+    let payload = frame;
+    if (this.cipher) {
+      if (!this.sentHello) {
+        this.sentHello = true;
+        payload = withoutToken(frame);
+      }
+      payload = this.cipher.seal(PipeKind.data, payload);
+    }
+    const bytes = payload.byteLength;
     this.pending += bytes;
-    this.client!.publish(this.options.outTopic, frame, { qos: 1 }, () => {
+    this.client!.publish(this.options.outTopic, payload, { qos: 1 }, () => {
       this.pending -= bytes;
     });
   }
@@ -117,7 +180,8 @@ export class MqttTransport extends BaseTransport {
       // Tell the peer, then leave cleanly (a clean DISCONNECT discards the will, so a will that
       // is not the close marker is published by hand).
       const will = this.options.will;
-      client.publish(this.options.outTopic, EMPTY, { qos: 1 });
+      const marker = this.cipher && !this.refusal ? this.cipher.seal(PipeKind.close, utf8(reason.slice(0, 120))) : EMPTY;
+      client.publish(this.options.outTopic, marker, { qos: 1 });
       if (will && will.topic !== this.options.outTopic) {
         client.publish(will.topic, will.payload, { qos: will.qos ?? 1, retain: will.retain ?? false });
       }
@@ -153,6 +217,59 @@ export class MqttTransport extends BaseTransport {
         return;
       }
       if (o.hello) client.publish(o.hello.topic, o.hello.payload, { qos: o.hello.qos ?? 1, retain: o.hello.retain ?? false });
+      if (o.pipeAuth) startHandshake();
+      else this.opened();
+    };
+    // Pipe authentication: OPEN out, wait for a CHALLENGE whose proof only the hub can make.
+    let handshake: { nonce: string; key: Uint8Array; timer: ReturnType<typeof setTimeout>; suspect?: ReturnType<typeof setTimeout> } | undefined;
+    const endHandshake = () => {
+      if (!handshake) return;
+      clearTimeout(handshake.timer);
+      if (handshake.suspect) clearTimeout(handshake.suspect);
+      handshake = undefined;
+    };
+    const startHandshake = () => {
+      const a = o.pipeAuth!;
+      const { claims, signature } = splitToken(a.token);
+      const nonce = b64url(randomBytes(16));
+      const timeoutMs = a.handshakeTimeoutMs ?? 10_000;
+      const timer = setTimeout(() => {
+        endHandshake();
+        if (this.closed({ reason: `no answer from the hub bridge in ${timeoutMs} ms` })) client.end(true);
+      }, timeoutMs);
+      handshake = { nonce, key: pipeKey(signature), timer };
+      const open = { v: PIPE_VERSION, claims, nonce, release: b64url(sha256(a.release)) };
+      client.publish(o.outTopic, encodeJsonEnvelope(PipeKind.open, open), { qos: 1 });
+    };
+    /** A refusal or a bad proof: believed only if no good challenge follows within the grace. */
+    const suspect = (err: TagwireError) => {
+      if (!handshake || handshake.suspect) return;
+      handshake.suspect = setTimeout(() => {
+        endHandshake();
+        this.refusal = err;
+        if (err.code === "TAGWIRE_ERR_AUTH") this.opened();
+        else if (this.closed({ reason: err.message, error: err })) client.end(false);
+      }, SUSPECT_GRACE_MS);
+    };
+    const onHandshake = (payload: Uint8Array) => {
+      const a = o.pipeAuth!;
+      const kind = payload[0];
+      const body = decodeJsonEnvelope(payload);
+      if (!handshake || !body) return;
+      if (kind === PipeKind.refuse) {
+        const code = body.code === "TAGWIRE_ERR_AUTH" ? "TAGWIRE_ERR_AUTH" : "TAGWIRE_ERR_CLOSED";
+        suspect(new TagwireError(code, `the hub bridge refused the pipe: ${String(body.message ?? "")}`));
+        return;
+      }
+      if (kind !== PipeKind.challenge || typeof body.nonce !== "string" || typeof body.proof !== "string") return;
+      const expected = challengeProof(handshake.key, a.clientId, handshake.nonce, body.nonce);
+      const given = fromB64url(body.proof);
+      if (!given || !equalBytes(given, fromB64url(expected)!)) {
+        suspect(new TagwireError("TAGWIRE_ERR_AUTH", "the hub bridge does not accept this token (signed with another secret?)"));
+        return;
+      }
+      this.cipher = new PipeCipher(sessionKey(handshake.key, a.clientId, handshake.nonce, body.nonce), Direction.toHub);
+      endHandshake();
       this.opened();
     };
     client.on("connect", () => {
@@ -180,10 +297,25 @@ export class MqttTransport extends BaseTransport {
       }
       if (topic !== o.inTopic) return;
       if (payload.byteLength === 0) {
+        // Unauthenticated: a bridge that lost this pipe (restart) says so this way. A forged one
+        // only makes the client reconnect; broker ACLs keep others off this topic.
+        endHandshake();
         if (this.closed({ reason: "peer closed", local: false })) client.end(false);
         return;
       }
-      this.deliver(payload);
+      if (!o.pipeAuth) {
+        this.deliver(payload);
+        return;
+      }
+      if (this.state === "connecting") return onHandshake(payload);
+      if (!this.cipher || this.state !== "open") return;
+      const opened = this.cipher.open(payload);
+      // Forged, replayed or reordered: dropped (the MAC and sequence say it is not the bridge's).
+      if (typeof opened === "string") return;
+      if (opened.kind === PipeKind.data) this.deliver(opened.payload);
+      else if (opened.kind === PipeKind.close) {
+        if (this.closed({ reason: `hub closed the pipe: ${new TextDecoder().decode(opened.payload)}`, local: false })) client.end(false);
+      }
     });
     client.on("error", (err: Error) => {
       lastError = err;
@@ -194,6 +326,7 @@ export class MqttTransport extends BaseTransport {
       }
     });
     client.on("close", () => {
+      endHandshake();
       this.closed({ reason: lastError ? `broker connection lost: ${lastError.message}` : "broker connection closed", error: lastError });
     });
   }
@@ -212,6 +345,29 @@ function parseOnline(payload: Uint8Array): boolean {
     return (JSON.parse(new TextDecoder().decode(payload)) as { online?: unknown }).online === true;
   } catch {
     return false;
+  }
+}
+
+/** The reqId of a batch's leading hello, if it starts with one. */
+function helloReqId(batch: Uint8Array): number | undefined {
+  try {
+    const f = decodeBatch(batch)[0];
+    return Array.isArray(f) && f[0] === 1 && typeof f[1] === "number" ? f[1] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The batch with its leading hello's token blanked: over a broker the handshake proves it. */
+function withoutToken(batch: Uint8Array): Uint8Array {
+  try {
+    const frames = decodeBatch(batch);
+    const f = frames[0];
+    if (!Array.isArray(f) || f[0] !== 1 || f[4] == null) return batch;
+    f[4] = null;
+    return encodeValue(frames);
+  } catch {
+    return batch;
   }
 }
 

@@ -39,6 +39,7 @@ interface Statement {
   run(...params: unknown[]): { changes: number; lastInsertRowid: number | bigint };
   get(...params: unknown[]): any;
   all(...params: unknown[]): any[];
+  iterate(...params: unknown[]): IterableIterator<any>;
 }
 interface Database {
   pragma(source: string, options?: { simple?: boolean }): any;
@@ -249,9 +250,20 @@ export class SqliteStorage implements Storage {
     return this.s.messageById.get(channelId, id) ?? undefined;
   }
 
-  /** Messages with after < ts < before, the newest `limit`, oldest first. */
-  messages(channelId: number, before: number, after: number, limit: number): StoredMessage[] {
-    return this.s.messagesRange.all(channelId, before, after, limit).reverse();
+  /**
+   * Messages with after < ts < before, the newest `limit`, oldest first; with `maxBytes`, the
+   * newest whose data fits in it (at least one), read no further (a reply budget, hub/limits.ts).
+   */
+  messages(channelId: number, before: number, after: number, limit: number, maxBytes = Infinity): StoredMessage[] {
+    if (maxBytes === Infinity) return this.s.messagesRange.all(channelId, before, after, limit).reverse();
+    const out: StoredMessage[] = [];
+    let bytes = 0;
+    for (const m of this.s.messagesRange.iterate(channelId, before, after, limit) as Iterable<StoredMessage>) {
+      bytes += m.data.length + m.id.length;
+      if (bytes > maxBytes && out.length > 0) break;
+      out.push(m);
+    }
+    return out.reverse();
   }
 
   /** Deletes all but the newest `keep` messages of a channel; returns how many went. */

@@ -238,8 +238,11 @@ export interface Storage {
 
   // --- Reads.
 
-  /** Messages with after < ts < before, the newest `limit` of them, oldest first. */
-  messages(channelId: number, before: number, after: number, limit: number): StoredMessage[] | Promise<StoredMessage[]>;
+  /**
+   * Messages with after < ts < before, the newest `limit` of them, oldest first; with `maxBytes`,
+   * only the newest whose data fits in it (at least one): the hub's reply budget.
+   */
+  messages(channelId: number, before: number, after: number, limit: number, maxBytes?: number): StoredMessage[] | Promise<StoredMessage[]>;
 
   /** Stops delivering and releases the storage; what was not committed is dropped. */
   close(): Promise<void>;

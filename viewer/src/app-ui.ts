@@ -11,12 +11,12 @@
 // The DOM is rebuilt only when the tree's shape changes (elements added, removed, relabelled);
 // value changes update the existing nodes, so an input being typed into keeps its text and focus.
 import { TagwireError } from "../../bindings/core/errors.js";
+import { isObject } from "../../bindings/sdk/json.js";
 import type { Json } from "../../bindings/sdk/session.js";
 import { chartIcon, confirmDialog, h, toast } from "./dom.js";
 import { num } from "./format.js";
 import type { ChannelState, Store } from "./store.js";
-
-type El = { [key: string]: Json };
+import { cssColour, mergeActions, numOf, rangeBar, sortedChildren, str, type El } from "./ui-parts.js";
 
 interface Rendered {
   el: HTMLElement;
@@ -31,33 +31,8 @@ export interface AppUiHooks {
   canCommand(): boolean;
 }
 
-const COLOURS: Record<string, string> = {
-  blue: "#2563eb",
-  green: "#16a34a",
-  red: "#dc2626",
-  yellow: "#ca8a04",
-  orange: "#ea580c",
-  purple: "#7c3aed",
-  grey: "#6b7280",
-  gray: "#6b7280",
-  magenta: "#c026d3",
-  limegreen: "#65a30d",
-  tomato: "#ef4444",
-};
-
-const isObj = (v: Json | undefined): v is El => v !== null && typeof v === "object" && !Array.isArray(v);
-const str = (v: Json | undefined): string | undefined => (typeof v === "string" ? v : undefined);
-const numOf = (v: Json | undefined): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
-
-function sortedChildren(element: El): Array<[string, El]> {
-  const children = isObj(element.children) ? element.children : {};
-  return Object.entries(children)
-    .filter((e): e is [string, El] => isObj(e[1]) && e[1].hidden !== true)
-    .sort((a, b) => (numOf(a[1].position) ?? 1e9) - (numOf(b[1].position) ?? 1e9));
-}
-
 /** The tree without its values: when this changes, the DOM is rebuilt. */
-function shapeOf(node: Json): string {
+function shapeOf(node: unknown): string {
   return JSON.stringify(node, (key, value) => (key === "currentValue" ? undefined : value));
 }
 
@@ -75,44 +50,40 @@ export class AppUiView {
     this.hooks = hooks;
   }
 
-  /** Draws the apps of `agentId` (or nothing when it has no ui_state). */
-  render(agentId: string | undefined): void {
-    const state = agentId ? this.store.channel(agentId, "ui_state") : undefined;
+  /** Draws `apps` (app key -> 0.4 tree) of `agentId`; nothing when the list is empty. */
+  render(agentId: string | undefined, list: Array<[string, El]>): void {
     const cmds = agentId ? this.store.channel(agentId, "ui_cmds") : undefined;
-    const apps = isObj(state?.aggregate) && isObj(state!.aggregate.state) && isObj(state!.aggregate.state.children) ? state!.aggregate.state.children : undefined;
-    if (!agentId || !apps || Object.keys(apps).length === 0) {
+    if (!agentId || list.length === 0) {
       this.el.replaceChildren();
       this.shape = "";
       this.updaters.clear();
       this.agentId = agentId;
       return;
     }
+    const apps: El = Object.fromEntries(list);
     const shape = `${agentId}|${this.hooks.canCommand()}|${shapeOf(apps)}`;
     if (shape !== this.shape || agentId !== this.agentId) {
       this.agentId = agentId;
       this.shape = shape;
       this.updaters.clear();
-      const cards = Object.entries(apps)
-        .filter((e): e is [string, El] => isObj(e[1]))
-        .map(([appKey, app]) => this.appCard(agentId, appKey, app));
-      this.el.replaceChildren(...cards);
+      this.el.replaceChildren(...list.map(([appKey, app]) => this.appCard(agentId, appKey, app)));
     }
     this.update(apps, cmds);
   }
 
   private update(apps: El, cmds: ChannelState | undefined): void {
-    const commands = isObj(cmds?.aggregate) ? cmds!.aggregate : {};
+    const commands = isObject(cmds?.aggregate) ? cmds!.aggregate : {};
     const version = cmds?.version ?? 0;
     const walk = (appKey: string, node: El, path: string[]) => {
       for (const [name, child] of sortedChildren(node)) {
         const p = [...path, "children", name];
         const r = this.updaters.get(`${appKey}/${p.join("/")}`);
         const appCmds = commands[appKey];
-        r?.update(child, isObj(appCmds) ? appCmds[name] : undefined, version);
-        if (isObj(child.children)) walk(appKey, child, p);
+        r?.update(child, isObject(appCmds) ? appCmds[name] : undefined, version);
+        if (isObject(child.children)) walk(appKey, child, p);
       }
     };
-    for (const [appKey, app] of Object.entries(apps)) if (isObj(app)) walk(appKey, app, []);
+    for (const [appKey, app] of Object.entries(apps)) if (isObject(app)) walk(appKey, app, []);
   }
 
   private appCard(agentId: string, appKey: string, app: El): HTMLElement {
@@ -211,29 +182,11 @@ export class AppUiView {
     const units = str(node.units);
     const value = h("div", { className: `value${varType === "string" ? " text" : ""}` });
     const content: HTMLElement[] = [value];
-    const ranges = Array.isArray(node.ranges) ? node.ranges.filter(isObj) : [];
-    let marker: HTMLElement | undefined;
-    let lo = 0;
-    let hi = 1;
-    if (varType === "float" && ranges.length > 0) {
-      lo = Math.min(...ranges.map((r) => numOf(r.min) ?? Infinity));
-      hi = Math.max(...ranges.map((r) => numOf(r.max) ?? -Infinity));
-      if (Number.isFinite(lo) && Number.isFinite(hi) && hi > lo) {
-        const bar = h("div", { className: "range-bar", role: "presentation" });
-        for (const r of ranges) {
-          const a = numOf(r.min) ?? lo;
-          const b = numOf(r.max) ?? hi;
-          const colour = COLOURS[str(r.colour) ?? ""] ?? str(r.colour) ?? "#2563eb";
-          const seg = h("div", { className: "seg", title: `${str(r.label) ?? ""} ${a}–${b}`.trim() });
-          seg.style.width = `${((b - a) / (hi - lo)) * 100}%`;
-          seg.style.background = colour;
-          bar.append(seg);
-        }
-        marker = h("div", { className: "marker" });
-        bar.append(marker);
-        content.push(bar, h("div", { className: "range-labels" }, h("span", null, num(lo)), h("span", null, num(hi))));
-      }
-    }
+    const bar =
+      varType === "float"
+        ? rangeBar((Array.isArray(node.ranges) ? node.ranges.filter(isObject) : []).map((r) => ({ min: numOf(r.min), max: numOf(r.max), colour: str(r.colour), label: str(r.label) })))
+        : undefined;
+    if (bar) content.push(...bar.els);
     const el = this.box(name, node, ...content);
     if (varType === "float") {
       const label = str(node.displayString) ?? name;
@@ -267,7 +220,7 @@ export class AppUiView {
           value.classList.add("changed");
         }
         last = text;
-        if (marker && typeof v === "number") marker.style.left = `${Math.min(100, Math.max(0, ((v - lo) / (hi - lo)) * 100))}%`;
+        if (bar && typeof v === "number") bar.place(v);
       },
     };
   }
@@ -316,7 +269,7 @@ export class AppUiView {
     return {
       el,
       update: (n, cmd, cmdsVersion) => {
-        const c = COLOURS[str(n.colour) ?? colour ?? ""] ?? str(n.colour);
+        const c = cssColour(str(n.colour) ?? colour);
         if (c) {
           button.dataset.colour = "1";
           button.style.background = c;
@@ -394,7 +347,7 @@ export class AppUiView {
   private select(agentId: string, appKey: string, name: string, node: El): Rendered {
     const field = h("select", { className: "input", "aria-label": str(node.displayString) ?? name });
     field.append(h("option", { value: "" }, "—"));
-    const options = isObj(node.userOptions) ? Object.values(node.userOptions).filter(isObj) : [];
+    const options = isObject(node.userOptions) ? Object.values(node.userOptions).filter(isObject) : [];
     for (const o of options) field.append(h("option", { value: str(o.name) ?? "" }, str(o.displayString) ?? str(o.name) ?? ""));
     field.addEventListener("change", () => {
       if (field.value) void this.command(agentId, appKey, name, field.value);
@@ -427,23 +380,6 @@ export class AppUiView {
         field.disabled = n.isAvailable === false || !this.hooks.canCommand();
       },
     };
-  }
-}
-
-/** Buttons of consecutive actions share one cell, stacked, instead of a cell each. */
-function mergeActions(container: HTMLElement): void {
-  let cell: Element | undefined;
-  for (const child of [...container.children]) {
-    if (!child.classList.contains("actions")) {
-      cell = undefined;
-      continue;
-    }
-    if (!cell) {
-      cell = child;
-      continue;
-    }
-    cell.append(...child.children);
-    child.remove();
   }
 }
 

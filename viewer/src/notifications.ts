@@ -2,7 +2,8 @@
 // (Doover's payload { message, title?, severity? 3..7, topic? }, bindings/sdk/alerts.ts), and
 // above them the alerts still active (the aggregate's `active` map, kept by sendAlertOnce until
 // clearAlert).
-import type { Json, Message } from "../../bindings/sdk/session.js";
+import { isObject } from "../../bindings/sdk/json.js";
+import type { Message } from "../../bindings/sdk/session.js";
 import { h } from "./dom.js";
 import { ago, clock } from "./format.js";
 import type { ChannelState, Store } from "./store.js";
@@ -15,8 +16,6 @@ interface Entry {
   agentId: string;
   message: Message;
 }
-
-const isObj = (v: Json | undefined): v is { [k: string]: Json } => v !== null && typeof v === "object" && !Array.isArray(v);
 
 export class NotificationFeed {
   private readonly entries: Entry[] = [];
@@ -78,12 +77,12 @@ export class NotificationFeed {
     const cards: HTMLElement[] = [];
     for (const agent of this.store.agents.values()) {
       const ch = agent.channels.get(NOTIFICATIONS);
-      const active = isObj(ch?.aggregate) ? ch!.aggregate.active : undefined;
-      if (!isObj(active)) continue;
+      const active = isObject(ch?.aggregate) ? ch!.aggregate.active : undefined;
+      if (!isObject(active)) continue;
       for (const [appKey, alerts] of Object.entries(active)) {
-        if (!isObj(alerts)) continue;
+        if (!isObject(alerts)) continue;
         for (const [id, alert] of Object.entries(alerts)) {
-          if (!isObj(alert)) continue;
+          if (!isObject(alert)) continue;
           const severity = typeof alert.severity === "number" ? alert.severity : 6;
           const since = typeof alert.since === "number" ? alert.since : undefined;
           cards.push(
@@ -103,7 +102,7 @@ export class NotificationFeed {
 
   private item(e: Entry, fresh: boolean): HTMLElement {
     const data = e.message.data;
-    const d = isObj(data) ? data : {};
+    const d = isObject(data) ? data : {};
     const severity = typeof d.severity === "number" ? d.severity : 5;
     const text = typeof d.message === "string" ? d.message : JSON.stringify(data);
     return h(

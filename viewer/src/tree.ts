@@ -39,7 +39,10 @@ export class TreeView {
       return;
     }
     let folded = this.collapsed.get(ch.key);
-    if (!folded) this.collapsed.set(ch.key, (folded = new Set()));
+    if (!folded) {
+      folded = new Set();
+      this.collapsed.set(ch.key, folded);
+    }
     const now = Date.now();
     const scrollTop = this.el.scrollTop;
     this.el.replaceChildren(this.children(ch, value, [], folded, now));

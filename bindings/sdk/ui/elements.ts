@@ -24,7 +24,7 @@
 // which leaves the same aggregate.
 import { TagwireError } from "../../core/errors.js";
 import type { Json } from "../session.js";
-import { cloneJson, jsonEqual, type JsonObject } from "./json.js";
+import { cloneJson, deepEqual, type JsonObject } from "../json.js";
 
 const NAME = /^[a-zA-Z0-9_-]+$/;
 const MAX_NAME_LENGTH = 255;
@@ -231,7 +231,7 @@ export abstract class UIElement {
 
   /** @internal */
   _write(key: string, value: unknown): void {
-    if (jsonEqual(this._props[key], value)) return;
+    if (deepEqual(this._props[key], value)) return;
     this._props[key] = typeof value === "object" && value !== null ? cloneJson(value) : value;
     this.markDirty();
   }

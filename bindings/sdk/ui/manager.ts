@@ -24,7 +24,7 @@ import { TagwireError } from "../../core/errors.js";
 import type { ChannelEvent, Json } from "../session.js";
 import type { AgentLike } from "./agent.js";
 import { assertUIName, Container, Interaction, UIApplication, type UIElement, Variable } from "./elements.js";
-import { cloneJson, diffObjects, isJsonObject, jsonEqual, pick, type JsonObject } from "./json.js";
+import { cloneJson, diffObjects, isObject, deepEqual, getPath, type JsonObject } from "../json.js";
 
 export const UI_STATE_CHANNEL = "ui_state";
 export const UI_CMDS_CHANNEL = "ui_cmds";
@@ -68,6 +68,7 @@ interface HandlerEntry {
 }
 
 export class UIManager {
+  private handedOver = false;
   readonly agent: AgentLike;
   readonly appKey: string;
   /** The app's root element; add elements here or with `ui.add()`. */
@@ -104,7 +105,7 @@ export class UIManager {
   /** Adds elements to the app's root (names unique across the app; TAGWIRE_ERR_UI otherwise). */
   add(...elements: UIElement[]): this {
     this.root.add(...elements);
-    // Elements declared after start() pick up the command values already received.
+    // Elements declared after start() getPath up the command values already received.
     for (const element of elements) this.applySeen(element);
     return this;
   }
@@ -216,11 +217,12 @@ export class UIManager {
    * already there. Resolves once those have been handled.
    */
   async start(): Promise<void> {
+    if (this.handedOver) return;
     if (this.closed) throw new TagwireError("TAGWIRE_ERR_CLOSED", `UI of app ${this.appKey} is closed`);
     if (this.started) return;
     this.started = true;
-    const stored = pick(await this.agent.getAggregate(UI_STATE_CHANNEL), "state", "children", this.appKey);
-    this.sent = isJsonObject(stored) ? cloneJson(stored) : {};
+    const stored = getPath(await this.agent.getAggregate(UI_STATE_CHANNEL), ["state", "children", this.appKey]);
+    this.sent = isObject(stored) ? cloneJson(stored) : {};
     this.adoptStoredValues();
     this.dirty = true;
     // Read once explicitly, then subscribe: the subscription's sync covers anything written in
@@ -266,6 +268,15 @@ export class UIManager {
 
   // ----- internals ------------------------------------------------------------------------------
 
+  /**
+   * The app's `ui_state` entry now belongs to a 1.x UI (ui/v1 attachUI): this 0.4 tree stops
+   * publishing and reading commands, so the two never overwrite each other.
+   */
+  async handOver(): Promise<void> {
+    this.handedOver = true;
+    await this.close();
+  }
+
   private async commitNow(): Promise<boolean> {
     if (this.closed || !this.dirty) return false;
     this.dirty = false;
@@ -288,13 +299,13 @@ export class UIManager {
 
   private async process(aggregate: Json): Promise<void> {
     if (this.closed) return;
-    const own = pick(aggregate, this.appKey);
-    const values: JsonObject = isJsonObject(own) ? own : {};
+    const own = getPath(aggregate, [this.appKey]);
+    const values: JsonObject = isObject(own) ? own : {};
     const names = new Set([...Object.keys(values), ...this.seen.keys()]);
     for (const name of names) {
       const value = Object.prototype.hasOwnProperty.call(values, name) ? values[name]! : null;
       const previous = this.seen.get(name) ?? null;
-      if (jsonEqual(previous, value)) continue;
+      if (deepEqual(previous, value)) continue;
       if (value === null) this.seen.delete(name);
       else this.seen.set(name, cloneJson(value));
       const element = this.root._registry.get(name);
@@ -351,7 +362,7 @@ export class UIManager {
       if (!(element instanceof Variable) || element.currentValue !== null) continue;
       const path: string[] = [];
       for (let node: UIElement | null = element; node !== null && node !== this.root; node = node.parent) path.unshift("children", node.name);
-      const stored = pick(this.sent, ...path, "currentValue");
+      const stored = getPath(this.sent, [...path, "currentValue"]);
       if (stored !== undefined && stored !== null) element._props.currentValue = element._normalise(stored);
     }
   }
