@@ -10,16 +10,8 @@ import { assertRead, assertWrite, authenticate, readableNames, type Principal } 
 import type { HubContext } from "./context.js";
 import { messageLimit } from "./handlers.js";
 import { RateBucket } from "./limits.js";
+import { httpStatusOf } from "./http-status.js";
 
-const STATUS: Record<string, number> = {
-  TAGWIRE_ERR_AUTH: 401,
-  TAGWIRE_ERR_FORBIDDEN: 403,
-  TAGWIRE_ERR_NOT_FOUND: 404,
-  TAGWIRE_ERR_SIZE: 413,
-  TAGWIRE_ERR_RATE: 429,
-  TAGWIRE_ERR_INTERNAL: 500,
-  TAGWIRE_ERR_CLOSED: 503,
-};
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -66,9 +58,9 @@ function sendError(req: IncomingMessage, res: ServerResponse, err: unknown, ctx:
     res.once("finish", () => drainThenClose(req));
   }
   if (err instanceof TagwireError) {
-    const extra = err as { httpStatus?: number; allow?: string };
+    const extra = err as { allow?: string };
     if (extra.allow) res.setHeader("allow", extra.allow);
-    send(res, extra.httpStatus ?? STATUS[err.code] ?? 400, { error: { code: err.code, message: err.message } });
+    send(res, httpStatusOf(err), { error: { code: err.code, message: err.message } });
     return;
   }
   ctx.log(`http: internal error: ${(err as Error)?.stack ?? err}`);

@@ -3,16 +3,8 @@
 // only reads the status (400/401/403/404 -> its typed exceptions, 5xx retried) and keeps the body
 // text in the exception message; `error` carries tagwire's stable code for programs.
 import { TagwireError } from "../../bindings/core/errors.js";
+import { httpStatusOf } from "../http-status.js";
 
-const STATUS: Record<string, number> = {
-  TAGWIRE_ERR_AUTH: 401,
-  TAGWIRE_ERR_FORBIDDEN: 403,
-  TAGWIRE_ERR_NOT_FOUND: 404,
-  TAGWIRE_ERR_SIZE: 413,
-  TAGWIRE_ERR_RATE: 429,
-  TAGWIRE_ERR_INTERNAL: 500,
-  TAGWIRE_ERR_CLOSED: 503,
-};
 
 /** An answer that is not a TagwireError: 405, 501. */
 export class DooverHttpError extends Error {
@@ -38,7 +30,7 @@ export function methodNotAllowed(method: string, allowed: string): DooverHttpErr
 export function errorBody(err: unknown): { status: number; body: { detail: string; error: string }; internal: boolean } {
   if (err instanceof DooverHttpError) return { status: err.status, body: { detail: err.message, error: err.code }, internal: false };
   if (err instanceof TagwireError) {
-    return { status: (err as { httpStatus?: number }).httpStatus ?? STATUS[err.code] ?? 400, body: { detail: err.message, error: err.code }, internal: false };
+    return { status: httpStatusOf(err), body: { detail: err.message, error: err.code }, internal: false };
   }
   return { status: 500, body: { detail: "internal error", error: "TAGWIRE_ERR_INTERNAL" }, internal: true };
 }

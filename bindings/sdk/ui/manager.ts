@@ -363,7 +363,7 @@ export class UIManager {
       const path: string[] = [];
       for (let node: UIElement | null = element; node !== null && node !== this.root; node = node.parent) path.unshift("children", node.name);
       const stored = getPath(this.sent, [...path, "currentValue"]);
-      if (stored !== undefined && stored !== null) element._props.currentValue = element._normalise(stored);
+      if (stored !== undefined && stored !== null) element._adopt(stored);
     }
   }
 }

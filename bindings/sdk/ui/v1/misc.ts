@@ -2,6 +2,7 @@
 // options, confirm dialogs, and the string constants. Each serialises as pydoover's to_dict().
 import type { Json } from "../../session.js";
 import { isLive, normalize, type UIValue } from "./reference.js";
+import { Colour as Colour04 } from "../element.js";
 
 /** Lowercase, spaces to underscores, anything outside [0-9a-zA-Z_] dropped (pydoover's rule). */
 export function sanitizeDisplayName(name: string): string {
@@ -18,17 +19,9 @@ export function put(out: Record<string, Json>, key: string, value: UIValue | und
   if (value !== undefined) out[key] = normalize(value, key);
 }
 
+/** pydoover 1.x's Colour: the 0.4 names plus its `from_hex`/`from_string` pass-throughs. */
 export const Colour = {
-  blue: "blue",
-  yellow: "yellow",
-  red: "red",
-  green: "green",
-  magenta: "magenta",
-  limegreen: "limegreen",
-  tomato: "tomato",
-  orange: "orange",
-  purple: "purple",
-  grey: "grey",
+  ...Colour04,
   fromHex: (hex: string): string => hex,
   fromString: (value: string): string => value,
 } as const;
