@@ -79,6 +79,7 @@ export interface VariableOptions<T> extends ElementOptions, FieldOptions<typeof 
   currentValue?: T | null;
 }
 
+// biome-ignore lint/correctness/noUnusedVariables: T must match the class it merges with
 export interface Variable<T extends Json = Json> extends FieldValues<typeof variableFields> {}
 
 export abstract class Variable<T extends Json = Json> extends UIElement {
