@@ -95,14 +95,25 @@ const find = (prefix) => taskNamed(bench, prefix);
 // The anchor runs twice; the faster median is the base, so noise can only hurt tagwire's ratio.
 const baseAll = Math.min(us(find("plain JS: 50 tags change, commit")), us(find("plain JS: 50 tags change, commit (again")));
 const baseFew = us(find("plain JS: 5 of 50"));
-printTable(bench.tasks.map((t) => ({ task: t.name, value: us(t) })), "µs/loop", 2, {
-  samples: (_, i) => /** @type {import("tinybench").TaskResultCompleted} */ (bench.tasks[i].result).latency.samplesCount,
-});
-const tAll = us(find("tagwire: 50")), tFew = us(find("tagwire: 5 of"));
-console.log(`50 tags change: tagwire ${tAll.toFixed(2)} µs vs plain JS ${baseAll.toFixed(2)} µs -> tagwire costs ${ratio(tAll, baseAll, 1)}`);
-console.log(`5 of 50 change: tagwire ${tFew.toFixed(2)} µs vs plain JS ${baseFew.toFixed(2)} µs -> tagwire costs ${ratio(tFew, baseFew, 1)}`);
+printTable(
+  bench.tasks.map((t) => ({ task: t.name, value: us(t) })),
+  "µs/loop",
+  2,
+  {
+    samples: (_, i) => /** @type {import("tinybench").TaskResultCompleted} */ (bench.tasks[i].result).latency.samplesCount,
+  },
+);
+const tAll = us(find("tagwire: 50")),
+  tFew = us(find("tagwire: 5 of"));
+console.log(
+  `50 tags change: tagwire ${tAll.toFixed(2)} µs vs plain JS ${baseAll.toFixed(2)} µs -> tagwire costs ${ratio(tAll, baseAll, 1)}`,
+);
+console.log(
+  `5 of 50 change: tagwire ${tFew.toFixed(2)} µs vs plain JS ${baseFew.toFixed(2)} µs -> tagwire costs ${ratio(tFew, baseFew, 1)}`,
+);
 // Sanity: what the bus holds is what the app reads back, all 50 tags.
-const stored = /** @type {{ app: Record<string, unknown> }} */ (await bus.agent("x").getAggregate("tag_values", { agentId: "dev-all" })).app;
+const stored = /** @type {{ app: Record<string, unknown> }} */ (await bus.agent("x").getAggregate("tag_values", { agentId: "dev-all" }))
+  .app;
 if (Object.keys(stored).length !== TAGS || KEYS.some((k) => stored[k] !== all.getTag(k))) throw new Error("tagwire state is wrong");
 await all.stop();
 await few.stop();

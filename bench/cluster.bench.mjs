@@ -53,9 +53,26 @@ async function loadNatsHarness() {
 /** A `tagwire hub` child process; resolves once it listens. */
 async function startHubProcess(args, port) {
   const dataDir = mkdtempSync(join(tmpdir(), "tw-bench-hub-"));
-  const p = spawn(process.execPath, [join(ROOT, "dist/cli/tagwire.js"), "hub", "--no-auth", "--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir, "--frames-per-second", "0", ...args], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const p = spawn(
+    process.execPath,
+    [
+      join(ROOT, "dist/cli/tagwire.js"),
+      "hub",
+      "--no-auth",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--data-dir",
+      dataDir,
+      "--frames-per-second",
+      "0",
+      ...args,
+    ],
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   let err = "";
   await new Promise((resolve, reject) => {
     p.stderr.on("data", (d) => {
@@ -194,8 +211,14 @@ for (let r = 0; r < RUNS; r++) {
   const o = await oneRun(harness, r);
   runs.push(o);
   const sum = (m) => Object.values(m).reduce((a, b) => a + b, 0);
-  const hubsUs = (m) => Object.entries(m).filter(([k]) => k.startsWith("hub")).reduce((a, [, v]) => a + v, 0);
-  const natsUs = (m) => Object.entries(m).filter(([k]) => k.startsWith("nats")).reduce((a, [, v]) => a + v, 0);
+  const hubsUs = (m) =>
+    Object.entries(m)
+      .filter(([k]) => k.startsWith("hub"))
+      .reduce((a, [, v]) => a + v, 0);
+  const natsUs = (m) =>
+    Object.entries(m)
+      .filter(([k]) => k.startsWith("nats"))
+      .reduce((a, [, v]) => a + v, 0);
   o.summary = {
     "cross-hub p50 ms": o.clusterLatency.p50,
     "cross-hub p99 ms": o.clusterLatency.p99,
@@ -208,8 +231,13 @@ for (let r = 0; r < RUNS; r++) {
     "cluster total us/msg": sum(o.clusterCpu.perMsgUs),
     "single hub us/msg": o.singleCpu.perMsgUs.hub,
   };
-  console.log(`run ${r + 1}: latency received ${o.clusterLatency.received}/${o.clusterLatency.sent} (cluster), ${o.singleLatency.received}/${o.singleLatency.sent} (single); events ${o.clusterCpu.events}/${o.clusterCpu.n} (cluster), ${o.singleCpu.events}/${o.singleCpu.n} (single)`);
-  console.log(`run ${r + 1}: cpu us/msg by process (cluster)`, Object.fromEntries(Object.entries(o.clusterCpu.perMsgUs).map(([k, v]) => [k, +v.toFixed(1)])));
+  console.log(
+    `run ${r + 1}: latency received ${o.clusterLatency.received}/${o.clusterLatency.sent} (cluster), ${o.singleLatency.received}/${o.singleLatency.sent} (single); events ${o.clusterCpu.events}/${o.clusterCpu.n} (cluster), ${o.singleCpu.events}/${o.singleCpu.n} (single)`,
+  );
+  console.log(
+    `run ${r + 1}: cpu us/msg by process (cluster)`,
+    Object.fromEntries(Object.entries(o.clusterCpu.perMsgUs).map(([k, v]) => [k, +v.toFixed(1)])),
+  );
 }
 const keys = Object.keys(runs[0].summary);
 console.table(

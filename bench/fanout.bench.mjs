@@ -101,7 +101,10 @@ if (process.argv[2] === "--subscribers") {
     const mqtt = (await import("mqtt")).default;
     await Promise.all(
       Array.from({ length: count }, async (_, i) => {
-        const c = await mqtt.connectAsync(url, { clientId: `${PREFIX}-sub-${i}-${Math.random().toString(16).slice(2, 8)}`, reconnectPeriod: 0 });
+        const c = await mqtt.connectAsync(url, {
+          clientId: `${PREFIX}-sub-${i}-${Math.random().toString(16).slice(2, 8)}`,
+          reconnectPeriod: 0,
+        });
         const sub = { i, next: 0 };
         c.on("message", (_t, data) => onData(sub, packr.unpack(data).seq));
         await c.subscribeAsync(`${PREFIX}/bench`, { qos: 0 });
@@ -150,7 +153,9 @@ const { startHub } = await import("../dist/hub/index.js");
 const { connectSession } = await import("../dist/bindings/index.js");
 
 function startSubscribers(system, url, count) {
-  const child = fork(fileURLToPath(import.meta.url), ["--subscribers", JSON.stringify({ system, url, count })], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(fileURLToPath(import.meta.url), ["--subscribers", JSON.stringify({ system, url, count })], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   const listeners = new Set();
   child.on("message", (m) => {
     for (const l of [...listeners]) l(m);
@@ -205,7 +210,13 @@ async function fanoutRun(subs, runId, publishOne, count) {
   subs.child.send({ type: "expect", total: sent });
   let timer;
   const timeout = new Promise((resolve) => (timer = setTimeout(() => resolve("timeout"), DRAIN_TIMEOUT_MS)));
-  const outcome = await Promise.race([done.then(() => "done", (err) => err.message), timeout]);
+  const outcome = await Promise.race([
+    done.then(
+      () => "done",
+      (err) => err.message,
+    ),
+    timeout,
+  ]);
   clearTimeout(timer);
   const seconds = (performance.now() - t0) / 1000;
   subs.listeners.delete(progress);
@@ -318,7 +329,9 @@ const systems = {
 };
 
 console.log(`fanout: ${cpus().length} cores, ${cpus()[0]?.model}, node ${process.version}, ${new Date().toISOString()}`);
-console.log(`payload ${packr.pack(payload(123456)).length} B msgpack; window ${SUBSCRIBERS.map((c) => `${windowFor(c)} (x${c})`).join(", ")} messages; publish ${PUBLISH_MS} ms per run`);
+console.log(
+  `payload ${packr.pack(payload(123456)).length} B msgpack; window ${SUBSCRIBERS.map((c) => `${windowFor(c)} (x${c})`).join(", ")} messages; publish ${PUBLISH_MS} ms per run`,
+);
 
 const rates = new Map();
 const losses = new Map();
@@ -411,11 +424,23 @@ for (const count of SUBSCRIBERS) {
 console.log("\nratios (tagwire = hub default, synchronous=FULL; normal = synchronous=NORMAL):");
 const ratio = (a, b) => (a === undefined || b === undefined ? "-" : `${(a / b).toFixed(2)}x`);
 const pct = (a, b) => (a === undefined || b === undefined ? "-" : `${((100 * a) / b).toFixed(0)}%`);
-console.log(["subscribers", "vs aedes", "vs mosquitto", "of bare-ws", "normal/aedes", "normal/mosq.", "normal/bare-ws"].map((h) => h.padStart(14)).join(" |"));
+console.log(
+  ["subscribers", "vs aedes", "vs mosquitto", "of bare-ws", "normal/aedes", "normal/mosq.", "normal/bare-ws"]
+    .map((h) => h.padStart(14))
+    .join(" |"),
+);
 for (const count of SUBSCRIBERS) {
   const m = medians[count];
   console.log(
-    [String(count), ratio(m.tagwire, m.aedes), ratio(m.tagwire, m.mosquitto), pct(m.tagwire, m["bare-ws"]), ratio(m["tagwire-normal"], m.aedes), ratio(m["tagwire-normal"], m.mosquitto), pct(m["tagwire-normal"], m["bare-ws"])]
+    [
+      String(count),
+      ratio(m.tagwire, m.aedes),
+      ratio(m.tagwire, m.mosquitto),
+      pct(m.tagwire, m["bare-ws"]),
+      ratio(m["tagwire-normal"], m.aedes),
+      ratio(m["tagwire-normal"], m.mosquitto),
+      pct(m["tagwire-normal"], m["bare-ws"]),
+    ]
       .map((c) => c.padStart(14))
       .join(" |"),
   );

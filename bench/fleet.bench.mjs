@@ -62,7 +62,8 @@ if (process.argv[2] === "--devices") {
     await new Promise((resolve) => {
       viewer.subscribe("+", "tag_values", (e) => {
         if (e.type === "sync") resolve();
-        else if (e.type === "aggregate" && /** @type {BenchDoc} */ (e.diff)?.bench) viewerSeen.set(e.agentId, /** @type {BenchDoc} */ (e.diff).bench.seq);
+        else if (e.type === "aggregate" && /** @type {BenchDoc} */ (e.diff)?.bench)
+          viewerSeen.set(e.agentId, /** @type {BenchDoc} */ (e.diff).bench.seq);
       });
       setTimeout(resolve, 500);
     });
@@ -141,10 +142,11 @@ if (process.argv[2] === "--devices") {
     let acked = 0;
     let counting = false;
     let stop = false;
-    const loop = (d) => send(d, () => {
-      if (counting) acked++;
-      if (!stop) loop(d);
-    });
+    const loop = (d) =>
+      send(d, () => {
+        if (counting) acked++;
+        if (!stop) loop(d);
+      });
     for (const d of devices) for (let w = 0; w < WINDOW; w++) loop(d);
     await new Promise((r) => setTimeout(r, WARMUP_MS));
     counting = true;
@@ -211,7 +213,10 @@ if (process.argv[2] === "--devices") {
       else if (msg.type === "paced") process.send({ type: "paced", ...(await paced(msg.rate)), failed });
       else if (msg.type === "verify") process.send({ type: "verified", ...(await verify()), failed });
       else if (msg.type === "exit") {
-        await Promise.race([Promise.all(devices.map((d) => d.close())).then(() => verifyClient.close()), new Promise((r) => setTimeout(r, 2000))]);
+        await Promise.race([
+          Promise.all(devices.map((d) => d.close())).then(() => verifyClient.close()),
+          new Promise((r) => setTimeout(r, 2000)),
+        ]);
         process.exit(0);
       }
     } catch (err) {
@@ -239,7 +244,9 @@ async function main() {
         log: () => {},
         limits: { framesPerSecond: 1e9, maxConnections: 10_000, maxConnectionsPerAddress: 10_000 },
       });
-      return { url: hub.url, stop: async () => {
+      return {
+        url: hub.url,
+        stop: async () => {
           await hub.close();
           rmSync(dataDir, { recursive: true, force: true });
         },

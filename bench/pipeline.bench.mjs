@@ -14,17 +14,24 @@ import { pack, unpack } from "msgpackr";
 import { createCore } from "../dist/bindings/index.js";
 import { medianNs, printTable, ratio, seededRandom } from "./common.mjs";
 
-const AGENTS = 1000, SUBSCRIPTIONS = 10_000, CHANNELS = 2000, KEYS = 50, BATCH = 64, BATCHES = 256;
+const AGENTS = 1000,
+  SUBSCRIPTIONS = 10_000,
+  CHANNELS = 2000,
+  KEYS = 50,
+  BATCH = 64,
+  BATCHES = 256;
 
 const { rand, pick } = seededRandom(4242);
 const agents = Array.from({ length: AGENTS }, (_, i) => `agent-${i}`);
 const names = ["sensors/temperature", "sensors/humidity", "tag_values", "ui_state", "status/power"];
 const channels = Array.from({ length: CHANNELS }, () => [pick(agents), pick(names)]);
-const subs = /** @type {[string, number][]} */ (Array.from({ length: SUBSCRIPTIONS }, () => {
-  const r = rand();
-  const p = r < 0.7 ? `${pick(agents)}/${pick(names)}` : r < 0.99 ? `${pick(agents)}/#` : `+/${pick(names)}`;
-  return [p, Math.floor(rand() * 2000)];
-}));
+const subs = /** @type {[string, number][]} */ (
+  Array.from({ length: SUBSCRIPTIONS }, () => {
+    const r = rand();
+    const p = r < 0.7 ? `${pick(agents)}/${pick(names)}` : r < 0.99 ? `${pick(agents)}/#` : `+/${pick(names)}`;
+    return [p, Math.floor(rand() * 2000)];
+  })
+);
 const keyNames = Array.from({ length: KEYS }, (_, i) => `key_${i}`);
 const full = () => Object.fromEntries(keyNames.map((k, i) => [k, i % 5 === 0 ? `s${i}` : i * 1.5]));
 
@@ -60,7 +67,8 @@ let bi = 0;
 // hub copies them into its event frame) and every subscriber id, without a view per frame.
 function tagwireBatch() {
   const r = pipe.ingest(batches[bi++ & (BATCHES - 1)]);
-  const bytes = r.bytes, words = r.words;
+  const bytes = r.bytes,
+    words = r.words;
   let acc = 0; // a local small integer: a module-level float would allocate on every update
   for (let i = 0; i < r.count; i++) {
     if (r.status(i) !== 0) throw new Error(`frame ${i}: ${r.error(i)?.message}`);
@@ -87,8 +95,12 @@ function jsBatch() {
   const frames = unpack(b);
   const got = frames.map((_, i) => [...r.fanout(i)].join(","));
   frames.forEach((_, i) => {
-    const d = r.diff(i), s = r.diffStart(i), f = r.fanoutStart(i);
-    const same = d.length === r.diffLength(i) && d.every((b, k) => r.bytes[s + k] === b) &&
+    const d = r.diff(i),
+      s = r.diffStart(i),
+      f = r.fanoutStart(i);
+    const same =
+      d.length === r.diffLength(i) &&
+      d.every((b, k) => r.bytes[s + k] === b) &&
       got[i] === [...r.words.subarray(f, f + r.fanoutCount(i))].join(",");
     if (!same) throw new Error(`frame ${i}: offset accessors disagree with diff()/fanout()`);
   });
@@ -104,10 +116,17 @@ bench.add("tagwire Pipeline.ingest (64 frames)", tagwireBatch);
 await bench.run();
 
 const [perJs, perTw] = bench.tasks.map((t) => medianNs(t, BATCH));
-printTable(bench.tasks.map((t) => ({ task: t.name, value: medianNs(t, BATCH) })), "ns/frame", 0, {
-  "msg/s (one core)": (ns) => Math.round(1e9 / ns).toLocaleString("en"),
-});
-console.log(`tagwire vs JS anchor: ${ratio(perJs, perTw)} (target >= 4x); tagwire ${Math.round(1e9 / perTw).toLocaleString("en")} msg/s (target >= 2,000,000)`);
+printTable(
+  bench.tasks.map((t) => ({ task: t.name, value: medianNs(t, BATCH) })),
+  "ns/frame",
+  0,
+  {
+    "msg/s (one core)": (ns) => Math.round(1e9 / ns).toLocaleString("en"),
+  },
+);
+console.log(
+  `tagwire vs JS anchor: ${ratio(perJs, perTw)} (target >= 4x); tagwire ${Math.round(1e9 / perTw).toLocaleString("en")} msg/s (target >= 2,000,000)`,
+);
 // Messages per CPU-second of this process: what one core sustains, measured from the process's
 // own CPU time, so the other tenants of a shared machine (which stretch wall-clock figures when
 // they take the core away) do not count against it. Median of 7 runs of 1,000 batches.

@@ -143,7 +143,9 @@ for (const k of wideKeys) {
   if (JSON.stringify(want) !== JSON.stringify(wide.matchArray(k))) throw new Error(`wide mismatch on ${k}`);
   wideFan += want.length;
 }
-console.log(`wide fan-out: ${wide.subscriptionCount} subscriptions, ${wideKeys.length} channels, mean fan-out ${(wideFan / wideKeys.length).toFixed(1)}`);
+console.log(
+  `wide fan-out: ${wide.subscriptionCount} subscriptions, ${wideKeys.length} channels, mean fan-out ${(wideFan / wideKeys.length).toFixed(1)}`,
+);
 const WIDE_BATCH = 200;
 const wideBench = new Bench({ time: 2500, warmupTime: 500, throws: true });
 let wat = 0;
@@ -193,20 +195,35 @@ const perOp = (task) => medianNs(task, BATCH);
 const base = Math.min(perOp(bench.tasks[0]), perOp(taskNamed(bench, "qlobber match (again")));
 const fresh = bench.tasks.find((t) => t.name === "qlobber match, fresh key strings");
 const freshT = bench.tasks.find((t) => t.name === "tagwire match(string), fresh key strings");
-printTable([...bench.tasks, ...crossing.tasks].map((t) => ({ task: t.name, value: perOp(t) })), "ns/op", 1, {
-  "qlobber match / this": (ns, i) => (i < bench.tasks.length ? ratio(base, ns) : ""),
-});
+printTable(
+  [...bench.tasks, ...crossing.tasks].map((t) => ({ task: t.name, value: perOp(t) })),
+  "ns/op",
+  1,
+  {
+    "qlobber match / this": (ns, i) => (i < bench.tasks.length ? ratio(base, ns) : ""),
+  },
+);
 console.log(`base: qlobber match median ${base.toFixed(1)} ns (faster of its two runs)`);
 console.log(`fresh strings: tagwire ${ratio(perOp(fresh), perOp(freshT))} qlobber`);
-const best = bench.tasks.filter((t) => t.name.startsWith("tagwire")).filter((t) => base / perOp(t) >= 8).map((t) => t.name);
+const best = bench.tasks
+  .filter((t) => t.name.startsWith("tagwire"))
+  .filter((t) => base / perOp(t) >= 8)
+  .map((t) => t.name);
 console.log(`target >= 8x qlobber match: ${best.length ? "met by " + best.join(", ") : "NOT met"}`);
 const wideOp = (task) => medianNs(task, WIDE_BATCH);
 const wideBase = Math.min(wideOp(wideBench.tasks[0]), wideOp(taskNamed(wideBench, "wide: qlobber match (again")));
-printTable(wideBench.tasks.map((t) => ({ task: t.name, value: wideOp(t) })), "ns/op", 1, {
-  "qlobber match / this": (ns) => ratio(wideBase, ns),
-});
+printTable(
+  wideBench.tasks.map((t) => ({ task: t.name, value: wideOp(t) })),
+  "ns/op",
+  1,
+  {
+    "qlobber match / this": (ns) => ratio(wideBase, ns),
+  },
+);
 const wideView = wideOp(taskNamed(wideBench, "wide: tagwire match(string), view"));
-console.log(`wide fan-out: tagwire match(string) ${ratio(wideBase, wideView)} qlobber match; target >= 8x ${wideBase / wideView >= 8 ? "met" : "NOT met"}`);
+console.log(
+  `wide fan-out: tagwire match(string) ${ratio(wideBase, wideView)} qlobber match; target >= 8x ${wideBase / wideView >= 8 ? "met" : "NOT met"}`,
+);
 const readQ = wideOp(taskNamed(wideBench, "wide: qlobber match, every id read"));
 const readT = wideOp(taskNamed(wideBench, "wide: tagwire match(string), view, every id read"));
 console.log(`wide fan-out, every id read by the caller: tagwire ${ratio(readQ, readT)} qlobber`);

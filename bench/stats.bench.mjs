@@ -329,9 +329,14 @@ const perOp = (task) => medianNs(task, BATCH);
 const task = (prefix) => taskNamed(bench, prefix);
 // The anchor runs twice; the faster median is the base, so noise can only hurt tagwire's ratios.
 const base = Math.min(perOp(bench.tasks[0]), perOp(task("JS deque, same numerics (again")));
-printTable(bench.tasks.map((t) => ({ task: t.name, value: perOp(t) })), "ns/sample", 2, {
-  "JS same numerics / this": (ns) => ratio(base, ns),
-});
+printTable(
+  bench.tasks.map((t) => ({ task: t.name, value: perOp(t) })),
+  "ns/sample",
+  2,
+  {
+    "JS same numerics / this": (ns) => ratio(base, ns),
+  },
+);
 const naiveNs = perOp(task("JS deque, naive"));
 const add = perOp(task("tagwire add()"));
 const many = perOp(task("tagwire addMany"));
@@ -343,7 +348,11 @@ console.log(`add() x1000, then read:     tagwire ${ratio(loop, addThenRead)} JS 
 console.log(`addMany(1000), then read:   tagwire ${ratio(loop, many)} JS same-numerics loop, ${ratio(naiveNs, many)} JS naive sums`);
 const jsBlocks = perOp(task("JS blocks (core's algorithm), same numerics: add"));
 const jsBlocksLoop = perOp(task("JS blocks (core's algorithm): loop"));
-console.log(`vs the core's algorithm in JS (blocks): read every sample ${ratio(jsBlocks, add)}, add() loop ${ratio(jsBlocksLoop, addThenRead)}, addMany ${ratio(jsBlocksLoop, many)}`);
+console.log(
+  `vs the core's algorithm in JS (blocks): read every sample ${ratio(jsBlocks, add)}, add() loop ${ratio(jsBlocksLoop, addThenRead)}, addMany ${ratio(jsBlocksLoop, many)}`,
+);
 const verdict = (r) => (r >= 1.5 ? "met" : "NOT met");
-console.log(`target >= 1.5x vs JS deque: read every sample ${verdict(base / add)}, add() loop ${verdict(loop / addThenRead)}, addMany ${verdict(loop / many)}`);
+console.log(
+  `target >= 1.5x vs JS deque: read every sample ${verdict(base / add)}, add() loop ${verdict(loop / addThenRead)}, addMany ${verdict(loop / many)}`,
+);
 console.log(`(sink ${Math.round(sink) % 10})`);

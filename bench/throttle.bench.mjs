@@ -206,7 +206,12 @@ function report(bench, anchors) {
     const base = perOp(bench.tasks.find((t) => t.name === name));
     columns[`${name.split(": ")[1]} / this`] = (ns) => ratio(base, ns);
   }
-  printTable(bench.tasks.map((t) => ({ task: t.name, value: perOp(t) })), "ns/check", 2, columns);
+  printTable(
+    bench.tasks.map((t) => ({ task: t.name, value: perOp(t) })),
+    "ns/check",
+    2,
+    columns,
+  );
 }
 report(rate, ["rate: JS Map by key string", "rate: JS Float64Array by id"]);
 report(change, ["change: JS Map by key string", "change: JS typed arrays by id"]);

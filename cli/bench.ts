@@ -32,7 +32,8 @@ export const benchCommand: Command = {
     guarded("bench", async () => {
       const root = packageRoot();
       if (!root) throw new CliError(EXIT.hub, "scripts/run-bench.mjs not found: run this from a tagwire checkout");
-      if (!existsSync(join(root, "dist", "bindings", "index.js"))) throw new CliError(EXIT.hub, "the package is not built: run `npm run build` first");
+      if (!existsSync(join(root, "dist", "bindings", "index.js")))
+        throw new CliError(EXIT.hub, "the package is not built: run `npm run build` first");
       const child = spawn(process.execPath, [join(root, "scripts", "run-bench.mjs"), ...positionals], { stdio: "inherit", cwd: root });
       const forward = (signal: NodeJS.Signals) => child.kill(signal);
       process.on("SIGINT", forward);

@@ -6,7 +6,19 @@ import { WebSocket } from "ws";
 import { decodeFrames, encodeFrames, PROTOCOL_VERSION, type Frame } from "../bindings/protocol/index.js";
 import { assertAgentId } from "../bindings/sdk/names.js";
 import type { Command } from "./args.js";
-import { CliError, EXIT, EXIT_CODES_HELP, REMOTE_OPTIONS, cliAgentId, guarded, hubError, hubTarget, httpJson, usage, type HubTarget } from "./remote.js";
+import {
+  CliError,
+  EXIT,
+  EXIT_CODES_HELP,
+  REMOTE_OPTIONS,
+  cliAgentId,
+  guarded,
+  hubError,
+  hubTarget,
+  httpJson,
+  usage,
+  type HubTarget,
+} from "./remote.js";
 
 const TIMEOUT_MS = 10_000;
 
@@ -29,7 +41,10 @@ export function listAllChannels(target: HubTarget): Promise<Map<string, Array<{ 
         resolve(new Map([...found].sort((a, b) => a[0].localeCompare(b[0]))));
       }
     };
-    const timer = setTimeout(() => finish(new CliError(EXIT.unreachable, `no answer from ${target.wsUrl} in ${TIMEOUT_MS / 1000} s`)), TIMEOUT_MS);
+    const timer = setTimeout(
+      () => finish(new CliError(EXIT.unreachable, `no answer from ${target.wsUrl} in ${TIMEOUT_MS / 1000} s`)),
+      TIMEOUT_MS,
+    );
     ws.on("open", () => {
       const frames: Frame[] = [
         { type: "hello", reqId: 1, protocol: PROTOCOL_VERSION, agentId: cliAgentId(target) },
@@ -52,7 +67,9 @@ export function listAllChannels(target: HubTarget): Promise<Map<string, Array<{ 
         } else if (f.type === "error") {
           const error = hubError(f.code, f.message, target);
           if (f.reqId === 2 && error.exitCode === EXIT.auth && f.code === "TAGWIRE_ERR_FORBIDDEN") {
-            return finish(new CliError(EXIT.auth, `this token may not list every agent (${f.message}); name one: tagwire channels <agent>`));
+            return finish(
+              new CliError(EXIT.auth, `this token may not list every agent (${f.message}); name one: tagwire channels <agent>`),
+            );
           }
           return finish(error);
         } else if (f.type === "ack" && f.reqId === 2) {
@@ -61,7 +78,12 @@ export function listAllChannels(target: HubTarget): Promise<Map<string, Array<{ 
       }
     });
     ws.on("error", (error: Error & { code?: string }) =>
-      finish(new CliError(EXIT.unreachable, `cannot reach the hub at ${target.wsUrl} (${error.code === "ECONNREFUSED" ? "connection refused" : error.message}). Is it running?`)),
+      finish(
+        new CliError(
+          EXIT.unreachable,
+          `cannot reach the hub at ${target.wsUrl} (${error.code === "ECONNREFUSED" ? "connection refused" : error.message}). Is it running?`,
+        ),
+      ),
     );
     ws.on("close", () => finish(new CliError(EXIT.unreachable, "the hub closed the connection")));
   });

@@ -6,7 +6,18 @@ import type { RemoteSession } from "../bindings/client/remote-session.js";
 import { TagwireError } from "../bindings/core/errors.js";
 import type { ChannelEvent } from "../bindings/sdk/session.js";
 import type { Command } from "./args.js";
-import { CliError, EXIT, EXIT_CODES_HELP, REMOTE_OPTIONS, cliAgentId, guarded, hubError, hubTarget, parsePatternAddress, usage } from "./remote.js";
+import {
+  CliError,
+  EXIT,
+  EXIT_CODES_HELP,
+  REMOTE_OPTIONS,
+  cliAgentId,
+  guarded,
+  hubError,
+  hubTarget,
+  parsePatternAddress,
+  usage,
+} from "./remote.js";
 
 const CONNECT_TIMEOUT_MS = 5_000;
 
@@ -30,7 +41,12 @@ export function eventJson(event: ChannelEvent, options: { aggregate?: boolean } 
     case "message":
       return JSON.stringify({ ...base, ts: event.message.ts, id: event.message.id, data: event.message.data });
     case "aggregate":
-      return JSON.stringify({ ...base, ts: Date.now(), version: event.version, ...(options.aggregate ? { aggregate: event.aggregate } : { diff: event.diff }) });
+      return JSON.stringify({
+        ...base,
+        ts: Date.now(),
+        version: event.version,
+        ...(options.aggregate ? { aggregate: event.aggregate } : { diff: event.diff }),
+      });
     default:
       return JSON.stringify({ ...base, ts: Date.now(), version: event.version, aggregate: event.aggregate });
   }
@@ -43,7 +59,11 @@ export const followCommand: Command = {
     usage: "tagwire follow <agent>/<pattern> [--no-sync] [--aggregate] [--json] [--count n] [--url ...] [--token ...]",
     options: {
       ...REMOTE_OPTIONS,
-      sync: { type: "boolean", description: "first print the current state of each matching channel (default; --no-sync skips it)", default: true },
+      sync: {
+        type: "boolean",
+        description: "first print the current state of each matching channel (default; --no-sync skips it)",
+        default: true,
+      },
       aggregate: { type: "boolean", description: "print the whole aggregate after each change instead of the diff" },
       json: { type: "boolean", description: "one JSON object per line" },
       count: { type: "string", value: "n", description: "exit after n updates (state lines not counted)" },
@@ -78,12 +98,16 @@ export const followCommand: Command = {
           connectTimeoutMs: CONNECT_TIMEOUT_MS,
           backoff: { initialMs: 250, maxMs: 5_000 },
           onError: (error, context) => {
-            if (!(error instanceof TagwireError && error.code === "TAGWIRE_ERR_AUTH")) console.error(`tagwire follow: ${context}: ${(error as Error).message ?? error}`);
+            if (!(error instanceof TagwireError && error.code === "TAGWIRE_ERR_AUTH"))
+              console.error(`tagwire follow: ${context}: ${(error as Error).message ?? error}`);
           },
         });
       } catch (error) {
         if (error instanceof TagwireError && error.code === "TAGWIRE_ERR_TIMEOUT") {
-          throw new CliError(EXIT.unreachable, `cannot reach the hub at ${target.wsUrl} (no connection in ${CONNECT_TIMEOUT_MS / 1000} s). Is it running?`);
+          throw new CliError(
+            EXIT.unreachable,
+            `cannot reach the hub at ${target.wsUrl} (no connection in ${CONNECT_TIMEOUT_MS / 1000} s). Is it running?`,
+          );
         }
         if (error instanceof TagwireError) throw hubError(error.code, error.message, target);
         throw error;

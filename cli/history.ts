@@ -50,7 +50,8 @@ export const historyCommand: Command = {
       };
       for (const m of messages) console.log(options.json ? JSON.stringify(m) : `${new Date(m.ts).toISOString()} ${JSON.stringify(m.data)}`);
       if (messages.length === 0) console.error(`no messages on ${address.agentId}/${address.channel} in that time`);
-      else if (messages.length === limit) console.error(`(the newest ${limit} shown; older ones may exist: raise --limit, at most 1000, or narrow --since/--until)`);
+      else if (messages.length === limit)
+        console.error(`(the newest ${limit} shown; older ones may exist: raise --limit, at most 1000, or narrow --since/--until)`);
       return EXIT.ok;
     }),
 };

@@ -12,23 +12,56 @@ export const hubCommand: Command = {
   spec: {
     name: "hub",
     summary: "run the tagwire hub (WebSocket + HTTP API + durable storage)",
-    usage: "tagwire hub [--port 8080] [--data-dir ./data] [--no-auth] [--mqtt mqtt://127.0.0.1:1883] [--device-agent 127.0.0.1:50051 --device-agent-id gw-1]",
+    usage:
+      "tagwire hub [--port 8080] [--data-dir ./data] [--no-auth] [--mqtt mqtt://127.0.0.1:1883] [--device-agent 127.0.0.1:50051 --device-agent-id gw-1]",
     options: {
       port: { type: "string", value: "port", description: "TCP port", default: "8080" },
       host: { type: "string", value: "host", description: "interface to listen on (default all)" },
       "data-dir": { type: "string", value: "dir", description: "where tagwire.db and the secret live", default: "./data" },
       auth: { type: "boolean", description: "require tokens (default); --no-auth turns auth off for local experiments", default: true },
-      sync: { type: "string", value: "full|normal", description: "SQLite synchronous mode: full survives power loss, normal survives process crashes", default: "full" },
+      sync: {
+        type: "string",
+        value: "full|normal",
+        description: "SQLite synchronous mode: full survives power loss, normal survives process crashes",
+        default: "full",
+      },
       "max-messages": { type: "string", value: "n", description: "messages kept per channel (0 = no limit)", default: "10000" },
       "max-age": { type: "string", value: "days", description: "days messages are kept (0 = forever)", default: "30" },
       "frames-per-second": { type: "string", value: "n", description: "frames per second per connection (0 = no limit)", default: "10000" },
-      mqtt: { type: "string", value: "url", description: "bridge this MQTT broker: MQTT and WebSocket agents share channels (docs/PROTOCOL.md)" },
+      mqtt: {
+        type: "string",
+        value: "url",
+        description: "bridge this MQTT broker: MQTT and WebSocket agents share channels (docs/PROTOCOL.md)",
+      },
       "mqtt-prefix": { type: "string", value: "prefix", description: "first topic level of the bridged topics", default: "tagwire" },
-      nats: { type: "string", value: "urls", description: "cluster mode: keep channels in NATS JetStream (comma-separated URLs); hubs on one NATS cluster act as one hub (docs/CLUSTER.md)" },
-      "nats-replicas": { type: "string", value: "n", description: "cluster mode: JetStream replicas of the write stream (3 on a 3-node cluster)", default: "1" },
-      "mqtt-writes": { type: "string", value: "token|signed|trusted|off", description: "plain JSON writes from MQTT clients: signed or with a token, signed only, trust the broker's ACLs, or ignore", default: "token" },
-      "device-agent": { type: "string", value: "host:port", description: "serve Doover's Device Agent gRPC service here for pydoover apps (docs/DOOVER.md)" },
-      "device-agent-id": { type: "string", value: "id", description: "the agent whose channels the Device Agent serves (required with --device-agent)" },
+      nats: {
+        type: "string",
+        value: "urls",
+        description:
+          "cluster mode: keep channels in NATS JetStream (comma-separated URLs); hubs on one NATS cluster act as one hub (docs/CLUSTER.md)",
+      },
+      "nats-replicas": {
+        type: "string",
+        value: "n",
+        description: "cluster mode: JetStream replicas of the write stream (3 on a 3-node cluster)",
+        default: "1",
+      },
+      "mqtt-writes": {
+        type: "string",
+        value: "token|signed|trusted|off",
+        description: "plain JSON writes from MQTT clients: signed or with a token, signed only, trust the broker's ACLs, or ignore",
+        default: "token",
+      },
+      "device-agent": {
+        type: "string",
+        value: "host:port",
+        description: "serve Doover's Device Agent gRPC service here for pydoover apps (docs/DOOVER.md)",
+      },
+      "device-agent-id": {
+        type: "string",
+        value: "id",
+        description: "the agent whose channels the Device Agent serves (required with --device-agent)",
+      },
       ...limitOptions,
     },
     notes: [
@@ -55,9 +88,11 @@ export const hubCommand: Command = {
       else (pipeLimits as Record<string, number>)[f.key] = n;
     }
     const writes = options["mqtt-writes"] as string;
-    if (writes !== "token" && writes !== "signed" && writes !== "trusted" && writes !== "off") throw new UsageError("--mqtt-writes must be token, signed, trusted or off");
+    if (writes !== "token" && writes !== "signed" && writes !== "trusted" && writes !== "off")
+      throw new UsageError("--mqtt-writes must be token, signed, trusted or off");
     const deviceAgentId = options["device-agent-id"] as string | undefined;
-    if (options["device-agent"] && !deviceAgentId) throw new UsageError("--device-agent needs --device-agent-id (the agent whose channels it serves)");
+    if (options["device-agent"] && !deviceAgentId)
+      throw new UsageError("--device-agent needs --device-agent-id (the agent whose channels it serves)");
     const hub = await startHub({
       ...(options["device-agent"] ? { deviceAgent: { address: options["device-agent"] as string, agentId: deviceAgentId! } } : {}),
       port,
@@ -89,7 +124,10 @@ export const hubCommand: Command = {
         console.error(`[tagwire hub] ${signal}: closing`);
         Promise.resolve(bridge?.close())
           .then(() => hub.close())
-          .then(() => resolve(0), () => resolve(1));
+          .then(
+            () => resolve(0),
+            () => resolve(1),
+          );
       };
       process.once("SIGINT", () => stop("SIGINT"));
       process.once("SIGTERM", () => stop("SIGTERM"));

@@ -1,7 +1,18 @@
 // `tagwire publish <agent>/<channel> <json>`: merges a diff into the aggregate (HTTP PATCH), or
 // replaces it (PUT), or only appends a message (POST .../messages).
 import type { Command } from "./args.js";
-import { EXIT, EXIT_CODES_HELP, REMOTE_OPTIONS, channelPath, guarded, hubTarget, httpJson, jsonArgument, parseAddress, usage } from "./remote.js";
+import {
+  EXIT,
+  EXIT_CODES_HELP,
+  REMOTE_OPTIONS,
+  channelPath,
+  guarded,
+  hubTarget,
+  httpJson,
+  jsonArgument,
+  parseAddress,
+  usage,
+} from "./remote.js";
 
 export const publishCommand: Command = {
   spec: {
@@ -37,7 +48,12 @@ export const publishCommand: Command = {
       const target = hubTarget(options);
       const id = options["message-id"] as string | undefined;
       if (options.message) {
-        const reply = await httpJson(target, "POST", channelPath(address, "messages") + (id ? `?messageId=${encodeURIComponent(id)}` : ""), body);
+        const reply = await httpJson(
+          target,
+          "POST",
+          channelPath(address, "messages") + (id ? `?messageId=${encodeURIComponent(id)}` : ""),
+          body,
+        );
         console.log(options.json ? JSON.stringify(reply) : `message ${reply.id} at ${new Date(reply.ts).toISOString()}`);
         return EXIT.ok;
       }
@@ -49,7 +65,9 @@ export const publishCommand: Command = {
       if (options.json) console.log(JSON.stringify(reply));
       else {
         const unchanged = reply.diff && typeof reply.diff === "object" && Object.keys(reply.diff).length === 0;
-        console.log(unchanged ? `version ${reply.version} (nothing changed)` : `version ${reply.version}, diff ${JSON.stringify(reply.diff)}`);
+        console.log(
+          unchanged ? `version ${reply.version} (nothing changed)` : `version ${reply.version}, diff ${JSON.stringify(reply.diff)}`,
+        );
         if (reply.message) console.log(`logged as message ${reply.message.id}`);
       }
       return EXIT.ok;

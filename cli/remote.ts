@@ -131,7 +131,10 @@ function unreachable(target: HubTarget, cause: unknown): CliError {
         : (cause as Error)?.name === "TimeoutError"
           ? `no answer in ${REQUEST_TIMEOUT_MS / 1000} s`
           : (c?.message ?? (cause as Error)?.message ?? String(cause));
-  return new CliError(EXIT.unreachable, `cannot reach the hub at ${target.httpUrl} (${why}). Is it running? Start one with \`tagwire hub\` or \`tagwire start\`, or point --url / TAGWIRE_URL at it.`);
+  return new CliError(
+    EXIT.unreachable,
+    `cannot reach the hub at ${target.httpUrl} (${why}). Is it running? Start one with \`tagwire hub\` or \`tagwire start\`, or point --url / TAGWIRE_URL at it.`,
+  );
 }
 
 /** Maps a hub error code (HTTP body or protocol error frame) to an exit code and a message. */

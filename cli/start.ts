@@ -28,10 +28,18 @@ export const startCommand: Command = {
       "data-dir": { type: "string", value: "dir", description: "hub storage (tagwire.db, secret)", default: "./data" },
       auth: { type: "boolean", description: "require tokens: the demo creates them and prints a viewer link carrying one" },
       agent: { type: "string", value: "id", description: "the simulated device's agent id", default: "climate-chamber" },
-      cluster: { type: "boolean", description: "three hubs in cluster mode on NATS JetStream (--nats, default nats://127.0.0.1:4222): device on hub A, viewer on every hub (ports port..port+2)" },
+      cluster: {
+        type: "boolean",
+        description:
+          "three hubs in cluster mode on NATS JetStream (--nats, default nats://127.0.0.1:4222): device on hub A, viewer on every hub (ports port..port+2)",
+      },
       nats: { type: "string", value: "urls", description: "with --cluster: the NATS servers", default: "nats://127.0.0.1:4222" },
       "loop-ms": { type: "string", value: "ms", description: "the device's main loop period", default: "1000" },
-      "device-agent": { type: "string", value: "host:port", description: "also serve Doover's Device Agent (gRPC) for --agent, e.g. 127.0.0.1:50051 (docs/DOOVER.md)" },
+      "device-agent": {
+        type: "string",
+        value: "host:port",
+        description: "also serve Doover's Device Agent (gRPC) for --agent, e.g. 127.0.0.1:50051 (docs/DOOVER.md)",
+      },
     },
     notes: [
       "Without --auth the hub listens on 127.0.0.1 only and needs no token, so the viewer can",
@@ -68,12 +76,14 @@ export const startCommand: Command = {
         });
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
-        if (code === "EADDRINUSE") throw new CliError(EXIT.hub, `port ${port} is in use: stop what runs there, or pick another port with --port or TAGWIRE_PORT`);
+        if (code === "EADDRINUSE")
+          throw new CliError(EXIT.hub, `port ${port} is in use: stop what runs there, or pick another port with --port or TAGWIRE_PORT`);
         if (code === "EACCES") throw new CliError(EXIT.hub, `not allowed to listen on port ${port}: pick one above 1023 with --port`);
         if (error instanceof Error && /refusing to run without auth/.test(error.message)) throw usage(`${error.message} (add --auth)`);
         throw error;
       }
-      if (demo.hub.deviceAgentAddress) console.log(`[tagwire start] Device Agent (gRPC) for ${String(options.agent)} on ${demo.hub.deviceAgentAddress}`);
+      if (demo.hub.deviceAgentAddress)
+        console.log(`[tagwire start] Device Agent (gRPC) for ${String(options.agent)} on ${demo.hub.deviceAgentAddress}`);
       console.log("[tagwire start] running; press Ctrl-C to stop");
       const signal = await new Promise<string>((resolve) => {
         process.once("SIGINT", () => resolve("SIGINT"));

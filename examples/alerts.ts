@@ -13,10 +13,21 @@ class Tank extends Application {
   readonly t = this.declareTags({ level: new tags.Number({ default: 30, logOn: new tags.Fall([LOW]) }) });
 
   override async setup(): Promise<void> {
-    await ui.attachUI(this, new ui.UI([
-      new ui.NumericVariable("Level", { value: this.t.level, precision: 0, units: "%", ranges: [new ui.Range({ label: "Low", minVal: 0, maxVal: LOW, colour: ui.Colour.red })] }),
-      new ui.WarningIndicator("Low Level", { hidden: ui.tagRef("level_ok", "boolean", true) }),
-    ], { displayName: "Tank" }));
+    await ui.attachUI(
+      this,
+      new ui.UI(
+        [
+          new ui.NumericVariable("Level", {
+            value: this.t.level,
+            precision: 0,
+            units: "%",
+            ranges: [new ui.Range({ label: "Low", minVal: 0, maxVal: LOW, colour: ui.Colour.red })],
+          }),
+          new ui.WarningIndicator("Low Level", { hidden: ui.tagRef("level_ok", "boolean", true) }),
+        ],
+        { displayName: "Tank" },
+      ),
+    );
   }
 
   override async mainLoop(): Promise<void> {
@@ -39,9 +50,13 @@ async function main(): Promise<void> {
   const steps = Number(process.env.TAGWIRE_EXAMPLE_STEPS ?? 14);
   const bus = new LocalBus();
   const device = bus.agent("tank-1");
-  bus.agent("viewer").subscribe("notifications", (event) => {
-    if (event.type === "message") console.log(`  notification: ${JSON.stringify(event.message.data)}`);
-  }, { agentId: device.id });
+  bus.agent("viewer").subscribe(
+    "notifications",
+    (event) => {
+      if (event.type === "message") console.log(`  notification: ${JSON.stringify(event.message.data)}`);
+    },
+    { agentId: device.id },
+  );
   const app = new Tank({ agent: device, appKey: "tank" });
   for (let loop = 0; loop < steps; loop++) await app.step();
   console.log(`active alerts: ${JSON.stringify(await app.alerts.activeAlerts())}`);

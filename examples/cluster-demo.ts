@@ -26,7 +26,10 @@ export async function startClusterDemo(options: ClusterDemoOptions = {}): Promis
   const demo = await startDemo({ ...options, log: (l) => log(`hub A: ${l}`), nats });
   const others: RunningHub[] = [];
   try {
-    for (const [i, label] of [[1, "B"], [2, "C"]] as const) {
+    for (const [i, label] of [
+      [1, "B"],
+      [2, "C"],
+    ] as const) {
       const hub = await startHub({
         port: port === 0 ? 0 : port + i,
         host: options.host ?? "127.0.0.1",

@@ -57,9 +57,13 @@ class Worker extends Application {
 async function main(): Promise<void> {
   const bus = await LocalBus.create();
   const device = bus.agent("plant-1");
-  bus.agent("operator").subscribe("tag_values", (e) => {
-    if (e.type === "message") console.log(`  [operator] logged: ${JSON.stringify(e.message.data)}`);
-  }, { agentId: "plant-1" });
+  bus.agent("operator").subscribe(
+    "tag_values",
+    (e) => {
+      if (e.type === "message") console.log(`  [operator] logged: ${JSON.stringify(e.message.data)}`);
+    },
+    { agentId: "plant-1" },
+  );
   const coordinator = new Coordinator({ agent: device, appKey: "coordinator", loopPeriodMs: 150 });
   const workers = WORKERS.map((appKey, i) => new Worker({ agent: device, appKey, loopPeriodMs: 100 + 40 * i }));
   const apps: Application[] = [coordinator, ...workers];
@@ -67,7 +71,9 @@ async function main(): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (!coordinator.done && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   for (const app of apps) await app.stop();
-  console.log(`[main] ${coordinator.done ? "all done" : "timed out"}; tags: ${JSON.stringify((await device.getAggregate("tag_values")) as Json)}`);
+  console.log(
+    `[main] ${coordinator.done ? "all done" : "timed out"}; tags: ${JSON.stringify((await device.getAggregate("tag_values")) as Json)}`,
+  );
   await bus.close();
 }
 

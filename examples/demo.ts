@@ -213,10 +213,14 @@ export class ClimateChamber extends Application<ClimateConfig> {
     this.ui.setValue("heater", this.heaterState());
 
     if (temperature > HIGH_TEMPERATURE_C) {
-      const sent = await this.sendAlertOnce("high_temperature", `Temperature high: ${temperature.toFixed(1)} °C (limit ${HIGH_TEMPERATURE_C} °C)`, {
-        title: "Climate chamber",
-        severity: "warn",
-      });
+      const sent = await this.sendAlertOnce(
+        "high_temperature",
+        `Temperature high: ${temperature.toFixed(1)} °C (limit ${HIGH_TEMPERATURE_C} °C)`,
+        {
+          title: "Climate chamber",
+          severity: "warn",
+        },
+      );
       if (sent) this.config.log(`alert: temperature ${temperature} °C above ${HIGH_TEMPERATURE_C} °C`);
     } else if (temperature < HIGH_TEMPERATURE_C - 1) {
       const cleared = await this.clearAlert("high_temperature", {
@@ -284,7 +288,12 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
 
     agent = await connect(hub.url, { agentId, ...(deviceToken ? { token: deviceToken } : {}), connectTimeoutMs: 10_000 });
     log(`device ${agentId} connected over WebSocket`);
-    app = new ClimateChamber({ agent, appKey: APP_KEY, loopPeriodMs: options.loopPeriodMs ?? 1000, config: { seed: options.seed ?? (Date.now() >>> 0), speed: options.speed ?? 1, log: (l) => log(`${agentId}: ${l}`) } });
+    app = new ClimateChamber({
+      agent,
+      appKey: APP_KEY,
+      loopPeriodMs: options.loopPeriodMs ?? 1000,
+      config: { seed: options.seed ?? Date.now() >>> 0, speed: options.speed ?? 1, log: (l) => log(`${agentId}: ${l}`) },
+    });
     void app.start();
     app1x = new Pump({ agent, appKey: APP_KEY_1X, loopPeriodMs: options.loopPeriodMs ?? 1000 });
     void app1x.start();

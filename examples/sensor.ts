@@ -18,7 +18,10 @@ class TemperatureSensor extends Application<{ baseC: number; swingC: number }> {
 
   override async setup(): Promise<void> {
     this.stats = this.createRollingStats({ window: 60 });
-    await ui.attachUI(this, new ui.UI([new ui.NumericVariable("Temperature", { value: this.t.temp, precision: 2, units: "°C" })], { displayName: "Sensor" }));
+    await ui.attachUI(
+      this,
+      new ui.UI([new ui.NumericVariable("Temperature", { value: this.t.temp, precision: 2, units: "°C" })], { displayName: "Sensor" }),
+    );
   }
 
   override async mainLoop(): Promise<void> {

@@ -22,14 +22,20 @@ export class Pump extends Application {
   override async setup(): Promise<void> {
     const t = this.t;
     // pydoover: class PumpUI(UI): start = Button("Start"); ... (declared once, values by reference)
-    const pumpUI = new ui.UI([
-      new ui.Button("Start", { colour: ui.Colour.green }),
-      new ui.Button("Stop", { colour: ui.Colour.red, requiresConfirm: true }),
-      new ui.FloatInput("Target Temperature", { minVal: 5, maxVal: 40, default: 20 }),
-      new ui.Submodule("Status", {
-        children: [new ui.TextVariable("State", { value: t.state }), new ui.NumericVariable("Water Temperature", { value: t.temperature, precision: 1, units: "°C" })],
-      }),
-    ], { displayName: "Pump" });
+    const pumpUI = new ui.UI(
+      [
+        new ui.Button("Start", { colour: ui.Colour.green }),
+        new ui.Button("Stop", { colour: ui.Colour.red, requiresConfirm: true }),
+        new ui.FloatInput("Target Temperature", { minVal: 5, maxVal: 40, default: 20 }),
+        new ui.Submodule("Status", {
+          children: [
+            new ui.TextVariable("State", { value: t.state }),
+            new ui.NumericVariable("Water Temperature", { value: t.temperature, precision: 1, units: "°C" }),
+          ],
+        }),
+      ],
+      { displayName: "Pump" },
+    );
     this.attached = await ui.attachUI(this, pumpUI);
     const commands = this.attached.commands;
     commands.onCommand("start", async () => {
@@ -57,7 +63,6 @@ export class Pump extends Application {
     await this.t.temperature.set(next);
     await this.t.state.set(running ? "running" : "stopped");
   }
-
 }
 
 /** The site's side of a command: an RPC message into the device's `ui_cmds`, then its reply. */
@@ -65,15 +70,24 @@ async function siteCommand(bus: LocalBus, site: Agent, deviceId: string, appKey:
   const id = `site-${++commandCount}`;
   // Listen first: the app may answer before createMessage resolves.
   const reply = new Promise<Json>((resolve) => {
-    const stop = site.subscribe("ui_cmds", (e) => {
-      if (e.type !== "message") return;
-      const d = e.message.data as { reply_to?: string; status?: Json; response?: Json };
-      if (d.reply_to !== id) return;
-      stop();
-      resolve({ status: d.status ?? null, response: d.response ?? null });
-    }, { agentId: deviceId });
+    const stop = site.subscribe(
+      "ui_cmds",
+      (e) => {
+        if (e.type !== "message") return;
+        const d = e.message.data as { reply_to?: string; status?: Json; response?: Json };
+        if (d.reply_to !== id) return;
+        stop();
+        resolve({ status: d.status ?? null, response: d.response ?? null });
+      },
+      { agentId: deviceId },
+    );
   });
-  await bus.createMessage(deviceId, "ui_cmds", { type: "rpc", method, request, status: { code: "sent" }, response: {}, app_key: appKey }, { messageId: id });
+  await bus.createMessage(
+    deviceId,
+    "ui_cmds",
+    { type: "rpc", method, request, status: { code: "sent" }, response: {}, app_key: appKey },
+    { messageId: id },
+  );
   return reply;
 }
 let commandCount = 0;
@@ -88,10 +102,18 @@ async function main(): Promise<void> {
   const uiState = (await device.getAggregate("ui_state")) as { state: { children: Record<string, unknown> } };
   console.log(`ui_state schema: ${JSON.stringify(uiState.state.children.pump).slice(0, 160)}...`);
 
-  const operator: Record<number, [string, Json]> = { 1: ["start", true], 3: ["target_temperature", 35], 4: ["target_temperature", 99], 6: ["stop", true] };
+  const operator: Record<number, [string, Json]> = {
+    1: ["start", true],
+    3: ["target_temperature", 35],
+    4: ["target_temperature", 99],
+    6: ["stop", true],
+  };
   for (let loop = 1; loop <= steps; loop++) {
     const command = operator[loop];
-    if (command) console.log(`site: ${command[0]} = ${JSON.stringify(command[1])} -> ${JSON.stringify(await siteCommand(bus, site, device.id, "pump", command[0], command[1]))}`);
+    if (command)
+      console.log(
+        `site: ${command[0]} = ${JSON.stringify(command[1])} -> ${JSON.stringify(await siteCommand(bus, site, device.id, "pump", command[0], command[1]))}`,
+      );
     await app.step();
     console.log(`loop ${loop}: tags ${JSON.stringify(((await device.getAggregate("tag_values")) as Record<string, unknown>).pump)}`);
   }

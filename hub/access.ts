@@ -90,17 +90,20 @@ export function canSubscribe(p: Principal, pattern: string): boolean {
 
 /** Throws TAGWIRE_ERR_FORBIDDEN unless `p` may read `agentId/channel`. */
 export function assertRead(p: Principal, agentId: string, channel: string): void {
-  if (!canRead(p, `${agentId}/${channel}`)) throw new TagwireError("TAGWIRE_ERR_FORBIDDEN", `${p.agentId} may not read ${agentId}/${channel}`);
+  if (!canRead(p, `${agentId}/${channel}`))
+    throw new TagwireError("TAGWIRE_ERR_FORBIDDEN", `${p.agentId} may not read ${agentId}/${channel}`);
 }
 
 /** Throws TAGWIRE_ERR_FORBIDDEN unless `p` may write `agentId/channel`. */
 export function assertWrite(p: Principal, agentId: string, channel: string): void {
-  if (!canWrite(p, agentId, channel)) throw new TagwireError("TAGWIRE_ERR_FORBIDDEN", `${p.role} ${p.agentId} may not write ${agentId}/${channel}`);
+  if (!canWrite(p, agentId, channel))
+    throw new TagwireError("TAGWIRE_ERR_FORBIDDEN", `${p.role} ${p.agentId} may not write ${agentId}/${channel}`);
 }
 
 /** Throws TAGWIRE_ERR_FORBIDDEN unless `p` may read every key `routePattern` can match. */
 export function assertSubscribe(p: Principal, routePattern: string): void {
-  if (!canSubscribe(p, routePattern)) throw new TagwireError("TAGWIRE_ERR_FORBIDDEN", `not allowed to read everything ${routePattern} matches`);
+  if (!canSubscribe(p, routePattern))
+    throw new TagwireError("TAGWIRE_ERR_FORBIDDEN", `not allowed to read everything ${routePattern} matches`);
 }
 
 /** The names among `agentId`'s channels that `p` may read (listChannels). */

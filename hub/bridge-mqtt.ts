@@ -123,7 +123,8 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
   if (!P || /[+#]/.test(P)) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `invalid MQTT prefix "${P}"`);
   const log = options.log ?? ((line: string) => console.error(`[tagwire mqtt-bridge] ${line}`));
   const nativeWrites = options.nativeWrites ?? "token";
-  if (nativeWrites === "trusted" && !options.secret) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", 'nativeWrites "trusted" needs the hub secret');
+  if (nativeWrites === "trusted" && !options.secret)
+    throw new TagwireError("TAGWIRE_ERR_ARGUMENT", 'nativeWrites "trusted" needs the hub secret');
   const mqttModule = options.mqtt ?? (await defaultMqtt());
   const relays = new Map<string, Relay>();
   const handshakes = new Map<string, Handshake>();
@@ -179,16 +180,19 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
   dropLogRefill.unref();
   // Pipes whose client went quiet (sessions ping every 15 s) end even if no last will came.
   const idleMs = pipeLimits.pipeIdleTimeoutMs;
-  const idleSweep = setInterval(() => {
-    const now = Date.now();
-    for (const relay of [...relays.values()]) {
-      if (now - relay.lastHeard > idleMs) {
-        log(`pipe ${relay.clientId}: client silent for ${idleMs} ms: closing`);
-        publish(outTopic(relay.clientId), relay.cipher.seal(PipeKind.close, utf8("idle timeout")));
-        closeRelay(relay.clientId, "client silent");
+  const idleSweep = setInterval(
+    () => {
+      const now = Date.now();
+      for (const relay of [...relays.values()]) {
+        if (now - relay.lastHeard > idleMs) {
+          log(`pipe ${relay.clientId}: client silent for ${idleMs} ms: closing`);
+          publish(outTopic(relay.clientId), relay.cipher.seal(PipeKind.close, utf8("idle timeout")));
+          closeRelay(relay.clientId, "client silent");
+        }
       }
-    }
-  }, Math.max(20, Math.min(10_000, Math.floor((idleMs || 60_000) / 4))));
+    },
+    Math.max(20, Math.min(10_000, Math.floor((idleMs || 60_000) / 4))),
+  );
   idleSweep.unref();
   if (!idleMs) clearInterval(idleSweep);
 
@@ -221,7 +225,13 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
     const claims = body?.claims;
     const nonce = typeof body?.nonce === "string" ? body.nonce : "";
     const release = typeof body?.release === "string" ? fromB64url(body.release) : undefined;
-    if (body?.v !== PIPE_VERSION || typeof claims !== "string" || claims.length > MAX_TOKEN_BYTES || fromB64url(nonce)?.length !== 16 || release?.length !== 32) {
+    if (
+      body?.v !== PIPE_VERSION ||
+      typeof claims !== "string" ||
+      claims.length > MAX_TOKEN_BYTES ||
+      fromB64url(nonce)?.length !== 16 ||
+      release?.length !== 32
+    ) {
       return refuse(clientId, "TAGWIRE_ERR_PROTOCOL", "malformed pipe open");
     }
     // A newer OPEN for the same pipe replaces a pending one (the client retried). Forging one
@@ -231,8 +241,10 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
       clearTimeout(earlier.timer);
       handshakes.delete(clientId);
     }
-    if (handshakes.size >= pipeLimits.maxPendingPipes) return refuse(clientId, "TAGWIRE_ERR_RATE", `more than ${pipeLimits.maxPendingPipes} pipe handshakes in progress`);
-    if (relays.size + handshakes.size >= pipeLimits.maxPipes) return refuse(clientId, "TAGWIRE_ERR_RATE", `more than ${pipeLimits.maxPipes} relayed pipes`);
+    if (handshakes.size >= pipeLimits.maxPendingPipes)
+      return refuse(clientId, "TAGWIRE_ERR_RATE", `more than ${pipeLimits.maxPendingPipes} pipe handshakes in progress`);
+    if (relays.size + handshakes.size >= pipeLimits.maxPipes)
+      return refuse(clientId, "TAGWIRE_ERR_RATE", `more than ${pipeLimits.maxPipes} relayed pipes`);
     // The token's signature, recomputed: the key only a holder of the token can also derive.
     const signature = options.secret && claims ? tokenSignature(options.secret, claims) : new Uint8Array(0);
     const key = pipeKey(signature);
@@ -250,7 +262,10 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
     };
     hs.timer.unref?.();
     handshakes.set(clientId, hs);
-    publish(outTopic(clientId), encodeJsonEnvelope(PipeKind.challenge, { nonce: bridgeNonce, proof: challengeProof(key, clientId, nonce, bridgeNonce) }));
+    publish(
+      outTopic(clientId),
+      encodeJsonEnvelope(PipeKind.challenge, { nonce: bridgeNonce, proof: challengeProof(key, clientId, nonce, bridgeNonce) }),
+    );
   };
 
   const onPipe = (clientId: string, payload: Uint8Array) => {
@@ -314,7 +329,11 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
   const mirrorAgentId = options.mirrorAgentId ?? "mqtt-bridge";
   // Tokens the bridge mints never leave this process; they outlive the hub's uptime (the hub
   // closes a connection whose token expires, and a session cannot renew its token).
-  const mirrorToken = options.mirrorToken ?? (options.secret ? createToken(options.secret, { agentId: mirrorAgentId, role: "viewer", ttlSeconds: INTERNAL_TOKEN_TTL_S }) : undefined);
+  const mirrorToken =
+    options.mirrorToken ??
+    (options.secret
+      ? createToken(options.secret, { agentId: mirrorAgentId, role: "viewer", ttlSeconds: INTERNAL_TOKEN_TTL_S })
+      : undefined);
   const mirror = await connectSession(options.hubUrl, {
     agentId: mirrorAgentId,
     token: mirrorToken,
@@ -367,12 +386,21 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
     while (writers.size > MAX_WRITER_SESSIONS) {
       const [oldest, session] = writers.entries().next().value as [string, Promise<RemoteSession>];
       writers.delete(oldest);
-      void session.then((x) => x.close(), () => {});
+      void session.then(
+        (x) => x.close(),
+        () => {},
+      );
     }
     return s;
   };
 
-  const onWrite = async (verb: string, agentId: string, channel: string, payload: Uint8Array, properties: Record<string, unknown> | undefined) => {
+  const onWrite = async (
+    verb: string,
+    agentId: string,
+    channel: string,
+    payload: Uint8Array,
+    properties: Record<string, unknown> | undefined,
+  ) => {
     const errorTopic = `${P}/error/${agentId}/${channel}`;
     try {
       let data: Json;
@@ -396,7 +424,10 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
       else await session.publish(agentId, channel, data, verb === "put" ? { replace: true } : {});
     } catch (err) {
       const e = err as TagwireError;
-      publish(errorTopic, JSON.stringify({ code: e.code ?? "TAGWIRE_ERR_INTERNAL", message: e.message, topic: `${P}/${verb}/${agentId}/${channel}` }));
+      publish(
+        errorTopic,
+        JSON.stringify({ code: e.code ?? "TAGWIRE_ERR_INTERNAL", message: e.message, topic: `${P}/${verb}/${agentId}/${channel}` }),
+      );
     }
   };
 
@@ -421,7 +452,8 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
     if (claims === undefined || ts === undefined || mac === undefined) return undefined;
     const refuse = (why: string) => new TagwireError("TAGWIRE_ERR_AUTH", `signed write refused: ${why}`);
     const at = Number(ts);
-    if (!/^[0-9]{1,16}$/.test(ts) || Math.abs(Date.now() - at) > SIGNED_WRITE_WINDOW_MS) throw refuse(`ts must be within ${SIGNED_WRITE_WINDOW_MS / 1000} s of the hub's clock`);
+    if (!/^[0-9]{1,16}$/.test(ts) || Math.abs(Date.now() - at) > SIGNED_WRITE_WINDOW_MS)
+      throw refuse(`ts must be within ${SIGNED_WRITE_WINDOW_MS / 1000} s of the hub's clock`);
     if (!options.secret || claims.length > MAX_TOKEN_BYTES) throw refuse("this bridge cannot check signatures");
     const signature = tokenSignature(options.secret, claims);
     if (writeMac(pipeKey(signature), topic, ts, payload) !== mac) throw refuse("bad mac");
@@ -456,9 +488,7 @@ export async function startMqttBridge(options: MqttBridgeOptions): Promise<MqttB
   const topics = [`${P}/hub/in/+`, `${P}/presence/+`];
   if (nativeWrites !== "off") topics.push(`${P}/set/#`, `${P}/put/#`, `${P}/post/#`);
   const subscribeAll = () =>
-    new Promise<void>((resolve, reject) =>
-      client.subscribe(topics, { qos: 1 }, (err) => (err ? reject(err) : resolve())),
-    );
+    new Promise<void>((resolve, reject) => client.subscribe(topics, { qos: 1 }, (err) => (err ? reject(err) : resolve())));
   await subscribeAll();
   publish(statusTopic, JSON.stringify({ online: true }), true);
   // mqtt.js resubscribes by itself after a broker reconnect; say we are back.

@@ -132,7 +132,10 @@ export class Connection implements Outlet {
     const held = this.queuedBytes + this.ws.bufferedAmount;
     const limit = this.ctx.limits.maxQueuedBytes;
     if (held > 0 && held + bytes > limit) {
-      throw new TagwireError("TAGWIRE_ERR_RATE", `${what}: ${bytes} bytes would join ${held} already queued for this connection (limit ${limit}); read again once they arrived`);
+      throw new TagwireError(
+        "TAGWIRE_ERR_RATE",
+        `${what}: ${bytes} bytes would join ${held} already queued for this connection (limit ${limit}); read again once they arrived`,
+      );
     }
     /** What is left of the budget (a reply cut to it still carries at least one item). */
     return Math.max(0, limit - held);
@@ -218,7 +221,8 @@ export class Connection implements Outlet {
     this.queue.push(frame);
     this.queuedBytes += frame.length;
     // Checked as frames are produced, not after a whole tick was queued.
-    if (this.queuedBytes + this.unsentAtFlush > this.ctx.limits.maxBufferedBytes) this.closeSlowConsumer(this.queuedBytes + this.unsentAtFlush);
+    if (this.queuedBytes + this.unsentAtFlush > this.ctx.limits.maxBufferedBytes)
+      this.closeSlowConsumer(this.queuedBytes + this.unsentAtFlush);
   }
 
   private closeSlowConsumer(unsent: number): void {

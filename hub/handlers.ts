@@ -126,7 +126,14 @@ function subscribe(conn: Connection, principal: Principal, f: SubscribeFrame): v
   let synced = 0;
   for (const ch of channels) {
     conn.enqueue(
-      encodeFrame({ type: "sync", subId: f.subId, agentId: ch.agentId, channel: ch.name, version: ch.version, aggregate: state.aggregateOf(ch) }),
+      encodeFrame({
+        type: "sync",
+        subId: f.subId,
+        agentId: ch.agentId,
+        channel: ch.name,
+        version: ch.version,
+        aggregate: state.aggregateOf(ch),
+      }),
     );
     synced++;
   }
@@ -168,7 +175,8 @@ function publish(conn: Connection, principal: Principal, f: PublishFrame): void 
     (out, err) => {
       if (err) return replyError(conn, f.reqId, err);
       if (f.reqId === 0) return;
-      if (out!.message) conn.ack(f.reqId, { version: out!.version, diff: out!.diff, message: { id: out!.message.id, ts: out!.message.ts } });
+      if (out!.message)
+        conn.ack(f.reqId, { version: out!.version, diff: out!.diff, message: { id: out!.message.id, ts: out!.message.ts } });
       else conn.enqueue(encodePublishAck(f.reqId, out!.version, out!.diff));
     },
     principal.agentId,

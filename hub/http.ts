@@ -12,7 +12,6 @@ import { messageLimit } from "./handlers.js";
 import { RateBucket } from "./limits.js";
 import { httpStatusOf } from "./http-status.js";
 
-
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
@@ -132,7 +131,8 @@ async function jsonBody(req: IncomingMessage, ctx: HubContext): Promise<unknown>
 function queryInteger(url: URL, name: string): number | undefined {
   const v = url.searchParams.get(name);
   if (v === null) return undefined;
-  if (!/^[0-9]{1,16}$/.test(v)) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `${name} must be a non-negative integer, not ${JSON.stringify(v.slice(0, 40))}`);
+  if (!/^[0-9]{1,16}$/.test(v))
+    throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `${name} must be a non-negative integer, not ${JSON.stringify(v.slice(0, 40))}`);
   return Number(v);
 }
 
@@ -141,7 +141,10 @@ function checkQuery(url: URL, allowed: readonly string[]): void {
   const seen = new Set<string>();
   for (const name of url.searchParams.keys()) {
     if (name !== "token" && !allowed.includes(name)) {
-      throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `unknown query parameter ${JSON.stringify(name.slice(0, 40))} (this route takes: ${["token", ...allowed].join(", ")})`);
+      throw new TagwireError(
+        "TAGWIRE_ERR_ARGUMENT",
+        `unknown query parameter ${JSON.stringify(name.slice(0, 40))} (this route takes: ${["token", ...allowed].join(", ")})`,
+      );
     }
     if (seen.has(name)) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `query parameter ${name} given twice`);
     seen.add(name);
@@ -205,7 +208,8 @@ async function handle(ctx: HubContext, buckets: WeakMap<Socket, RateBucket>, req
 
   let bucket = buckets.get(req.socket);
   if (!bucket) buckets.set(req.socket, (bucket = new RateBucket(ctx.limits.framesPerSecond)));
-  if (!bucket.take(performance.now())) throw new TagwireError("TAGWIRE_ERR_RATE", `more than ${ctx.limits.framesPerSecond} requests per second`);
+  if (!bucket.take(performance.now()))
+    throw new TagwireError("TAGWIRE_ERR_RATE", `more than ${ctx.limits.framesPerSecond} requests per second`);
 
   // Auth and permission come before any body is read: a refused request costs no upload.
   const principal = principalFor(ctx, req, url);
@@ -238,7 +242,13 @@ async function handle(ctx: HubContext, buckets: WeakMap<Socket, RateBucket>, req
       const messageId = url.searchParams.get("messageId") ?? undefined;
       assertWrite(principal, agentId, name);
       const body = await jsonBody(req, ctx);
-      const out = await state.publishDurably(agentId, name, encodeValue(body), { replace: method === "PUT", log, messageId }, principal.agentId);
+      const out = await state.publishDurably(
+        agentId,
+        name,
+        encodeValue(body),
+        { replace: method === "PUT", log, messageId },
+        principal.agentId,
+      );
       const reply: Record<string, unknown> = { version: out.version, diff: decodeValue(out.diff) };
       if (out.message) reply.message = { id: out.message.id, ts: out.message.ts };
       return send(res, 200, reply);
@@ -260,7 +270,13 @@ async function handle(ctx: HubContext, buckets: WeakMap<Socket, RateBucket>, req
     checkQuery(url, ["messageId"]);
     assertWrite(principal, agentId, name);
     const body = await jsonBody(req, ctx);
-    const m = await state.createMessageDurably(agentId, name, encodeValue(body), url.searchParams.get("messageId") ?? undefined, principal.agentId);
+    const m = await state.createMessageDurably(
+      agentId,
+      name,
+      encodeValue(body),
+      url.searchParams.get("messageId") ?? undefined,
+      principal.agentId,
+    );
     return send(res, 201, { id: m.id, ts: m.ts, data: decodeValue(m.data) });
   }
   throw methodError(method, "GET, POST");

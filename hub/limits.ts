@@ -86,7 +86,10 @@ export class RateBucket {
   private tokens: number;
   private last: number;
 
-  constructor(private readonly ratePerSecond: number, now = performance.now()) {
+  constructor(
+    private readonly ratePerSecond: number,
+    now = performance.now(),
+  ) {
     this.tokens = ratePerSecond;
     this.last = now;
   }
@@ -120,17 +123,33 @@ export interface LimitFlag {
 
 export const LIMIT_FLAGS: readonly LimitFlag[] = [
   { flag: "hello-timeout-ms", key: "helloTimeoutMs", description: "close a WebSocket that has not said hello within this" },
-  { flag: "idle-timeout-ms", key: "idleTimeoutMs", description: "close a connection that sends nothing and answers no ping for this long (0 = never)" },
+  {
+    flag: "idle-timeout-ms",
+    key: "idleTimeoutMs",
+    description: "close a connection that sends nothing and answers no ping for this long (0 = never)",
+  },
   { flag: "max-connections", key: "maxConnections", description: "open TCP connections in total (keep below ulimit -n)" },
   { flag: "max-connections-per-address", key: "maxConnectionsPerAddress", description: "open TCP connections from one IP address" },
   { flag: "headers-timeout-ms", key: "headersTimeoutMs", description: "an HTTP request must send its headers within this" },
   { flag: "request-timeout-ms", key: "requestTimeoutMs", description: "an HTTP request must be complete within this" },
-  { flag: "max-queued-bytes", key: "maxQueuedBytes", description: "reply budget: reads are refused while a connection has this much queued or unsent" },
+  {
+    flag: "max-queued-bytes",
+    key: "maxQueuedBytes",
+    description: "reply budget: reads are refused while a connection has this much queued or unsent",
+  },
   { flag: "max-buffered-bytes", key: "maxBufferedBytes", description: "close a connection with more than this unsent (slow consumer)" },
   { flag: "mqtt-max-pipes", key: "maxPipes", description: "MQTT frame pipes relayed at once" },
   { flag: "mqtt-max-pending-pipes", key: "maxPendingPipes", description: "MQTT pipe handshakes in progress at once" },
-  { flag: "mqtt-handshake-timeout-ms", key: "pipeHandshakeTimeoutMs", description: "drop an MQTT pipe handshake not completed within this" },
-  { flag: "mqtt-pipe-idle-timeout-ms", key: "pipeIdleTimeoutMs", description: "close an MQTT pipe whose client sent nothing for this long (0 = never)" },
+  {
+    flag: "mqtt-handshake-timeout-ms",
+    key: "pipeHandshakeTimeoutMs",
+    description: "drop an MQTT pipe handshake not completed within this",
+  },
+  {
+    flag: "mqtt-pipe-idle-timeout-ms",
+    key: "pipeIdleTimeoutMs",
+    description: "close an MQTT pipe whose client sent nothing for this long (0 = never)",
+  },
 ];
 
 /** The default of a limit named in LIMIT_FLAGS. */

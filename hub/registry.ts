@@ -75,9 +75,25 @@ export class ChannelRegistry {
     return ch;
   }
 
-  private remember(storageId: number, agentId: string, name: string, version: number, messageCount: number, slot?: number, routeId?: number): Channel {
+  private remember(
+    storageId: number,
+    agentId: string,
+    name: string,
+    version: number,
+    messageCount: number,
+    slot?: number,
+    routeId?: number,
+  ): Channel {
     const key = `${agentId}/${name}`;
-    const ch = new Channel(storageId, agentId, name, slot ?? this.store.open(key), routeId ?? this.router.channelId(key), version, messageCount);
+    const ch = new Channel(
+      storageId,
+      agentId,
+      name,
+      slot ?? this.store.open(key),
+      routeId ?? this.router.channelId(key),
+      version,
+      messageCount,
+    );
     this.channels.set(key, ch);
     this.slots[ch.slot] = ch;
     let names = this.byAgent.get(agentId);

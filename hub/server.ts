@@ -70,7 +70,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   const auth = options.auth ?? true;
   const limits: HubLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const retention: RetentionOptions = { ...DEFAULT_RETENTION, ...options.retention };
-  const secret = auth ? options.secret ?? loadSecret(dataDir) : "";
+  const secret = auth ? (options.secret ?? loadSecret(dataDir)) : "";
   if (!auth) {
     log("WARNING: authentication is OFF (--no-auth): anyone who can reach this port can read and write every channel.");
   }
@@ -129,10 +129,13 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   });
   // Hello deadlines and idle timeouts, checked by one sweep rather than a timer per socket.
   const shortest = Math.min(...[limits.helloTimeoutMs, limits.idleTimeoutMs].filter((t) => t > 0), 4000);
-  const sweep = setInterval(() => {
-    const now = performance.now();
-    for (const conn of connections.values()) conn.checkTimers(now);
-  }, Math.max(10, Math.floor(shortest / 4)));
+  const sweep = setInterval(
+    () => {
+      const now = performance.now();
+      for (const conn of connections.values()) conn.checkTimers(now);
+    },
+    Math.max(10, Math.floor(shortest / 4)),
+  );
   sweep.unref();
 
   let failedResolve!: (e: Error) => void;
@@ -238,7 +241,10 @@ function guardConnections(server: Server, limits: HubLimits, log: (line: string)
       refused++;
       const now = Date.now();
       if (now - lastLog >= 1000) {
-        const which = total >= limits.maxConnections ? `${limits.maxConnections} connections in total` : `${limits.maxConnectionsPerAddress} connections from ${address}`;
+        const which =
+          total >= limits.maxConnections
+            ? `${limits.maxConnections} connections in total`
+            : `${limits.maxConnectionsPerAddress} connections from ${address}`;
         log(`connection cap: refused ${refused} connection(s) beyond ${which}`);
         lastLog = now;
         refused = 0;

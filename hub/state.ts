@@ -111,7 +111,16 @@ export class HubState implements WriteSink, HubParts {
     checkMessage(this, agentId, name, data, messageId);
     const ts = Date.now();
     this.storage.submit(
-      { kind: "message", agentId, channel: name, data, messageId, logId: messageId === undefined ? this.ids.next(ts) : undefined, ts, author },
+      {
+        kind: "message",
+        agentId,
+        channel: name,
+        data,
+        messageId,
+        logId: messageId === undefined ? this.ids.next(ts) : undefined,
+        ts,
+        author,
+      },
       done,
     );
   }
@@ -124,7 +133,14 @@ export class HubState implements WriteSink, HubParts {
   /** `createMessage` for request/response callers: resolves once the message is durable. */
   createMessageDurably(agentId: string, name: string, data: Uint8Array, messageId?: string, author?: string): Promise<StoredMessage> {
     return new Promise((resolve, reject) =>
-      this.createMessage(agentId, name, data, messageId, this.durably((out) => resolve(out.message!), reject), author),
+      this.createMessage(
+        agentId,
+        name,
+        data,
+        messageId,
+        this.durably((out) => resolve(out.message!), reject),
+        author,
+      ),
     );
   }
 
@@ -154,10 +170,17 @@ export class HubState implements WriteSink, HubParts {
           throw new TagwireError("TAGWIRE_ERR_FORBIDDEN", `device ${writer} may not write ${f.agentId}/${f.channel}`);
         }
         const id = reqId;
-        this.publish(f.agentId, f.channel, f.diff, f, (out, err) => {
-          if (err) replyTo.error(id, codeOf(err), err.message);
-          else if (id !== 0) replyTo.enqueue(encodePublishAck(id, out!.version, out!.diff));
-        }, writer);
+        this.publish(
+          f.agentId,
+          f.channel,
+          f.diff,
+          f,
+          (out, err) => {
+            if (err) replyTo.error(id, codeOf(err), err.message);
+            else if (id !== 0) replyTo.enqueue(encodePublishAck(id, out!.version, out!.diff));
+          },
+          writer,
+        );
       } catch (err) {
         replyTo.error(reqId, codeOf(err), (err as Error).message);
       }
@@ -203,7 +226,14 @@ export class HubState implements WriteSink, HubParts {
   }
 
   /** Messages with after < ts < before, newest `limit`, oldest first. */
-  messages(agentId: string, name: string, before: number | undefined, after: number | undefined, limit: number, maxBytes?: number): StoredMessage[] | Promise<StoredMessage[]> {
+  messages(
+    agentId: string,
+    name: string,
+    before: number | undefined,
+    after: number | undefined,
+    limit: number,
+    maxBytes?: number,
+  ): StoredMessage[] | Promise<StoredMessage[]> {
     const ch = this.registry.get(agentId, name);
     if (!ch) return [];
     return this.storage.messages(ch.id, before ?? Number.MAX_SAFE_INTEGER, after ?? -1, limit, maxBytes);

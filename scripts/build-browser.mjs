@@ -69,8 +69,19 @@ const slimWasm = {
 export async function buildViewer({ outDir = join(root, "dist"), minify = true } = {}) {
   const www = join(outDir, "viewer", "www");
   mkdirSync(www, { recursive: true });
-  await esbuild.build({ ...common(minify), entryPoints: [join(root, "viewer/src/main.ts")], outfile: join(www, "viewer.js"), sourcemap: minify ? false : "inline" });
-  await esbuild.build({ entryPoints: [join(root, "viewer/style.css")], outfile: join(www, "viewer.css"), bundle: true, minify, logLevel: "warning" });
+  await esbuild.build({
+    ...common(minify),
+    entryPoints: [join(root, "viewer/src/main.ts")],
+    outfile: join(www, "viewer.js"),
+    sourcemap: minify ? false : "inline",
+  });
+  await esbuild.build({
+    entryPoints: [join(root, "viewer/style.css")],
+    outfile: join(www, "viewer.css"),
+    bundle: true,
+    minify,
+    logLevel: "warning",
+  });
   copyFileSync(join(root, "viewer/index.html"), join(www, "index.html"));
   copyFileSync(join(root, "viewer/favicon.svg"), join(www, "favicon.svg"));
   return www;

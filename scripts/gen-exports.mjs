@@ -14,7 +14,11 @@ for (const file of readdirSync(new URL("assembly/", root))) {
   if (!file.endsWith(".ts")) continue;
   const src = readFileSync(new URL(`assembly/${file}`, root), "utf8");
   for (const m of src.matchAll(/export function (\w+)\(([^)]*)\)/g)) {
-    const params = m[2].split(",").map((p) => p.trim()).filter(Boolean).map((p) => p.split(":")[0].trim());
+    const params = m[2]
+      .split(",")
+      .map((p) => p.trim())
+      .filter(Boolean)
+      .map((p) => p.split(":")[0].trim());
     names.set(m[1], params);
   }
 }

@@ -47,12 +47,15 @@ const hex = `0x${hash.toString(16).padStart(8, "0")}`;
 // AssemblyScript: @inline constants, usable as immediate offsets of load/store.
 let as = header + "// Status codes, flags and record layouts shared with the binding (bindings/core/layout.generated.ts).\n\n";
 as += `// @ts-ignore: decorator\n@inline export const LAYOUT_HASH: u32 = ${hex};\n\n`;
-for (const [k, [v, doc]] of Object.entries(spec.status)) as += `/** ${doc} */\n// @ts-ignore: decorator\n@inline export const ${k}: i32 = ${v};\n`;
+for (const [k, [v, doc]] of Object.entries(spec.status))
+  as += `/** ${doc} */\n// @ts-ignore: decorator\n@inline export const ${k}: i32 = ${v};\n`;
 as += "\n";
-for (const [k, [v, doc]] of Object.entries(spec.constants)) as += `/** ${doc} */\n// @ts-ignore: decorator\n@inline export const ${k}: i32 = ${v};\n`;
+for (const [k, [v, doc]] of Object.entries(spec.constants))
+  as += `/** ${doc} */\n// @ts-ignore: decorator\n@inline export const ${k}: i32 = ${v};\n`;
 for (const r of records) {
   as += `\n// ${r.name} (${r.size} bytes): ${r.doc}\n// @ts-ignore: decorator\n@inline export const ${r.name}_SIZE: i32 = ${r.size};\n`;
-  for (const f of r.fields) as += `/** +${f.offset} ${f.type}: ${f.doc} */\n// @ts-ignore: decorator\n@inline export const ${r.name}_${f.field}: i32 = ${f.offset};\n`;
+  for (const f of r.fields)
+    as += `/** +${f.offset} ${f.type}: ${f.doc} */\n// @ts-ignore: decorator\n@inline export const ${r.name}_${f.field}: i32 = ${f.offset};\n`;
 }
 writeFileSync(new URL("assembly/layout.generated.ts", root), as);
 

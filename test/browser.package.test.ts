@@ -30,7 +30,28 @@ function rng(s: number): () => number {
 /** A random value of the protocol's data model (what documents and frames hold). */
 function randomValue(r: () => number, depth = 0): unknown {
   const kind = Math.floor(r() * (depth > 4 ? 6 : 9));
-  const ints = [0, 1, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1, -1, -32, -33, -128, -129, -32768, -32769, -(2 ** 31), -(2 ** 31) - 1];
+  const ints = [
+    0,
+    1,
+    127,
+    128,
+    255,
+    256,
+    65535,
+    65536,
+    2 ** 32 - 1,
+    2 ** 32,
+    2 ** 53 - 1,
+    -1,
+    -32,
+    -33,
+    -128,
+    -129,
+    -32768,
+    -32769,
+    -(2 ** 31),
+    -(2 ** 31) - 1,
+  ];
   switch (kind) {
     case 0:
       return null;
@@ -69,7 +90,13 @@ function randomValue(r: () => number, depth = 0): unknown {
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 /** Normalises what a decoder returns (msgpackr gives Buffers in Node) for comparison. */
 const plain = (v: unknown): unknown =>
-  v instanceof Uint8Array ? Array.from(v) : Array.isArray(v) ? v.map(plain) : v && typeof v === "object" ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)])) : v;
+  v instanceof Uint8Array
+    ? Array.from(v)
+    : Array.isArray(v)
+      ? v.map(plain)
+      : v && typeof v === "object"
+        ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]))
+        : v;
 
 describe("the browser msgpack codec (replaces msgpackr in browser builds)", () => {
   const lite = new LitePackr({ int64AsType: "number" });
@@ -105,7 +132,10 @@ describe("the browser msgpack codec (replaces msgpackr in browser builds)", () =
   });
 
   test("frames.ts decodes a batch through it exactly as through msgpackr", () => {
-    const batch = msgpackr.pack([[16, 7, { version: 3, diff: msgpackr.pack({ a: 1 }), message: null }], [19, "dev", "tag_values", 4, msgpackr.pack({ b: 2 })]]);
+    const batch = msgpackr.pack([
+      [16, 7, { version: 3, diff: msgpackr.pack({ a: 1 }), message: null }],
+      [19, "dev", "tag_values", 4, msgpackr.pack({ b: 2 })],
+    ]);
     const viaLite = lite.unpack(batch) as unknown[];
     expect(plain(viaLite)).toEqual(plain(msgpackr.unpack(batch)));
     expect(decodeFrames(batch)[1]).toMatchObject({ type: "aggregate", agentId: "dev", version: 4 });
@@ -173,7 +203,14 @@ describe("the standalone bundles in Chromium", () => {
       logOverride: { "unsupported-dynamic-import": "silent" },
     });
     writeFileSync(join(packageDir, "bundled.html"), page("bundled.js"));
-    hub = await startHub({ port: 0, host: "127.0.0.1", dataDir: data.dir, auth: false, log: () => {}, httpFallback: createViewerHandler({ dir: packageDir }) });
+    hub = await startHub({
+      port: 0,
+      host: "127.0.0.1",
+      dataDir: data.dir,
+      auth: false,
+      log: () => {},
+      httpFallback: createViewerHandler({ dir: packageDir }),
+    });
     browser = await launchChromium();
   }, 60_000);
 
@@ -218,7 +255,16 @@ describe("the standalone bundles in Chromium", () => {
         expect(code, `${c} carries mqtt.js`).not.toMatch(/node_modules\/mqtt\//);
         expect(code.length, `${c} is more than a runtime helper`).toBeLessThan(1024);
       }
-      const known = ["/embedded.html", "/slim.html", "/bundled.html", "/tagwire.js", "/tagwire.slim.js", "/bundled.js", "/tagwire.wasm", "/favicon.ico"];
+      const known = [
+        "/embedded.html",
+        "/slim.html",
+        "/bundled.html",
+        "/tagwire.js",
+        "/tagwire.slim.js",
+        "/bundled.js",
+        "/tagwire.wasm",
+        "/favicon.ico",
+      ];
       expect(requests.filter((p) => !known.includes(p) && !chunks.includes(p))).toEqual([]);
       expect(errors).toEqual([]);
       await page.close();
@@ -232,7 +278,8 @@ test("size: core + WebSocket client under 44 KB gzipped (slim build), against MQ
   const script = new URL("../scripts/build-browser.mjs", import.meta.url).href;
   const { measureSizes } = (await import(script)) as { measureSizes(): Promise<Array<{ what: string; raw: number; gzip: number }>> };
   const rows = await measureSizes();
-  for (const r of rows) console.log(`${r.what.padEnd(70)} ${(r.raw / 1024).toFixed(1).padStart(7)} KB min ${(r.gzip / 1024).toFixed(1).padStart(6)} KB gzip`);
+  for (const r of rows)
+    console.log(`${r.what.padEnd(70)} ${(r.raw / 1024).toFixed(1).padStart(7)} KB min ${(r.gzip / 1024).toFixed(1).padStart(6)} KB gzip`);
   const slim = rows.find((r) => r.what.startsWith("core + WebSocket client, slim"))!;
   const mqtt = rows.find((r) => r.what.startsWith("anchor: MQTT.js"))!;
   expect(slim.gzip).toBeLessThan(44 * 1024);

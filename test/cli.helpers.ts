@@ -14,7 +14,9 @@ export function assertBuilt(): void {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` before the CLI tests`);
   const built = statSync(CLI).mtimeMs;
   const sources = [
-    ...readdirSync(join(ROOT, "cli")).filter((f) => f.endsWith(".ts")).map((f) => join(ROOT, "cli", f)),
+    ...readdirSync(join(ROOT, "cli"))
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => join(ROOT, "cli", f)),
     join(ROOT, "examples/demo.ts"),
     join(ROOT, "viewer/serve.ts"),
   ];
@@ -45,7 +47,9 @@ export function run(args: string[], options: { env?: NodeJS.ProcessEnv; input?: 
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`tagwire ${args.join(" ")} did not finish in ${options.timeoutMs ?? 20_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+      reject(
+        new Error(`tagwire ${args.join(" ")} did not finish in ${options.timeoutMs ?? 20_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`),
+      );
     }, options.timeoutMs ?? 20_000);
     child.once("exit", (code) => {
       clearTimeout(timer);

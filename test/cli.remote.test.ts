@@ -62,13 +62,20 @@ describe("writing and reading", () => {
     expect(first.code).toBe(0);
     expect(first.stdout).toBe('version 1, diff {"t":21.5,"unit":"C"}\n');
     expect((await as(DEV, "publish", "dev-1/sensors/temp", '{"t": 21.5}')).stdout).toBe("version 1 (nothing changed)\n");
-    expect((await as(DEV, "publish", "dev-1/sensors/temp", '{"t": 22, "unit": null}')).stdout).toBe('version 2, diff {"t":22,"unit":null}\n');
+    expect((await as(DEV, "publish", "dev-1/sensors/temp", '{"t": 22, "unit": null}')).stdout).toBe(
+      'version 2, diff {"t":22,"unit":null}\n',
+    );
 
     const got = await as(OPS, "get", "dev-1/sensors/temp");
     expect(got.code).toBe(0);
     expect(got.stdout).toBe('{\n  "t": 22\n}\n');
     expect((await as(OPS, "get", "dev-1/sensors/temp", "--compact")).stdout).toBe('{"t":22}\n');
-    expect(JSON.parse((await as(OPS, "get", "dev-1/sensors/temp", "--meta")).stdout)).toEqual({ agentId: "dev-1", channel: "sensors/temp", version: 2, aggregate: { t: 22 } });
+    expect(JSON.parse((await as(OPS, "get", "dev-1/sensors/temp", "--meta")).stdout)).toEqual({
+      agentId: "dev-1",
+      channel: "sensors/temp",
+      version: 2,
+      aggregate: { t: 22 },
+    });
     // The in-process device sees the CLI's write like any other.
     expect(await device.getAggregate("sensors/temp")).toEqual({ t: 22 });
 
@@ -80,7 +87,9 @@ describe("writing and reading", () => {
 
   test("--log and --message append to the log; history prints it with times", async () => {
     const before = Date.now();
-    expect((await as(DEV, "publish", "dev-1/events", '{"door": "open"}', "--log")).stdout).toMatch(/^version 1, diff \{"door":"open"\}\nlogged as message \S+\n$/);
+    expect((await as(DEV, "publish", "dev-1/events", '{"door": "open"}', "--log")).stdout).toMatch(
+      /^version 1, diff \{"door":"open"\}\nlogged as message \S+\n$/,
+    );
     const msg = await as(DEV, "publish", "dev-1/events", '"a plain string is fine for a message"', "--message");
     expect(msg.code).toBe(0);
     expect(msg.stdout).toMatch(/^message \S+ at \d{4}-\d\d-\d\dT/);
@@ -114,7 +123,9 @@ describe("writing and reading", () => {
     expect(all.code).toBe(0);
     expect(all.stdout).toMatch(/^dev-1\n/);
     expect(all.stdout).toMatch(/\n {2}tag_values\s+v1\n/);
-    expect(JSON.parse((await as(OPS, "channels", "--json")).stdout)["dev-1"]).toEqual(expect.arrayContaining(["events", "sensors/temp", "tag_values"]));
+    expect(JSON.parse((await as(OPS, "channels", "--json")).stdout)["dev-1"]).toEqual(
+      expect.arrayContaining(["events", "sensors/temp", "tag_values"]),
+    );
 
     // A viewer limited to dev-1 may not list every agent: it is told to name one.
     const limited = await as(PEEK, "channels");
@@ -153,7 +164,17 @@ describe("writing and reading", () => {
 
 describe("exit codes", () => {
   test("1: usage errors", async () => {
-    const cases = [["get"], ["get", "no-channel"], ["get", "bad agent/x"], ["publish", "dev-1/x", "{not json"], ["publish", "dev-1/x", "[1,2]"], ["history", "dev-1/x", "--since", "soon"], ["history", "dev-1/x", "--limit", "5000"], ["follow", "dev-1/a/#/b"], ["channels", "a", "b"]];
+    const cases = [
+      ["get"],
+      ["get", "no-channel"],
+      ["get", "bad agent/x"],
+      ["publish", "dev-1/x", "{not json"],
+      ["publish", "dev-1/x", "[1,2]"],
+      ["history", "dev-1/x", "--since", "soon"],
+      ["history", "dev-1/x", "--limit", "5000"],
+      ["follow", "dev-1/a/#/b"],
+      ["channels", "a", "b"],
+    ];
     const results = await Promise.all(cases.map((args) => as(OPS, ...args)));
     for (const [i, r] of results.entries()) {
       expect(r.code, cases[i]!.join(" ")).toBe(1);
@@ -163,7 +184,14 @@ describe("exit codes", () => {
 
   test("2: the hub is unreachable", async () => {
     const dead = `http://127.0.0.1:${await closedPort()}`;
-    const cases = [["get", "dev-1/x"], ["publish", "dev-1/x", "{}"], ["history", "dev-1/x"], ["channels", "dev-1"], ["channels"], ["follow", "dev-1/#"]];
+    const cases = [
+      ["get", "dev-1/x"],
+      ["publish", "dev-1/x", "{}"],
+      ["history", "dev-1/x"],
+      ["channels", "dev-1"],
+      ["channels"],
+      ["follow", "dev-1/#"],
+    ];
     const results = await Promise.all(cases.map((args) => run([...args, "--url", dead])));
     for (const [i, r] of results.entries()) {
       expect(r.code, cases[i]!.join(" ")).toBe(2);

@@ -18,7 +18,8 @@ const temp = () => {
 
 beforeAll(() => {
   assertBuilt();
-  if (!existsSync(join(ROOT, "dist/viewer/www/index.html"))) throw new Error("dist/viewer/www is missing: `npm run build` builds the viewer");
+  if (!existsSync(join(ROOT, "dist/viewer/www/index.html")))
+    throw new Error("dist/viewer/www is missing: `npm run build` builds the viewer");
 });
 
 afterAll(() => {
@@ -62,7 +63,9 @@ test("start: hub + viewer + a device that answers commands; SIGTERM stops it wit
       "the heater tag to turn on",
     );
     // The action was cleared by the app once handled.
-    expect(JSON.parse((await run(["get", "climate-chamber/ui_cmds", "--url", base!, "--compact"])).stdout)).toMatchObject({ climate: { setpoint: 24 } });
+    expect(JSON.parse((await run(["get", "climate-chamber/ui_cmds", "--url", base!, "--compact"])).stdout)).toMatchObject({
+      climate: { setpoint: 24 },
+    });
     expect(JSON.parse((await run(["get", "climate-chamber/ui_cmds", "--url", base!, "--compact"])).stdout).climate.start).toBeUndefined();
 
     demo.child.kill("SIGTERM");

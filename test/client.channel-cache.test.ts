@@ -33,11 +33,16 @@ async function harness(catchUpLimit = 100) {
   const cache: ChannelCache = new ChannelCache({
     source: {
       readAggregate: async (agentId, channel) => {
-        const res = (await r.request("read", { type: "getAggregate", reqId: 0, agentId, channel })) as { version: number; aggregate: Uint8Array };
+        const res = (await r.request("read", { type: "getAggregate", reqId: 0, agentId, channel })) as {
+          version: number;
+          aggregate: Uint8Array;
+        };
         return { version: res.version, aggregate: decodeDoc(res.aggregate) };
       },
       getMessages: async (agentId, channel, query) => {
-        const res = (await r.request("read", { type: "getMessages", reqId: 0, agentId, channel, ...query })) as { messages: { id: string; ts: number; data: Uint8Array }[] };
+        const res = (await r.request("read", { type: "getMessages", reqId: 0, agentId, channel, ...query })) as {
+          messages: { id: string; ts: number; data: Uint8Array }[];
+        };
         return res.messages.map((m) => ({ id: m.id, agentId, channel, ts: m.ts, data: decodeDoc(m.data) }));
       },
       gen: () => 1,
@@ -66,7 +71,9 @@ async function harness(catchUpLimit = 100) {
       } else if (f.type === "getMessages") {
         reads.push(`messages ${f.channel} after ${f.after}`);
         const after = f.after ?? -1;
-        peer.ack(f.reqId, { messages: model.messages.filter((m) => m.ts > after).map((m) => ({ id: m.id, ts: m.ts, data: encodeValue(m.data) })) });
+        peer.ack(f.reqId, {
+          messages: model.messages.filter((m) => m.ts > after).map((m) => ({ id: m.id, ts: m.ts, data: encodeValue(m.data) })),
+        });
       }
     };
     if (delayMs > 0) setTimeout(answer, delayMs);
@@ -76,13 +83,17 @@ async function harness(catchUpLimit = 100) {
   const listen = (agentId: string, pattern: string, into: ChannelEvent[] = events) => cache.subs.add(agentId, pattern, (e) => into.push(e));
   const sync = (subId: number, channel: string, version: number, aggregate: Json) =>
     peer.send({ type: "sync", subId, agentId: "dev", channel, version, aggregate: encodeValue(aggregate) });
-  const aggregate = (channel: string, version: number, diff: Json) => peer.send({ type: "aggregate", agentId: "dev", channel, version, diff: encodeValue(diff) });
-  const message = (channel: string, id: string, ts: number, data: Json) => peer.send({ type: "message", agentId: "dev", channel, id, ts, data: encodeValue(data) });
+  const aggregate = (channel: string, version: number, diff: Json) =>
+    peer.send({ type: "aggregate", agentId: "dev", channel, version, diff: encodeValue(diff) });
+  const message = (channel: string, id: string, ts: number, data: Json) =>
+    peer.send({ type: "message", agentId: "dev", channel, id, ts, data: encodeValue(data) });
   return { cache, peer, model, reads, errors, events, listen, sync, aggregate, message, setDelay: (ms: number) => (delayMs = ms) };
 }
 
 const summary = (events: ChannelEvent[]) =>
-  events.map((e) => (e.type === "message" ? `message ${e.message.id}` : `${e.type} ${e.channel} v${e.version} ${JSON.stringify(e.aggregate)}`));
+  events.map((e) =>
+    e.type === "message" ? `message ${e.message.id}` : `${e.type} ${e.channel} v${e.version} ${JSON.stringify(e.aggregate)}`,
+  );
 
 describe("channel cache", () => {
   it("applies aggregates in version order and drops ones it already has; payloads are frozen", async () => {

@@ -35,7 +35,9 @@ describe("browser-safe static imports", () => {
     it(`${entry} reaches no Node-only module`, () => {
       const { files, bare } = staticGraph(entry);
       expect(files.size).toBeGreaterThan(3);
-      const offenders = [...bare].filter(([spec]) => NODE_ONLY.test(spec)).map(([spec, file]) => `${spec} (from ${file.slice(ROOT.length + 1)})`);
+      const offenders = [...bare]
+        .filter(([spec]) => NODE_ONLY.test(spec))
+        .map(([spec, file]) => `${spec} (from ${file.slice(ROOT.length + 1)})`);
       expect(offenders).toEqual([]);
       expect([...files].some((f) => f.endsWith("outbox-sqlite.ts"))).toBe(false);
     });

@@ -32,7 +32,14 @@ function harness(options: { window?: number; queue?: ConstructorParameters<typeo
       state.near?.close(reason);
     },
   };
-  const drain = new OutboxDrain(outbox, r, q, connection, (e, context) => errors.push(`${context}: ${(e as Error).message}`), options.window);
+  const drain = new OutboxDrain(
+    outbox,
+    r,
+    q,
+    connection,
+    (e, context) => errors.push(`${context}: ${(e as Error).message}`),
+    options.window,
+  );
   cleanup.push(() => {
     q.close();
     state.near?.close();

@@ -68,7 +68,10 @@ describe("composeWrites", () => {
       }
       composed++;
       const got = c.replace ? c.data : applyDiff(state, c.data);
-      expect(deepEqual(got, expected), `seed ${SEED} case ${i}: ${JSON.stringify({ state, d1, d2, w1r: replaceFirst, w2r: replaceSecond, c })}`).toBe(true);
+      expect(
+        deepEqual(got, expected),
+        `seed ${SEED} case ${i}: ${JSON.stringify({ state, d1, d2, w1r: replaceFirst, w2r: replaceSecond, c })}`,
+      ).toBe(true);
     }
     // Both outcomes must really occur, or the test proves nothing.
     expect(composed).toBeGreaterThan(2500);
@@ -83,7 +86,10 @@ describe("composeWrites", () => {
     expect(composeWrites(write({ a: 1 }, { kind: "message" }), write({ a: 2 }))).toBeUndefined();
     expect(composeWrites(write({ a: 1 }), write({ a: 2 }, { channel: "other" }))).toBeUndefined();
     expect(composeWrites(write({ a: 1 }), write({ b: 2 }, { replaceKeys: ["b"] }))).toBeUndefined();
-    expect(composeWrites(write({ a: { x: 1 } }), write({ a: { y: 2 }, b: null }))).toEqual({ data: { a: { x: 1, y: 2 }, b: null }, replace: false });
+    expect(composeWrites(write({ a: { x: 1 } }), write({ a: { y: 2 }, b: null }))).toEqual({
+      data: { a: { x: 1, y: 2 }, b: null },
+      replace: false,
+    });
     // A nested null deletes or is stored verbatim depending on what the hub holds: not folded.
     expect(composeWrites(write({ a: { x: 1 } }), write({ a: { y: null } }))).toBeUndefined();
     expect(composeWrites(write({ a: 1 }), write({ z: 1 }, { replace: true }))).toEqual({ data: { z: 1 }, replace: true });
@@ -119,7 +125,10 @@ function outboxContract(name: string, make: () => Outbox) {
       const c = box.add(write({ u: 3 }, { id: "c" }));
       expect(c.seq).toBe(b.seq); // folded into b, which was not attempted
       let list = box.peek();
-      expect(list.map((e) => [e.id, e.attempted])).toEqual([["a", true], ["b", false]]);
+      expect(list.map((e) => [e.id, e.attempted])).toEqual([
+        ["a", true],
+        ["b", false],
+      ]);
       expect(list[0]!.data).toEqual({ t: 1 });
       box.remove([a.seq]);
       list = box.peek();

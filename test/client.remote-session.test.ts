@@ -77,7 +77,12 @@ describe("remote session over a scripted peer", () => {
     const data = { blob: "z".repeat(1_000) };
     const results: Promise<string>[] = [];
     for (let i = 0; i < 40; i++) {
-      results.push(s.publish("dev", `c${i}`, data).then(() => `ok ${i}`, (e: TagwireError) => e.code));
+      results.push(
+        s.publish("dev", `c${i}`, data).then(
+          () => `ok ${i}`,
+          (e: TagwireError) => e.code,
+        ),
+      );
       await new Promise((r) => setTimeout(r, 0));
     }
     expect(s.queuedBytes).toBeGreaterThan(10_000);
@@ -99,7 +104,14 @@ describe("remote session over a scripted peer", () => {
       peer.onFrame((f) => {
         if (f.type === "subscribe") {
           peer.ack(f.reqId, { subId: f.subId });
-          peer.send({ type: "sync", subId: f.subId, agentId: "dev", channel: "state", version: f.known ? 5 : 2, aggregate: encodeValue({ v: f.known ? 5 : 2 }) });
+          peer.send({
+            type: "sync",
+            subId: f.subId,
+            agentId: "dev",
+            channel: "state",
+            version: f.known ? 5 : 2,
+            aggregate: encodeValue({ v: f.known ? 5 : 2 }),
+          });
         } else if (f.type === "publish") peer.ack(f.reqId, WRITE_ACK);
       }),
     );

@@ -135,12 +135,22 @@ describe("request matching", () => {
     const w = (i: number): OutboxWrite => ({ kind: "publish", id: `w${i}`, agentId: "a", channel: "c", data: { s: "y".repeat(150) } });
     const first = r.request("write", writeFrame(w(0)), w(0));
     await until(() => near.bufferedAmount > 100);
-    const results = Array.from({ length: 10 }, (_, i) => r.request("write", writeFrame(w(i + 1)), w(i + 1)).then(() => "ok", (e: TagwireError) => e.code));
+    const results = Array.from({ length: 10 }, (_, i) =>
+      r.request("write", writeFrame(w(i + 1)), w(i + 1)).then(
+        () => "ok",
+        (e: TagwireError) => e.code,
+      ),
+    );
     // A read bigger than the room left is refused too.
-    const readResult = r.request("read", read("l".repeat(240))).then(() => "ok", (e: TagwireError) => e.code);
+    const readResult = r.request("read", read("l".repeat(240))).then(
+      () => "ok",
+      (e: TagwireError) => e.code,
+    );
     // Control frames still go into the queue.
     const ping = r.request("ping", { type: "ping", reqId: 0 });
-    const refused = (await Promise.race([Promise.all(results), new Promise((res) => setTimeout(res, 100, "pending"))])) as string[] | string;
+    const refused = (await Promise.race([Promise.all(results), new Promise((res) => setTimeout(res, 100, "pending"))])) as
+      | string[]
+      | string;
     expect(refused).toBe("pending"); // the accepted ones wait for acks
     peer.resume();
     peer.onFrame((f) => peer.ack(f.reqId, { ts: 1, version: 1, diff: new Uint8Array([0x80]), message: null }));

@@ -92,12 +92,23 @@ describe("connect()", () => {
     await pump.publish("state", { rpm: 10, mode: { auto: true } });
     viewer.subscribe("#", (e) => void events.push(e), { agentId: "pump-1" });
     await until(() => events.length === 1, 5000, "sync");
-    expect(events[0]).toMatchObject({ type: "sync", agentId: "pump-1", channel: "state", version: 1, aggregate: { rpm: 10, mode: { auto: true } } });
+    expect(events[0]).toMatchObject({
+      type: "sync",
+      agentId: "pump-1",
+      channel: "state",
+      version: 1,
+      aggregate: { rpm: 10, mode: { auto: true } },
+    });
     const r = await pump.publish("state", { mode: { auto: false }, rpm: 10 });
     expect(r).toMatchObject({ version: 2, diff: { mode: { auto: false } } });
     const m = await pump.createMessage("log", { text: "started" });
     await until(() => events.length === 3, 5000, "events");
-    expect(events[1]).toMatchObject({ type: "aggregate", version: 2, diff: { mode: { auto: false } }, aggregate: { rpm: 10, mode: { auto: false } } });
+    expect(events[1]).toMatchObject({
+      type: "aggregate",
+      version: 2,
+      diff: { mode: { auto: false } },
+      aggregate: { rpm: 10, mode: { auto: false } },
+    });
     expect(events[2]).toMatchObject({ type: "message", channel: "log", message: { id: m.id, data: { text: "started" } } });
     expect(Object.isFrozen(events[1]!.type === "aggregate" && events[1]!.aggregate)).toBe(true);
     expect(await viewer.getAggregate("state", { agentId: "pump-1" })).toEqual({ rpm: 10, mode: { auto: false } });
@@ -110,7 +121,9 @@ describe("connect()", () => {
     const bad = createToken("another-secret", { agentId: "pump-1", role: "device" });
     const started = proxy.accepted;
     const quiet = { onError: () => {} };
-    await expect(connect(viaProxy(), { agentId: "pump-1", token: bad, ...FAST, ...quiet })).rejects.toMatchObject({ code: "TAGWIRE_ERR_AUTH" });
+    await expect(connect(viaProxy(), { agentId: "pump-1", token: bad, ...FAST, ...quiet })).rejects.toMatchObject({
+      code: "TAGWIRE_ERR_AUTH",
+    });
     await new Promise((r) => setTimeout(r, 300));
     expect(proxy.accepted - started).toBe(1);
     // A token for another agent is refused the same way.
@@ -126,7 +139,9 @@ describe("connect()", () => {
 
   it("times out when nothing answers, and picks transports by URL protocol", async () => {
     proxy.setMode("down");
-    await expect(connect(viaProxy(), { agentId: "pump-1", connectTimeoutMs: 300, ...FAST })).rejects.toMatchObject({ code: "TAGWIRE_ERR_TIMEOUT" });
+    await expect(connect(viaProxy(), { agentId: "pump-1", connectTimeoutMs: 300, ...FAST })).rejects.toMatchObject({
+      code: "TAGWIRE_ERR_TIMEOUT",
+    });
     expect(() => transportFor("gopher://x")).toThrow(/no transport/);
     for (const u of ["ws://h", "wss://h", "mqtt://h", "mqtts://h", "memory://h"]) expect(typeof transportFor(u)).toBe("function");
   });
@@ -160,7 +175,13 @@ describe("reconnect", () => {
     await until(() => events.length >= before + 4, 5000, "resync events");
     const after = events.slice(before);
     const resynced = after.filter((e) => e.type === "resynced");
-    expect(resynced).toContainEqual({ type: "resynced", agentId: "rs-writer", channel: "state", version: 4, aggregate: { n: 4, extra: true } });
+    expect(resynced).toContainEqual({
+      type: "resynced",
+      agentId: "rs-writer",
+      channel: "state",
+      version: 4,
+      aggregate: { n: 4, extra: true },
+    });
     expect(resynced.map((e) => e.channel).sort()).toEqual(["state", "untouched"]);
     // The log channel did not change its aggregate (version 0): no resync for it.
     const missed = after.filter((e) => e.type === "message").map((e) => (e.type === "message" ? e.message.data : null));
@@ -309,9 +330,13 @@ describe("offline outbox", () => {
     const dir = tempDir();
     proxy.setMode("down");
     const t0 = Date.now();
-    const child = spawn(process.execPath, [await buildForChild("test/fixtures/client-offline-writer.ts"), viaProxy(), dir, token("ob-crash")], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const child = spawn(
+      process.execPath,
+      [await buildForChild("test/fixtures/client-offline-writer.ts"), viaProxy(), dir, token("ob-crash")],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     let out = "";
     await new Promise<void>((resolve, reject) => {
       child.stdout!.on("data", (d: Buffer) => {

@@ -18,7 +18,15 @@ beforeAll(async () => {
   for (const node of cluster.nodes) {
     const dir = tempDir();
     dirs.push(dir);
-    hubs.push(await startHub({ auth: true, secret: SECRET, log: () => {}, dataDir: dir.dir, nats: { servers: [node.url], replicas: 3, name: "conc" } }));
+    hubs.push(
+      await startHub({
+        auth: true,
+        secret: SECRET,
+        log: () => {},
+        dataDir: dir.dir,
+        nats: { servers: [node.url], replicas: 3, name: "conc" },
+      }),
+    );
   }
 }, 60_000);
 afterAll(async () => {

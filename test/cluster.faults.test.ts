@@ -41,7 +41,21 @@ class HubProcess {
   start(): Promise<void> {
     const p = spawn(
       process.execPath,
-      [this.cli, "hub", "--no-auth", "--host", "127.0.0.1", "--port", String(this.port), "--data-dir", this.dataDir, "--nats", this.nats, "--nats-replicas", "3"],
+      [
+        this.cli,
+        "hub",
+        "--no-auth",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(this.port),
+        "--data-dir",
+        this.dataDir,
+        "--nats",
+        this.nats,
+        "--nats-replicas",
+        "3",
+      ],
       { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, TAGWIRE_CLUSTER_NAME: undefined } },
     );
     this.proc = p;
@@ -131,8 +145,19 @@ describe("cluster faults", () => {
     let target = 0;
     const faults: Promise<void>[] = [];
     for (let i = 0; i < COUNT; i++) {
-      if (i === hubKillAt) faults.push(hubs[victimHub]!.kill().then(() => sleep(300)).then(() => hubs[victimHub]!.start()));
-      if (i === natsKillAt) faults.push(cluster!.kill(victimNode).then(() => sleep(1500)).then(() => cluster!.restart(victimNode)));
+      if (i === hubKillAt)
+        faults.push(
+          hubs[victimHub]!.kill()
+            .then(() => sleep(300))
+            .then(() => hubs[victimHub]!.start()),
+        );
+      if (i === natsKillAt)
+        faults.push(
+          cluster!
+            .kill(victimNode)
+            .then(() => sleep(1500))
+            .then(() => cluster!.restart(victimNode)),
+        );
       for (let attempt = 0; ; attempt++) {
         if (attempt > 200) throw new Error(`write ${i} never acknowledged (seed ${seed})`);
         try {
@@ -179,7 +204,11 @@ describe("cluster faults", () => {
     }
     expect(new Set(states).size).toBe(1);
     expect(states[0]).toBe(COUNT);
-    await eventually(async () => held, (v) => expect(v).toBe(COUNT), 10_000);
+    await eventually(
+      async () => held,
+      (v) => expect(v).toBe(COUNT),
+      10_000,
+    );
     await Promise.all([c?.close(), sub.close()]);
   }, 120_000);
 });

@@ -74,7 +74,10 @@ describe("cluster partition", () => {
     const a = await RawClient.connect(cut.url, "dev");
     const b = await RawClient.connect(ok.url, "dev");
     expect((await a.publish("dev", "state", { x: 1 })).version).toBe(1);
-    await eventually(() => b.request({ type: "getAggregate", reqId: 0, agentId: "dev", channel: "state" }), (g: any) => expect(g.version).toBe(1));
+    await eventually(
+      () => b.request({ type: "getAggregate", reqId: 0, agentId: "dev", channel: "state" }),
+      (g: any) => expect(g.version).toBe(1),
+    );
 
     relay!.cut();
     await eventually(
@@ -95,7 +98,11 @@ describe("cluster partition", () => {
 
     relay!.heal();
     // Back: it applies what it missed, then accepts writes again.
-    await eventually(() => a.request({ type: "getAggregate", reqId: 0, agentId: "dev", channel: "state" }), (g: any) => expect(g.version).toBe(2), 15_000);
+    await eventually(
+      () => a.request({ type: "getAggregate", reqId: 0, agentId: "dev", channel: "state" }),
+      (g: any) => expect(g.version).toBe(2),
+      15_000,
+    );
     const again = await eventually(
       async () => {
         try {

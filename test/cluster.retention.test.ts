@@ -41,7 +41,13 @@ const submit = (s: JetStreamStorage, w: Write) =>
   new Promise<WriteOutcome>((resolve, reject) => s.submit(w, (o, e) => (e ? reject(e) : resolve(o!))));
 
 async function openHub(node: number) {
-  const storage = new JetStreamStorage({ servers: [cluster.nodes[node]!.url], name: "ret", replicas: 3, retention: RETENTION, snapshotIntervalMs: 50 });
+  const storage = new JetStreamStorage({
+    servers: [cluster.nodes[node]!.url],
+    name: "ret",
+    replicas: 3,
+    retention: RETENTION,
+    snapshotIntervalMs: 50,
+  });
   const state = await HubState.open(await createCore(), storage, DEFAULT_LIMITS, RETENTION);
   return {
     storage,

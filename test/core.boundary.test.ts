@@ -17,7 +17,9 @@ async function liveExports(): Promise<Record<string, unknown>> {
 describe("core boundary", () => {
   it("the wasm exports exactly the typed interface, with the same arities", async () => {
     const module = await compileCore();
-    const names = WebAssembly.Module.exports(module).map((e) => e.name).sort();
+    const names = WebAssembly.Module.exports(module)
+      .map((e) => e.name)
+      .sort();
     expect(names).toEqual(Object.keys(CORE_EXPORT_ARITY).sort());
     const live = await liveExports();
     for (const [name, arity] of Object.entries(CORE_EXPORT_ARITY)) {

@@ -14,9 +14,7 @@ describe("core instance", () => {
   it("maps statuses to typed errors with stable codes", async () => {
     const core = await createCore();
     expect(() => core.instance.ok(3, "merge")).toThrowError(TagwireError);
-    expect(() => core.instance.ok(2, "decode")).toThrowError(
-      expect.objectContaining({ code: "TAGWIRE_ERR_INCOMPLETE", incomplete: true }),
-    );
+    expect(() => core.instance.ok(2, "decode")).toThrowError(expect.objectContaining({ code: "TAGWIRE_ERR_INCOMPLETE", incomplete: true }));
     expect(() => core.instance.ok(0, "noop")).not.toThrow();
   });
 });

@@ -13,9 +13,24 @@ import * as sdkJson from "../bindings/sdk/json.js";
 const compatDir = fileURLToPath(new URL("./fixtures/doover-compat/", import.meta.url));
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-interface RoundTrip { old: Json; new: Json; do_delete: boolean; diff: Json; applied: Json }
-interface ApplyCase { op: "apply"; data: Json; diff: Json; do_delete: boolean; result: Json }
-interface PayloadCase { payload: Json; valid: boolean }
+interface RoundTrip {
+  old: Json;
+  new: Json;
+  do_delete: boolean;
+  diff: Json;
+  applied: Json;
+}
+interface ApplyCase {
+  op: "apply";
+  data: Json;
+  diff: Json;
+  do_delete: boolean;
+  result: Json;
+}
+interface PayloadCase {
+  payload: Json;
+  valid: boolean;
+}
 
 const cases = JSON.parse(readFileSync(compatDir + "diffs.json", "utf8")) as (RoundTrip | ApplyCase)[];
 const payloads = JSON.parse(readFileSync(compatDir + "payload_validation.json", "utf8")) as PayloadCase[];
@@ -37,7 +52,13 @@ const corePayloadDivergence = (c: PayloadCase): boolean =>
  * comparison does too.
  */
 const zeroSign = (v: unknown): unknown =>
-  Object.is(v, -0) ? 0 : Array.isArray(v) ? v.map(zeroSign) : isObject(v) ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, zeroSign(x)])) : v;
+  Object.is(v, -0)
+    ? 0
+    : Array.isArray(v)
+      ? v.map(zeroSign)
+      : isObject(v)
+        ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, zeroSign(x)]))
+        : v;
 const same = (actual: unknown, expected: unknown) => expect(zeroSign(actual)).toEqual(zeroSign(expected));
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);

@@ -20,7 +20,14 @@ const FIXTURES = join(import.meta.dirname, "fixtures", "pydoover-http");
 
 interface Fixture {
   name: string;
-  request: { method: string; path: string; query: [string, string][]; headers: Record<string, string>; body_base64?: string; body_json?: unknown };
+  request: {
+    method: string;
+    path: string;
+    query: [string, string][];
+    headers: Record<string, string>;
+    body_base64?: string;
+    body_json?: unknown;
+  };
 }
 const fixtures = new Map<string, Fixture>(
   readdirSync(FIXTURES)
@@ -42,7 +49,11 @@ let hub: RunningHub;
 let dir: ReturnType<typeof tempDir>;
 const device = createToken(SECRET, { agentId: AGENT, role: "device" });
 
-function send(method: string, path: string, options: { headers?: Record<string, string>; body?: Buffer; token?: string | null } = {}): Promise<Reply> {
+function send(
+  method: string,
+  path: string,
+  options: { headers?: Record<string, string>; body?: Buffer; token?: string | null } = {},
+): Promise<Reply> {
   const url = new URL(path, hub.httpUrl);
   const headers: Record<string, string> = { ...options.headers };
   const token = options.token === undefined ? device : options.token;
@@ -101,7 +112,11 @@ describe("pydoover DataClient requests (recorded fixtures)", () => {
     expect(fixtures.size).toBeGreaterThanOrEqual(18);
     const big = fixtures.get("update_aggregate_gzip_log_replace")!.request;
     expect(big.headers["content-encoding"]).toBe("gzip");
-    expect(big.query).toEqual([["log_update", "true"], ["replace", "state.children.app"], ["replace", "note"]]);
+    expect(big.query).toEqual([
+      ["log_update", "true"],
+      ["replace", "state.children.app"],
+      ["replace", "note"],
+    ]);
     expect(fixtures.get("update_aggregate_small")!.request.headers["content-encoding"]).toBeUndefined();
     expect(fixtures.get("fetch_channel")!.request.headers.authorization).toMatch(/^Bearer /);
   });
@@ -266,7 +281,13 @@ describe("pydoover DataClient requests (recorded fixtures)", () => {
     const alarms = await replay("list_alarms");
     expect(alarms.status).toBe(501);
     expect(alarms.json.detail).toMatch(/alarms/);
-    for (const path of ["/api/billing/invoices", "/api/agents/1/notifications/endpoints", "/api/turn/token", "/api/agents/messages", "/api/agents/channels/x/summaries"]) {
+    for (const path of [
+      "/api/billing/invoices",
+      "/api/agents/1/notifications/endpoints",
+      "/api/turn/token",
+      "/api/agents/messages",
+      "/api/agents/channels/x/summaries",
+    ]) {
       const r = await send("GET", path);
       expect(r.status, path).toBe(501);
       expect(r.json.error).toBe("TAGWIRE_ERR_UNSUPPORTED");
@@ -348,7 +369,12 @@ describe("snowflakes and agent ids", () => {
 
   test("routes read keywords from the end, so channel names may hold '/'", () => {
     expect(parseDooverRoute("/api/agents/a/channels/site/pump/aggregate")).toEqual({ kind: "aggregate", agent: "a", channel: "site/pump" });
-    expect(parseDooverRoute("/api/agents/a/channels/x/messages/42")).toEqual({ kind: "message", agent: "a", channel: "x", messageId: "42" });
+    expect(parseDooverRoute("/api/agents/a/channels/x/messages/42")).toEqual({
+      kind: "message",
+      agent: "a",
+      channel: "x",
+      messageId: "42",
+    });
     expect(parseDooverRoute("/api/agents/a/channels/")).toEqual({ kind: "channels", agent: "a" });
     expect(parseDooverRoute("/agents/a/channels").kind).toBe("none");
   });

@@ -10,17 +10,40 @@ const proto = loadDeviceAgentProto() as any;
 const tagwire = cliPerFile();
 
 function call<T = any>(method: string, request: unknown, c: any): Promise<T> {
-  return new Promise((resolve, reject) => c[method](request, { deadline: Date.now() + 5000 }, (err: Error | null, res: T) => (err ? reject(err) : resolve(res))));
+  return new Promise((resolve, reject) =>
+    c[method](request, { deadline: Date.now() + 5000 }, (err: Error | null, res: T) => (err ? reject(err) : resolve(res))),
+  );
 }
 
 describe("tagwire hub --device-agent", () => {
   test("serves the Device Agent for --device-agent-id; without the id it is a usage error", async () => {
-    const bad = spawnSync(process.execPath, [tagwire.cli, "hub", "--port", "0", "--data-dir", tagwire.dataDir, "--device-agent", "127.0.0.1:0"], { encoding: "utf8", timeout: 15_000 });
+    const bad = spawnSync(
+      process.execPath,
+      [tagwire.cli, "hub", "--port", "0", "--data-dir", tagwire.dataDir, "--device-agent", "127.0.0.1:0"],
+      { encoding: "utf8", timeout: 15_000 },
+    );
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/--device-agent-id/);
-    const child = spawn(process.execPath, [tagwire.cli, "hub", "--port", "0", "--host", "127.0.0.1", "--data-dir", tagwire.dataDir, "--device-agent", "127.0.0.1:0", "--device-agent-id", "gw-cli"], {
-      stdio: ["ignore", "ignore", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        tagwire.cli,
+        "hub",
+        "--port",
+        "0",
+        "--host",
+        "127.0.0.1",
+        "--data-dir",
+        tagwire.dataDir,
+        "--device-agent",
+        "127.0.0.1:0",
+        "--device-agent-id",
+        "gw-cli",
+      ],
+      {
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
     let err = "";
     child.stderr!.on("data", (c: Buffer) => (err += c.toString()));
     const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));

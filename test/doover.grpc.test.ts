@@ -22,7 +22,9 @@ let health: any;
 const openCalls: grpc.ClientReadableStream<any>[] = [];
 
 function call<T = any>(method: string, request: unknown, c = client): Promise<T> {
-  return new Promise((resolve, reject) => c[method](request, { deadline: Date.now() + 5000 }, (err: Error | null, res: T) => (err ? reject(err) : resolve(res))));
+  return new Promise((resolve, reject) =>
+    c[method](request, { deadline: Date.now() + 5000 }, (err: Error | null, res: T) => (err ? reject(err) : resolve(res))),
+  );
 }
 
 /** Reads stream responses into an array; `next(n)` waits until n have arrived. */
@@ -44,7 +46,10 @@ function collect(stream: grpc.ClientReadableStream<any>) {
     next(n: number, ms = 5000): Promise<any[]> {
       if (got.length >= n) return Promise.resolve(got);
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`only ${got.length} of ${n} events: ${JSON.stringify(got.map((g) => g.event_name))}`)), ms);
+        const t = setTimeout(
+          () => reject(new Error(`only ${got.length} of ${n} events: ${JSON.stringify(got.map((g) => g.event_name))}`)),
+          ms,
+        );
         waiter = {
           n,
           resolve: () => {
@@ -61,7 +66,12 @@ const json = (s: string) => JSON.parse(s);
 
 beforeAll(async () => {
   dir = tempDir();
-  hub = await startHub({ dataDir: dir.dir, secret: SECRET, log: () => {}, deviceAgent: { address: "127.0.0.1:0", agentId: AGENT, maxStreams: MAX_STREAMS } });
+  hub = await startHub({
+    dataDir: dir.dir,
+    secret: SECRET,
+    log: () => {},
+    deviceAgent: { address: "127.0.0.1:0", agentId: AGENT, maxStreams: MAX_STREAMS },
+  });
   client = new proto.device_agent.deviceAgent(hub.deviceAgentAddress!, grpc.credentials.createInsecure());
   health = new proto.grpc.health.v1.Health(hub.deviceAgentAddress!, grpc.credentials.createInsecure());
 });
@@ -87,16 +97,27 @@ describe("unary methods", () => {
   });
 
   test("UpdateAggregate: data_json and Struct payloads merge, dotted replace_keys, return_aggregate, save_log", async () => {
-    const a = await call("UpdateAggregate", { channel_name: "tag_values", data_json: JSON.stringify({ app: { t: 1, id: 123456789012345 }, ui: { children: { x: { old: 1 } } } }) });
+    const a = await call("UpdateAggregate", {
+      channel_name: "tag_values",
+      data_json: JSON.stringify({ app: { t: 1, id: 123456789012345 }, ui: { children: { x: { old: 1 } } } }),
+    });
     expect(a.response_header.success).toBe(true);
     expect(a.aggregate.data_json).toContain('"id":123456789012345');
     expect(json(a.aggregate.data_json).app.t).toBe(1);
     expect(a.aggregate.data.fields.app.structValue.fields.t.numberValue).toBe(1);
 
-    const b = await call("UpdateAggregate", { channel_name: "tag_values", data: { fields: { app: { structValue: { fields: { h: { numberValue: 2 } } } } } } });
+    const b = await call("UpdateAggregate", {
+      channel_name: "tag_values",
+      data: { fields: { app: { structValue: { fields: { h: { numberValue: 2 } } } } } },
+    });
     expect(json(b.aggregate.data_json).app).toMatchObject({ t: 1, h: 2 });
 
-    const c = await call("UpdateAggregate", { channel_name: "tag_values", data_json: '{"ui":{"children":{"x":{"new":1}}}}', replace_keys: ["ui.children.x"], save_log: true });
+    const c = await call("UpdateAggregate", {
+      channel_name: "tag_values",
+      data_json: '{"ui":{"children":{"x":{"new":1}}}}',
+      replace_keys: ["ui.children.x"],
+      save_log: true,
+    });
     expect(json(c.aggregate.data_json).ui).toEqual({ children: { x: { new: 1 } } });
     const none = await call("UpdateAggregate", { channel_name: "tag_values", data_json: '{"q":1}', return_aggregate: false });
     expect(none.response_header.success).toBe(true);
@@ -175,22 +196,41 @@ describe("event streams", () => {
     expect(native.status).toBe(200);
     const created = await call("CreateMessage", { channel_name: "ui_cmds", data_json: '{"type":"rpc","status":{"code":"sent"}}' });
     // pydoover's RPC answers a command by updating its message.
-    const updated = await call("UpdateMessage", { channel_name: "ui_cmds", message_id: created.message_id, data_json: '{"status":{"code":"success"}}' });
+    const updated = await call("UpdateMessage", {
+      channel_name: "ui_cmds",
+      message_id: created.message_id,
+      data_json: '{"status":{"code":"success"}}',
+    });
     expect(json(updated.message.data_json)).toEqual({ type: "rpc", status: { code: "success" } });
     await call("SendOneShotMessage", { channel_name: "ui_cmds", data_json: '{"live":1}' });
     await call("UpdateAggregate", { channel_name: "other", data_json: '{"x":1}' });
 
     const events = await s.next(6);
-    expect(events.map((e) => e.event_name)).toEqual(["AggregateUpdate", "AggregateUpdate", "AggregateUpdate", "MessageCreate", "MessageUpdate", "OneShotMessage"]);
+    expect(events.map((e) => e.event_name)).toEqual([
+      "AggregateUpdate",
+      "AggregateUpdate",
+      "AggregateUpdate",
+      "MessageCreate",
+      "MessageUpdate",
+      "OneShotMessage",
+    ]);
     const up = json(events[1].data_json);
-    expect(up).toMatchObject({ channel: { name: "ui_cmds" }, request_data: { data: { speed: 3 } }, aggregate: { data: { mode: "auto", speed: 3 } } });
+    expect(up).toMatchObject({
+      channel: { name: "ui_cmds" },
+      request_data: { data: { speed: 3 } },
+      aggregate: { data: { mode: "auto", speed: 3 } },
+    });
     expect(json(events[2].data_json).aggregate.data).toEqual({ mode: "manual", speed: 3 });
     // data_json keeps the 64-bit id exact: compare its text, not a rounded double.
     expect(events[3].data_json).toContain(`"id":${created.message_id}`);
     const msg = json(events[3].data_json).message;
     expect(msg.data).toEqual({ type: "rpc", status: { code: "sent" } });
     const upd = json(events[4].data_json);
-    expect(upd).toMatchObject({ channel: { name: "ui_cmds" }, request_data: { status: { code: "success" } }, message: { data: { status: { code: "success" } } } });
+    expect(upd).toMatchObject({
+      channel: { name: "ui_cmds" },
+      request_data: { status: { code: "success" } },
+      message: { data: { status: { code: "success" } } },
+    });
     expect(json(events[5].data_json).message.data).toEqual({ live: 1 });
   });
 
@@ -246,14 +286,21 @@ describe("bad input on the wire", () => {
 
   test("an oversize message is refused with RESOURCE_EXHAUSTED and nothing is written", async () => {
     const huge = JSON.stringify({ blob: "x".repeat(6 * 1024 * 1024) });
-    await expect(call("UpdateAggregate", { channel_name: "huge", data_json: huge })).rejects.toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED });
+    await expect(call("UpdateAggregate", { channel_name: "huge", data_json: huge })).rejects.toMatchObject({
+      code: grpc.status.RESOURCE_EXHAUSTED,
+    });
     expect((await call("GetAggregate", { channel_name: "huge" })).response_header.response_code).toBe(404);
     expect((await call("TestComms", { message: "ok" })).response).toBe("ok");
   });
 
   test("requireToken: calls and streams need this agent's device token", async () => {
     const d = tempDir();
-    const h = await startHub({ dataDir: d.dir, secret: SECRET, log: () => {}, deviceAgent: { address: "127.0.0.1:0", agentId: AGENT, requireToken: true } });
+    const h = await startHub({
+      dataDir: d.dir,
+      secret: SECRET,
+      log: () => {},
+      deviceAgent: { address: "127.0.0.1:0", agentId: AGENT, requireToken: true },
+    });
     const c = new proto.device_agent.deviceAgent(h.deviceAgentAddress!, grpc.credentials.createInsecure());
     const withToken = (token: string) => {
       const md = new grpc.Metadata();
@@ -261,7 +308,9 @@ describe("bad input on the wire", () => {
       return md;
     };
     const callMd = (method: string, req: unknown, md?: grpc.Metadata) =>
-      new Promise<any>((resolve, reject) => c[method](req, md ?? new grpc.Metadata(), (err: Error | null, res: any) => (err ? reject(err) : resolve(res))));
+      new Promise<any>((resolve, reject) =>
+        c[method](req, md ?? new grpc.Metadata(), (err: Error | null, res: any) => (err ? reject(err) : resolve(res))),
+      );
     try {
       await expect(callMd("TestComms", { message: "x" })).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
       const other = createToken(SECRET, { agentId: "pump-9", role: "device" });
@@ -282,7 +331,13 @@ describe("bad input on the wire", () => {
 
   test("calls beyond the endpoint's rate budget are answered 429 in the header", async () => {
     const d = tempDir();
-    const h = await startHub({ dataDir: d.dir, secret: SECRET, log: () => {}, limits: { framesPerSecond: 5 }, deviceAgent: { address: "127.0.0.1:0", agentId: AGENT } });
+    const h = await startHub({
+      dataDir: d.dir,
+      secret: SECRET,
+      log: () => {},
+      limits: { framesPerSecond: 5 },
+      deviceAgent: { address: "127.0.0.1:0", agentId: AGENT },
+    });
     const c = new proto.device_agent.deviceAgent(h.deviceAgentAddress!, grpc.credentials.createInsecure());
     try {
       const replies = await Promise.all(Array.from({ length: 12 }, () => call("TestComms", { message: "x" }, c)));
@@ -299,7 +354,9 @@ describe("bad input on the wire", () => {
   test("a Device Agent on a non-loopback interface without auth is refused at start", async () => {
     const d = tempDir();
     try {
-      await expect(startHub({ dataDir: d.dir, auth: false, log: () => {}, deviceAgent: { address: "0.0.0.0:0", agentId: AGENT } })).rejects.toThrow(/without auth/);
+      await expect(
+        startHub({ dataDir: d.dir, auth: false, log: () => {}, deviceAgent: { address: "0.0.0.0:0", agentId: AGENT } }),
+      ).rejects.toThrow(/without auth/);
     } finally {
       d.remove();
     }

@@ -6,8 +6,11 @@ import { startHub, createToken, type RunningHub } from "../hub/index.js";
 import { RawClient, doc, tempDir, val } from "./hub-helpers.js";
 
 const SECRET = "integration-secret";
-const token = (agentId: string, role: "device" | "viewer" | "operator", extra: { grants?: string[]; ttlSeconds?: number; now?: number } = {}) =>
-  createToken(SECRET, { agentId, role, ...extra });
+const token = (
+  agentId: string,
+  role: "device" | "viewer" | "operator",
+  extra: { grants?: string[]; ttlSeconds?: number; now?: number } = {},
+) => createToken(SECRET, { agentId, role, ...extra });
 
 describe("hub with auth", () => {
   let hub: RunningHub;
@@ -44,7 +47,12 @@ describe("hub with auth", () => {
 
   test("hello without a token, with a forged, expired or someone else's token is refused and closed", async () => {
     await refusedHello(await RawClient.open(hub.url), "pump-1", undefined, /no token/);
-    await refusedHello(await RawClient.open(hub.url), "pump-1", createToken("wrong-secret", { agentId: "pump-1", role: "device" }), /signature/);
+    await refusedHello(
+      await RawClient.open(hub.url),
+      "pump-1",
+      createToken("wrong-secret", { agentId: "pump-1", role: "device" }),
+      /signature/,
+    );
     const expired = token("pump-1", "device", { now: Math.floor(Date.now() / 1000) - 100, ttlSeconds: 10 });
     await refusedHello(await RawClient.open(hub.url), "pump-1", expired, /expired/);
     await refusedHello(await RawClient.open(hub.url), "pump-1", token("pump-2", "device"), /pump-2/);
@@ -61,7 +69,10 @@ describe("hub with auth", () => {
 
   test("the token may come in the upgrade request: Authorization header or ?token=", async () => {
     const viaHeader = await RawClient.open(hub.url, { header: token("pump-1", "device") });
-    expect(await viaHeader.request({ type: "hello", reqId: 0, protocol: 1, agentId: "pump-1" })).toMatchObject({ role: "device", agentId: "pump-1" });
+    expect(await viaHeader.request({ type: "hello", reqId: 0, protocol: 1, agentId: "pump-1" })).toMatchObject({
+      role: "device",
+      agentId: "pump-1",
+    });
     const viaQuery = await RawClient.open(hub.url, { token: token("viewer-1", "viewer") });
     expect(await viaQuery.request({ type: "hello", reqId: 0, protocol: 1, agentId: "viewer-1" })).toMatchObject({ role: "viewer" });
     await Promise.all([viaHeader.close(), viaQuery.close()]);
@@ -89,7 +100,9 @@ describe("hub with auth", () => {
     expect(await plain.reply({ type: "getAggregate", reqId: 0, agentId: "pump-2", channel: "tag_values" })).toMatchObject({
       code: "TAGWIRE_ERR_FORBIDDEN",
     });
-    expect(await plain.reply({ type: "subscribe", reqId: 0, subId: 1, agentId: "+", pattern: "#" })).toMatchObject({ code: "TAGWIRE_ERR_FORBIDDEN" });
+    expect(await plain.reply({ type: "subscribe", reqId: 0, subId: 1, agentId: "+", pattern: "#" })).toMatchObject({
+      code: "TAGWIRE_ERR_FORBIDDEN",
+    });
     expect(await plain.reply({ type: "getMessages", reqId: 0, agentId: "pump-2", channel: "tag_values" })).toMatchObject({
       code: "TAGWIRE_ERR_FORBIDDEN",
     });
@@ -146,7 +159,11 @@ describe("hub with auth", () => {
     expect(post.status).toBe(403);
     expect(await aggregateOf("pump-2", "tag_values")).toEqual(before);
     expect((await admin.request({ type: "listChannels", reqId: 0, agentId: "pump-2" })).channels).toEqual(["tag_values"]);
-    const own = await fetch(`${hub.httpUrl}/agents/pump-1/channels/http/aggregate`, { method: "PATCH", headers: asPump1, body: JSON.stringify({ ok: 1 }) });
+    const own = await fetch(`${hub.httpUrl}/agents/pump-1/channels/http/aggregate`, {
+      method: "PATCH",
+      headers: asPump1,
+      body: JSON.stringify({ ok: 1 }),
+    });
     expect(own.status).toBe(200);
     const viewerRead = await fetch(`${url}?token=${encodeURIComponent(token("ann", "viewer"))}`);
     expect(((await viewerRead.json()) as any).aggregate).toEqual({ v: 1 });

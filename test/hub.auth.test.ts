@@ -25,7 +25,8 @@ describe("tokens", () => {
     const forged = Buffer.from(JSON.stringify({ a: "pump-1", r: "operator", e: 99999, i: 0 })).toString("base64url");
     expect(() => verifyToken(SECRET, `${p}.${forged}.${sig}`, 1001)).toThrow(/signature/);
     expect(() => verifyToken(SECRET, `${p}.${body}.${sig}x`, 1001)).toThrow(auth);
-    for (const junk of [undefined, "", "abc", "tw1.", "tw1..", "x".repeat(5000)]) expect(() => verifyToken(SECRET, junk, 1001)).toThrow(auth);
+    for (const junk of [undefined, "", "abc", "tw1.", "tw1..", "x".repeat(5000)])
+      expect(() => verifyToken(SECRET, junk, 1001)).toThrow(auth);
   });
 
   test("only the canonical base64url spelling of a signature is accepted (no malleable tokens)", () => {
@@ -39,14 +40,24 @@ describe("tokens", () => {
     const last = alphabet.indexOf(sig.at(-1)!);
     const sameBytes = sig.slice(0, -1) + alphabet[last ^ 1];
     expect(Buffer.from(sameBytes, "base64url")).toEqual(Buffer.from(sig, "base64url"));
-    const variants = [sameBytes, `${sig}=`, `${sig}==`, sig.replace(/-/g, "+").replace(/_/g, "/") + (/[-_]/.test(sig) ? "" : "="), ` ${sig}`];
+    const variants = [
+      sameBytes,
+      `${sig}=`,
+      `${sig}==`,
+      sig.replace(/-/g, "+").replace(/_/g, "/") + (/[-_]/.test(sig) ? "" : "="),
+      ` ${sig}`,
+    ];
     for (const v of variants) expect(() => verifyToken(SECRET, head + v, 1001), v).toThrow(/signature/);
   });
 
   test("bad roles and names are refused when creating", () => {
-    expect(() => createToken(SECRET, { agentId: "a", role: "admin" as never })).toThrow(expect.objectContaining({ code: "TAGWIRE_ERR_ARGUMENT" }));
+    expect(() => createToken(SECRET, { agentId: "a", role: "admin" as never })).toThrow(
+      expect.objectContaining({ code: "TAGWIRE_ERR_ARGUMENT" }),
+    );
     expect(() => createToken(SECRET, { agentId: "a/b", role: "device" })).toThrow(expect.objectContaining({ code: "TAGWIRE_ERR_NAME" }));
-    expect(() => createToken(SECRET, { agentId: "a", role: "device", grants: ["x/#/y"] })).toThrow(expect.objectContaining({ code: "TAGWIRE_ERR_NAME" }));
+    expect(() => createToken(SECRET, { agentId: "a", role: "device", grants: ["x/#/y"] })).toThrow(
+      expect.objectContaining({ code: "TAGWIRE_ERR_NAME" }),
+    );
   });
 
   test("the secret is generated once into the data dir (0600) and reused; TAGWIRE_SECRET wins", () => {

@@ -28,7 +28,20 @@ test("--help on the command and each subcommand; unknown commands and options ex
 });
 
 test("token create prints a token signed with the data dir's secret", () => {
-  const r = run("token", "create", "--data-dir", tagwire.dataDir, "--agent", "pump-1", "--role", "device", "--grants", "agentA,agentB/*", "--ttl", "2h");
+  const r = run(
+    "token",
+    "create",
+    "--data-dir",
+    tagwire.dataDir,
+    "--agent",
+    "pump-1",
+    "--role",
+    "device",
+    "--grants",
+    "agentA,agentB/*",
+    "--ttl",
+    "2h",
+  );
   expect(r.status).toBe(0);
   const token = r.stdout.trim();
   const claims = verifyToken(loadSecret(tagwire.dataDir, {}), token);
@@ -37,10 +50,14 @@ test("token create prints a token signed with the data dir's secret", () => {
 });
 
 function startHub(...args: string[]): Promise<{ url: string; stderr: () => string; stop: () => Promise<number | null> }> {
-  const child = spawn(process.execPath, [tagwire.cli, "hub", "--port", "0", "--host", "127.0.0.1", "--data-dir", tagwire.dataDir, ...args], {
-    env,
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [tagwire.cli, "hub", "--port", "0", "--host", "127.0.0.1", "--data-dir", tagwire.dataDir, ...args],
+    {
+      env,
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   let err = "";
   child.stderr!.on("data", (c: Buffer) => (err += c.toString()));
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
@@ -49,7 +66,10 @@ function startHub(...args: string[]): Promise<{ url: string; stderr: () => strin
       const m = /listening on (ws:\/\/\S+)/.exec(err);
       if (m) {
         clearInterval(timer);
-        resolve({ url: m[1]!, stderr: () => err, stop: () => {
+        resolve({
+          url: m[1]!,
+          stderr: () => err,
+          stop: () => {
             child.kill("SIGINT");
             return exited;
           },
@@ -95,7 +115,11 @@ test("tagwire hub --mqtt bridges the broker: a hub write appears as a retained M
     // The Mosquitto CLI reads the channel by following docs/PROTOCOL.md alone.
     let got = "";
     for (let i = 0; i < 10 && !got; i++) {
-      const sub = spawnSync("mosquitto_sub", ["-h", "127.0.0.1", "-q", "1", "-C", "1", "-W", "1", "-t", `${prefix}/agg/pump-7/tag_values`], { encoding: "utf8" });
+      const sub = spawnSync(
+        "mosquitto_sub",
+        ["-h", "127.0.0.1", "-q", "1", "-C", "1", "-W", "1", "-t", `${prefix}/agg/pump-7/tag_values`],
+        { encoding: "utf8" },
+      );
       got = sub.stdout.trim();
     }
     expect(JSON.parse(got)).toEqual({ rpm: 1200 });
@@ -104,5 +128,7 @@ test("tagwire hub --mqtt bridges the broker: a hub write appears as a retained M
     spawnSync("mosquitto_pub", ["-h", "127.0.0.1", "-r", "-n", "-t", `${prefix}/agg/pump-7/tag_values`]);
     spawnSync("mosquitto_pub", ["-h", "127.0.0.1", "-r", "-n", "-t", `${prefix}/hub/status`]);
   }
-  expect(run("hub", "--mqtt", "mqtt://127.0.0.1:1", "--mqtt-writes", "sometimes", "--port", "0", "--data-dir", tagwire.dataDir).status).toBe(1);
+  expect(
+    run("hub", "--mqtt", "mqtt://127.0.0.1:1", "--mqtt-writes", "sometimes", "--port", "0", "--data-dir", tagwire.dataDir).status,
+  ).toBe(1);
 }, 30_000);

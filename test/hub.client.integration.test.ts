@@ -32,7 +32,13 @@ describe("connect() against the hub", () => {
       const events: ChannelEvent[] = [];
       const unsubscribe = ops.subscribe("#", (e) => void events.push(e), { agentId: "pump-1" });
       await waitUntil(() => events.some((e) => e.type === "sync"));
-      expect(events[0]).toMatchObject({ type: "sync", agentId: "pump-1", channel: "tag_values", version: 1, aggregate: { rpm: 1000, temp: { value: 20 } } });
+      expect(events[0]).toMatchObject({
+        type: "sync",
+        agentId: "pump-1",
+        channel: "tag_values",
+        version: 1,
+        aggregate: { rpm: 1000, temp: { value: 20 } },
+      });
 
       const r = await pump.publish("tag_values", { rpm: 1200, temp: { value: 20 } });
       expect(r).toMatchObject({ version: 2, diff: { rpm: 1200 } });

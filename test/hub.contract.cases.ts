@@ -89,14 +89,37 @@ export function hubContractCases(deployment: () => Deployment): void {
       const logged = await c.publish("pump-3", "ui_state", { c: 3 }, { log: true, messageId: "cmd-1" });
       expect([logged.version, logged.message.id]).toEqual([4, "cmd-1"]);
       // The same message id through another hub: nothing applied, the stored message returned.
-      await eventually(() => getAgg(other, "pump-3", "ui_state"), (a) => expect(a.version).toBe(4));
+      await eventually(
+        () => getAgg(other, "pump-3", "ui_state"),
+        (a) => expect(a.version).toBe(4),
+      );
       const replay = await other.publish("pump-3", "ui_state", { c: 99 }, { log: true, messageId: "cmd-1" });
       expect([replay.version, val(replay.diff), replay.message]).toEqual([4, {}, logged.message]);
 
-      const m1 = await c.request({ type: "createMessage", reqId: 0, agentId: "pump-3", channel: "ui_state", data: doc({ note: "hi" }), messageId: "n-1" });
-      const m1again = await other.request({ type: "createMessage", reqId: 0, agentId: "pump-3", channel: "ui_state", data: doc({ note: "x" }), messageId: "n-1" });
+      const m1 = await c.request({
+        type: "createMessage",
+        reqId: 0,
+        agentId: "pump-3",
+        channel: "ui_state",
+        data: doc({ note: "hi" }),
+        messageId: "n-1",
+      });
+      const m1again = await other.request({
+        type: "createMessage",
+        reqId: 0,
+        agentId: "pump-3",
+        channel: "ui_state",
+        data: doc({ note: "x" }),
+        messageId: "n-1",
+      });
       expect(m1again).toEqual(m1);
-      const m2 = await other.request({ type: "createMessage", reqId: 0, agentId: "pump-3", channel: "ui_state", data: doc({ note: "auto id" }) });
+      const m2 = await other.request({
+        type: "createMessage",
+        reqId: 0,
+        agentId: "pump-3",
+        channel: "ui_state",
+        data: doc({ note: "auto id" }),
+      });
       expect(m2.id).toBeTypeOf("string");
       for (const r of [c, other]) {
         const history = await eventually(
@@ -118,7 +141,10 @@ export function hubContractCases(deployment: () => Deployment): void {
       const a = await client("pump-9");
       const b = await client("pump-9");
       expect((await a.publish("pump-9", "setpoints", { target: 20 }, { messageId: "out-1" })).version).toBe(1);
-      await eventually(() => getAgg(b, "pump-9", "setpoints"), (x) => expect(x.version).toBe(1));
+      await eventually(
+        () => getAgg(b, "pump-9", "setpoints"),
+        (x) => expect(x.version).toBe(1),
+      );
       expect((await b.publish("pump-9", "setpoints", { target: 25 })).version).toBe(2);
       const replay = await a.publish("pump-9", "setpoints", { target: 20 }, { messageId: "out-1" });
       expect([replay.version, val(replay.diff)]).toEqual([2, {}]);
@@ -133,7 +159,9 @@ export function hubContractCases(deployment: () => Deployment): void {
       await a.publish("pump-10", "setpoints", { target: 1 });
       let deep: unknown = 1;
       for (let i = 0; i < 80; i++) deep = { d: deep };
-      await expect(a.publish("pump-10", "setpoints", deep as Record<string, unknown>, { messageId: "fix-1" })).rejects.toMatchObject({ code: "TAGWIRE_ERR_DEPTH" });
+      await expect(a.publish("pump-10", "setpoints", deep as Record<string, unknown>, { messageId: "fix-1" })).rejects.toMatchObject({
+        code: "TAGWIRE_ERR_DEPTH",
+      });
       await expect(a.publish("pump-10", "bad//name", { x: 1 })).rejects.toMatchObject({ code: "TAGWIRE_ERR_NAME" });
       const fixed = await a.publish("pump-10", "setpoints", { target: 2 }, { messageId: "fix-1" });
       expect([fixed.version, val(fixed.diff)]).toEqual([2, { target: 2 }]);
@@ -146,7 +174,10 @@ export function hubContractCases(deployment: () => Deployment): void {
       await w.publish("site.a", "sensors/two.b", { v: 2 });
       await w.publish("site.a", "sensors/two.b", { v: 3 });
       const r = await client("reader");
-      await eventually(() => getAgg(r, "site.a", "sensors/two.b"), (x) => expect(x.version).toBe(2));
+      await eventually(
+        () => getAgg(r, "site.a", "sensors/two.b"),
+        (x) => expect(x.version).toBe(2),
+      );
       const ack = await r.request({
         type: "subscribe",
         reqId: 0,

@@ -14,7 +14,9 @@ beforeAll(async () => {
   for (const node of cluster.nodes) {
     const dir = tempDir();
     dirs.push(dir);
-    hubs.push(await startHub({ auth: false, log: () => {}, dataDir: dir.dir, nats: { servers: [node.url], replicas: 3, name: "contract" } }));
+    hubs.push(
+      await startHub({ auth: false, log: () => {}, dataDir: dir.dir, nats: { servers: [node.url], replicas: 3, name: "contract" } }),
+    );
   }
 }, 60_000);
 afterAll(async () => {

@@ -20,10 +20,14 @@ const rand = xorshift32(testSeed("hub.durability"));
 const tagwire = cliPerFile();
 
 function startChild(sync: "full" | "normal"): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [tagwire.cli, "hub", "--port", "0", "--host", "127.0.0.1", "--data-dir", tagwire.dataDir, "--sync", sync, "--frames-per-second", "0"], {
-    env: { ...process.env, TAGWIRE_SECRET: SECRET },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [tagwire.cli, "hub", "--port", "0", "--host", "127.0.0.1", "--data-dir", tagwire.dataDir, "--sync", sync, "--frames-per-second", "0"],
+    {
+      env: { ...process.env, TAGWIRE_SECRET: SECRET },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   return new Promise((resolve, reject) => {
     let err = "";
     const timer = setTimeout(() => reject(new Error(`hub did not start: ${err}`)), 15_000);
@@ -85,53 +89,56 @@ async function writeUntilClosed(url: string, agent: string, st: WriterState): Pr
   });
 }
 
-test(
-  "every acknowledged write survives kill -9 of the hub at a random moment",
-  async () => {
-    const require = createRequire(import.meta.url);
-    const Database = require("better-sqlite3");
-    const states = new Map<string, WriterState>(WRITERS.map((w) => [w, { next: 1, maxAcked: 0, ackedIds: new Set() }]));
-    for (let round = 0; round < ROUNDS; round++) {
-      const sync = round % 2 === 0 ? "full" : "normal";
-      const { child, url } = await startChild(sync);
-      const exited = new Promise((r) => child.once("exit", r));
+test("every acknowledged write survives kill -9 of the hub at a random moment", async () => {
+  const require = createRequire(import.meta.url);
+  const Database = require("better-sqlite3");
+  const states = new Map<string, WriterState>(WRITERS.map((w) => [w, { next: 1, maxAcked: 0, ackedIds: new Set() }]));
+  for (let round = 0; round < ROUNDS; round++) {
+    const sync = round % 2 === 0 ? "full" : "normal";
+    const { child, url } = await startChild(sync);
+    const exited = new Promise((r) => child.once("exit", r));
 
-      if (round > 0) {
-        // After the previous kill: every acknowledged aggregate change is there, exactly.
-        const reader = await RawClient.connect(url, "auditor", createToken(SECRET, { agentId: "auditor", role: "viewer" }));
-        for (const [agent, st] of states) {
-          const agg = await reader.request({ type: "getAggregate", reqId: 0, agentId: agent, channel: "state" });
-          const stored = (val(agg.aggregate) as { seq?: number }).seq ?? 0;
-          expect(stored, `${agent} round ${round}`).toBeGreaterThanOrEqual(st.maxAcked);
-          // a write may have been committed without its ack getting out: never fewer, maybe more
-          expect(val(agg.aggregate)).toEqual(expectedAggregate(stored));
-          expect(agg.version).toBe(stored);
-          st.next = stored + 1;
-          st.maxAcked = stored;
-        }
-        await reader.close();
+    if (round > 0) {
+      // After the previous kill: every acknowledged aggregate change is there, exactly.
+      const reader = await RawClient.connect(url, "auditor", createToken(SECRET, { agentId: "auditor", role: "viewer" }));
+      for (const [agent, st] of states) {
+        const agg = await reader.request({ type: "getAggregate", reqId: 0, agentId: agent, channel: "state" });
+        const stored = (val(agg.aggregate) as { seq?: number }).seq ?? 0;
+        expect(stored, `${agent} round ${round}`).toBeGreaterThanOrEqual(st.maxAcked);
+        // a write may have been committed without its ack getting out: never fewer, maybe more
+        expect(val(agg.aggregate)).toEqual(expectedAggregate(stored));
+        expect(agg.version).toBe(stored);
+        st.next = stored + 1;
+        st.maxAcked = stored;
       }
-
-      const writing = WRITERS.map((w) => writeUntilClosed(url, w, states.get(w)!));
-      const delay = 300 + Math.floor(rand() * 1200);
-      await new Promise((r) => setTimeout(r, delay));
-      child.kill("SIGKILL");
-      await exited;
-      await Promise.all(writing);
-      const acked = [...states.values()].reduce((n, s) => n + s.maxAcked, 0);
-      console.log(`round ${round} (synchronous=${sync}): killed after ${delay} ms; highest acked seqs ${[...states.values()].map((s) => s.maxAcked).join(", ")} (total ${acked})`);
-
-      // Messages: every acknowledged id is in the database file.
-      const db = new Database(join(tagwire.dataDir, "tagwire.db"));
-      const ids = new Set<string>(db.prepare("SELECT id FROM messages").all().map((r: { id: string }) => r.id));
-      db.close();
-      for (const st of states.values()) {
-        for (const id of st.ackedIds) expect(ids.has(id), `message ${id}`).toBe(true);
-        st.ackedIds.clear();
-      }
+      await reader.close();
     }
-    // The rounds did real work.
-    for (const st of states.values()) expect(st.maxAcked).toBeGreaterThan(ROUNDS * 5);
-  },
-  60_000,
-);
+
+    const writing = WRITERS.map((w) => writeUntilClosed(url, w, states.get(w)!));
+    const delay = 300 + Math.floor(rand() * 1200);
+    await new Promise((r) => setTimeout(r, delay));
+    child.kill("SIGKILL");
+    await exited;
+    await Promise.all(writing);
+    const acked = [...states.values()].reduce((n, s) => n + s.maxAcked, 0);
+    console.log(
+      `round ${round} (synchronous=${sync}): killed after ${delay} ms; highest acked seqs ${[...states.values()].map((s) => s.maxAcked).join(", ")} (total ${acked})`,
+    );
+
+    // Messages: every acknowledged id is in the database file.
+    const db = new Database(join(tagwire.dataDir, "tagwire.db"));
+    const ids = new Set<string>(
+      db
+        .prepare("SELECT id FROM messages")
+        .all()
+        .map((r: { id: string }) => r.id),
+    );
+    db.close();
+    for (const st of states.values()) {
+      for (const id of st.ackedIds) expect(ids.has(id), `message ${id}`).toBe(true);
+      st.ackedIds.clear();
+    }
+  }
+  // The rounds did real work.
+  for (const st of states.values()) expect(st.maxAcked).toBeGreaterThan(ROUNDS * 5);
+}, 60_000);

@@ -32,9 +32,15 @@ describe("WebSocket fuzz", () => {
     const good = await RawClient.connect(hub.url, "good", tok("good"));
     const valid: Frame[][] = [
       [{ type: "publish", reqId: 1, agentId: "fuzz", channel: "a/b", diff: doc({ x: 1, y: { z: [1, 2, "s"] } }) }],
-      [{ type: "subscribe", reqId: 2, subId: 7, agentId: "fuzz", pattern: "#" }, { type: "getAggregate", reqId: 3, agentId: "fuzz", channel: "a/b" }],
+      [
+        { type: "subscribe", reqId: 2, subId: 7, agentId: "fuzz", pattern: "#" },
+        { type: "getAggregate", reqId: 3, agentId: "fuzz", channel: "a/b" },
+      ],
       [{ type: "createMessage", reqId: 4, agentId: "fuzz", channel: "log", data: doc({ m: "hello" }), messageId: "m1" }],
-      [{ type: "getMessages", reqId: 5, agentId: "fuzz", channel: "log", limit: 10 } as Frame, { type: "listChannels", reqId: 6, agentId: "fuzz" }],
+      [
+        { type: "getMessages", reqId: 5, agentId: "fuzz", channel: "log", limit: 10 } as Frame,
+        { type: "listChannels", reqId: 6, agentId: "fuzz" },
+      ],
       [{ type: "publish", reqId: 8, agentId: "fuzz", channel: "r", diff: doc({ k: null }), replace: true }],
     ].map((fs) => fs as Frame[]);
     const encoded = valid.map((fs) => encodeFrames(fs));

@@ -80,8 +80,22 @@ describe("hub over WebSocket (no auth)", () => {
     const after = await c.request({ type: "getAggregate", reqId: 0, agentId: "pump-3", channel: "ui_state" });
     expect(val(after.aggregate)).toEqual({ c: 3 });
 
-    const m1 = await c.request({ type: "createMessage", reqId: 0, agentId: "pump-3", channel: "ui_state", data: doc({ note: "hi" }), messageId: "n-1" });
-    const m1again = await c.request({ type: "createMessage", reqId: 0, agentId: "pump-3", channel: "ui_state", data: doc({ note: "other" }), messageId: "n-1" });
+    const m1 = await c.request({
+      type: "createMessage",
+      reqId: 0,
+      agentId: "pump-3",
+      channel: "ui_state",
+      data: doc({ note: "hi" }),
+      messageId: "n-1",
+    });
+    const m1again = await c.request({
+      type: "createMessage",
+      reqId: 0,
+      agentId: "pump-3",
+      channel: "ui_state",
+      data: doc({ note: "other" }),
+      messageId: "n-1",
+    });
     expect(m1again).toEqual(m1);
     const history = await c.request({ type: "getMessages", reqId: 0, agentId: "pump-3", channel: "ui_state" });
     expect(history.messages.map((m: any) => [m.id, val(m.data)])).toEqual([
@@ -114,7 +128,9 @@ describe("hub over WebSocket (no auth)", () => {
     await a.publish("pump-10", "setpoints", { target: 1 });
     let deep: unknown = 1;
     for (let i = 0; i < 80; i++) deep = { d: deep };
-    await expect(a.publish("pump-10", "setpoints", deep as Record<string, unknown>, { messageId: "fix-1" })).rejects.toMatchObject({ code: "TAGWIRE_ERR_DEPTH" });
+    await expect(a.publish("pump-10", "setpoints", deep as Record<string, unknown>, { messageId: "fix-1" })).rejects.toMatchObject({
+      code: "TAGWIRE_ERR_DEPTH",
+    });
     const fixed = await a.publish("pump-10", "setpoints", { target: 2 }, { messageId: "fix-1" });
     expect(fixed.version).toBe(2);
     expect(val(fixed.diff)).toEqual({ target: 2 });
@@ -243,7 +259,7 @@ describe("hub over WebSocket (no auth)", () => {
 
   test("the core pipeline path and the frame-by-frame path give the same results (seeded)", async () => {
     const rand = xorshift32(testSeed("hub.integration pipeline-equivalence"));
-    const pick = <T,>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
+    const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
     const value = (depth: number): unknown => {
       const r = rand();
       if (r < 0.15) return null;
@@ -257,7 +273,10 @@ describe("hub over WebSocket (no auth)", () => {
     const outcomes: Record<"fast" | "slow", unknown[]> = { fast: [], slow: [] };
     for (let i = 0; i < 150; i++) {
       const r = rand();
-      const diff = r < 0.05 ? doc([1]) : doc(Object.fromEntries(Array.from({ length: 1 + Math.floor(rand() * 3) }, () => [pick(["p", "q", "r"]), value(1)])));
+      const diff =
+        r < 0.05
+          ? doc([1])
+          : doc(Object.fromEntries(Array.from({ length: 1 + Math.floor(rand() * 3) }, () => [pick(["p", "q", "r"]), value(1)])));
       const opts = r < 0.15 ? { replace: true } : r < 0.3 ? { replaceKeys: [pick(["p", "q"])] } : {};
       for (const path of ["fast", "slow"] as const) {
         const reqId = c.reqId();
@@ -265,13 +284,17 @@ describe("hub over WebSocket (no auth)", () => {
         // A ping in the same batch sends the whole batch down the frame-by-frame path.
         c.send(path === "fast" ? [frame] : [frame, { type: "ping", reqId: c.reqId() }]);
         const reply = await c.waitFor((f) => (f.type === "ack" || f.type === "error") && f.reqId === reqId);
-        outcomes[path].push(reply.type === "ack" ? [(reply.result as any).version, val((reply.result as any).diff)] : (reply as ErrorFrame).code);
+        outcomes[path].push(
+          reply.type === "ack" ? [(reply.result as any).version, val((reply.result as any).diff)] : (reply as ErrorFrame).code,
+        );
       }
     }
     expect(outcomes.fast).toEqual(outcomes.slow);
     expect(outcomes.fast.some((o) => o === "TAGWIRE_ERR_PAYLOAD")).toBe(true);
     const events = (path: string) =>
-      c.received.filter((f): f is AggregateFrame => f.type === "aggregate" && f.channel === `${path}/x`).map((f) => [f.version, val(f.diff)]);
+      c.received
+        .filter((f): f is AggregateFrame => f.type === "aggregate" && f.channel === `${path}/x`)
+        .map((f) => [f.version, val(f.diff)]);
     await c.request({ type: "ping", reqId: 0 });
     expect(events("fast")).toEqual(events("slow"));
     expect(events("fast").length).toBeGreaterThan(50);
@@ -317,9 +340,15 @@ describe("protocol rules (docs/PROTOCOL.md: Payloads, Error codes, subscribe)", 
     const c = await RawClient.connect(hub.url, "wire");
     // Batches.
     expect(await errorFor(c, () => c.sendBytes(new Uint8Array([0xc1])))).toMatchObject({ code: "TAGWIRE_ERR_MSGPACK", reqId: 0 });
-    expect(await errorFor(c, () => c.sendBytes(new Uint8Array([0x91, 0x92, 0x09, 0xc1])))).toMatchObject({ code: "TAGWIRE_ERR_MSGPACK", reqId: 0 });
+    expect(await errorFor(c, () => c.sendBytes(new Uint8Array([0x91, 0x92, 0x09, 0xc1])))).toMatchObject({
+      code: "TAGWIRE_ERR_MSGPACK",
+      reqId: 0,
+    });
     expect(await errorFor(c, () => c.sendBytes(doc({ not: "a batch" })))).toMatchObject({ code: "TAGWIRE_ERR_PROTOCOL", reqId: 0 });
-    expect(await errorFor(c, () => c.sendBytes(new Uint8Array([0x91, 0x92, 0x09, 0xa1, 0x78])))).toMatchObject({ code: "TAGWIRE_ERR_PROTOCOL", reqId: 0 });
+    expect(await errorFor(c, () => c.sendBytes(new Uint8Array([0x91, 0x92, 0x09, 0xa1, 0x78])))).toMatchObject({
+      code: "TAGWIRE_ERR_PROTOCOL",
+      reqId: 0,
+    });
     // Documents, through the core pipeline (plain publish) and frame by frame (with a message id).
     const cases: [Uint8Array, string][] = [
       [new Uint8Array([0xc1]), "TAGWIRE_ERR_MSGPACK"],
@@ -336,7 +365,9 @@ describe("protocol rules (docs/PROTOCOL.md: Payloads, Error codes, subscribe)", 
         expect(e, `${Buffer.from(diff).toString("hex")} ${messageId ?? "pipeline"}`).toMatchObject({ code, reqId: id });
       }
     }
-    const m = await errorFor(c, () => c.send([{ type: "createMessage", reqId: 7, agentId: "wire", channel: "m", data: new Uint8Array([0xc1]) }]));
+    const m = await errorFor(c, () =>
+      c.send([{ type: "createMessage", reqId: 7, agentId: "wire", channel: "m", data: new Uint8Array([0xc1]) }]),
+    );
     expect(m).toMatchObject({ code: "TAGWIRE_ERR_MSGPACK", reqId: 7 });
     // Refused writes wrote nothing; the connection stays usable.
     expect((await c.request({ type: "listChannels", reqId: 0, agentId: "wire" })).channels).toEqual([]);

@@ -28,7 +28,13 @@ describe("hub limits", () => {
       dataDir: dir.dir,
       auth: false,
       log: () => {},
-      limits: { maxMessageBytes: 64 * 1024, hardMaxMessageBytes: 256 * 1024, maxPayloadBytes: 16 * 1024, framesPerSecond: 200, maxSubscriptions: 3 },
+      limits: {
+        maxMessageBytes: 64 * 1024,
+        hardMaxMessageBytes: 256 * 1024,
+        maxPayloadBytes: 16 * 1024,
+        framesPerSecond: 200,
+        maxSubscriptions: 3,
+      },
     });
     // Someone else publishing all along; their every write must be acked and seen.
     bystander = await RawClient.connect(hub.url, "bystander");
@@ -214,7 +220,9 @@ describe("hub limits", () => {
     expect(await c.reply({ type: "subscribe", reqId: 0, subId: 2, agentId: "subs", pattern: "q" })).toMatchObject({
       code: "TAGWIRE_ERR_PROTOCOL",
     });
-    expect(await c.reply({ type: "subscribe", reqId: 0, subId: 4, agentId: "subs", pattern: "q" })).toMatchObject({ code: "TAGWIRE_ERR_SIZE" });
+    expect(await c.reply({ type: "subscribe", reqId: 0, subId: 4, agentId: "subs", pattern: "q" })).toMatchObject({
+      code: "TAGWIRE_ERR_SIZE",
+    });
     expect(await c.reply({ type: "subscribe", reqId: 0, subId: 5, agentId: "subs", pattern: "a/#/b" })).toMatchObject({
       code: "TAGWIRE_ERR_NAME",
     });

@@ -12,10 +12,14 @@ const tagwire = cliPerFile();
 const env = { ...process.env, TAGWIRE_SECRET: "cli-security-secret", TAGWIRE_URL: "", TAGWIRE_TOKEN: "" };
 
 test("tagwire hub --hello-timeout-ms closes a socket that never says hello, and logs it", async () => {
-  const child = spawn(process.execPath, [tagwire.cli, "hub", "--port", "0", "--host", "127.0.0.1", "--data-dir", tagwire.dataDir, "--hello-timeout-ms", "200"], {
-    env,
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [tagwire.cli, "hub", "--port", "0", "--host", "127.0.0.1", "--data-dir", tagwire.dataDir, "--hello-timeout-ms", "200"],
+    {
+      env,
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   let err = "";
   child.stderr!.on("data", (c: Buffer) => (err += c.toString()));
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
@@ -50,7 +54,10 @@ test("tagwire follow sends its token in the hello frame, not the URL", async () 
   const seen = new Promise<{ url: string; first: Buffer }>((resolve) =>
     wss.on("connection", (ws, req) => ws.once("message", (data: Buffer) => resolve({ url: req.url ?? "", first: data }))),
   );
-  const child = spawn(process.execPath, [tagwire.cli, "follow", "pump-1/#", "--url", `ws://127.0.0.1:${port}`, "--token", token], { env, stdio: "ignore" });
+  const child = spawn(process.execPath, [tagwire.cli, "follow", "pump-1/#", "--url", `ws://127.0.0.1:${port}`, "--token", token], {
+    env,
+    stdio: "ignore",
+  });
   try {
     const { url, first } = await seen;
     expect(url).not.toContain("token");

@@ -86,7 +86,10 @@ describe("HTTP API hardening", () => {
     const nf = await get("/nothing/here");
     expect(nf.status).toBe(404);
     expect(nf.body.error.code).toBe("TAGWIRE_ERR_NOT_FOUND");
-    const r = await fetch(`${hub.httpUrl}/agents/pump-1/channels/events/messages`, { method: "DELETE", headers: { authorization: `Bearer ${device}` } });
+    const r = await fetch(`${hub.httpUrl}/agents/pump-1/channels/events/messages`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${device}` },
+    });
     expect(r.status).toBe(405);
     expect(((await r.json()) as any).error.code).toBe("TAGWIRE_ERR_ARGUMENT");
     expect(r.headers.get("allow")).toBe("GET, POST");
@@ -122,7 +125,9 @@ describe("HTTP API hardening", () => {
     const before = log.length;
     await new Promise<void>((resolve) => {
       const s = tcpConnect(hub.port, "127.0.0.1", () => {
-        s.write(`POST /agents/pump-1/channels/events/messages HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${device}\r\nContent-Length: 100000\r\n\r\n{"a":`);
+        s.write(
+          `POST /agents/pump-1/channels/events/messages HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${device}\r\nContent-Length: 100000\r\n\r\n{"a":`,
+        );
         setTimeout(() => {
           s.destroy();
           resolve();

@@ -49,7 +49,14 @@ describe("timeouts and connection caps", () => {
       dataDir: dir.dir,
       secret: SECRET,
       log: (l) => log.push(l),
-      limits: { helloTimeoutMs: 300, idleTimeoutMs: 700, headersTimeoutMs: 300, requestTimeoutMs: 600, maxConnectionsPerAddress: 20, maxConnections: 1000 },
+      limits: {
+        helloTimeoutMs: 300,
+        idleTimeoutMs: 700,
+        headersTimeoutMs: 300,
+        requestTimeoutMs: 600,
+        maxConnectionsPerAddress: 20,
+        maxConnections: 1000,
+      },
     });
   });
   afterAll(async () => {
@@ -169,7 +176,14 @@ describe("reply budget (amplification)", () => {
     for (let ch = 0; ch < 4; ch++) {
       for (let part = 0; part < 3; part++) await owner.publish("big", `agg${ch}`, { [`p${part}`]: blob });
     }
-    for (let i = 0; i < 40; i++) await owner.request({ type: "createMessage", reqId: 0, agentId: "big", channel: "log", data: doc({ i, blob: "y".repeat(500 * 1024) }) });
+    for (let i = 0; i < 40; i++)
+      await owner.request({
+        type: "createMessage",
+        reqId: 0,
+        agentId: "big",
+        channel: "log",
+        data: doc({ i, blob: "y".repeat(500 * 1024) }),
+      });
     await owner.close();
   }, 60_000);
   afterAll(async () => {
@@ -177,7 +191,9 @@ describe("reply budget (amplification)", () => {
     dir.remove();
   });
 
-  async function attack(frames: (i: number) => Frame): Promise<{ rssGrowthMb: number; maxLagMs: number; pingMs: number[]; replies: RawClient["received"] }> {
+  async function attack(
+    frames: (i: number) => Frame,
+  ): Promise<{ rssGrowthMb: number; maxLagMs: number; pingMs: number[]; replies: RawClient["received"] }> {
     const attacker = await RawClient.connect(hub.url, "big", tok("big"));
     const other = await RawClient.connect(hub.url, "other", tok("other"));
     global.gc?.();
@@ -201,7 +217,11 @@ describe("reply budget (amplification)", () => {
     for (let i = 0; i < 1024; i++) batch.push(frames(i));
     attacker.send(batch);
     // Every frame is answered: one served, the rest refused.
-    await until(() => attacker.received.filter((f) => (f.type === "ack" || f.type === "error") && f.reqId >= 1000).length >= 1024, 30_000, "1024 replies");
+    await until(
+      () => attacker.received.filter((f) => (f.type === "ack" || f.type === "error") && f.reqId >= 1000).length >= 1024,
+      30_000,
+      "1024 replies",
+    );
     stop = true;
     await pinger;
     lag.disable();
@@ -216,7 +236,9 @@ describe("reply budget (amplification)", () => {
     const acks = r.replies.filter((f) => f.type === "ack");
     const refused = r.replies.filter((f) => f.type === "error");
     const syncs = r.replies.filter((f) => f.type === "sync");
-    console.log(`subscribe flood: ${acks.length} served, ${refused.length} refused, RSS +${r.rssGrowthMb.toFixed(0)} MB, max loop lag ${r.maxLagMs.toFixed(0)} ms, other client's ping max ${Math.max(...r.pingMs).toFixed(0)} ms`);
+    console.log(
+      `subscribe flood: ${acks.length} served, ${refused.length} refused, RSS +${r.rssGrowthMb.toFixed(0)} MB, max loop lag ${r.maxLagMs.toFixed(0)} ms, other client's ping max ${Math.max(...r.pingMs).toFixed(0)} ms`,
+    );
     expect(acks.length).toBeGreaterThanOrEqual(1);
     expect(acks.length).toBeLessThan(10);
     // Four aggregates and the (message-only) log channel.
@@ -229,10 +251,23 @@ describe("reply budget (amplification)", () => {
   }, 60_000);
 
   it("a 1,024-frame batch of getMessages: replies stay within the budget", async () => {
-    const r = await attack((i) => ({ type: "getMessages", reqId: 1000 + i, agentId: "big", channel: "log", before: null, after: null, limit: 1000 }) as unknown as Frame);
+    const r = await attack(
+      (i) =>
+        ({
+          type: "getMessages",
+          reqId: 1000 + i,
+          agentId: "big",
+          channel: "log",
+          before: null,
+          after: null,
+          limit: 1000,
+        }) as unknown as Frame,
+    );
     const acks = r.replies.filter((f) => f.type === "ack") as { result: { messages: unknown[] } }[];
     const refused = r.replies.filter((f) => f.type === "error");
-    console.log(`getMessages flood: ${acks.length} served, ${refused.length} refused, RSS +${r.rssGrowthMb.toFixed(0)} MB, max loop lag ${r.maxLagMs.toFixed(0)} ms`);
+    console.log(
+      `getMessages flood: ${acks.length} served, ${refused.length} refused, RSS +${r.rssGrowthMb.toFixed(0)} MB, max loop lag ${r.maxLagMs.toFixed(0)} ms`,
+    );
     expect(acks.length).toBeGreaterThanOrEqual(1);
     expect(acks.length).toBeLessThan(10);
     // 40 messages of 500 KB do not fit in 16 MiB: the newest that do are sent.
@@ -275,4 +310,3 @@ describe("WebSocket path", () => {
     expect(await tryPath("/other")).toBe("404");
   });
 });
-

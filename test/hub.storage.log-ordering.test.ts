@@ -15,7 +15,10 @@ import { describeStorageContract } from "./support/storage-contract.js";
 describeStorageContract("sqlite behind a FIFO (ordering log)", {
   create: async () => {
     const dir = mkdtempSync(join(tmpdir(), "tw-queued-"));
-    return { open: () => new QueuedStorage(dir, { synchronous: "normal" }), destroy: async () => rmSync(dir, { recursive: true, force: true }) };
+    return {
+      open: () => new QueuedStorage(dir, { synchronous: "normal" }),
+      destroy: async () => rmSync(dir, { recursive: true, force: true }),
+    };
   },
   sharedLog: false,
   expiresOnCall: true,
@@ -42,7 +45,13 @@ describe("hub over a log-ordered storage", () => {
     const ops = await RawClient.connect(hub.url, "ops", token("ops", "operator"));
     await ops.request({ type: "subscribe", reqId: 0, subId: 1, agentId: "dev-1", pattern: "#" });
     const before = storage.applied.length;
-    const frames = Array.from({ length: 20 }, (_, i) => ({ type: "publish" as const, reqId: 100 + i, agentId: "dev-1", channel: `c${i % 2}`, diff: doc({ i }) }));
+    const frames = Array.from({ length: 20 }, (_, i) => ({
+      type: "publish" as const,
+      reqId: 100 + i,
+      agentId: "dev-1",
+      channel: `c${i % 2}`,
+      diff: doc({ i }),
+    }));
     frames.push({ type: "publish", reqId: 200, agentId: "dev-2", channel: "c0", diff: doc({ no: 1 }) });
     dev.send(frames);
     const err = await dev.waitFor((f) => f.type === "error" && f.reqId === 200);
@@ -63,8 +72,22 @@ describe("hub over a log-ordered storage", () => {
 
   test("messages, idempotent ids, async history reads and HTTP writes", async () => {
     const ops = await RawClient.connect(hub.url, "dev-3", token("dev-3", "device"));
-    const m1 = await ops.request({ type: "createMessage", reqId: 0, agentId: "dev-3", channel: "log", data: doc({ n: 1 }), messageId: "a" });
-    const again = await ops.request({ type: "createMessage", reqId: 0, agentId: "dev-3", channel: "log", data: doc({ n: 2 }), messageId: "a" });
+    const m1 = await ops.request({
+      type: "createMessage",
+      reqId: 0,
+      agentId: "dev-3",
+      channel: "log",
+      data: doc({ n: 1 }),
+      messageId: "a",
+    });
+    const again = await ops.request({
+      type: "createMessage",
+      reqId: 0,
+      agentId: "dev-3",
+      channel: "log",
+      data: doc({ n: 2 }),
+      messageId: "a",
+    });
     expect(again).toEqual(m1);
     const p1 = await ops.request({ type: "publish", reqId: 0, agentId: "dev-3", channel: "state", diff: doc({ x: 1 }), messageId: "p" });
     const p2 = await ops.request({ type: "publish", reqId: 0, agentId: "dev-3", channel: "state", diff: doc({ x: 2 }), messageId: "p" });

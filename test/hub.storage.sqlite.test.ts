@@ -47,7 +47,14 @@ test("sqlite: records join the tick's one transaction; rollback drops exactly th
     const sink = recordingSink(storage);
     await storage.open(sink);
     const write = (channel: string, id: string): Write => ({
-      kind: "message", agentId: "dev", channel, data: new Uint8Array([0x80]), messageId: id, logId: undefined, ts: Date.now(), author: "dev",
+      kind: "message",
+      agentId: "dev",
+      channel,
+      data: new Uint8Array([0x80]),
+      messageId: id,
+      logId: undefined,
+      ts: Date.now(),
+      author: "dev",
     });
     let calls = 0;
     storage.submit(write("kept", "a"), (_out, err) => {
@@ -66,7 +73,10 @@ test("sqlite: records join the tick's one transaction; rollback drops exactly th
 
     const reopened = (await location.open()) as SqliteStorage;
     const restored: string[] = [];
-    await reopened.open({ restore: (row) => restored.push(`${row.agent}/${row.name}:${row.messageCount}`), apply: () => expect.unreachable() });
+    await reopened.open({
+      restore: (row) => restored.push(`${row.agent}/${row.name}:${row.messageCount}`),
+      apply: () => expect.unreachable(),
+    });
     expect(restored).toEqual(["dev/kept:1"]);
     expect(sink.writes.map((w) => w.channel)).toEqual(["kept", "dropped"]);
     await reopened.close();
@@ -79,12 +89,29 @@ test("sqlite: a write the sink refuses reaches `done` as the error, inside submi
   const location = sqliteLocation("normal");
   try {
     const storage = (await location.open()) as SqliteStorage;
-    await storage.open({ restore() {}, apply: () => { throw new Error("refused"); } });
-    let seen: Error | undefined;
-    storage.submit({ kind: "message", agentId: "dev", channel: "c", data: new Uint8Array([0x80]), messageId: undefined, logId: "x", ts: 1, author: undefined }, (out, err) => {
-      expect(out).toBeUndefined();
-      seen = err;
+    await storage.open({
+      restore() {},
+      apply: () => {
+        throw new Error("refused");
+      },
     });
+    let seen: Error | undefined;
+    storage.submit(
+      {
+        kind: "message",
+        agentId: "dev",
+        channel: "c",
+        data: new Uint8Array([0x80]),
+        messageId: undefined,
+        logId: "x",
+        ts: 1,
+        author: undefined,
+      },
+      (out, err) => {
+        expect(out).toBeUndefined();
+        seen = err;
+      },
+    );
     expect(seen?.message).toBe("refused");
     await storage.close();
   } finally {

@@ -38,7 +38,9 @@ async function until(cond: () => boolean, timeoutMs = 10_000, what = "condition"
 async function watch(filter: string): Promise<{ got: { topic: string; json: any; retain: boolean }[]; end(): Promise<void> }> {
   const c = mqtt.connect(BROKER, { clientId: `watch-${Math.random().toString(16).slice(2)}` });
   const got: { topic: string; json: any; retain: boolean }[] = [];
-  c.on("message", (topic, payload, packet) => got.push({ topic, json: payload.length ? JSON.parse(payload.toString()) : null, retain: packet.retain }));
+  c.on("message", (topic, payload, packet) =>
+    got.push({ topic, json: payload.length ? JSON.parse(payload.toString()) : null, retain: packet.retain }),
+  );
   await new Promise<void>((resolve, reject) => {
     c.on("connect", () => c.subscribe(filter, { qos: 1 }, (err) => (err ? reject(err) : resolve())));
     c.on("error", reject);
@@ -80,8 +82,20 @@ describe("MQTT bridge", () => {
 
     const seenByWs: ChannelEvent[] = [];
     const seenByMqtt: ChannelEvent[] = [];
-    onWs.subscribe("#", (e) => { seenByWs.push(e); }, { agentId: "m-pump" });
-    onMqtt.subscribe("#", (e) => { seenByMqtt.push(e); }, { agentId: "w-panel" });
+    onWs.subscribe(
+      "#",
+      (e) => {
+        seenByWs.push(e);
+      },
+      { agentId: "m-pump" },
+    );
+    onMqtt.subscribe(
+      "#",
+      (e) => {
+        seenByMqtt.push(e);
+      },
+      { agentId: "w-panel" },
+    );
     await new Promise((r) => setTimeout(r, 100));
 
     const r = await onMqtt.publish("tag_values", { rpm: 900, temp: { c: 40 } });
@@ -100,7 +114,10 @@ describe("MQTT bridge", () => {
   it("mirrors channels to plain MQTT topics: retained aggregates, diffs, messages", async () => {
     const w = await watch(`${P}/+/m-pump/#`);
     await until(() => w.got.some((m) => m.topic === `${P}/agg/m-pump/tag_values`), 5000, "retained aggregate");
-    expect(w.got.find((m) => m.topic === `${P}/agg/m-pump/tag_values`)).toMatchObject({ retain: true, json: { rpm: 900, temp: { c: 40 } } });
+    expect(w.got.find((m) => m.topic === `${P}/agg/m-pump/tag_values`)).toMatchObject({
+      retain: true,
+      json: { rpm: 900, temp: { c: 40 } },
+    });
     const pump = agents[0]!;
     await pump.publish("tag_values", { rpm: 950 });
     await until(() => w.got.some((m) => m.topic === `${P}/diff/m-pump/tag_values`), 5000, "diff");
@@ -116,16 +133,22 @@ describe("MQTT bridge", () => {
 
   it("refuses an MQTT agent with a bad token, through the hub's own auth", async () => {
     const bad = createToken("not-the-secret", { agentId: "m-intruder", role: "device" });
-    await expect(connect(`mqtt://127.0.0.1:1883/${P}`, { agentId: "m-intruder", token: bad, ...FAST, onError: () => {} })).rejects.toMatchObject({
+    await expect(
+      connect(`mqtt://127.0.0.1:1883/${P}`, { agentId: "m-intruder", token: bad, ...FAST, onError: () => {} }),
+    ).rejects.toMatchObject({
       code: "TAGWIRE_ERR_AUTH",
     });
   });
 
   it("publishes presence, and the last will marks a killed agent offline and ends its relay", async () => {
     const w = await watch(`${P}/presence/m-child`);
-    const child = spawn(process.execPath, [await buildForChild("test/fixtures/client-mqtt-agent.ts"), `mqtt://127.0.0.1:1883/${P}`, "m-child", tok("m-child")], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const child = spawn(
+      process.execPath,
+      [await buildForChild("test/fixtures/client-mqtt-agent.ts"), `mqtt://127.0.0.1:1883/${P}`, "m-child", tok("m-child")],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     await new Promise<void>((resolve, reject) => {
       child.stdout!.on("data", (d: Buffer) => d.toString().includes("online") && resolve());
       child.on("exit", (code) => reject(new Error(`child exited ${code}`)));
@@ -152,7 +175,13 @@ describe("MQTT bridge", () => {
     agents.push(reader, writer);
     const events: ChannelEvent[] = [];
     await writer.publish("state", { n: 1 });
-    reader.subscribe("state", (e) => { events.push(e); }, { agentId: "w-writer" });
+    reader.subscribe(
+      "state",
+      (e) => {
+        events.push(e);
+      },
+      { agentId: "w-writer" },
+    );
     await until(() => events.length === 1, 5000, "sync");
     const session = reader.session as RemoteSession;
     await bridge.close();

@@ -135,7 +135,9 @@ describe("Mosquitto CLI following docs/PROTOCOL.md", () => {
   });
 
   it("gets the hub's refusal on the error topic, and nothing is written", async () => {
-    const errors = spawn("mosquitto_sub", ["-h", "127.0.0.1", "-q", "1", "-t", `${P}/error/pump-1/#`, "-W", "20"], { stdio: ["ignore", "pipe", "inherit"] });
+    const errors = spawn("mosquitto_sub", ["-h", "127.0.0.1", "-q", "1", "-t", `${P}/error/pump-1/#`, "-W", "20"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let out = "";
     errors.stdout.on("data", (d: Buffer) => (out += d.toString()));
     try {
@@ -157,7 +159,11 @@ describe("Mosquitto CLI following docs/PROTOCOL.md", () => {
           .map((l) => JSON.parse(l))
           .filter((l) => l.code !== "probe");
       await until(() => refusals().length >= 2, 10_000, "two refusals");
-      expect(refusals().map((l) => l.code).sort()).toEqual(["TAGWIRE_ERR_FORBIDDEN", "TAGWIRE_ERR_PAYLOAD"]);
+      expect(
+        refusals()
+          .map((l) => l.code)
+          .sort(),
+      ).toEqual(["TAGWIRE_ERR_FORBIDDEN", "TAGWIRE_ERR_PAYLOAD"]);
     } finally {
       errors.kill();
     }

@@ -118,7 +118,13 @@ describe("MQTT bridge pipes against other broker users", () => {
     const openRecord = JSON.parse(pipe.payload.subarray(1).toString()) as { claims: string };
     expect(openRecord.claims.startsWith("tw1.")).toBe(true);
 
-    const forgedPublish = (reqId: number) => ({ type: "publish" as const, reqId, agentId: "s-valve", channel: "state", diff: encodeValue({ open: true }) });
+    const forgedPublish = (reqId: number) => ({
+      type: "publish" as const,
+      reqId,
+      agentId: "s-valve",
+      channel: "state",
+      diff: encodeValue({ open: true }),
+    });
     // 1. The pre-redesign attack: a plain batch on the victim's pipe topic.
     await spy.c.publishAsync(pipeTopic, Buffer.from(encodeFrames([forgedPublish(900)])), { qos: 1 });
     // 2. Data envelopes with made-up sequence numbers and MACs.
@@ -133,7 +139,17 @@ describe("MQTT bridge pipes against other broker users", () => {
     }
     // 3. A fresh handshake with the victim's (public) claims: the challenge comes, but no key to answer it.
     const fakeId = "tw-feedfacefeedface";
-    const forgedOpen = Buffer.concat([Buffer.from([1]), Buffer.from(JSON.stringify({ v: 1, claims: openRecord.claims, nonce: Buffer.alloc(16, 7).toString("base64url"), release: Buffer.alloc(32, 1).toString("base64url") }))]);
+    const forgedOpen = Buffer.concat([
+      Buffer.from([1]),
+      Buffer.from(
+        JSON.stringify({
+          v: 1,
+          claims: openRecord.claims,
+          nonce: Buffer.alloc(16, 7).toString("base64url"),
+          release: Buffer.alloc(32, 1).toString("base64url"),
+        }),
+      ),
+    ]);
     await spy.c.publishAsync(`${P}/hub/in/${fakeId}`, forgedOpen, { qos: 1 });
     await until(() => spy.got.some((m) => m.topic === `${P}/hub/out/${fakeId}` && m.payload[0] === 2), 5000, "challenge to the forger");
     const body = encodeFrames([{ type: "hello", reqId: 1, protocol: 1, agentId: "s-valve" }, forgedPublish(2)]);
@@ -180,7 +196,11 @@ describe("MQTT bridge pipes against other broker users", () => {
       if (s !== "online") wentOffline = true;
     });
     await spy.c.publishAsync(`${P}/presence/s-fan`, JSON.stringify({ online: false, clientId: online.clientId }), { qos: 1 });
-    await spy.c.publishAsync(`${P}/presence/s-fan`, JSON.stringify({ online: false, clientId: online.clientId, release: Buffer.alloc(16).toString("base64url") }), { qos: 1, retain: true });
+    await spy.c.publishAsync(
+      `${P}/presence/s-fan`,
+      JSON.stringify({ online: false, clientId: online.clientId, release: Buffer.alloc(16).toString("base64url") }),
+      { qos: 1, retain: true },
+    );
     await spy.c.publishAsync(`${P}/hub/in/${online.clientId}`, Buffer.alloc(0), { qos: 1 });
     await spy.c.publishAsync(`${P}/hub/in/${online.clientId}`, Buffer.concat([Buffer.from([4, 0, 0, 0, 9]), Buffer.alloc(16)]), { qos: 1 });
     await sleep(500);
@@ -200,7 +220,17 @@ describe("MQTT bridge pipes against other broker users", () => {
     // All at once, well within the handshake timeout, so none has expired to make room.
     await Promise.all(
       Array.from({ length: 30 }, (_, i) => {
-        const open = Buffer.concat([Buffer.from([1]), Buffer.from(JSON.stringify({ v: 1, claims: "", nonce: Buffer.alloc(16, i).toString("base64url"), release: Buffer.alloc(32, i).toString("base64url") }))]);
+        const open = Buffer.concat([
+          Buffer.from([1]),
+          Buffer.from(
+            JSON.stringify({
+              v: 1,
+              claims: "",
+              nonce: Buffer.alloc(16, i).toString("base64url"),
+              release: Buffer.alloc(32, i).toString("base64url"),
+            }),
+          ),
+        ]);
         return spy.c.publishAsync(`${P}/hub/in/tw-flood${i}`, open, { qos: 1 });
       }),
     );
@@ -210,7 +240,11 @@ describe("MQTT bridge pipes against other broker users", () => {
     expect(challenges).toBeLessThanOrEqual(8);
     expect(refusals.length).toBeGreaterThanOrEqual(22);
     expect(JSON.parse(refusals[0]!.payload.subarray(1).toString())).toMatchObject({ code: "TAGWIRE_ERR_RATE" });
-    await until(() => bridgeLog.slice(logBefore).filter((l) => l.includes("handshake not completed")).length >= challenges, 5000, "handshakes dropped");
+    await until(
+      () => bridgeLog.slice(logBefore).filter((l) => l.includes("handshake not completed")).length >= challenges,
+      5000,
+      "handshakes dropped",
+    );
     // Room again for a real client.
     const a = await connect(`mqtt://127.0.0.1:1883/${P}`, { agentId: "s-late", token: tok("s-late"), ...FAST });
     agents.push(a);
@@ -231,7 +265,10 @@ describe("MQTT bridge pipes against other broker users", () => {
     // Replayed as is, with another payload, or with a made-up mac: refused on P/error/...
     await writer.publishAsync(topic, body, { qos: 1, properties: { userProperties: props } });
     await writer.publishAsync(topic, JSON.stringify({ rpm: 666 }), { qos: 1, properties: { userProperties: props } });
-    await writer.publishAsync(topic, JSON.stringify({ rpm: 667 }), { qos: 1, properties: { userProperties: { ...props, mac: "A".repeat(22) } } });
+    await writer.publishAsync(topic, JSON.stringify({ rpm: 667 }), {
+      qos: 1,
+      properties: { userProperties: { ...props, mac: "A".repeat(22) } },
+    });
     await until(() => spy.got.filter((m) => m.topic === `${P}/error/s-plain/tag_values`).length >= 3, 5000, "three refusals");
     const errors = spy.got.filter((m) => m.topic === `${P}/error/s-plain/tag_values`).map((m) => JSON.parse(m.payload.toString()));
     expect(errors.map((e) => e.code)).toEqual(["TAGWIRE_ERR_AUTH", "TAGWIRE_ERR_AUTH", "TAGWIRE_ERR_AUTH"]);
@@ -243,10 +280,28 @@ describe("MQTT bridge pipes against other broker users", () => {
   it("closes a pipe whose client went silent without a last will reaching the bridge", async () => {
     const lines: string[] = [];
     const quickP = `${P}-idle`;
-    const quick = await startMqttBridge({ hubUrl: hub.url, brokerUrl: BROKER, prefix: quickP, secret: SECRET, log: (l) => lines.push(l), mirrorAgentId: "mirror-idle", pipeLimits: { pipeIdleTimeoutMs: 600 } });
+    const quick = await startMqttBridge({
+      hubUrl: hub.url,
+      brokerUrl: BROKER,
+      prefix: quickP,
+      secret: SECRET,
+      log: (l) => lines.push(l),
+      mirrorAgentId: "mirror-idle",
+      pipeLimits: { pipeIdleTimeoutMs: 600 },
+    });
     try {
-      const chatty = await connect(`mqtt://127.0.0.1:1883/${quickP}`, { agentId: "s-chatty", token: tok("s-chatty"), ...FAST, pingIntervalMs: 150 });
-      const mute = await connect(`mqtt://127.0.0.1:1883/${quickP}`, { agentId: "s-mute", token: tok("s-mute"), ...FAST, pingIntervalMs: 0 });
+      const chatty = await connect(`mqtt://127.0.0.1:1883/${quickP}`, {
+        agentId: "s-chatty",
+        token: tok("s-chatty"),
+        ...FAST,
+        pingIntervalMs: 150,
+      });
+      const mute = await connect(`mqtt://127.0.0.1:1883/${quickP}`, {
+        agentId: "s-mute",
+        token: tok("s-mute"),
+        ...FAST,
+        pingIntervalMs: 0,
+      });
       agents.push(chatty, mute);
       expect(quick.relayedClients).toBe(2);
       await until(() => lines.some((l) => l.includes("silent for 600 ms")), 5000, "idle close");

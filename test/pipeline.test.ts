@@ -3,8 +3,15 @@ import { pack, unpack } from "msgpackr";
 import { createCore, NOT_HANDLED, TagwireError, type Core } from "../bindings/index.js";
 
 const enc = (v: unknown) => pack(v);
-const publish = (reqId: number, agent: string, channel: string, diff: unknown, flags = 0, keys: string[] | null = null, msgId: string | null = null) =>
-  [4, reqId, agent, channel, enc(diff), flags, keys, msgId];
+const publish = (
+  reqId: number,
+  agent: string,
+  channel: string,
+  diff: unknown,
+  flags = 0,
+  keys: string[] | null = null,
+  msgId: string | null = null,
+) => [4, reqId, agent, channel, enc(diff), flags, keys, msgId];
 
 async function setup(core?: Core) {
   core ??= await createCore();
@@ -42,7 +49,11 @@ describe("pipeline: batch -> merge -> route -> fan-out", () => {
 
   it("refuses a batch nested past the limit in any frame, applying none of it", async () => {
     const { store, pipe } = await setup();
-    const nest = (d: number) => { let v: unknown = 1; for (let i = 0; i < d; i++) v = [v]; return v; };
+    const nest = (d: number) => {
+      let v: unknown = 1;
+      for (let i = 0; i < d; i++) v = [v];
+      return v;
+    };
     const batch = (d: number) => enc([publish(1, "dev-1", "t", { depth: d }), [9, nest(d)]]);
     const r = pipe.ingest(batch(78));
     expect([r.status(0), r.status(1)]).toEqual([0, NOT_HANDLED]);
@@ -57,18 +68,23 @@ describe("pipeline: batch -> merge -> route -> fan-out", () => {
     const { router, pipe } = await setup();
     router.subscribe("dev-1/#", 7);
     router.subscribe("+/sensors/temp", 2);
-    const r = pipe.ingest(enc([
-      publish(1, "dev-1", "sensors/temp", { value: 1, note: "a longer string than eight bytes" }),
-      publish(2, "dev-2", "sensors/temp", { value: 2 }),
-      publish(3, "dev-1", "sensors/temp", { value: 1 }),
-      [9, 4],
-    ]));
+    const r = pipe.ingest(
+      enc([
+        publish(1, "dev-1", "sensors/temp", { value: 1, note: "a longer string than eight bytes" }),
+        publish(2, "dev-2", "sensors/temp", { value: 2 }),
+        publish(3, "dev-1", "sensors/temp", { value: 1 }),
+        [9, 4],
+      ]),
+    );
     for (let i = 0; i < r.count; i++) {
       const d = r.bytes.subarray(r.diffStart(i), r.diffStart(i) + r.diffLength(i));
       expect([...d]).toEqual([...r.diff(i)]);
       expect([...r.words.subarray(r.fanoutStart(i), r.fanoutStart(i) + r.fanoutCount(i))]).toEqual([...r.fanout(i)]);
     }
-    expect(unpack(r.bytes.subarray(r.diffStart(0), r.diffStart(0) + r.diffLength(0)))).toEqual({ value: 1, note: "a longer string than eight bytes" });
+    expect(unpack(r.bytes.subarray(r.diffStart(0), r.diffStart(0) + r.diffLength(0)))).toEqual({
+      value: 1,
+      note: "a longer string than eight bytes",
+    });
     expect([0, 1, 2, 3].map((i) => r.fanoutCount(i))).toEqual([2, 1, 0, 0]);
     expect(r.words[r.fanoutStart(1)]).toBe(2);
     expect(r.diffLength(3)).toBe(0);
@@ -190,7 +206,7 @@ describe("pipeline: batch -> merge -> route -> fan-out", () => {
     const seed = Number(process.env.TAGWIRE_SEED ?? Date.now() % 1_000_000);
     console.log(`pipeline random test seed=${seed}`);
     let s = seed >>> 0 || 1;
-    const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const rnd = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
     const pick = <T>(a: T[]) => a[Math.floor(rnd() * a.length)]!;
     const { core, store, router, pipe } = await setup();
     const agents = ["a1", "a2", "a3", "a4"];

@@ -51,7 +51,10 @@ const GOLDEN: [Frame, string][] = [
     { type: "publish", reqId: 0, agentId: "p", channel: "c", diff: doc, replace: true },
     "98 04 00" + s("p") + s("c") + DOC_BIN + "02 c0 c0",
   ],
-  [{ type: "createMessage", reqId: 5, agentId: "pump-1", channel: "notifications", data: doc }, "96 05 05" + s("pump-1") + s("notifications") + DOC_BIN + "c0"],
+  [
+    { type: "createMessage", reqId: 5, agentId: "pump-1", channel: "notifications", data: doc },
+    "96 05 05" + s("pump-1") + s("notifications") + DOC_BIN + "c0",
+  ],
   [{ type: "getAggregate", reqId: 6, agentId: "pump-1", channel: "ui_state" }, "94 06 06" + s("pump-1") + s("ui_state")],
   [
     { type: "getMessages", reqId: 7, agentId: "pump-1", channel: "log", before: 1700000000000, limit: 10 },
@@ -61,13 +64,19 @@ const GOLDEN: [Frame, string][] = [
   [{ type: "listChannels", reqId: 8, agentId: "pump-1" }, "93 08 08" + s("pump-1")],
   [{ type: "ping", reqId: 9 }, "92 09 09"],
   [{ type: "ack", reqId: 3, result: null }, "93 10 03 c0"],
+  [{ type: "ack", reqId: 70000, result: { version: 3, synced: 2 } }, "93 10 ce00011170 82" + s("version") + "03" + s("synced") + "02"],
   [
-    { type: "ack", reqId: 70000, result: { version: 3, synced: 2 } },
-    "93 10 ce00011170 82" + s("version") + "03" + s("synced") + "02",
+    { type: "error", reqId: 5, code: "TAGWIRE_ERR_FORBIDDEN", message: "no" },
+    "94 11 05" + "b5" + Buffer.from("TAGWIRE_ERR_FORBIDDEN").toString("hex") + s("no"),
   ],
-  [{ type: "error", reqId: 5, code: "TAGWIRE_ERR_FORBIDDEN", message: "no" }, "94 11 05" + "b5" + Buffer.from("TAGWIRE_ERR_FORBIDDEN").toString("hex") + s("no")],
-  [{ type: "sync", subId: 7, agentId: "pump-1", channel: "sensors/a", version: 3, aggregate: doc }, "96 12 07" + s("pump-1") + s("sensors/a") + "03" + DOC_BIN],
-  [{ type: "aggregate", agentId: "pump-1", channel: "sensors/a", version: 300, diff: doc }, "95 13" + s("pump-1") + s("sensors/a") + "cd012c" + DOC_BIN],
+  [
+    { type: "sync", subId: 7, agentId: "pump-1", channel: "sensors/a", version: 3, aggregate: doc },
+    "96 12 07" + s("pump-1") + s("sensors/a") + "03" + DOC_BIN,
+  ],
+  [
+    { type: "aggregate", agentId: "pump-1", channel: "sensors/a", version: 300, diff: doc },
+    "95 13" + s("pump-1") + s("sensors/a") + "cd012c" + DOC_BIN,
+  ],
   [
     { type: "message", agentId: "pump-1", channel: "log", id: "m2", ts: 1700000000001, data: doc },
     "96 14" + s("pump-1") + s("log") + s("m2") + "cb4278bcfe56801000" + DOC_BIN,
@@ -79,7 +88,11 @@ function normal(value: unknown): unknown {
   if (value instanceof Uint8Array) return { bin: hex(value) };
   if (Array.isArray(value)) return value.map(normal);
   if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => [k, normal(v)]));
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, normal(v)]),
+    );
   }
   return value;
 }
@@ -99,8 +112,20 @@ describe("golden frames", () => {
 
   test("type numbers are the documented ones", () => {
     expect(FrameType).toEqual({
-      hello: 1, subscribe: 2, unsubscribe: 3, publish: 4, createMessage: 5, getAggregate: 6,
-      getMessages: 7, listChannels: 8, ping: 9, ack: 16, error: 17, sync: 18, aggregate: 19, message: 20,
+      hello: 1,
+      subscribe: 2,
+      unsubscribe: 3,
+      publish: 4,
+      createMessage: 5,
+      getAggregate: 6,
+      getMessages: 7,
+      listChannels: 8,
+      ping: 9,
+      ack: 16,
+      error: 17,
+      sync: 18,
+      aggregate: 19,
+      message: 20,
     });
     expect(PROTOCOL_VERSION).toBe(1);
   });
@@ -138,7 +163,10 @@ describe("batches", () => {
   });
 
   test("a prefix that ends exactly between frames is still incomplete", () => {
-    const two = encodeFrames([{ type: "ping", reqId: 1 }, { type: "ping", reqId: 2 }]);
+    const two = encodeFrames([
+      { type: "ping", reqId: 1 },
+      { type: "ping", reqId: 2 },
+    ]);
     // 92 | 92 09 01 | 92 09 02: the first 4 bytes hold one whole frame
     expect(hex(two)).toBe("92920901920902");
     expect(() => decodeBatch(two.subarray(0, 4))).toThrow(expect.objectContaining({ code: "TAGWIRE_ERR_INCOMPLETE" }));
@@ -271,7 +299,18 @@ describe("hub hot-path helpers", () => {
   });
 
   // Strings at every str size boundary, ASCII and not (the hand-written writer has an ASCII path).
-  const strs = ["", "a", "x".repeat(31), "x".repeat(32), "y".repeat(255), "y".repeat(256), "z".repeat(70_000), "ç", "température/intérieure", "😀".repeat(20)];
+  const strs = [
+    "",
+    "a",
+    "x".repeat(31),
+    "x".repeat(32),
+    "y".repeat(255),
+    "y".repeat(256),
+    "z".repeat(70_000),
+    "ç",
+    "température/intérieure",
+    "😀".repeat(20),
+  ];
   const docs = [fromHex("80"), doc, encodeValue({ s: "x".repeat(300) }), encodeValue({ s: "x".repeat(70_000) })];
 
   test("encodeMessageAck writes exactly what msgpackr writes for the ack", () => {
@@ -289,7 +328,16 @@ describe("hub hot-path helpers", () => {
       f.type === "createMessage"
         ? packr.pack([5, f.reqId, f.agentId, f.channel, f.data, f.messageId ?? null])
         : f.type === "publish"
-          ? packr.pack([4, f.reqId, f.agentId, f.channel, f.diff, (f.log ? 1 : 0) | (f.replace ? 2 : 0), f.replaceKeys ?? null, f.messageId ?? null])
+          ? packr.pack([
+              4,
+              f.reqId,
+              f.agentId,
+              f.channel,
+              f.diff,
+              (f.log ? 1 : 0) | (f.replace ? 2 : 0),
+              f.replaceKeys ?? null,
+              f.messageId ?? null,
+            ])
           : new Uint8Array();
     for (const reqId of [0, 1, 128, 65536, 2 ** 32 - 1]) {
       for (const text of strs) {
@@ -313,13 +361,20 @@ describe("hub hot-path helpers", () => {
 
   test("isPlainPublishBatch: only publishes without log and without message ids", () => {
     const pub = (extra: Partial<Extract<Frame, { type: "publish" }>> = {}): Frame => ({
-      type: "publish", reqId: 5, agentId: "a", channel: "b/c", diff: doc, ...extra,
+      type: "publish",
+      reqId: 5,
+      agentId: "a",
+      channel: "b/c",
+      diff: doc,
+      ...extra,
     });
     expect(isPlainPublishBatch(encodeFrames([pub()]))).toBe(true);
     expect(isPlainPublishBatch(encodeFrames([pub({ replace: true, replaceKeys: ["x", "y"], reqId: 70000 })]))).toBe(true);
     // A message id asks for replay protection, checked in storage on the per-frame path.
     expect(isPlainPublishBatch(encodeFrames([pub({ messageId: "m-1" })]))).toBe(false);
-    expect(isPlainPublishBatch(encodeFrames(Array.from({ length: 300 }, () => pub({ diff: encodeValue({ s: "x".repeat(70_000) }) }))))).toBe(true);
+    expect(
+      isPlainPublishBatch(encodeFrames(Array.from({ length: 300 }, () => pub({ diff: encodeValue({ s: "x".repeat(70_000) }) })))),
+    ).toBe(true);
     expect(isPlainPublishBatch(encodeFrames([pub(), pub({ log: true })]))).toBe(false);
     expect(isPlainPublishBatch(encodeFrames([pub(), { type: "ping", reqId: 1 }]))).toBe(false);
     expect(isPlainPublishBatch(encodeFrames([pub({ messageId: "x".repeat(129) })]))).toBe(false);
@@ -349,7 +404,15 @@ describe("seeded random round trips", () => {
   const randomFrame = (): Frame => {
     switch (int(8)) {
       case 0:
-        return { type: "publish", reqId: int(2 ** 32), agentId: name(), channel: `${name()}/${name()}`, diff: docOf(), log: true, messageId: name() };
+        return {
+          type: "publish",
+          reqId: int(2 ** 32),
+          agentId: name(),
+          channel: `${name()}/${name()}`,
+          diff: docOf(),
+          log: true,
+          messageId: name(),
+        };
       case 1:
         return { type: "aggregate", agentId: name(), channel: name(), version: uintv(), diff: docOf() };
       case 2:

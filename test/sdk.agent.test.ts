@@ -19,7 +19,8 @@ function recorder() {
   const waiters: Array<[number, () => void]> = [];
   const handler = (e: ChannelEvent) => {
     events.push(e);
-    for (const w of waiters.splice(0)) if (events.length >= w[0]) w[1]();
+    for (const w of waiters.splice(0))
+      if (events.length >= w[0]) w[1]();
       else waiters.push(w);
   };
   const until = (n: number) =>
@@ -42,7 +43,8 @@ const tick = () => new Promise((r) => setTimeout(r, 0));
 describe("Agent and LocalBus", () => {
   it("runs the contract example", async () => {
     const bus = newBus();
-    const dev = bus.agent("dev-1"), viewer = bus.agent("viewer");
+    const dev = bus.agent("dev-1"),
+      viewer = bus.agent("viewer");
     expect(dev.id).toBe("dev-1");
     const rec = recorder();
     viewer.subscribe("sensors/+/indoor", rec.handler, { agentId: "dev-1" });
@@ -55,7 +57,13 @@ describe("Agent and LocalBus", () => {
     expect(await viewer.getAggregate("sensors/temperature/indoor")).toEqual({});
     await rec.until(2);
     expect(rec.events.map((e) => e.type)).toEqual(["aggregate", "message"]);
-    expect(rec.events[0]).toMatchObject({ agentId: "dev-1", channel: "sensors/temperature/indoor", aggregate: { value: 21.5 }, diff: { value: 21.5 }, version: 1 });
+    expect(rec.events[0]).toMatchObject({
+      agentId: "dev-1",
+      channel: "sensors/temperature/indoor",
+      aggregate: { value: 21.5 },
+      diff: { value: 21.5 },
+      version: 1,
+    });
   });
 
   it("first sync per existing matching channel, then aggregates with the effective diff", async () => {
@@ -81,14 +89,25 @@ describe("Agent and LocalBus", () => {
     await tick();
     expect(rec.events.slice(2)).toEqual([
       { type: "aggregate", agentId: "dev-1", channel: "sensors/a/indoor", aggregate: { v: 1, unit: "F" }, diff: { unit: "F" }, version: 2 },
-      { type: "aggregate", agentId: "dev-1", channel: "sensors/a/indoor", aggregate: { v: 1 }, diff: { unit: null }, version: expect.any(Number) },
+      {
+        type: "aggregate",
+        agentId: "dev-1",
+        channel: "sensors/a/indoor",
+        aggregate: { v: 1 },
+        diff: { unit: null },
+        version: expect.any(Number),
+      },
     ]);
   });
 
   it("agentId: own by default, another agent, or '+' for all", async () => {
     const bus = newBus();
-    const a = bus.agent("a"), b = bus.agent("b"), watcher = bus.agent("w");
-    const own = recorder(), other = recorder(), any = recorder();
+    const a = bus.agent("a"),
+      b = bus.agent("b"),
+      watcher = bus.agent("w");
+    const own = recorder(),
+      other = recorder(),
+      any = recorder();
     a.subscribe("x/#", own.handler);
     watcher.subscribe("x/#", other.handler, { agentId: "b" });
     watcher.subscribe("x/#", any.handler, { agentId: "+" });
@@ -189,7 +208,8 @@ describe("Agent and LocalBus", () => {
     const errors: Array<[unknown, string]> = [];
     const bus = newBus();
     const dev = bus.agent("dev", { onError: (e, ctx) => errors.push([e, ctx]) });
-    const before = recorder(), after = recorder();
+    const before = recorder(),
+      after = recorder();
     let calls = 0;
     dev.subscribe("c", before.handler);
     dev.subscribe("c", () => {
@@ -204,7 +224,15 @@ describe("Agent and LocalBus", () => {
     await after.until(7);
     await tick();
     expect(before.events.length).toBe(7);
-    expect(after.events.map((e) => e.type)).toEqual(["aggregate", "aggregate", "message", "aggregate", "aggregate", "message", "aggregate"]);
+    expect(after.events.map((e) => e.type)).toEqual([
+      "aggregate",
+      "aggregate",
+      "message",
+      "aggregate",
+      "aggregate",
+      "message",
+      "aggregate",
+    ]);
     expect(calls).toBe(7);
     expect(errors.length).toBe(14);
     expect(errors.filter(([e]) => (e as Error).message === "boom")).toHaveLength(7);
@@ -257,7 +285,7 @@ describe("Agent and LocalBus", () => {
     const seed = Number(process.env.TAGWIRE_SEED ?? Date.now() % 1_000_000);
     console.log(`sdk.agent random seed: ${seed} (set TAGWIRE_SEED to replay)`);
     let s = seed >>> 0 || 1;
-    const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const rand = () => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32;
     const keys = ["a", "b", "c"];
     const value = (depth: number): unknown => {
       const r = rand();
@@ -304,6 +332,11 @@ describe("Agent and LocalBus", () => {
 
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === "object") return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+  if (v && typeof v === "object")
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+    );
   return v;
 }

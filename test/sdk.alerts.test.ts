@@ -39,8 +39,18 @@ describe("sendNotification", () => {
 
   it("maps severities like pydoover and rejects bad fields without writing", async () => {
     const cases: Array<[string | number, number]> = [
-      ["trace", 3], ["Debug", 4], ["INFO", 5], ["warn", 6], ["warning", 6], ["critical", 7],
-      ["error", 7], ["err", 7], ["fatal", 7], ["crit", 7], [3, 3], [7, 7],
+      ["trace", 3],
+      ["Debug", 4],
+      ["INFO", 5],
+      ["warn", 6],
+      ["warning", 6],
+      ["critical", 7],
+      ["error", 7],
+      ["err", 7],
+      ["fatal", 7],
+      ["crit", 7],
+      [3, 3],
+      [7, 7],
     ];
     for (const [input, wire] of cases) {
       expect(toNotificationPayload("m", { severity: input as never }).severity, String(input)).toBe(wire);
@@ -98,7 +108,10 @@ describe("sendAlertOnce / clearAlert", () => {
     expect(await restarted.isAlertActive("door_open")).toBe(true);
     expect(await restarted.sendAlertOnce("door_open", "Door open")).toBe(false);
     expect(await restarted.clearAlert("door_open", { message: "Door closed", severity: "info" })).toBe(true);
-    expect((await dev.getMessages("notifications")).map((m) => m.data)).toEqual([{ message: "Door open" }, { message: "Door closed", severity: 5 }]);
+    expect((await dev.getMessages("notifications")).map((m) => m.data)).toEqual([
+      { message: "Door open" },
+      { message: "Door closed", severity: 5 },
+    ]);
     // The first instance's memory is stale until it reloads.
     await alerts.reload();
     expect(await alerts.activeAlerts()).toEqual({});
@@ -116,7 +129,10 @@ describe("sendAlertOnce / clearAlert", () => {
       other.sendAlertOnce("fault", "Fault B"),
     ]);
     expect(results).toEqual([true, false, false, true, false]);
-    expect((await dev.getMessages("notifications")).map((m) => (m.data as { message: string }).message).sort()).toEqual(["Fault A", "Fault B"]);
+    expect((await dev.getMessages("notifications")).map((m) => (m.data as { message: string }).message).sort()).toEqual([
+      "Fault A",
+      "Fault B",
+    ]);
     expect(Object.keys(((await dev.getAggregate("notifications")) as any).active)).toEqual(["tank", "pump"]);
     expect(await other.clearAlert("fault")).toBe(true);
     expect(await alerts.isAlertActive("fault")).toBe(true);

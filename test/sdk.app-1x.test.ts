@@ -18,13 +18,17 @@ type Send = (id: string, data: Json) => Promise<void>;
 async function command(site: Agent, send: Send, deviceId: string, method: string, request: Json): Promise<Json> {
   const id = `cmd-${method}-${Math.random().toString(36).slice(2)}`;
   const reply = new Promise<Json>((resolve) => {
-    const stop = site.subscribe("ui_cmds", (e) => {
-      if (e.type !== "message") return;
-      const d = e.message.data as Record<string, Json>;
-      if (d.reply_to !== id) return;
-      stop();
-      resolve({ status: d.status!, response: d.response! });
-    }, { agentId: deviceId });
+    const stop = site.subscribe(
+      "ui_cmds",
+      (e) => {
+        if (e.type !== "message") return;
+        const d = e.message.data as Record<string, Json>;
+        if (d.reply_to !== id) return;
+        stop();
+        resolve({ status: d.status!, response: d.response! });
+      },
+      { agentId: deviceId },
+    );
   });
   await send(id, { type: "rpc", method, request, status: { code: "sent" }, response: {}, app_key: "pump" });
   return reply;
@@ -39,26 +43,35 @@ async function scenario(device: Agent, site: Agent, send: Send): Promise<void> {
   await app.step();
 
   // The schema is pydoover's: elements reference tags and commands, config refs resolved.
-  const uiState = (await site.getAggregate("ui_state", { agentId: device.id })) as { state: { children: Record<string, Record<string, Json>> } };
+  const uiState = (await site.getAggregate("ui_state", { agentId: device.id })) as {
+    state: { children: Record<string, Record<string, Json>> };
+  };
   const schema = uiState.state.children.pump!;
   expect(schema.type).toBe("uiApplication");
   expect(schema.name).toBe("pump");
   expect(schema.displayString).toBe("Pump");
   const status = (schema.children as Record<string, Record<string, Record<string, Record<string, Json>>>>).status!;
   expect(status.children!.water_temperature!.currentValue).toBe("$tag.app().temperature:number:15");
-  expect((schema.children as Record<string, Record<string, Json>>).target_temperature!.currentValue).toBe("$cmds.app().target_temperature::20");
+  expect((schema.children as Record<string, Record<string, Json>>).target_temperature!.currentValue).toBe(
+    "$cmds.app().target_temperature::20",
+  );
   // Values live only in tag_values, under the app key, declared defaults until set.
   expect(app.t.running.get()).toBe(false);
 
   expect(await command(site, send, device.id, "start", true)).toEqual({ status: { code: "success", message: null }, response: {} });
   expect(app.t.running.get()).toBe(true);
-  expect(await command(site, send, device.id, "target_temperature", "35")).toEqual({ status: { code: "success", message: null }, response: { accepted: 35 } });
+  expect(await command(site, send, device.id, "target_temperature", "35")).toEqual({
+    status: { code: "success", message: null },
+    response: { accepted: 35 },
+  });
   expect(await command(site, send, device.id, "target_temperature", 99)).toEqual({
     status: { code: "error", message: { code: "BAD_SETPOINT", message: "target out of range: 99" } },
     response: {},
   });
   // The accepted (coerced) value is stored for the interaction, the refused one is not.
-  await expect.poll(async () => ((await site.getAggregate("ui_cmds", { agentId: device.id })) as Record<string, Json>).pump).toEqual({ start: true, target_temperature: 35 });
+  await expect
+    .poll(async () => ((await site.getAggregate("ui_cmds", { agentId: device.id })) as Record<string, Json>).pump)
+    .toEqual({ start: true, target_temperature: 35 });
   expect(app.attached!.commands.value("target_temperature")).toBe(35);
 
   for (let i = 0; i < 4; i++) await app.step();
@@ -117,7 +130,9 @@ describe("UICommands", () => {
     await expect(commands.call("unknown", 1, { timeoutMs: 100 })).rejects.toMatchObject({ code: "TAGWIRE_ERR_TIMEOUT" });
     // A command for another app is not ours.
     commands.onCommand("other", () => ({ ok: true }));
-    await expect(commands.call("other", 1, { appKey: "someone_else", timeoutMs: 100 })).rejects.toMatchObject({ code: "TAGWIRE_ERR_TIMEOUT" });
+    await expect(commands.call("other", 1, { appKey: "someone_else", timeoutMs: 100 })).rejects.toMatchObject({
+      code: "TAGWIRE_ERR_TIMEOUT",
+    });
     await expect(commands.call("other", 1, { timeoutMs: 2000 })).resolves.toEqual({ ok: true });
   });
 });
@@ -138,7 +153,14 @@ describe("ui1x.handler (pydoover's @handler)", () => {
       }
     }
     const initializers: ((this: unknown) => void)[] = [];
-    const context = { kind: "method", name: "onTarget", static: false, private: false, metadata: {}, addInitializer: (f: (this: unknown) => void) => initializers.push(f) };
+    const context = {
+      kind: "method",
+      name: "onTarget",
+      static: false,
+      private: false,
+      metadata: {},
+      addInitializer: (f: (this: unknown) => void) => initializers.push(f),
+    };
     ui.handler<number>("target", { coerce: Number })(Heater.prototype.onTarget as never, context as never);
     const app = new Heater({ agent: dev, appKey: "heater" });
     for (const f of initializers) f.call(app);

@@ -129,12 +129,20 @@ describe("Application", () => {
     class Watcher extends Application {}
     const watcher = new Watcher({ agent: dev, appKey: "watcher", onError: (e) => errors.push(e) });
     const changes: unknown[] = [];
-    watcher.onTagChange("level", (value, change) => {
-      changes.push([value, change.appKey, change.key]);
-    }, { appKey: "tank" });
-    watcher.onTagChange("level", () => {
-      throw new Error("handler bug");
-    }, { appKey: "tank" });
+    watcher.onTagChange(
+      "level",
+      (value, change) => {
+        changes.push([value, change.appKey, change.key]);
+      },
+      { appKey: "tank" },
+    );
+    watcher.onTagChange(
+      "level",
+      () => {
+        throw new Error("handler bug");
+      },
+      { appKey: "tank" },
+    );
     const globals: unknown[] = [];
     watcher.onTagChange("mode", (v) => void globals.push(v), { global: true });
     let level: number | null = 10;
@@ -155,7 +163,11 @@ describe("Application", () => {
     await dev.publish("tag_values", { mode: "manual" });
     await dev.publish("tag_values", { mode: "manual" });
     await tick();
-    expect(changes).toEqual([[10, "tank", "level"], [12, "tank", "level"], [null, "tank", "level"]]);
+    expect(changes).toEqual([
+      [10, "tank", "level"],
+      [12, "tank", "level"],
+      [null, "tank", "level"],
+    ]);
     expect(globals).toEqual(["manual"]);
     expect(errors).toHaveLength(3);
     await tank.stop();
@@ -381,7 +393,8 @@ describe("Application", () => {
 
   it("workers on other agents read the coordinator's tags with getAggregate and subscribe", async () => {
     const bus = newBus();
-    const hq = bus.agent("hq"), field = bus.agent("field-1");
+    const hq = bus.agent("hq"),
+      field = bus.agent("field-1");
     class Hq extends Application {
       async mainLoop() {
         await this.setTag("setpoint", 21);
@@ -389,9 +402,13 @@ describe("Application", () => {
     }
     const hqApp = new Hq({ agent: hq, appKey: "hq" });
     const seen: unknown[] = [];
-    field.subscribe("tag_values", (e) => {
-      if (e.type !== "message") seen.push((e.aggregate as { hq?: { setpoint?: number } }).hq?.setpoint);
-    }, { agentId: "hq" });
+    field.subscribe(
+      "tag_values",
+      (e) => {
+        if (e.type !== "message") seen.push((e.aggregate as { hq?: { setpoint?: number } }).hq?.setpoint);
+      },
+      { agentId: "hq" },
+    );
     await hqApp.step();
     await tick();
     expect(seen).toEqual([21]);

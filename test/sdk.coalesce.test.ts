@@ -73,7 +73,8 @@ describe("maxAgeMs coalescing", () => {
   it("flush() and close() send what is pending; channels are independent", async () => {
     vi.useFakeTimers();
     const dev = bus.agent("dev");
-    const c1 = bus.aggregates("dev", "c1"), c2 = bus.aggregates("dev", "c2");
+    const c1 = bus.aggregates("dev", "c1"),
+      c2 = bus.aggregates("dev", "c2");
     await dev.publish("c1", { x: 1 }, { maxAgeMs: 1000 });
     await dev.publish("c2", { y: 1 }, { maxAgeMs: 1000 });
     await dev.flush();
@@ -103,7 +104,7 @@ describe("maxAgeMs coalescing", () => {
   it("seeded random writes: coalesced ends where one-by-one ends", async () => {
     const seed = testSeed("sdk.coalesce random");
     let s = seed >>> 0 || 1;
-    const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const rand = () => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32;
     const keys = ["a", "b", "c", "d"];
     const value = (depth: number): unknown => {
       const r = rand();
@@ -116,7 +117,8 @@ describe("maxAgeMs coalescing", () => {
       return o;
     };
     vi.useFakeTimers();
-    const direct = bus.agent("direct"), merged = bus.agent("merged");
+    const direct = bus.agent("direct"),
+      merged = bus.agent("merged");
     for (let round = 0; round < 40; round++) {
       const diffs = Array.from({ length: 1 + Math.floor(rand() * 6) }, () => value(0) as object).map((d) =>
         d !== null && typeof d === "object" && !Array.isArray(d) ? d : { k: d },
@@ -128,7 +130,8 @@ describe("maxAgeMs coalescing", () => {
         await merged.publish("c", d, { maxAgeMs: 50 });
       }
       await vi.advanceTimersByTimeAsync(60);
-      const a = await direct.getAggregate("c"), b = await merged.getAggregate("c");
+      const a = await direct.getAggregate("c"),
+        b = await merged.getAggregate("c");
       expect(b, `seed ${seed} round ${round}`).toEqual(a);
       expect(a).toEqual(model);
     }

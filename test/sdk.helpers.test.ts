@@ -71,7 +71,8 @@ describe("publishThrottled", () => {
   it("channels are independent; flush() sends held writes now", async () => {
     vi.useFakeTimers();
     const dev = bus.agent("dev");
-    const a = bus.aggregates("dev", "a"), b = bus.aggregates("dev", "b");
+    const a = bus.aggregates("dev", "a"),
+      b = bus.aggregates("dev", "b");
     await dev.publishThrottled("a", { n: 1 }, { minIntervalMs: 1000 });
     await dev.publishThrottled("b", { n: 1 }, { minIntervalMs: 1000 });
     await dev.publishThrottled("a", { n: 2 }, { minIntervalMs: 1000 });
@@ -98,7 +99,14 @@ describe("publishOnChange", () => {
   it("percent bands, per key and channel, with log", async () => {
     const dev = bus.agent("dev");
     const sent: string[] = [];
-    const feed = [["p", 100], ["q", 100], ["p", 105], ["p", 110], ["q", 91], ["q", 90]] as const;
+    const feed = [
+      ["p", 100],
+      ["q", 100],
+      ["p", 105],
+      ["p", 110],
+      ["q", 91],
+      ["q", 90],
+    ] as const;
     for (const [key, v] of feed) if (await dev.publishOnChange("s", key, v, { percent: 10, log: true })) sent.push(`${key}=${v}`);
     expect(sent).toEqual(["p=100", "q=100", "p=110", "q=90"]);
     expect(await dev.publishOnChange("other", "p", 111, { percent: 10 })).not.toBeNull();

@@ -42,7 +42,8 @@ describe("channel names", () => {
     expect(() => assertAgentId("+", true)).not.toThrow();
     for (const bad of ["+", "a/b", "", "a b"]) expect(() => assertAgentId(bad)).toThrowError(TagwireError);
     expect(() => assertKey("tag key", "temp_1-a")).not.toThrow();
-    for (const bad of ["a.b", "a/b", "", "a:b"]) expect(() => assertKey("tag key", bad)).toThrowError(expect.objectContaining({ code: "TAGWIRE_ERR_NAME" }));
+    for (const bad of ["a.b", "a/b", "", "a:b"])
+      expect(() => assertKey("tag key", bad)).toThrowError(expect.objectContaining({ code: "TAGWIRE_ERR_NAME" }));
   });
 });
 

@@ -32,29 +32,42 @@ import { roundHalfEven } from "../bindings/sdk/ui/elements.js";
 // 0.4.18, commit b90ac3aad4b8) for the Python construction quoted in each case's comment, dumped
 // with json.dumps(separators=(",", ":")). Compared as strings, so field order counts too.
 const PYDOOVER: Record<string, string> = {
-  numeric_full: '{"name":"temp","type":"uiVariable","displayString":"Temperature","showActivity":true,"form":"radialGauge","hidden":false,"varType":"float","currentValue":21.456,"decPrecision":2,"earliestDataDate":1700000000,"defaultZoom":"1d","ranges":[{"min":0,"max":10,"colour":"blue","show_on_graph":true,"label":"Low"},{"min":10,"max":30,"colour":"red","show_on_graph":false}]}',
-  numeric_min: '{"name":"flow","type":"uiVariable","displayString":"Flow","showActivity":true,"hidden":false,"varType":"float","ranges":[]}',
+  numeric_full:
+    '{"name":"temp","type":"uiVariable","displayString":"Temperature","showActivity":true,"form":"radialGauge","hidden":false,"varType":"float","currentValue":21.456,"decPrecision":2,"earliestDataDate":1700000000,"defaultZoom":"1d","ranges":[{"min":0,"max":10,"colour":"blue","show_on_graph":true,"label":"Low"},{"min":10,"max":30,"colour":"red","show_on_graph":false}]}',
+  numeric_min:
+    '{"name":"flow","type":"uiVariable","displayString":"Flow","showActivity":true,"hidden":false,"varType":"float","ranges":[]}',
   text: '{"name":"status","type":"uiVariable","displayString":"Status","showActivity":true,"hidden":false,"varType":"string","currentValue":"ok","ranges":[]}',
-  text_common: '{"name":"note","type":"uiVariable","displayString":"Note","isAvailable":true,"helpString":"help","verboseString":"verbose","showActivity":false,"graphic":"g","layout":"l","componentUrl":"https://x","position":5,"conditions":{"mode":"auto"},"hidden":true,"varType":"string","currentValue":"x","ranges":[]}',
+  text_common:
+    '{"name":"note","type":"uiVariable","displayString":"Note","isAvailable":true,"helpString":"help","verboseString":"verbose","showActivity":false,"graphic":"g","layout":"l","componentUrl":"https://x","position":5,"conditions":{"mode":"auto"},"hidden":true,"varType":"string","currentValue":"x","ranges":[]}',
   bool: '{"name":"on","type":"uiVariable","displayString":"On","showActivity":true,"hidden":false,"varType":"bool","currentValue":true,"ranges":[]}',
-  datetime: '{"name":"last","type":"uiVariable","displayString":"Last seen","showActivity":true,"hidden":false,"varType":"time","currentValue":1700000000,"ranges":[]}',
+  datetime:
+    '{"name":"last","type":"uiVariable","displayString":"Last seen","showActivity":true,"hidden":false,"varType":"time","currentValue":1700000000,"ranges":[]}',
   num_param: '{"name":"setpoint","type":"uiFloatParam","displayString":"Setpoint","hidden":false,"min":5,"max":30}',
   num_param_value: '{"name":"limit","type":"uiFloatParam","displayString":"Limit","showActivity":true,"hidden":false,"currentValue":12.5}',
   text_param: '{"name":"label","type":"uiTextParam","displayString":"Label","hidden":false,"isTextArea":true}',
   text_param_default: '{"name":"label2","type":"uiTextParam","displayString":"Label 2","hidden":false,"isTextArea":false}',
   bool_param: '{"name":"enabled","type":"uiBoolParam","displayString":"Enabled","hidden":false}',
   datetime_param: '{"name":"when","type":"uiDatetimeParam","displayString":"When","hidden":false,"includeTime":true}',
-  action: '{"name":"start","type":"uiAction","displayString":"Start","hidden":false,"colour":"green","requiresConfirm":false,"disabled":false}',
-  action_default: '{"name":"stop","type":"uiAction","displayString":"Stop","hidden":false,"colour":"blue","requiresConfirm":true,"disabled":false}',
-  action_disabled: '{"name":"reset","type":"uiAction","displayString":"Reset","hidden":false,"currentValue":true,"colour":"blue","requiresConfirm":true,"disabled":true}',
-  state_command: '{"name":"mode","type":"uiStateCommand","displayString":"Mode","hidden":false,"currentValue":"auto","userOptions":{"auto":{"name":"auto","displayString":"Auto","type":"uiElement"},"manual":{"name":"manual","displayString":"Manual","type":"uiElement"}}}',
-  slider: '{"name":"speed","type":"uiSlider","displayString":"Speed","hidden":false,"min":0,"max":50,"stepSize":1,"dualSlider":false,"isInverted":false,"icon":"fan","colours":"red,green"}',
+  action:
+    '{"name":"start","type":"uiAction","displayString":"Start","hidden":false,"colour":"green","requiresConfirm":false,"disabled":false}',
+  action_default:
+    '{"name":"stop","type":"uiAction","displayString":"Stop","hidden":false,"colour":"blue","requiresConfirm":true,"disabled":false}',
+  action_disabled:
+    '{"name":"reset","type":"uiAction","displayString":"Reset","hidden":false,"currentValue":true,"colour":"blue","requiresConfirm":true,"disabled":true}',
+  state_command:
+    '{"name":"mode","type":"uiStateCommand","displayString":"Mode","hidden":false,"currentValue":"auto","userOptions":{"auto":{"name":"auto","displayString":"Auto","type":"uiElement"},"manual":{"name":"manual","displayString":"Manual","type":"uiElement"}}}',
+  slider:
+    '{"name":"speed","type":"uiSlider","displayString":"Speed","hidden":false,"min":0,"max":50,"stepSize":1,"dualSlider":false,"isInverted":false,"icon":"fan","colours":"red,green"}',
   slider_default: '{"name":"level","type":"uiSlider","hidden":false,"min":0,"max":100,"stepSize":0.1,"dualSlider":true,"isInverted":true}',
   alert_stream: '{"name":"significantEvent","type":"uiAlertStream","displayString":"placeholder","showActivity":true,"hidden":false}',
-  submodule: '{"name":"pump","type":"uiSubmodule","displayString":"Pump","showActivity":true,"hidden":false,"children":{"rpm":{"name":"rpm","type":"uiVariable","displayString":"RPM","showActivity":true,"position":101,"hidden":false,"varType":"float","currentValue":1200,"ranges":[]},"prime":{"name":"prime","type":"uiAction","displayString":"Prime","position":102,"hidden":false,"colour":"blue","requiresConfirm":true,"disabled":false}},"statusString":"Running","defaultOpen":false}',
-  submodule_open: '{"name":"valve","type":"uiSubmodule","displayString":"Valve","showActivity":true,"hidden":false,"children":{},"defaultOpen":true}',
-  container: '{"name":"box","type":"uiContainer","displayString":"Box","showActivity":true,"hidden":false,"statusIcon":"alert","children":{"a":{"name":"a","type":"uiVariable","displayString":"A","showActivity":true,"position":101,"hidden":false,"varType":"string","currentValue":"1","ranges":[]},"b":{"name":"b","type":"uiVariable","displayString":"B","showActivity":true,"position":3,"hidden":false,"varType":"bool","ranges":[]}}}',
-  application: '{"name":"my_app","type":"uiApplication","showActivity":true,"hidden":false,"children":{"t":{"name":"t","type":"uiVariable","displayString":"T","showActivity":true,"position":101,"hidden":false,"varType":"float","currentValue":1,"ranges":[]},"s":{"name":"s","type":"uiSubmodule","displayString":"S","showActivity":true,"position":102,"hidden":false,"children":{"sl":{"name":"sl","type":"uiSlider","displayString":"Sl","position":101,"hidden":false,"min":0,"max":100,"stepSize":0.1,"dualSlider":true,"isInverted":true}},"defaultOpen":true},"significantEvent":{"name":"significantEvent","type":"uiAlertStream","displayString":"placeholder","showActivity":true,"position":103,"hidden":false}},"variant":"stacked"}',
+  submodule:
+    '{"name":"pump","type":"uiSubmodule","displayString":"Pump","showActivity":true,"hidden":false,"children":{"rpm":{"name":"rpm","type":"uiVariable","displayString":"RPM","showActivity":true,"position":101,"hidden":false,"varType":"float","currentValue":1200,"ranges":[]},"prime":{"name":"prime","type":"uiAction","displayString":"Prime","position":102,"hidden":false,"colour":"blue","requiresConfirm":true,"disabled":false}},"statusString":"Running","defaultOpen":false}',
+  submodule_open:
+    '{"name":"valve","type":"uiSubmodule","displayString":"Valve","showActivity":true,"hidden":false,"children":{},"defaultOpen":true}',
+  container:
+    '{"name":"box","type":"uiContainer","displayString":"Box","showActivity":true,"hidden":false,"statusIcon":"alert","children":{"a":{"name":"a","type":"uiVariable","displayString":"A","showActivity":true,"position":101,"hidden":false,"varType":"string","currentValue":"1","ranges":[]},"b":{"name":"b","type":"uiVariable","displayString":"B","showActivity":true,"position":3,"hidden":false,"varType":"bool","ranges":[]}}}',
+  application:
+    '{"name":"my_app","type":"uiApplication","showActivity":true,"hidden":false,"children":{"t":{"name":"t","type":"uiVariable","displayString":"T","showActivity":true,"position":101,"hidden":false,"varType":"float","currentValue":1,"ranges":[]},"s":{"name":"s","type":"uiSubmodule","displayString":"S","showActivity":true,"position":102,"hidden":false,"children":{"sl":{"name":"sl","type":"uiSlider","displayString":"Sl","position":101,"hidden":false,"min":0,"max":100,"stepSize":0.1,"dualSlider":true,"isInverted":true}},"defaultOpen":true},"significantEvent":{"name":"significantEvent","type":"uiAlertStream","displayString":"placeholder","showActivity":true,"position":103,"hidden":false}},"variant":"stacked"}',
   application_bare: '{"name":"bare","type":"uiApplication","showActivity":true,"hidden":false,"children":{}}',
 };
 
@@ -237,10 +250,22 @@ describe("names", () => {
 
   it("rejects invalid element, option, command and app names with TAGWIRE_ERR_NAME", () => {
     for (const name of bad) {
-      expect(code(() => new NumericVariable(name, "X")), name).toBe("TAGWIRE_ERR_NAME");
-      expect(code(() => new Action(name, "X")), name).toBe("TAGWIRE_ERR_NAME");
-      expect(code(() => new Submodule(name, "X")), name).toBe("TAGWIRE_ERR_NAME");
-      expect(code(() => new StateCommand("s", "S", { options: [{ name, displayString: "X" }] })), name).toBe("TAGWIRE_ERR_NAME");
+      expect(
+        code(() => new NumericVariable(name, "X")),
+        name,
+      ).toBe("TAGWIRE_ERR_NAME");
+      expect(
+        code(() => new Action(name, "X")),
+        name,
+      ).toBe("TAGWIRE_ERR_NAME");
+      expect(
+        code(() => new Submodule(name, "X")),
+        name,
+      ).toBe("TAGWIRE_ERR_NAME");
+      expect(
+        code(() => new StateCommand("s", "S", { options: [{ name, displayString: "X" }] })),
+        name,
+      ).toBe("TAGWIRE_ERR_NAME");
     }
     expect(code(() => new NumericVariable(42 as unknown as string, "X"))).toBe("TAGWIRE_ERR_NAME");
     expect(code(() => new NumericVariable("ok_name-1", "X"))).toBeUndefined();
@@ -254,9 +279,9 @@ describe("names", () => {
     // "temp" exists inside the submodule: the whole add fails, "fresh" is not added either.
     expect(code(() => app.add(new TextVariable("fresh", "F"), new NumericVariable("temp", "T2")))).toBe("TAGWIRE_ERR_UI");
     expect(code(() => sub.add(new Action("start", "Again")))).toBe("TAGWIRE_ERR_UI");
-    expect(code(() => app.add(new Container("c", "C", { children: [new Container("d", "D", { children: [new Action("start", "S")] })] })))).toBe(
-      "TAGWIRE_ERR_UI",
-    );
+    expect(
+      code(() => app.add(new Container("c", "C", { children: [new Container("d", "D", { children: [new Action("start", "S")] })] }))),
+    ).toBe("TAGWIRE_ERR_UI");
     expect(code(() => app.add(new TextVariable("x", "X"), new TextVariable("x", "Y")))).toBe("TAGWIRE_ERR_UI");
     expect(JSON.stringify(app)).toBe(before);
     // An element belongs to one container at a time; a container cannot hold itself.

@@ -159,7 +159,13 @@ describe("RollingStats: count windows", () => {
     stats.addMany([4, -2, 9, 9, 0.5, 3]);
     const s = stats.snapshot();
     expect([stats.count, stats.sum, stats.mean, stats.min, stats.max, stats.stddev, stats.ewma]).toEqual([
-      s.count, s.sum, s.mean, s.min, s.max, s.stddev, s.ewma,
+      s.count,
+      s.sum,
+      s.mean,
+      s.min,
+      s.max,
+      s.stddev,
+      s.ewma,
     ]);
     // Window holds -2, 9, 9, 0.5, 3: small enough to check by hand.
     expect(s.count).toBe(5);
@@ -257,7 +263,10 @@ describe("RollingStats: time windows", () => {
     expect(stats.expire(Date.now() + 61_000)).toBe(3);
   });
 
-  for (const [label, limit] of [["time only", undefined], ["time and count", 50]] as const) {
+  for (const [label, limit] of [
+    ["time only", undefined],
+    ["time and count", 50],
+  ] as const) {
     it(`matches a recomputation with explicit timestamps (${label})`, () => {
       const next = mulberry32(SEED ^ 0x7157);
       const sample = sampler(next);

@@ -92,7 +92,7 @@ describe("versions and effective diffs", () => {
       [{ n: { x: 1 } }, true, { n: { x: 1 } }],
       [{ n: { x: 1, y: null } }, false, {}],
       [{ n: { x: 2, y: 3 } }, true, { n: { x: 2, y: 3 } }],
-      [{ n: { x: 2, y: 3, z: { } } }, true, { n: { z: {} } }],
+      [{ n: { x: 2, y: 3, z: {} } }, true, { n: { z: {} } }],
       [{ n: { z: {} } }, false, {}],
       [{ l: [1, 2, { q: 1 }] }, true, { l: [1, 2, { q: 1 }] }],
       [{ l: [1, 2, { q: 1.0 }] }, false, {}],
@@ -257,11 +257,15 @@ describe("memory stays flat", () => {
         const k = keys[(i * 5 + j) % 50]!;
         const kind = (i + j) % 5;
         d[k] =
-          kind === 0 ? i * 0.5 + j :
-          kind === 1 ? `s${i}` :
-          kind === 2 ? `a longer string that lives in its own block ${i}` :
-          kind === 3 ? { reading: i, unit: "C", history: [i, i + 1, i + 2] } :
-          [i, `x${j}`, { deep: i }];
+          kind === 0
+            ? i * 0.5 + j
+            : kind === 1
+              ? `s${i}`
+              : kind === 2
+                ? `a longer string that lives in its own block ${i}`
+                : kind === 3
+                  ? { reading: i, unit: "C", history: [i, i + 1, i + 2] }
+                  : [i, `x${j}`, { deep: i }];
       }
       if (i % 10 === 0) d[keys[(i + 7) % 50]!] = null; // and a delete now and then
       return pack(d);
@@ -311,15 +315,24 @@ describe("against the reference model (seeded random)", () => {
     const keys = ["a", "b", "c", "d", "temperature", "status_message"];
     const scalar = (): Json => {
       switch (int(9)) {
-        case 0: return null;
-        case 1: return rand() < 0.5;
-        case 2: return int(5);
-        case 3: return int(5) + 0.5;
-        case 4: return -int(100000);
-        case 5: return int(2 ** 31) * 4; // beyond 32 bits
-        case 6: return ["ok", "on", ""][int(3)]!;
-        case 7: return "a string longer than eight bytes " + int(4);
-        default: return int(2) === 0 ? 1 : 1.0;
+        case 0:
+          return null;
+        case 1:
+          return rand() < 0.5;
+        case 2:
+          return int(5);
+        case 3:
+          return int(5) + 0.5;
+        case 4:
+          return -int(100000);
+        case 5:
+          return int(2 ** 31) * 4; // beyond 32 bits
+        case 6:
+          return ["ok", "on", ""][int(3)]!;
+        case 7:
+          return "a string longer than eight bytes " + int(4);
+        default:
+          return int(2) === 0 ? 1 : 1.0;
       }
     };
     const value = (depth: number): Json => {

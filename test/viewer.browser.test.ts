@@ -42,7 +42,13 @@ afterAll(async () => {
 
 /** Text of the first element matching `selector`, or "" when there is none. */
 async function text(page: Page, selector: string): Promise<string> {
-  return (await page.locator(selector).first().textContent({ timeout: 5000 }).catch(() => null)) ?? "";
+  return (
+    (await page
+      .locator(selector)
+      .first()
+      .textContent({ timeout: 5000 })
+      .catch(() => null)) ?? ""
+  );
 }
 
 function watchErrors(page: Page): string[] {
@@ -75,46 +81,91 @@ describe("the demo in the viewer", () => {
     const errors = watchErrors(page);
     await page.goto(demo.viewerUrl);
 
-    await until(() => page.getAttribute("#conn", "data-state"), (s) => s === "online", "the connection pill to say online");
+    await until(
+      () => page.getAttribute("#conn", "data-state"),
+      (s) => s === "online",
+      "the connection pill to say online",
+    );
     expect(await text(page, "#conn")).toBe("Connected");
     // The agent is found and selected by itself (it has a UI), with its channels listed.
-    await until(() => text(page, "#agent-title"), (t) => t === "climate-chamber", "the chamber to be selected");
+    await until(
+      () => text(page, "#agent-title"),
+      (t) => t === "climate-chamber",
+      "the chamber to be selected",
+    );
     for (const ch of ["tag_values", "ui_state", "ui_cmds", "sensors/climate"]) {
       await page.locator(`[data-channel="climate-chamber/${ch}"]`).waitFor({ timeout: 10_000 });
     }
 
     // A value that changes: the temperature variable, rendered from ui_state with its units.
     const temperature = '[data-app="climate"] [data-element="temperature"] .value';
-    const first = await until(() => text(page, temperature), (t) => /°C$/.test(t), "a temperature with units");
+    const first = await until(
+      () => text(page, temperature),
+      (t) => /°C$/.test(t),
+      "a temperature with units",
+    );
     expect(first).toMatch(/^\d+\.\d°C$/); // precision 1 and the units, as the app declared
-    await until(() => text(page, temperature), (t) => t !== first && t !== "", "the temperature to change");
+    await until(
+      () => text(page, temperature),
+      (t) => t !== first && t !== "",
+      "the temperature to change",
+    );
 
     // The tree of tag_values (the default channel) shows the app's tags, with the last change flashing.
     await page.locator('#tree [data-path="climate.temperature"]').waitFor();
-    await until(() => page.locator("#tree .node.changed").count(), (n) => n > 0, "a just-changed key highlighted");
+    await until(
+      () => page.locator("#tree .node.changed").count(),
+      (n) => n > 0,
+      "a just-changed key highlighted",
+    );
 
     // Setpoint 35 through the parameter input: the device handles it (its tag follows).
     await page.fill('[data-app="climate"] [data-element="setpoint"] input', "35");
     await page.click('[data-app="climate"] [data-element="setpoint"] button[type="submit"]');
-    await until(() => text(page, '#tree [data-path="climate.setpoint"]'), (t) => t.includes("35"), "the setpoint tag to become 35");
+    await until(
+      () => text(page, '#tree [data-path="climate.setpoint"]'),
+      (t) => t.includes("35"),
+      "the setpoint tag to become 35",
+    );
 
     // Start: no confirmation asked; the app's handler turns the heater on, the page shows it.
     expect(demo.app.heaterState()).toBe("off");
     await page.click('[data-app="climate"] [data-action="start"]');
-    await until(() => text(page, '[data-app="climate"] [data-element="heater"] .value'), (t) => t === "heating" || t === "holding", "the heater state to show heating");
+    await until(
+      () => text(page, '[data-app="climate"] [data-element="heater"] .value'),
+      (t) => t === "heating" || t === "holding",
+      "the heater state to show heating",
+    );
     expect(demo.app.heaterState()).not.toBe("off");
-    await until(() => text(page, "#notifications"), (t) => t.includes("Heater started (setpoint 35 °C)"), "the start notification");
+    await until(
+      () => text(page, "#notifications"),
+      (t) => t.includes("Heater started (setpoint 35 °C)"),
+      "the start notification",
+    );
     // The action is busy until the app clears it, then usable again.
-    await until(() => page.locator('[data-app="climate"] [data-action="start"].busy').count(), (n) => n === 0, "the start button to leave busy");
+    await until(
+      () => page.locator('[data-app="climate"] [data-action="start"].busy').count(),
+      (n) => n === 0,
+      "the start button to leave busy",
+    );
 
     // The heater passes the limit: the alert is sent once, listed as active and in the feed.
-    await until(() => text(page, '#alerts [data-alert="high_temperature"]'), (t) => t.includes("Temperature high"), "the active high-temperature alert", 20_000);
+    await until(
+      () => text(page, '#alerts [data-alert="high_temperature"]'),
+      (t) => t.includes("Temperature high"),
+      "the active high-temperature alert",
+      20_000,
+    );
     const highNotes = await page.locator("#notifications .note", { hasText: "Temperature high" }).count();
     expect(highNotes).toBe(1);
     expect(log.some((l) => l.includes(`above ${HIGH_TEMPERATURE_C} °C`))).toBe(true);
 
     // The chart: a series was picked by itself, has a current value, and pixels were drawn.
-    await until(() => page.locator("#chart-legend .legend-item").count(), (n) => n >= 1, "a chart series");
+    await until(
+      () => page.locator("#chart-legend .legend-item").count(),
+      (n) => n >= 1,
+      "a chart series",
+    );
     expect(await text(page, "#chart-legend .legend-item .now")).toMatch(/°C$/);
     const inked = await page.evaluate(() => {
       const canvas = document.getElementById("chart") as HTMLCanvasElement;
@@ -128,7 +179,11 @@ describe("the demo in the viewer", () => {
     // Chart a second field from the tree: humidity.
     await page.hover('#tree [data-path="climate.humidity"]');
     await page.click('#tree [data-path="climate.humidity"] .icon-btn');
-    await until(() => page.locator("#chart-legend .legend-item").count(), (n) => n === 2, "a second series");
+    await until(
+      () => page.locator("#chart-legend .legend-item").count(),
+      (n) => n === 2,
+      "a second series",
+    );
 
     mkdirSync(OUTPUT, { recursive: true });
     await page.screenshot({ path: join(OUTPUT, "viewer.png") });
@@ -141,27 +196,56 @@ describe("the demo in the viewer", () => {
     expect(demo.app.heaterState()).not.toBe("off");
     await page.click('[data-app="climate"] [data-action="stop"]');
     await page.click("#confirm-ok");
-    await until(() => text(page, '[data-app="climate"] [data-element="heater"] .value'), (t) => t === "off", "the heater state to show off");
+    await until(
+      () => text(page, '[data-app="climate"] [data-element="heater"] .value'),
+      (t) => t === "off",
+      "the heater state to show off",
+    );
     expect(demo.app.heaterState()).toBe("off");
-    await until(() => text(page, "#notifications"), (t) => t.includes("Heater stopped"), "the stop notification");
+    await until(
+      () => text(page, "#notifications"),
+      (t) => t.includes("Heater stopped"),
+      "the stop notification",
+    );
     // Cooling clears the alert, with its resolution message.
-    await until(() => page.locator('#alerts [data-alert="high_temperature"]').count(), (n) => n === 0, "the alert to clear", 20_000);
-    await until(() => text(page, "#notifications"), (t) => t.includes("Temperature back to normal"), "the resolution notification");
+    await until(
+      () => page.locator('#alerts [data-alert="high_temperature"]').count(),
+      (n) => n === 0,
+      "the alert to clear",
+      20_000,
+    );
+    await until(
+      () => text(page, "#notifications"),
+      (t) => t.includes("Temperature back to normal"),
+      "the resolution notification",
+    );
 
     // The publish box: bad keys are refused in the page (by the wasm core), good JSON is published.
     await page.click('[data-channel="climate-chamber/tag_values"]');
     await page.fill("#publish-text", '{"bad key!": 1}');
     await page.click("#publish-button");
-    await until(() => text(page, "#publish-status"), (t) => t.includes("keys use only"), "the payload check");
+    await until(
+      () => text(page, "#publish-status"),
+      (t) => t.includes("keys use only"),
+      "the payload check",
+    );
     await page.fill("#publish-text", '{"operator": {"note": "checked by the browser test"}}');
     await page.click("#publish-button");
-    await until(() => text(page, "#publish-status"), (t) => t.startsWith("Published: v"), "the publish result");
+    await until(
+      () => text(page, "#publish-status"),
+      (t) => t.startsWith("Published: v"),
+      "the publish result",
+    );
     await page.locator('#tree [data-path="operator.note"]').waitFor();
     expect(await demo.agent.getAggregate("tag_values")).toMatchObject({ operator: { note: "checked by the browser test" }, [APP_KEY]: {} });
 
     // Messages of a logged channel, with times.
     await page.click('[data-channel="climate-chamber/sensors/climate"]');
-    await until(() => page.locator("#messages .msg").count(), (n) => n > 5, "logged readings");
+    await until(
+      () => page.locator("#messages .msg").count(),
+      (n) => n > 5,
+      "logged readings",
+    );
     expect(await text(page, "#messages .msg time")).toMatch(/^\d\d:\d\d:\d\d\.\d{3}$/);
 
     expect(errors).toEqual([]);
@@ -176,12 +260,24 @@ describe("a hub that requires tokens", () => {
   let device: Agent;
 
   const start = (port = 0) =>
-    startHub({ port, host: "127.0.0.1", dataDir: data.dir, auth: true, secret: SECRET, log: () => {}, httpFallback: createViewerHandler({ dir: viewerDir }) });
+    startHub({
+      port,
+      host: "127.0.0.1",
+      dataDir: data.dir,
+      auth: true,
+      secret: SECRET,
+      log: () => {},
+      httpFallback: createViewerHandler({ dir: viewerDir }),
+    });
 
   beforeAll(async () => {
     data = tempDir("tagwire-viewer-auth-");
     hub = await start();
-    device = await connect(hub.url, { agentId: "pump-7", token: createToken(SECRET, { agentId: "pump-7", role: "device" }), backoff: { initialMs: 50, maxMs: 300 } });
+    device = await connect(hub.url, {
+      agentId: "pump-7",
+      token: createToken(SECRET, { agentId: "pump-7", role: "device" }),
+      backoff: { initialMs: 50, maxMs: 300 },
+    });
     await device.publish("tag_values", { level: 3 });
   }, 30_000);
 
@@ -202,29 +298,58 @@ describe("a hub that requires tokens", () => {
 
     await page.fill("#token-input", createToken("some-other-secret", { agentId: "eve", role: "operator" }));
     await page.click("#token-submit");
-    await until(() => text(page, "#token-reason"), (t) => t.includes("refused the token"), "the bad token to be refused");
+    await until(
+      () => text(page, "#token-reason"),
+      (t) => t.includes("refused the token"),
+      "the bad token to be refused",
+    );
     expect(await page.getAttribute("#conn", "data-state")).toBe("auth");
 
     await page.fill("#token-input", createToken(SECRET, { agentId: "alice", role: "operator" }));
     await page.click("#token-submit");
-    await until(() => page.getAttribute("#conn", "data-state"), (s) => s === "online", "online with the good token");
+    await until(
+      () => page.getAttribute("#conn", "data-state"),
+      (s) => s === "online",
+      "online with the good token",
+    );
     expect(await text(page, "#identity")).toBe("alice · operator");
-    await until(() => text(page, "#agent-title"), (t) => t === "pump-7", "the device to be selected");
+    await until(
+      () => text(page, "#agent-title"),
+      (t) => t === "pump-7",
+      "the device to be selected",
+    );
     await page.locator('#tree [data-path="level"]').waitFor();
 
     // The hub goes away: the page says so, and is back by itself when the hub returns.
     const port = hub.port;
     await hub.close();
-    await until(() => page.getAttribute("#conn", "data-state"), (s) => s === "reconnecting", "the pill to show reconnecting");
+    await until(
+      () => page.getAttribute("#conn", "data-state"),
+      (s) => s === "reconnecting",
+      "the pill to show reconnecting",
+    );
     hub = await start(port);
-    await until(() => page.getAttribute("#conn", "data-state"), (s) => s === "online", "online again", 20_000);
+    await until(
+      () => page.getAttribute("#conn", "data-state"),
+      (s) => s === "online",
+      "online again",
+      20_000,
+    );
     // Updates flow again after the reconnect (the device reconnected too).
     await (device.session as import("../bindings/client/index.js").RemoteSession).whenOnline(20_000);
     await device.publish("tag_values", { level: 4 });
-    await until(() => text(page, '#tree [data-path="level"]'), (t) => t.includes("4"), "the new level after the reconnect");
+    await until(
+      () => text(page, '#tree [data-path="level"]'),
+      (t) => t.includes("4"),
+      "the new level after the reconnect",
+    );
     // The token was kept for the next visit, and removed from nowhere: a reload connects directly.
     await page.reload();
-    await until(() => page.getAttribute("#conn", "data-state"), (s) => s === "online", "online after a reload");
+    await until(
+      () => page.getAttribute("#conn", "data-state"),
+      (s) => s === "online",
+      "online after a reload",
+    );
 
     expect(errors.filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED|net::/.test(e))).toEqual([]);
     await page.close();
@@ -238,9 +363,22 @@ describe("a hub that requires tokens", () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1200 } });
     const errors = watchErrors(page);
     await page.goto(`${hub.httpUrl}/?token=${createToken(SECRET, { agentId: "bob", role: "viewer" })}`);
-    await until(() => page.getAttribute("#conn", "data-state"), (s) => s === "online", "online with the viewer token");
-    await until(() => text(page, '[data-app="pump"] [data-element="pressure"] .value'), (t) => t === "207.0kPa", "the pressure tag");
-    for (const control of ['[data-action="start"]', '[data-element="speed"] input', '[data-element="enabled"] .toggle', '[data-element="setpoint"] button']) {
+    await until(
+      () => page.getAttribute("#conn", "data-state"),
+      (s) => s === "online",
+      "online with the viewer token",
+    );
+    await until(
+      () => text(page, '[data-app="pump"] [data-element="pressure"] .value'),
+      (t) => t === "207.0kPa",
+      "the pressure tag",
+    );
+    for (const control of [
+      '[data-action="start"]',
+      '[data-element="speed"] input',
+      '[data-element="enabled"] .toggle',
+      '[data-element="setpoint"] button',
+    ]) {
       expect(await page.locator(`[data-app="pump"] ${control}`).isDisabled(), control).toBe(true);
     }
     expect(errors).toEqual([]);

@@ -32,7 +32,10 @@ describe("1.x references", () => {
     expect(resolveValue("$tag.app().pressure:number:0", empty)).toBe(0);
     expect(resolveValue('$tag.app().mode:string:"auto"', empty)).toBe("auto");
     expect(resolveValue("$tag.app().details_open:boolean:true", empty)).toBe(true);
-    const scope: RefScope = { ...empty, tags: { pump: { pressure: 312.5, mode: "manual", details_open: "false", nested: { a: 2 } }, other: { pressure: 1 } } };
+    const scope: RefScope = {
+      ...empty,
+      tags: { pump: { pressure: 312.5, mode: "manual", details_open: "false", nested: { a: 2 } }, other: { pressure: 1 } },
+    };
     expect(resolveValue("$tag.app().pressure:number:0", scope)).toBe(312.5);
     expect(resolveValue('$tag.app().mode:string:"auto"', scope)).toBe("manual");
     expect(resolveValue("$tag.app().details_open:boolean:true", scope)).toBe(false);
@@ -52,7 +55,10 @@ describe("1.x references", () => {
   });
 
   test("config references: deployment_config.applications.<app key>, typed defaults, APP_KEY", () => {
-    const scope: RefScope = { ...empty, config: { applications: { pump: { APP_DISPLAY_NAME: "Borehole pump", interpreter_hidden: "yes", dv_app_position: "7" } } } };
+    const scope: RefScope = {
+      ...empty,
+      config: { applications: { pump: { APP_DISPLAY_NAME: "Borehole pump", interpreter_hidden: "yes", dv_app_position: "7" } } },
+    };
     expect(resolveValue("$config.app().APP_DISPLAY_NAME", scope)).toBe("Borehole pump");
     expect(resolveValue("$config.app().interpreter_hidden:boolean:false", scope)).toBe(true);
     expect(resolveValue("$config.app().interpreter_full_width:boolean:false", scope)).toBe(false);
@@ -65,12 +71,25 @@ describe("1.x references", () => {
     expect(resolveValue("fixed text", empty)).toBe("fixed text");
     expect(resolveValue(42, empty)).toBe(42);
     expect(resolveValue("$5 off", empty)).toBe("$5 off");
-    expect(isApp1x({ type: "uiApplication", children: { t: { type: "uiVariable", varType: "float", currentValue: 3 }, go: { type: "uiAction" } } })).toBe(false);
+    expect(
+      isApp1x({
+        type: "uiApplication",
+        children: { t: { type: "uiVariable", varType: "float", currentValue: 3 }, go: { type: "uiAction" } },
+      }),
+    ).toBe(false);
   });
 
   test("commands in pydoover's shapes", () => {
-    expect(JSON.stringify(rpcRequest("pump", "start", true))).toBe('{"type":"rpc","method":"start","request":true,"status":{"code":"sent"},"response":{},"app_key":"pump"}');
-    expect(rpcRequest(undefined, "camera_get_now", true)).toEqual({ type: "rpc", method: "camera_get_now", request: true, status: { code: "sent" }, response: {} });
+    expect(JSON.stringify(rpcRequest("pump", "start", true))).toBe(
+      '{"type":"rpc","method":"start","request":true,"status":{"code":"sent"},"response":{},"app_key":"pump"}',
+    );
+    expect(rpcRequest(undefined, "camera_get_now", true)).toEqual({
+      type: "rpc",
+      method: "camera_get_now",
+      request: true,
+      status: { code: "sent" },
+      response: {},
+    });
     expect(directCommand("pump", "speed", 40)).toEqual({ pump: { speed: 40 } });
   });
 });

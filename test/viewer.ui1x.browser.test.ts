@@ -45,12 +45,22 @@ beforeAll(async () => {
     if (d.app_key !== APP && d.app_key !== undefined) return;
     // A handler that raises RPCError: an error reply, nothing stored.
     if (d.method === "label" && d.request === "forbidden") {
-      await agent.createMessage("ui_cmds", { type: "rpc", reply_to: event.message.id, status: { code: "error", message: { code: "INVALID", message: "that label is reserved" } }, response: {} });
+      await agent.createMessage("ui_cmds", {
+        type: "rpc",
+        reply_to: event.message.id,
+        status: { code: "error", message: { code: "INVALID", message: "that label is reserved" } },
+        response: {},
+      });
       return;
     }
     // auto_update, then the success reply (tagwire's form of pydoover's message update).
     await agent.publish("ui_cmds", { [APP]: { [d.method]: d.request ?? null } });
-    await agent.createMessage("ui_cmds", { type: "rpc", reply_to: event.message.id, status: { code: "success", message: null }, response: {} });
+    await agent.createMessage("ui_cmds", {
+      type: "rpc",
+      reply_to: event.message.id,
+      status: { code: "success", message: null },
+      response: {},
+    });
   });
   await agent.publish("deployment_config", { applications: { [APP]: { APP_KEY: APP, APP_DISPLAY_NAME: "Borehole pump" } } });
   await agent.publish("tag_values", {
@@ -69,14 +79,24 @@ afterAll(async () => {
 });
 
 async function text(page: Page, selector: string): Promise<string> {
-  return (await page.locator(selector).first().textContent({ timeout: 5000 }).catch(() => null)) ?? "";
+  return (
+    (await page
+      .locator(selector)
+      .first()
+      .textContent({ timeout: 5000 })
+      .catch(() => null)) ?? ""
+  );
 }
 
 const el = (name: string) => `[data-app="${APP}"] [data-element="${name}"]`;
 
 /** Waits for the pump app to have received `count` requests; returns the last. */
 async function nthRequest(count: number): Promise<{ [key: string]: Json }> {
-  await until(() => requests.length, (n) => n >= count, `request ${count} to reach the app`);
+  await until(
+    () => requests.length,
+    (n) => n >= count,
+    `request ${count} to reach the app`,
+  );
   return requests[count - 1]!;
 }
 
@@ -87,16 +107,28 @@ describe("a Doover 1.x app beside a 0.4 app", () => {
     page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
     page.on("console", (m) => m.type() === "error" && errors.push(`console: ${m.text()}`));
     await page.goto(demo.viewerUrl);
-    await until(() => text(page, "#agent-title"), (t) => t === "climate-chamber", "the chamber to be selected");
+    await until(
+      () => text(page, "#agent-title"),
+      (t) => t === "climate-chamber",
+      "the chamber to be selected",
+    );
 
     // Both generations on one page, each drawn by its own view.
     await page.locator(`[data-generation="1.x"] [data-app="${APP}"]`).waitFor({ timeout: 15_000 });
     await page.locator('[data-generation="0.4"] [data-app="climate"]').waitFor();
     // The title is a $config.app() reference, resolved from deployment_config.
-    await until(() => text(page, `[data-app="${APP}"] .card-head h2`), (t) => t === "Borehole pump", "the configured display name");
+    await until(
+      () => text(page, `[data-app="${APP}"] .card-head h2`),
+      (t) => t === "Borehole pump",
+      "the configured display name",
+    );
 
     // Variables: tag values with units and precision, or the reference's default when absent.
-    await until(() => text(page, `${el("pressure")} .value`), (t) => t === "312.5kPa", "the pressure tag");
+    await until(
+      () => text(page, `${el("pressure")} .value`),
+      (t) => t === "312.5kPa",
+      "the pressure tag",
+    );
     expect(await text(page, `${el("running")} .value`)).toBe("Yes");
     expect(await text(page, `${el("mode_text")} .value`)).toBe("auto"); // absent tag: default "auto"
     expect(await text(page, `${el("last_service")} .value`)).toContain("2023"); // epoch seconds
@@ -131,7 +163,11 @@ describe("a Doover 1.x app beside a 0.4 app", () => {
     expect(await page.locator(el("trend_plot")).isVisible()).toBe(true);
     expect(await page.locator(`${el("trend_plot")} .series .series-value`).allTextContents()).toEqual(["312.5 kPa", "12.5 L/s"]);
     // Special elements.
-    await until(() => text(page, `${el("connection")} .value`), (t) => t === "Online", "the connection online");
+    await until(
+      () => text(page, `${el("connection")} .value`),
+      (t) => t === "Online",
+      "the connection online",
+    );
     expect(await text(page, el("connection"))).toContain("periodic · every 600 s · next within 900 s · offline after 1800 s");
     expect(await text(page, el("significantEvent"))).toContain("Notifications panel");
     expect(await text(page, el("remote_map"))).toContain("https://example.com/map.js");
@@ -139,9 +175,19 @@ describe("a Doover 1.x app beside a 0.4 app", () => {
     expect(await page.locator(el("low_level")).isHidden()).toBe(true);
 
     // Live: tag changes reach the page without a reload.
-    await demo.agent.publish("tag_values", { [APP]: { pressure: 401.25, level_ok: false, level_status: "low", details_open: false, flow: 3 } });
-    await until(() => text(page, `${el("pressure")} .value`), (t) => t === "401.3kPa", "the new pressure");
-    await until(() => page.locator(el("low_level")).isVisible(), (v) => v, "the warning to show");
+    await demo.agent.publish("tag_values", {
+      [APP]: { pressure: 401.25, level_ok: false, level_status: "low", details_open: false, flow: 3 },
+    });
+    await until(
+      () => text(page, `${el("pressure")} .value`),
+      (t) => t === "401.3kPa",
+      "the new pressure",
+    );
+    await until(
+      () => page.locator(el("low_level")).isVisible(),
+      (v) => v,
+      "the warning to show",
+    );
     expect(await text(page, `${el("details")} .status`)).toBe("low");
     expect(await page.getAttribute(el("details"), "open")).toBeNull(); // defaultOpen followed the tag
     expect(await text(page, `${el("flow")} .value`)).toBe("3.00L/s");
@@ -149,11 +195,20 @@ describe("a Doover 1.x app beside a 0.4 app", () => {
     // A burst of tag writes: the page draws at most once a frame and ends on the last value.
     const burstStart = Date.now();
     for (let i = 1; i <= 200; i++) void demo.agent.publish("tag_values", { [APP]: { pressure: 100 + i } });
-    await until(() => text(page, `${el("pressure")} .value`), (t) => t === "300.0kPa", "the last of 200 pressure writes", 30_000);
+    await until(
+      () => text(page, `${el("pressure")} .value`),
+      (t) => t === "300.0kPa",
+      "the last of 200 pressure writes",
+      30_000,
+    );
     console.log(`viewer.ui1x: 200 tag writes published and shown in ${Date.now() - burstStart} ms`);
     await page.click(`${el("details")} summary`); // opened by hand: the tag no longer folds it
     await demo.agent.publish("tag_values", { [APP]: { details_open: false, level_status: "ok" } });
-    await until(() => text(page, `${el("details")} .status`), (t) => t === "ok", "the status to follow");
+    await until(
+      () => text(page, `${el("details")} .status`),
+      (t) => t === "ok",
+      "the status to follow",
+    );
     expect(await page.getAttribute(el("details"), "open")).not.toBeNull();
 
     // Commands, as pydoover's UICommandsManager expects them: one RPC message on ui_cmds each.
@@ -169,13 +224,25 @@ describe("a Doover 1.x app beside a 0.4 app", () => {
       input.dispatchEvent(new Event("change", { bubbles: true }));
     });
     expect(await nthRequest(2)).toEqual(rpc("speed", 65));
-    await until(() => text(page, `${el("speed")} .hint`), (t) => t === "65%", "the accepted speed");
-    await until(() => page.locator(`${el("speed")} input.busy`).count(), (n) => n === 0, "the slider to leave busy");
+    await until(
+      () => text(page, `${el("speed")} .hint`),
+      (t) => t === "65%",
+      "the accepted speed",
+    );
+    await until(
+      () => page.locator(`${el("speed")} input.busy`).count(),
+      (n) => n === 0,
+      "the slider to leave busy",
+    );
 
     // The switch sends the new state; the app's acceptance turns it off on the page.
     await page.click(`${el("enabled")} .toggle`);
     expect(await nthRequest(3)).toEqual(rpc("enabled", false));
-    await until(() => page.getAttribute(`${el("enabled")} .toggle`, "aria-checked"), (v) => v === "false", "the switch off");
+    await until(
+      () => page.getAttribute(`${el("enabled")} .toggle`, "aria-checked"),
+      (v) => v === "false",
+      "the switch off",
+    );
 
     // Stop asks first, with pydoover's ConfirmDialog title and reason; cancelling sends nothing.
     await page.click(`[data-app="${APP}"] [data-action="stop"]`);
@@ -193,26 +260,46 @@ describe("a Doover 1.x app beside a 0.4 app", () => {
     await page.fill(`${el("setpoint")} input`, "300");
     await page.click(`${el("setpoint")} button[type="submit"]`);
     expect(await nthRequest(5)).toEqual(rpc("setpoint", 300));
-    await until(() => text(page, `${el("setpoint")} .hint`), (t) => t.startsWith("current 300 kPa"), "the accepted setpoint");
+    await until(
+      () => text(page, `${el("setpoint")} .hint`),
+      (t) => t.startsWith("current 300 kPa"),
+      "the accepted setpoint",
+    );
     await page.selectOption(`${el("mode")} select`, "manual");
     expect(await nthRequest(6)).toEqual(rpc("mode", "manual"));
     await page.fill(`${el("label")} input`, "south well");
     await page.click(`${el("label")} button[type="submit"]`);
     expect(await nthRequest(7)).toEqual(rpc("label", "south well"));
-    await until(() => page.locator(`${el("label")} button.busy`).count(), (n) => n === 0, "the label's set to leave busy");
+    await until(
+      () => page.locator(`${el("label")} button.busy`).count(),
+      (n) => n === 0,
+      "the label's set to leave busy",
+    );
     // An error reply from the app's handler is shown, and the value stays.
     await page.fill(`${el("label")} input`, "forbidden");
     await page.click(`${el("label")} button[type="submit"]`);
-    await until(() => text(page, "#toasts"), (t) => t.includes("Site label: INVALID: that label is reserved"), "the error reply");
+    await until(
+      () => text(page, "#toasts"),
+      (t) => t.includes("Site label: INVALID: that label is reserved"),
+      "the error reply",
+    );
     expect(await text(page, `${el("label")} .hint`)).toBe("current south well");
-    await until(() => page.locator(`${el("label")} button.busy`).count(), (n) => n === 0, "busy to end on the error reply");
+    await until(
+      () => page.locator(`${el("label")} button.busy`).count(),
+      (n) => n === 0,
+      "busy to end on the error reply",
+    );
     requests.pop(); // the refused request is not counted below
 
     // Dates: epoch milliseconds, within the element's direction and maxFuture; a time of day:
     // seconds into the day.
     await page.fill(`${el("service_due")} input`, "2020-01-01T10:00");
     await page.click(`${el("service_due")} button[type="submit"]`);
-    await until(() => text(page, "#toasts"), (t) => t.includes("Service due: between"), "the date to be refused");
+    await until(
+      () => text(page, "#toasts"),
+      (t) => t.includes("Service due: between"),
+      "the date to be refused",
+    );
     const due = await page.evaluate(() => {
       const d = new Date(Date.now() + 2 * 86_400_000);
       d.setSeconds(0, 0);
@@ -224,12 +311,20 @@ describe("a Doover 1.x app beside a 0.4 app", () => {
     await page.fill(`${el("quiet_from")} input`, "06:30");
     await page.click(`${el("quiet_from")} button[type="submit"]`);
     expect(await nthRequest(9)).toEqual(rpc("quiet_from", 6 * 3600 + 30 * 60));
-    await until(() => page.inputValue(`${el("quiet_from")} input`), (v) => v === "06:30", "the accepted time");
+    await until(
+      () => page.inputValue(`${el("quiet_from")} input`),
+      (v) => v === "06:30",
+      "the accepted time",
+    );
 
     // A direct button writes the ui_cmds aggregate itself (no RPC); a global one sends its RPC
     // request without an app key.
     await page.click(`[data-app="${APP}"] [data-action="reset"]`);
-    await until(() => demo.agent.getAggregate("ui_cmds"), (a) => (a as { [k: string]: { [k: string]: Json } })[APP]?.reset === true, "the direct write");
+    await until(
+      () => demo.agent.getAggregate("ui_cmds"),
+      (a) => (a as { [k: string]: { [k: string]: Json } })[APP]?.reset === true,
+      "the direct write",
+    );
     await page.click(`[data-app="${APP}"] [data-action="camera_get_now"]`);
     expect(await nthRequest(10)).toEqual({ type: "rpc", method: "camera_get_now", request: true, status: { code: "sent" }, response: {} });
     expect(requests.some((r) => r.method === "reset")).toBe(false);
@@ -245,13 +340,25 @@ describe("a Doover 1.x app beside a 0.4 app", () => {
     await page.click(`${el("pressure")} .icon-btn`);
     await until(pressureSeries, (n) => n === 1, "the pressure series");
     await demo.agent.publish("tag_values", { [APP]: { pressure: 333 } });
-    await until(() => text(page, '#chart-legend .legend-item:has-text("Pressure") .now'), (t) => t.startsWith("333"), "the chart to follow the tag");
+    await until(
+      () => text(page, '#chart-legend .legend-item:has-text("Pressure") .now'),
+      (t) => t.startsWith("333"),
+      "the chart to follow the tag",
+    );
 
     // The 0.4 app beside it still works: values from ui_state, Start reaches its handler.
-    await until(() => text(page, '[data-app="climate"] [data-element="temperature"] .value'), (t) => /°C$/.test(t), "the 0.4 temperature");
+    await until(
+      () => text(page, '[data-app="climate"] [data-element="temperature"] .value'),
+      (t) => /°C$/.test(t),
+      "the 0.4 temperature",
+    );
     expect(demo.app.heaterState()).toBe("off");
     await page.click('[data-app="climate"] [data-action="start"]');
-    await until(() => text(page, '[data-app="climate"] [data-element="heater"] .value'), (t) => t === "heating" || t === "holding", "the 0.4 heater on");
+    await until(
+      () => text(page, '[data-app="climate"] [data-element="heater"] .value'),
+      (t) => t === "heating" || t === "holding",
+      "the 0.4 heater on",
+    );
     expect(demo.app.heaterState()).not.toBe("off");
     expect(requests.length).toBe(10); // 0.4 commands are not RPC requests
 

@@ -166,29 +166,52 @@ class Reader {
     if (b < 0xc0) return this.str(b & 0x1f);
     const v = this.view;
     switch (b) {
-      case 0xc0: return null;
-      case 0xc2: return false;
-      case 0xc3: return true;
-      case 0xc4: return this.bin(v.getUint8(this.need(1)));
-      case 0xc5: return this.bin(v.getUint16(this.need(2)));
-      case 0xc6: return this.bin(v.getUint32(this.need(4)));
-      case 0xca: return v.getFloat32(this.need(4));
-      case 0xcb: return v.getFloat64(this.need(8));
-      case 0xcc: return v.getUint8(this.need(1));
-      case 0xcd: return v.getUint16(this.need(2));
-      case 0xce: return v.getUint32(this.need(4));
-      case 0xcf: return this.int64(v.getBigUint64(this.need(8)));
-      case 0xd0: return v.getInt8(this.need(1));
-      case 0xd1: return v.getInt16(this.need(2));
-      case 0xd2: return v.getInt32(this.need(4));
-      case 0xd3: return this.int64(v.getBigInt64(this.need(8)));
-      case 0xd9: return this.str(v.getUint8(this.need(1)));
-      case 0xda: return this.str(v.getUint16(this.need(2)));
-      case 0xdb: return this.str(v.getUint32(this.need(4)));
-      case 0xdc: return this.array(v.getUint16(this.need(2)));
-      case 0xdd: return this.array(v.getUint32(this.need(4)));
-      case 0xde: return this.map(v.getUint16(this.need(2)));
-      case 0xdf: return this.map(v.getUint32(this.need(4)));
+      case 0xc0:
+        return null;
+      case 0xc2:
+        return false;
+      case 0xc3:
+        return true;
+      case 0xc4:
+        return this.bin(v.getUint8(this.need(1)));
+      case 0xc5:
+        return this.bin(v.getUint16(this.need(2)));
+      case 0xc6:
+        return this.bin(v.getUint32(this.need(4)));
+      case 0xca:
+        return v.getFloat32(this.need(4));
+      case 0xcb:
+        return v.getFloat64(this.need(8));
+      case 0xcc:
+        return v.getUint8(this.need(1));
+      case 0xcd:
+        return v.getUint16(this.need(2));
+      case 0xce:
+        return v.getUint32(this.need(4));
+      case 0xcf:
+        return this.int64(v.getBigUint64(this.need(8)));
+      case 0xd0:
+        return v.getInt8(this.need(1));
+      case 0xd1:
+        return v.getInt16(this.need(2));
+      case 0xd2:
+        return v.getInt32(this.need(4));
+      case 0xd3:
+        return this.int64(v.getBigInt64(this.need(8)));
+      case 0xd9:
+        return this.str(v.getUint8(this.need(1)));
+      case 0xda:
+        return this.str(v.getUint16(this.need(2)));
+      case 0xdb:
+        return this.str(v.getUint32(this.need(4)));
+      case 0xdc:
+        return this.array(v.getUint16(this.need(2)));
+      case 0xdd:
+        return this.array(v.getUint32(this.need(4)));
+      case 0xde:
+        return this.map(v.getUint16(this.need(2)));
+      case 0xdf:
+        return this.map(v.getUint32(this.need(4)));
     }
     throw new Error(`msgpack type 0x${b.toString(16)} is not supported`);
   }

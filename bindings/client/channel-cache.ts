@@ -143,7 +143,14 @@ export class ChannelCache {
     const diff = decodeDoc(f.diff);
     c.aggregate = deepFreeze(applyDiff(c.aggregate, diff));
     c.version = f.version;
-    const event: ChannelEvent = { type: "aggregate", agentId: f.agentId, channel: f.channel, aggregate: c.aggregate, diff: deepFreeze(diff), version: f.version };
+    const event: ChannelEvent = {
+      type: "aggregate",
+      agentId: f.agentId,
+      channel: f.channel,
+      aggregate: c.aggregate,
+      diff: deepFreeze(diff),
+      version: f.version,
+    };
     for (let i = 0; i < subs.length; i++) this.#deliver(subs[i]!, event);
   }
 
@@ -220,7 +227,12 @@ export class ChannelCache {
     for (const m of messages) {
       if (seen(c, m.id, m.ts)) continue;
       noteMessage(c, m.id, m.ts);
-      const event: ChannelEvent = { type: "message", agentId: c.agentId, channel: c.channel, message: deepFreeze(m as unknown as Json) as unknown as Message };
+      const event: ChannelEvent = {
+        type: "message",
+        agentId: c.agentId,
+        channel: c.channel,
+        message: deepFreeze(m as unknown as Json) as unknown as Message,
+      };
       for (const sub of subs) this.#deliver(sub, event);
     }
     for (const m of held) {

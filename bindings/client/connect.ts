@@ -19,7 +19,16 @@ import { RemoteSession, type RemoteSessionOptions } from "./remote-session.js";
 import { randomId } from "../protocol/ids.js";
 
 /** Session tuning passed straight through to the RemoteSession (documented there). */
-type SessionKeys = "backoff" | "requestTimeoutMs" | "helloTimeoutMs" | "pingIntervalMs" | "pingTimeoutMs" | "catchUpMessages" | "highWaterBytes" | "maxQueuedBytes" | "onError";
+type SessionKeys =
+  | "backoff"
+  | "requestTimeoutMs"
+  | "helloTimeoutMs"
+  | "pingIntervalMs"
+  | "pingTimeoutMs"
+  | "catchUpMessages"
+  | "highWaterBytes"
+  | "maxQueuedBytes"
+  | "onError";
 
 export interface ConnectOptions extends Pick<RemoteSessionOptions, SessionKeys> {
   agentId: string;
@@ -96,7 +105,10 @@ export function mqttPrefixOf(url: string): string {
 }
 
 /** Topics of one client's frame pipe (docs/PROTOCOL.md, "MQTT topic layout"). */
-export function mqttPipeTopics(prefix: string, clientId: string): { toHub: string; fromHub: string; presence: (agentId: string) => string } {
+export function mqttPipeTopics(
+  prefix: string,
+  clientId: string,
+): { toHub: string; fromHub: string; presence: (agentId: string) => string } {
   return {
     toHub: `${prefix}/hub/in/${clientId}`,
     fromHub: `${prefix}/hub/out/${clientId}`,
@@ -175,4 +187,3 @@ export async function connect(url: string, options: ConnectOptions): Promise<Age
   const session = await connectSession(url, options);
   return new Agent(session, options.agentId, { ...options.agent, closeSession: true });
 }
-

@@ -60,7 +60,8 @@ export function receiveBatch(bytes: Uint8Array, answers: AnswerSink, events: Eve
         answers.settle(f.reqId, f.result);
         break;
       case "error":
-        if (!answers.refuse(f.reqId, f.code, f.message)) report(onError, new TagwireError(f.code as TagwireErrorCode, f.message), "error from the hub");
+        if (!answers.refuse(f.reqId, f.code, f.message))
+          report(onError, new TagwireError(f.code as TagwireErrorCode, f.message), "error from the hub");
         break;
       case "sync":
         events.onSync(f.subId, f.agentId, f.channel, f.version, f.aggregate);

@@ -39,7 +39,14 @@ export class OutboxDrain {
    * Entries go out through `requests` (only while it is online), hold back while `queue` is
    * saturated, and a transient refusal drops the connection.
    */
-  constructor(outbox: Outbox, requests: Requests, queue: Pick<SendQueue, "saturated">, connection: Pick<Connection, "drop">, onError: ErrorHandler, window = DRAIN_WINDOW) {
+  constructor(
+    outbox: Outbox,
+    requests: Requests,
+    queue: Pick<SendQueue, "saturated">,
+    connection: Pick<Connection, "drop">,
+    onError: ErrorHandler,
+    window = DRAIN_WINDOW,
+  ) {
     this.#outbox = outbox;
     this.#requests = requests;
     this.#queue = queue;
@@ -134,5 +141,7 @@ export class OutboxDrain {
 
 /** Refusals the hub may lift on a later connection. */
 export function isTransient(code: string): boolean {
-  return code === "TAGWIRE_ERR_RATE" || code === "TAGWIRE_ERR_INTERNAL" || code === "TAGWIRE_ERR_CLOSED" || code === "TAGWIRE_ERR_BACKPRESSURE";
+  return (
+    code === "TAGWIRE_ERR_RATE" || code === "TAGWIRE_ERR_INTERNAL" || code === "TAGWIRE_ERR_CLOSED" || code === "TAGWIRE_ERR_BACKPRESSURE"
+  );
 }

@@ -72,9 +72,7 @@ export class SqliteOutbox implements Outbox {
       data BLOB NOT NULL
     )`);
     this.stmts = {
-      insert: this.db.prepare(
-        "INSERT INTO outbox (id, kind, agent, channel, flags, replace_keys, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      ),
+      insert: this.db.prepare("INSERT INTO outbox (id, kind, agent, channel, flags, replace_keys, data) VALUES (?, ?, ?, ?, ?, ?, ?)"),
       update: this.db.prepare("UPDATE outbox SET data = ?, flags = ? WHERE seq = ? AND (flags & 4) = 0"),
       mark: this.db.prepare("UPDATE outbox SET flags = flags | 4 WHERE seq = ?"),
       remove: this.db.prepare("DELETE FROM outbox WHERE seq = ?"),
@@ -108,7 +106,15 @@ export class SqliteOutbox implements Outbox {
     }
     const flags = (write.log ? LOG : 0) | (write.replace ? REPLACE : 0) | (attempted ? ATTEMPTED : 0);
     const keys = write.replaceKeys?.length ? JSON.stringify(write.replaceKeys) : null;
-    const info = this.stmts.insert.run(write.id, write.kind === "publish" ? 1 : 2, write.agentId, write.channel, flags, keys, encodeValue(write.data));
+    const info = this.stmts.insert.run(
+      write.id,
+      write.kind === "publish" ? 1 : 2,
+      write.agentId,
+      write.channel,
+      flags,
+      keys,
+      encodeValue(write.data),
+    );
     const entry: OutboxEntry = { ...write, seq: Number(info.lastInsertRowid), attempted };
     if (!write.log) delete entry.log;
     if (!write.replace) delete entry.replace;

@@ -227,7 +227,9 @@ export class RemoteSession implements Session {
     if (options.log) write.log = true;
     if (options.replace) write.replace = true;
     if (options.replaceKeys?.length) write.replaceKeys = [...options.replaceKeys];
-    const ack = this.#canSendDirect() ? ((await this.#requests.request("write", writeFrame(write), write)) as WriteAck | typeof QUEUED) : this.#keep(write);
+    const ack = this.#canSendDirect()
+      ? ((await this.#requests.request("write", writeFrame(write), write)) as WriteAck | typeof QUEUED)
+      : this.#keep(write);
     if (ack === QUEUED) {
       const queued: RemotePublishResult = { version: -1, diff: data, queued: true };
       if (write.log) queued.message = localMessage(write);
@@ -243,7 +245,9 @@ export class RemoteSession implements Session {
     assertAgentId(agentId);
     assertChannelName(channel);
     const write: OutboxWrite = { kind: "message", id: options.messageId ?? this.#newWriteId(), agentId, channel, data };
-    const ack = this.#canSendDirect() ? ((await this.#requests.request("write", writeFrame(write), write)) as { id: string; ts: number } | typeof QUEUED) : this.#keep(write);
+    const ack = this.#canSendDirect()
+      ? ((await this.#requests.request("write", writeFrame(write), write)) as { id: string; ts: number } | typeof QUEUED)
+      : this.#keep(write);
     if (ack === QUEUED) return localMessage(write);
     return { id: ack.id, agentId, channel, ts: ack.ts, data };
   }
@@ -257,7 +261,10 @@ export class RemoteSession implements Session {
     this.#checkOpen();
     assertAgentId(agentId);
     assertChannelName(channel);
-    const r = (await this.#requests.request("read", { type: "getAggregate", reqId: 0, agentId, channel })) as { version: number; aggregate: Uint8Array };
+    const r = (await this.#requests.request("read", { type: "getAggregate", reqId: 0, agentId, channel })) as {
+      version: number;
+      aggregate: Uint8Array;
+    };
     return { version: r.version, aggregate: decodeDoc(r.aggregate) };
   }
 
@@ -269,7 +276,8 @@ export class RemoteSession implements Session {
     if (query.before !== undefined) frame.before = query.before;
     if (query.after !== undefined) frame.after = query.after;
     if (query.limit !== undefined) {
-      if (!Number.isInteger(query.limit) || query.limit < 0) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "limit must be an integer >= 0");
+      if (!Number.isInteger(query.limit) || query.limit < 0)
+        throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "limit must be an integer >= 0");
       if (query.limit === 0) return [];
       frame.limit = query.limit;
     }
@@ -408,7 +416,10 @@ export class RemoteSession implements Session {
       (error: TagwireError) => {
         if (gen !== this.#connection.gen || !sub.active || error.code === "TAGWIRE_ERR_CLOSED") return;
         // A refused subscription (forbidden pattern) stays registered locally but silent.
-        this.#emit({ type: "subscriptionRefused", agentId: sub.agentId, pattern: sub.pattern, error }, `subscribe ${sub.agentId}/${sub.pattern}`);
+        this.#emit(
+          { type: "subscriptionRefused", agentId: sub.agentId, pattern: sub.pattern, error },
+          `subscribe ${sub.agentId}/${sub.pattern}`,
+        );
       },
     );
   }

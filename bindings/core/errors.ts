@@ -54,16 +54,27 @@ export function statusError(status: number, what: string): TagwireError {
 
 function describe(code: TagwireErrorCode): string {
   switch (code) {
-    case "TAGWIRE_ERR_MSGPACK": return "malformed msgpack";
-    case "TAGWIRE_ERR_INCOMPLETE": return "truncated msgpack (input ends mid-value)";
-    case "TAGWIRE_ERR_DEPTH": return "nesting too deep";
-    case "TAGWIRE_ERR_SIZE": return "payload too large";
-    case "TAGWIRE_ERR_NAME": return "invalid name";
-    case "TAGWIRE_ERR_NOT_FOUND": return "no such handle";
-    case "TAGWIRE_ERR_ARGUMENT": return "argument out of range";
-    case "TAGWIRE_ERR_PAYLOAD": return "payload fails validation";
-    case "TAGWIRE_ERR_MEMORY": return "out of memory";
-    case "TAGWIRE_ERR_FORBIDDEN": return "not allowed for this writer";
-    default: return code;
+    case "TAGWIRE_ERR_MSGPACK":
+      return "malformed msgpack";
+    case "TAGWIRE_ERR_INCOMPLETE":
+      return "truncated msgpack (input ends mid-value)";
+    case "TAGWIRE_ERR_DEPTH":
+      return "nesting too deep";
+    case "TAGWIRE_ERR_SIZE":
+      return "payload too large";
+    case "TAGWIRE_ERR_NAME":
+      return "invalid name";
+    case "TAGWIRE_ERR_NOT_FOUND":
+      return "no such handle";
+    case "TAGWIRE_ERR_ARGUMENT":
+      return "argument out of range";
+    case "TAGWIRE_ERR_PAYLOAD":
+      return "payload fails validation";
+    case "TAGWIRE_ERR_MEMORY":
+      return "out of memory";
+    case "TAGWIRE_ERR_FORBIDDEN":
+      return "not allowed for this writer";
+    default:
+      return code;
   }
 }

@@ -3,13 +3,30 @@ import { CoreInstance } from "./instance.js";
 import { Router } from "./router.js";
 import { RollingWindow, type RollingStatsOptions, type RollingStatsSnapshot } from "./stats.js";
 import { RateLimiter, ChangeFilter, type RateLimiterOptions, type ChangeFilterOptions } from "./throttle.js";
-import { ChannelStore, type ApplyView, type ChannelStoreOptions, type ApplyOptions, type ApplyResult, type ApplyValueResult } from "./store.js";
+import {
+  ChannelStore,
+  type ApplyView,
+  type ChannelStoreOptions,
+  type ApplyOptions,
+  type ApplyResult,
+  type ApplyValueResult,
+} from "./store.js";
 import { DocCodec, type DiffOptions, type DocLimits } from "./doc.js";
 import { Pipeline, IngestResult, NOT_HANDLED, type IngestOptions } from "./pipeline.js";
 
 export { TagwireError, type TagwireErrorCode } from "./errors.js";
 export type { Router, RollingWindow, RollingStatsOptions, RateLimiter, ChangeFilter, RateLimiterOptions, ChangeFilterOptions };
-export type { ChannelStore, ApplyView, ChannelStoreOptions, ApplyOptions, ApplyResult, ApplyValueResult, DiffOptions, DocLimits, RollingStatsSnapshot };
+export type {
+  ChannelStore,
+  ApplyView,
+  ChannelStoreOptions,
+  ApplyOptions,
+  ApplyResult,
+  ApplyValueResult,
+  DiffOptions,
+  DocLimits,
+  RollingStatsSnapshot,
+};
 export { Pipeline, IngestResult, NOT_HANDLED, type IngestOptions };
 
 export interface CoreOptions extends DocLimits {}

@@ -90,7 +90,10 @@ export class CoreInstance {
     // A wasm from another build of assembly/ would misread every record: refuse it here.
     const problems = coreExportProblems(instance.exports as Record<string, unknown>);
     if (problems.length > 0) {
-      throw new TagwireError("TAGWIRE_ERR_INTERNAL", `tagwire core does not match its binding (rebuild with npm run build:wasm): ${problems.join("; ")}`);
+      throw new TagwireError(
+        "TAGWIRE_ERR_INTERNAL",
+        `tagwire core does not match its binding (rebuild with npm run build:wasm): ${problems.join("; ")}`,
+      );
     }
     self = new CoreInstance(instance.exports as unknown as CoreExports);
     return self;

@@ -157,10 +157,7 @@ export class Pipeline {
     router: Router,
   ) {
     const ex = instance.exports;
-    this.handle = ex.pipelineCreate(
-      store.coreHandle,
-      router.coreHandle,
-    );
+    this.handle = ex.pipelineCreate(store.coreHandle, router.coreHandle);
     this.result = new IngestResult(instance);
   }
 

@@ -5,7 +5,6 @@ import type { CoreExports, CoreInstance } from "./instance.js";
 import { TagwireError, statusError } from "./errors.js";
 import { MAX_NAME_BYTES, nameError, shownName } from "./names.js";
 
-
 /**
  * Channel name -> interned channel id, one map per core instance (interning is per instance and
  * ids are never released, so an entry never goes stale). Saves encoding the string and crossing
@@ -14,8 +13,6 @@ import { MAX_NAME_BYTES, nameError, shownName } from "./names.js";
  */
 const channelIdCaches = new WeakMap<CoreInstance, Map<string, number>>();
 const CHANNEL_ID_CACHE_LIMIT = 1 << 16;
-
-
 
 /**
  * Routes channel names to subscriber ids with MQTT-style patterns.

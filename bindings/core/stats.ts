@@ -29,10 +29,7 @@ import {
  * both (a time window capped at N samples). A time window without `window` holds at most 2^20
  * samples; past that its oldest samples leave early.
  */
-export type RollingStatsOptions = (
-  | { window: number; windowMs?: number }
-  | { window?: number; windowMs: number }
-) & {
+export type RollingStatsOptions = ({ window: number; windowMs?: number } | { window?: number; windowMs: number }) & {
   /**
    * Weight of the newest sample in the exponentially weighted moving average, in (0, 1]; default
    * 0.1. The EWMA runs over every sample since the window was created, reset or last emptied (by
@@ -123,7 +120,11 @@ export class RollingWindow {
 
   constructor(instance: CoreInstance, options: RollingStatsOptions) {
     instance.check();
-    const { window, windowMs, ewmaAlpha = DEFAULT_ALPHA } = (options ?? {}) as {
+    const {
+      window,
+      windowMs,
+      ewmaAlpha = DEFAULT_ALPHA,
+    } = (options ?? {}) as {
       window?: number;
       windowMs?: number;
       ewmaAlpha?: number;

@@ -216,19 +216,17 @@ export class ChangeFilter extends KeyedThrottle {
   constructor(instance: CoreInstance, options: ChangeFilterOptions = {}) {
     super(instance, "ChangeFilter");
     const { threshold, percent } = options ?? {};
-    for (const [name, v] of [["threshold", threshold], ["percent", percent]] as const) {
+    for (const [name, v] of [
+      ["threshold", threshold],
+      ["percent", percent],
+    ] as const) {
       if (v !== undefined && !(typeof v === "number" && v >= 0 && Number.isFinite(v))) {
         throw argument(`createChangeFilter: ${name} must be a finite number >= 0, got ${v}`);
       }
     }
     this.threshold = threshold;
     this.percent = percent;
-    const h: number = this.ex.changeCreate(
-      threshold === undefined ? 0 : 1,
-      threshold ?? 0,
-      percent === undefined ? 0 : 1,
-      percent ?? 0,
-    );
+    const h: number = this.ex.changeCreate(threshold === undefined ? 0 : 1, threshold ?? 0, percent === undefined ? 0 : 1, percent ?? 0);
     if (h < 0) this.fail(-h, "create");
     this.handle = h;
   }

@@ -248,9 +248,13 @@ export function encodeFrame(frame: Frame): Uint8Array {
 
 function encodeWriteFrame(frame: CreateMessageFrame | PublishFrame): Uint8Array {
   // Anything off the types (a caller outside TypeScript) gets msgpackr's own encoding.
-  const names = typeof frame.agentId === "string" && typeof frame.channel === "string" && (frame.messageId === undefined || typeof frame.messageId === "string");
+  const names =
+    typeof frame.agentId === "string" &&
+    typeof frame.channel === "string" &&
+    (frame.messageId === undefined || typeof frame.messageId === "string");
   if (!names) return packr.pack(toWire(frame));
-  if (frame.type === "createMessage" && frame.data instanceof Uint8Array) return encodeWrite(5, frame.reqId, frame.agentId, frame.channel, frame.data, 0, frame.messageId);
+  if (frame.type === "createMessage" && frame.data instanceof Uint8Array)
+    return encodeWrite(5, frame.reqId, frame.agentId, frame.channel, frame.data, 0, frame.messageId);
   if (frame.type === "publish" && frame.replaceKeys === undefined && frame.diff instanceof Uint8Array) {
     const flags = (frame.log ? PublishFlag.log : 0) | (frame.replace ? PublishFlag.replace : 0);
     return encodeWrite(4, frame.reqId, frame.agentId, frame.channel, frame.diff, flags, frame.messageId);
@@ -263,13 +267,29 @@ function encodeWriteFrame(frame: CreateMessageFrame | PublishFrame): Uint8Array 
  * publish (type 4): `array(8), 4, uint reqId, str agentId, str channel, bin diff, uint flags, nil,
  * str|nil id` (replaceKeys nil; frames with keys take the generic path).
  */
-function encodeWrite(type: 4 | 5, reqId: number, agentId: string, channel: string, doc: Uint8Array, flags: number, messageId: string | undefined): Uint8Array {
+function encodeWrite(
+  type: 4 | 5,
+  reqId: number,
+  agentId: string,
+  channel: string,
+  doc: Uint8Array,
+  flags: number,
+  messageId: string | undefined,
+): Uint8Array {
   const a = utf8Length(agentId);
   const c = utf8Length(channel);
   const m = messageId === undefined ? -1 : utf8Length(messageId);
   const size =
-    2 + uintSize(reqId) + strHeaderSize(a) + a + strHeaderSize(c) + c + binHeaderSize(doc.length) + doc.length +
-    (type === 4 ? 2 : 0) + (m < 0 ? 1 : strHeaderSize(m) + m);
+    2 +
+    uintSize(reqId) +
+    strHeaderSize(a) +
+    a +
+    strHeaderSize(c) +
+    c +
+    binHeaderSize(doc.length) +
+    doc.length +
+    (type === 4 ? 2 : 0) +
+    (m < 0 ? 1 : strHeaderSize(m) + m);
   const out = allocFrame(size);
   out[0] = type === 4 ? 0x98 : 0x96;
   out[1] = type;
@@ -287,7 +307,6 @@ function encodeWrite(type: 4 | 5, reqId: number, agentId: string, channel: strin
   else writeStr(out, pos, messageId!, m);
   return out;
 }
-
 
 /** A batch (one transport message) holding `frames`, in order. At least one frame. */
 export function encodeFrames(frames: readonly Frame[]): Uint8Array {
@@ -390,7 +409,8 @@ function notABatch(bytes: Uint8Array): FrameError {
   try {
     value = packr.unpack(bytes);
   } catch (err) {
-    if ((err as { incomplete?: boolean }).incomplete) return new FrameError("TAGWIRE_ERR_INCOMPLETE", "message ends in the middle of a value");
+    if ((err as { incomplete?: boolean }).incomplete)
+      return new FrameError("TAGWIRE_ERR_INCOMPLETE", "message ends in the middle of a value");
     return new FrameError("TAGWIRE_ERR_MSGPACK", "the message is not msgpack");
   }
   if (holdsNeverUsed(value, 0)) return new FrameError("TAGWIRE_ERR_MSGPACK", "msgpack type 0xc1 is never used");
@@ -493,7 +513,8 @@ function frameOf(raw: unknown): Frame {
   const f = raw as unknown[];
   const t = f[0];
   // Every request carries its reqId second, so errors can name it even when later fields are bad.
-  const reqId = t !== FrameType.sync && t !== FrameType.aggregate && t !== FrameType.message && isUint(f[1]) && f[1] <= 0xffffffff ? f[1] : 0;
+  const reqId =
+    t !== FrameType.sync && t !== FrameType.aggregate && t !== FrameType.message && isUint(f[1]) && f[1] <= 0xffffffff ? f[1] : 0;
   switch (t) {
     case 1: {
       arity(f, 5, reqId, "hello");
@@ -651,7 +672,16 @@ const ACK_KEY_MESSAGE = encodeStr("message");
  */
 export function encodePublishAck(reqId: number, version: number, diff: Uint8Array): Uint8Array {
   const size =
-    2 + uintSize(reqId) + 1 + ACK_KEY_VERSION.length + uintSize(version) + ACK_KEY_DIFF.length + binHeaderSize(diff.length) + diff.length + ACK_KEY_MESSAGE.length + 1;
+    2 +
+    uintSize(reqId) +
+    1 +
+    ACK_KEY_VERSION.length +
+    uintSize(version) +
+    ACK_KEY_DIFF.length +
+    binHeaderSize(diff.length) +
+    diff.length +
+    ACK_KEY_MESSAGE.length +
+    1;
   const out = allocFrame(size);
   out[0] = 0x93;
   out[1] = 16;

@@ -102,18 +102,69 @@ export function checkDocument(bytes: Uint8Array, maxDepth: number, maxBytes: num
       map = true;
     } else {
       switch (b) {
-        case 0xc0: case 0xc2: case 0xc3: break;
-        case 0xcc: case 0xd0: need(1); pos += 1; break;
-        case 0xcd: case 0xd1: need(2); pos += 2; break;
-        case 0xce: case 0xd2: case 0xca: need(4); pos += 4; break;
-        case 0xcf: case 0xd3: case 0xcb: need(8); pos += 8; break;
-        case 0xd9: need(1); strLen = bytes[pos]!; pos += 1; break;
-        case 0xda: need(2); strLen = u16(); pos += 2; break;
-        case 0xdb: need(4); strLen = u32(); pos += 4; break;
-        case 0xdc: need(2); container = u16(); pos += 2; break;
-        case 0xdd: need(4); container = u32(); pos += 4; break;
-        case 0xde: need(2); container = u16() * 2; map = true; pos += 2; break;
-        case 0xdf: need(4); container = u32() * 2; map = true; pos += 4; break;
+        case 0xc0:
+        case 0xc2:
+        case 0xc3:
+          break;
+        case 0xcc:
+        case 0xd0:
+          need(1);
+          pos += 1;
+          break;
+        case 0xcd:
+        case 0xd1:
+          need(2);
+          pos += 2;
+          break;
+        case 0xce:
+        case 0xd2:
+        case 0xca:
+          need(4);
+          pos += 4;
+          break;
+        case 0xcf:
+        case 0xd3:
+        case 0xcb:
+          need(8);
+          pos += 8;
+          break;
+        case 0xd9:
+          need(1);
+          strLen = bytes[pos]!;
+          pos += 1;
+          break;
+        case 0xda:
+          need(2);
+          strLen = u16();
+          pos += 2;
+          break;
+        case 0xdb:
+          need(4);
+          strLen = u32();
+          pos += 4;
+          break;
+        case 0xdc:
+          need(2);
+          container = u16();
+          pos += 2;
+          break;
+        case 0xdd:
+          need(4);
+          container = u32();
+          pos += 4;
+          break;
+        case 0xde:
+          need(2);
+          container = u16() * 2;
+          map = true;
+          pos += 2;
+          break;
+        case 0xdf:
+          need(4);
+          container = u32() * 2;
+          map = true;
+          pos += 4;
+          break;
         default:
           throw new TagwireError("TAGWIRE_ERR_MSGPACK", `msgpack type 0x${b.toString(16)} has no place in a document`);
       }

@@ -83,7 +83,9 @@ export class Agent {
     assertChannelName(channel);
     const json = isOwned(data) ? (data as Json) : toJson(data, `publish to ${channel}`);
     const { maxAgeMs, ...rest } = options;
-    if (rest.replaceKeys) for (const k of rest.replaceKeys) if (typeof k !== "string") throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "replaceKeys must be strings");
+    if (rest.replaceKeys)
+      for (const k of rest.replaceKeys)
+        if (typeof k !== "string") throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "replaceKeys must be strings");
     if (maxAgeMs !== undefined && maxAgeMs > 0 && !rest.log) {
       this.coalesce(channel, json, rest, maxAgeMs);
       return null;

@@ -81,7 +81,9 @@ function pythonEqual(a: Json | undefined, b: Json | undefined): boolean {
   if (isObject(a)) {
     if (!isObject(b)) return false;
     const keys = Object.keys(a);
-    return keys.length === Object.keys(b).length && keys.every((k) => Object.prototype.hasOwnProperty.call(b, k) && pythonEqual(a[k], b[k]));
+    return (
+      keys.length === Object.keys(b).length && keys.every((k) => Object.prototype.hasOwnProperty.call(b, k) && pythonEqual(a[k], b[k]))
+    );
   }
   return a === b;
 }
@@ -98,7 +100,8 @@ export function deepEqual(a: unknown, b: unknown): boolean {
     return true;
   }
   if (Array.isArray(b)) return false;
-  const ak = Object.keys(a), bk = Object.keys(b);
+  const ak = Object.keys(a),
+    bk = Object.keys(b);
   if (ak.length !== bk.length) return false;
   for (const k of ak) {
     if (!Object.prototype.hasOwnProperty.call(b, k)) return false;

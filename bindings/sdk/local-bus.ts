@@ -146,7 +146,9 @@ export class LocalBus implements Session {
       }
       this.drain();
     }
-    return message ? { version: result.version, diff: result.diff as Json, message } : { version: result.version, diff: result.diff as Json };
+    return message
+      ? { version: result.version, diff: result.diff as Json, message }
+      : { version: result.version, diff: result.diff as Json };
   }
 
   async createMessage(agentId: string, channel: string, data: Json, options: { messageId?: string } = {}): Promise<Message> {
@@ -182,7 +184,8 @@ export class LocalBus implements Session {
     const state = this.channels.get(key);
     if (!state) return [];
     const { limit, before, after } = query;
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "limit must be an integer >= 0");
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0))
+      throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "limit must be an integer >= 0");
     let list = state.messages;
     if (before !== undefined || after !== undefined) {
       list = list.filter((m) => (before === undefined || m.ts < before) && (after === undefined || m.ts > after));

@@ -25,7 +25,10 @@ export class RollingStats extends RollingWindow {
   constructor(options: RollingStatsOptions, core?: Core) {
     const c = core ?? sharedCore();
     if (!c) {
-      throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "RollingStats: the core is not loaded yet; use `await RollingStats.create(options)` or `await RollingStats.load()` first");
+      throw new TagwireError(
+        "TAGWIRE_ERR_ARGUMENT",
+        "RollingStats: the core is not loaded yet; use `await RollingStats.create(options)` or `await RollingStats.load()` first",
+      );
     }
     super(c.instance, options);
   }

@@ -73,10 +73,12 @@ abstract class Crossing extends LogTrigger {
     }
     if (list.length === 0) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `${new.target.name} requires at least one threshold`);
     for (const t of list) {
-      if (typeof t !== "number" || !Number.isFinite(t)) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `${new.target.name}: threshold ${String(t)} is not a finite number`);
+      if (typeof t !== "number" || !Number.isFinite(t))
+        throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `${new.target.name}: threshold ${String(t)} is not a finite number`);
     }
     const deadband = options.deadband ?? 0;
-    if (!Number.isFinite(deadband) || deadband < 0) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `${new.target.name}: deadband must be a finite number >= 0`);
+    if (!Number.isFinite(deadband) || deadband < 0)
+      throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `${new.target.name}: deadband must be a finite number >= 0`);
     this.thresholds = Object.freeze(list.sort((a, b) => a - b));
     this.deadband = deadband;
   }
@@ -142,12 +144,14 @@ export class Delta extends LogTrigger {
 
   constructor(options: DeltaOptions) {
     super();
-    const amount = options?.amount, percent = options?.percent;
+    const amount = options?.amount,
+      percent = options?.percent;
     if ((amount === undefined) === (percent === undefined)) {
       throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "Delta requires exactly one of `amount` or `percent`");
     }
     const v = (amount ?? percent)!;
-    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "Delta: amount/percent must be a finite number >= 0");
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0)
+      throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "Delta: amount/percent must be a finite number >= 0");
     this.amount = amount;
     this.percent = percent;
   }

@@ -33,9 +33,18 @@ import {
 export interface MqttClientLike {
   connected: boolean;
   on(event: string, listener: (...args: any[]) => void): unknown;
-  subscribe(topic: string | string[], opts: { qos: 0 | 1 | 2 }, cb: (err: Error | null | undefined, granted?: { qos: number }[]) => void): unknown;
+  subscribe(
+    topic: string | string[],
+    opts: { qos: 0 | 1 | 2 },
+    cb: (err: Error | null | undefined, granted?: { qos: number }[]) => void,
+  ): unknown;
   unsubscribe?(topic: string | string[], cb?: (err?: Error) => void): unknown;
-  publish(topic: string, payload: Uint8Array | string, opts: { qos: 0 | 1 | 2; retain?: boolean; properties?: object }, cb?: (err?: Error) => void): unknown;
+  publish(
+    topic: string,
+    payload: Uint8Array | string,
+    opts: { qos: 0 | 1 | 2; retain?: boolean; properties?: object },
+    cb?: (err?: Error) => void,
+  ): unknown;
   end(force?: boolean, cb?: () => void): unknown;
   stream?: { setNoDelay?(noDelay: boolean): void };
 }
@@ -202,9 +211,7 @@ export class MqttTransport extends BaseTransport {
       protocolVersion: o.protocolVersion ?? 4,
       username: o.username,
       password: o.password,
-      will: will
-        ? { topic: will.topic, payload: toPayload(will.payload), qos: will.qos ?? 1, retain: will.retain ?? false }
-        : undefined,
+      will: will ? { topic: will.topic, payload: toPayload(will.payload), qos: will.qos ?? 1, retain: will.retain ?? false } : undefined,
     });
     this.client = client;
     let lastError: Error | undefined;
@@ -221,7 +228,9 @@ export class MqttTransport extends BaseTransport {
       else this.opened();
     };
     // Pipe authentication: OPEN out, wait for a CHALLENGE whose proof only the hub can make.
-    let handshake: { nonce: string; key: Uint8Array; timer: ReturnType<typeof setTimeout>; suspect?: ReturnType<typeof setTimeout> } | undefined;
+    let handshake:
+      | { nonce: string; key: Uint8Array; timer: ReturnType<typeof setTimeout>; suspect?: ReturnType<typeof setTimeout> }
+      | undefined;
     const endHandshake = () => {
       if (!handshake) return;
       clearTimeout(handshake.timer);
@@ -374,4 +383,3 @@ function withoutToken(batch: Uint8Array): Uint8Array {
 function toPayload(p: Uint8Array | string): Uint8Array | string {
   return p;
 }
-

@@ -40,7 +40,14 @@ function compress(h: Uint32Array, block: Uint8Array, at: number): void {
     const s1 = ((b >>> 17) | (b << 15)) ^ ((b >>> 19) | (b << 13)) ^ (b >>> 10);
     W[i] = (W[i - 16]! + s0 + W[i - 7]! + s1) | 0;
   }
-  let a = h[0]!, b = h[1]!, c = h[2]!, d = h[3]!, e = h[4]!, f = h[5]!, g = h[6]!, k = h[7]!;
+  let a = h[0]!,
+    b = h[1]!,
+    c = h[2]!,
+    d = h[3]!,
+    e = h[4]!,
+    f = h[5]!,
+    g = h[6]!,
+    k = h[7]!;
   for (let i = 0; i < 64; i++) {
     const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
     const ch = (e & f) ^ (~e & g);
@@ -57,8 +64,14 @@ function compress(h: Uint32Array, block: Uint8Array, at: number): void {
     b = a;
     a = (t1 + t2) | 0;
   }
-  h[0] = h[0]! + a; h[1] = h[1]! + b; h[2] = h[2]! + c; h[3] = h[3]! + d;
-  h[4] = h[4]! + e; h[5] = h[5]! + f; h[6] = h[6]! + g; h[7] = h[7]! + k;
+  h[0] = h[0]! + a;
+  h[1] = h[1]! + b;
+  h[2] = h[2]! + c;
+  h[3] = h[3]! + d;
+  h[4] = h[4]! + e;
+  h[5] = h[5]! + f;
+  h[6] = h[6]! + g;
+  h[7] = h[7]! + k;
 }
 
 /** SHA-256 of the concatenation of `parts`. */
@@ -260,7 +273,12 @@ export function writeMac(key: Uint8Array, topic: string, ts: string, payload: Ui
  * The MQTT 5 user properties that sign a plain JSON write to `topic` with `token`
  * (docs/PROTOCOL.md, "Writing"): `{claims, ts, mac}`.
  */
-export function signMqttWrite(token: string, topic: string, payload: Uint8Array | string, now = Date.now()): { claims: string; ts: string; mac: string } {
+export function signMqttWrite(
+  token: string,
+  topic: string,
+  payload: Uint8Array | string,
+  now = Date.now(),
+): { claims: string; ts: string; mac: string } {
   const { claims, signature } = splitToken(token);
   const ts = String(now);
   const bytes = typeof payload === "string" ? utf8(payload) : payload;

@@ -16,10 +16,14 @@ class Coordinator extends Application {
 
   async setup(): Promise<void> {
     for (const w of WORKERS) {
-      this.onTagChange("status", (status) => {
-        console.log(`[coordinator] ${w} is now ${String(status)}`);
-        if (status === "finished") this.finished.add(w);
-      }, { appKey: w });
+      this.onTagChange(
+        "status",
+        (status) => {
+          console.log(`[coordinator] ${w} is now ${String(status)}`);
+          if (status === "finished") this.finished.add(w);
+        },
+        { appKey: w },
+      );
     }
   }
 
@@ -75,9 +79,13 @@ async function main(): Promise<void> {
   const bus = await LocalBus.create();
   const device: Agent = bus.agent("plant-1");
   const operator = bus.agent("operator");
-  operator.subscribe("tag_values", (e) => {
-    if (e.type === "message") console.log(`  [operator] logged: ${JSON.stringify(e.message.data)}`);
-  }, { agentId: "plant-1" });
+  operator.subscribe(
+    "tag_values",
+    (e) => {
+      if (e.type === "message") console.log(`  [operator] logged: ${JSON.stringify(e.message.data)}`);
+    },
+    { agentId: "plant-1" },
+  );
 
   const coordinator = new Coordinator({ agent: device, appKey: "coordinator", loopPeriodMs: 150 });
   const workers = WORKERS.map((appKey, i) => new Worker({ agent: device, appKey, loopPeriodMs: 100 + 40 * i }));

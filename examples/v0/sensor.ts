@@ -48,15 +48,20 @@ async function main(): Promise<void> {
   const once = process.argv.includes("--once");
   const stepsEnv = process.env.TAGWIRE_EXAMPLE_STEPS;
   const steps = once ? 1 : stepsEnv ? Number(stepsEnv) : undefined;
-  if (steps !== undefined && (!Number.isInteger(steps) || steps < 1)) throw new Error(`TAGWIRE_EXAMPLE_STEPS must be a positive integer, got ${stepsEnv}`);
+  if (steps !== undefined && (!Number.isInteger(steps) || steps < 1))
+    throw new Error(`TAGWIRE_EXAMPLE_STEPS must be a positive integer, got ${stepsEnv}`);
   const periodMs = Number(process.env.TAGWIRE_EXAMPLE_PERIOD_MS ?? 1000);
 
   const bus = await LocalBus.create();
   const device = bus.agent("sensor-1");
   const viewer = bus.agent("viewer");
-  viewer.subscribe("sensors/#", (e) => {
-    if (e.type === "aggregate") console.log(`  [viewer] ${e.agentId}/${e.channel} -> ${JSON.stringify(e.diff)} (v${e.version})`);
-  }, { agentId: "+" });
+  viewer.subscribe(
+    "sensors/#",
+    (e) => {
+      if (e.type === "aggregate") console.log(`  [viewer] ${e.agentId}/${e.channel} -> ${JSON.stringify(e.diff)} (v${e.version})`);
+    },
+    { agentId: "+" },
+  );
   device.subscribe("tag_values", (e) => {
     if (e.type === "message") console.log(`  [log] tag_values message: ${JSON.stringify(e.message.data)}`);
   });

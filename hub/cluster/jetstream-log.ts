@@ -138,7 +138,9 @@ export class JetStreamLog {
         maxPingOut: 2,
       });
     } catch (err) {
-      throw new TagwireError("TAGWIRE_ERR_UNAVAILABLE", `cannot reach NATS at ${options.servers.join(",")}: ${(err as Error).message}`, { cause: err });
+      throw new TagwireError("TAGWIRE_ERR_UNAVAILABLE", `cannot reach NATS at ${options.servers.join(",")}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     try {
       // JetStream may be electing leaders (a node just restarted): ensureStream retries.
@@ -197,7 +199,9 @@ export class JetStreamLog {
     try {
       return await this.acks.append(this.subjectOf(record.write), encodeRecord(record));
     } catch (err) {
-      throw new TagwireError("TAGWIRE_ERR_UNAVAILABLE", `cluster storage did not confirm the write: ${(err as Error).message}`, { cause: err });
+      throw new TagwireError("TAGWIRE_ERR_UNAVAILABLE", `cluster storage did not confirm the write: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
 
@@ -294,7 +298,7 @@ export class JetStreamLog {
     this.appliedSeq = seq;
     if (this.seqWaiters.length === 0) return;
     const still: typeof this.seqWaiters = [];
-    for (const w of this.seqWaiters) (w.seq <= seq ? w.resolve() : still.push(w));
+    for (const w of this.seqWaiters) w.seq <= seq ? w.resolve() : still.push(w);
     this.seqWaiters = still;
   }
 

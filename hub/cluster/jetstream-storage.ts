@@ -102,7 +102,9 @@ export class JetStreamStorage implements Storage {
     });
     this.log = log;
     try {
-      this.kv = await retrying(() => new Kvm(log.connection).create(`${log.stream}_snap`, { replicas: this.options.replicas ?? 1, history: 1 }));
+      this.kv = await retrying(() =>
+        new Kvm(log.connection).create(`${log.stream}_snap`, { replicas: this.options.replicas ?? 1, history: 1 }),
+      );
       const snapshots = await retrying(() => this.loadSnapshots());
       const { first, last } = await retrying(() => log.bounds());
       // Records up to `target` may be covered by a snapshot: they are indexed, not applied, and the
@@ -120,7 +122,14 @@ export class JetStreamStorage implements Storage {
         if (!this.covered) return;
         for (const x of snapshots) {
           const id = this.byKey.get(`${x.agent}/${x.name}`)!;
-          sink.restore({ id, agent: x.agent, name: x.name, version: x.version, aggregate: x.aggregate, messageCount: this.channels[id]!.messages.size });
+          sink.restore({
+            id,
+            agent: x.agent,
+            name: x.name,
+            version: x.version,
+            aggregate: x.aggregate,
+            messageCount: this.channels[id]!.messages.size,
+          });
         }
         this.covered = undefined;
         for (const [seq, record] of held.splice(0)) this.deliver(seq, record);

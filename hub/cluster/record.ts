@@ -50,7 +50,8 @@ export function encodeRecord(r: WriteRecord): Uint8Array {
 
 export function decodeRecord(bytes: Uint8Array): WriteRecord {
   const a = decodeValue(bytes) as unknown[];
-  if (!Array.isArray(a) || a[0] !== RECORD_VERSION || a.length !== 13) throw new Error(`not a tagwire write record (version ${RECORD_VERSION})`);
+  if (!Array.isArray(a) || a[0] !== RECORD_VERSION || a.length !== 13)
+    throw new Error(`not a tagwire write record (version ${RECORD_VERSION})`);
   const opt = <T>(v: unknown) => (v === null ? undefined : (v as T));
   const common = {
     agentId: a[2] as string,
@@ -63,7 +64,14 @@ export function decodeRecord(bytes: Uint8Array): WriteRecord {
   const flags = a[5] as number;
   const write: Write =
     a[1] === KIND_PUBLISH
-      ? { kind: "publish", ...common, diff: a[4] as Uint8Array, log: (flags & FLAG_LOG) !== 0, replace: (flags & FLAG_REPLACE) !== 0, replaceKeys: opt<string[]>(a[6]) }
+      ? {
+          kind: "publish",
+          ...common,
+          diff: a[4] as Uint8Array,
+          log: (flags & FLAG_LOG) !== 0,
+          replace: (flags & FLAG_REPLACE) !== 0,
+          replaceKeys: opt<string[]>(a[6]),
+        }
       : { kind: "message", ...common, data: a[4] as Uint8Array };
   return { write, origin: a[11] as string, ref: a[12] as number };
 }

@@ -64,7 +64,9 @@ function depthOver(value: unknown, limit: number, depth = 0): boolean {
 
 /** The JSON body of a request; `undefined` when there is none. */
 export async function readJsonBody(req: IncomingMessage, limits: BodyLimits): Promise<unknown> {
-  const encoding = String(req.headers["content-encoding"] ?? "identity").trim().toLowerCase();
+  const encoding = String(req.headers["content-encoding"] ?? "identity")
+    .trim()
+    .toLowerCase();
   if (encoding !== "identity" && encoding !== "gzip" && encoding !== "x-gzip") {
     throw new DooverHttpError(415, "TAGWIRE_ERR_ENCODING", `Content-Encoding ${encoding} is not supported (use gzip or none)`);
   }

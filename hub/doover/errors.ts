@@ -5,7 +5,6 @@
 import { TagwireError } from "../../bindings/core/errors.js";
 import { httpStatusOf } from "../http-status.js";
 
-
 /** An answer that is not a TagwireError: 405, 501. */
 export class DooverHttpError extends Error {
   constructor(
@@ -19,7 +18,11 @@ export class DooverHttpError extends Error {
 }
 
 export function unsupported(what: string): DooverHttpError {
-  return new DooverHttpError(501, "TAGWIRE_ERR_UNSUPPORTED", `${what}: tagwire has no such concept, so its Doover-compatible API does not implement this route (see docs/DOOVER.md)`);
+  return new DooverHttpError(
+    501,
+    "TAGWIRE_ERR_UNSUPPORTED",
+    `${what}: tagwire has no such concept, so its Doover-compatible API does not implement this route (see docs/DOOVER.md)`,
+  );
 }
 
 export function methodNotAllowed(method: string, allowed: string): DooverHttpError {

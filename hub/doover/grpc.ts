@@ -84,7 +84,13 @@ function statusOf(err: unknown): number {
 const OK = { success: true, cloud_synced: true, cloud_ready: true };
 
 function failed(err: unknown): { success: false; cloud_synced: true; cloud_ready: true; response_code: number; response_message: string } {
-  return { success: false, cloud_synced: true, cloud_ready: true, response_code: statusOf(err), response_message: (err as Error)?.message ?? String(err) };
+  return {
+    success: false,
+    cloud_synced: true,
+    cloud_ready: true,
+    response_code: statusOf(err),
+    response_message: (err as Error)?.message ?? String(err),
+  };
 }
 
 /** JSON text with snowflakes exact (the reason Doover added the data_json fields). */
@@ -99,7 +105,8 @@ function payloadOf(req: { data?: unknown; data_json?: string }): Record<string, 
     } catch (err) {
       throw new TagwireError("TAGWIRE_ERR_PAYLOAD", `data_json is not JSON: ${(err as Error).message}`);
     }
-    if (v === null || typeof v !== "object" || Array.isArray(v)) throw new TagwireError("TAGWIRE_ERR_PAYLOAD", "data_json must be a JSON object");
+    if (v === null || typeof v !== "object" || Array.isArray(v))
+      throw new TagwireError("TAGWIRE_ERR_PAYLOAD", "data_json must be a JSON object");
     return v as Record<string, unknown>;
   }
   return fromStruct(req.data as never);
@@ -114,7 +121,10 @@ function carry(value: Record<string, unknown>, format = 0): { data?: unknown; da
 }
 
 function protoMessage(m: DooverMessage): Record<string, unknown> {
-  const data = (m.data !== null && typeof m.data === "object" && !Array.isArray(m.data) ? m.data : { value: m.data }) as Record<string, unknown>;
+  const data = (m.data !== null && typeof m.data === "object" && !Array.isArray(m.data) ? m.data : { value: m.data }) as Record<
+    string,
+    unknown
+  >;
   return {
     message_id: m.id.toString(),
     author_id: m.author_id.toString(),
@@ -130,14 +140,21 @@ function messageJson(m: DooverMessage): Record<string, unknown> {
 
 type Unary = (call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) => void;
 
-export async function startDeviceAgent(ctx: HubContext, options: DeviceAgentOptions, service = new DooverService(new HubPort(ctx))): Promise<RunningDeviceAgent> {
+export async function startDeviceAgent(
+  ctx: HubContext,
+  options: DeviceAgentOptions,
+  service = new DooverService(new HubPort(ctx)),
+): Promise<RunningDeviceAgent> {
   const address = options.address ?? "127.0.0.1:50051";
   const colon = address.lastIndexOf(":");
   const host = colon > 0 ? address.slice(0, colon) : address;
   const local = isLoopback(host);
   const requireToken = options.requireToken ?? !local;
   if ((!local || requireToken) && !ctx.auth) {
-    throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `refusing to serve the Device Agent on ${host} without auth: bind it to 127.0.0.1, or run the hub with auth`);
+    throw new TagwireError(
+      "TAGWIRE_ERR_ARGUMENT",
+      `refusing to serve the Device Agent on ${host} without auth: bind it to 127.0.0.1, or run the hub with auth`,
+    );
   }
   const agentId = options.agentId;
   service.port.checkAddress(agentId, "x");
@@ -162,7 +179,8 @@ export async function startDeviceAgent(ctx: HubContext, options: DeviceAgentOpti
     const header = String(metadata.get("authorization")[0] ?? "");
     const token = /^bearer\s+/i.test(header) ? header.replace(/^bearer\s+/i, "").trim() : undefined;
     const p = principalOf(verifyToken(ctx.secret, token));
-    if (p.role !== "device" || p.agentId !== agentId) throw new TagwireError("TAGWIRE_ERR_FORBIDDEN", `this Device Agent serves ${agentId}; the token is for ${p.role} ${p.agentId}`);
+    if (p.role !== "device" || p.agentId !== agentId)
+      throw new TagwireError("TAGWIRE_ERR_FORBIDDEN", `this Device Agent serves ${agentId}; the token is for ${p.role} ${p.agentId}`);
   };
 
   const channelName = (req: { channel_name?: unknown }): string => {
@@ -175,7 +193,8 @@ export async function startDeviceAgent(ctx: HubContext, options: DeviceAgentOpti
   // One budget for the whole endpoint (its callers are one gateway's apps), as for a connection.
   const bucket = new RateBucket(ctx.limits.framesPerSecond);
   const takeBudget = () => {
-    if (!bucket.take(performance.now())) throw new TagwireError("TAGWIRE_ERR_RATE", `more than ${ctx.limits.framesPerSecond} calls per second`);
+    if (!bucket.take(performance.now()))
+      throw new TagwireError("TAGWIRE_ERR_RATE", `more than ${ctx.limits.framesPerSecond} calls per second`);
   };
 
   /** A unary method whose failures go into the response header (how Doover's agent answers). */
@@ -190,7 +209,8 @@ export async function startDeviceAgent(ctx: HubContext, options: DeviceAgentOpti
           (out) => callback(null, { response_header: OK, ...out }),
           (err) => {
             if (statusOf(err) === 500) ctx.log(`device agent: ${(err as Error)?.stack ?? err}`);
-            if (statusOf(err) === 401 || statusOf(err) === 403) callback({ code: grpc.status.PERMISSION_DENIED, details: (err as Error).message });
+            if (statusOf(err) === 401 || statusOf(err) === 403)
+              callback({ code: grpc.status.PERMISSION_DENIED, details: (err as Error).message });
             else callback(null, { response_header: failed(err) });
           },
         );
@@ -214,7 +234,11 @@ export async function startDeviceAgent(ctx: HubContext, options: DeviceAgentOpti
 
   const aggregateReply = (channel: string, format = 0) => {
     const agg = service.aggregate(agentId, channel);
-    return { attachments: [], ...(agg.last_updated !== null ? { last_updated: String(agg.last_updated) } : {}), ...carry(agg.data, format) };
+    return {
+      attachments: [],
+      ...(agg.last_updated !== null ? { last_updated: String(agg.last_updated) } : {}),
+      ...carry(agg.data, format),
+    };
   };
 
   /**
@@ -276,7 +300,13 @@ export async function startDeviceAgent(ctx: HubContext, options: DeviceAgentOpti
       },
       messageUpdate(ch: string, m: DooverMessage, request: unknown) {
         if (ch !== channel) return;
-        send("MessageUpdate", { channel: channelId, author_id: agentInt, organisation_id: 0, message: messageJson(m), request_data: request });
+        send("MessageUpdate", {
+          channel: channelId,
+          author_id: agentInt,
+          organisation_id: 0,
+          message: messageJson(m),
+          request_data: request,
+        });
       },
       oneShot(ch: string, data: Record<string, unknown>, ts: number) {
         if (ch !== channel) return;
@@ -313,11 +343,17 @@ export async function startDeviceAgent(ctx: HubContext, options: DeviceAgentOpti
     UpdateAggregate: unary(async (req) => {
       const channel = channelName(req);
       if (req.files?.length) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "file attachments are not supported by tagwire");
-      await service.writeAggregate(agentId, channel, payloadOf(req), {
-        replace: req.replace_data === true,
-        replaceKeys: req.replace_keys ?? [],
-        log: req.save_log === true,
-      }, agentId);
+      await service.writeAggregate(
+        agentId,
+        channel,
+        payloadOf(req),
+        {
+          replace: req.replace_data === true,
+          replaceKeys: req.replace_keys ?? [],
+          log: req.save_log === true,
+        },
+        agentId,
+      );
       // return_aggregate unset means true (Doover's default).
       return req.return_aggregate === false ? {} : { aggregate: aggregateReply(channel) };
     }),
@@ -391,7 +427,9 @@ export async function startDeviceAgent(ctx: HubContext, options: DeviceAgentOpti
         return;
       }
       const format = Number(call.request.wire_format ?? 0);
-      openStream(call, channel, (event, payload) => call.write({ response_header: OK, event_name: event, channel_name: channel, ...carry(payload, format) }));
+      openStream(call, channel, (event, payload) =>
+        call.write({ response_header: OK, event_name: event, channel_name: channel, ...carry(payload, format) }),
+      );
     },
 
     GetChannelSubscription(call: grpc.ServerWritableStream<any, any>) {

@@ -96,7 +96,8 @@ async function serve(
 ): Promise<void> {
   let bucket = buckets.get(req.socket);
   if (!bucket) buckets.set(req.socket, (bucket = new RateBucket(ctx.limits.framesPerSecond)));
-  if (!bucket.take(performance.now())) throw new TagwireError("TAGWIRE_ERR_RATE", `more than ${ctx.limits.framesPerSecond} requests per second`);
+  if (!bucket.take(performance.now()))
+    throw new TagwireError("TAGWIRE_ERR_RATE", `more than ${ctx.limits.framesPerSecond} requests per second`);
 
   // Authenticate before anything else, so an unauthenticated caller learns nothing about routes.
   const principal: Principal = ctx.auth ? principalOf(verifyToken(ctx.secret, bearer(req))) : anonymousPrincipal("http");
@@ -142,7 +143,8 @@ async function serve(
     }
     const perAgentText = url.searchParams.get("agent_message_limit");
     const perAgent = perAgentText ? Number(perAgentText) : LIMITS.maxMessageLimit;
-    if (!Number.isInteger(perAgent) || perAgent < 1) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "agent_message_limit must be a positive integer");
+    if (!Number.isInteger(perAgent) || perAgent < 1)
+      throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "agent_message_limit must be a positive integer");
     const before = parseSnowflake(url.searchParams.get("before"), "before");
     const after = parseSnowflake(url.searchParams.get("after"), "after");
     const fields = url.searchParams.getAll("field_name").filter((f) => f !== "");
@@ -152,7 +154,8 @@ async function serve(
 
   const agentId = service.agent(route.agent);
   const read = (channel: string) => {
-    if (!canRead(principal, `${agentId}/${channel}`)) throw new TagwireError("TAGWIRE_ERR_FORBIDDEN", `${principal.agentId} may not read ${agentId}/${channel}`);
+    if (!canRead(principal, `${agentId}/${channel}`))
+      throw new TagwireError("TAGWIRE_ERR_FORBIDDEN", `${principal.agentId} may not read ${agentId}/${channel}`);
   };
   const write = (channel: string) => {
     if (!canWrite(principal, agentId, channel)) {
@@ -166,7 +169,11 @@ async function serve(
     port.checkAddress(agentId, "x");
     const withAggregate = flag(url, "include_aggregate", true);
     const names = port.channelNames(agentId).filter((n) => canRead(principal, `${agentId}/${n}`));
-    return send(res, 200, names.map((n) => service.channel(agentId, n, withAggregate)));
+    return send(
+      res,
+      200,
+      names.map((n) => service.channel(agentId, n, withAggregate)),
+    );
   }
 
   const channel = route.channel;
@@ -199,11 +206,17 @@ async function serve(
       write(channel);
       const body = await readJsonBody(req, limits);
       const replaceKeys = url.searchParams.getAll("replace").filter((k) => k !== "");
-      await service.writeAggregate(agentId, channel, body ?? {}, {
-        replace: method === "PUT",
-        replaceKeys,
-        log: flag(url, "log_update", false),
-      }, principal.agentId);
+      await service.writeAggregate(
+        agentId,
+        channel,
+        body ?? {},
+        {
+          replace: method === "PUT",
+          replaceKeys,
+          log: flag(url, "log_update", false),
+        },
+        principal.agentId,
+      );
       if (flag(url, "suppress_response", false)) return send(res, 204, undefined);
       return send(res, 200, service.aggregate(agentId, channel));
     }
@@ -258,6 +271,7 @@ function messageBody(body: unknown): { data: unknown; ts?: number } {
   }
   const { data, ts } = body as { data: unknown; ts?: unknown };
   if (ts === undefined || ts === null) return { data };
-  if (typeof ts !== "number" || !Number.isInteger(ts) || ts < 0) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "ts must be milliseconds since the Unix epoch");
+  if (typeof ts !== "number" || !Number.isInteger(ts) || ts < 0)
+    throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "ts must be milliseconds since the Unix epoch");
   return { data, ts };
 }

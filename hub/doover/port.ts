@@ -73,7 +73,11 @@ export class HubPort {
     author?: string,
   ): Promise<{ version: number; diff: unknown; message?: { id: string; ts: number } }> {
     const out = await this.state.publishDurably(agentId, name, encodeValue(data), options, author);
-    return { version: out.version, diff: decodeValue(out.diff), ...(out.message ? { message: { id: out.message.id, ts: out.message.ts } } : {}) };
+    return {
+      version: out.version,
+      diff: decodeValue(out.diff),
+      ...(out.message ? { message: { id: out.message.id, ts: out.message.ts } } : {}),
+    };
   }
 
   /** Appends a message (idempotent on `messageId`); resolves once it is durable. */
@@ -83,7 +87,13 @@ export class HubPort {
   }
 
   /** Messages with after < ts < before, the newest `limit`, oldest first. */
-  async messages(agentId: string, name: string, before: number | undefined, after: number | undefined, limit: number): Promise<PortMessage[]> {
+  async messages(
+    agentId: string,
+    name: string,
+    before: number | undefined,
+    after: number | undefined,
+    limit: number,
+  ): Promise<PortMessage[]> {
     const rows = await this.state.messages(agentId, name, before, after, limit);
     return rows.map((m) => ({ id: m.id, ts: m.ts, data: decodeValue(m.data) }));
   }
@@ -109,7 +119,11 @@ export class HubPort {
     const storage = this.state.storage;
     // Only a storage that keeps history in place can edit it (SQLite); a log cannot.
     if (!storage.updateMessageData) {
-      throw new DooverHttpError(501, "TAGWIRE_ERR_UNSUPPORTED", `message updates: the ${storage.kind} storage keeps messages in an append-only log`);
+      throw new DooverHttpError(
+        501,
+        "TAGWIRE_ERR_UNSUPPORTED",
+        `message updates: the ${storage.kind} storage keeps messages in an append-only log`,
+      );
     }
     const changed = storage.updateMessageData(ch.id, id, bytes);
     await this.committed();
@@ -130,9 +144,22 @@ export class HubPort {
       enqueue(frame: Uint8Array) {
         const f = decodeValue(frame) as unknown[];
         if (f[0] === 19) {
-          queue.push({ kind: "aggregate", agentId: f[1] as string, channel: f[2] as string, version: f[3] as number, diff: decodeValue(f[4] as Uint8Array) });
+          queue.push({
+            kind: "aggregate",
+            agentId: f[1] as string,
+            channel: f[2] as string,
+            version: f[3] as number,
+            diff: decodeValue(f[4] as Uint8Array),
+          });
         } else if (f[0] === 20) {
-          queue.push({ kind: "message", agentId: f[1] as string, channel: f[2] as string, id: f[3] as string, ts: f[4] as number, data: decodeValue(f[5] as Uint8Array) });
+          queue.push({
+            kind: "message",
+            agentId: f[1] as string,
+            channel: f[2] as string,
+            id: f[3] as string,
+            ts: f[4] as number,
+            data: decodeValue(f[5] as Uint8Array),
+          });
         }
         state.markPending(outlet);
       },

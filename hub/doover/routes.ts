@@ -20,7 +20,8 @@ function unsupportedUnderChannel(rest: string[]): string | undefined {
   if (n >= 3 && rest[n - 3] === "aggregate" && rest[n - 2] === "attachments") return "aggregate attachments (files)";
   if (n >= 2 && rest[n - 2] === "messages" && last === "timeseries") return "message timeseries";
   if (n >= 3 && rest[n - 3] === "messages" && last === "logs") return "processor message logs";
-  if (last === "alarms" || (n >= 2 && rest[n - 2] === "alarms")) return "channel alarms (tagwire's alerts are evaluated by the SDK, not stored by the hub)";
+  if (last === "alarms" || (n >= 2 && rest[n - 2] === "alarms"))
+    return "channel alarms (tagwire's alerts are evaluated by the SDK, not stored by the hub)";
   if (last === "subscriptions") return "WebSocket subscription records";
   return undefined;
 }
@@ -37,17 +38,23 @@ export function parseDooverRoute(pathname: string): DooverRoute {
   } catch {
     return { kind: "unsupported", what: "a malformed path" };
   }
-  if (parts[0] !== "agents") return { kind: "unsupported", what: `/${parts[0] ?? ""} (billing, organisations, processors, TURN and connection records)` };
+  if (parts[0] !== "agents")
+    return { kind: "unsupported", what: `/${parts[0] ?? ""} (billing, organisations, processors, TURN and connection records)` };
   if (parts.length === 1) return { kind: "unsupported", what: "the agent list (tagwire has no agent registry)" };
   if (parts[1] === "channels") {
-    if (parts.length >= 4 && parts[parts.length - 1] === "aggregates") return { kind: "multiAggregates", channel: parts.slice(2, -1).join("/") };
-    if (parts.length >= 4 && parts[parts.length - 1] === "messages") return { kind: "multiMessages", channel: parts.slice(2, -1).join("/") };
+    if (parts.length >= 4 && parts[parts.length - 1] === "aggregates")
+      return { kind: "multiAggregates", channel: parts.slice(2, -1).join("/") };
+    if (parts.length >= 4 && parts[parts.length - 1] === "messages")
+      return { kind: "multiMessages", channel: parts.slice(2, -1).join("/") };
     return { kind: "unsupported", what: "this multi-agent query" };
   }
   if (parts[1] === "messages" || parts[1] === "aggregates") return { kind: "unsupported", what: "batch mutations" };
   const agent = parts[1]!;
   if (parts.length === 2 || parts[2] !== "channels") {
-    return { kind: "unsupported", what: `/agents/{id}/${parts[2] ?? ""} (notifications endpoints, connections, data series, tokens, processors)` };
+    return {
+      kind: "unsupported",
+      what: `/agents/{id}/${parts[2] ?? ""} (notifications endpoints, connections, data series, tokens, processors)`,
+    };
   }
   const rest = parts.slice(3);
   if (rest.length === 0) return { kind: "channels", agent };

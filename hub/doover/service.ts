@@ -55,7 +55,7 @@ function deletionPatch(paths: string[]): Record<string, unknown> {
       const k = keys[i]!;
       const next = node[k];
       if (next === null) break; // a shorter path already deletes this subtree
-      node = isPlainObject(next) ? next : (node[k] = {}) as Record<string, unknown>;
+      node = isPlainObject(next) ? next : ((node[k] = {}) as Record<string, unknown>);
     }
     node[keys[keys.length - 1]!] = null;
   }
@@ -133,18 +133,29 @@ export class DooverService {
     const writes: Promise<unknown>[] = [];
     if (dotted.length && !options.replace) writes.push(this.port.publish(agentId, channel, deletionPatch(dotted), {}, author));
     writes.push(
-      this.port.publish(agentId, channel, data, {
-        ...(options.replace ? { replace: true } : {}),
-        ...(top.length && !options.replace ? { replaceKeys: top } : {}),
-        ...(options.log ? { log: true } : {}),
-      }, author),
+      this.port.publish(
+        agentId,
+        channel,
+        data,
+        {
+          ...(options.replace ? { replace: true } : {}),
+          ...(top.length && !options.replace ? { replaceKeys: top } : {}),
+          ...(options.log ? { log: true } : {}),
+        },
+        author,
+      ),
     );
     await Promise.all(writes);
     this.touched(agentId, channel);
   }
 
   /** A new message; `id` given = idempotent create under that snowflake. */
-  async createMessage(agentId: string, channel: string, data: unknown, options: { ts?: number; id?: bigint; author: string }): Promise<DooverMessage> {
+  async createMessage(
+    agentId: string,
+    channel: string,
+    data: unknown,
+    options: { ts?: number; id?: bigint; author: string },
+  ): Promise<DooverMessage> {
     const id = options.id ?? this.ids.next(options.ts ?? Date.now());
     const m = await this.port.createMessage(agentId, channel, data, id.toString(), options.author);
     return this.message(agentId, channel, m, options.author);
@@ -162,13 +173,21 @@ export class DooverService {
   }
 
   /** Listeners of message updates (the Device Agent's event streams). */
-  readonly onMessageUpdate = new Set<(agentId: string, channel: string, message: DooverMessage, request: unknown, author: string) => void>();
+  readonly onMessageUpdate = new Set<
+    (agentId: string, channel: string, message: DooverMessage, request: unknown, author: string) => void
+  >();
 
   /**
    * Doover's message update: merges `data` into the message (or replaces it). The id and time
    * stay; tagwire's own clients see the new data when they read the log again.
    */
-  async updateMessage(agentId: string, channel: string, id: bigint, data: unknown, options: { replace?: boolean; author: string }): Promise<DooverMessage> {
+  async updateMessage(
+    agentId: string,
+    channel: string,
+    id: bigint,
+    data: unknown,
+    options: { replace?: boolean; author: string },
+  ): Promise<DooverMessage> {
     const found = await this.findMessage(agentId, channel, id);
     if (!found) throw new TagwireError("TAGWIRE_ERR_NOT_FOUND", `no message ${id} in ${agentId}/${channel}`);
     if (!isPlainObject(data)) throw new TagwireError("TAGWIRE_ERR_PAYLOAD", "message data must be a JSON object");
@@ -197,7 +216,15 @@ export class DooverService {
    * `limit` in all. The hub reads at most 1000 per agent and window (Doover caps a window at two
    * days).
    */
-  async listMultiAgent(agents: string[], channel: string, before: bigint | undefined, after: bigint | undefined, limit: number, perAgent: number, fields?: string[]): Promise<DooverMessage[]> {
+  async listMultiAgent(
+    agents: string[],
+    channel: string,
+    before: bigint | undefined,
+    after: bigint | undefined,
+    limit: number,
+    perAgent: number,
+    fields?: string[],
+  ): Promise<DooverMessage[]> {
     const all: DooverMessage[] = [];
     for (const agent of agents) {
       const rows = await this.listMessages(agent, channel, before, after, LIMITS.maxMessageLimit, fields);
@@ -212,7 +239,14 @@ export class DooverService {
    * Messages with after < id < before (snowflakes), newest first as Doover answers. The hub
    * filters on its stored time (the snowflake's top bits), then on the exact ids.
    */
-  async listMessages(agentId: string, channel: string, before: bigint | undefined, after: bigint | undefined, limit: number, fields?: string[]): Promise<DooverMessage[]> {
+  async listMessages(
+    agentId: string,
+    channel: string,
+    before: bigint | undefined,
+    after: bigint | undefined,
+    limit: number,
+    fields?: string[],
+  ): Promise<DooverMessage[]> {
     const beforeMs = before === undefined ? undefined : snowflakeTime(before) + 1;
     const afterMs = after === undefined ? undefined : snowflakeTime(after) - 1;
     // Ids within one millisecond are filtered here, so ask for a few more than the limit.

@@ -58,7 +58,11 @@ export function messageSnowflake(tagwireId: string, ts: number): bigint {
 /** Parses a snowflake (decimal, as pydoover sends it in paths and queries). */
 export function parseSnowflake(text: string | null | undefined, what: string): bigint | undefined {
   if (text === null || text === undefined || text === "") return undefined;
-  if (!/^[0-9]{1,20}$/.test(text)) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `${what} must be a snowflake id (an unsigned integer), not ${JSON.stringify(text.slice(0, 40))}`);
+  if (!/^[0-9]{1,20}$/.test(text))
+    throw new TagwireError(
+      "TAGWIRE_ERR_ARGUMENT",
+      `${what} must be a snowflake id (an unsigned integer), not ${JSON.stringify(text.slice(0, 40))}`,
+    );
   const n = BigInt(text);
   if (n > MAX_U64) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `${what} is larger than 64 bits`);
   return n;

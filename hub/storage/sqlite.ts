@@ -133,7 +133,9 @@ export class SqliteStorage implements Storage {
       updateAggregate: this.db.prepare("UPDATE channels SET version = ?, aggregate = ?, updated_ms = ? WHERE id = ?"),
       // A repeated (channel, id) inserts nothing: the caller learns it from `changes` instead of
       // looking the id up before every insert.
-      insertMessage: this.db.prepare("INSERT INTO messages (channel_id, id, ts, data) VALUES (?, ?, ?, ?) ON CONFLICT (channel_id, id) DO NOTHING"),
+      insertMessage: this.db.prepare(
+        "INSERT INTO messages (channel_id, id, ts, data) VALUES (?, ?, ?, ?) ON CONFLICT (channel_id, id) DO NOTHING",
+      ),
       messageById: this.db.prepare("SELECT id, ts, data FROM messages WHERE channel_id = ? AND id = ?"),
       updateMessageData: this.db.prepare("UPDATE messages SET data = ? WHERE channel_id = ? AND id = ?"),
       insertApplied: this.db.prepare("INSERT OR IGNORE INTO applied_ids (channel_id, id, ts) VALUES (?, ?, ?)"),

@@ -29,9 +29,13 @@ export function localBusPerTest(): TestBus {
     agent: (id) => bus.agent(id),
     aggregates(agentId, channel) {
       const list: AggregateEvent[] = [];
-      bus.agent(`w-${agentId}`).subscribe(channel, (e) => {
-        if (e.type === "aggregate") list.push({ ...e, at: Date.now() });
-      }, { agentId });
+      bus.agent(`w-${agentId}`).subscribe(
+        channel,
+        (e) => {
+          if (e.type === "aggregate") list.push({ ...e, at: Date.now() });
+        },
+        { agentId },
+      );
       return list;
     },
   };

@@ -53,7 +53,11 @@ function killAllOnExit(): void {
   if (exitHook) return;
   exitHook = true;
   process.once("exit", () => {
-    for (const p of live) if (p.pid !== undefined) try { process.kill(p.pid, "SIGKILL"); } catch {}
+    for (const p of live)
+      if (p.pid !== undefined)
+        try {
+          process.kill(p.pid, "SIGKILL");
+        } catch {}
   });
 }
 

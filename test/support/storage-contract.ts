@@ -195,7 +195,9 @@ export function describeStorageContract(name: string, factory: StorageFactory): 
         let hub = await openHub(location);
         // A map header with nothing after it: passes the hub's checks, refused by the core.
         const truncated = new Uint8Array([0x81]);
-        await expect(hub.state.publishDurably("dev", "fresh", truncated, {})).rejects.toMatchObject({ code: expect.stringMatching(/^TAGWIRE_ERR_/) });
+        await expect(hub.state.publishDurably("dev", "fresh", truncated, {})).rejects.toMatchObject({
+          code: expect.stringMatching(/^TAGWIRE_ERR_/),
+        });
         await hub.state.publishDurably("dev", "state", enc({ a: 1 }), {});
         await expect(hub.state.publishDurably("dev", "state", truncated, { messageId: "x1" })).rejects.toThrow();
         await settled(hub.state);
@@ -279,7 +281,8 @@ export function describeStorageContract(name: string, factory: StorageFactory): 
           const outcomes = await Promise.all(writes);
           expect(new Set(outcomes.map((o) => o.version)).size).toBe(outcomes.length);
           const until = async (hub: OpenHub, version: number) => {
-            for (let t = 0; t < 200 && hub.state.aggregate("dev", "state").version < version; t++) await new Promise((r) => setTimeout(r, 10));
+            for (let t = 0; t < 200 && hub.state.aggregate("dev", "state").version < version; t++)
+              await new Promise((r) => setTimeout(r, 10));
           };
           const top = Math.max(...outcomes.map((o) => o.version));
           await until(a, top);

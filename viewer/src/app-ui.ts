@@ -110,7 +110,14 @@ export class AppUiView {
     return h(
       "section",
       { className: "card app-card", "data-app": appKey },
-      h("header", { className: "card-head" }, h("h2", null, title), h("span", { className: "badge" }, `app ${appKey}`), h("div", { className: "spacer" }), h("span", { className: "muted small" }, "from ui_state")),
+      h(
+        "header",
+        { className: "card-head" },
+        h("h2", null, title),
+        h("span", { className: "badge" }, `app ${appKey}`),
+        h("div", { className: "spacer" }),
+        h("span", { className: "muted small" }, "from ui_state"),
+      ),
       body,
     );
   }
@@ -130,7 +137,12 @@ export class AppUiView {
       }
     }
     mergeActions(inner);
-    const el = h("div", { className: "group", "data-element": name }, h("div", { className: "group-head" }, str(node.displayString) ?? name, status), inner);
+    const el = h(
+      "div",
+      { className: "group", "data-element": name },
+      h("div", { className: "group-head" }, str(node.displayString) ?? name, status),
+      inner,
+    );
     this.updaters.set(`${appKey}/${path.slice(3).join("/")}`, { el, update: (n) => (status.textContent = str(n.statusString) ?? "") });
     return el;
   }
@@ -163,7 +175,10 @@ export class AppUiView {
       case "uiAlertStream":
         return undefined; // the notifications feed shows alerts
       default:
-        r = { el: this.box(name, node, h("div", { className: "hint" }, `${type || "element"} (not shown by this viewer)`)), update: () => {} };
+        r = {
+          el: this.box(name, node, h("div", { className: "hint" }, `${type || "element"} (not shown by this viewer)`)),
+          update: () => {},
+        };
     }
     this.updaters.set(`${appKey}/${path.slice(3).join("/")}`, r);
     return r;
@@ -172,7 +187,12 @@ export class AppUiView {
   private box(name: string, node: El, ...content: HTMLElement[]): HTMLElement {
     const label = h("div", { className: "label" }, str(node.displayString) ?? name);
     const help = str(node.helpString);
-    const el = h("div", { className: `element${node.isAvailable === false ? " unavailable" : ""}`, "data-element": name, title: help ?? false }, label, ...content);
+    const el = h(
+      "div",
+      { className: `element${node.isAvailable === false ? " unavailable" : ""}`, "data-element": name, title: help ?? false },
+      label,
+      ...content,
+    );
     return el;
   }
 
@@ -184,14 +204,26 @@ export class AppUiView {
     const content: HTMLElement[] = [value];
     const bar =
       varType === "float"
-        ? rangeBar((Array.isArray(node.ranges) ? node.ranges.filter(isObject) : []).map((r) => ({ min: numOf(r.min), max: numOf(r.max), colour: str(r.colour), label: str(r.label) })))
+        ? rangeBar(
+            (Array.isArray(node.ranges) ? node.ranges.filter(isObject) : []).map((r) => ({
+              min: numOf(r.min),
+              max: numOf(r.max),
+              colour: str(r.colour),
+              label: str(r.label),
+            })),
+          )
         : undefined;
     if (bar) content.push(...bar.els);
     const el = this.box(name, node, ...content);
     if (varType === "float") {
       const label = str(node.displayString) ?? name;
       const on = this.hooks.charted(agentId, "ui_state", [...path, "currentValue"]);
-      const btn = h("button", { type: "button", className: `icon-btn${on ? " on" : ""}`, title: "Chart this value", "aria-label": `Chart ${label}` });
+      const btn = h("button", {
+        type: "button",
+        className: `icon-btn${on ? " on" : ""}`,
+        title: "Chart this value",
+        "aria-label": `Chart ${label}`,
+      });
       btn.append(chartIcon());
       btn.addEventListener("click", () => {
         this.hooks.chart(agentId, "ui_state", [...path, "currentValue"], label, units, precision);
@@ -284,7 +316,15 @@ export class AppUiView {
     const numeric = type === "uiFloatParam";
     const datetime = type === "uiDatetimeParam";
     const area = type === "uiTextParam" && node.isTextArea === true;
-    const field = (area ? h("textarea", { className: "input", rows: 2 }) : h("input", { className: "input", type: numeric ? "number" : datetime ? (node.includeTime ? "datetime-local" : "date") : "text", step: numeric ? "any" : false })) as HTMLInputElement;
+    const field = (
+      area
+        ? h("textarea", { className: "input", rows: 2 })
+        : h("input", {
+            className: "input",
+            type: numeric ? "number" : datetime ? (node.includeTime ? "datetime-local" : "date") : "text",
+            step: numeric ? "any" : false,
+          })
+    ) as HTMLInputElement;
     if (numeric && numOf(node.min) !== undefined) field.min = String(node.min);
     if (numeric && numOf(node.max) !== undefined) field.max = String(node.max);
     field.setAttribute("aria-label", str(node.displayString) ?? name);
@@ -320,10 +360,16 @@ export class AppUiView {
         field.disabled = !enabled;
         set.disabled = !enabled;
         const range = numeric && (n.min !== undefined || n.max !== undefined) ? ` · ${n.min ?? "−∞"} to ${n.max ?? "∞"}` : "";
-        hint.textContent = current === undefined || current === null ? `not set${range}` : `current ${datetime && typeof current === "number" ? new Date(current * 1000).toLocaleString() : String(current)}${range}`;
+        hint.textContent =
+          current === undefined || current === null
+            ? `not set${range}`
+            : `current ${datetime && typeof current === "number" ? new Date(current * 1000).toLocaleString() : String(current)}${range}`;
         if (!dirty && document.activeElement !== field) {
           if (current === undefined || current === null) field.value = "";
-          else if (datetime && typeof current === "number") field.value = new Date(current * 1000 - new Date().getTimezoneOffset() * 60_000).toISOString().slice(0, node.includeTime ? 16 : 10);
+          else if (datetime && typeof current === "number")
+            field.value = new Date(current * 1000 - new Date().getTimezoneOffset() * 60_000)
+              .toISOString()
+              .slice(0, node.includeTime ? 16 : 10);
           else field.value = String(current);
         }
       },
@@ -331,7 +377,13 @@ export class AppUiView {
   }
 
   private toggle(agentId: string, appKey: string, name: string, node: El): Rendered {
-    const button = h("button", { type: "button", className: "toggle", role: "switch", "aria-checked": "false", "aria-label": str(node.displayString) ?? name });
+    const button = h("button", {
+      type: "button",
+      className: "toggle",
+      role: "switch",
+      "aria-checked": "false",
+      "aria-label": str(node.displayString) ?? name,
+    });
     button.addEventListener("click", () => void this.command(agentId, appKey, name, button.getAttribute("aria-checked") !== "true"));
     const el = this.box(name, node, button);
     return {
@@ -364,7 +416,14 @@ export class AppUiView {
   }
 
   private slider(agentId: string, appKey: string, name: string, node: El): Rendered {
-    const field = h("input", { className: "input", type: "range", min: numOf(node.min) ?? 0, max: numOf(node.max) ?? 100, step: numOf(node.stepSize) ?? 1, "aria-label": str(node.displayString) ?? name });
+    const field = h("input", {
+      className: "input",
+      type: "range",
+      min: numOf(node.min) ?? 0,
+      max: numOf(node.max) ?? 100,
+      step: numOf(node.stepSize) ?? 1,
+      "aria-label": str(node.displayString) ?? name,
+    });
     const out = h("div", { className: "hint" });
     field.addEventListener("input", () => (out.textContent = field.value));
     field.addEventListener("change", () => void this.command(agentId, appKey, name, Number(field.value)));

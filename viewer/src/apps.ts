@@ -37,8 +37,14 @@ export class AppsView {
 
   render(agentId: string | undefined): void {
     const apps = this.apps(agentId);
-    this.current.render(agentId, apps.filter(([, app]) => this.is1x(app)));
-    this.legacy.render(agentId, apps.filter(([, app]) => !this.is1x(app)));
+    this.current.render(
+      agentId,
+      apps.filter(([, app]) => this.is1x(app)),
+    );
+    this.legacy.render(
+      agentId,
+      apps.filter(([, app]) => !this.is1x(app)),
+    );
   }
 
   /** Which generation an app is, found once per schema object (ui_state changes make new ones). */
@@ -55,7 +61,9 @@ export class AppsView {
   /** The first numeric variable of the agent's apps, as a chart source (to start the chart). */
   firstSeries(agentId: string): SeriesSource | undefined {
     for (const [appKey, app] of this.apps(agentId)) {
-      const found = this.is1x(app) ? firstTagNumber(this.store, agentId, appKey, app) : firstStateNumber(app, ["state", "children", appKey]);
+      const found = this.is1x(app)
+        ? firstTagNumber(this.store, agentId, appKey, app)
+        : firstStateNumber(app, ["state", "children", appKey]);
       if (found) return { agentId, ...found };
     }
     return undefined;
@@ -83,7 +91,8 @@ function describe(n: El, name: string, channel: string, path: string[]): Found {
 function firstStateNumber(node: El, path: string[]): Found | undefined {
   for (const [name, child] of sortedChildren(node)) {
     const p = [...path, "children", name];
-    if (child.type === "uiVariable" && child.varType === "float" && typeof child.currentValue === "number") return describe(child, name, UI_STATE, [...p, "currentValue"]);
+    if (child.type === "uiVariable" && child.varType === "float" && typeof child.currentValue === "number")
+      return describe(child, name, UI_STATE, [...p, "currentValue"]);
     const found = firstStateNumber(child, p);
     if (found) return found;
   }
@@ -96,7 +105,8 @@ function firstTagNumber(store: Store, agentId: string, appKey: string, node: El)
     if (child.type === "uiVariable" && child.varType === "float") {
       const path = tagPath(child.currentValue, appKey);
       const tags = store.channel(agentId, TAG_VALUES)?.aggregate;
-      if (path && typeof resolveValue(child.currentValue, { appKey, tags, cmds: undefined, config: undefined }) === "number") return describe(child, name, TAG_VALUES, path);
+      if (path && typeof resolveValue(child.currentValue, { appKey, tags, cmds: undefined, config: undefined }) === "number")
+        return describe(child, name, TAG_VALUES, path);
     }
     const found = firstTagNumber(store, agentId, appKey, child);
     if (found) return found;

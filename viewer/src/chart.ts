@@ -96,7 +96,15 @@ export class LiveChart {
     if (this.series.size >= MAX_SERIES) return false;
     const used = new Set([...this.series.values()].map((s) => s.colour));
     const colour = PALETTE.find((c) => !used.has(c)) ?? PALETTE[0]!;
-    const s: Series = { ...source, key, colour, ts: [], values: [], stats: this.core.createRollingStats({ windowMs: this.windowMs }), lastVersion: -1 };
+    const s: Series = {
+      ...source,
+      key,
+      colour,
+      ts: [],
+      values: [],
+      stats: this.core.createRollingStats({ windowMs: this.windowMs }),
+      lastVersion: -1,
+    };
     this.series.set(key, s);
     if (history) {
       // Logged messages give the series a past; kept only where they hold the same field.
@@ -197,7 +205,10 @@ export class LiveChart {
       s.stats.expire(now);
       const last = s.values.length ? s.values[s.values.length - 1]! : undefined;
       const unit = s.units ? ` ${s.units}` : "";
-      const stat = s.stats.count > 0 ? `min ${num(s.stats.min, s.precision)} · max ${num(s.stats.max, s.precision)} · mean ${num(s.stats.mean, s.precision === undefined ? undefined : s.precision + 1)}` : "no samples yet";
+      const stat =
+        s.stats.count > 0
+          ? `min ${num(s.stats.min, s.precision)} · max ${num(s.stats.max, s.precision)} · mean ${num(s.stats.mean, s.precision === undefined ? undefined : s.precision + 1)}`
+          : "no samples yet";
       return h(
         "span",
         { className: "legend-item", "data-series": s.key, title: `${s.agentId}/${s.channel} → ${s.path.join(".")}` },
@@ -205,7 +216,11 @@ export class LiveChart {
         h("span", null, s.label),
         h("span", { className: "now" }, last === undefined ? "–" : `${num(last, s.precision)}${unit}`),
         h("span", { className: "stat" }, stat),
-        h("button", { type: "button", title: "Remove from chart", "aria-label": `Remove ${s.label} from chart`, onclick: () => this.remove(s.key) }, "×"),
+        h(
+          "button",
+          { type: "button", title: "Remove from chart", "aria-label": `Remove ${s.label} from chart`, onclick: () => this.remove(s.key) },
+          "×",
+        ),
       );
     });
     setChildren(this.legend, items);

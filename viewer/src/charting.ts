@@ -32,7 +32,10 @@ export class Charting {
   toggle(source: SeriesSource): void {
     const ch = this.store.channel(source.agentId, source.channel);
     const session = this.store.session;
-    const history = ch && session ? () => session.getMessages(source.agentId, source.channel, { after: Date.now() - HISTORY_MS, limit: 1000 }) : undefined;
+    const history =
+      ch && session
+        ? () => session.getMessages(source.agentId, source.channel, { after: Date.now() - HISTORY_MS, limit: 1000 })
+        : undefined;
     if (!this.chart.toggle(source, history)) {
       toast("The chart shows four series at most: remove one first", "error");
       return;

@@ -67,7 +67,6 @@ function tokenFromAddress(): string | undefined {
   return token;
 }
 
-
 /** A hello the hub refused: no retry helps, only another token. */
 function isRefusal(error: unknown): error is TagwireError {
   return error instanceof TagwireError && (error.code === "TAGWIRE_ERR_AUTH" || error.code === "TAGWIRE_ERR_FORBIDDEN");

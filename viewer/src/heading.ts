@@ -17,7 +17,9 @@ export class Heading {
     const agent = agentId ? this.store.agents.get(agentId) : undefined;
     byId("agent-title").textContent = agent ? agent.id : this.store.agents.size ? "Select an agent" : "Waiting for agents…";
     const channels = agent ? `${agent.channels.size} channel${agent.channels.size === 1 ? "" : "s"}` : "";
-    byId("agent-meta").textContent = agent ? `${channels} · ${agent.updatedAt ? `last update ${ago(agent.updatedAt)}` : "no update since the page opened"}` : "";
+    byId("agent-meta").textContent = agent
+      ? `${channels} · ${agent.updatedAt ? `last update ${ago(agent.updatedAt)}` : "no update since the page opened"}`
+      : "";
     const title = byId("channel-title");
     title.replaceChildren();
     if (ch) {

@@ -157,5 +157,8 @@ async function main(): Promise<void> {
 main().catch((error: unknown) => {
   console.error(error);
   const box = document.getElementById("main");
-  if (box) box.prepend(Object.assign(document.createElement("p"), { className: "empty", textContent: `The viewer failed to start: ${String(error)}` }));
+  if (box)
+    box.prepend(
+      Object.assign(document.createElement("p"), { className: "empty", textContent: `The viewer failed to start: ${String(error)}` }),
+    );
 });

@@ -57,7 +57,11 @@ export class MessageView {
     const data = h("div", { className: "data" }, isOpen ? JSON.stringify(m.data, null, 2) : compactJson(m.data));
     const li = h(
       "li",
-      { className: `msg${isOpen ? " open" : ""}${fresh ? " new" : ""}`, title: `id ${m.id}\n${new Date(m.ts).toISOString()}`, "data-id": m.id },
+      {
+        className: `msg${isOpen ? " open" : ""}${fresh ? " new" : ""}`,
+        title: `id ${m.id}\n${new Date(m.ts).toISOString()}`,
+        "data-id": m.id,
+      },
       h("time", { datetime: new Date(m.ts).toISOString() }, clockMs(m.ts)),
       data,
     );

@@ -89,7 +89,14 @@ export class NotificationFeed {
             h(
               "div",
               { className: `alert sev-${severity}`, "data-alert": id, role: "alert" },
-              h("div", { className: "head" }, "⚠ ", typeof alert.title === "string" ? alert.title : id, h("span", { className: "spacer" }), since ? h("span", { className: "since" }, `since ${ago(since)}`) : null),
+              h(
+                "div",
+                { className: "head" },
+                "⚠ ",
+                typeof alert.title === "string" ? alert.title : id,
+                h("span", { className: "spacer" }),
+                since ? h("span", { className: "since" }, `since ${ago(since)}`) : null,
+              ),
               h("div", null, typeof alert.message === "string" ? alert.message : ""),
               h("div", { className: "since" }, `${agent.id} · ${appKey} · ${id}`),
             ),

@@ -46,7 +46,11 @@ export class Sidebar {
         .filter((c) => agentMatch || c.channel.toLowerCase().includes(this.filter))
         .sort((a, b) => a.channel.localeCompare(b.channel));
       if (!agentMatch && channels.length === 0) continue;
-      const live = h("span", { className: `live${Date.now() - agent.updatedAt < LIVE_MS ? " on" : ""}`, "data-live": agent.id, title: "active in the last 15 s" });
+      const live = h("span", {
+        className: `live${Date.now() - agent.updatedAt < LIVE_MS ? " on" : ""}`,
+        "data-live": agent.id,
+        title: "active in the last 15 s",
+      });
       const row = h(
         "button",
         { type: "button", className: "agent-row", onclick: () => this.hooks.select(agent.id) },
@@ -59,7 +63,12 @@ export class Sidebar {
         const selected = agent.id === this.selectedAgent && ch.channel === this.selectedChannel;
         const button = h(
           "button",
-          { type: "button", className: `channel${selected ? " selected" : ""}`, "data-channel": ch.key, onclick: () => this.hooks.select(agent.id, ch.channel) },
+          {
+            type: "button",
+            className: `channel${selected ? " selected" : ""}`,
+            "data-channel": ch.key,
+            onclick: () => this.hooks.select(agent.id, ch.channel),
+          },
           h("span", { className: "blip" }),
           h("span", null, ch.channel),
           h("span", { className: "ver" }, ch.version ? `v${ch.version}` : ""),
@@ -69,7 +78,8 @@ export class Sidebar {
       }
       items.push(h("div", { className: `agent${agent.id === this.selectedAgent ? " selected" : ""}`, "data-agent": agent.id }, row, list));
     }
-    if (items.length === 0) items.push(h("p", { className: "empty" }, this.store.agents.size ? "No channel matches." : "Waiting for data…"));
+    if (items.length === 0)
+      items.push(h("p", { className: "empty" }, this.store.agents.size ? "No channel matches." : "Waiting for data…"));
     this.el.replaceChildren(...items);
   }
 

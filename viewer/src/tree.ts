@@ -35,7 +35,9 @@ export class TreeView {
     }
     const value = ch.aggregate;
     if (value === null || typeof value !== "object" || Object.keys(value).length === 0) {
-      this.el.replaceChildren(h("p", { className: "empty" }, ch.version === 0 ? "No aggregate yet (this channel only has messages)." : "Empty."));
+      this.el.replaceChildren(
+        h("p", { className: "empty" }, ch.version === 0 ? "No aggregate yet (this channel only has messages)." : "Empty."),
+      );
       return;
     }
     let folded = this.collapsed.get(ch.key);
@@ -51,7 +53,9 @@ export class TreeView {
 
   private children(ch: ChannelState, value: Json, path: string[], folded: Set<string>, now: number): HTMLUListElement {
     const ul = h("ul", { role: path.length === 0 ? "tree" : "group" });
-    const entries: Array<[string, Json]> = Array.isArray(value) ? value.map((v, i) => [String(i), v]) : Object.entries(value as Record<string, Json>);
+    const entries: Array<[string, Json]> = Array.isArray(value)
+      ? value.map((v, i) => [String(i), v])
+      : Object.entries(value as Record<string, Json>);
     const pathKey = path.join(PATH_SEP);
     const shown = this.expandedAll.has(`${ch.key}|${pathKey}`) ? entries : entries.slice(0, PAGE);
     for (const [key, child] of shown) ul.append(this.node(ch, key, child, [...path, key], folded, now));
@@ -60,7 +64,18 @@ export class TreeView {
         h(
           "li",
           null,
-          h("button", { type: "button", className: "btn btn-ghost small", onclick: () => { this.expandedAll.add(`${ch.key}|${pathKey}`); this.render(ch); } }, `show ${entries.length - shown.length} more`),
+          h(
+            "button",
+            {
+              type: "button",
+              className: "btn btn-ghost small",
+              onclick: () => {
+                this.expandedAll.add(`${ch.key}|${pathKey}`);
+                this.render(ch);
+              },
+            },
+            `show ${entries.length - shown.length} more`,
+          ),
         ),
       );
     }
@@ -72,7 +87,16 @@ export class TreeView {
     const container = value !== null && typeof value === "object";
     const isFolded = container && folded.has(id);
     const row = h("div", { className: "node", "data-path": path.join(".") });
-    const twisty = h("button", { type: "button", className: `twisty${container ? "" : " leaf"}`, "aria-label": isFolded ? "Expand" : "Collapse", tabindex: container ? 0 : -1 }, container ? (isFolded ? "▶" : "▼") : "");
+    const twisty = h(
+      "button",
+      {
+        type: "button",
+        className: `twisty${container ? "" : " leaf"}`,
+        "aria-label": isFolded ? "Expand" : "Collapse",
+        tabindex: container ? 0 : -1,
+      },
+      container ? (isFolded ? "▶" : "▼") : "",
+    );
     if (container) {
       twisty.addEventListener("click", () => {
         if (folded.has(id)) folded.delete(id);
@@ -88,7 +112,12 @@ export class TreeView {
       row.append(leaf(value));
       if (typeof value === "number") {
         const on = this.hooks.charted(path);
-        const btn = h("button", { type: "button", className: `icon-btn${on ? " on" : ""}`, title: on ? "Remove from chart" : "Chart this value", "aria-label": `Chart ${path.join(".")}` });
+        const btn = h("button", {
+          type: "button",
+          className: `icon-btn${on ? " on" : ""}`,
+          title: on ? "Remove from chart" : "Chart this value",
+          "aria-label": `Chart ${path.join(".")}`,
+        });
         btn.append(chartIcon());
         btn.addEventListener("click", () => this.hooks.chart(path));
         row.append(btn);

@@ -39,7 +39,12 @@ export function sortedChildren(element: El, hidden: (child: El) => boolean = (c)
 
 /** The box every element is drawn in: a label, then its content. */
 export function elementBox(name: string, label: string, help: string | undefined, ...content: HTMLElement[]): HTMLElement {
-  return h("div", { className: "element", "data-element": name, title: help ?? false }, h("div", { className: "label" }, label), ...content);
+  return h(
+    "div",
+    { className: "element", "data-element": name, title: help ?? false },
+    h("div", { className: "label" }, label),
+    ...content,
+  );
 }
 
 export interface RangeSpec {

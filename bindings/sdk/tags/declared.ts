@@ -52,7 +52,10 @@ export class Tag {
       if (!allowed) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `logOn is not supported for tag type ${tagType}`);
       for (const t of triggers) {
         if (!allowed.some((cls) => t instanceof cls)) {
-          throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `${tagType} tags accept ${allowed.map((c) => c.name).join(", ")} triggers, got ${t.constructor.name}`);
+          throw new TagwireError(
+            "TAGWIRE_ERR_ARGUMENT",
+            `${tagType} tags accept ${allowed.map((c) => c.name).join(", ")} triggers, got ${t.constructor.name}`,
+          );
         }
       }
     }

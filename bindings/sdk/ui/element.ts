@@ -2,7 +2,16 @@
 import { TagwireError } from "../../core/errors.js";
 import { cloneJson, deepEqual, type JsonObject } from "../json.js";
 import type { Container } from "./containers.js";
-import { defineFields, type FieldOptions, type FieldTable, type FieldValues, initFields, optional, withDefault, writeFields } from "./fields.js";
+import {
+  defineFields,
+  type FieldOptions,
+  type FieldTable,
+  type FieldValues,
+  initFields,
+  optional,
+  withDefault,
+  writeFields,
+} from "./fields.js";
 
 const NAME = /^[a-zA-Z0-9_-]+$/;
 const MAX_NAME_LENGTH = 255;
@@ -10,7 +19,10 @@ const MAX_NAME_LENGTH = 255;
 /** Throws TAGWIRE_ERR_NAME unless `name` matches ^[a-zA-Z0-9_-]+$ (1..255 characters). */
 export function assertUIName(name: unknown, what = "UI element name"): asserts name is string {
   if (typeof name !== "string" || name.length === 0 || name.length > MAX_NAME_LENGTH || !NAME.test(name)) {
-    throw new TagwireError("TAGWIRE_ERR_NAME", `invalid ${what} ${JSON.stringify(name)}: must match ^[a-zA-Z0-9_-]+$ (1..${MAX_NAME_LENGTH} chars)`);
+    throw new TagwireError(
+      "TAGWIRE_ERR_NAME",
+      `invalid ${what} ${JSON.stringify(name)}: must match ^[a-zA-Z0-9_-]+$ (1..${MAX_NAME_LENGTH} chars)`,
+    );
   }
 }
 

@@ -124,7 +124,8 @@ export class UIManager {
    */
   get<T extends UIElement = UIElement>(name: string): T {
     const element = this.root._registry.get(name);
-    if (element === undefined) throw new TagwireError("TAGWIRE_ERR_UI", `no UI element named ${JSON.stringify(name)} in app ${this.appKey}`);
+    if (element === undefined)
+      throw new TagwireError("TAGWIRE_ERR_UI", `no UI element named ${JSON.stringify(name)} in app ${this.appKey}`);
     return element as T;
   }
 
@@ -361,7 +362,8 @@ export class UIManager {
     for (const element of this.root._registry.values()) {
       if (!(element instanceof Variable) || element.currentValue !== null) continue;
       const path: string[] = [];
-      for (let node: UIElement | null = element; node !== null && node !== this.root; node = node.parent) path.unshift("children", node.name);
+      for (let node: UIElement | null = element; node !== null && node !== this.root; node = node.parent)
+        path.unshift("children", node.name);
       const stored = getPath(this.sent, [...path, "currentValue"]);
       if (stored !== undefined && stored !== null) element._adopt(stored);
     }
@@ -383,11 +385,17 @@ export class UIManager {
  */
 export function uiCommand(name: string | RegExp) {
   if (typeof name === "string") assertUIName(name, "command name");
-  return <This, Fn extends (this: This, value: any, ctx: CommandContext) => unknown>(method: Fn, context: ClassMethodDecoratorContext<This, Fn>): void => {
+  return <This, Fn extends (this: This, value: any, ctx: CommandContext) => unknown>(
+    method: Fn,
+    context: ClassMethodDecoratorContext<This, Fn>,
+  ): void => {
     context.addInitializer(function (this: This) {
       const ui = (this as { ui?: unknown }).ui;
       if (!(ui instanceof UIManager)) {
-        throw new TagwireError("TAGWIRE_ERR_UI", `@uiCommand(${String(name)}) on ${String(context.name)}: this.ui is not a UIManager when the instance initialises`);
+        throw new TagwireError(
+          "TAGWIRE_ERR_UI",
+          `@uiCommand(${String(name)}) on ${String(context.name)}: this.ui is not a UIManager when the instance initialises`,
+        );
       }
       ui.onCommand(name, (value, ctx) => method.call(this, value, ctx));
     });

@@ -23,14 +23,24 @@ export function groupBody(ctx: ElementContext, node: El): { el: HTMLElement; chi
 
 export function container(ctx: ElementContext, name: string, node: El): Rendered {
   const body = groupBody(ctx, node);
-  const el = h("div", { className: "group", "data-element": name }, h("div", { className: "group-head" }, labelOf(ctx, name, node)), body.el);
+  const el = h(
+    "div",
+    { className: "group", "data-element": name },
+    h("div", { className: "group-head" }, labelOf(ctx, name, node)),
+    body.el,
+  );
   return { el, update: () => {} };
 }
 
 export function submodule(ctx: ElementContext, name: string, node: El): Rendered {
   const status = h("span", { className: "status" });
   const body = groupBody(ctx, node);
-  const details = h("details", { className: "group submodule", "data-element": name }, h("summary", { className: "group-head" }, labelOf(ctx, name, node), status), body.el);
+  const details = h(
+    "details",
+    { className: "group submodule", "data-element": name },
+    h("summary", { className: "group-head" }, labelOf(ctx, name, node), status),
+    body.el,
+  );
   let byHand = false;
   let applying = false;
   details.addEventListener("toggle", () => {
@@ -71,7 +81,13 @@ export function tabs(ctx: ElementContext, name: string, node: El): Rendered {
     if (child.el instanceof HTMLDetailsElement) child.el.open = true;
     panels.append(h("div", { className: "tab-panel", role: "tabpanel" }, child.el));
   });
-  const el = h("div", { className: "group tabs", "data-element": name }, h("div", { className: "group-head" }, labelOf(ctx, name, node)), bar, panels);
+  const el = h(
+    "div",
+    { className: "group tabs", "data-element": name },
+    h("div", { className: "group-head" }, labelOf(ctx, name, node)),
+    bar,
+    panels,
+  );
   show(Math.min(Math.max(0, numOf(ctx.value(node.defaultPage)) ?? 0), Math.max(0, children.length - 1)));
   return {
     el,
@@ -84,8 +100,20 @@ export function tabs(ctx: ElementContext, name: string, node: El): Rendered {
 export function remoteComponent(ctx: ElementContext, name: string, node: El): Rendered {
   const body = groupBody(ctx, node);
   const url = str(node.componentUrl) ?? "";
-  const note = h("div", { className: "hint remote-note" }, "Remote component ", h("code", null, url), " (not loaded: this page runs no script from another origin)");
-  const el = h("div", { className: "group", "data-element": name }, h("div", { className: "group-head" }, labelOf(ctx, name, node)), h("div", { className: "group-body" }, note), body.el);
+  const note = h(
+    "div",
+    { className: "hint remote-note" },
+    "Remote component ",
+    h("code", null, url),
+    " (not loaded: this page runs no script from another origin)",
+  );
+  const el = h(
+    "div",
+    { className: "group", "data-element": name },
+    h("div", { className: "group-head" }, labelOf(ctx, name, node)),
+    h("div", { className: "group-body" }, note),
+    body.el,
+  );
   note.style.gridColumn = "1 / -1";
   note.parentElement!.style.paddingBottom = "0";
   return { el, update: () => {} };

@@ -50,11 +50,19 @@ async function confirmed(ctx: ElementContext, name: string, node: El, what: stri
   if (rc !== true && !isObject(rc)) return true;
   const label = labelOf(ctx, name, node);
   const title = (isObject(rc) && str(rc.title)) || `Confirm ${label} change`;
-  const text = [isObject(rc) ? str(rc.subtitle) : undefined, isObject(rc) ? str(rc.warningReason) : undefined, isObject(rc) ? str(rc.helpText) : undefined, `Send “${what}” to ${ctx.agentId}?`].filter(Boolean).join(" ");
+  const text = [
+    isObject(rc) ? str(rc.subtitle) : undefined,
+    isObject(rc) ? str(rc.warningReason) : undefined,
+    isObject(rc) ? str(rc.helpText) : undefined,
+    `Send “${what}” to ${ctx.agentId}?`,
+  ]
+    .filter(Boolean)
+    .join(" ");
   return confirmDialog(title, text, label);
 }
 
-const enabled = (ctx: ElementContext, node: El) => ctx.value(node.isAvailable) !== false && ctx.value(node.disabled) !== true && ctx.canCommand();
+const enabled = (ctx: ElementContext, node: El) =>
+  ctx.value(node.isAvailable) !== false && ctx.value(node.disabled) !== true && ctx.canCommand();
 
 export function button(ctx: ElementContext, name: string, node: El): Rendered {
   const label = labelOf(ctx, name, node);
@@ -90,9 +98,15 @@ export function input(kind: InputKind) {
     const pickers = Array.isArray(node.pickers) ? node.pickers : ["date", "time"];
     const dateType = pickers.includes("date") ? (pickers.includes("time") ? "datetime-local" : "date") : "time";
     const area = kind === "text" && node.isTextArea === true;
-    const field = (area
-      ? h("textarea", { className: "input", rows: 2 })
-      : h("input", { className: "input", type: kind === "float" ? "number" : kind === "datetime" ? dateType : kind === "time" ? "time" : "text", step: kind === "float" ? "any" : false })) as HTMLInputElement;
+    const field = (
+      area
+        ? h("textarea", { className: "input", rows: 2 })
+        : h("input", {
+            className: "input",
+            type: kind === "float" ? "number" : kind === "datetime" ? dateType : kind === "time" ? "time" : "text",
+            step: kind === "float" ? "any" : false,
+          })
+    ) as HTMLInputElement;
     const min = numOf(ctx.value(node.min));
     const max = numOf(ctx.value(node.max));
     if (kind === "float" && min !== undefined) field.min = String(min);
@@ -114,7 +128,11 @@ export function input(kind: InputKind) {
       if (typeof value === "number" && kind === "float" && ((min !== undefined && value < min) || (max !== undefined && value > max))) {
         return toast(`${label}: between ${min ?? "−∞"} and ${max ?? "∞"}`, "error");
       }
-      if (typeof value === "number" && bounds && ((bounds.min !== undefined && value < bounds.min) || (bounds.max !== undefined && value > bounds.max))) {
+      if (
+        typeof value === "number" &&
+        bounds &&
+        ((bounds.min !== undefined && value < bounds.min) || (bounds.max !== undefined && value > bounds.max))
+      ) {
         return toast(`${label}: ${bounds.text}`, "error");
       }
       if (!(await confirmed(ctx, name, node, showValue(kind, value, dateType)))) return;
@@ -129,7 +147,10 @@ export function input(kind: InputKind) {
         field.disabled = !on;
         set.disabled = !on;
         const range = kind === "float" && (min !== undefined || max !== undefined) ? ` · ${min ?? "−∞"} to ${max ?? "∞"}` : "";
-        hint.textContent = current === undefined || current === null ? `not set${range}` : `current ${showValue(kind, current, dateType)}${kind === "float" && units ? ` ${units}` : ""}${range}`;
+        hint.textContent =
+          current === undefined || current === null
+            ? `not set${range}`
+            : `current ${showValue(kind, current, dateType)}${kind === "float" && units ? ` ${units}` : ""}${range}`;
         if (!dirty && document.activeElement !== field) field.value = toField(kind, current, dateType);
         if (bounds) {
           // Relative to now, so kept current as time passes.
@@ -153,7 +174,14 @@ function dateBounds(node: El, now = Date.now()): { min?: number; max?: number; t
   if (maxPast !== undefined) b.min = now - maxPast;
   if (maxFuture !== undefined) b.max = now + maxFuture;
   const show = (t: number) => new Date(t).toLocaleString();
-  b.text = b.min !== undefined && b.max !== undefined ? `between ${show(b.min)} and ${show(b.max)}` : b.min !== undefined ? `after ${show(b.min)}` : b.max !== undefined ? `before ${show(b.max)}` : "";
+  b.text =
+    b.min !== undefined && b.max !== undefined
+      ? `between ${show(b.min)} and ${show(b.max)}`
+      : b.min !== undefined
+        ? `after ${show(b.min)}`
+        : b.max !== undefined
+          ? `before ${show(b.max)}`
+          : "";
   return b;
 }
 
@@ -225,8 +253,18 @@ export function select(ctx: ElementContext, name: string, node: El): Rendered {
 export function slider(ctx: ElementContext, name: string, node: El): Rendered {
   const label = labelOf(ctx, name, node);
   const units = str(node.units) ?? "";
-  const field = h("input", { className: "input slider", type: "range", min: numOf(ctx.value(node.min)) ?? 0, max: numOf(ctx.value(node.max)) ?? 100, step: numOf(node.stepSize) ?? 1, "aria-label": label });
-  const colours = str(node.colours)?.split(",").map((c) => cssColour(c.trim())).filter(Boolean);
+  const field = h("input", {
+    className: "input slider",
+    type: "range",
+    min: numOf(ctx.value(node.min)) ?? 0,
+    max: numOf(ctx.value(node.max)) ?? 100,
+    step: numOf(node.stepSize) ?? 1,
+    "aria-label": label,
+  });
+  const colours = str(node.colours)
+    ?.split(",")
+    .map((c) => cssColour(c.trim()))
+    .filter(Boolean);
   if (colours && colours.length > 1) field.style.background = `linear-gradient(to right, ${colours.join(", ")})`;
   const out = h("div", { className: "hint" });
   const busy = busyTracker(ctx, node, field);
@@ -286,7 +324,14 @@ export function toggleSwitch(ctx: ElementContext, name: string, node: El): Rende
 export function warning(ctx: ElementContext, name: string, node: El): Rendered {
   const text = h("span", { className: "warning-text" }, labelOf(ctx, name, node));
   const dismiss = node.can_cancel === false ? null : h("button", { type: "button", className: "btn btn-ghost small" }, "Dismiss");
-  const el = h("div", { className: "element warning-indicator", "data-element": name, role: "alert" }, h("span", { className: "warning-icon", "aria-hidden": "true" }, "⚠"), text, h("span", { className: "spacer" }), dismiss);
+  const el = h(
+    "div",
+    { className: "element warning-indicator", "data-element": name, role: "alert" },
+    h("span", { className: "warning-icon", "aria-hidden": "true" }, "⚠"),
+    text,
+    h("span", { className: "spacer" }),
+    dismiss,
+  );
   let dismissed = false;
   dismiss?.addEventListener("click", () => {
     dismissed = true;

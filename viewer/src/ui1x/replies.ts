@@ -32,7 +32,9 @@ export class CommandReplies {
     const status = isObject(data.status) ? data.status : {};
     if (status.code === "error") {
       const m = status.message;
-      const error = isObject(m) ? `${typeof m.code === "string" ? m.code : "ERROR"}: ${typeof m.message === "string" ? m.message : JSON.stringify(m.message)}` : String(m ?? "error");
+      const error = isObject(m)
+        ? `${typeof m.code === "string" ? m.code : "ERROR"}: ${typeof m.message === "string" ? m.message : JSON.stringify(m.message)}`
+        : String(m ?? "error");
       done({ ok: false, error });
     } else if (status.code === "success") done({ ok: true, response: data.response ?? {} });
     else this.pending.set(data.reply_to, done); // acknowledged/deferred: still waiting

@@ -34,7 +34,17 @@ export function multiplot(ctx: ElementContext, name: string, node: El): Rendered
     for (const r of chartable) if (!ctx.chart.charted(r.path!)) ctx.chart.toggle(r.path!, str(r.s.displayString) ?? r.key, str(r.s.units));
   });
   const zoom = str(node.defaultZoom);
-  const el = elementBox(name, labelOf(ctx, name, node), str(node.helpString), h("ul", { className: "series-list" }, rows.map((r) => r.row)), h("div", { className: "param-row" }, chartAll, zoom ? h("span", { className: "hint" }, `default zoom ${zoom}`) : null));
+  const el = elementBox(
+    name,
+    labelOf(ctx, name, node),
+    str(node.helpString),
+    h(
+      "ul",
+      { className: "series-list" },
+      rows.map((r) => r.row),
+    ),
+    h("div", { className: "param-row" }, chartAll, zoom ? h("span", { className: "hint" }, `default zoom ${zoom}`) : null),
+  );
   el.classList.add("wide");
   return {
     el,
@@ -42,7 +52,8 @@ export function multiplot(ctx: ElementContext, name: string, node: El): Rendered
       for (const r of rows) {
         const v = ctx.value(r.s.lookup);
         const units = str(r.s.units);
-        r.value.textContent = v === undefined || v === null ? "–" : typeof v === "number" ? `${num(v)}${units ? ` ${units}` : ""}` : String(v);
+        r.value.textContent =
+          v === undefined || v === null ? "–" : typeof v === "number" ? `${num(v)}${units ? ` ${units}` : ""}` : String(v);
       }
     },
   };
@@ -55,8 +66,17 @@ export function connectionInfo(ctx: ElementContext, name: string, node: El): Ren
   const offlineAfterS = numOf(node.offlineAfter) ?? (type === "periodic" && period ? period * 2 : 60);
   const status = h("div", { className: "value text" });
   const seen = h("div", { className: "hint" });
-  const facts = [type, period ? `every ${period} s` : "", next ? `next within ${next} s` : "", `offline after ${offlineAfterS} s`].filter(Boolean).join(" · ");
-  const el = elementBox(name, labelOf(ctx, name, node) === name ? "Connection" : labelOf(ctx, name, node), undefined, status, seen, h("div", { className: "hint" }, facts));
+  const facts = [type, period ? `every ${period} s` : "", next ? `next within ${next} s` : "", `offline after ${offlineAfterS} s`]
+    .filter(Boolean)
+    .join(" · ");
+  const el = elementBox(
+    name,
+    labelOf(ctx, name, node) === name ? "Connection" : labelOf(ctx, name, node),
+    undefined,
+    status,
+    seen,
+    h("div", { className: "hint" }, facts),
+  );
   const draw = () => {
     const at = ctx.agentSeenAt();
     const online = at > 0 && Date.now() - at < offlineAfterS * 1000;
@@ -79,19 +99,38 @@ export function camera(ctx: ElementContext, name: string, node: El): Rendered {
     name,
     labelOf(ctx, name, node),
     str(node.helpString),
-    h("div", { className: "camera-placeholder" }, h("span", { className: "camera-icon", "aria-hidden": "true" }, live ? "◉" : "▤"), live ? "Live view not available in this viewer" : "Camera history not available in this viewer"),
-    h("dl", { className: "facts" }, facts.flatMap(([k, v]) => [h("dt", null, k), h("dd", null, v)])),
+    h(
+      "div",
+      { className: "camera-placeholder" },
+      h("span", { className: "camera-icon", "aria-hidden": "true" }, live ? "◉" : "▤"),
+      live ? "Live view not available in this viewer" : "Camera history not available in this viewer",
+    ),
+    h(
+      "dl",
+      { className: "facts" },
+      facts.flatMap(([k, v]) => [h("dt", null, k), h("dd", null, v)]),
+    ),
   );
   return { el, update: () => {} };
 }
 
 export function alertStream(_ctx: ElementContext, name: string, _node: El): Rendered {
-  const el = elementBox(name, "Alerts", undefined, h("div", { className: "hint" }, "This app's alerts and notifications are listed in the Notifications panel."));
+  const el = elementBox(
+    name,
+    "Alerts",
+    undefined,
+    h("div", { className: "hint" }, "This app's alerts and notifications are listed in the Notifications panel."),
+  );
   return { el, update: () => {} };
 }
 
 export function unknown(ctx: ElementContext, name: string, node: El): Rendered {
   const type = str(node.type) ?? "element";
-  const el = elementBox(name, labelOf(ctx, name, node), str(node.helpString), h("div", { className: "hint" }, `${type} (not drawn by this viewer)`));
+  const el = elementBox(
+    name,
+    labelOf(ctx, name, node),
+    str(node.helpString),
+    h("div", { className: "hint" }, `${type} (not drawn by this viewer)`),
+  );
   return { el, update: () => {} };
 }

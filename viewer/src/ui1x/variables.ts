@@ -29,13 +29,20 @@ export function variable(ctx: ElementContext, name: string, node: El): Rendered 
   if (bar) content.push(...bar.els);
   const thresholds = Array.isArray(node.thresholds) ? node.thresholds.filter(isObject) : [];
   if (thresholds.length) {
-    const text = thresholds.map((t) => `${str(ctx.value(t.label)) ?? ""} ${num(numOf(ctx.value(t.value)) ?? NaN)}${units ?? ""}`.trim()).join(" · ");
+    const text = thresholds
+      .map((t) => `${str(ctx.value(t.label)) ?? ""} ${num(numOf(ctx.value(t.value)) ?? NaN)}${units ?? ""}`.trim())
+      .join(" · ");
     content.push(h("div", { className: "hint" }, `thresholds: ${text}`));
   }
   const el = elementBox(name, label, str(node.helpString), ...content);
   const path = varType === "float" && node.notGraphable !== true ? tagPath(node.currentValue, ctx.appKey) : undefined;
   if (path) {
-    const btn = h("button", { type: "button", className: `icon-btn${ctx.chart.charted(path) ? " on" : ""}`, title: "Chart this value", "aria-label": `Chart ${label}` });
+    const btn = h("button", {
+      type: "button",
+      className: `icon-btn${ctx.chart.charted(path) ? " on" : ""}`,
+      title: "Chart this value",
+      "aria-label": `Chart ${label}`,
+    });
     btn.append(chartIcon());
     btn.addEventListener("click", () => {
       ctx.chart.toggle(path, label, units, precision);

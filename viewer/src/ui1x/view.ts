@@ -50,7 +50,19 @@ const RENDERERS: Readonly<Record<string, Renderer>> = {
 };
 
 /** Element types only 1.x writes (0.4's are uiAction, uiFloatParam, uiStateCommand, ...). */
-const ONLY_1X = new Set(["uiButton", "uiFloatInput", "uiTextInput", "uiDatetimeInput", "uiTimeInput", "uiSelect", "uiSwitch", "uiTabs", "uiTimestamp", "uiCameraLiveView", "uiCameraHistory"]);
+const ONLY_1X = new Set([
+  "uiButton",
+  "uiFloatInput",
+  "uiTextInput",
+  "uiDatetimeInput",
+  "uiTimeInput",
+  "uiSelect",
+  "uiSwitch",
+  "uiTabs",
+  "uiTimestamp",
+  "uiCameraLiveView",
+  "uiCameraHistory",
+]);
 
 /** True when `app` is a 1.x schema: it references channels, or uses an element only 1.x has. */
 export function isApp1x(app: Json): boolean {
@@ -157,7 +169,15 @@ export class Ui1xView {
     const card = h(
       "section",
       { className: "card app-card", "data-app": appKey, "data-generation": "1.x" },
-      h("header", { className: "card-head" }, title, h("span", { className: "badge" }, `app ${appKey}`), h("span", { className: "badge gen" }, "Doover 1.x"), h("div", { className: "spacer" }), h("span", { className: "muted small" }, "from ui_state + tag_values")),
+      h(
+        "header",
+        { className: "card-head" },
+        title,
+        h("span", { className: "badge" }, `app ${appKey}`),
+        h("span", { className: "badge gen" }, "Doover 1.x"),
+        h("div", { className: "spacer" }),
+        h("span", { className: "muted small" }, "from ui_state + tag_values"),
+      ),
       body,
     );
     this.updates.push(() => {
@@ -178,7 +198,10 @@ export class Ui1xView {
     setTimeout(stop, REPLY_WAIT_MS); // an app that never replies does not keep the entry forever
     try {
       if (node.direct === true) await session.publish(agentId, UI_CMDS, directCommand(appKey, name, value));
-      else await session.createMessage(agentId, UI_CMDS, rpcRequest(node.global === true ? undefined : appKey, name, value), { messageId: id });
+      else
+        await session.createMessage(agentId, UI_CMDS, rpcRequest(node.global === true ? undefined : appKey, name, value), {
+          messageId: id,
+        });
       return true;
     } catch (error) {
       stop();

@@ -56,7 +56,10 @@ interface Registered {
 
 export class UICommands {
   private readonly handlers: Registered[] = [];
-  private readonly pending = new Map<string, { resolve: (v: Json) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
+  private readonly pending = new Map<
+    string,
+    { resolve: (v: Json) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }
+  >();
   private interactions = new Map<string, Interaction>();
   private values: Record<string, Json> = {};
   private unsubscribe: Unsubscribe | undefined;
@@ -72,7 +75,11 @@ export class UICommands {
   }
 
   /** Handles commands for `method` (an interaction name, or a RegExp over names). */
-  onCommand<T = Json>(method: string | RegExp | Interaction, handler: CommandHandler<T>, options: CommandHandlerOptions<T> = {}): Unsubscribe {
+  onCommand<T = Json>(
+    method: string | RegExp | Interaction,
+    handler: CommandHandler<T>,
+    options: CommandHandlerOptions<T> = {},
+  ): Unsubscribe {
     const pattern = typeof method === "string" || method instanceof RegExp ? method : method.name;
     const entry: Registered = { pattern, handler: handler as CommandHandler<unknown>, options: options as CommandHandlerOptions<unknown> };
     this.handlers.push(entry);
@@ -97,7 +104,11 @@ export class UICommands {
   }
 
   /** Sends a command to an app (this one by default) and resolves with its handler's response. */
-  async call(method: string, request: Json, options: { appKey?: string; timeoutMs?: number; actor?: Json; reason?: string; oldValue?: Json; expiresAfterMs?: number } = {}): Promise<Json> {
+  async call(
+    method: string,
+    request: Json,
+    options: { appKey?: string; timeoutMs?: number; actor?: Json; reason?: string; oldValue?: Json; expiresAfterMs?: number } = {},
+  ): Promise<Json> {
     this.start();
     const data: Record<string, Json> = { type: "rpc", method, request, status: { code: "sent" }, response: {} };
     data.app_key = options.appKey ?? this.appKey;
@@ -169,7 +180,12 @@ export class UICommands {
       if (found?.options.autoUpdate !== false) await this.setValue(method, value as Json);
     } catch (error) {
       const code = error instanceof CommandError ? error.code : "INTERNAL_ERROR";
-      reply = { type: "rpc", reply_to: message.id, status: { code: "error", message: { code, message: error instanceof Error ? error.message : String(error) } }, response: {} };
+      reply = {
+        type: "rpc",
+        reply_to: message.id,
+        status: { code: "error", message: { code, message: error instanceof Error ? error.message : String(error) } },
+        response: {},
+      };
     }
     await this.agent.createMessage(UI_CMDS_CHANNEL, reply);
   }
@@ -181,7 +197,12 @@ export class UICommands {
     if (status.code === "success") p.resolve(data.response ?? {});
     else if (status.code === "error") {
       const m = isObject(status.message) ? status.message : {};
-      p.reject(new CommandError(typeof m.code === "string" ? m.code : "UNKNOWN", typeof m.message === "string" ? m.message : JSON.stringify(m.message ?? "")));
+      p.reject(
+        new CommandError(
+          typeof m.code === "string" ? m.code : "UNKNOWN",
+          typeof m.message === "string" ? m.message : JSON.stringify(m.message ?? ""),
+        ),
+      );
     } else return;
     clearTimeout(p.timer);
     this.pending.delete(id);
@@ -189,7 +210,10 @@ export class UICommands {
 }
 
 /** Handlers declared with @handler on an app, registered by attachUI (pydoover's @ui.handler). */
-const declaredHandlers = new WeakMap<object, { method: string | RegExp; run: CommandHandler<unknown>; options: CommandHandlerOptions<unknown> }[]>();
+const declaredHandlers = new WeakMap<
+  object,
+  { method: string | RegExp; run: CommandHandler<unknown>; options: CommandHandlerOptions<unknown> }[]
+>();
 
 /**
  * pydoover 1.x's `@handler("name", parser=...)` as a TC39 method decorator:
@@ -197,11 +221,18 @@ const declaredHandlers = new WeakMap<object, { method: string | RegExp; run: Com
  * handler is registered when `attachUI(this, ...)` runs for the instance.
  */
 export function handler<T = Json>(method: string | RegExp, options: CommandHandlerOptions<T> = {}) {
-  return <This extends object, Fn extends (this: This, value: T, ctx: CommandContext) => unknown>(fn: Fn, context: ClassMethodDecoratorContext<This, Fn>): void => {
+  return <This extends object, Fn extends (this: This, value: T, ctx: CommandContext) => unknown>(
+    fn: Fn,
+    context: ClassMethodDecoratorContext<This, Fn>,
+  ): void => {
     context.addInitializer(function (this: This) {
       const list = declaredHandlers.get(this) ?? [];
       declaredHandlers.set(this, list);
-      list.push({ method, run: ((value: unknown, ctx: CommandContext) => fn.call(this, value as T, ctx)) as CommandHandler<unknown>, options: options as CommandHandlerOptions<unknown> });
+      list.push({
+        method,
+        run: ((value: unknown, ctx: CommandContext) => fn.call(this, value as T, ctx)) as CommandHandler<unknown>,
+        options: options as CommandHandlerOptions<unknown>,
+      });
     });
   };
 }

@@ -9,7 +9,17 @@
 // test/sdk.ui-1x.test.ts (fixtures in test/fixtures/pydoover-1x/).
 import { TagwireError } from "../../../core/errors.js";
 import type { Json } from "../../session.js";
-import { AuditConfig, ConfirmDialog, durationMs, type Option, put, type Range, sanitizeDisplayName, type Series, type Threshold } from "./misc.js";
+import {
+  AuditConfig,
+  ConfirmDialog,
+  durationMs,
+  type Option,
+  put,
+  type Range,
+  sanitizeDisplayName,
+  type Series,
+  type Threshold,
+} from "./misc.js";
 import { isLive, isTagLike, normalize, pythonStr, tagRef, type UIValue } from "./reference.js";
 
 export type Dict = Record<string, Json>;
@@ -81,7 +91,8 @@ export class Element {
     this.icon = options.icon;
     this.colour = options.colour;
     this.name = options.name || sanitizeDisplayName(typeof displayName === "string" ? displayName : "");
-    if (!VALID_NAME.test(this.name)) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `invalid element name ${JSON.stringify(this.name)}: must be [a-zA-Z0-9_]`);
+    if (!VALID_NAME.test(this.name))
+      throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `invalid element name ${JSON.stringify(this.name)}: must be [a-zA-Z0-9_]`);
   }
 
   get type(): string {
@@ -155,7 +166,8 @@ export class Variable extends Element {
     put(out, "currentValue", this.value);
     put(out, "decPrecision", this.precision);
     if (o.earliestDataTime !== undefined) {
-      out.earliestDataDate = o.earliestDataTime instanceof Date ? Math.trunc(o.earliestDataTime.getTime() / 1000) : normalize(o.earliestDataTime);
+      out.earliestDataDate =
+        o.earliestDataTime instanceof Date ? Math.trunc(o.earliestDataTime.getTime() / 1000) : normalize(o.earliestDataTime);
     }
     if (o.defaultRangeSince !== undefined) out.defaultRangeSince = Math.trunc(o.defaultRangeSince) * 1000;
     put(out, "defaultZoom", o.defaultZoom);
@@ -261,7 +273,8 @@ export class Interaction extends Element {
     const o = this.interactionOptions;
     const out = super.toDict();
     out.currentValue = this.valueLocation;
-    if (o.requiresConfirm !== undefined) out.requiresConfirm = o.requiresConfirm instanceof ConfirmDialog ? o.requiresConfirm.toDict() : o.requiresConfirm;
+    if (o.requiresConfirm !== undefined)
+      out.requiresConfirm = o.requiresConfirm instanceof ConfirmDialog ? o.requiresConfirm.toDict() : o.requiresConfirm;
     put(out, "global", o.globalInteraction);
     if (o.commandTimeout !== undefined) out.commandTimeout = durationMs(o.commandTimeout);
     if (o.commandRetryTimeout !== undefined) out.commandRetryTimeout = durationMs(o.commandRetryTimeout);
@@ -280,7 +293,10 @@ export interface ButtonOptions extends InteractionOptions {
 /** pydoover's Button (uiButton). */
 export class Button extends Interaction {
   static override readonly type: string = "uiButton";
-  constructor(displayName: UIValue, readonly buttonOptions: ButtonOptions = {}) {
+  constructor(
+    displayName: UIValue,
+    readonly buttonOptions: ButtonOptions = {},
+  ) {
     super(displayName, buttonOptions);
   }
 
@@ -295,7 +311,10 @@ export class Button extends Interaction {
 /** pydoover's WarningIndicator (uiWarningIndicator); `canCancel` is written as `can_cancel`. */
 export class WarningIndicator extends Interaction {
   static override readonly type: string = "uiWarningIndicator";
-  constructor(displayName: UIValue, readonly warningOptions: InteractionOptions & { canCancel?: UIValue } = {}) {
+  constructor(
+    displayName: UIValue,
+    readonly warningOptions: InteractionOptions & { canCancel?: UIValue } = {},
+  ) {
     super(displayName, warningOptions);
   }
 
@@ -309,7 +328,10 @@ export class WarningIndicator extends Interaction {
 /** pydoover's Select (uiSelect) with its options keyed by name. */
 export class Select extends Interaction {
   static override readonly type: string = "uiSelect";
-  constructor(displayName: UIValue, readonly selectOptions: InteractionOptions & { options: Option[] }) {
+  constructor(
+    displayName: UIValue,
+    readonly selectOptions: InteractionOptions & { options: Option[] },
+  ) {
     super(displayName, selectOptions);
   }
 
@@ -334,7 +356,10 @@ export interface SliderOptions extends InteractionOptions {
 /** pydoover's Slider (uiSlider): min 0, max 100, step 0.1, dual and inverted by default. */
 export class Slider extends Interaction {
   static override readonly type: string = "uiSlider";
-  constructor(displayName: UIValue, readonly sliderOptions: SliderOptions = {}) {
+  constructor(
+    displayName: UIValue,
+    readonly sliderOptions: SliderOptions = {},
+  ) {
     super(displayName, sliderOptions);
   }
 
@@ -359,7 +384,10 @@ export class Switch extends Interaction {
 /** pydoover's FloatInput (uiFloatInput). */
 export class FloatInput extends Interaction {
   static override readonly type: string = "uiFloatInput";
-  constructor(displayName: UIValue, readonly inputOptions: InteractionOptions & { minVal?: UIValue; maxVal?: UIValue } = {}) {
+  constructor(
+    displayName: UIValue,
+    readonly inputOptions: InteractionOptions & { minVal?: UIValue; maxVal?: UIValue } = {},
+  ) {
     super(displayName, inputOptions);
   }
 
@@ -374,7 +402,10 @@ export class FloatInput extends Interaction {
 /** pydoover's TextInput (uiTextInput); `isTextArea` is always written. */
 export class TextInput extends Interaction {
   static override readonly type: string = "uiTextInput";
-  constructor(displayName: UIValue, readonly inputOptions: InteractionOptions & { isTextArea?: boolean } = {}) {
+  constructor(
+    displayName: UIValue,
+    readonly inputOptions: InteractionOptions & { isTextArea?: boolean } = {},
+  ) {
     super(displayName, inputOptions);
   }
 
@@ -400,7 +431,10 @@ export interface DatetimeInputOptions extends InteractionOptions {
 export class DatetimeInput extends Interaction {
   static override readonly type: string = "uiDatetimeInput";
   readonly pickers: string[] | undefined;
-  constructor(displayName: UIValue, readonly inputOptions: DatetimeInputOptions = {}) {
+  constructor(
+    displayName: UIValue,
+    readonly inputOptions: DatetimeInputOptions = {},
+  ) {
     super(displayName, inputOptions);
     let pickers = inputOptions.pickers;
     if (inputOptions.includeTime !== undefined && pickers === undefined) pickers = inputOptions.includeTime ? ["date", "time"] : ["date"];
@@ -442,7 +476,8 @@ export class Container extends Element {
 
   addChildren(...children: Element[]): this {
     for (const c of children) {
-      if (!/^[a-zA-Z0-9_-]+$/.test(c.name)) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `invalid name ${JSON.stringify(c.name)} for a child element`);
+      if (!/^[a-zA-Z0-9_-]+$/.test(c.name))
+        throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `invalid name ${JSON.stringify(c.name)} for a child element`);
       this.children.set(c.name, c);
       c.parent = this;
       if (!c.position) c.position = this.maxPosition++;
@@ -474,7 +509,10 @@ export interface SubmoduleOptions extends ContainerOptions {
 /** pydoover's Submodule (uiSubmodule). */
 export class Submodule extends Container {
   static override readonly type: string = "uiSubmodule";
-  constructor(displayName: UIValue, readonly submoduleOptions: SubmoduleOptions = {}) {
+  constructor(
+    displayName: UIValue,
+    readonly submoduleOptions: SubmoduleOptions = {},
+  ) {
     super(displayName, submoduleOptions);
   }
 
@@ -491,7 +529,10 @@ export class Submodule extends Container {
 /** pydoover's Application container (uiApplication). */
 export class Application extends Container {
   static override readonly type: string = "uiApplication";
-  constructor(displayName: UIValue, readonly applicationOptions: ContainerOptions & { variant?: UIValue; fullWidth?: UIValue } = {}) {
+  constructor(
+    displayName: UIValue,
+    readonly applicationOptions: ContainerOptions & { variant?: UIValue; fullWidth?: UIValue } = {},
+  ) {
     super(displayName, applicationOptions);
   }
 
@@ -509,7 +550,11 @@ export class Application extends Container {
  */
 export class RemoteComponent extends Container {
   static override readonly type: string = "uiRemoteComponent";
-  constructor(displayName: UIValue, componentUrl: UIValue, readonly remoteOptions: ContainerOptions & { extra?: Record<string, UIValue> } = {}) {
+  constructor(
+    displayName: UIValue,
+    componentUrl: UIValue,
+    readonly remoteOptions: ContainerOptions & { extra?: Record<string, UIValue> } = {},
+  ) {
     super(displayName, { ...remoteOptions, componentUrl });
   }
 
@@ -523,7 +568,10 @@ export class RemoteComponent extends Container {
 /** pydoover's TabContainer (uiTabs). */
 export class TabContainer extends Container {
   static override readonly type: string = "uiTabs";
-  constructor(displayName: UIValue, readonly tabOptions: ContainerOptions & { defaultPage?: UIValue } = {}) {
+  constructor(
+    displayName: UIValue,
+    readonly tabOptions: ContainerOptions & { defaultPage?: UIValue } = {},
+  ) {
     super(displayName, tabOptions);
   }
 
@@ -549,11 +597,20 @@ export interface ConnectionInfoOptions extends ElementOptions {
 /** pydoover's ConnectionInfo (uiConnectionInfo); only its own fields are written. */
 export class ConnectionInfo extends Element {
   static override readonly type: string = "uiConnectionInfo";
-  constructor(name = "connectionInfo", readonly connectionOptions: ConnectionInfoOptions = {}) {
+  constructor(
+    name = "connectionInfo",
+    readonly connectionOptions: ConnectionInfoOptions = {},
+  ) {
     super(name, { ...connectionOptions, name, isAvailable: null });
     const o = connectionOptions;
-    if ((o.connectionType ?? "constant") !== "periodic" && (o.connectionPeriod != null || o.nextConnection != null || o.allowedMisses != null)) {
-      throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "connectionType must be periodic to set connectionPeriod, nextConnection or allowedMisses");
+    if (
+      (o.connectionType ?? "constant") !== "periodic" &&
+      (o.connectionPeriod != null || o.nextConnection != null || o.allowedMisses != null)
+    ) {
+      throw new TagwireError(
+        "TAGWIRE_ERR_ARGUMENT",
+        "connectionType must be periodic to set connectionPeriod, nextConnection or allowedMisses",
+      );
     }
   }
 
@@ -595,7 +652,8 @@ export class Multiplot extends Element {
     if (o.defaultRangeView != null) out.defaultRangeView = normalize(o.defaultRangeView);
     out.title = this.title;
     if (o.earliestDataTime != null) {
-      out.earliestDataDate = o.earliestDataTime instanceof Date ? Math.trunc(o.earliestDataTime.getTime() / 1000) : normalize(o.earliestDataTime);
+      out.earliestDataDate =
+        o.earliestDataTime instanceof Date ? Math.trunc(o.earliestDataTime.getTime() / 1000) : normalize(o.earliestDataTime);
     }
     return out;
   }

@@ -6,7 +6,10 @@ import { Colour as Colour04 } from "../element.js";
 
 /** Lowercase, spaces to underscores, anything outside [0-9a-zA-Z_] dropped (pydoover's rule). */
 export function sanitizeDisplayName(name: string): string {
-  return name.replace(/ /g, "_").replace(/[^0-9a-zA-Z_]/g, "").toLowerCase();
+  return name
+    .replace(/ /g, "_")
+    .replace(/[^0-9a-zA-Z_]/g, "")
+    .toLowerCase();
 }
 
 /** pydoover's duration_ms: a duration in seconds to integer milliseconds (truncated). */
@@ -55,7 +58,12 @@ export class Range {
   }
 
   toDict(): Record<string, Json> {
-    const out: Record<string, Json> = { min: normalize(this.min), max: normalize(this.max), colour: normalize(this.colour), show_on_graph: this.showOnGraph };
+    const out: Record<string, Json> = {
+      min: normalize(this.min),
+      max: normalize(this.max),
+      colour: normalize(this.colour),
+      show_on_graph: this.showOnGraph,
+    };
     // Python truthiness: an empty or zero label is left out.
     if (this.label !== null && this.label !== "" && this.label !== 0 && this.label !== false) out.label = normalize(this.label);
     return out;

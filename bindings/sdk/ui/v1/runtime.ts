@@ -14,7 +14,11 @@ export interface AttachedUI {
 }
 
 export async function attachUI<C>(app: Application<C>, ui: UI, options: { config?: Record<string, unknown> } = {}): Promise<AttachedUI> {
-  const config = { APP_KEY: app.appKey, APP_DISPLAY_NAME: app.appKey, ...((options.config ?? app.config ?? {}) as Record<string, unknown>) };
+  const config = {
+    APP_KEY: app.appKey,
+    APP_DISPLAY_NAME: app.appKey,
+    ...((options.config ?? app.config ?? {}) as Record<string, unknown>),
+  };
   await app.ui.handOver();
   const commands = new UICommands(app.agent, app.appKey);
   commands.setInteractions(ui.interactions());
