@@ -109,6 +109,12 @@ export function createToken(secret: string, options: CreateTokenOptions): string
 }
 
 /** Checks signature, shape and expiry; throws TAGWIRE_ERR_AUTH with the reason. */
+/** The token of an `Authorization: Bearer <token>` header (HTTP or gRPC metadata); undefined otherwise. */
+export function bearerToken(header: string | undefined): string | undefined {
+  const m = header === undefined ? null : /^bearer\s+(.*)$/is.exec(header);
+  return m ? m[1]!.trim() : undefined;
+}
+
 export function verifyToken(secret: string, token: unknown, nowSeconds = Math.floor(Date.now() / 1000)): TokenClaims {
   const auth = (why: string) => new TagwireError("TAGWIRE_ERR_AUTH", `invalid token: ${why}`);
   if (typeof token !== "string" || token.length === 0) throw new TagwireError("TAGWIRE_ERR_AUTH", "no token");

@@ -7,10 +7,12 @@ import { TagwireError } from "../bindings/core/errors.js";
 import { assertAgentId } from "../bindings/sdk/names.js";
 import { decodeValue, encodeValue } from "../bindings/protocol/msgpack.js";
 import { assertRead, assertWrite, authenticate, readableNames, type Principal } from "./access.js";
+import { bearerToken } from "./auth.js";
 import type { HubContext } from "./context.js";
 import { messageLimit } from "./handlers.js";
 import { RateBucket } from "./limits.js";
 import { httpStatusOf } from "./http-status.js";
+import { parseJsonBody } from "./json-body.js";
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -68,9 +70,7 @@ function sendError(req: IncomingMessage, res: ServerResponse, err: unknown, ctx:
 
 /** The bearer token of a request (header, or `?token=` for links opened in a browser). */
 export function requestToken(req: IncomingMessage, url: URL): string | undefined {
-  const header = req.headers.authorization;
-  if (header && /^bearer\s+/i.test(header)) return header.replace(/^bearer\s+/i, "").trim();
-  return url.searchParams.get("token") ?? undefined;
+  return bearerToken(req.headers.authorization) ?? url.searchParams.get("token") ?? undefined;
 }
 
 function principalFor(ctx: HubContext, req: IncomingMessage, url: URL): Principal {
@@ -101,30 +101,10 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-function depthOf(value: unknown, limit: number, depth = 0): number {
-  if (value === null || typeof value !== "object") return depth;
-  if (depth + 1 > limit) return depth + 1;
-  let max = depth + 1;
-  for (const v of Array.isArray(value) ? value : Object.values(value)) {
-    max = Math.max(max, depthOf(v, limit, depth + 1));
-    if (max > limit) break;
-  }
-  return max;
-}
-
 async function jsonBody(req: IncomingMessage, ctx: HubContext): Promise<unknown> {
   // JSON text is larger than the msgpack it becomes; the document limit is checked on the msgpack.
   const text = (await readBody(req, 4 * ctx.limits.maxPayloadBytes)).toString("utf8");
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw new TagwireError("TAGWIRE_ERR_PAYLOAD", `body is not JSON: ${(err as Error).message}`);
-  }
-  if (depthOf(value, ctx.limits.maxDepth) > ctx.limits.maxDepth) {
-    throw new TagwireError("TAGWIRE_ERR_DEPTH", `body nested deeper than ${ctx.limits.maxDepth}`);
-  }
-  return value;
+  return parseJsonBody(text, ctx.limits.maxDepth);
 }
 
 /** A query parameter that must be a non-negative integer (timestamps, limit); absent: undefined. */

@@ -5,6 +5,7 @@
 import type { IncomingMessage } from "node:http";
 import { gunzip } from "node:zlib";
 import { TagwireError } from "../../bindings/core/errors.js";
+import { parseJsonBody } from "../json-body.js";
 import { DooverHttpError } from "./errors.js";
 
 export interface BodyLimits {
@@ -55,13 +56,6 @@ function inflate(bytes: Buffer, limit: number): Promise<Buffer> {
   });
 }
 
-function depthOver(value: unknown, limit: number, depth = 0): boolean {
-  if (value === null || typeof value !== "object") return false;
-  if (depth + 1 > limit) return true;
-  for (const v of Array.isArray(value) ? value : Object.values(value as object)) if (depthOver(v, limit, depth + 1)) return true;
-  return false;
-}
-
 /** The JSON body of a request; `undefined` when there is none. */
 export async function readJsonBody(req: IncomingMessage, limits: BodyLimits): Promise<unknown> {
   const encoding = String(req.headers["content-encoding"] ?? "identity")
@@ -73,12 +67,5 @@ export async function readJsonBody(req: IncomingMessage, limits: BodyLimits): Pr
   const raw = await readRaw(req, encoding === "identity" ? limits.maxInflated : limits.maxWire);
   if (raw.length === 0) return undefined;
   const bytes = encoding === "identity" ? raw : await inflate(raw, limits.maxInflated);
-  let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString("utf8"));
-  } catch (err) {
-    throw new TagwireError("TAGWIRE_ERR_PAYLOAD", `body is not JSON: ${(err as Error).message}`);
-  }
-  if (depthOver(value, limits.maxDepth)) throw new TagwireError("TAGWIRE_ERR_DEPTH", `body nested deeper than ${limits.maxDepth}`);
-  return value;
+  return parseJsonBody(bytes.toString("utf8"), limits.maxDepth);
 }

@@ -12,7 +12,7 @@ import { TagwireError } from "../../bindings/core/errors.js";
 import { applyDiff } from "../../bindings/sdk/json.js";
 import type { Json } from "../../bindings/sdk/session.js";
 import { principalOf } from "../access.js";
-import { verifyToken } from "../auth.js";
+import { bearerToken, verifyToken } from "../auth.js";
 import type { HubContext } from "../context.js";
 import { RateBucket } from "../limits.js";
 import { dooverAgentId } from "./agents.js";
@@ -176,9 +176,7 @@ export async function startDeviceAgent(
   /** Off loopback, a call must carry this agent's token (a device token, or one that may write it). */
   const authorise = (metadata: grpc.Metadata): void => {
     if (!requireToken) return;
-    const header = String(metadata.get("authorization")[0] ?? "");
-    const token = /^bearer\s+/i.test(header) ? header.replace(/^bearer\s+/i, "").trim() : undefined;
-    const p = principalOf(verifyToken(ctx.secret, token));
+    const p = principalOf(verifyToken(ctx.secret, bearerToken(String(metadata.get("authorization")[0] ?? ""))));
     if (p.role !== "device" || p.agentId !== agentId)
       throw new TagwireError("TAGWIRE_ERR_FORBIDDEN", `this Device Agent serves ${agentId}; the token is for ${p.role} ${p.agentId}`);
   };

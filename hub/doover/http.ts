@@ -6,7 +6,7 @@ import type { Socket } from "node:net";
 import { TagwireError } from "../../bindings/core/errors.js";
 import { LIMITS } from "../../bindings/protocol/frames.js";
 import { anonymousPrincipal, canRead, canWrite, principalOf, type Principal } from "../access.js";
-import { verifyToken } from "../auth.js";
+import { bearerToken, verifyToken } from "../auth.js";
 import type { HubContext } from "../context.js";
 import { RateBucket } from "../limits.js";
 import { dooverAgentId } from "./agents.js";
@@ -27,13 +27,6 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   const text = stringifyExact(body);
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
   res.end(text);
-}
-
-/** Doover's clients send the bearer token in Authorization only. */
-function bearer(req: IncomingMessage): string | undefined {
-  const header = req.headers.authorization;
-  if (header && /^bearer\s+/i.test(header)) return header.replace(/^bearer\s+/i, "").trim();
-  return undefined;
 }
 
 function flag(url: URL, name: string, fallback: boolean): boolean {
@@ -100,7 +93,9 @@ async function serve(
     throw new TagwireError("TAGWIRE_ERR_RATE", `more than ${ctx.limits.framesPerSecond} requests per second`);
 
   // Authenticate before anything else, so an unauthenticated caller learns nothing about routes.
-  const principal: Principal = ctx.auth ? principalOf(verifyToken(ctx.secret, bearer(req))) : anonymousPrincipal("http");
+  const principal: Principal = ctx.auth
+    ? principalOf(verifyToken(ctx.secret, bearerToken(req.headers.authorization)))
+    : anonymousPrincipal("http");
   const route = parseDooverRoute(url.pathname);
   const method = req.method ?? "GET";
   if (route.kind === "none") throw new TagwireError("TAGWIRE_ERR_NOT_FOUND", `no route ${method} ${url.pathname}`);
