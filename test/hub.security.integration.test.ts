@@ -151,8 +151,9 @@ describe("token expiry on a live connection", () => {
   });
 
   it("closes the connection (4401, TAGWIRE_ERR_AUTH) when its token expires", async () => {
-    // Expiry is in whole seconds: the token runs out within 1-2 s.
-    const c = await RawClient.connect(hub.url, "brief", tok("brief", "device", 1));
+    // Expiry is in whole seconds, so a 1 s token can run out within milliseconds of being made:
+    // 3 s leaves a loaded machine time to connect, subscribe and publish before it expires.
+    const c = await RawClient.connect(hub.url, "brief", tok("brief", "device", 3));
     await c.request({ type: "subscribe", reqId: 0, subId: 1, agentId: "brief", pattern: "#" });
     expect((await c.publish("brief", "x", { n: 1 })).version).toBe(1);
     const code = await c.closed();
