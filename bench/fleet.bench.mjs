@@ -140,10 +140,13 @@ if (process.argv[2] === "--devices") {
 
   async function saturate() {
     let acked = 0;
+    let ackedAll = 0;
+    const cpu0 = process.cpuUsage();
     let counting = false;
     let stop = false;
     const loop = (d) =>
       send(d, () => {
+        ackedAll++;
         if (counting) acked++;
         if (!stop) loop(d);
       });
@@ -156,7 +159,8 @@ if (process.argv[2] === "--devices") {
     const rate = acked / ((performance.now() - t0) / 1000);
     stop = true;
     await settle();
-    return rate;
+    const cpu = process.cpuUsage(cpu0);
+    return { rate, ackedAll, devicesCpuUs: (cpu.user + cpu.system) / ackedAll };
   }
 
   async function paced(rate) {
@@ -209,7 +213,7 @@ if (process.argv[2] === "--devices") {
 
   process.on("message", async (/** @type {{ type: string, rate?: number }} IPC from the parent */ msg) => {
     try {
-      if (msg.type === "saturate") process.send({ type: "saturated", rate: await saturate(), failed });
+      if (msg.type === "saturate") process.send({ type: "saturated", ...(await saturate()), failed });
       else if (msg.type === "paced") process.send({ type: "paced", ...(await paced(msg.rate)), failed });
       else if (msg.type === "verify") process.send({ type: "verified", ...(await verify()), failed });
       else if (msg.type === "exit") {
@@ -290,16 +294,21 @@ async function main() {
         });
       try {
         await next("ready");
+        // CPU of this process (the hub, or Aedes; idle for Mosquitto, its own process) per
+        // acknowledged write over the whole saturated phase, warm-up and settling included.
+        const cpu0 = process.cpuUsage();
         child.send({ type: "saturate" });
-        const { rate } = await next("saturated");
+        const { rate, ackedAll, devicesCpuUs } = await next("saturated");
+        const cpu = process.cpuUsage(cpu0);
+        const serverCpuUs = (cpu.user + cpu.system) / ackedAll;
         child.send({ type: "paced", rate: rate / 2 });
         const p = await next("paced");
         child.send({ type: "verify" });
         const v = await next("verified");
         if (v.lost) throw new Error(`${name}: ${v.lost} devices' last acknowledged write is not what the system holds`);
-        (results[name] ??= []).push({ rate, ...p, ...v });
+        (results[name] ??= []).push({ rate, serverCpuUs, devicesCpuUs, ...p, ...v });
         console.log(
-          `run ${run} ${name.padEnd(9)} ${Math.round(rate).toLocaleString("en").padStart(8)} writes/s saturated; at ${Math.round(rate / 2).toLocaleString("en")}/s ack p50 ${p.p50.toFixed(2)} ms p99 ${p.p99.toFixed(2)} ms; ${v.writes.toLocaleString("en")} writes, lost ${v.lost}, viewer missed ${v.viewerMissed}`,
+          `run ${run} ${name.padEnd(9)} ${Math.round(rate).toLocaleString("en").padStart(8)} writes/s saturated; at ${Math.round(rate / 2).toLocaleString("en")}/s ack p50 ${p.p50.toFixed(2)} ms p99 ${p.p99.toFixed(2)} ms; ${v.writes.toLocaleString("en")} writes, lost ${v.lost}, viewer missed ${v.viewerMissed}; CPU per write: ${name === "mosquitto" ? "(broker in its own process)" : `server ${serverCpuUs.toFixed(1)} us`}, devices ${devicesCpuUs.toFixed(1)} us`,
         );
       } finally {
         child.send({ type: "exit" });
