@@ -17,6 +17,9 @@
 //             acknowledged;
 //   paced     open loop at half that rate, spread over the devices round-robin; p50/p99 of the
 //             acknowledgement latency (send to ack) of every write in PACED_MS.
+// Each run also prints CPU per acknowledged write over the saturated phase (process.cpuUsage) of
+// the server process (the hub or Aedes; Mosquitto is its own process) and of the device process.
+// Time a process spends blocked (the hub's fsync) is not CPU: the rate shows it, this does not.
 // Then nothing is lost: every device's last acknowledged value is read back from the system
 // (tagwire: getAggregate per device on a fresh connection; MQTT: the retained messages, on a fresh
 // client) and must equal what the device last wrote; the viewer must have seen each device's last
