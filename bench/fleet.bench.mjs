@@ -17,6 +17,9 @@
 //             acknowledged;
 //   paced     open loop at half that rate, spread over the devices round-robin; p50/p99 of the
 //             acknowledgement latency (send to ack) of every write in PACED_MS.
+// Each run also prints CPU per acknowledged write over the saturated phase (process.cpuUsage) of
+// the server process (the hub or Aedes; Mosquitto is its own process) and of the device process.
+// Time a process spends blocked (the hub's fsync) is not CPU: the rate shows it, this does not.
 // Then nothing is lost: every device's last acknowledged value is read back from the system
 // (tagwire: getAggregate per device on a fresh connection; MQTT: the retained messages, on a fresh
 // client) and must equal what the device last wrote; the viewer must have seen each device's last
@@ -140,10 +143,13 @@ if (process.argv[2] === "--devices") {
 
   async function saturate() {
     let acked = 0;
+    let ackedAll = 0;
+    const cpu0 = process.cpuUsage();
     let counting = false;
     let stop = false;
     const loop = (d) =>
       send(d, () => {
+        ackedAll++;
         if (counting) acked++;
         if (!stop) loop(d);
       });
@@ -156,7 +162,8 @@ if (process.argv[2] === "--devices") {
     const rate = acked / ((performance.now() - t0) / 1000);
     stop = true;
     await settle();
-    return rate;
+    const cpu = process.cpuUsage(cpu0);
+    return { rate, ackedAll, devicesCpuUs: (cpu.user + cpu.system) / ackedAll };
   }
 
   async function paced(rate) {
@@ -209,7 +216,7 @@ if (process.argv[2] === "--devices") {
 
   process.on("message", async (/** @type {{ type: string, rate?: number }} IPC from the parent */ msg) => {
     try {
-      if (msg.type === "saturate") process.send({ type: "saturated", rate: await saturate(), failed });
+      if (msg.type === "saturate") process.send({ type: "saturated", ...(await saturate()), failed });
       else if (msg.type === "paced") process.send({ type: "paced", ...(await paced(msg.rate)), failed });
       else if (msg.type === "verify") process.send({ type: "verified", ...(await verify()), failed });
       else if (msg.type === "exit") {
@@ -290,16 +297,21 @@ async function main() {
         });
       try {
         await next("ready");
+        // CPU of this process (the hub, or Aedes; idle for Mosquitto, its own process) per
+        // acknowledged write over the whole saturated phase, warm-up and settling included.
+        const cpu0 = process.cpuUsage();
         child.send({ type: "saturate" });
-        const { rate } = await next("saturated");
+        const { rate, ackedAll, devicesCpuUs } = await next("saturated");
+        const cpu = process.cpuUsage(cpu0);
+        const serverCpuUs = (cpu.user + cpu.system) / ackedAll;
         child.send({ type: "paced", rate: rate / 2 });
         const p = await next("paced");
         child.send({ type: "verify" });
         const v = await next("verified");
         if (v.lost) throw new Error(`${name}: ${v.lost} devices' last acknowledged write is not what the system holds`);
-        (results[name] ??= []).push({ rate, ...p, ...v });
+        (results[name] ??= []).push({ rate, serverCpuUs, devicesCpuUs, ...p, ...v });
         console.log(
-          `run ${run} ${name.padEnd(9)} ${Math.round(rate).toLocaleString("en").padStart(8)} writes/s saturated; at ${Math.round(rate / 2).toLocaleString("en")}/s ack p50 ${p.p50.toFixed(2)} ms p99 ${p.p99.toFixed(2)} ms; ${v.writes.toLocaleString("en")} writes, lost ${v.lost}, viewer missed ${v.viewerMissed}`,
+          `run ${run} ${name.padEnd(9)} ${Math.round(rate).toLocaleString("en").padStart(8)} writes/s saturated; at ${Math.round(rate / 2).toLocaleString("en")}/s ack p50 ${p.p50.toFixed(2)} ms p99 ${p.p99.toFixed(2)} ms; ${v.writes.toLocaleString("en")} writes, lost ${v.lost}, viewer missed ${v.viewerMissed}; CPU per write: ${name === "mosquitto" ? "(broker in its own process)" : `server ${serverCpuUs.toFixed(1)} us`}, devices ${devicesCpuUs.toFixed(1)} us`,
         );
       } finally {
         child.send({ type: "exit" });

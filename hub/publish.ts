@@ -75,7 +75,7 @@ export function applyPublish(h: HubParts, w: PublishWrite): WriteOutcome {
       claimed = w.messageId;
     }
   }
-  const key = `${w.agentId}/${w.channel}`;
+  const key = existing ? existing.key : `${w.agentId}/${w.channel}`;
   const slot = existing ? existing.slot : h.store.open(key);
   let result: { diff: Uint8Array; changed: boolean };
   try {

@@ -35,9 +35,8 @@ export class ChannelRegistry {
 
   /** Throws TAGWIRE_ERR_NAME unless agentId/channel make a valid routing key. */
   checkAddress(agentId: string, channel: string): void {
-    // Every known channel was checked when it was created. (An agent id never holds "/", so the
-    // key splits one way only.)
-    if (agentId.indexOf("/") === -1 && this.channels.has(`${agentId}/${channel}`)) return;
+    // Every known channel was checked when it was created.
+    if (this.byAgent.get(agentId)?.has(channel)) return;
     assertAgentId(agentId);
     assertChannelName(channel);
     if (agentId.length + 1 + channel.length > MAX_KEY_BYTES) {
@@ -46,7 +45,9 @@ export class ChannelRegistry {
   }
 
   get(agentId: string, name: string): Channel | undefined {
-    return this.channels.get(`${agentId}/${name}`);
+    // Two lookups on the frame's own strings: joining them into the routing key first costs a
+    // fresh string (built, flattened, hashed) per write, and a write looks its channel up twice.
+    return this.byAgent.get(agentId)?.get(name);
   }
 
   bySlot(slot: number): Channel | undefined {

@@ -99,6 +99,33 @@ describe("remote session over a scripted peer", () => {
     expect((await s.publish("dev", "after", { x: 1 })).version).toBe(1);
   });
 
+  it("generates write ids that start with their time, carry the client id and never repeat", async () => {
+    const ep = endpoint((peer) => peer.onFrame((f) => f.type === "publish" && peer.ack(f.reqId, WRITE_ACK)));
+    const { s } = session(ep.url, { clientId: "cli" });
+    await s.whenOnline(2_000);
+    const before = Date.now();
+    for (let i = 0; i < 50; i++) {
+      await s.publish("dev", "c", { i });
+      if (i === 24) await new Promise((r) => setTimeout(r, 5));
+    }
+    const after = Date.now();
+    const ids = ep.peers[0]!.received.flatMap((f) => (f.type === "publish" ? [f.messageId!] : []));
+    expect(ids.length).toBe(50);
+    expect(new Set(ids).size).toBe(50);
+    let lastMs = before;
+    for (const id of ids) {
+      const [ms, client, seq] = id.split("-");
+      expect(client).toBe("cli");
+      expect(seq).toMatch(/^[0-9a-z]+$/);
+      // The hub keys its replay protection by id: ids that rise with time append there.
+      const t = Number.parseInt(ms!, 36);
+      expect(t).toBeGreaterThanOrEqual(lastMs);
+      expect(t).toBeLessThanOrEqual(after);
+      lastMs = t;
+    }
+    expect(lastMs).toBeGreaterThan(before);
+  });
+
   it("reconnects, resubscribes with the versions it holds, and replays writes made offline in order", async () => {
     const ep = endpoint((peer) =>
       peer.onFrame((f) => {

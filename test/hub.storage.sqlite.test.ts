@@ -1,11 +1,12 @@
 // The Storage contract (test/support/storage-contract.ts) on the single-hub SQLite storage, once
 // per durability mode, plus what only SQLite promises: one transaction per tick, and a rollback
 // dropping exactly what was not committed.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, test } from "vitest";
-import { SqliteStorage, type SyncMode } from "../hub/storage/sqlite.js";
+import { DB_FILE, SqliteStorage, type SyncMode } from "../hub/storage/sqlite.js";
 import type { Write, WriteSink } from "../hub/storage/storage.js";
 import { describeStorageContract, type StorageLocation } from "./support/storage-contract.js";
 
@@ -118,3 +119,42 @@ test("sqlite: a write the sink refuses reaches `done` as the error, inside submi
     await location.destroy();
   }
 });
+
+// applied_ids is keyed (id, channel_id) in new databases, (channel_id, id) in older ones: the
+// statements are the same for both, and replay protection must hold in either.
+for (const layout of ["new", "older"] as const) {
+  test(`sqlite: write ids claimed once per channel, released, expired (${layout} key order)`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tw-storage-"));
+    try {
+      if (layout === "older") {
+        mkdirSync(dir, { recursive: true });
+        const Db = createRequire(import.meta.url)("better-sqlite3") as new (path: string) => { exec(sql: string): void; close(): void };
+        const db = new Db(join(dir, DB_FILE));
+        db.exec(
+          "CREATE TABLE applied_ids (channel_id INTEGER NOT NULL, id TEXT NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (channel_id, id)) WITHOUT ROWID",
+        );
+        db.close();
+      }
+      const storage = new SqliteStorage(dir);
+      const a = storage.createChannel("dev", "a", 1);
+      const b = storage.createChannel("dev", "b", 1);
+      expect(storage.claimWriteId(a, "m1", 10)).toBe(true);
+      expect(storage.claimWriteId(a, "m1", 11)).toBe(false);
+      expect(storage.claimWriteId(b, "m1", 12)).toBe(true);
+      storage.releaseWriteId(a, "m1");
+      expect(storage.claimWriteId(a, "m1", 13)).toBe(true);
+      storage.commit();
+      storage.expireMessages(13);
+      storage.commit();
+      expect(storage.claimWriteId(b, "m1", 14)).toBe(true); // expired with ts 12
+      expect(storage.claimWriteId(a, "m1", 14)).toBe(false); // kept (ts 13)
+      storage.commit();
+      await storage.close();
+      const again = new SqliteStorage(dir);
+      expect(again.claimWriteId(a, "m1", 15)).toBe(false);
+      await again.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}

@@ -74,7 +74,7 @@ export interface RemoteSessionOptions {
   maxQueuedBytes?: number;
   /** Background failures: refused outbox entries, listener exceptions (default console.error). */
   onError?: ErrorHandler;
-  /** Prefix of generated write ids (default: random). */
+  /** Part of generated write ids, after their time (default: random). */
   clientId?: string;
 }
 
@@ -102,6 +102,9 @@ export class RemoteSession implements Session {
   #hello: HelloResult | undefined;
   #fatal: TagwireError | undefined;
   #writeSeq = 0;
+  /** The head of write ids made in millisecond `#idMs` (see `#newWriteId`). */
+  #idMs = -1;
+  #idHead = "";
   readonly #firstOnline: { promise: Promise<void>; resolve(): void; reject(e: Error): void };
   #closing: Promise<void> | undefined;
 
@@ -450,8 +453,18 @@ export class RemoteSession implements Session {
     return this.#requests.online && !this.#drain.draining && this.#outbox.size === 0;
   }
 
+  /**
+   * Time first: the hub keeps the id of every write for replay detection in a tree keyed by it,
+   * and ids that rise with time from every device append there instead of touching one page
+   * per device (hub/storage/sqlite.ts, applied_ids). The client id and counter keep it unique.
+   */
   #newWriteId(): string {
-    return `${this.#clientId}-${(this.#writeSeq++).toString(36)}`;
+    const ms = Date.now();
+    if (ms !== this.#idMs) {
+      this.#idMs = ms;
+      this.#idHead = `${ms.toString(36)}-${this.#clientId}-`;
+    }
+    return this.#idHead + (this.#writeSeq++).toString(36);
   }
 
   #setState(state: RemoteSessionState, detail?: TransportStateChange | Error): void {

@@ -115,11 +115,16 @@ export class SqliteStorage implements Storage {
       -- Ids of publishes applied WITHOUT a log entry: an outbox replay of one must not apply
       -- its diff again (it could undo another writer's change made in between). Logged
       -- publishes are deduplicated by their message row instead.
+      -- Keyed id first: clients generate time-ordered ids (bindings/client/remote-session.ts),
+      -- so a tick's rows append at the right edge of the tree. Keyed channel first, a fleet's
+      -- tick dirtied one leaf page per device written, and the WAL write and checkpoint of those
+      -- pages was most of the commit (2.6 ms against 0.3 ms per 200 writes, 1,000 channels).
+      -- Lookups are by both columns either way; a database made with the old order keeps it.
       CREATE TABLE IF NOT EXISTS applied_ids (
         channel_id INTEGER NOT NULL,
         id TEXT NOT NULL,
         ts INTEGER NOT NULL,
-        PRIMARY KEY (channel_id, id)
+        PRIMARY KEY (id, channel_id)
       ) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS applied_ids_ts ON applied_ids (ts);
     `);
