@@ -101,6 +101,22 @@ for (const b of builds) {
     b.commits++;
     return commit.call(this);
   };
+  // TAGWIRE_HUB_CPU_SPLIT=1: wall time inside the storage's message calls, per message.
+  b.split = {};
+  if (process.env.TAGWIRE_HUB_CPU_SPLIT) {
+    for (const name of ["appendMessage", "trimMessages", "commit"]) {
+      const fn = SqliteStorage.prototype[name];
+      b.split[name] = 0;
+      SqliteStorage.prototype[name] = function (...args) {
+        const t0 = performance.now();
+        try {
+          return fn.apply(this, args);
+        } finally {
+          b.split[name] += performance.now() - t0;
+        }
+      };
+    }
+  }
   const dataDir = mkdtempSync(join(tmpdir(), "tw-hubcpu-"));
   const hub = await startHub({ dataDir, auth: false, log: () => {}, limits: { framesPerSecond: 1e9 }, synchronous: opt.sync });
   hubs.push(Object.assign(b, { hub, dataDir, us: [] }));
@@ -124,6 +140,7 @@ const messages = Number(opt.messages);
 const round = async (i) => {
   child.send({ type: "round", hub: i, messages });
   const k0 = hubs[i].commits;
+  for (const k in hubs[i].split) hubs[i].split[k] = 0;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   await next("done");
@@ -132,6 +149,9 @@ const round = async (i) => {
     us: (c.user + c.system) / messages,
     rate: messages / ((performance.now() - t0) / 1000),
     perCommit: messages / (hubs[i].commits - k0),
+    split: Object.entries(hubs[i].split)
+      .map(([k, ms]) => `${k} ${((ms * 1000) / messages).toFixed(2)} us`)
+      .join(", "),
   };
 };
 for (let i = 0; i < hubs.length; i++) await round(i); // warm-up
@@ -142,7 +162,7 @@ for (let r = 0; r < Number(opt.rounds); r++) {
     const h = hubs[(i + r) % hubs.length];
     h.us.push(x.us);
     console.log(
-      `round ${r} ${h.name}: ${x.us.toFixed(2)} us CPU/message, ${(x.rate / 1000).toFixed(1)} k msg/s, ${x.perCommit.toFixed(1)} messages per commit`,
+      `round ${r} ${h.name}: ${x.us.toFixed(2)} us CPU/message, ${(x.rate / 1000).toFixed(1)} k msg/s, ${x.perCommit.toFixed(1)} messages per commit ${x.split}`,
     );
   }
 }
