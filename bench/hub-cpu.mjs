@@ -53,7 +53,7 @@ if (opt.child) {
           if (e.type === "sync") r();
           else if (e.type === "message") {
             sub.seen++;
-            sub.next = e.message.data.seq + 1;
+            sub.next = /** @type {{ seq: number }} */ (e.message.data).seq + 1;
           }
         }),
       );
@@ -61,7 +61,7 @@ if (opt.child) {
     }
     hubs.push({ pub, subs });
   }
-  process.on("message", async (m) => {
+  process.on("message", async (/** @type {{ type: string, hub: number, messages: number }} IPC from the parent */ m) => {
     if (m.type !== "round") return;
     const { pub, subs } = hubs[m.hub];
     for (const s of subs) s.seen = 0;
@@ -128,7 +128,7 @@ const child = fork(
 );
 const next = (type) =>
   new Promise((r) =>
-    child.on("message", function l(m) {
+    child.on("message", function l(/** @type {{ type: string }} IPC from the child */ m) {
       if (m.type === type) {
         child.off("message", l);
         r(m);
