@@ -20,6 +20,7 @@
 // Rate = messages x subscribers / (publish + drain time). tinybench runs each configuration 3
 // times after one unrecorded warm-up run (throws: true); medians are printed.
 // TAGWIRE_FANOUT_ONLY="tagwire-normal,mosquitto,100" narrows a run (names and counts).
+// TAGWIRE_FANOUT_DIST=/path/to/dist runs another build of tagwire (A/B against an older hub).
 //
 // Run `npm run build` first, then `node bench/fanout.bench.mjs` (about a minute; stops by
 // itself). Needs aedes (a devDependency; or TAGWIRE_AEDES=/path/to/aedes/aedes.js) and Mosquitto
@@ -29,7 +30,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Bench } from "tinybench";
 import { Packr } from "msgpackr";
 import { WebSocketServer, WebSocket } from "ws";
@@ -43,6 +44,7 @@ const windowFor = (count) => Math.min(4000, Math.floor(MAX_IN_FLIGHT / count));
 const DRAIN_TIMEOUT_MS = 15_000;
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 // The subscriber child inherits the parent's prefix (its own pid differs).
+const DIST = pathToFileURL(`${process.env.TAGWIRE_FANOUT_DIST ?? fileURLToPath(new URL("../dist", import.meta.url))}/`).href;
 const PREFIX = process.env.TAGWIRE_FANOUT_PREFIX ?? `tw-fanout-${process.pid}`;
 process.env.TAGWIRE_FANOUT_PREFIX = PREFIX;
 
@@ -72,7 +74,7 @@ if (process.argv[2] === "--subscribers") {
     sub.next = seq + 1;
   };
   if (system.startsWith("tagwire")) {
-    const { connectSession } = await import("../dist/bindings/index.js");
+    const { connectSession } = await import(new URL("bindings/index.js", DIST).href);
     await Promise.all(
       Array.from({ length: count }, async (_, i) => {
         const session = await connectSession(url, { agentId: `sub-${i}`, pingIntervalMs: 0 });
@@ -149,8 +151,8 @@ if (process.argv[2] === "--subscribers") {
 // ---------------------------------------------------------------------------------------------
 // Main: brokers, publishers, the measured runs
 
-const { startHub } = await import("../dist/hub/index.js");
-const { connectSession } = await import("../dist/bindings/index.js");
+const { startHub } = await import(new URL("hub/index.js", DIST).href);
+const { connectSession } = await import(new URL("bindings/index.js", DIST).href);
 
 function startSubscribers(system, url, count) {
   const child = fork(fileURLToPath(import.meta.url), ["--subscribers", JSON.stringify({ system, url, count })], {

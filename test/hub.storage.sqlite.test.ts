@@ -158,3 +158,38 @@ for (const layout of ["new", "older"] as const) {
     }
   });
 }
+
+test("sqlite: trimming keeps the newest in (ts, seq) order, ties included, and touches no other channel", async () => {
+  const location = sqliteLocation("normal");
+  try {
+    const storage = (await location.open()) as SqliteStorage;
+    await storage.open({ restore() {}, apply: () => ({ version: 0, diff: new Uint8Array([0x80]), message: undefined }) });
+    const a = storage.createChannel("dev", "a", 1);
+    const b = storage.createChannel("dev", "b", 1);
+    // Timestamps repeat (several messages per millisecond) and the channels interleave, so the
+    // cut falls inside a run of equal ts and must be decided by insertion order.
+    for (let i = 0; i < 40; i++) {
+      storage.appendMessage(a, `a${i}`, 1000 + Math.floor(i / 4), new Uint8Array([i]));
+      storage.appendMessage(b, `b${i}`, 1000 + Math.floor(i / 4), new Uint8Array([i]));
+    }
+    // One message whose clock went back: older by ts though inserted last, so it goes first.
+    storage.appendMessage(a, "late", 999, new Uint8Array([99]));
+    expect(storage.trimMessages(a, 10)).toBe(31);
+    expect(storage.trimMessages(a, 10)).toBe(0);
+    expect(storage.messages(a, Infinity, 0, 100).map((m) => m.id)).toEqual(Array.from({ length: 10 }, (_, i) => `a${30 + i}`));
+    expect(storage.messages(b, Infinity, 0, 100)).toHaveLength(40);
+    expect(storage.trimMessages(b, 7)).toBe(33);
+    expect(storage.messages(b, Infinity, 0, 100).map((m) => m.id)).toEqual(Array.from({ length: 7 }, (_, i) => `b${33 + i}`));
+    // Expiry goes channel by channel and reports each channel's count.
+    expect(storage.expireMessages(1009)).toEqual(
+      new Map([
+        [a, 6],
+        [b, 3],
+      ]),
+    );
+    storage.commit();
+    await storage.close();
+  } finally {
+    await location.destroy();
+  }
+});

@@ -59,8 +59,21 @@ export function writeUint(out: Uint8Array, pos: number, n: number): number {
     return pos + 5;
   }
   out[pos] = 0xcb;
-  new DataView(out.buffer, out.byteOffset + pos + 1, 8).setFloat64(0, n);
+  writeF64(out, pos + 1, n);
   return pos + 9;
+}
+
+// Timestamps (ms since the epoch) pass 2^32, so every event and message ack writes a float64:
+// through one shared scratch instead of a DataView per call (an allocation per message).
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Writes float64 `n` big-endian at `pos`. */
+function writeF64(out: Uint8Array, pos: number, n: number): void {
+  f64[0] = n;
+  if (littleEndian) for (let i = 0; i < 8; i++) out[pos + i] = f64Bytes[7 - i]!;
+  else for (let i = 0; i < 8; i++) out[pos + i] = f64Bytes[i]!;
 }
 
 /** A header with a fixed form below `fixLimit` (0: none), then 8- (t8 0: none), 16- and 32-bit lengths. */
