@@ -8,18 +8,18 @@
 //
 // Count windows (time: none) split the stream into blocks of `limit` samples (van Herk /
 // Gil-Werman). When a block completes, one backward pass over it stores, for every offset j, the
-// statistics of its suffix [j, limit): min, max, sum, mean and M2 (backward Welford). The block
-// being filled keeps the same statistics of its prefix as running values: min, max, a plain sum,
-// and Welford's mean and M2. The window is the suffix of the previous block from offset
-// `blockPos` plus the current block's prefix, so its statistics are one combination of two parts:
-// min/max of the two, the sum of the two sums, and M2 by Chan's pairwise formula
-// (M2a + M2b + d^2 * na * nb / n, d the difference of the two means).
+// statistics of its suffix [j, limit): min, max, sum, mean and M2. The block being filled keeps
+// the same statistics of its prefix as running values. The window is the suffix of the previous
+// block from offset `blockPos` plus the current block's prefix, so its statistics are one
+// combination of two parts: min/max of the two, the sum of the two sums, and M2 by Chan et al.'s
+// pairwise formula (M2a + M2b + d^2 * na * nb / n, d the difference of the two means).
 // Why this shape: nothing ever leaves a running sum. A sample leaving the window is simply not in
 // the suffix that is read, so there is no cancellation when a large value leaves, no drift to
 // bound and no re-summation; each part is a fresh pass over at most `limit` samples, as accurate
-// as a recomputation from scratch (plain sums and Welford, no shift needed). Per sample that is
-// a store, a min, a max, a sum, one Welford step and the EWMA, with no data-dependent branch,
-// plus the backward pass amortised over the block; the answer is combined once per call.
+// as a recomputation from scratch (plain sums; M2 by the one-sample update
+// M2' = M2 + (x - mean)^2 * (k - 1) / k, see completeBlock). Per sample that is a store, a min, a
+// max, a sum, one M2 update and the EWMA, with no data-dependent branch worth the name, plus the
+// backward pass amortised over the block; the window's answer is combined once per call.
 //
 // Time windows (a block is a fixed number of samples, which a time window does not have) keep
 // their samples in a ring in arrival order. Each sample's time is clamped to the newest time seen
@@ -102,9 +102,12 @@ class Window {
   max: f64 = 0;
   /** m2 as of the last publish (the binding derives stddev from it). */
   m2out: f64 = 0;
+  /**
+   * Also the running EWMA itself (no separate copy to publish): it reads 0 only while the window
+   * is empty, and then `fresh` is set, so the next sample restarts it.
+   */
   ewma: f64 = 0;
 
-  ew: f64 = 0;
   alpha: f64 = 0;
   /** `limit` as f64, and 1 / limit. */
   fLimit: f64 = 0;
@@ -187,38 +190,38 @@ function lookup(h: i32): Window | null {
 // @ts-ignore: decorator
 @inline function ewmaStep(w: Window, x: f64): void {
   if (w.fresh) {
-    w.ew = x;
+    w.ewma = x;
     w.fresh = 0;
   } else {
-    w.ew += w.alpha * (x - w.ew);
+    w.ewma += w.alpha * (x - w.ewma);
   }
 }
 
-// ---- branch-free min and max ----
-
-// V8 compiles f64.min and f64.max to compares and branches (they must handle NaN and -0), and on
-// data those branches mispredict: which of two running minima is smaller is a coin toss. Finite
-// doubles compare like integers once the bits of negative values other than the sign are
-// flipped (then -0 < +0, as f64.min has it too), and an integer select is a conditional move.
-
-/** An i64 that orders like the finite double x. */
-// @ts-ignore: decorator
-@inline function orderKey(x: f64): i64 {
-  const b = reinterpret<i64>(x);
-  return b ^ ((b >> 63) & 0x7fffffffffffffff);
-}
-
-// @ts-ignore: decorator
-@inline function fmin(a: f64, b: f64): f64 {
-  return select<f64>(a, b, orderKey(a) < orderKey(b));
-}
-
-// @ts-ignore: decorator
-@inline function fmax(a: f64, b: f64): f64 {
-  return select<f64>(a, b, orderKey(a) > orderKey(b));
-}
-
 // ---- count windows ----
+
+// The block buffer (vals) of a count window holds, for each position i, the sample and the
+// constant 1 / (i + 1): every step of the sums needs 1 / k for a count k, and a load is cheaper
+// than a division (the same bits: the constant is that division, done once).
+// @ts-ignore: decorator
+@inline const BLOCK_STRIDE_SHIFT: usize = 4;
+// @ts-ignore: decorator
+@inline const BLOCK_RECIP: usize = 8;
+
+/** Sets the block buffer's capacity to `cap` positions, keeping its samples. */
+function blockResize(w: Window, cap: u32): void {
+  const old = w.cap;
+  const bytes = <usize>cap << BLOCK_STRIDE_SHIFT;
+  const vals = w.vals ? heap.realloc(w.vals, bytes) : heap.alloc(bytes);
+  for (let i = old; i < cap; i++) store<f64>(vals + (<usize>i << BLOCK_STRIDE_SHIFT) + BLOCK_RECIP, 1 / <f64>(i + 1));
+  w.vals = vals;
+  w.cap = cap;
+}
+
+/** Room for the sample at `pos` (the first block of a big window grows on demand). */
+// @ts-ignore: decorator
+@inline function blockRoom(w: Window, pos: u32): void {
+  if (pos == w.cap) blockResize(w, min<u32>(pos << 1, w.limit));
+}
 
 /**
  * The block in vals is full (`limit` samples): stores its suffix records, backwards. Each step is
@@ -240,8 +243,8 @@ function completeBlock(w: Window): void {
   let rec = w.suf + <usize>n * SUF_SIZE;
   for (let k: u32 = 1; k <= n; k++) {
     rec -= SUF_SIZE;
-    const x = load<f64>(vals + (<usize>(n - k) << 3));
-    const r = 1 / <f64>k;
+    const x = load<f64>(vals + (<usize>(n - k) << BLOCK_STRIDE_SHIFT));
+    const r = load<f64>(vals + (<usize>(k - 1) << BLOCK_STRIDE_SHIFT) + BLOCK_RECIP);
     lo = min<f64>(lo, x);
     hi = max<f64>(hi, x);
     const d = x - mean;
@@ -267,26 +270,24 @@ function completeBlock(w: Window): void {
   const limit = w.limit;
   const alpha = w.alpha;
   let vals = w.vals;
-  let cap = w.cap;
   let pos = w.blockPos;
   let lo = w.blockMin;
   let hi = w.blockMax;
   let sum = w.blockSum;
   let mean = w.blockMean;
   let m2 = w.blockM2;
-  let ew = w.ew;
+  let ew = w.ewma;
   let fresh = w.fresh;
   for (let i = 0; i < count; i++) {
     const x = load<f64>(src + (<usize>i << 3));
-    // Only while the first block fills a ring smaller than `limit` (big windows grow on demand).
-    if (pos == cap) {
-      cap = pos << 1;
-      vals = w.vals = heap.realloc(vals, <usize>cap << 3);
-      w.cap = cap;
+    if (pos == w.cap) {
+      blockRoom(w, pos);
+      vals = w.vals;
     }
-    store<f64>(vals + (<usize>pos << 3), x);
+    const at = vals + (<usize>pos << BLOCK_STRIDE_SHIFT);
+    store<f64>(at, x);
+    const r = load<f64>(at + BLOCK_RECIP);
     pos++;
-    const r = 1 / <f64>pos;
     lo = min<f64>(lo, x);
     hi = max<f64>(hi, x);
     const d = x - mean;
@@ -315,7 +316,7 @@ function completeBlock(w: Window): void {
   w.blockSum = sum;
   w.blockMean = mean;
   w.blockM2 = m2;
-  w.ew = ew;
+  w.ewma = ew;
   w.fresh = fresh;
 }
 
@@ -329,61 +330,79 @@ function countPublish(w: Window): void {
     zeroPublished(w);
     return;
   }
+  if (w.hasBlock) w.count = w.fLimit;
   publishParts(w, nb, w.blockMin, w.blockMax, w.blockSum, w.blockMean, w.blockM2);
 }
 
-/** countPublish with the block's running values at hand (statsAdd has them in registers). */
+/**
+ * countPublish with the block's running values at hand (statsAdd has them in registers).
+ *
+ * Min and max are written as a compare and a branch whose taken side stores min/max: V8 compiles
+ * f64.min and f64.max to a longer compare-and-branch sequence (for NaN and -0) and this is the
+ * path paid on every sample. The samples are finite, so when `b <= a` is false, min(a, b) is a;
+ * the result is f64.min's in every case, -0 and +0 included. Which side is smaller changes once
+ * per block (suffix minima rise with the offset, the block's minimum falls), so the branch is
+ * predictable.
+ */
 // @ts-ignore: decorator
 @inline function publishParts(w: Window, nb: u32, lo: f64, hi: f64, sum: f64, mean: f64, m2: f64): void {
   let fn = <f64>nb;
   if (w.hasBlock) {
     const rec = w.suf + <usize>nb * SUF_SIZE;
-    lo = min<f64>(load<f64>(rec + SUF_MIN), lo);
-    hi = max<f64>(load<f64>(rec + SUF_MAX), hi);
+    const sufLo = load<f64>(rec + SUF_MIN);
+    const sufHi = load<f64>(rec + SUF_MAX);
+    w.min = sufLo;
+    if (lo <= sufLo) w.min = min<f64>(sufLo, lo);
+    w.max = sufHi;
+    if (hi >= sufHi) w.max = max<f64>(sufHi, hi);
     sum = load<f64>(rec + SUF_SUM) + sum;
     // Chan et al.: M2 of the union of two parts of na and nb samples, d the difference of their
     // means, is M2a + M2b + d^2 * na * nb / n. With nb = 0 the cross term is d * (d * 0) = 0.
     const d = mean - load<f64>(rec + SUF_MEAN);
     m2 = load<f64>(rec + SUF_M2) + m2 + d * (d * ((w.fLimit - fn) * fn * w.invLimit));
     fn = w.fLimit;
+  } else {
+    w.min = lo;
+    w.max = hi;
+    // With a complete block the count is `limit` until a reset: written once (countPublish,
+    // and countAddPublish when the first block completes).
+    w.count = fn;
   }
-  w.count = fn;
   w.sum = sum;
   // Rounding may put the mean an ulp outside the range; constant data should read back exactly.
-  w.mean = min<f64>(max<f64>(sum / fn, lo), hi);
-  w.min = lo;
-  w.max = hi;
+  // (Compares rather than f64.min/max, as above; the same result for finite values.)
+  const m = sum / fn;
+  w.mean = m;
+  if (m < w.min) w.mean = w.min;
+  if (m > w.max) w.mean = w.max;
   w.m2out = m2;
-  w.ewma = w.ew;
 }
 
 /**
  * statsAdd on a count window: one sample, then the published statistics. countRun's step for
  * one sample, written out straight (no loop, no locals to spill) because this is the whole cost
  * of a reader that reads after every sample; the operations are the same, in the same order, so
- * the bits are too (the batch test checks it).
+ * the bits are too (the batch test checks it). Block min and max as in publishParts.
  */
 // @ts-ignore: decorator
 @inline function countAddPublish(w: Window, x: f64): void {
   const pos0 = w.blockPos;
-  if (pos0 == w.cap) {
-    w.cap = pos0 << 1;
-    w.vals = heap.realloc(w.vals, <usize>w.cap << 3);
-  }
-  store<f64>(w.vals + (<usize>pos0 << 3), x);
+  blockRoom(w, pos0);
+  const at = w.vals + (<usize>pos0 << BLOCK_STRIDE_SHIFT);
+  store<f64>(at, x);
+  const r = load<f64>(at + BLOCK_RECIP);
   const pos = pos0 + 1;
-  const r = 1 / <f64>pos;
-  const lo = min<f64>(w.blockMin, x);
-  const hi = max<f64>(w.blockMax, x);
+  if (x <= w.blockMin) w.blockMin = min<f64>(w.blockMin, x);
+  if (x >= w.blockMax) w.blockMax = max<f64>(w.blockMax, x);
   const d = x - w.blockMean;
   const m2 = w.blockM2 + d * (d * (<f64>pos0 * r));
   const sum = w.blockSum + x;
   const mean = sum * r;
   if (w.fresh) {
-    w.ew = x;
+    w.ewma = x;
     w.fresh = 0;
   } else {
-    w.ew += w.alpha * (x - w.ew);
+    w.ewma += w.alpha * (x - w.ewma);
   }
   if (pos == w.limit) {
     completeBlock(w);
@@ -393,16 +412,15 @@ function countPublish(w: Window): void {
     w.blockSum = 0;
     w.blockMean = 0;
     w.blockM2 = 0;
+    w.count = w.fLimit;
     publishParts(w, 0, Infinity, -Infinity, 0, 0, 0);
     return;
   }
   w.blockPos = pos;
-  w.blockMin = lo;
-  w.blockMax = hi;
   w.blockSum = sum;
   w.blockMean = mean;
   w.blockM2 = m2;
-  publishParts(w, pos, lo, hi, sum, mean, m2);
+  publishParts(w, pos, w.blockMin, w.blockMax, sum, mean, m2);
 }
 
 // ---- time windows: rings ----
@@ -419,11 +437,9 @@ function countPublish(w: Window): void {
 
 function allocRings(w: Window, cap: u32): void {
   w.vals = heap.alloc(<usize>cap << 3);
-  if (w.windowMs > 0) {
-    w.times = heap.alloc(<usize>cap << 3);
-    w.minq = heap.alloc(<usize>cap << 2);
-    w.maxq = heap.alloc(<usize>cap << 2);
-  }
+  w.times = heap.alloc(<usize>cap << 3);
+  w.minq = heap.alloc(<usize>cap << 2);
+  w.maxq = heap.alloc(<usize>cap << 2);
   w.cap = cap;
   w.mask = cap - 1;
 }
@@ -638,7 +654,6 @@ function timedPublish(w: Window): void {
   w.min = lo;
   w.max = hi;
   w.m2out = w.m2;
-  w.ewma = w.ew;
 }
 
 // ---- both kinds ----
@@ -678,8 +693,9 @@ export function statsCreate(limit: f64, windowMs: f64, alpha: f64): i32 {
   w.invLimit = 1 / w.fLimit;
   w.windowMs = windowMs;
   w.alpha = alpha;
-  // A small window gets its final ring now; a bigger one grows on demand.
-  allocRings(w, w.limit <= 64 ? <u32>1 << (32 - clz<u32>(w.limit - 1)) : FIRST_CAP);
+  // A small window gets its final buffers now; a bigger one grows on demand.
+  if (windowMs > 0) allocRings(w, w.limit <= 64 ? <u32>1 << (32 - clz<u32>(w.limit - 1)) : FIRST_CAP);
+  else blockResize(w, min<u32>(w.limit, 64));
   return handles.claim(changetype<usize>(w));
 }
 
@@ -767,7 +783,7 @@ export function statsReset(h: i32): i32 {
   w.blockMin = Infinity;
   w.blockMax = -Infinity;
   w.blockSum = w.blockMean = w.blockM2 = 0;
-  w.k = w.s = w.c = w.m2 = w.err = w.ew = 0;
+  w.k = w.s = w.c = w.m2 = w.err = w.ewma = 0;
   w.clock = -Infinity;
   w.fresh = 1;
   publish(w);
