@@ -4,11 +4,16 @@
 // samples; figures are median ns per sample.
 //
 // Two JS anchors:
-//   "same numerics": the same statistics with the same care as the core (Neumaier sum over a
-//     shifted origin, Welford M2, an error bound that triggers an exact re-sum). This is the
-//     like-for-like base for the ratios.
-//   "naive sums": running sum and Welford M2 with no drift control (what a quick implementation
-//     does; it can drift, see test/stats.test.ts). Shown for scale.
+//   "same numerics": the same statistics computed exactly as the core computes them for a count
+//     window (the same operations in the same order, see JsWindow below), with min and max from
+//     monotonic deques. This is the like-for-like base for the ratios. (Issue 13, round two: the
+//     core's count windows moved from running Neumaier sums with a drift-bounded M2 and exact
+//     re-sums to per-block suffix records plus a running prefix, which never subtract a leaving
+//     sample; this anchor moved with it, so it stays the same numerics, not the old careful ones.)
+//   "naive sums": running sum and add/remove Welford M2 with no drift control (what a quick
+//     implementation does; it can drift, see test/stats.test.ts). Shown for scale.
+// "JS blocks" is the core's whole algorithm in JS (block suffix minima for min and max as well):
+// it shows how much of a ratio is the algorithm rather than WebAssembly.
 import { Bench } from "tinybench";
 import { createCore } from "../dist/bindings/index.js";
 import { medianNs, printTable, ratio, seededRandom, taskNamed } from "./common.mjs";
