@@ -2,43 +2,52 @@
 // deviation and an EWMA, each O(1) amortised per sample.
 //
 // A window is bounded by a sample count (`limit`), by an age (`windowMs`: a sample stays while
-// its time >= clock - windowMs), or by both. Samples sit in a ring in arrival order; time windows
-// clamp each sample's time to the newest time seen (`clock`), so the ring is also sorted by time
-// and expiry only ever drops from the head. Sequence numbers are u32 counters that may wrap: the
-// ring has power-of-two capacity and indexes by `seq & mask`, which stays right across the wrap
-// because the capacity divides 2^32.
+// its time >= clock - windowMs), or by both. A window with an age bound is a "time window" (with
+// or without a count cap); one with only a count bound is a "count window". The two keep
+// different state, below.
 //
-// Min and max, count windows (time: none): blocks of `limit` samples (van Herk / Gil-Werman). When
-// a block completes, one backward pass stores its suffix minima and maxima; the block being filled
-// keeps only its running min and max. The window is the tail of the previous block from offset
-// `blockPos` plus the current block, so min = min(sufMin[blockPos], blockMin). Per sample that is
-// one min and one max with no branch, plus the suffix pass amortised over the block: data-
-// dependent branches (which a monotonic deque mispredicts constantly) are gone. Only the answer
-// at the end of a call is needed, so nothing else runs per sample.
+// Count windows (time: none) split the stream into blocks of `limit` samples (van Herk /
+// Gil-Werman). When a block completes, one backward pass over it stores, for every offset j, the
+// statistics of its suffix [j, limit): min, max, sum, mean and M2. The block being filled keeps
+// the same statistics of its prefix as running values. The window is the suffix of the previous
+// block from offset `blockPos` plus the current block's prefix, so its statistics are one
+// combination of two parts: min/max of the two, the sum of the two sums, and M2 by Chan et al.'s
+// pairwise formula (M2a + M2b + d^2 * na * nb / n, d the difference of the two means).
+// Why this shape: nothing ever leaves a running sum. A sample leaving the window is simply not in
+// the suffix that is read, so there is no cancellation when a large value leaves, no drift to
+// bound and no re-summation; each part is a fresh pass over at most `limit` samples, as accurate
+// as a recomputation from scratch (plain sums; M2 by the one-sample update
+// M2' = M2 + (x - mean)^2 * (k - 1) / k, see completeBlock). Per sample that is a store, a min, a
+// max, a sum, one M2 update and the EWMA, with no data-dependent branch worth the name, plus the
+// backward pass amortised over the block; the window's answer is combined once per call.
 //
-// Min and max, time windows: a block is a fixed number of samples, which a time window does not
-// have, so they keep two monotonic deques of sequence numbers: the min deque holds samples whose
-// values strictly increase from front to back (its front is the minimum); a sample enters once and
-// leaves once, and a front leaves exactly when its seq is evicted.
-//
-// Sum and variance are running values over y = x - k, where the shift k sits near the window's
-// mean (see Window.k): a Neumaier-compensated sum and Welford's M2 with its add/remove identities.
-// M2 loses accuracy two ways: cancellation when a large value leaves (a 1e12 spike leaving a
-// window of values near 1), and the rounding of the running mean. `err` adds up, since the last
-// exact pass, the magnitude of each term applied to M2 plus each term's sensitivity to the mean's
-// rounding, so M2 is off by at most about 2^-52 * err. When that bound passes 2^-20 of M2 (plus a
-// floor at the data's own scale: n * mean^2 * 2^-52, what a fresh two-pass sum cannot beat
-// either), the window is re-summed exactly in two passes, which also re-centres k. Ordinary data
-// rarely triggers it; a spike triggers it once as it leaves. A re-sum is O(count) and needs err to
-// grow by 2^20 * M2 first, so it stays amortised O(1) in practice.
+// Time windows (a block is a fixed number of samples, which a time window does not have) keep
+// their samples in a ring in arrival order. Each sample's time is clamped to the newest time seen
+// (`clock`), so the ring is also sorted by time and expiry only ever drops from the head.
+// Sequence numbers are u32 counters that may wrap: the ring has power-of-two capacity and indexes
+// by `seq & mask`, which stays right across the wrap because the capacity divides 2^32. Min and
+// max come from two monotonic deques of sequence numbers: the min deque holds samples whose values strictly increase from front to back (its front is the
+// minimum); a sample enters once and leaves once, and a front leaves exactly when its seq is
+// evicted. Their sum and variance are running values over y = x - k, where the shift k sits near
+// the window's mean (see Window.k): a Neumaier-compensated sum and Welford's M2 with its
+// add/remove identities. M2 loses accuracy two ways: cancellation when a large value leaves (a
+// 1e12 spike leaving a window of values near 1), and the rounding of the running mean. `err` adds
+// up, since the last exact pass, the magnitude of each term applied to M2 plus each term's
+// sensitivity to the mean's rounding, so M2 is off by at most about 2^-52 * err. When that bound
+// passes 2^-20 of M2 (plus a floor at the data's own scale: n * mean^2 * 2^-52, what a fresh
+// two-pass sum cannot beat either), the window is re-summed exactly in two passes, which also
+// re-centres k. Ordinary data rarely triggers it; a spike triggers it once as it leaves. A re-sum
+// is O(count) and needs err to grow by 2^20 * M2 first, so it stays amortised O(1) in practice.
 //
 // Layout of a window (an unmanaged struct on the heap; it never moves while the handle lives):
 //   0..55   the published statistics as 7 f64 (STATS_RESULT in layout.json: count, sum, mean,
 //           min, max, M2, ewma; the binding derives stddev from M2 on read). The core rewrites
 //           them at the end of every call that changes the window; the binding reads them
 //           straight from memory, so reading a statistic costs no crossing.
-//   56..    running state (below). vals/times are f64 rings and minq/maxq u32 rings, `cap` long;
-//           sufMin/sufMax are f64 arrays, `limit` long, allocated when the first block completes.
+//   56..    running state (below). Time windows: vals/times are f64 rings and minq/maxq u32
+//           rings, `cap` long. Count windows: vals holds the block being filled (`cap` >= its
+//           length, `limit` once the first block completes); suf holds `limit` suffix records
+//           (SUF_* below), allocated when the first block completes.
 import { OK, ERR_ARGUMENT, ERR_NOT_FOUND } from "./errors";
 import { HandleTable } from "./handles";
 import {
@@ -66,6 +75,21 @@ import { ioInReserve } from "./io";
 // @ts-ignore: decorator
 @inline const EPS: f64 = 2.220446049250313e-16;
 
+// A count window's suffix record j: the statistics of samples [j, limit) of the last complete
+// block, as f64 side by side so a read touches one or two cache lines.
+// @ts-ignore: decorator
+@inline const SUF_MIN: usize = 0;
+// @ts-ignore: decorator
+@inline const SUF_MAX: usize = 8;
+// @ts-ignore: decorator
+@inline const SUF_SUM: usize = 16;
+// @ts-ignore: decorator
+@inline const SUF_MEAN: usize = 24;
+// @ts-ignore: decorator
+@inline const SUF_M2: usize = 32;
+// @ts-ignore: decorator
+@inline const SUF_SIZE: usize = 40;
+
 // @ts-ignore: decorator
 @unmanaged
 class Window {
@@ -78,8 +102,26 @@ class Window {
   max: f64 = 0;
   /** m2 as of the last publish (the binding derives stddev from it). */
   m2out: f64 = 0;
+  /**
+   * Also the running EWMA itself (no separate copy to publish): it reads 0 only while the window
+   * is empty, and then `fresh` is set, so the next sample restarts it.
+   */
   ewma: f64 = 0;
 
+  alpha: f64 = 0;
+  /** `limit` as f64, and 1 / limit. */
+  fLimit: f64 = 0;
+  invLimit: f64 = 0;
+
+  // Count windows: the block being filled, [0, blockPos) of vals.
+  blockMin: f64 = Infinity;
+  blockMax: f64 = -Infinity;
+  blockSum: f64 = 0;
+  /** The block's mean (blockSum / blockPos) and M2. */
+  blockMean: f64 = 0;
+  blockM2: f64 = 0;
+
+  // Time windows only.
   /**
    * The shift of the running sums: y = x - k. Set to the first sample entering an empty window
    * and to the exact mean at every re-sum, so the mean of y stays small and its rounding harmless.
@@ -91,31 +133,22 @@ class Window {
   m2: f64 = 0;
   /** Sum of |terms| applied to m2 since the last exact pass. */
   err: f64 = 0;
-  ew: f64 = 0;
-  alpha: f64 = 0;
-  /** 0 for a count-only window. */
   windowMs: f64 = 0;
   /** Newest time seen (samples and expire calls); -Infinity before the first. */
   clock: f64 = -Infinity;
-  /** 1 / limit, computed once: replaceRun's per-call division otherwise (the same bits). */
-  invLimit: f64 = 0;
-  /** Count windows: min and max of the block being filled. */
-  blockMin: f64 = Infinity;
-  blockMax: f64 = -Infinity;
 
   vals: usize = 0;
   /** Time windows only (0 otherwise): times and the two deques. */
   times: usize = 0;
   minq: usize = 0;
   maxq: usize = 0;
-  /** Count windows only: suffix minima and maxima of the last complete block. */
-  sufMin: usize = 0;
-  sufMax: usize = 0;
+  /** Count windows only: `limit` suffix records (SUF_*) of the last complete block. */
+  suf: usize = 0;
 
   cap: u32 = 0;
   mask: u32 = 0;
   limit: u32 = 0;
-  /** Samples are the seqs [head, tail). */
+  /** Time windows: samples are the seqs [head, tail). */
   head: u32 = 0;
   tail: u32 = 0;
   /** Deque positions [minH, minT) and [maxH, maxT) in minq / maxq. */
@@ -123,7 +156,7 @@ class Window {
   minT: u32 = 0;
   maxH: u32 = 0;
   maxT: u32 = 0;
-  /** Samples in the block being filled; 1 in hasBlock once a block completed since the reset. */
+  /** Count windows: samples in the block being filled; 1 in hasBlock once a block completed since the reset. */
   blockPos: u32 = 0;
   hasBlock: u32 = 0;
   /** 1 when the next sample starts the EWMA afresh (new, reset, or emptied by expiry). */
@@ -151,7 +184,246 @@ function lookup(h: i32): Window | null {
   return changetype<Window | null>(handles.get(h));
 }
 
-// ---- rings ----
+// ---- the EWMA (both kinds) ----
+
+/** Folds x into the EWMA; a fresh one starts at x. */
+// @ts-ignore: decorator
+@inline function ewmaStep(w: Window, x: f64): void {
+  if (w.fresh) {
+    w.ewma = x;
+    w.fresh = 0;
+  } else {
+    w.ewma += w.alpha * (x - w.ewma);
+  }
+}
+
+// ---- count windows ----
+
+// The block buffer (vals) of a count window holds, for each position i, the sample and the
+// constant 1 / (i + 1): every step of the sums needs 1 / k for a count k, and a load is cheaper
+// than a division (the same bits: the constant is that division, done once).
+// @ts-ignore: decorator
+@inline const BLOCK_STRIDE_SHIFT: usize = 4;
+// @ts-ignore: decorator
+@inline const BLOCK_RECIP: usize = 8;
+
+/** Sets the block buffer's capacity to `cap` positions, keeping its samples. */
+function blockResize(w: Window, cap: u32): void {
+  const old = w.cap;
+  const bytes = <usize>cap << BLOCK_STRIDE_SHIFT;
+  const vals = w.vals ? heap.realloc(w.vals, bytes) : heap.alloc(bytes);
+  for (let i = old; i < cap; i++) store<f64>(vals + (<usize>i << BLOCK_STRIDE_SHIFT) + BLOCK_RECIP, 1 / <f64>(i + 1));
+  w.vals = vals;
+  w.cap = cap;
+}
+
+/** Room for the sample at `pos` (the first block of a big window grows on demand). */
+// @ts-ignore: decorator
+@inline function blockRoom(w: Window, pos: u32): void {
+  if (pos == w.cap) blockResize(w, min<u32>(pos << 1, w.limit));
+}
+
+/**
+ * The block in vals is full (`limit` samples): stores its suffix records, backwards. Each step is
+ * the update of a suffix by one sample x in front of it, with k samples after the update:
+ *   sum' = sum + x,  M2' = M2 + (x - mean)^2 * (k - 1) / k,  mean = sum / (k - 1)
+ * (mean of the suffix before the update). The mean is taken from the sum rather than carried as
+ * in Welford's form, so the only values carried from step to step are the sum and M2, each by one
+ * addition; the reciprocals depend on k alone. The forward prefix (countRun) does the same.
+ */
+function completeBlock(w: Window): void {
+  const n = w.limit;
+  if (!w.suf) w.suf = heap.alloc(<usize>n * SUF_SIZE);
+  const vals = w.vals;
+  let lo = Infinity;
+  let hi = -Infinity;
+  let sum: f64 = 0;
+  let mean: f64 = 0;
+  let m2: f64 = 0;
+  let rec = w.suf + <usize>n * SUF_SIZE;
+  for (let k: u32 = 1; k <= n; k++) {
+    rec -= SUF_SIZE;
+    const x = load<f64>(vals + (<usize>(n - k) << BLOCK_STRIDE_SHIFT));
+    const r = load<f64>(vals + (<usize>(k - 1) << BLOCK_STRIDE_SHIFT) + BLOCK_RECIP);
+    lo = min<f64>(lo, x);
+    hi = max<f64>(hi, x);
+    const d = x - mean;
+    m2 += d * (d * (<f64>(k - 1) * r));
+    sum += x;
+    mean = sum * r;
+    store<f64>(rec + SUF_MIN, lo);
+    store<f64>(rec + SUF_MAX, hi);
+    store<f64>(rec + SUF_SUM, sum);
+    store<f64>(rec + SUF_MEAN, mean);
+    store<f64>(rec + SUF_M2, m2);
+  }
+  w.hasBlock = 1;
+}
+
+/**
+ * Count windows: adds the `count` finite samples at `src` in order. The running values live in
+ * locals for the run (through the struct every step would be a load and a store on the chain
+ * from one sample to the next). One call per sample or one per batch gives the same bits.
+ */
+// @ts-ignore: decorator
+@inline function countRun(w: Window, src: usize, count: i32): void {
+  const limit = w.limit;
+  const alpha = w.alpha;
+  let vals = w.vals;
+  let pos = w.blockPos;
+  let lo = w.blockMin;
+  let hi = w.blockMax;
+  let sum = w.blockSum;
+  let mean = w.blockMean;
+  let m2 = w.blockM2;
+  let ew = w.ewma;
+  let fresh = w.fresh;
+  for (let i = 0; i < count; i++) {
+    const x = load<f64>(src + (<usize>i << 3));
+    if (pos == w.cap) {
+      blockRoom(w, pos);
+      vals = w.vals;
+    }
+    const at = vals + (<usize>pos << BLOCK_STRIDE_SHIFT);
+    store<f64>(at, x);
+    const r = load<f64>(at + BLOCK_RECIP);
+    pos++;
+    lo = min<f64>(lo, x);
+    hi = max<f64>(hi, x);
+    const d = x - mean;
+    m2 += d * (d * (<f64>(pos - 1) * r));
+    sum += x;
+    mean = sum * r;
+    if (fresh) {
+      ew = x;
+      fresh = 0;
+    } else {
+      ew += alpha * (x - ew);
+    }
+    if (pos == limit) {
+      completeBlock(w);
+      pos = 0;
+      lo = Infinity;
+      hi = -Infinity;
+      sum = 0;
+      mean = 0;
+      m2 = 0;
+    }
+  }
+  w.blockPos = pos;
+  w.blockMin = lo;
+  w.blockMax = hi;
+  w.blockSum = sum;
+  w.blockMean = mean;
+  w.blockM2 = m2;
+  w.ewma = ew;
+  w.fresh = fresh;
+}
+
+/**
+ * Count windows: writes the published statistics. The window is the suffix of the last complete
+ * block from blockPos plus the block being filled (see the header).
+ */
+function countPublish(w: Window): void {
+  const nb = w.blockPos;
+  if (!w.hasBlock && nb == 0) {
+    zeroPublished(w);
+    return;
+  }
+  if (w.hasBlock) w.count = w.fLimit;
+  publishParts(w, nb, w.blockMin, w.blockMax, w.blockSum, w.blockMean, w.blockM2);
+}
+
+/**
+ * countPublish with the block's running values at hand (statsAdd has them in registers).
+ *
+ * Min and max are written as a compare and a branch whose taken side stores min/max: V8 compiles
+ * f64.min and f64.max to a longer compare-and-branch sequence (for NaN and -0) and this is the
+ * path paid on every sample. The samples are finite, so when `b <= a` is false, min(a, b) is a;
+ * the result is f64.min's in every case, -0 and +0 included. Which side is smaller changes once
+ * per block (suffix minima rise with the offset, the block's minimum falls), so the branch is
+ * predictable.
+ */
+// @ts-ignore: decorator
+@inline function publishParts(w: Window, nb: u32, lo: f64, hi: f64, sum: f64, mean: f64, m2: f64): void {
+  let fn = <f64>nb;
+  if (w.hasBlock) {
+    const rec = w.suf + <usize>nb * SUF_SIZE;
+    const sufLo = load<f64>(rec + SUF_MIN);
+    const sufHi = load<f64>(rec + SUF_MAX);
+    w.min = sufLo;
+    if (lo <= sufLo) w.min = min<f64>(sufLo, lo);
+    w.max = sufHi;
+    if (hi >= sufHi) w.max = max<f64>(sufHi, hi);
+    sum = load<f64>(rec + SUF_SUM) + sum;
+    // Chan et al.: M2 of the union of two parts of na and nb samples, d the difference of their
+    // means, is M2a + M2b + d^2 * na * nb / n. With nb = 0 the cross term is d * (d * 0) = 0.
+    const d = mean - load<f64>(rec + SUF_MEAN);
+    m2 = load<f64>(rec + SUF_M2) + m2 + d * (d * ((w.fLimit - fn) * fn * w.invLimit));
+    fn = w.fLimit;
+  } else {
+    w.min = lo;
+    w.max = hi;
+    // With a complete block the count is `limit` until a reset: written once (countPublish,
+    // and countAddPublish when the first block completes).
+    w.count = fn;
+  }
+  w.sum = sum;
+  // Rounding may put the mean an ulp outside the range; constant data should read back exactly.
+  // (Compares rather than f64.min/max, as above; the same result for finite values.)
+  const m = sum / fn;
+  w.mean = m;
+  if (m < w.min) w.mean = w.min;
+  if (m > w.max) w.mean = w.max;
+  w.m2out = m2;
+}
+
+/**
+ * statsAdd on a count window: one sample, then the published statistics. countRun's step for
+ * one sample, written out straight (no loop, no locals to spill) because this is the whole cost
+ * of a reader that reads after every sample; the operations are the same, in the same order, so
+ * the bits are too (the batch test checks it). Block min and max as in publishParts.
+ */
+// @ts-ignore: decorator
+@inline function countAddPublish(w: Window, x: f64): void {
+  const pos0 = w.blockPos;
+  blockRoom(w, pos0);
+  const at = w.vals + (<usize>pos0 << BLOCK_STRIDE_SHIFT);
+  store<f64>(at, x);
+  const r = load<f64>(at + BLOCK_RECIP);
+  const pos = pos0 + 1;
+  if (x <= w.blockMin) w.blockMin = min<f64>(w.blockMin, x);
+  if (x >= w.blockMax) w.blockMax = max<f64>(w.blockMax, x);
+  const d = x - w.blockMean;
+  const m2 = w.blockM2 + d * (d * (<f64>pos0 * r));
+  const sum = w.blockSum + x;
+  const mean = sum * r;
+  if (w.fresh) {
+    w.ewma = x;
+    w.fresh = 0;
+  } else {
+    w.ewma += w.alpha * (x - w.ewma);
+  }
+  if (pos == w.limit) {
+    completeBlock(w);
+    w.blockPos = 0;
+    w.blockMin = Infinity;
+    w.blockMax = -Infinity;
+    w.blockSum = 0;
+    w.blockMean = 0;
+    w.blockM2 = 0;
+    w.count = w.fLimit;
+    publishParts(w, 0, Infinity, -Infinity, 0, 0, 0);
+    return;
+  }
+  w.blockPos = pos;
+  w.blockSum = sum;
+  w.blockMean = mean;
+  w.blockM2 = m2;
+  publishParts(w, pos, w.blockMin, w.blockMax, sum, mean, m2);
+}
+
+// ---- time windows: rings ----
 
 // @ts-ignore: decorator
 @inline function valAt(w: Window, seq: u32): f64 {
@@ -165,11 +437,9 @@ function lookup(h: i32): Window | null {
 
 function allocRings(w: Window, cap: u32): void {
   w.vals = heap.alloc(<usize>cap << 3);
-  if (w.windowMs > 0) {
-    w.times = heap.alloc(<usize>cap << 3);
-    w.minq = heap.alloc(<usize>cap << 2);
-    w.maxq = heap.alloc(<usize>cap << 2);
-  }
+  w.times = heap.alloc(<usize>cap << 3);
+  w.minq = heap.alloc(<usize>cap << 2);
+  w.maxq = heap.alloc(<usize>cap << 2);
   w.cap = cap;
   w.mask = cap - 1;
 }
@@ -181,10 +451,7 @@ function freeAll(w: Window): void {
     heap.free(w.minq);
     heap.free(w.maxq);
   }
-  if (w.sufMin) {
-    heap.free(w.sufMin);
-    heap.free(w.sufMax);
-  }
+  if (w.suf) heap.free(w.suf);
 }
 
 /** Doubles the rings, moving every live entry to where `seq & newMask` puts it. */
@@ -198,58 +465,26 @@ function grow(w: Window): void {
   const mask = w.mask;
   for (let s = w.head; s != w.tail; s++) {
     store<f64>(w.vals + (<usize>(s & mask) << 3), load<f64>(oldVals + (<usize>(s & oldMask) << 3)));
+    store<f64>(w.times + (<usize>(s & mask) << 3), load<f64>(oldTimes + (<usize>(s & oldMask) << 3)));
   }
+  for (let p = w.minH; p != w.minT; p++) store<u32>(w.minq + (<usize>(p & mask) << 2), qAt(oldMin, oldMask, p));
+  for (let p = w.maxH; p != w.maxT; p++) store<u32>(w.maxq + (<usize>(p & mask) << 2), qAt(oldMax, oldMask, p));
   heap.free(oldVals);
-  if (oldTimes) {
-    for (let s = w.head; s != w.tail; s++) {
-      store<f64>(w.times + (<usize>(s & mask) << 3), load<f64>(oldTimes + (<usize>(s & oldMask) << 3)));
-    }
-    for (let p = w.minH; p != w.minT; p++) store<u32>(w.minq + (<usize>(p & mask) << 2), qAt(oldMin, oldMask, p));
-    for (let p = w.maxH; p != w.maxT; p++) store<u32>(w.maxq + (<usize>(p & mask) << 2), qAt(oldMax, oldMask, p));
-    heap.free(oldTimes);
-    heap.free(oldMin);
-    heap.free(oldMax);
-  }
+  heap.free(oldTimes);
+  heap.free(oldMin);
+  heap.free(oldMax);
 }
 
-// ---- min and max ----
+// ---- time windows: min and max ----
 
-/**
- * Count windows: the block ending just before `tail` is complete; stores its suffix minima and
- * maxima (the ring holds all `limit` of its samples: a count window is full when a block ends).
- */
-function completeBlock(w: Window, tail: u32): void {
-  const n = w.limit;
-  if (!w.sufMin) {
-    w.sufMin = heap.alloc(<usize>n << 3);
-    w.sufMax = heap.alloc(<usize>n << 3);
-  }
-  const vals = w.vals;
-  const mask = w.mask;
-  const sufMin = w.sufMin;
-  const sufMax = w.sufMax;
-  const first = tail - n;
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let j = n; j > 0; ) {
-    j--;
-    const x = load<f64>(vals + (<usize>((first + j) & mask) << 3));
-    lo = min<f64>(lo, x);
-    hi = max<f64>(hi, x);
-    store<f64>(sufMin + (<usize>j << 3), lo);
-    store<f64>(sufMax + (<usize>j << 3), hi);
-  }
-  w.hasBlock = 1;
-}
-
-/** Time windows: the deque fronts leave with the sample `seq`. */
+/** The deque fronts leave with the sample `seq`. */
 // @ts-ignore: decorator
 @inline function dequesDrop(w: Window, seq: u32): void {
   if (qAt(w.minq, w.mask, w.minH) == seq) w.minH++;
   if (qAt(w.maxq, w.mask, w.maxH) == seq) w.maxH++;
 }
 
-/** Time windows: sample `seq` with value x joins both deques (its value is not stored yet). */
+/** Sample `seq` with value x joins both deques (its value is not stored yet). */
 function dequesPush(w: Window, seq: u32, x: f64): void {
   const mask = w.mask;
   const vals = w.vals;
@@ -265,7 +500,7 @@ function dequesPush(w: Window, seq: u32, x: f64): void {
   w.maxT = p + 1;
 }
 
-// ---- the running sums ----
+// ---- time windows: the running sums ----
 
 /** The rounding error of s + x (Neumaier): computed both ways and selected, so no branch. */
 // @ts-ignore: decorator
@@ -313,30 +548,9 @@ function resum(w: Window): void {
   if (w.err > DRIFT_RATIO * (w.m2 + n * mean * mean * EPS)) resum(w);
 }
 
-// ---- samples in and out ----
+// ---- time windows: samples in and out ----
 
-/** Stores sample x (time t) at the tail; the caller made room and evicted what had to go. */
-function pushBack(w: Window, x: f64, t: f64): void {
-  const seq = w.tail;
-  if (w.times) {
-    dequesPush(w, seq, x);
-    store<f64>(w.times + (<usize>(seq & w.mask) << 3), t);
-  }
-  store<f64>(w.vals + (<usize>(seq & w.mask) << 3), x);
-  w.tail = seq + 1;
-  if (!w.times) {
-    w.blockMin = min<f64>(w.blockMin, x);
-    w.blockMax = max<f64>(w.blockMax, x);
-    if (++w.blockPos == w.limit) {
-      completeBlock(w, seq + 1);
-      w.blockPos = 0;
-      w.blockMin = Infinity;
-      w.blockMax = -Infinity;
-    }
-  }
-}
-
-/** Time windows: drops the oldest sample (the window is not empty). */
+/** Drops the oldest sample (the window is not empty). */
 function removeOldest(w: Window): void {
   const seq = w.head;
   const x = valAt(w, seq);
@@ -359,7 +573,7 @@ function removeOldest(w: Window): void {
   w.err += abs<f64>(term) + (abs<f64>(y - before) + abs<f64>(y - after)) * abs<f64>(before);
 }
 
-/** Time windows: drops samples older than clock - windowMs; returns how many. */
+/** Drops samples older than clock - windowMs; returns how many. */
 function expireTo(w: Window): i32 {
   const cutoff = w.clock - w.windowMs;
   const times = w.times;
@@ -373,20 +587,27 @@ function expireTo(w: Window): i32 {
   return dropped;
 }
 
-/** Adds one finite sample with a finite time (ignored by count windows). The general path. */
-function addSample(w: Window, x: f64, t: f64): void {
-  if (w.times) {
-    if (t > w.clock) w.clock = t;
-    t = w.clock;
-    expireTo(w);
-  }
+/** Stores sample x (time t) at the tail; the caller made room and evicted what had to go. */
+function pushBack(w: Window, x: f64, t: f64): void {
+  const seq = w.tail;
+  dequesPush(w, seq, x);
+  store<f64>(w.times + (<usize>(seq & w.mask) << 3), t);
+  store<f64>(w.vals + (<usize>(seq & w.mask) << 3), x);
+  w.tail = seq + 1;
+}
+
+/** Adds one finite sample with a finite time. */
+function timedAdd(w: Window, x: f64, t: f64): void {
+  if (t > w.clock) w.clock = t;
+  t = w.clock;
+  expireTo(w);
   const n = w.tail - w.head;
   if (n == w.limit) {
     // Full: replace the oldest. One Welford step with the count unchanged:
     // M2' = M2 + (y - old) * (y - mean' + old - mean).
     const seq = w.head;
     const old = valAt(w, seq) - w.k;
-    if (w.times) dequesDrop(w, seq);
+    dequesDrop(w, seq);
     w.head = seq + 1;
     pushBack(w, x, t);
     const y = x - w.k;
@@ -412,129 +633,18 @@ function addSample(w: Window, x: f64, t: f64): void {
     w.err += abs<f64>(term) + (abs<f64>(y - before) + abs<f64>(y - after)) * abs<f64>(after);
     settle(w, after);
   }
-  if (w.fresh) {
-    w.ew = x;
-    w.fresh = 0;
-  } else {
-    w.ew += w.alpha * (x - w.ew);
-  }
+  ewmaStep(w, x);
 }
 
-/**
- * The steady state of a count window, where the time goes: the window is full and each sample
- * replaces the oldest. The same steps as addSample's full branch, with the window's state held in
- * locals for the whole run (through the struct, every step would be a load and a store). Adds the
- * `count` samples at `src` in order.
- */
-function replaceRun(w: Window, src: usize, count: i32): void {
-  const vals = w.vals;
-  const mask = w.mask;
-  const alpha = w.alpha;
-  const limit = w.limit;
-  const fn = <f64>limit;
-  const inv = w.invLimit;
-  let head = w.head;
-  let tail = w.tail;
-  let blockPos = w.blockPos;
-  let blockMin = w.blockMin;
-  let blockMax = w.blockMax;
-  let k = w.k;
-  let s = w.s;
-  let c = w.c;
-  let m2 = w.m2;
-  let err = w.err;
-  let ew = w.ew;
-  // The mean of y before a step is the one after the previous step.
-  let before = (s + c) * inv;
-  for (let i = 0; i < count; i++) {
-    const x = load<f64>(src + (<usize>i << 3));
-    // With cap == limit the new sample takes the old one's slot: read it first.
-    const old = load<f64>(vals + (<usize>(head & mask) << 3)) - k;
-    store<f64>(vals + (<usize>(tail & mask) << 3), x);
-    head++;
-    tail++;
-    blockMin = min<f64>(blockMin, x);
-    blockMax = max<f64>(blockMax, x);
-    if (++blockPos == limit) {
-      completeBlock(w, tail);
-      blockPos = 0;
-      blockMin = Infinity;
-      blockMax = -Infinity;
-    }
-
-    const y = x - k;
-    let t = s - old;
-    c += neumaierErr(s, -old, t);
-    s = t + y;
-    c += neumaierErr(t, y, s);
-    const after = (s + c) * inv;
-    m2 += (y - old) * (y - after + old - before);
-    err += abs<f64>(y - old) * (abs<f64>(y - after) + abs<f64>(old - before) + 2 * abs<f64>(after));
-    ew += alpha * (x - ew);
-    const mean = k + after;
-    if (err > DRIFT_RATIO * (m2 + fn * mean * mean * EPS)) {
-      w.head = head;
-      w.tail = tail;
-      resum(w);
-      k = w.k;
-      s = w.s;
-      c = w.c;
-      m2 = w.m2;
-      err = w.err;
-      before = (s + c) * inv;
-    } else {
-      before = after;
-    }
-  }
-  w.head = head;
-  w.tail = tail;
-  w.blockPos = blockPos;
-  w.blockMin = blockMin;
-  w.blockMax = blockMax;
-  w.k = k;
-  w.s = s;
-  w.c = c;
-  w.m2 = m2;
-  w.err = err;
-  w.ew = ew;
-}
-
-/** Adds `count` finite samples from `src` in order; `times` (or 0: all at `timeMs`) for time windows. */
-function addRun(w: Window, src: usize, times: usize, count: i32, timeMs: f64): void {
-  for (let i = 0; i < count; i++) {
-    if (!w.times && w.tail - w.head == w.limit) {
-      replaceRun(w, src + (<usize>i << 3), count - i);
-      return;
-    }
-    addSample(w, load<f64>(src + (<usize>i << 3)), times ? load<f64>(times + (<usize>i << 3)) : timeMs);
-  }
-}
-
-/** Ends every call that changed the window: writes the published statistics. */
-function publish(w: Window): void {
+/** Time windows: writes the published statistics. */
+function timedPublish(w: Window): void {
   const n = w.tail - w.head;
   if (n == 0) {
-    w.count = 0;
-    w.sum = 0;
-    w.mean = 0;
-    w.min = 0;
-    w.max = 0;
-    w.m2out = 0;
-    w.ewma = 0;
+    zeroPublished(w);
     return;
   }
-  let lo: f64;
-  let hi: f64;
-  if (w.times) {
-    lo = valAt(w, qAt(w.minq, w.mask, w.minH));
-    hi = valAt(w, qAt(w.maxq, w.mask, w.maxH));
-  } else if (w.hasBlock) {
-    lo = min<f64>(load<f64>(w.sufMin + (<usize>w.blockPos << 3)), w.blockMin);
-    hi = max<f64>(load<f64>(w.sufMax + (<usize>w.blockPos << 3)), w.blockMax);
-  } else {
-    lo = w.blockMin;
-    hi = w.blockMax;
-  }
+  const lo = valAt(w, qAt(w.minq, w.mask, w.minH));
+  const hi = valAt(w, qAt(w.maxq, w.mask, w.maxH));
   const fn = <f64>n;
   const sy = w.s + w.c;
   w.count = fn;
@@ -544,13 +654,28 @@ function publish(w: Window): void {
   w.min = lo;
   w.max = hi;
   w.m2out = w.m2;
-  w.ewma = w.ew;
+}
+
+// ---- both kinds ----
+
+function zeroPublished(w: Window): void {
+  w.count = 0;
+  w.sum = 0;
+  w.mean = 0;
+  w.min = 0;
+  w.max = 0;
+  w.m2out = 0;
+  w.ewma = 0;
+}
+
+/** Ends every call that changed the window: writes the published statistics. */
+function publish(w: Window): void {
+  if (w.times) timedPublish(w);
+  else countPublish(w);
 }
 
 // ---- ABI ----
 
-/** statsAdd's one sample, so it takes the same path as a batch (and gives the same bits). */
-const scratch = memory.data(8);
 
 /**
  * Creates a window; returns its handle (>= 1) or a negated status. `limit` is the sample count
@@ -564,11 +689,13 @@ export function statsCreate(limit: f64, windowMs: f64, alpha: f64): i32 {
   if (!(alpha > 0 && alpha <= 1)) return -ERR_ARGUMENT;
   const w = new Window();
   w.limit = limit > 0 ? <u32>limit : DEFAULT_TIME_LIMIT;
-  w.invLimit = 1 / <f64>w.limit;
+  w.fLimit = <f64>w.limit;
+  w.invLimit = 1 / w.fLimit;
   w.windowMs = windowMs;
   w.alpha = alpha;
-  // A small window gets its final ring now; a bigger one grows on demand.
-  allocRings(w, w.limit <= 64 ? <u32>1 << (32 - clz<u32>(w.limit - 1)) : FIRST_CAP);
+  // A small window gets its final buffers now; a bigger one grows on demand.
+  if (windowMs > 0) allocRings(w, w.limit <= 64 ? <u32>1 << (32 - clz<u32>(w.limit - 1)) : FIRST_CAP);
+  else blockResize(w, min<u32>(w.limit, 64));
   return handles.claim(changetype<usize>(w));
 }
 
@@ -577,13 +704,14 @@ export function statsAdd(h: i32, value: f64, timeMs: f64): i32 {
   const w = lookup(h);
   if (!w) return ERR_NOT_FOUND;
   if (!isFinite<f64>(value)) return ERR_ARGUMENT;
-  if (w.times && !isFinite<f64>(timeMs)) return ERR_ARGUMENT;
-  store<f64>(scratch, value);
-  // A full count window (the steady state of a reader that reads after every sample) goes
-  // straight to replaceRun; addRun would take the same path after its checks.
-  if (!w.times && w.tail - w.head == w.limit) replaceRun(w, scratch, 1);
-  else addRun(w, scratch, 0, 1, timeMs);
-  publish(w);
+  if (w.times) {
+    if (!isFinite<f64>(timeMs)) return ERR_ARGUMENT;
+    timedAdd(w, value, timeMs);
+    timedPublish(w);
+  } else {
+    // The path of a reader that reads after every sample: one step and one combination.
+    countAddPublish(w, value);
+  }
   return OK;
 }
 
@@ -605,7 +733,13 @@ export function statsAddMany(h: i32, count: i32, timeMs: f64, withTimes: i32): i
   } else if (w.times && !isFinite<f64>(timeMs)) {
     return ERR_ARGUMENT;
   }
-  addRun(w, vals, timed ? times : 0, count, timeMs);
+  if (w.times) {
+    for (let i = 0; i < count; i++) {
+      timedAdd(w, load<f64>(vals + (<usize>i << 3)), timed ? load<f64>(times + (<usize>i << 3)) : timeMs);
+    }
+  } else {
+    countRun(w, vals, count);
+  }
   publish(w);
   return OK;
 }
@@ -635,7 +769,7 @@ export function statsExpire(h: i32, nowMs: f64): i32 {
   const dropped = expireTo(w);
   const n = w.tail - w.head;
   if (n) settle(w, (w.s + w.c) / <f64>n);
-  publish(w);
+  timedPublish(w);
   return dropped;
 }
 
@@ -648,7 +782,8 @@ export function statsReset(h: i32): i32 {
   w.blockPos = w.hasBlock = 0;
   w.blockMin = Infinity;
   w.blockMax = -Infinity;
-  w.k = w.s = w.c = w.m2 = w.err = w.ew = 0;
+  w.blockSum = w.blockMean = w.blockM2 = 0;
+  w.k = w.s = w.c = w.m2 = w.err = w.ewma = 0;
   w.clock = -Infinity;
   w.fresh = 1;
   publish(w);

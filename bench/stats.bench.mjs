@@ -4,11 +4,16 @@
 // samples; figures are median ns per sample.
 //
 // Two JS anchors:
-//   "same numerics": the same statistics with the same care as the core (Neumaier sum over a
-//     shifted origin, Welford M2, an error bound that triggers an exact re-sum). This is the
-//     like-for-like base for the ratios.
-//   "naive sums": running sum and Welford M2 with no drift control (what a quick implementation
-//     does; it can drift, see test/stats.test.ts). Shown for scale.
+//   "same numerics": the same statistics computed exactly as the core computes them for a count
+//     window (the same operations in the same order, see JsWindow below), with min and max from
+//     monotonic deques. This is the like-for-like base for the ratios. (Issue 13, round two: the
+//     core's count windows moved from running Neumaier sums with a drift-bounded M2 and exact
+//     re-sums to per-block suffix records plus a running prefix, which never subtract a leaving
+//     sample; this anchor moved with it, so it stays the same numerics, not the old careful ones.)
+//   "naive sums": running sum and add/remove Welford M2 with no drift control (what a quick
+//     implementation does; it can drift, see test/stats.test.ts). Shown for scale.
+// "JS blocks" is the core's whole algorithm in JS (block suffix minima for min and max as well):
+// it shows how much of a ratio is the algorithm rather than WebAssembly.
 import { Bench } from "tinybench";
 import { createCore } from "../dist/bindings/index.js";
 import { medianNs, printTable, ratio, seededRandom, taskNamed } from "./common.mjs";
@@ -27,13 +32,22 @@ for (let i = 0, level = 20; i < SAMPLES; i++) {
   data[i] = level + (rand() - 0.5) * 2;
 }
 
-/** Ring buffer + monotonic deques; running sums as selected. */
+/**
+ * Ring buffer + monotonic deques for min and max (the usual JS way: a window of values with its
+ * minimum and maximum in O(1) amortised); sums and M2 as selected:
+ *   careful: the core's numerics for count windows, exactly (see assembly/stats.ts): blocks of
+ *     `limit` samples; a backward pass over each completed block stores the sum, mean and M2 of
+ *     every suffix; the block being filled keeps its running sum, mean and M2; the window's sum is
+ *     suffix + prefix, its M2 Chan's combination of the two parts. Nothing ever leaves a running
+ *     sum, so nothing drifts.
+ *   naive: a running sum and Welford's add/remove M2 with no drift control.
+ */
 class JsWindow {
   constructor(limit, careful) {
     let cap = 1;
     while (cap < limit) cap <<= 1;
     this.limit = limit;
-    this.inv = 1 / limit;
+    this.invLimit = 1 / limit;
     this.mask = cap - 1;
     this.vals = new Float64Array(cap);
     this.minq = new Uint32Array(cap);
@@ -41,11 +55,18 @@ class JsWindow {
     this.careful = careful;
     this.head = this.tail = 0;
     this.minH = this.minT = this.maxH = this.maxT = 0;
-    this.k = 0;
+    // naive
     this.s = 0;
-    this.c = 0;
     this.m2 = 0;
-    this.err = 0;
+    // careful: suffix records of the last complete block, and the block being filled
+    this.sufSum = new Float64Array(limit);
+    this.sufMean = new Float64Array(limit);
+    this.sufM2 = new Float64Array(limit);
+    this.hasBlock = false;
+    this.blockPos = 0;
+    this.blockSum = 0;
+    this.blockMean = 0;
+    this.blockM2 = 0;
     this.ew = 0;
     this.fresh = true;
   }
@@ -75,7 +96,7 @@ class JsWindow {
     this.maxT = (p + 1) >>> 0;
     vals[seq & mask] = x;
     this.tail = (seq + 1) >>> 0;
-    if (this.careful) this.sumsCareful(x, old, n, full);
+    if (this.careful) this.blockStep(x);
     else this.sumsNaive(x, old, n, full);
     if (this.fresh) {
       this.ew = x;
@@ -99,63 +120,56 @@ class JsWindow {
     }
   }
 
-  neumaier(x) {
-    const s = this.s;
-    const t = s + x;
-    this.c += Math.abs(s) >= Math.abs(x) ? s - t + x : x - t + s;
-    this.s = t;
-  }
-
-  sumsCareful(x, oldX, n, full) {
-    let after;
-    if (full) {
-      const old = oldX - this.k;
-      const y = x - this.k;
-      const before = (this.s + this.c) * this.inv;
-      this.neumaier(-old);
-      this.neumaier(y);
-      after = (this.s + this.c) * this.inv;
-      this.m2 += (y - old) * (y - after + old - before);
-      this.err += Math.abs(y - old) * (Math.abs(y - after) + Math.abs(old - before) + 2 * Math.abs(after));
+  /** The core's countRun step: the prefix's sum, mean (sum / k) and M2 (k - 1) / k * d^2. */
+  blockStep(x) {
+    const pos = this.blockPos + 1;
+    const r = 1 / pos;
+    const d = x - this.blockMean;
+    this.blockM2 += d * (d * ((pos - 1) * r));
+    this.blockSum += x;
+    this.blockMean = this.blockSum * r;
+    if (pos === this.limit) {
+      this.completeBlock();
+      this.blockPos = 0;
+      this.blockSum = this.blockMean = this.blockM2 = 0;
     } else {
-      if (n === 0) this.k = x;
-      const y = x - this.k;
-      const before = n ? (this.s + this.c) / n : 0;
-      this.neumaier(y);
-      after = (this.s + this.c) / (n + 1);
-      const term = (y - before) * (y - after);
-      this.m2 += term;
-      this.err += Math.abs(term) + (Math.abs(y - before) + Math.abs(y - after)) * Math.abs(after);
+      this.blockPos = pos;
     }
-    const cnt = full ? n : n + 1;
-    const mean = this.k + after;
-    if (this.err > 1048576 * (this.m2 + cnt * mean * mean * 2.220446049250313e-16)) this.resum(cnt);
   }
 
-  resum(n) {
+  /** The core's completeBlock: suffix sums, means and M2 of the block just completed, backwards. */
+  completeBlock() {
+    const n = this.limit;
     const mask = this.mask;
-    this.s = this.c = 0;
-    for (let q = this.head; q !== this.tail; q = (q + 1) >>> 0) this.neumaier(this.vals[q & mask]);
-    const k = (this.s + this.c) / n;
-    this.k = k;
-    this.s = this.c = 0;
-    let yy = 0;
-    for (let q = this.head; q !== this.tail; q = (q + 1) >>> 0) {
-      const y = this.vals[q & mask] - k;
-      this.neumaier(y);
-      yy += y * y;
+    const first = this.tail - n;
+    let sum = 0;
+    let mean = 0;
+    let m2 = 0;
+    for (let k = 1; k <= n; k++) {
+      const j = n - k;
+      const x = this.vals[(first + j) & mask];
+      const r = 1 / k;
+      const d = x - mean;
+      m2 += d * (d * ((k - 1) * r));
+      sum += x;
+      mean = sum * r;
+      this.sufSum[j] = sum;
+      this.sufMean[j] = mean;
+      this.sufM2[j] = m2;
     }
-    const sy = this.s + this.c;
-    this.m2 = yy - (sy * sy) / n;
-    this.err = 0;
+    this.hasBlock = true;
   }
 
   get count() {
     return (this.tail - this.head) >>> 0;
   }
+  get sum() {
+    if (!this.careful) return this.s;
+    return this.hasBlock ? this.sufSum[this.blockPos] + this.blockSum : this.blockSum;
+  }
   get mean() {
     const n = this.count;
-    return n ? this.k + (this.s + this.c) / n : 0;
+    return n ? this.sum / n : 0;
   }
   get min() {
     return this.count ? this.vals[this.minq[this.minH & this.mask] & this.mask] : 0;
@@ -163,56 +177,54 @@ class JsWindow {
   get max() {
     return this.count ? this.vals[this.maxq[this.maxH & this.mask] & this.mask] : 0;
   }
+  get m2out() {
+    if (!this.careful || !this.hasBlock) return this.careful ? this.blockM2 : this.m2;
+    const nb = this.blockPos;
+    const d = this.blockMean - this.sufMean[nb];
+    return this.sufM2[nb] + this.blockM2 + d * (d * ((this.limit - nb) * nb * this.invLimit));
+  }
   get stddev() {
     const n = this.count;
-    return n > 1 ? Math.sqrt(Math.max(this.m2, 0) / (n - 1)) : 0;
+    return n > 1 && this.min !== this.max ? Math.sqrt(Math.max(this.m2out, 0) / (n - 1)) : 0;
   }
 }
 
 /**
- * The core's count-window algorithm in JS: blockwise suffix minima/maxima (van Herk / Gil-Werman)
- * instead of deques, same sums. Shows how much of the gain is the algorithm, not WebAssembly.
+ * The core's count-window algorithm in JS: min and max from the blocks' suffix minima and maxima
+ * (van Herk / Gil-Werman) instead of deques, the same sums. Shows how much of the gain is the
+ * algorithm, not WebAssembly.
  */
 class JsBlockWindow extends JsWindow {
   constructor(limit) {
     super(limit, true);
     this.sufMin = new Float64Array(limit).fill(Infinity);
     this.sufMax = new Float64Array(limit).fill(-Infinity);
-    this.blockPos = 0;
     this.blockMin = Infinity;
     this.blockMax = -Infinity;
   }
 
   add(x) {
     const mask = this.mask;
-    const vals = this.vals;
-    const n = (this.tail - this.head) >>> 0;
-    const full = n === this.limit;
-    let old = 0;
-    if (full) {
-      old = vals[this.head & mask];
-      this.head = (this.head + 1) >>> 0;
-    }
-    vals[this.tail & mask] = x;
+    if ((this.tail - this.head) >>> 0 === this.limit) this.head = (this.head + 1) >>> 0;
+    this.vals[this.tail & mask] = x;
     this.tail = (this.tail + 1) >>> 0;
     this.blockMin = Math.min(this.blockMin, x);
     this.blockMax = Math.max(this.blockMax, x);
-    if (++this.blockPos === this.limit) {
+    this.blockStep(x);
+    if (this.blockPos === 0) {
       let lo = Infinity;
       let hi = -Infinity;
       const first = (this.tail - this.limit) >>> 0;
       for (let j = this.limit - 1; j >= 0; j--) {
-        const v = vals[(first + j) & mask];
+        const v = this.vals[(first + j) & mask];
         lo = Math.min(lo, v);
         hi = Math.max(hi, v);
         this.sufMin[j] = lo;
         this.sufMax[j] = hi;
       }
-      this.blockPos = 0;
       this.blockMin = Infinity;
       this.blockMax = -Infinity;
     }
-    this.sumsCareful(x, old, n, full);
     if (this.fresh) {
       this.ew = x;
       this.fresh = false;
@@ -222,10 +234,10 @@ class JsBlockWindow extends JsWindow {
   }
 
   get min() {
-    return this.count ? Math.min(this.sufMin[this.blockPos], this.blockMin) : 0;
+    return this.count ? (this.hasBlock ? Math.min(this.sufMin[this.blockPos], this.blockMin) : this.blockMin) : 0;
   }
   get max() {
-    return this.count ? Math.max(this.sufMax[this.blockPos], this.blockMax) : 0;
+    return this.count ? (this.hasBlock ? Math.max(this.sufMax[this.blockPos], this.blockMax) : this.blockMax) : 0;
   }
 }
 

@@ -500,6 +500,38 @@ describe("RollingStats: handles and errors", () => {
     }
   });
 
+  it("checks samples and the window on add() when reads follow every add (direct calls)", () => {
+    const stats = core.createRollingStats({ window: 4 });
+    // Read after each add: add() switches to one core call per sample.
+    for (const v of [1, 2, 3, 4, 5]) {
+      stats.add(v);
+      expect(stats.max).toBe(v);
+    }
+    for (const v of [NaN, Infinity, "6" as never]) expectArgumentError(() => stats.add(v));
+    expect(stats.snapshot()).toMatchObject({ count: 4, sum: 14, min: 2, max: 5 });
+    stats.dispose();
+    expect(() => stats.add(6)).toThrowError(expect.objectContaining({ code: "TAGWIRE_ERR_NOT_FOUND" }));
+    expect(() => stats.max).toThrowError(expect.objectContaining({ code: "TAGWIRE_ERR_NOT_FOUND" }));
+  });
+
+  it("min and max order -0 below +0, as Math.min and Math.max do", () => {
+    // Across block boundaries (window 3) and within one block, one add per read and in batches.
+    const stats = core.createRollingStats({ window: 3 });
+    const batch = core.createRollingStats({ window: 3 });
+    const values = [0, -0, 0, 0, -0, -0, 0, 1, -0, 0, -1, 0];
+    const seen: number[] = [];
+    for (const v of values) {
+      stats.add(v);
+      batch.addMany([v]);
+      seen.push(v);
+      const win = seen.slice(-3);
+      const where = `after ${seen.length} samples`;
+      expect(Object.is(stats.min, Math.min(...win)), where).toBe(true);
+      expect(Object.is(stats.max, Math.max(...win)), where).toBe(true);
+      expect(batch.snapshot(), where).toEqual(stats.snapshot());
+    }
+  });
+
   it("rejects non-finite timestamps in time windows", () => {
     const stats = core.createRollingStats({ windowMs: 1000 });
     stats.add(1, 0);

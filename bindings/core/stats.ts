@@ -8,9 +8,10 @@
 //   still surface at the add() that caused them, and both ways give the same bits.
 // - The core publishes each window's statistics as f64 in linear memory (STATS_RESULT in
 //   assembly/layout.json) at the end of every call that changes the window, so the getters and
-//   snapshot() read memory, not a call. The cached
-//   view is re-fetched only when memory has grown: growing detaches the old buffer, which leaves
-//   the old view with length 0, a much cheaper test than reading `memory.buffer`.
+//   snapshot() read memory, not a call. A getter's common case is one view, valid only while a
+//   read needs no work (`ready`: nothing staged, window alive); otherwise it is a zero-length
+//   array and the read takes the slow path. Growing memory detaches the old buffer, which leaves
+//   a cached view with length 0 too, so the same test catches it.
 import type { CoreExports, CoreInstance } from "./instance.js";
 import { TagwireError } from "./errors.js";
 import {
@@ -49,6 +50,9 @@ export interface RollingStatsSnapshot {
   stddev: number;
   ewma: number;
 }
+
+/** `ready` while a read has work to do first (staged samples, disposed window). */
+const NOT_READY = new Float64Array(0);
 
 /** Largest `window` (samples); the core's MAX_LIMIT. */
 const MAX_WINDOW = 2 ** 24;
@@ -106,6 +110,8 @@ export class RollingWindow {
   /** Index of the published statistics in an f64 view of memory. */
   private readonly base: number;
   private view: Float64Array;
+  /** `view` while reading needs no work first, else NOT_READY (see the header). */
+  private ready: Float64Array = NOT_READY;
   /** Samples added but not yet in the core, and their times (time windows). */
   private pending = 0;
   /**
@@ -153,7 +159,7 @@ export class RollingWindow {
     if (h < 0) instance.ok(-h, "createRollingStats");
     this.handle = h;
     this.base = this.ex.statsResultPtr(h) / 8;
-    this.view = instance.f64;
+    this.view = this.ready = instance.f64;
   }
 
   /** The handle, after checking the window and its core are alive. */
@@ -170,8 +176,8 @@ export class RollingWindow {
   }
 
   /**
-   * The published statistics, after handing staged samples to the core. This runs on every read,
-   * so the common case (nothing staged, window and core alive) is two field tests.
+   * The published statistics, after handing staged samples to the core: the slow path of a read
+   * (the getters test `ready` first).
    */
   private stats(): Float64Array {
     this.unread = false;
@@ -183,7 +189,15 @@ export class RollingWindow {
     } else if (this.handle === 0 || this.instance.dead !== undefined) this.live();
     let v = this.view;
     if (v.length === 0) v = this.view = this.instance.f64;
+    this.ready = v;
     return v;
+  }
+
+  /** The published statistics: one length test in the common case, else stats(). */
+  private published(): Float64Array {
+    this.unread = false;
+    const v = this.ready;
+    return v.length === 0 || this.instance.dead !== undefined ? this.stats() : v;
   }
 
   /** Hands the staged samples to the core (values and times were checked by add()). */
@@ -212,6 +226,19 @@ export class RollingWindow {
    * is the same either way, to the bit.
    */
   add(value: number, timestampMs?: number): void {
+    // The common case of a reader that reads after every add, on a count window: one crossing.
+    // (`direct` is never set on a disposed window; x - x is 0 for finite numbers only.)
+    if (this.direct && !this.unread && this.stageTimes === undefined && typeof value === "number" && value - value === 0) {
+      if (this.instance.dead !== undefined) this.instance.check();
+      this.unread = true;
+      const status = this.addOne(this.handle, value, 0);
+      if (status !== 0) this.instance.ok(status, "add");
+      return;
+    }
+    this.addSlow(value, timestampMs);
+  }
+
+  private addSlow(value: number, timestampMs: number | undefined): void {
     if (this.handle === 0 || this.instance.dead !== undefined) this.live();
     // x - x is 0 for finite numbers and NaN for NaN and +-Infinity.
     if (typeof value !== "number" || value - value !== 0) {
@@ -240,6 +267,7 @@ export class RollingWindow {
     if (times) times[at] = t;
     this.stage[at] = value;
     this.pending = at + 1;
+    this.ready = NOT_READY;
     if (at + 1 === STAGE) this.flush();
   }
 
@@ -292,6 +320,8 @@ export class RollingWindow {
     const h = this.handle;
     this.handle = 0;
     this.pending = 0;
+    this.direct = false;
+    this.ready = NOT_READY;
     if (!this.instance.dead) this.instance.ok(this.ex.statsDispose(h), "dispose");
   }
 
@@ -300,30 +330,30 @@ export class RollingWindow {
   }
 
   get count(): number {
-    return this.stats()[this.base + COUNT]!;
+    return this.published()[this.base + COUNT]!;
   }
   get sum(): number {
-    return this.stats()[this.base + SUM]!;
+    return this.published()[this.base + SUM]!;
   }
   get mean(): number {
-    return this.stats()[this.base + MEAN]!;
+    return this.published()[this.base + MEAN]!;
   }
   get min(): number {
-    return this.stats()[this.base + MIN]!;
+    return this.published()[this.base + MIN]!;
   }
   get max(): number {
-    return this.stats()[this.base + MAX]!;
+    return this.published()[this.base + MAX]!;
   }
   /** Sample standard deviation (n - 1); 0 below two samples. */
   get stddev(): number {
-    return stddevOf(this.stats(), this.base);
+    return stddevOf(this.published(), this.base);
   }
   get ewma(): number {
-    return this.stats()[this.base + EWMA]!;
+    return this.published()[this.base + EWMA]!;
   }
 
   snapshot(): RollingStatsSnapshot {
-    const v = this.stats();
+    const v = this.published();
     const b = this.base;
     return {
       count: v[b + COUNT]!,
