@@ -200,6 +200,14 @@ export function mapFind(m: usize, h: u32, p: usize, n: u32): usize {
   }
 }
 
+/** The first word of the cell where a lookup of (h, n) starts, read only to bring its cache line
+ *  in early (the pipeline's warm pass); 0 for an empty map. */
+export function mapTouch(m: usize, h: u32, n: u32): u32 {
+  const cap = load<u32>(m, 8);
+  if (cap == 0) return 0;
+  return load<u32>(<usize>load<u32>(m, 16) + <usize>home(hashWord(h, n), cap) * ENTRY);
+}
+
 /** Moves the live entries, in order, into a fresh table with room for `need` more. */
 function mapRebuild(m: usize, need: u32): void {
   const count = load<u32>(m);
