@@ -22,8 +22,8 @@
 //      memory owned on either side): it is written at once and its old 16 bytes go to an undo
 //      log, which an error replays backwards.
 //   2. commit: only when the plan succeeded; touches only what changed.
-// So merging 3 keys into a 50-key aggregate hashes 3 keys and touches 3 entries, and a re-sent
-// state whose keys come in stored order is matched entry by entry without a table lookup.
+// So merging 3 keys into a 50-key aggregate hashes 3 keys and touches 3 entries (one cache line
+// each: see the map layout in tree.ts).
 //
 // Marks: every map entry visited by a plan is stamped with that plan's epoch. A second stamp in
 // the same plan means a duplicate key (rejected as ERR_MSGPACK: msgpack allows it, JSON does not
@@ -42,9 +42,9 @@ import {
   mapBegin, mapEnd, writeNil, writeRaw, writeStr, writeU8,
 } from "./msgpack";
 import {
-  BUILD_DROP_NULLS, ENTRY, E_MARK, E_VAL, INLINE_KEY, SLOT, T_ARR, T_FALSE, T_FLOAT, T_INT, T_MAP, T_NULL, T_STR, T_TRUE,
-  buildValue, bytesEqual, encodeValue, entryKey, keyEqual, freeValue, hashBytes, mapCount, mapDelete, mapFind, mapInsert,
-  mapTable, mapUsed, scalarEquals, setNull, slotAux, slotPtr, slotTag, strBytes,
+  BUILD_DROP_NULLS, E_MARK, E_VAL, SLOT, T_ARR, T_FALSE, T_FLOAT, T_INT, T_MAP, T_NULL, T_STR, T_TRUE,
+  buildValue, bytesEqual, encodeValue, entryKey, entryKeyLen, freeValue, hashBytes, mapAt, mapCount, mapDelete, mapFind,
+  mapInsert, mapUsed, scalarEquals, setNull, slotAux, slotPtr, slotTag, strBytes,
 } from "./tree";
 
 // apply flags (also the `flags` of storeApplyInto): bit 0 do_delete, bit 1 replace (layout.json).
@@ -538,11 +538,6 @@ function planMap(m: usize, n: u32, depth: i32, gen: bool, top: bool): u32 {
   let seen: u32 = 0;
   const scope = ++dupScope;
   const dd = doDel;
-  // Incoming keys usually come in the order the map holds them (the same producer serialises the
-  // same shape), so try the next entry in insertion order before hashing.
-  const table = mapTable(m);
-  const used = mapUsed(m);
-  let next: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
     const ks = rp;
     let kp: usize;
@@ -560,26 +555,9 @@ function planMap(m: usize, n: u32, depth: i32, gen: bool, top: bool): u32 {
       if (rstatus) return 0;
       kn = keyLen;
     }
-    let h: u32 = 0;
-    let e: usize = 0;
-    while (next < used && load<u32>(table + <usize>next * ENTRY) == 0) next++;
-    if (next < used) {
-      const c = table + <usize>next * ENTRY;
-      // A key of more than INLINE_KEY bytes lives in a block of its own (a cache miss on a large
-      // store, wasted when the key differs): compare hashes first; shorter keys sit in the entry.
-      if (load<u32>(c, 4) == kn) {
-        if (kn > INLINE_KEY) h = hashBytes(kp, kn);
-        if ((kn <= INLINE_KEY || load<u32>(c) == h) && keyEqual(entryKey(c), kp, <usize>kn)) {
-          e = c;
-          next++;
-        }
-      }
-    }
-    if (!e) {
-      if (!h) h = hashBytes(kp, kn);
-      e = mapFind(m, h, kp, kn);
-      if (e) next = <u32>((e - table) / ENTRY) + 1;
-    }
+    // One hash and one probe: the entry holds hash, key and value in one cache line.
+    const h = hashBytes(kp, kn);
+    const e = mapFind(m, h, kp, kn);
     if (e) {
       if (load<u32>(e, E_MARK) == epoch) {
         readerFail(ERR_MSGPACK);
@@ -710,11 +688,12 @@ function planMap(m: usize, n: u32, depth: i32, gen: bool, top: bool): u32 {
 
   if (gen && seen < mapCount(m)) {
     // keys the new state no longer has: removed; listed as null only with do_delete
+    const used = mapUsed(m);
     for (let j: u32 = 0; j < used; j++) {
-      const e = table + <usize>j * ENTRY;
-      if (load<u32>(e) == 0 || load<u32>(e, E_MARK) == epoch) continue;
+      const e = mapAt(m, j);
+      if (e == 0 || load<u32>(e, E_MARK) == epoch) continue;
       if (dd) {
-        writeStr(entryKey(e), load<u32>(e, 4));
+        writeStr(entryKey(e), entryKeyLen(e));
         writeNil();
         w++;
       }

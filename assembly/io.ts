@@ -50,16 +50,19 @@ export function ioOutLen(): i32 {
   outLen = pos;
 }
 
-/** Makes room for `extra` more bytes; returns the address to write them at. */
-export function outEnsure(extra: i32): usize {
+/** Makes room for `extra` more bytes; returns the address to write them at. Inlined: the hot
+ *  writers (the merge plan's effective diff) call it per key, and it rarely grows. */
+@inline export function outEnsure(extra: i32): usize {
   const need = outLen + extra;
-  if (need > outCap) {
-    let cap = outCap;
-    while (cap < need) cap <<= 1;
-    outPtr = heap.realloc(outPtr, <usize>cap);
-    outCap = cap;
-  }
+  if (need > outCap) outGrow(need);
   return outPtr + <usize>outLen;
+}
+
+function outGrow(need: i32): void {
+  let cap = outCap;
+  while (cap < need) cap <<= 1;
+  outPtr = heap.realloc(outPtr, <usize>cap);
+  outCap = cap;
 }
 
 @inline export function outAdvance(n: i32): void {

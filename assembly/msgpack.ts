@@ -356,7 +356,7 @@ export function writeArrayHeader(n: u32): void {
 }
 
 /** Copies raw bytes (an already valid msgpack value) to the output. */
-export function writeRaw(src: usize, n: usize): void {
+@inline export function writeRaw(src: usize, n: usize): void {
   copyBytes(outEnsure(<i32>n), src, n);
   outAdvance(<i32>n);
 }

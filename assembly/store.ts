@@ -199,6 +199,19 @@ export function storeOpenAt(h: i32, p: usize, n: i32): i32 {
   return slot;
 }
 
+/** Address of the records of store `h` (channel slot i at + i * 48), or 0; valid until the next
+ *  open. For read-only warm-up loads (the pipeline), through storeRootMap. */
+export function storeRecords(h: i32): usize {
+  const s = storeBlock(h);
+  return s ? <usize>load<u32>(s, 8) : 0;
+}
+
+/** The map node at the root of live channel `slot` in the records at `base`, or 0. */
+@inline export function storeRootMap(base: usize, slot: i32): usize {
+  const c = base + <usize>slot * CHAN;
+  return load<u8>(c) == T_MAP ? <usize>load<u32>(c, 8) : 0;
+}
+
 /** storeOpenAt with the name (nameLen bytes) in the input region. */
 export function storeOpen(h: i32, nameLen: i32): i32 {
   return storeOpenAt(h, ioInPtr(), nameLen);

@@ -15,19 +15,23 @@
 //
 // Map node, 24 bytes, at a stable address (the parent slot points at it; growth moves only the
 // table):
-//   +0 count u32 (live entries)  +4 used u32 (entries written, live + deleted)  +8 cap u32
-//   +12 mask u32 (index size - 1)  +16 table ptr
-// Table: `cap` entries of 32 bytes in insertion order, then `mask + 1` u32 index cells holding
-// entry number + 1 (0 = empty). Deleting an entry zeroes its hash; its index cell keeps pointing
-// at it and acts as a tombstone until the next rebuild. Insertion order is kept, like JSON
-// objects in JS and dicts in Python.
-// Entry, 40 bytes:
-//   +0 hash u32 (0 = deleted)  +4 key length u32
-//   +8 key: its bytes when it has at most 8 (most telemetry keys), else ptr (block of key bytes).
-//      Inline keys spare a lookup the dependent load of a block elsewhere in memory, which on a
-//      store of thousands of aggregates is a cache miss per key.
-//   +16 mark u32 (epoch of the last plan that visited it; see doc.ts)  +20 unused
-//   +24 value slot
+//   +0 count u32 (live entries)  +4 used u32 (order cells written: live + deleted)  +8 cap u32
+//   (entry cells)  +12 maxUsed u32 (used may not pass it: 3/4 of cap)  +16 table (32-aligned)
+//   +20 the table's allocation
+// Table: `cap` entry cells of 32 bytes, open addressing with linear probing, then `maxUsed` u32
+// order cells holding the cell numbers in insertion order (JSON objects in JS and dicts in Python
+// keep it). A lookup lands on the entry itself: hash, key and value share one 32-byte cell (the
+// table is 32-aligned, so one cache line), instead of an index cell and then an entry elsewhere;
+// on a store of thousands of aggregates each of those loads is a cache miss. Deleting an entry
+// leaves a tombstone (hash word 0, value tag T_NULL; an empty cell is all zeros) that stays until
+// the next rebuild, and is never reused before it, so a cell appears once in the order cells.
+// Entry cell, 32 bytes:
+//   +0 hash word u32: low 24 bits of the key's hash (never 0) | min(key length, 255) << 24;
+//      0 = empty or deleted
+//   +4 mark u32 (epoch of the last plan that visited it; see doc.ts)
+//   +8 key: its bytes, zero-padded, when it has at most 8 (most telemetry keys), else a pointer
+//      to a block [u32 length][bytes]
+//   +16 value slot
 import {
   K_ARR, K_FALSE, K_FLOAT, K_INT, K_MAP, K_NIL, K_STR, K_TRUE, K_UINT,
   hFloat, hInt, hLen, readHeader, rp, readerSeek,
@@ -45,17 +49,29 @@ export const T_ARR: u8 = 8;
 export const T_MAP: u8 = 9;
 
 export const SLOT: usize = 16;
-export const ENTRY: usize = 40;
+export const ENTRY: usize = 32;
 /** Offsets in an entry: the plan mark and the value slot. */
-export const E_MARK: usize = 16;
-export const E_VAL: usize = 24;
+export const E_MARK: usize = 4;
+export const E_VAL: usize = 16;
 const INLINE_STR: u32 = 8;
 /** Keys of up to this many bytes are stored in their entry. */
 export const INLINE_KEY: u32 = 8;
 
+/** The hash word an entry holds for a key of `n` bytes with hash `h`: never 0. */
+@inline export function hashWord(h: u32, n: u32): u32 {
+  const low = h & 0xffffff;
+  return (low == 0 ? 1 : low) | ((n < 255 ? n : 255) << 24);
+}
+
+/** Byte length of an entry's key. */
+@inline export function entryKeyLen(e: usize): u32 {
+  const n = load<u32>(e) >> 24;
+  return n <= INLINE_KEY ? n : load<u32>(<usize>load<u32>(e, 8));
+}
+
 /** Address of an entry's key bytes. */
 @inline export function entryKey(e: usize): usize {
-  return load<u32>(e, 4) <= INLINE_KEY ? e + 8 : <usize>load<u32>(e, 8);
+  return load<u32>(e) >> 24 <= INLINE_KEY ? e + 8 : <usize>load<u32>(e, 8) + 4;
 }
 
 @inline export function slotTag(s: usize): u8 {
@@ -142,98 +158,137 @@ export function mapNew(): usize {
 @inline export function mapCount(m: usize): u32 {
   return load<u32>(m);
 }
+/** Number of order cells written (live and deleted entries): the bound for mapAt. */
 @inline export function mapUsed(m: usize): u32 {
   return load<u32>(m, 4);
 }
-@inline export function mapTable(m: usize): usize {
-  return <usize>load<u32>(m, 16);
+/** The j-th entry in insertion order (j < mapUsed), or 0 when it was deleted. */
+@inline export function mapAt(m: usize, j: u32): usize {
+  const table = <usize>load<u32>(m, 16);
+  const e = table + <usize>load<u32>(table + <usize>load<u32>(m, 8) * ENTRY + (<usize>j << 2)) * ENTRY;
+  return load<u32>(e) ? e : 0;
+}
+
+/** First probe position of hash word hw in a table of `cap` cells (multiply-shift: any cap). */
+@inline function home(hw: u32, cap: u32): u32 {
+  return <u32>((<u64>(hw & 0xffffff) * <u64>cap) >> 24);
+}
+
+/** Whether entry e (whose hash word matched) holds key (p, n). */
+@inline function entryHasKey(e: usize, p: usize, n: u32): bool {
+  if (n <= INLINE_KEY) return keyEqual(e + 8, p, <usize>n);
+  const k = <usize>load<u32>(e, 8);
+  return load<u32>(k) == n && keyEqual(k + 4, p, <usize>n);
 }
 
 /** The entry for key (p, n) with hash h, or 0. */
 export function mapFind(m: usize, h: u32, p: usize, n: u32): usize {
+  const cap = load<u32>(m, 8);
+  if (cap == 0) return 0;
   const table = <usize>load<u32>(m, 16);
-  if (table == 0) return 0;
-  const cap = <usize>load<u32>(m, 8);
-  const mask = load<u32>(m, 12);
-  const index = table + cap * ENTRY;
-  let i = h & mask;
+  const hw = hashWord(h, n);
+  let i = home(hw, cap);
   while (true) {
-    const cell = load<u32>(index + (<usize>i << 2));
-    if (cell == 0) return 0;
-    const e = table + <usize>(cell - 1) * ENTRY;
-    if (load<u32>(e) == h && load<u32>(e, 4) == n && keyEqual(n <= INLINE_KEY ? e + 8 : <usize>load<u32>(e, 8), p, <usize>n)) return e;
-    i = (i + 1) & mask;
+    const e = table + <usize>i * ENTRY;
+    const w = load<u32>(e);
+    if (w == hw) {
+      if (entryHasKey(e, p, n)) return e;
+    } else if (w == 0 && load<u8>(e, E_VAL) == 0) {
+      return 0; // an empty cell ends the probe; a tombstone (tag T_NULL) does not
+    }
+    if (++i == cap) i = 0;
   }
 }
 
-/** Moves the live entries into a fresh table with room for at least one more. */
-function mapRebuild(m: usize): void {
+/** The first word of the cell where a lookup of (h, n) starts, read only to bring its cache line
+ *  in early (the pipeline's warm pass); 0 for an empty map. */
+export function mapTouch(m: usize, h: u32, n: u32): u32 {
+  const cap = load<u32>(m, 8);
+  if (cap == 0) return 0;
+  return load<u32>(<usize>load<u32>(m, 16) + <usize>home(hashWord(h, n), cap) * ENTRY);
+}
+
+/** Moves the live entries, in order, into a fresh table with room for `need` more. */
+function mapRebuild(m: usize, need: u32): void {
   const count = load<u32>(m);
   const oldCap = load<u32>(m, 8);
   const oldTable = <usize>load<u32>(m, 16);
-  let cap: u32 = oldCap == 0 ? 4 : oldCap;
-  while (cap < (count + 1) * 2 && cap < count + 8) cap <<= 1;
-  if (count + 1 > cap) cap <<= 1;
-  const isize = cap << 1;
-  const table = heap.alloc(<usize>cap * ENTRY + (<usize>isize << 2));
-  const index = table + <usize>cap * ENTRY;
-  memory.fill(index, 0, <usize>isize << 2);
-  const mask = isize - 1;
+  const oldRaw = <usize>load<u32>(m, 20);
+  const live = count + need;
+  // At most half full after a rebuild and at most 3/4 before the next, so probes stay short.
+  let cap: u32 = (live * 2 + 3) & ~3;
+  if (cap < 8) cap = 8;
+  const maxUsed = (cap >> 2) * 3;
+  const bytes = <usize>cap * ENTRY + (<usize>maxUsed << 2);
+  const raw = heap.alloc(bytes + 32);
+  const table = (raw + 31) & ~(<usize>31);
+  memory.fill(table, 0, <usize>cap * ENTRY);
+  const order = table + <usize>cap * ENTRY;
   let n: u32 = 0;
   if (oldTable) {
     const used = load<u32>(m, 4);
+    const oldOrder = oldTable + <usize>oldCap * ENTRY;
     for (let j: u32 = 0; j < used; j++) {
-      const src = oldTable + <usize>j * ENTRY;
-      const h = load<u32>(src);
-      if (h == 0) continue;
-      const dst = table + <usize>n * ENTRY;
-      copyBytes(dst, src, ENTRY);
-      let i = h & mask;
-      while (load<u32>(index + (<usize>i << 2)) != 0) i = (i + 1) & mask;
-      store<u32>(index + (<usize>i << 2), n + 1);
+      const src = oldTable + <usize>load<u32>(oldOrder + (<usize>j << 2)) * ENTRY;
+      const hw = load<u32>(src);
+      if (hw == 0) continue;
+      let i = home(hw, cap);
+      while (load<u32>(table + <usize>i * ENTRY) != 0) if (++i == cap) i = 0;
+      copyBytes(table + <usize>i * ENTRY, src, ENTRY);
+      store<u32>(order + (<usize>n << 2), i);
       n++;
     }
-    heap.free(oldTable);
+    heap.free(oldRaw);
   }
   store<u32>(m, n, 4);
   store<u32>(m, cap, 8);
-  store<u32>(m, mask, 12);
+  store<u32>(m, maxUsed, 12);
   store<u32>(m, <u32>table, 16);
+  store<u32>(m, <u32>raw, 20);
+}
+
+/** Makes room for `n` more keys at once (a map about to be built from `n` pairs). */
+export function mapReserve(m: usize, n: u32): void {
+  if (load<u32>(m, 4) + n > load<u32>(m, 12)) mapRebuild(m, n);
 }
 
 /** Appends a new entry (the key must not be present); copies the key bytes. Returns the entry,
  *  whose value slot is left for the caller to fill. */
 export function mapInsert(m: usize, h: u32, p: usize, n: u32): usize {
-  if (load<u32>(m, 4) >= load<u32>(m, 8)) mapRebuild(m);
+  if (load<u32>(m, 4) >= load<u32>(m, 12)) mapRebuild(m, 1);
+  const cap = load<u32>(m, 8);
   const table = <usize>load<u32>(m, 16);
-  const cap = <usize>load<u32>(m, 8);
-  const mask = load<u32>(m, 12);
-  const index = table + cap * ENTRY;
-  const j = load<u32>(m, 4);
-  const e = table + <usize>j * ENTRY;
-  store<u32>(e, h);
-  store<u32>(e, n, 4);
+  const hw = hashWord(h, n);
+  // Tombstones are not reused: each cell appears at most once in the order cells.
+  let i = home(hw, cap);
+  while (true) {
+    const c = table + <usize>i * ENTRY;
+    if (load<u32>(c) == 0 && load<u8>(c, E_VAL) == 0) break;
+    if (++i == cap) i = 0;
+  }
+  const e = table + <usize>i * ENTRY;
+  store<u32>(e, hw);
+  store<u32>(e, 0, E_MARK);
   store<u64>(e, 0, 8);
   if (n <= INLINE_KEY) {
     copyBytes(e + 8, p, <usize>n);
   } else {
-    const key = heap.alloc(<usize>n);
-    copyBytes(key, p, <usize>n);
+    const key = heap.alloc(4 + <usize>n);
+    store<u32>(key, n);
+    copyBytes(key + 4, p, <usize>n);
     store<u32>(e, <u32>key, 8);
   }
-  store<u64>(e, 0, E_MARK);
-  let i = h & mask;
-  while (load<u32>(index + (<usize>i << 2)) != 0) i = (i + 1) & mask;
-  store<u32>(index + (<usize>i << 2), j + 1);
+  const j = load<u32>(m, 4);
+  store<u32>(table + <usize>cap * ENTRY + (<usize>j << 2), i);
   store<u32>(m, j + 1, 4);
   store<u32>(m, load<u32>(m) + 1);
   return e;
 }
 
-/** Removes an entry: frees its key and value and leaves a tombstone. */
+/** Removes an entry: frees its key and value and leaves a tombstone (hash word 0, value null). */
 export function mapDelete(m: usize, e: usize): void {
   freeValue(e + E_VAL);
-  if (load<u32>(e, 4) > INLINE_KEY) heap.free(<usize>load<u32>(e, 8));
+  if (load<u32>(e) >> 24 > INLINE_KEY) heap.free(<usize>load<u32>(e, 8));
   store<u32>(e, 0);
   store<u64>(e, 0, 8);
   store<u32>(m, load<u32>(m) - 1);
@@ -242,14 +297,15 @@ export function mapDelete(m: usize, e: usize): void {
 export function mapFree(m: usize): void {
   const table = <usize>load<u32>(m, 16);
   if (table) {
-    const used = load<u32>(m, 4);
-    for (let j: u32 = 0; j < used; j++) {
-      const e = table + <usize>j * ENTRY;
-      if (load<u32>(e) == 0) continue;
+    const cap = load<u32>(m, 8);
+    for (let i: u32 = 0; i < cap; i++) {
+      const e = table + <usize>i * ENTRY;
+      const hw = load<u32>(e);
+      if (hw == 0) continue;
       freeValue(e + E_VAL);
-      if (load<u32>(e, 4) > INLINE_KEY) heap.free(<usize>load<u32>(e, 8));
+      if (hw >> 24 > INLINE_KEY) heap.free(<usize>load<u32>(e, 8));
     }
-    heap.free(table);
+    heap.free(<usize>load<u32>(m, 20));
   }
   heap.free(m);
 }
@@ -328,6 +384,7 @@ export function buildValue(s: usize, flags: i32): void {
 /** Builds a map of `n` pairs at rp (header consumed). Duplicate keys were rejected earlier. */
 export function buildMap(n: u32, flags: i32): usize {
   const m = mapNew();
+  if (n) mapReserve(m, n);
   for (let i: u32 = 0; i < n; i++) {
     readHeader(); // key: a string (validated)
     const kp = rp;
@@ -371,13 +428,12 @@ export function encodeValue(s: usize): void {
 
 export function encodeMap(m: usize): void {
   const hdr = mapBegin();
-  const table = <usize>load<u32>(m, 16);
   const used = load<u32>(m, 4);
   let n: u32 = 0;
   for (let j: u32 = 0; j < used; j++) {
-    const e = table + <usize>j * ENTRY;
-    if (load<u32>(e) == 0) continue;
-    writeStr(entryKey(e), load<u32>(e, 4));
+    const e = mapAt(m, j);
+    if (e == 0) continue;
+    writeStr(entryKey(e), entryKeyLen(e));
     encodeValue(e + E_VAL);
     n++;
   }
@@ -393,10 +449,10 @@ export function clearMarks(s: usize): void {
     for (let i: u32 = 0; i < n; i++) clearMarks(p + <usize>i * SLOT);
   } else if (tag == T_MAP) {
     const m = <usize>load<u32>(s, 8);
-    const table = <usize>load<u32>(m, 16);
     const used = load<u32>(m, 4);
     for (let j: u32 = 0; j < used; j++) {
-      const e = table + <usize>j * ENTRY;
+      const e = mapAt(m, j);
+      if (e == 0) continue;
       store<u32>(e, 0, E_MARK);
       clearMarks(e + E_VAL);
     }

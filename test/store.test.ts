@@ -285,6 +285,67 @@ describe("memory stays flat", () => {
   }, 60_000);
 });
 
+describe("map layout (open addressing, order cells, tombstones)", () => {
+  it("keeps keys of every length, insertion order and flat memory through delete and re-insert churn", () => {
+    const rand = seededRandom("store map-churn");
+    const int = (n: number) => Math.floor(rand() * n);
+    // Key lengths around the layout's edges: empty, inline (<= 8 bytes), out of line, and the
+    // 255-byte boundary of the length kept in the hash word; UTF-8 too. None looks like an array
+    // index, so a JS object keeps their insertion order as the Map model does.
+    const special = ["", "a", "abcdefgh", "abcdefghi", "é".repeat(4), "x".repeat(40), "y".repeat(254), "z".repeat(255), "w".repeat(300)];
+    const pool = [...special, ...Array.from({ length: 200 }, (_, i) => `k${i}_${"q".repeat(i % 12)}`)];
+    const c = store.open("layout/churn");
+    const model = new Map<string, number>();
+    const mem = core.instance.exports.memory;
+    let settled = 0;
+    for (let step = 0; step < 3000; step++) {
+      const diff: Record<string, Json> = {};
+      const n = 1 + int(12);
+      for (let i = 0; i < n; i++) {
+        const k = pool[int(pool.length)]!;
+        diff[k] = rand() < 0.35 ? null : step * 100 + i;
+      }
+      store.apply(c, pack(diff));
+      for (const [k, v] of Object.entries(diff)) {
+        if (v === null) model.delete(k);
+        else if (model.has(k)) model.set(k, v as number);
+        else model.set(k, v as number);
+      }
+      if (step % 50 === 0 || step === 2999) {
+        const got = store.getValue(c) as Record<string, Json>;
+        expect({ step, keys: Object.keys(got) }).toEqual({ step, keys: [...model.keys()] });
+        expect({ step, got }).toEqual({ step, got: Object.fromEntries(model) });
+      }
+      if (step === 1000) settled = mem.buffer.byteLength;
+    }
+    // Every key deleted and put back, over and over: tombstones are dropped by rebuilds.
+    for (let round = 0; round < 200; round++) {
+      store.apply(c, pack(Object.fromEntries(pool.map((k) => [k, null]))));
+      expect(store.getValue(c)).toEqual({});
+      store.apply(c, pack(Object.fromEntries(pool.map((k, i) => [k, round + i]))));
+    }
+    expect(Object.keys(store.getValue(c) as object)).toEqual(pool);
+    expect(mem.buffer.byteLength).toBe(settled);
+    // A replace updates surviving keys where they are (as before this layout), drops the rest and
+    // appends new ones.
+    const next: Record<string, Json> = Object.fromEntries(
+      [...pool]
+        .reverse()
+        .slice(0, 50)
+        .map((k, i) => [k, i]),
+    );
+    next["fresh key"] = 1;
+    store.apply(c, pack(next), { replace: true });
+    expect(Object.keys(store.getValue(c) as object)).toEqual([...pool.filter((k) => k in next), "fresh key"]);
+    // A duplicate key of every length is still refused, and the aggregate is left as it was.
+    for (const k of special) {
+      const dup = new Uint8Array([0x82, ...pack(k), 0x01, ...pack(k), 0x02]);
+      expect(() => store.apply(c, dup)).toThrow(expect.objectContaining({ code: "TAGWIRE_ERR_MSGPACK" }));
+    }
+    expect(store.getValue(c)).toEqual(next);
+  }, 60_000);
+});
+
 describe("epoch wrap-around", () => {
   it("clears stale marks so no valid frame looks like a duplicate key", () => {
     const ex = core.instance.exports;
