@@ -1,0 +1,91 @@
+// A LocalBus channel's aggregate as frozen JS values, one per version, built only when read.
+//
+// Every write's event carries the effective diff and the whole aggregate after it. Decoding the
+// diff from the core's msgpack and merging it into the previous version's JS value costs more
+// than the write itself, and a listener often reads neither (an app recognising its own write
+// keeps its cache from what it sent). So an event holds a PackedDiff (the core's bytes, decoded on
+// first read) and an AggregateNode: the previous version's node plus that diff, resolved on first
+// read by merging forward from the newest resolved node. A chain that nobody reads is cut every
+// MAX_UNREAD versions by reading the aggregate from the store instead, so it holds a bounded
+// number of diffs; the store's read is exact at any version, a merge of exact diffs equally so.
+import { unpackr } from "../core/doc.js";
+import { applyDiff, deepFreeze, freezeChanged } from "./json.js";
+import type { Json } from "./session.js";
+
+/** Unread versions a chain may hold before the next one is read from the store. */
+export const MAX_UNREAD = 64;
+
+const NO_BYTES = new Uint8Array(0);
+
+/** An effective diff as the core wrote it (a copy of its bytes), decoded and frozen on first read. */
+export class PackedDiff {
+  private bytes: Uint8Array;
+  private value: Json = null;
+  private decoded = false;
+
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+  }
+
+  get(): Json {
+    if (!this.decoded) {
+      this.value = deepFreeze(unpackr.unpack(this.bytes) as Json);
+      this.decoded = true;
+      this.bytes = NO_BYTES;
+    }
+    return this.value;
+  }
+}
+
+/** The aggregate at one version: a value, or the previous version's node and the diff between. */
+export class AggregateNode {
+  readonly version: number;
+  /** Unread versions behind this one, itself included (0 when resolved at creation). */
+  readonly unread: number;
+  private value: Json = null;
+  private resolved: boolean;
+  private prev: AggregateNode | undefined;
+  private diff: PackedDiff | undefined;
+
+  private constructor(version: number, unread: number, prev: AggregateNode | undefined, diff: PackedDiff | undefined) {
+    this.version = version;
+    this.unread = unread;
+    this.prev = prev;
+    this.diff = diff;
+    this.resolved = false;
+  }
+
+  /** A node whose (frozen) value is known. */
+  static of(version: number, value: Json): AggregateNode {
+    const node = new AggregateNode(version, 0, undefined, undefined);
+    node.value = value;
+    node.resolved = true;
+    return node;
+  }
+
+  /** The next version: this one's value with `diff` merged in, when read. */
+  next(version: number, diff: PackedDiff): AggregateNode {
+    return new AggregateNode(version, this.resolved ? 1 : this.unread + 1, this, diff);
+  }
+
+  get(): Json {
+    if (this.resolved) return this.value;
+    const chain: AggregateNode[] = [];
+    let n: AggregateNode = this;
+    while (!n.resolved) {
+      chain.push(n);
+      n = n.prev!;
+    }
+    let value = n.value;
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const c = chain[i]!;
+      const d = c.diff!.get();
+      value = freezeChanged(applyDiff(value, d), d);
+      c.value = value;
+      c.resolved = true;
+      c.prev = undefined;
+      c.diff = undefined;
+    }
+    return value;
+  }
+}
