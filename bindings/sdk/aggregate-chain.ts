@@ -10,7 +10,7 @@
 // number of diffs; the store's read is exact at any version, a merge of exact diffs equally so.
 import { unpackr } from "../core/doc.js";
 import { applyDiff, deepFreeze, freezeChanged } from "./json.js";
-import type { Json } from "./session.js";
+import type { Json, Message } from "./session.js";
 
 /** Unread versions a chain may hold before the next one is read from the store. */
 export const MAX_UNREAD = 64;
@@ -87,5 +87,70 @@ export class AggregateNode {
       c.diff = undefined;
     }
     return value;
+  }
+}
+
+/**
+ * An aggregate event of a LocalBus channel. `aggregate` and `diff` are getters on the class, not
+ * own fields: an object literal with accessors costs more to make than the decode it saves.
+ * Frozen; toJSON gives the plain event.
+ */
+export class LocalAggregateEvent {
+  readonly type = "aggregate" as const;
+  readonly agentId: string;
+  readonly channel: string;
+  readonly version: number;
+  readonly #node: AggregateNode;
+  readonly #diff: PackedDiff;
+
+  constructor(agentId: string, channel: string, version: number, node: AggregateNode, diff: PackedDiff) {
+    this.agentId = agentId;
+    this.channel = channel;
+    this.version = version;
+    this.#node = node;
+    this.#diff = diff;
+    Object.freeze(this);
+  }
+
+  /** The whole aggregate after this write. */
+  get aggregate(): Json {
+    return this.#node.get();
+  }
+
+  /** The effective diff: only what really changed. */
+  get diff(): Json {
+    return this.#diff.get();
+  }
+
+  toJSON(): { type: "aggregate"; agentId: string; channel: string; aggregate: Json; diff: Json; version: number } {
+    return {
+      type: this.type,
+      agentId: this.agentId,
+      channel: this.channel,
+      aggregate: this.aggregate,
+      diff: this.diff,
+      version: this.version,
+    };
+  }
+}
+
+/** A LocalBus publish result; `diff` is decoded when first read (see LocalAggregateEvent). */
+export class LocalPublishResult {
+  readonly version: number;
+  message?: Message;
+  readonly #diff: PackedDiff;
+
+  constructor(version: number, diff: PackedDiff) {
+    this.version = version;
+    this.#diff = diff;
+  }
+
+  /** The effective diff; `{}` when nothing changed. */
+  get diff(): Json {
+    return this.#diff.get();
+  }
+
+  toJSON(): { version: number; diff: Json; message?: Message } {
+    return this.message ? { version: this.version, diff: this.diff, message: this.message } : { version: this.version, diff: this.diff };
   }
 }

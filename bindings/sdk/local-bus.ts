@@ -14,7 +14,7 @@ import { TagwireError } from "../core/errors.js";
 import { Agent, type AgentOptions } from "./agent.js";
 import { defaultErrorHandler, report, type ErrorHandler } from "./errors.js";
 import { packValue } from "../core/doc.js";
-import { AggregateNode, MAX_UNREAD, PackedDiff } from "./aggregate-chain.js";
+import { AggregateNode, LocalAggregateEvent, LocalPublishResult, MAX_UNREAD, PackedDiff } from "./aggregate-chain.js";
 import { deepFreeze, toJson } from "./json.js";
 import { MAX_NAME_BYTES, assertAgentId, assertChannelName, assertChannelPattern, matchPattern } from "./names.js";
 import type { ChannelEvent, Json, Message, MessageQuery, PublishOptions, PublishResult, Session, Unsubscribe } from "./session.js";
@@ -143,18 +143,7 @@ export class LocalBus implements Session {
         // A replace stores the new value as given (nulls included), which its effective diff
         // cannot always say: read the store then.
         const node = this.nodeAt(state, result.version, options.replace || options.replaceKeys?.length ? undefined : diff);
-        const event: ChannelEvent = Object.freeze({
-          type: "aggregate" as const,
-          agentId,
-          channel,
-          get aggregate(): Json {
-            return node.get();
-          },
-          get diff(): Json {
-            return diff.get();
-          },
-          version: result.version,
-        });
+        const event: ChannelEvent = new LocalAggregateEvent(agentId, channel, result.version, node, diff);
         for (const sub of subs) this.enqueue(sub, event);
       }
       if (message) {
@@ -163,12 +152,7 @@ export class LocalBus implements Session {
       }
       this.drain();
     }
-    const out: PublishResult = {
-      version: result.version,
-      get diff(): Json {
-        return diff.get();
-      },
-    };
+    const out = new LocalPublishResult(result.version, diff);
     if (message) out.message = message;
     return out;
   }
