@@ -5,26 +5,32 @@
 // than the write itself, and a listener often reads neither (an app recognising its own write
 // keeps its cache from what it sent). So an event holds a PackedDiff (the core's bytes, decoded on
 // first read) and an AggregateNode: the previous version's node plus that diff, resolved on first
-// read by merging forward from the newest resolved node. A chain that nobody reads is cut every
-// MAX_UNREAD versions by reading the aggregate from the store instead, so it holds a bounded
-// number of diffs; the store's read is exact at any version, a merge of exact diffs equally so.
+// read by merging forward from the newest resolved node. A chain that nobody reads is cut after
+// MAX_UNREAD versions or MAX_UNREAD_BYTES of diffs by reading the aggregate from the store
+// instead, so it holds a bounded amount; the store's read is exact at any version, a merge of
+// exact diffs equally so. (Reading the store decodes the whole aggregate, so the bounds are set
+// to make that rare: once per 1,024 small writes.)
 import { unpackr } from "../core/doc.js";
 import { applyDiff, deepFreeze, freezeChanged } from "./json.js";
 import type { Json, Message } from "./session.js";
 
-/** Unread versions a chain may hold before the next one is read from the store. */
-export const MAX_UNREAD = 64;
+/** Unread versions, and bytes of their diffs, a chain may hold before the next is read from the store. */
+export const MAX_UNREAD = 1024;
+export const MAX_UNREAD_BYTES = 256 * 1024;
 
 const NO_BYTES = new Uint8Array(0);
 
 /** An effective diff as the core wrote it (a copy of its bytes), decoded and frozen on first read. */
 export class PackedDiff {
+  /** Size of the encoded diff. */
+  readonly size: number;
   private bytes: Uint8Array;
   private value: Json = null;
   private decoded = false;
 
   constructor(bytes: Uint8Array) {
     this.bytes = bytes;
+    this.size = bytes.length;
   }
 
   get(): Json {
@@ -40,16 +46,18 @@ export class PackedDiff {
 /** The aggregate at one version: a value, or the previous version's node and the diff between. */
 export class AggregateNode {
   readonly version: number;
-  /** Unread versions behind this one, itself included (0 when resolved at creation). */
+  /** Unread versions behind this one, itself included (0 when resolved at creation), and their diffs' bytes. */
   readonly unread: number;
+  readonly unreadBytes: number;
   private value: Json = null;
   private resolved: boolean;
   private prev: AggregateNode | undefined;
   private diff: PackedDiff | undefined;
 
-  private constructor(version: number, unread: number, prev: AggregateNode | undefined, diff: PackedDiff | undefined) {
+  private constructor(version: number, unread: number, unreadBytes: number, prev: AggregateNode | undefined, diff: PackedDiff | undefined) {
     this.version = version;
     this.unread = unread;
+    this.unreadBytes = unreadBytes;
     this.prev = prev;
     this.diff = diff;
     this.resolved = false;
@@ -57,15 +65,21 @@ export class AggregateNode {
 
   /** A node whose (frozen) value is known. */
   static of(version: number, value: Json): AggregateNode {
-    const node = new AggregateNode(version, 0, undefined, undefined);
+    const node = new AggregateNode(version, 0, 0, undefined, undefined);
     node.value = value;
     node.resolved = true;
     return node;
   }
 
   /** The next version: this one's value with `diff` merged in, when read. */
+  /** True when one more diff may be chained onto this node. */
+  get chainable(): boolean {
+    return this.resolved || (this.unread < MAX_UNREAD && this.unreadBytes < MAX_UNREAD_BYTES);
+  }
+
   next(version: number, diff: PackedDiff): AggregateNode {
-    return new AggregateNode(version, this.resolved ? 1 : this.unread + 1, this, diff);
+    const resolved = this.resolved;
+    return new AggregateNode(version, resolved ? 1 : this.unread + 1, (resolved ? 0 : this.unreadBytes) + diff.size, this, diff);
   }
 
   get(): Json {

@@ -14,7 +14,7 @@ import { TagwireError } from "../core/errors.js";
 import { Agent, type AgentOptions } from "./agent.js";
 import { defaultErrorHandler, report, type ErrorHandler } from "./errors.js";
 import { packValue } from "../core/doc.js";
-import { AggregateNode, LocalAggregateEvent, LocalPublishResult, MAX_UNREAD, PackedDiff } from "./aggregate-chain.js";
+import { AggregateNode, LocalAggregateEvent, LocalPublishResult, PackedDiff } from "./aggregate-chain.js";
 import { deepFreeze, toJson } from "./json.js";
 import { MAX_NAME_BYTES, assertAgentId, assertChannelName, assertChannelPattern, matchPattern } from "./names.js";
 import type { ChannelEvent, Json, Message, MessageQuery, PublishOptions, PublishResult, Session, Unsubscribe } from "./session.js";
@@ -313,7 +313,7 @@ export class LocalBus implements Session {
     const tip = state.tip;
     if (tip !== undefined && tip.version === version) return tip;
     const node =
-      diff !== undefined && tip !== undefined && tip.version === version - 1 && tip.unread < MAX_UNREAD
+      diff !== undefined && tip !== undefined && tip.version === version - 1 && tip.chainable
         ? tip.next(version, diff)
         : AggregateNode.of(version, deepFreeze(this.store!.getValue(state.slot) as Json));
     state.tip = node;

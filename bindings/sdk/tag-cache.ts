@@ -90,7 +90,7 @@ export class TagCache {
   getOwn(key: string): Json | undefined {
     let v: Slot | undefined = this.pendingView.get(key);
     if (v === undefined) {
-      v = this.below(key);
+      v = this.layered() ? this.below(key) : this.committed.get(key);
       if (v === undefined) assertKey("tag key", key);
     }
     return v === DELETED || v === null ? undefined : v;
@@ -121,11 +121,12 @@ export class TagCache {
       // The hot path: an own tag set to a primitive.
       let cur: Slot | undefined = this.pendingView.get(key);
       if (cur === undefined) {
-        cur = this.below(key);
+        cur = this.layered() ? this.below(key) : this.committed.get(key);
         if (cur === undefined) assertKey("tag key", key); // a Map hit means a key already checked
       }
       if (cur === value || (value !== value && cur !== cur)) return; // unchanged (NaN included)
-      setOwn(this.pendingOwn, key, value);
+      if (key === "__proto__") setOwn(this.pendingOwn, key, value);
+      else this.pendingOwn[key] = value;
       this.pendingView.set(key, value);
       this.dirtyOwn = true;
       return;
@@ -216,6 +217,11 @@ export class TagCache {
 
   // ---------------------------------------------------------------- internals
 
+  /** True when writes lie between this loop's and `committed` (or an event waits to be read). */
+  private layered(): boolean {
+    return this.inflight.length > 0 || this.unconfirmed.length > 0 || this.deferred !== undefined;
+  }
+
   /** The own tag below this loop's writes: in flight, unconfirmed, committed (newest first). */
   private below(key: string): Slot | undefined {
     if (this.deferred !== undefined) this.settle();
@@ -275,14 +281,14 @@ export class TagCache {
     const data = commit.data;
     const own = data[this.appKey];
     if (isObject(own)) {
-      // The diff, not the values seen when the tags were set: an event in between may have
-      // changed an object tag's other keys, and a merge is applied to what is stored now.
+      // The values as they were set, except object merges: an event in between may have changed
+      // an object tag's other keys, so the diff is merged onto what is stored now. (The view Map
+      // has the diff's keys; it is iterated rather than the diff, a dictionary-mode object.)
       const committed = this.committed;
-      for (const k in own) {
-        const d = own[k]!;
-        if (d === null) committed.delete(k);
-        else if (isObject(d)) committed.set(k, merged(committed.get(k), d));
-        else committed.set(k, d);
+      for (const [k, v] of commit.ownView) {
+        if (v === DELETED) committed.delete(k);
+        else if (isObject(v)) committed.set(k, merged(committed.get(k), own[k]!));
+        else committed.set(k, v);
       }
       this.ownAhead = true;
     }
