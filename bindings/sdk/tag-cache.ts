@@ -124,7 +124,7 @@ export class TagCache {
         cur = this.layered() ? this.below(key) : this.committed.get(key);
         if (cur === undefined) assertKey("tag key", key); // a Map hit means a key already checked
       }
-      if (cur === value || (value !== value && cur !== cur)) return; // unchanged (NaN included)
+      if (cur === value || (Number.isNaN(value) && Number.isNaN(cur))) return; // unchanged (NaN included)
       if (key === "__proto__") setOwn(this.pendingOwn, key, value);
       else this.pendingOwn[key] = value;
       this.pendingView.set(key, value);
