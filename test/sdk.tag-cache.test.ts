@@ -208,6 +208,23 @@ describe("setTagSync and the tag cache", () => {
     }
   });
 
+  it("an object tag merged this loop reads another writer's change to its other keys before the commit", async () => {
+    const bus = newBus();
+    const dev = bus.agent("dev");
+    class App extends Application {}
+    const app = new App({ agent: dev, appKey: "app" });
+    await app.step();
+    app.setTagSync("obj", { a: 1 });
+    await app.commitTags();
+    app.setTagSync("obj", { b: 2 });
+    await bus.publish("dev", "tag_values", { app: { obj: { c: 3 } } });
+    expect(app.getTag("obj")).toEqual({ a: 1, b: 2, c: 3 });
+    await app.commitTags();
+    expect(app.getTag("obj")).toEqual({ a: 1, b: 2, c: 3 });
+    expect(await dev.getAggregate("tag_values")).toEqual({ app: { obj: { a: 1, b: 2, c: 3 } } });
+    await app.stop();
+  });
+
   it("declared tags: setSync writes at once, with triggers, and reads back", async () => {
     const bus = newBus();
     const dev = bus.agent("dev");

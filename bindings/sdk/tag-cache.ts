@@ -101,7 +101,8 @@ export class TagCache {
     const path = this.pathOf(key, address);
     if (path === undefined) return this.getOwn(key);
     if (this.deferred !== undefined) this.settle();
-    let value = getPath(this.doc(), path);
+    // Only the own namespace lags in `base`; a path outside it reads base as it is.
+    let value = getPath(path[0] === this.appKey ? this.doc() : this.base, path);
     for (const u of this.unconfirmed) value = applyAt(value, u.commit.data, path);
     for (const c of this.inflight) value = applyAt(value, c.data, path);
     if (this.pendingOther !== undefined) value = applyAt(value, this.pendingOther, path);
