@@ -76,10 +76,14 @@ export class LocalBus implements Session {
   /** Subscriptions made before the core was ready; registered when it is. */
   private readonly early: Subscription[] = [];
   private nextSubscriptionId = 1;
+  /** The channel of the last write, so a writer repeating itself skips building its key. */
+  private lastChannel: ChannelState | undefined;
   /** Bumped by every subscribe and unsubscribe: channels' cached matches are stale then. */
   private subsEpoch = 0;
   private nextMessageSeq = 0;
-  private readonly queue: Array<[Subscription, ChannelEvent]> = [];
+  /** Events to deliver, as parallel arrays (no pair allocated per delivery). */
+  private readonly queue: Subscription[] = [];
+  private readonly queueEvents: ChannelEvent[] = [];
   private queueHead = 0;
   private draining = false;
   private closed = false;
@@ -323,9 +327,13 @@ export class LocalBus implements Session {
   /** The channel, when it was already checked and opened for this agent (the common case). */
   private known(agentId: string, channel: string): ChannelState | undefined {
     if (this.closed || !this.store) return undefined;
+    const last = this.lastChannel;
+    if (last !== undefined && last.agentId === agentId && last.channel === channel) return last;
     const state = this.channels.get(`${agentId}/${channel}`);
     // Same agent and same key means the same channel name: both were checked when it was opened.
-    return state !== undefined && state.agentId === agentId ? state : undefined;
+    if (state === undefined || state.agentId !== agentId) return undefined;
+    this.lastChannel = state;
+    return state;
   }
 
   private markExists(state: ChannelState): void {
@@ -375,7 +383,8 @@ export class LocalBus implements Session {
   }
 
   private enqueue(sub: Subscription, event: ChannelEvent): void {
-    this.queue.push([sub, event]);
+    this.queue.push(sub);
+    this.queueEvents.push(event);
   }
 
   private drain(): void {
@@ -383,8 +392,10 @@ export class LocalBus implements Session {
     this.draining = true;
     try {
       while (this.queueHead < this.queue.length) {
-        const [sub, event] = this.queue[this.queueHead]!;
-        this.queue[this.queueHead++] = undefined as never;
+        const sub = this.queue[this.queueHead]!;
+        const event = this.queueEvents[this.queueHead]!;
+        this.queue[this.queueHead] = undefined as never;
+        this.queueEvents[this.queueHead++] = undefined as never;
         if (!sub.active) continue;
         try {
           sub.listener(event);
@@ -394,6 +405,7 @@ export class LocalBus implements Session {
       }
     } finally {
       this.queue.length = 0;
+      this.queueEvents.length = 0;
       this.queueHead = 0;
       this.draining = false;
     }
