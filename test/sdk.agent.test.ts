@@ -81,16 +81,13 @@ describe("Agent and LocalBus", () => {
     ]);
     // Only what really changed is in the diff; a write that changes nothing emits nothing.
     const r = await dev.publish("sensors/a/indoor", { v: 1, unit: "F", extra: null });
-    // LocalBus results and events decode their diff (and aggregate) when read: getters, and
-    // toJSON() for the plain object.
-    expect(r!.diff).toEqual({ unit: "F" });
-    expect(JSON.parse(JSON.stringify(r))).toEqual({ version: 2, diff: { unit: "F" } });
+    expect(r).toEqual({ version: 2, diff: { unit: "F" } });
     const same = await dev.publish("sensors/a/indoor", { v: 1 });
     expect(same!.diff).toEqual({});
     await dev.publish("sensors/a/indoor", { unit: null });
     await rec.until(4);
     await tick();
-    expect(rec.events.slice(2).map((e) => JSON.parse(JSON.stringify(e)))).toEqual([
+    expect(rec.events.slice(2)).toEqual([
       { type: "aggregate", agentId: "dev-1", channel: "sensors/a/indoor", aggregate: { v: 1, unit: "F" }, diff: { unit: "F" }, version: 2 },
       {
         type: "aggregate",

@@ -285,6 +285,39 @@ describe("TagCache event and result order", () => {
 });
 
 describe("LocalBus events read late", () => {
+  it("an event and a result read, spread, list and serialise like plain objects, and refuse writes", async () => {
+    const bus = newBus();
+    const events: ChannelEvent[] = [];
+    bus.subscribe("dev", "c", (e) => void events.push(e));
+    const r = await bus.publish("dev", "c", { a: 1, b: { c: 2 } });
+    const e = events[0]!;
+    const plain = {
+      type: "aggregate",
+      agentId: "dev",
+      channel: "c",
+      aggregate: { a: 1, b: { c: 2 } },
+      diff: { a: 1, b: { c: 2 } },
+      version: 1,
+    };
+    expect({ ...e, at: 5 }).toEqual({ ...plain, at: 5 });
+    expect(Object.keys(e)).toEqual(Object.keys(plain));
+    expect(JSON.parse(JSON.stringify(e))).toEqual(plain);
+    expect(e).toEqual(plain);
+    expect("diff" in e && "aggregate" in e && !("node" in e)).toBe(true);
+    expect(r).toEqual({ version: 1, diff: { a: 1, b: { c: 2 } } });
+    expect(Object.keys(r)).toEqual(["version", "diff"]);
+    expect(() => {
+      (e as { version: number }).version = 2;
+    }).toThrow(TypeError);
+    expect(() => {
+      delete (r as { diff?: Json }).diff;
+    }).toThrow(TypeError);
+    expect((e as { version: number }).version).toBe(1);
+    // The same frozen values on every read.
+    expect(e.type === "aggregate" && e.aggregate).toBe(e.type === "aggregate" && e.aggregate);
+    expect(Object.isFrozen(e.type === "aggregate" && e.diff)).toBe(true);
+  });
+
   it("every event's diff and aggregate are right when read long after, past the chain's bound", async () => {
     const rand = seededRandom("sdk.tag-cache late events");
     const bus = newBus();

@@ -12,7 +12,7 @@
 // to make that rare: once per 1,024 small writes.)
 import { unpackr } from "../core/doc.js";
 import { applyDiff, deepFreeze, freezeChanged } from "./json.js";
-import type { Json, Message } from "./session.js";
+import type { ChannelEvent, Json, Message, PublishResult } from "./session.js";
 
 /** Unread versions, and bytes of their diffs, a chain may hold before the next is read from the store. */
 export const MAX_UNREAD = 1024;
@@ -105,66 +105,50 @@ export class AggregateNode {
 }
 
 /**
- * An aggregate event of a LocalBus channel. `aggregate` and `diff` are getters on the class, not
- * own fields: an object literal with accessors costs more to make than the decode it saves.
- * Frozen; toJSON gives the plain event.
+ * Events and results whose `aggregate` and `diff` are computed on first read: a Proxy over a plain
+ * object that holds, in those fields, what computes them (a node or a packed diff). Reads, `in`, spread, Object.keys,
+ * JSON.stringify and deep equality see a plain object with every field; writes are refused, as
+ * on a frozen object. (Class getters would be cheaper but vanish from spreads and Object.keys, and
+ * accessors defined per object cost more to make than the decoding they save.) Unlike a frozen
+ * object, it cannot be passed to structuredClone.
  */
-export class LocalAggregateEvent {
-  readonly type = "aggregate" as const;
-  readonly agentId: string;
-  readonly channel: string;
-  readonly version: number;
-  readonly #node: AggregateNode;
-  readonly #diff: PackedDiff;
-
-  constructor(agentId: string, channel: string, version: number, node: AggregateNode, diff: PackedDiff) {
-    this.agentId = agentId;
-    this.channel = channel;
-    this.version = version;
-    this.#node = node;
-    this.#diff = diff;
-    Object.freeze(this);
-  }
-
-  /** The whole aggregate after this write. */
-  get aggregate(): Json {
-    return this.#node.get();
-  }
-
-  /** The effective diff: only what really changed. */
-  get diff(): Json {
-    return this.#diff.get();
-  }
-
-  toJSON(): { type: "aggregate"; agentId: string; channel: string; aggregate: Json; diff: Json; version: number } {
-    return {
-      type: this.type,
-      agentId: this.agentId,
-      channel: this.channel,
-      aggregate: this.aggregate,
-      diff: this.diff,
-      version: this.version,
-    };
-  }
+function lazyHandler(keys: readonly string[]): ProxyHandler<Record<string, unknown>> {
+  const value = (t: Record<string, unknown>, k: string | symbol): unknown => {
+    const v = t[k as string];
+    return (k === "aggregate" || k === "diff") && v !== undefined ? (v as { get(): Json }).get() : v;
+  };
+  const present = (t: Record<string, unknown>, k: string | symbol) => keys.includes(k as string) && t[k as string] !== undefined;
+  return {
+    get: value,
+    has: present,
+    ownKeys: (t) => keys.filter((k) => t[k] !== undefined),
+    getOwnPropertyDescriptor: (t, k) =>
+      present(t, k) ? { value: value(t, k), writable: false, enumerable: true, configurable: true } : undefined,
+    set: () => false,
+    defineProperty: () => false,
+    deleteProperty: () => false,
+    setPrototypeOf: () => false,
+  };
 }
 
-/** A LocalBus publish result; `diff` is decoded when first read (see LocalAggregateEvent). */
-export class LocalPublishResult {
-  readonly version: number;
-  message?: Message;
-  readonly #diff: PackedDiff;
+const EVENT_HANDLER = lazyHandler(["type", "agentId", "channel", "aggregate", "diff", "version"]);
+const RESULT_HANDLER = lazyHandler(["version", "diff", "message"]);
 
-  constructor(version: number, diff: PackedDiff) {
-    this.version = version;
-    this.#diff = diff;
-  }
+/** An aggregate event of a LocalBus channel, its diff and aggregate decoded and merged when read. */
+export function aggregateEvent(
+  agentId: string,
+  channel: string,
+  version: number,
+  node: AggregateNode,
+  diff: PackedDiff,
+): Extract<ChannelEvent, { type: "aggregate" }> {
+  return new Proxy({ type: "aggregate", agentId, channel, aggregate: node, diff, version }, EVENT_HANDLER) as unknown as Extract<
+    ChannelEvent,
+    { type: "aggregate" }
+  >;
+}
 
-  /** The effective diff; `{}` when nothing changed. */
-  get diff(): Json {
-    return this.#diff.get();
-  }
-
-  toJSON(): { version: number; diff: Json; message?: Message } {
-    return this.message ? { version: this.version, diff: this.diff, message: this.message } : { version: this.version, diff: this.diff };
-  }
+/** A LocalBus publish result, its diff decoded when read. */
+export function publishResult(version: number, diff: PackedDiff, message: Message | undefined): PublishResult {
+  return new Proxy({ version, diff, message }, RESULT_HANDLER) as unknown as PublishResult;
 }

@@ -14,7 +14,7 @@ import { TagwireError } from "../core/errors.js";
 import { Agent, type AgentOptions } from "./agent.js";
 import { defaultErrorHandler, report, type ErrorHandler } from "./errors.js";
 import { packValue } from "../core/doc.js";
-import { AggregateNode, LocalAggregateEvent, LocalPublishResult, PackedDiff } from "./aggregate-chain.js";
+import { AggregateNode, PackedDiff, aggregateEvent, publishResult } from "./aggregate-chain.js";
 import { deepFreeze, toJson } from "./json.js";
 import { MAX_NAME_BYTES, assertAgentId, assertChannelName, assertChannelPattern, matchPattern } from "./names.js";
 import type { ChannelEvent, Json, Message, MessageQuery, PublishOptions, PublishResult, Session, Unsubscribe } from "./session.js";
@@ -147,7 +147,7 @@ export class LocalBus implements Session {
         // A replace stores the new value as given (nulls included), which its effective diff
         // cannot always say: read the store then.
         const node = this.nodeAt(state, result.version, options.replace || options.replaceKeys?.length ? undefined : diff);
-        const event: ChannelEvent = new LocalAggregateEvent(agentId, channel, result.version, node, diff);
+        const event: ChannelEvent = aggregateEvent(agentId, channel, result.version, node, diff);
         for (const sub of subs) this.enqueue(sub, event);
       }
       if (message) {
@@ -156,9 +156,7 @@ export class LocalBus implements Session {
       }
       this.drain();
     }
-    const out = new LocalPublishResult(result.version, diff);
-    if (message) out.message = message;
-    return out;
+    return publishResult(result.version, diff, message);
   }
 
   async createMessage(agentId: string, channel: string, data: Json, options: { messageId?: string } = {}): Promise<Message> {
