@@ -3,17 +3,18 @@
 // `{ [appKey]: { tag: value } }` (global tags are top-level keys). Tags logged during the loop
 // (`log: true` or a firing `logOn` trigger) go out after that as one message on `tag_values`.
 //
-// The tag cache: `tag_values` as last seen (from the subscription's events, whole aggregates
-// with versions), then writes committed but not yet seen in an event, then this loop's pending
-// diff. getTag reads through all three, so a value set in this loop reads back before commit.
+// The tags live in a TagCache (tag-cache.ts): `tag_values` as last seen, writes committed but not
+// yet seen in an event, then this loop's pending diff; getTag reads through all three, so a value
+// set in this loop reads back before the commit. Reads and sets are synchronous: setTagSync is
+// the form a hot loop should use, setTag the same set returning a resolved promise.
 import { TagwireError } from "../core/errors.js";
 import type { Agent } from "./agent.js";
 import { Alerts } from "./alerts.js";
 import { report, type ErrorHandler } from "./errors.js";
-import { applyDiff, deepFreeze, diffChanges, getPath, isObject, markOwned, toJson, type JsonObject } from "./json.js";
+import { diffChanges, getPath, isObject, markOwned } from "./json.js";
 import { assertKey } from "./names.js";
 import { RollingStats, type RollingStatsOptions, type StatsSummary } from "./stats.js";
-import { evaluateTriggers, type LogTrigger, type TriggerState } from "./triggers.js";
+import { TagCache, type SetTagOptions, type TagAddress } from "./tag-cache.js";
 import { bindTags, type BoundTag, type BoundTags, type TagDeclarations } from "./tags/declared.js";
 import { UIManager } from "./ui/index.js";
 import type { ChannelEvent, Json, PublishResult, Unsubscribe } from "./session.js";
@@ -32,19 +33,7 @@ export interface ApplicationOptions<Config = Record<string, unknown>> {
   onError?: ErrorHandler;
 }
 
-export interface TagAddress {
-  /** A top-level key of `tag_values` instead of one inside an app's namespace. */
-  global?: boolean;
-  /** Another app's namespace on the same agent (default: this app's). */
-  appKey?: string;
-}
-
-export interface SetTagOptions extends TagAddress {
-  /** Also log this value (one message on `tag_values` after the commit). */
-  log?: boolean;
-  /** pydoover's log_on: log when any of these triggers fires (see triggers.ts). */
-  logOn?: LogTrigger | readonly LogTrigger[];
-}
+export type { SetTagOptions, TagAddress } from "./tag-cache.js";
 
 export interface GetTagOptions<T> extends TagAddress {
   /** Returned when the tag is absent. */
@@ -79,25 +68,15 @@ export class Application<Config = Record<string, unknown>> {
   readonly alerts: Alerts;
 
   private readonly onError: ErrorHandler;
-  /** `tag_values` as of `tagVersion` (from events or the first read). */
-  private tagValues: Json = {};
-  private tagVersion = 0;
+  private readonly tags: TagCache;
   private seenTagEvent = false;
-  /** Commits whose events have not arrived yet, oldest first. */
-  private unconfirmed: Array<{ version: number; data: JsonObject }> = [];
-  /** This loop's tag diff (nulls kept: they delete on commit). Containers are ours, values frozen. */
-  private pending: JsonObject = {};
-  private pendingLog: JsonObject = {};
-  private dirty = false;
-  private logDirty = false;
-  private readonly triggerStates = new Map<string, TriggerState[]>();
   /** Tags declared with declareTags, by key: getTag falls back on their defaults. */
   private readonly declaredTags = new Map<string, BoundTag>();
-  /** Paths of this app's own tags by key (read-only arrays, shared). */
-  private readonly ownPaths = new Map<string, string[]>();
   private readonly watchers = new Set<TagWatcher>();
   private unsubscribeTags: Unsubscribe | undefined;
   private begun: Promise<void> | undefined;
+  /** True once setup has finished (step skips awaiting begin() then). */
+  private ready = false;
   private loop: Promise<void> | undefined;
   private stopping = false;
   private wake: (() => void) | undefined;
@@ -114,6 +93,7 @@ export class Application<Config = Record<string, unknown>> {
     this.config = options.config ?? ({} as Config);
     const agent = options.agent;
     this.onError = options.onError ?? ((error, context) => agent.reportError(error, context));
+    this.tags = new TagCache(this.appKey);
     this.ui = new UIManager({ agent: this.agent, appKey: this.appKey });
     this.alerts = new Alerts({ agent: this.agent, appKey: this.appKey });
   }
@@ -134,7 +114,7 @@ export class Application<Config = Record<string, unknown>> {
    * committed (the pending tags wait for the next loop, as in pydoover) and the error is thrown.
    */
   async step(): Promise<void> {
-    await this.begin();
+    if (!this.ready) await this.begin();
     await this.mainLoop();
     await this.commitTags();
     await this.ui.commit();
@@ -170,14 +150,19 @@ export class Application<Config = Record<string, unknown>> {
   // ---------------------------------------------------------------- tags
 
   /**
-   * Sets a tag in this loop's pending diff (committed after the main loop). A value equal to the
-   * current one changes nothing and is not logged. Objects merge into an object tag's value, as
-   * any diff does. `logOn` triggers are evaluated on every call.
+   * Sets a tag in this loop's pending diff (committed after the main loop), at once: a bad key or
+   * value throws. A value equal to the current one changes nothing and is not logged. Objects
+   * merge into an object tag's value, as any diff does. `logOn` triggers are evaluated on every
+   * call. The form to use in a main loop (no promise per tag).
    */
-  setTag(key: string, value: unknown, options: SetTagOptions = EMPTY_OPTIONS): Promise<void> {
-    // Not `async`: a loop setting many tags should not allocate a promise per call.
+  setTagSync(key: string, value: unknown, options?: SetTagOptions): void {
+    this.tags.set(key, value, options);
+  }
+
+  /** setTagSync, returning a promise (rejected for a bad key or value) as earlier versions did. */
+  setTag(key: string, value: unknown, options?: SetTagOptions): Promise<void> {
     try {
-      this.setTagNow(key, value, options);
+      this.tags.set(key, value, options);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -188,33 +173,32 @@ export class Application<Config = Record<string, unknown>> {
    * The tag's value (with this loop's writes), or `options.default` when absent; for a tag this
    * app declared (declareTags), the declared default coerced to its type, as pydoover reads it.
    */
-  getTag<T = Json | undefined>(key: string, options: GetTagOptions<T> = {}): Json | T {
-    const path = this.tagPath(key, options);
-    const value = this.view(path);
-    if (value !== undefined && value !== null) return value;
-    if (options.default === undefined && !options.global && (options.appKey ?? this.appKey) === this.appKey) {
+  getTag<T = Json | undefined>(key: string, options?: GetTagOptions<T>): Json | T {
+    const value = options === undefined ? this.tags.getOwn(key) : this.tags.get(key, options);
+    if (value !== undefined) return value;
+    if (options?.default === undefined && !options?.global && (options?.appKey ?? this.appKey) === this.appKey) {
       const declared = this.declaredTags.get(key);
       if (declared) return declared.get() as Json;
     }
-    return options.default as T;
+    return options?.default as T;
   }
 
   /**
    * Binds pydoover 1.x declared tags (`tags.Number({ default, logOn })`, ...) to this app's
    * namespace: `const t = app.declareTags({ temp: new tags.Number({ default: 0 }) })`, then
-   * `t.temp.get()` (declared default while nothing is stored) and `await t.temp.set(21.5)`.
+   * `t.temp.get()` (declared default while nothing is stored) and `t.temp.setSync(21.5)`.
    */
   declareTags<D extends TagDeclarations>(declarations: D): BoundTags<D> {
     const bound = bindTags(declarations, {
-      readTag: (key) => this.view(this.tagPath(key, EMPTY_OPTIONS)),
-      writeTag: (key, value, log) => this.setTag(key, value, log ? LOG_OPTIONS : EMPTY_OPTIONS),
+      readTag: (key) => this.tags.getOwn(key),
+      writeTag: (key, value, log) => this.tags.set(key, value, log ? LOG_OPTIONS : undefined),
     });
     for (const tag of Object.values(bound) as BoundTag[]) this.declaredTags.set(tag.key, tag);
     return bound;
   }
 
   /** Deletes a tag (committed with the loop, as setTag(key, null)). */
-  deleteTag(key: string, options: SetTagOptions = EMPTY_OPTIONS): Promise<void> {
+  deleteTag(key: string, options?: SetTagOptions): Promise<void> {
     return this.setTag(key, null, options);
   }
 
@@ -224,7 +208,9 @@ export class Application<Config = Record<string, unknown>> {
    * function that stops it. A handler that throws is reported, never fatal.
    */
   onTagChange(key: string, handler: TagChangeHandler, options: TagAddress = {}): Unsubscribe {
-    const path = this.tagPath(key, options);
+    assertKey("tag key", key);
+    if (options.appKey !== undefined) assertKey("app key", options.appKey);
+    const path = options.global ? [key] : [options.appKey ?? this.appKey, key];
     if (typeof handler !== "function") throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "onTagChange: handler must be a function");
     const watcher: TagWatcher = { path, key, appKey: options.global ? null : (options.appKey ?? this.appKey), handler };
     this.watchers.add(watcher);
@@ -234,36 +220,24 @@ export class Application<Config = Record<string, unknown>> {
     };
   }
 
-  /** Sends this loop's pending tags now (step() and the loop do it after each mainLoop). */
+  /**
+   * Sends this loop's pending tags now, in one write (step() and the loop do it after each
+   * mainLoop). If the write fails, the tags stay pending for the next commit and it throws.
+   */
   async commitTags(): Promise<void> {
-    if (this.dirty) {
-      const data = this.pending;
-      this.pending = {};
-      this.dirty = false;
+    const commit = this.tags.take();
+    if (commit !== undefined) {
       let result: PublishResult | null;
       try {
-        result = await this.agent.publish(TAG_CHANNEL, markOwned(data));
+        result = await this.agent.publish(TAG_CHANNEL, markOwned(commit.data));
       } catch (error) {
-        // Keep the tags for the next commit, under anything set since.
-        this.pending = applyDiff(data, this.pending, false) as JsonObject;
-        this.dirty = true;
+        this.tags.fail(commit);
         throw error;
       }
-      if (result && result.version > this.tagVersion) {
-        if (result.version === this.tagVersion + 1 && this.unconfirmed.length === 0) {
-          this.tagValues = applyDiff(this.tagValues, data);
-          this.tagVersion = result.version;
-        } else {
-          this.unconfirmed.push({ version: result.version, data });
-        }
-      }
+      this.tags.confirm(commit, result);
     }
-    if (this.logDirty) {
-      const log = this.pendingLog;
-      this.pendingLog = {};
-      this.logDirty = false;
-      await this.agent.createMessage(TAG_CHANNEL, log);
-    }
+    const log = this.tags.takeLog();
+    if (log !== undefined) await this.agent.createMessage(TAG_CHANNEL, log);
   }
 
   // ---------------------------------------------------------------- statistics
@@ -279,7 +253,7 @@ export class Application<Config = Record<string, unknown>> {
   /** Sets the tag `key` to the summary `{ count, mean, min, max, stddev }` of `stats`. */
   async publishStats(key: string, stats: RollingStats | StatsSummary, options: SetTagOptions = {}): Promise<void> {
     const summary = stats instanceof RollingStats ? stats.summary() : stats;
-    this.setTagNow(key, { count: summary.count, mean: summary.mean, min: summary.min, max: summary.max, stddev: summary.stddev }, options);
+    this.tags.set(key, { count: summary.count, mean: summary.mean, min: summary.min, max: summary.max, stddev: summary.stddev }, options);
   }
 
   // ---------------------------------------------------------------- alerts
@@ -310,10 +284,11 @@ export class Application<Config = Record<string, unknown>> {
     this.watchTags();
     const initial = await this.agent.getAggregate(TAG_CHANNEL);
     // Events are whole aggregates: one that arrived meanwhile is at least as new as this read.
-    if (!this.seenTagEvent) this.tagValues = deepFreeze(initial);
+    if (!this.seenTagEvent) this.tags.reset(initial);
     await RollingStats.load();
     await this.setup();
     await this.ui.start();
+    this.ready = true;
   }
 
   private async run(): Promise<void> {
@@ -356,60 +331,13 @@ export class Application<Config = Record<string, unknown>> {
     this.unsubscribeTags?.();
     this.unsubscribeTags = undefined;
     this.begun = undefined;
+    this.ready = false;
     this.seenTagEvent = false;
     try {
       await this.ui.close();
     } catch (error) {
       report(this.onError, error, `closing the UI of app ${this.appKey}`);
     }
-  }
-
-  private tagPath(key: string, options: TagAddress): string[] {
-    if (!options.global && options.appKey === undefined) {
-      // This app's own tags: checked and built once per key.
-      let path = this.ownPaths.get(key);
-      if (!path) {
-        assertKey("tag key", key);
-        path = [this.appKey, key];
-        if (this.ownPaths.size < 10_000) this.ownPaths.set(key, path);
-      }
-      return path;
-    }
-    assertKey("tag key", key);
-    if (options.global) return [key];
-    const appKey = options.appKey ?? this.appKey;
-    if (options.appKey !== undefined) assertKey("app key", appKey);
-    return [appKey, key];
-  }
-
-  private setTagNow(key: string, value: unknown, options: SetTagOptions): void {
-    const path = this.tagPath(key, options);
-    if (value === undefined) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `setTag(${key}): value is undefined (use deleteTag or null)`);
-    const json = deepFreeze(toJson(value, `tag ${key}`));
-    const current = this.view(path);
-    let log = options.log ?? false;
-    if (options.logOn !== undefined) {
-      const triggers = Array.isArray(options.logOn) ? options.logOn : [options.logOn as LogTrigger];
-      const stateKey = path.join("/");
-      let states = this.triggerStates.get(stateKey);
-      if (!states) this.triggerStates.set(stateKey, (states = []));
-      if (evaluateTriggers(triggers, current, json, states)) log = true;
-    }
-    if (!diffChanges(current, json)) return;
-    setIn(this.pending, path, json);
-    this.dirty = true;
-    if (log) {
-      setIn(this.pendingLog, path, json);
-      this.logDirty = true;
-    }
-  }
-
-  /** The tag at `path` through cache, unconfirmed commits and pending; undefined when absent. */
-  private view(path: string[]): Json | undefined {
-    let value = getPath(this.tagValues, path);
-    for (const u of this.unconfirmed) value = applyAt(value, u.data, path);
-    value = applyAt(value, this.pending, path);
-    return value === null ? undefined : value;
   }
 
   private watchTags(): void {
@@ -419,13 +347,10 @@ export class Application<Config = Record<string, unknown>> {
 
   private onTagEvent(event: ChannelEvent): void {
     if (event.type === "message") return;
-    const before = this.tagValues;
+    // Only a resync is compared whole; aggregate events say what changed in their diff.
+    const before = event.type === "resynced" && this.watchers.size > 0 ? this.tags.snapshot() : undefined;
     this.seenTagEvent = true;
-    if (event.version >= this.tagVersion || event.type === "resynced") {
-      this.tagValues = event.aggregate;
-      this.tagVersion = event.version;
-      if (this.unconfirmed.length > 0) this.unconfirmed = this.unconfirmed.filter((u) => u.version > event.version);
-    }
+    this.tags.onEvent(event);
     if (event.type === "sync" || this.watchers.size === 0) return;
     for (const w of [...this.watchers]) {
       let changed: boolean;
@@ -447,34 +372,7 @@ export class Application<Config = Record<string, unknown>> {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
-const EMPTY_OPTIONS: SetTagOptions = Object.freeze({});
 const LOG_OPTIONS: SetTagOptions = Object.freeze({ log: true });
-
-/** Sets `value` at `path` in a diff we own, composing with what is there (nulls kept). */
-function setIn(target: JsonObject, path: string[], value: Json): void {
-  let obj = target;
-  for (let i = 0; i < path.length - 1; i++) {
-    const k = path[i]!;
-    const next = obj[k];
-    if (!isObject(next) || Object.isFrozen(next)) obj[k] = isObject(next) ? { ...next } : {};
-    obj = obj[k] as JsonObject;
-  }
-  const last = path[path.length - 1]!;
-  const old = obj[last];
-  obj[last] = isObject(old) && isObject(value) ? applyDiff(old, value, false) : value;
-}
-
-/** The value at `path` after applying `diff` to a document whose value there is `current`. */
-function applyAt(current: Json | undefined, diff: Json, path: string[]): Json | undefined {
-  let d: Json | undefined = diff;
-  for (const key of path) {
-    if (!isObject(d)) return d === null ? undefined : undefined;
-    if (!Object.prototype.hasOwnProperty.call(d, key)) return current;
-    d = d[key];
-  }
-  if (d === null) return undefined;
-  return applyDiff(current, d!);
-}
 
 /** True when an effective diff changes anything at or below `path`. */
 function touches(diff: Json, path: string[]): boolean {

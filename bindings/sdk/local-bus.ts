@@ -4,14 +4,18 @@
 // Routing key of a channel: `${agentId}/${channel}`; subscription pattern:
 // `${agentIdOrPlus}/${pattern}`. Events go through one FIFO queue drained synchronously, so every
 // listener sees events in publish order even when a handler publishes from inside a handler.
-// Event payloads are deep-frozen and shared by all listeners.
+// Event payloads are deep-frozen and shared by all listeners; an event's diff and aggregate are
+// decoded and merged when first read (aggregate-chain.ts), so a listener that reads neither costs
+// nothing but the event.
 import { createCore, type Core } from "../core/index.js";
 import type { ChannelStore, ChannelStoreOptions } from "../core/store.js";
 import type { Router } from "../core/router.js";
 import { TagwireError } from "../core/errors.js";
 import { Agent, type AgentOptions } from "./agent.js";
 import { defaultErrorHandler, report, type ErrorHandler } from "./errors.js";
-import { applyDiff, deepFreeze, freezeChanged, toJson } from "./json.js";
+import { packValue } from "../core/doc.js";
+import { AggregateNode, PackedDiff, aggregateEvent, publishResult } from "./aggregate-chain.js";
+import { deepFreeze, toJson } from "./json.js";
 import { MAX_NAME_BYTES, assertAgentId, assertChannelName, assertChannelPattern, matchPattern } from "./names.js";
 import type { ChannelEvent, Json, Message, MessageQuery, PublishOptions, PublishResult, Session, Unsubscribe } from "./session.js";
 
@@ -36,12 +40,15 @@ interface ChannelState {
   messageIds: Map<string, Message>;
   lastTs: number;
   /**
-   * The aggregate as a frozen JS value at `mirrorVersion`, kept while the channel has subscribers
-   * by applying each effective diff (the store's diffs are exact for that), so events share one
-   * immutable value per version and the store is only decoded when the mirror fell behind.
+   * The aggregate at the newest version an event was made for, kept while the channel has
+   * subscribers by chaining each effective diff onto it (the store's diffs are exact for that),
+   * so events share one immutable value per version and the store is only decoded when the chain
+   * fell behind or grew long.
    */
-  mirror: Json | undefined;
-  mirrorVersion: number;
+  tip: AggregateNode | undefined;
+  /** The subscriptions matching this channel, valid while `subsEpoch` is the bus's. */
+  subs: Subscription[];
+  subsEpoch: number;
 }
 
 interface Subscription {
@@ -69,8 +76,14 @@ export class LocalBus implements Session {
   /** Subscriptions made before the core was ready; registered when it is. */
   private readonly early: Subscription[] = [];
   private nextSubscriptionId = 1;
+  /** The channel of the last write, so a writer repeating itself skips building its key. */
+  private lastChannel: ChannelState | undefined;
+  /** Bumped by every subscribe and unsubscribe: channels' cached matches are stale then. */
+  private subsEpoch = 0;
   private nextMessageSeq = 0;
-  private readonly queue: Array<[Subscription, ChannelEvent]> = [];
+  /** Events to deliver, as parallel arrays (no pair allocated per delivery). */
+  private readonly queue: Subscription[] = [];
+  private readonly queueEvents: ChannelEvent[] = [];
   private queueHead = 0;
   private draining = false;
   private closed = false;
@@ -108,36 +121,33 @@ export class LocalBus implements Session {
   }
 
   async publish(agentId: string, channel: string, data: Json, options: PublishOptions = {}): Promise<PublishResult> {
-    const key = this.checkAddress(agentId, channel);
-    if (!this.store) await this.use();
-    const state = this.channel(key, agentId, channel);
+    let state = this.known(agentId, channel);
+    if (state === undefined) {
+      const key = this.checkAddress(agentId, channel);
+      if (!this.store) await this.use();
+      state = this.channel(key, agentId, channel);
+    }
     let message: Message | undefined;
     if (options.log && options.messageId !== undefined) {
       const seen = state.messageIds.get(options.messageId);
       // A replay of a logged write: already applied once, so nothing changes.
       if (seen) return { version: this.store!.version(state.slot), diff: {}, message: seen };
     }
-    const result = this.store!.applyValue(state.slot, data, {
+    const result = this.store!.apply(state.slot, packValue(data, "applyValue"), {
       replace: options.replace,
       replaceKeys: options.replaceKeys,
       doDelete: true,
     });
+    const diff = new PackedDiff(result.diff);
     this.markExists(state);
     if (options.log) message = this.append(state, data, options.messageId);
-    const subs = this.matching(key);
+    const subs = this.matching(state);
     if (subs.length > 0) {
       if (result.changed) {
-        const diff = deepFreeze(result.diff as Json);
-        const event: ChannelEvent = Object.freeze({
-          type: "aggregate",
-          agentId,
-          channel,
-          // A replace stores the new value as given (nulls included), which its effective diff
-          // cannot always say: read the store then.
-          aggregate: this.aggregateAt(state, result.version, options.replace || options.replaceKeys?.length ? undefined : diff),
-          diff,
-          version: result.version,
-        });
+        // A replace stores the new value as given (nulls included), which its effective diff
+        // cannot always say: read the store then.
+        const node = this.nodeAt(state, result.version, options.replace || options.replaceKeys?.length ? undefined : diff);
+        const event: ChannelEvent = aggregateEvent(agentId, channel, result.version, node, diff);
         for (const sub of subs) this.enqueue(sub, event);
       }
       if (message) {
@@ -146,9 +156,7 @@ export class LocalBus implements Session {
       }
       this.drain();
     }
-    return message
-      ? { version: result.version, diff: result.diff as Json, message }
-      : { version: result.version, diff: result.diff as Json };
+    return publishResult(result.version, diff, message);
   }
 
   async createMessage(agentId: string, channel: string, data: Json, options: { messageId?: string } = {}): Promise<Message> {
@@ -161,7 +169,7 @@ export class LocalBus implements Session {
     }
     this.markExists(state);
     const message = this.append(state, data, options.messageId);
-    const subs = this.matching(key);
+    const subs = this.matching(state);
     if (subs.length > 0) {
       const event: ChannelEvent = Object.freeze({ type: "message", agentId, channel, message });
       for (const sub of subs) this.enqueue(sub, event);
@@ -213,6 +221,7 @@ export class LocalBus implements Session {
     return () => {
       if (!sub.active) return;
       sub.active = false;
+      this.subsEpoch++;
       if (this.subscriptions.delete(sub.id)) this.router?.unsubscribe(sub.key, sub.id);
       else {
         const i = this.early.indexOf(sub);
@@ -240,6 +249,7 @@ export class LocalBus implements Session {
 
   /** Registers with the router and queues the first sync events. */
   private register(sub: Subscription): void {
+    this.subsEpoch++;
     this.subscriptions.set(sub.id, sub);
     this.router!.subscribe(sub.key, sub.id);
     const agents = sub.agentId === "+" ? [...this.channelsByAgent.keys()].sort() : [sub.agentId];
@@ -250,7 +260,7 @@ export class LocalBus implements Session {
         if (!matchPattern(sub.pattern, channel)) continue;
         const state = this.channels.get(`${agentId}/${channel}`)!;
         const version = this.store!.version(state.slot);
-        const aggregate = version ? this.aggregateAt(state, version, undefined) : EMPTY;
+        const aggregate = version ? this.nodeAt(state, version, undefined).get() : EMPTY;
         this.enqueue(sub, Object.freeze({ type: "sync", agentId, channel, aggregate, version }));
       }
     }
@@ -288,24 +298,40 @@ export class LocalBus implements Session {
         messages: [],
         messageIds: new Map(),
         lastTs: 0,
-        mirror: undefined,
-        mirrorVersion: -1,
+        tip: undefined,
+        subs: [],
+        subsEpoch: -1,
       };
       this.channels.set(key, state);
     }
     return state;
   }
 
-  /** The frozen aggregate at `version` (the store's current one), from the mirror when it can. */
-  private aggregateAt(state: ChannelState, version: number, diff: Json | undefined): Json {
-    if (state.mirrorVersion === version && state.mirror !== undefined) return state.mirror;
-    if (diff !== undefined && state.mirror !== undefined && state.mirrorVersion === version - 1) {
-      state.mirror = freezeChanged(applyDiff(state.mirror, diff), diff);
-    } else {
-      state.mirror = deepFreeze(this.store!.getValue(state.slot) as Json);
-    }
-    state.mirrorVersion = version;
-    return state.mirror;
+  /**
+   * The aggregate node at `version` (the store's current one): the tip, the tip chained with
+   * `diff` when that is the next version, else read from the store.
+   */
+  private nodeAt(state: ChannelState, version: number, diff: PackedDiff | undefined): AggregateNode {
+    const tip = state.tip;
+    if (tip !== undefined && tip.version === version) return tip;
+    const node =
+      diff !== undefined && tip !== undefined && tip.version === version - 1 && tip.chainable
+        ? tip.next(version, diff)
+        : AggregateNode.of(version, deepFreeze(this.store!.getValue(state.slot) as Json));
+    state.tip = node;
+    return node;
+  }
+
+  /** The channel, when it was already checked and opened for this agent (the common case). */
+  private known(agentId: string, channel: string): ChannelState | undefined {
+    if (this.closed || !this.store) return undefined;
+    const last = this.lastChannel;
+    if (last !== undefined && last.agentId === agentId && last.channel === channel) return last;
+    const state = this.channels.get(`${agentId}/${channel}`);
+    // Same agent and same key means the same channel name: both were checked when it was opened.
+    if (state === undefined || state.agentId !== agentId) return undefined;
+    this.lastChannel = state;
+    return state;
   }
 
   private markExists(state: ChannelState): void {
@@ -341,19 +367,22 @@ export class LocalBus implements Session {
     return message;
   }
 
-  private matching(key: string): Subscription[] {
-    const ids = this.router!.matchId(this.router!.channelId(key));
-    if (ids.length === 0) return [];
+  private matching(state: ChannelState): Subscription[] {
+    if (state.subsEpoch === this.subsEpoch) return state.subs;
+    const ids = this.router!.matchId(this.router!.channelId(`${state.agentId}/${state.channel}`));
     const out: Subscription[] = [];
     for (let i = 0; i < ids.length; i++) {
       const sub = this.subscriptions.get(ids[i]!);
       if (sub) out.push(sub);
     }
+    state.subs = out;
+    state.subsEpoch = this.subsEpoch;
     return out;
   }
 
   private enqueue(sub: Subscription, event: ChannelEvent): void {
-    this.queue.push([sub, event]);
+    this.queue.push(sub);
+    this.queueEvents.push(event);
   }
 
   private drain(): void {
@@ -361,8 +390,10 @@ export class LocalBus implements Session {
     this.draining = true;
     try {
       while (this.queueHead < this.queue.length) {
-        const [sub, event] = this.queue[this.queueHead]!;
-        this.queue[this.queueHead++] = undefined as never;
+        const sub = this.queue[this.queueHead]!;
+        const event = this.queueEvents[this.queueHead]!;
+        this.queue[this.queueHead] = undefined as never;
+        this.queueEvents[this.queueHead++] = undefined as never;
         if (!sub.active) continue;
         try {
           sub.listener(event);
@@ -372,6 +403,7 @@ export class LocalBus implements Session {
       }
     } finally {
       this.queue.length = 0;
+      this.queueEvents.length = 0;
       this.queueHead = 0;
       this.draining = false;
     }

@@ -106,11 +106,14 @@ export function coerceTagValue(value: Json | undefined, tagType: string): Json |
   return value;
 }
 
-/** Where a bound tag reads and writes: the Application's tag cache and pending diff. */
+/** Where a bound tag reads and writes: the Application's tag cache and pending diff, synchronously. */
 export interface TagStore {
   readTag(key: string): Json | undefined;
-  writeTag(key: string, value: Json, log: boolean): Promise<void>;
+  /** Throws for a bad value. */
+  writeTag(key: string, value: Json, log: boolean): void;
 }
+
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /** A declared tag bound to an app (pydoover's BoundTag). */
 export class BoundTag {
@@ -150,8 +153,19 @@ export class BoundTag {
    * trigger is evaluated against what get() returned before the write, as pydoover does.
    */
   set(value: Json, options: { log?: boolean } = {}): Promise<void> {
-    const fired = evaluateTriggers(this.declaration.logOn, this.get(), value, this.states);
-    return this.store.writeTag(this.key, value, (options.log ?? false) || fired);
+    try {
+      this.setSync(value, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return RESOLVED;
+  }
+
+  /** set() at once, without a promise (the form for a main loop); throws for a bad value. */
+  setSync(value: Json, options?: { log?: boolean }): void {
+    const triggers = this.declaration.logOn;
+    const fired = triggers.length > 0 && evaluateTriggers(triggers, this.get(), value, this.states);
+    this.store.writeTag(this.key, value, (options?.log ?? false) || fired);
   }
 
   /** Removes the value (pydoover's delete(): set(None)); reads fall back on the default. */
