@@ -3,8 +3,11 @@
 //   tagwire   the hub (dist/hub) over WebSocket; publisher and subscribers are the SDK's
 //             RemoteSession (createMessage / subscribe), so the hub stores every message
 //             (SQLite, WAL, one group commit per tick) before fanning it out. Twice: with the
-//             hub's default synchronous=FULL (an fsync per commit) and with NORMAL (no fsync;
-//             survives kill -9 of the hub, not an OS crash);
+//             hub's default durability (every commit fsync'd, the fsync on the thread pool while
+//             the event loop goes on, acks held until it is done) and with sync NORMAL (no fsync;
+//             survives kill -9 of the hub, not an OS crash). Opt-in (name it in
+//             TAGWIRE_FANOUT_ONLY): tagwire-inline, SQLite's synchronous=FULL fsync inside COMMIT
+//             on the event loop (the durability before pipelined group commit), for A/B;
 //   aedes     Aedes 1.x in Node, mqtt.js clients, QoS 0;
 //   mosquitto the local Mosquitto at 127.0.0.1:1883, mqtt.js clients, QoS 0;
 //   bare-ws   a `ws` server that only rebroadcasts each message's bytes to every subscriber,
@@ -234,9 +237,9 @@ async function fanoutRun(subs, runId, publishOne, count) {
 // as message events. "aggregate": every payload merged into the channel's aggregate through the
 // core pipeline (one stored row per channel per tick), delivered as aggregate events whose
 // effective diff carries only what changed (here the sequence number).
-async function tagwireSystem(synchronous, mode = "message") {
+async function tagwireSystem(synchronous, mode = "message", durability = "fsync") {
   const dataDir = mkdtempSync(join(tmpdir(), "tw-fanout-"));
-  const hub = await startHub({ dataDir, auth: false, log: () => {}, limits: { framesPerSecond: 1e9 }, synchronous });
+  const hub = await startHub({ dataDir, auth: false, log: () => {}, limits: { framesPerSecond: 1e9 }, synchronous, durability });
   const pub = await connectSession(hub.url, { agentId: "bench-pub", pingIntervalMs: 0 });
   // The channel exists before subscribers come, so each gets a sync first.
   if (mode === "message") await pub.createMessage("bench-pub", "bench", { seq: -1 });
@@ -257,11 +260,14 @@ async function tagwireSystem(synchronous, mode = "message") {
 }
 
 const systems = {
-  // The hub's default: every commit fsynced (an acknowledged write survives a power cut).
+  // The hub's default: every commit fsynced (an acknowledged write survives a power cut), the
+  // fsync off the event loop.
   tagwire: () => tagwireSystem("full"),
+  // Opt-in: the same durability with SQLite's own fsync inside COMMIT, blocking the event loop.
+  "tagwire-inline": () => tagwireSystem("full", "message", "inline"),
   // synchronous=NORMAL: survives kill -9 of the hub, not an OS crash; no fsync per tick.
   "tagwire-normal": () => tagwireSystem("normal"),
-  // Aggregate updates (the core pipeline's path), hub defaults (synchronous=FULL).
+  // Aggregate updates (the core pipeline's path), hub defaults (every commit fsynced).
   "tagwire-aggregate": () => tagwireSystem("full", "aggregate"),
   async aedes(_count) {
     // TAGWIRE_AEDES: a path to aedes.js when it is installed outside node_modules.
@@ -345,8 +351,10 @@ const live = [];
 const only = process.env.TAGWIRE_FANOUT_ONLY?.split(",");
 const onlyCounts = only?.filter((w) => /^\d+$/.test(w)) ?? [];
 const onlyNames = only?.filter((w) => !/^\d+$/.test(w)) ?? [];
+const OPT_IN = new Set(["tagwire-inline"]);
 const wanted = (name, count) =>
-  (onlyNames.length === 0 || onlyNames.includes(name)) && (onlyCounts.length === 0 || onlyCounts.includes(String(count)));
+  (onlyNames.length === 0 ? !OPT_IN.has(name) : onlyNames.includes(name)) &&
+  (onlyCounts.length === 0 || onlyCounts.includes(String(count)));
 for (const count of SUBSCRIBERS) {
   for (const name of Object.keys(systems)) {
     if (!wanted(name, count)) continue;
@@ -423,7 +431,7 @@ for (const count of SUBSCRIBERS) {
   }
   console.log([String(count), ...names.map((n) => fmt(m[n]))].map((c) => c.padStart(14)).join(" |"));
 }
-console.log("\nratios (tagwire = hub default, synchronous=FULL; normal = synchronous=NORMAL):");
+console.log("\nratios (tagwire = hub default, every commit fsync'd; normal = synchronous=NORMAL, no fsync):");
 const ratio = (a, b) => (a === undefined || b === undefined ? "-" : `${(a / b).toFixed(2)}x`);
 const pct = (a, b) => (a === undefined || b === undefined ? "-" : `${((100 * a) / b).toFixed(0)}%`);
 console.log(
