@@ -24,6 +24,9 @@
 // times after one unrecorded warm-up run (throws: true); medians are printed.
 // TAGWIRE_FANOUT_ONLY="tagwire-normal,mosquitto,100" narrows a run (names and counts).
 // TAGWIRE_FANOUT_DIST=/path/to/dist runs another build of tagwire (A/B against an older hub).
+// TAGWIRE_FANOUT_FSYNC_DELAY_MS=4 models a slow disk for tagwire and tagwire-inline (fdatasync
+// took 3.8 ms at the median on a busy disk here): every durable commit takes that much longer,
+// inline by blocking the event loop right after COMMIT, the default by resolving its fsync later.
 //
 // Run `npm run build` first, then `node bench/fanout.bench.mjs` (about a minute; stops by
 // itself). Needs aedes (a devDependency; or TAGWIRE_AEDES=/path/to/aedes/aedes.js) and Mosquitto
@@ -154,7 +157,28 @@ if (process.argv[2] === "--subscribers") {
 // ---------------------------------------------------------------------------------------------
 // Main: brokers, publishers, the measured runs
 
-const { startHub } = await import(new URL("hub/index.js", DIST).href);
+const { startHub, SqliteStorage } = await import(new URL("hub/index.js", DIST).href);
+const FSYNC_DELAY_MS = Number(process.env.TAGWIRE_FANOUT_FSYNC_DELAY_MS ?? 0);
+
+/** A storage whose durable commits take FSYNC_DELAY_MS longer (see the header). */
+async function slowDiskStorage(dataDir, durability) {
+  const { fdatasync } = await import("node:fs");
+  const storage = new SqliteStorage(dataDir, {
+    durability,
+    /** @param {number} fd */
+    syncFile: (fd) => new Promise((res, rej) => fdatasync(fd, (err) => (err ? rej(err) : setTimeout(res, FSYNC_DELAY_MS)))),
+  });
+  if (durability === "inline") {
+    const inner = storage.commit;
+    const sleeper = new Int32Array(new SharedArrayBuffer(4));
+    storage.commit = function () {
+      const out = inner.call(this);
+      Atomics.wait(sleeper, 0, 0, FSYNC_DELAY_MS);
+      return out;
+    };
+  }
+  return storage;
+}
 const { connectSession } = await import(new URL("bindings/index.js", DIST).href);
 
 function startSubscribers(system, url, count) {
@@ -239,7 +263,8 @@ async function fanoutRun(subs, runId, publishOne, count) {
 // effective diff carries only what changed (here the sequence number).
 async function tagwireSystem(synchronous, mode = "message", durability = "fsync") {
   const dataDir = mkdtempSync(join(tmpdir(), "tw-fanout-"));
-  const hub = await startHub({ dataDir, auth: false, log: () => {}, limits: { framesPerSecond: 1e9 }, synchronous, durability });
+  const slow = FSYNC_DELAY_MS > 0 && synchronous === "full" ? { storage: await slowDiskStorage(dataDir, durability) } : {};
+  const hub = await startHub({ dataDir, auth: false, log: () => {}, limits: { framesPerSecond: 1e9 }, synchronous, durability, ...slow });
   const pub = await connectSession(hub.url, { agentId: "bench-pub", pingIntervalMs: 0 });
   // The channel exists before subscribers come, so each gets a sync first.
   if (mode === "message") await pub.createMessage("bench-pub", "bench", { seq: -1 });

@@ -9,6 +9,9 @@
 // event loop) against the default fsync of the WAL on the thread pool, acks held until it is done.
 // The rate (k msg/s) is the publisher's closed loop: what blocking the event loop on the fsync
 // costs shows there, not in the CPU figure (a blocked loop spends no CPU).
+// TAGWIRE_HUB_CPU_FSYNC_DELAY_MS=4 models a slow disk (on a busy one fdatasync took 3.8 ms at the
+// median): every durable commit takes that much longer, inline by blocking the event loop right
+// after COMMIT (as a slow fsync inside it does), fsync by resolving that much later.
 //
 //   node bench/hub-cpu.mjs [--subscribers N] [--messages N] [--rounds N] [--sync full|normal]
 //                          [--durability fsync|inline|both]
@@ -108,7 +111,24 @@ for (const b of builds) {
   const { startHub, SqliteStorage } = await import(pathToFileURL(join(b.dist, "hub/index.js")).href);
   const dataDir = mkdtempSync(join(tmpdir(), "tw-hubcpu-"));
   // (a build from before `durability` existed ignores it: SQLite's inline FULL)
-  const storage = new SqliteStorage(dataDir, { synchronous: opt.sync, durability: b.durability });
+  const delayMs = Number(process.env.TAGWIRE_HUB_CPU_FSYNC_DELAY_MS ?? 0);
+  const { fdatasync } = await import("node:fs");
+  /** @param {number} fd */
+  const slowSync = (fd) => new Promise((res, rej) => fdatasync(fd, (err) => (err ? rej(err) : setTimeout(res, delayMs))));
+  const storage = new SqliteStorage(dataDir, {
+    synchronous: opt.sync,
+    durability: b.durability,
+    ...(delayMs > 0 ? { syncFile: slowSync } : {}),
+  });
+  if (delayMs > 0 && b.durability === "inline") {
+    const inner = storage.commit;
+    const sleeper = new Int32Array(new SharedArrayBuffer(4));
+    storage.commit = function () {
+      const out = inner.call(this);
+      Atomics.wait(sleeper, 0, 0, delayMs);
+      return out;
+    };
+  }
   // Commits per round: how many messages one group commit carried (wrapped on the instance:
   // hubs of one build share the prototype).
   const commit = storage.commit;
