@@ -11,10 +11,14 @@
 //
 // Pipelining: when storage makes a commit durable asynchronously (the fsync of SQLite's WAL on
 // the thread pool, see storage.ts), `commit()` returns a promise and the event loop goes on
-// reading and applying writes while the disk works. Frames queued after a seal belong to the next
-// group; groups are released strictly in commit order (a group that needs no commit still waits
-// behind the ones before it), so nothing of a later tick leaves before an earlier tick's
-// frames, and per-connection frame order holds.
+// reading and applying writes while the disk works. While that fsync is in flight the tick does
+// not commit again: what is applied meanwhile stays in the open transaction (and its frames in
+// the outlets' queues) and is committed as one group as soon as the fsync returns, then covered
+// by the next one. So at most one fsync is in flight, a busy hub makes as few, as large commits
+// as when the fsync blocked the event loop (each dirty page written to the WAL once per group,
+// one socket write per connection per group), and an idle hub's lone write waits for no timer.
+// Groups are released strictly in commit order, so nothing of a later tick leaves before an
+// earlier tick's frames, and per-connection frame order holds.
 //
 // Storage failure is fail-stop: when storage refuses a record, the commit or its fsync, what was
 // applied in the core since the last durable commit may not be durable, and no ack of it may go
@@ -46,6 +50,10 @@ export class Tick {
   private scheduled = false;
   /** Sealed groups not released yet, oldest first. */
   private groups: CommitGroup[] = [];
+  /** A commit's durability (its fsync) is in flight: the next commit waits for it. */
+  private syncing = false;
+  /** close() ran its last flush: nothing more is committed. */
+  private finished = false;
   /** Resolves `close()` once the last group is released (or the hub failed). */
   private drained: (() => void) | undefined;
   /** Set when storage failed: the hub stops accepting work. */
@@ -110,7 +118,9 @@ export class Tick {
   /** Commits the tick's writes, then seals its frames and callbacks into a commit group. */
   readonly flush = (): void => {
     this.scheduled = false;
-    if (this.failed || this.closed) return;
+    // While an fsync is in flight, work piles up for the commit that follows it (see the header).
+    if (this.failed || this.finished || this.syncing) return;
+    if (this.closed) this.finished = true;
     const dirty = this.dirty;
     let durable: Promise<void> | undefined;
     if (dirty.length || this.storage.hasUncommitted) {
@@ -133,24 +143,31 @@ export class Tick {
     this.pending = [];
     this.pendingSet.clear();
     for (const outlet of pending) if (outlet.seal()) group.outlets.push(outlet);
-    if (group.durable && this.groups.length === 0) {
-      this.release(group);
-      return;
+    if (group.durable && this.groups.length === 0) this.release(group);
+    else this.groups.push(group);
+    if (durable) {
+      this.syncing = true;
+      durable.then(
+        () => {
+          this.syncing = false;
+          group.durable = true;
+          this.releaseDurable();
+          if (this.closed || this.hasWork()) this.schedule();
+        },
+        (err: Error) => this.fail(err),
+      );
     }
-    this.groups.push(group);
-    durable?.then(
-      () => {
-        group.durable = true;
-        this.releaseDurable();
-      },
-      (err: Error) => this.fail(err),
-    );
+    this.checkDrained();
   };
+
+  private hasWork(): boolean {
+    return this.pending.length > 0 || this.dirty.length > 0 || this.afterCommit.length > 0 || this.storage.hasUncommitted;
+  }
 
   /** Releases the groups at the head of the line whose commit is durable. */
   private releaseDurable(): void {
     while (!this.failed && this.groups.length && this.groups[0]!.durable) this.release(this.groups.shift()!);
-    if (this.groups.length === 0 || this.failed) this.drained?.();
+    this.checkDrained();
   }
 
   private release(group: CommitGroup): void {
@@ -160,16 +177,25 @@ export class Tick {
     this.batches.reset();
   }
 
+  private get isDrained(): boolean {
+    return this.failed !== undefined || (this.finished && this.groups.length === 0);
+  }
+
+  private checkDrained(): void {
+    if (this.drained && this.isDrained) this.drained();
+  }
+
   /**
-   * Commits what is pending and refuses further work; resolves once every sealed group was
-   * released (its commit durable) or the hub failed, so a shutdown answers what it accepted.
+   * Refuses further work, commits what is pending (after the fsync in flight, if any) and
+   * resolves once every group was released (its commit durable) or the hub failed, so a
+   * shutdown answers what it accepted.
    */
   close(): Promise<void> {
     if (!this.closed) {
-      this.flush();
       this.closed = true;
+      this.flush();
     }
-    if (this.groups.length === 0 || this.failed) return Promise.resolve();
+    if (this.isDrained) return Promise.resolve();
     return new Promise((resolve) => {
       const previous = this.drained;
       this.drained = () => {
@@ -204,6 +230,6 @@ export class Tick {
     this.pending = [];
     this.pendingSet.clear();
     this.onFatal?.(error);
-    this.drained?.();
+    this.checkDrained();
   }
 }

@@ -157,7 +157,7 @@ function write(x: number): void {
   tick.changed(ch);
 }
 
-test("fsync off the event loop: frames and callbacks wait for their commit's fsync; later commits share the next one, in order", async () => {
+test("fsync off the event loop: frames and callbacks wait for their commit's fsync; what is applied meanwhile is committed after it, as one group, in order", async () => {
   const gate = syncGate();
   await pipelined(gate);
   const a = recordingOutlet(1);
@@ -174,7 +174,7 @@ test("fsync off the event loop: frames and callbacks wait for their commit's fsy
   expect(a.writes).toEqual([]);
   expect(done).toEqual([]);
 
-  // the event loop keeps applying and committing while the fsync is in flight
+  // the event loop keeps applying while the fsync is in flight; the next commit waits for it
   write(2);
   a.enqueue(new Uint8Array([2]));
   b.enqueue(new Uint8Array([2]));
@@ -183,28 +183,32 @@ test("fsync off the event loop: frames and callbacks wait for their commit's fsy
   write(3);
   b.enqueue(new Uint8Array([3]));
   await settle();
-  // a tick with nothing to commit still waits behind the ones before it
+  // a tick with nothing to commit waits behind the ones before it as well
   a.enqueue(new Uint8Array([4]));
   tick.whenCommitted((e) => done.push(`4:${e ?? "ok"}`));
   await settle();
-  expect(committedVersion()).toBe(3);
+  expect(ch.version).toBe(3);
+  expect(committedVersion()).toBe(1);
   expect(gate.calls.length).toBe(1); // at most one fsync in flight
   expect(a.writes.length + b.writes.length).toBe(0);
   expect(done).toEqual([]);
 
   gate.calls[0]!.resolve();
   await vi.waitFor(() => expect(done).toEqual(["1:ok"]));
-  await settle();
   expect(a.writes.map((w) => [...w.frames.map((f) => f[0])])).toEqual([[1]]);
+  // then one commit of everything applied meanwhile, and its fsync
+  await vi.waitFor(() => expect(gate.calls.length).toBe(2));
+  expect(committedVersion()).toBe(3);
+  expect(storage.hasUncommitted).toBe(false);
+  await settle();
   expect(b.writes).toEqual([]);
   expect(done).toEqual(["1:ok"]);
-  // the commits of ticks 2 and 3 share the second fsync, started as soon as the first ended
-  expect(gate.calls.length).toBe(2);
 
   gate.calls[1]!.resolve();
   await vi.waitFor(() => expect(done).toEqual(["1:ok", "2:ok", "4:ok"]));
-  expect(a.writes.map((w) => [...w.frames.map((f) => f[0])])).toEqual([[1], [2], [4]]);
-  expect(b.writes.map((w) => [...w.frames.map((f) => f[0])])).toEqual([[2], [3]]);
+  // one write per outlet for the whole second group
+  expect(a.writes.map((w) => [...w.frames.map((f) => f[0])])).toEqual([[1], [2, 4]]);
+  expect(b.writes.map((w) => [...w.frames.map((f) => f[0])])).toEqual([[2, 3]]);
   await settle();
   expect(gate.calls.length).toBe(2);
 });
@@ -249,13 +253,17 @@ test("close waits for the fsync in flight and releases its group before resolvin
   let closed = false;
   const closing = tick.close().then(() => (closed = true));
   await settle();
-  // close committed tick 2 at once; both wait for their fsyncs
-  expect(committedVersion()).toBe(2);
+  // tick 2 is committed once tick 1's fsync is done; nothing leaves before its own fsync
+  expect(committedVersion()).toBe(1);
   expect(closed).toBe(false);
   expect(a.writes).toEqual([]);
+  expect(() => tick.failIfDown()).toThrow(expect.objectContaining({ code: "TAGWIRE_ERR_CLOSED" }));
   gate.calls[0]!.resolve();
   await vi.waitFor(() => expect(gate.calls.length).toBe(2));
+  expect(committedVersion()).toBe(2);
+  await settle();
   expect(closed).toBe(false);
+  expect(a.writes.length).toBe(1);
   gate.calls[1]!.resolve();
   await closing;
   expect(a.writes.map((w) => [...w.frames.map((f) => f[0])])).toEqual([[1], [2]]);
