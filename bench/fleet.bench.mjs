@@ -29,7 +29,9 @@
 //
 // `npm run build` first, then `node bench/fleet.bench.mjs` (about a minute per run; stops by
 // itself). TAGWIRE_FLEET_ONLY="tagwire,mosquitto" narrows a run; TAGWIRE_FLEET_RUNS=3 repeats the
-// whole comparison (the spread over runs is printed at the end).
+// whole comparison (the spread over runs is printed at the end). TAGWIRE_FLEET_FSYNC_DELAY_MS=4
+// models a slow disk for tagwire and tagwire-inline (every durable commit that much longer:
+// inline blocking the event loop right after COMMIT, the default resolving its fsync later).
 import { fork } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -241,7 +243,27 @@ if (process.argv[2] === "--devices") {
 // Main: the systems and the measured runs
 
 async function main() {
-  const { startHub } = await import("../dist/hub/index.js");
+  const { startHub, SqliteStorage } = await import("../dist/hub/index.js");
+  const FSYNC_DELAY_MS = Number(process.env.TAGWIRE_FLEET_FSYNC_DELAY_MS ?? 0);
+  /** A storage whose durable commits take FSYNC_DELAY_MS longer (see the header). */
+  const slowDiskStorage = async (/** @type {string} */ dataDir, /** @type {"fsync" | "inline"} */ durability) => {
+    const { fdatasync } = await import("node:fs");
+    const storage = new SqliteStorage(dataDir, {
+      durability,
+      /** @param {number} fd */
+      syncFile: (fd) => new Promise((res, rej) => fdatasync(fd, (err) => (err ? rej(err) : setTimeout(res, FSYNC_DELAY_MS)))),
+    });
+    if (durability === "inline") {
+      const inner = storage.commit;
+      const sleeper = new Int32Array(new SharedArrayBuffer(4));
+      storage.commit = function () {
+        const out = inner.call(this);
+        Atomics.wait(sleeper, 0, 0, FSYNC_DELAY_MS);
+        return out;
+      };
+    }
+    return storage;
+  };
   const only = process.env.TAGWIRE_FLEET_ONLY?.split(",");
   const OPT_IN = new Set(["tagwire-inline"]);
   /** @param {"fsync" | "inline"} durability */
@@ -253,6 +275,7 @@ async function main() {
       log: () => {},
       limits: { framesPerSecond: 1e9, maxConnections: 10_000, maxConnectionsPerAddress: 10_000 },
       durability,
+      ...(FSYNC_DELAY_MS > 0 ? { storage: await slowDiskStorage(dataDir, durability) } : {}),
     });
     return {
       url: hub.url,
