@@ -269,6 +269,32 @@ test("close waits for the fsync in flight and releases its group before resolvin
   expect(a.writes.map((w) => [...w.frames.map((f) => f[0])])).toEqual([[1], [2]]);
 });
 
+test("a recreated -wal file is fsync'd through a new fd on its new inode", async () => {
+  const gate = syncGate();
+  await pipelined(gate);
+  const wal = join(dir.dir, `${DB_FILE}-wal`);
+  write(1);
+  await settle();
+  expect(fstatSync(gate.calls[0]!.fd).ino).toBe(statSync(wal).ino);
+  gate.calls[0]!.resolve();
+  await settle();
+  // Leaving WAL mode deletes the -wal file; entering it again creates a new one.
+  const db = (storage as unknown as { db: { pragma(s: string): unknown } }).db;
+  const oldIno = statSync(wal).ino;
+  const oldFd = gate.calls[0]!.fd;
+  db.pragma("journal_mode = DELETE");
+  db.pragma("journal_mode = WAL");
+  write(2);
+  await settle();
+  expect(gate.calls.length).toBe(2);
+  const ino = statSync(wal).ino;
+  expect(fstatSync(gate.calls[1]!.fd).ino).toBe(ino);
+  expect(gate.calls[1]!.fd === oldFd && ino === oldIno).toBe(false);
+  gate.calls[1]!.resolve();
+  await settle();
+  expect(committedVersion()).toBe(2);
+});
+
 test("durability inline: SQLite fsyncs inside COMMIT, the group is released in the same turn", async () => {
   const gate = syncGate();
   await storage.close();

@@ -326,7 +326,8 @@ export class SqliteStorage implements Storage {
    * fsyncs the -wal file. The fd is opened once; SQLite reuses the file after a checkpoint (same
    * inode), but if it was ever deleted and recreated (another connection closing the database
    * last, a journal-mode change) the fd would sync a dead inode, so its inode is checked against
-   * the path's at every sync (one stat per tick) and the fd reopened when they differ.
+   * the path's at every sync (one stat per tick) and the fd reopened when they differ. (Our open
+   * fd keeps a deleted inode allocated, so a new file cannot come back with the same number.)
    */
   private syncWal(): Promise<void> {
     const ino = statSync(this.walPath).ino;
