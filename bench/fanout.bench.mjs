@@ -3,11 +3,12 @@
 //   tagwire   the hub (dist/hub) over WebSocket; publisher and subscribers are the SDK's
 //             RemoteSession (createMessage / subscribe), so the hub stores every message
 //             (SQLite, WAL, one group commit per tick) before fanning it out. Twice: with the
-//             hub's default durability (every commit fsync'd, the fsync on the thread pool while
-//             the event loop goes on, acks held until it is done) and with sync NORMAL (no fsync;
-//             survives kill -9 of the hub, not an OS crash). Opt-in (name it in
-//             TAGWIRE_FANOUT_ONLY): tagwire-inline, SQLite's synchronous=FULL fsync inside COMMIT
-//             on the event loop (the durability before pipelined group commit), for A/B;
+//             hub's default durability (every commit fsync'd before its acks leave; durability
+//             "auto": on the event loop while the disk is fast, on the thread pool while the loop
+//             goes on when it is slow) and with sync NORMAL (no fsync; survives kill -9 of the
+//             hub, not an OS crash). Opt-in (name them in TAGWIRE_FANOUT_ONLY): tagwire-inline,
+//             SQLite's synchronous=FULL fsync inside COMMIT (the durability before pipelined
+//             group commit), and tagwire-pool, the fsync always on the thread pool, for A/B;
 //   aedes     Aedes 1.x in Node, mqtt.js clients, QoS 0;
 //   mosquitto the local Mosquitto at 127.0.0.1:1883, mqtt.js clients, QoS 0;
 //   bare-ws   a `ws` server that only rebroadcasts each message's bytes to every subscriber,
@@ -26,7 +27,7 @@
 // TAGWIRE_FANOUT_DIST=/path/to/dist runs another build of tagwire (A/B against an older hub).
 // TAGWIRE_FANOUT_FSYNC_DELAY_MS=4 models a slow disk for tagwire and tagwire-inline (fdatasync
 // took 3.8 ms at the median on a busy disk here): every durable commit takes that much longer,
-// inline by blocking the event loop right after COMMIT, the default by resolving its fsync later.
+// on the event loop by blocking it that much after the sync, on the thread pool by resolving later.
 //
 // Run `npm run build` first, then `node bench/fanout.bench.mjs` (about a minute; stops by
 // itself). Needs aedes (a devDependency; or TAGWIRE_AEDES=/path/to/aedes/aedes.js) and Mosquitto
@@ -162,15 +163,20 @@ const FSYNC_DELAY_MS = Number(process.env.TAGWIRE_FANOUT_FSYNC_DELAY_MS ?? 0);
 
 /** A storage whose durable commits take FSYNC_DELAY_MS longer (see the header). */
 async function slowDiskStorage(dataDir, durability) {
-  const { fdatasync } = await import("node:fs");
+  const { fdatasync, fdatasyncSync } = await import("node:fs");
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
   const storage = new SqliteStorage(dataDir, {
     durability,
     /** @param {number} fd */
     syncFile: (fd) => new Promise((res, rej) => fdatasync(fd, (err) => (err ? rej(err) : setTimeout(res, FSYNC_DELAY_MS)))),
+    /** @param {number} fd */
+    syncFileSync: (fd) => {
+      fdatasyncSync(fd);
+      Atomics.wait(sleeper, 0, 0, FSYNC_DELAY_MS);
+    },
   });
   if (durability === "inline") {
     const inner = storage.commit;
-    const sleeper = new Int32Array(new SharedArrayBuffer(4));
     storage.commit = function () {
       const out = inner.call(this);
       Atomics.wait(sleeper, 0, 0, FSYNC_DELAY_MS);
@@ -261,7 +267,7 @@ async function fanoutRun(subs, runId, publishOne, count) {
 // as message events. "aggregate": every payload merged into the channel's aggregate through the
 // core pipeline (one stored row per channel per tick), delivered as aggregate events whose
 // effective diff carries only what changed (here the sequence number).
-async function tagwireSystem(synchronous, mode = "message", durability = "fsync") {
+async function tagwireSystem(synchronous, mode = "message", durability = "auto") {
   const dataDir = mkdtempSync(join(tmpdir(), "tw-fanout-"));
   const slow = FSYNC_DELAY_MS > 0 && synchronous === "full" ? { storage: await slowDiskStorage(dataDir, durability) } : {};
   const hub = await startHub({ dataDir, auth: false, log: () => {}, limits: { framesPerSecond: 1e9 }, synchronous, durability, ...slow });
@@ -288,8 +294,10 @@ const systems = {
   // The hub's default: every commit fsynced (an acknowledged write survives a power cut), the
   // fsync off the event loop.
   tagwire: () => tagwireSystem("full"),
-  // Opt-in: the same durability with SQLite's own fsync inside COMMIT, blocking the event loop.
+  // Opt-in: the same durability with SQLite's own fsync inside COMMIT, blocking the event loop,
+  // and with the fsync always on the thread pool.
   "tagwire-inline": () => tagwireSystem("full", "message", "inline"),
+  "tagwire-pool": () => tagwireSystem("full", "message", "fsync"),
   // synchronous=NORMAL: survives kill -9 of the hub, not an OS crash; no fsync per tick.
   "tagwire-normal": () => tagwireSystem("normal"),
   // Aggregate updates (the core pipeline's path), hub defaults (every commit fsynced).
@@ -376,7 +384,7 @@ const live = [];
 const only = process.env.TAGWIRE_FANOUT_ONLY?.split(",");
 const onlyCounts = only?.filter((w) => /^\d+$/.test(w)) ?? [];
 const onlyNames = only?.filter((w) => !/^\d+$/.test(w)) ?? [];
-const OPT_IN = new Set(["tagwire-inline"]);
+const OPT_IN = new Set(["tagwire-inline", "tagwire-pool"]);
 const wanted = (name, count) =>
   (onlyNames.length === 0 ? !OPT_IN.has(name) : onlyNames.includes(name)) &&
   (onlyCounts.length === 0 || onlyCounts.includes(String(count)));

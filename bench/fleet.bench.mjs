@@ -1,10 +1,12 @@
 // Fleet ingest over loopback: 1,000 device connections, each writing small tag diffs to its own
 // `tag_values`, one viewer subscribed to every device's `tag_values`, through
 //   tagwire   the hub (dist/hub) over WebSocket, hub defaults (one fsync'd group commit per
-//             tick, the fsync on the thread pool while the event loop goes on); a device's publish
-//             resolves on the hub's ack, which leaves only after the write is durable; the viewer
-//             subscribes `+/tag_values`. Opt-in (name it in TAGWIRE_FLEET_ONLY): tagwire-inline,
-//             SQLite's synchronous=FULL fsync inside COMMIT on the event loop, for A/B;
+//             tick; durability "auto": the fsync on the event loop while the disk is fast, on the
+//             thread pool while the loop goes on when it is slow); a device's publish resolves on
+//             the hub's ack, which leaves only after the write is durable; the viewer subscribes
+//             `+/tag_values`. Opt-in (name them in TAGWIRE_FLEET_ONLY): tagwire-inline, SQLite's
+//             synchronous=FULL fsync inside COMMIT, and tagwire-pool, the fsync always on the
+//             thread pool, for A/B;
 //   mosquitto the local Mosquitto at 127.0.0.1:1883, mqtt.js clients, QoS 1 retained publishes
 //             (resolve on PUBACK), the viewer subscribes `<prefix>/+/tag_values` at QoS 1;
 //   aedes     Aedes 1.x in this process (in-memory persistence), same clients and QoS.
@@ -31,7 +33,7 @@
 // itself). TAGWIRE_FLEET_ONLY="tagwire,mosquitto" narrows a run; TAGWIRE_FLEET_RUNS=3 repeats the
 // whole comparison (the spread over runs is printed at the end). TAGWIRE_FLEET_FSYNC_DELAY_MS=4
 // models a slow disk for tagwire and tagwire-inline (every durable commit that much longer:
-// inline blocking the event loop right after COMMIT, the default resolving its fsync later).
+// on the event loop by blocking it that much after the sync, on the thread pool resolving later).
 import { fork } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -246,16 +248,21 @@ async function main() {
   const { startHub, SqliteStorage } = await import("../dist/hub/index.js");
   const FSYNC_DELAY_MS = Number(process.env.TAGWIRE_FLEET_FSYNC_DELAY_MS ?? 0);
   /** A storage whose durable commits take FSYNC_DELAY_MS longer (see the header). */
-  const slowDiskStorage = async (/** @type {string} */ dataDir, /** @type {"fsync" | "inline"} */ durability) => {
-    const { fdatasync } = await import("node:fs");
+  const slowDiskStorage = async (/** @type {string} */ dataDir, /** @type {"auto" | "fsync" | "inline"} */ durability) => {
+    const { fdatasync, fdatasyncSync } = await import("node:fs");
+    const sleeper = new Int32Array(new SharedArrayBuffer(4));
     const storage = new SqliteStorage(dataDir, {
       durability,
       /** @param {number} fd */
       syncFile: (fd) => new Promise((res, rej) => fdatasync(fd, (err) => (err ? rej(err) : setTimeout(res, FSYNC_DELAY_MS)))),
+      /** @param {number} fd */
+      syncFileSync: (fd) => {
+        fdatasyncSync(fd);
+        Atomics.wait(sleeper, 0, 0, FSYNC_DELAY_MS);
+      },
     });
     if (durability === "inline") {
       const inner = storage.commit;
-      const sleeper = new Int32Array(new SharedArrayBuffer(4));
       storage.commit = function () {
         const out = inner.call(this);
         Atomics.wait(sleeper, 0, 0, FSYNC_DELAY_MS);
@@ -265,8 +272,8 @@ async function main() {
     return storage;
   };
   const only = process.env.TAGWIRE_FLEET_ONLY?.split(",");
-  const OPT_IN = new Set(["tagwire-inline"]);
-  /** @param {"fsync" | "inline"} durability */
+  const OPT_IN = new Set(["tagwire-inline", "tagwire-pool"]);
+  /** @param {"auto" | "fsync" | "inline"} durability */
   const tagwire = async (durability) => {
     const dataDir = mkdtempSync(join(tmpdir(), "tw-fleet-"));
     const hub = await startHub({
@@ -287,8 +294,9 @@ async function main() {
   };
 
   const systems = {
-    tagwire: () => tagwire("fsync"),
+    tagwire: () => tagwire("auto"),
     "tagwire-inline": () => tagwire("inline"),
+    "tagwire-pool": () => tagwire("fsync"),
     async mosquitto() {
       return { url: "mqtt://127.0.0.1:1883", stop: async () => {} };
     },

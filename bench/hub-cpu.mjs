@@ -5,16 +5,18 @@
 //
 // A/B: TAGWIRE_HUB_CPU_AB=/path/to/other/dist loads a second build side by side; rounds alternate
 // between the two hubs and medians are printed (the machine's noise hits both alike).
-// `--durability both` runs two hubs of this build instead: SQLite's inline FULL fsync (on the
-// event loop) against the default fsync of the WAL on the thread pool, acks held until it is done.
+// `--durability inline,auto,fsync` (any list; `both` = inline,auto) runs hubs of this build side by
+// side instead: SQLite's inline FULL fsync, the default "auto" (our fdatasync, on the event loop
+// while fast, on the thread pool while slow) and "fsync" (always the thread pool).
 // The rate (k msg/s) is the publisher's closed loop: what blocking the event loop on the fsync
 // costs shows there, not in the CPU figure (a blocked loop spends no CPU).
 // TAGWIRE_HUB_CPU_FSYNC_DELAY_MS=4 models a slow disk (on a busy one fdatasync took 3.8 ms at the
 // median): every durable commit takes that much longer, inline by blocking the event loop right
-// after COMMIT (as a slow fsync inside it does), fsync by resolving that much later.
+// after COMMIT (as a slow fsync inside it does) or after auto's own inline sync, on the thread
+// pool by resolving that much later.
 //
 //   node bench/hub-cpu.mjs [--subscribers N] [--messages N] [--rounds N] [--sync full|normal]
-//                          [--durability fsync|inline|both]
+//                          [--durability auto|fsync|inline|both|a,b,...]
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof bench/hub-cpu.mjs      (profile the hub side)
 import { fork } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -29,7 +31,7 @@ const { values: opt } = parseArgs({
     messages: { type: "string", default: "20000" },
     rounds: { type: "string", default: "5" },
     sync: { type: "string", default: "full" },
-    durability: { type: "string", default: "fsync" },
+    durability: { type: "string", default: "auto" },
     window: { type: "string", default: "2000" },
     child: { type: "string" },
   },
@@ -98,7 +100,7 @@ if (opt.child) {
 
 // Main: the hub(s).
 const here = fileURLToPath(new URL(".", import.meta.url));
-const durabilities = opt.durability === "both" ? ["inline", "fsync"] : [opt.durability];
+const durabilities = opt.durability === "both" ? ["inline", "auto"] : opt.durability.split(",");
 /** @type {{ name: string, dist: string, durability: string, [k: string]: any }[]} */
 const builds = durabilities.map((d) => ({
   name: durabilities.length > 1 ? `this/${d}` : "this",
@@ -112,17 +114,26 @@ for (const b of builds) {
   const dataDir = mkdtempSync(join(tmpdir(), "tw-hubcpu-"));
   // (a build from before `durability` existed ignores it: SQLite's inline FULL)
   const delayMs = Number(process.env.TAGWIRE_HUB_CPU_FSYNC_DELAY_MS ?? 0);
-  const { fdatasync } = await import("node:fs");
+  const { fdatasync, fdatasyncSync } = await import("node:fs");
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
   /** @param {number} fd */
   const slowSync = (fd) => new Promise((res, rej) => fdatasync(fd, (err) => (err ? rej(err) : setTimeout(res, delayMs))));
   const storage = new SqliteStorage(dataDir, {
     synchronous: opt.sync,
     durability: b.durability,
-    ...(delayMs > 0 ? { syncFile: slowSync } : {}),
+    ...(delayMs > 0
+      ? {
+          syncFile: slowSync,
+          /** @param {number} fd */
+          syncFileSync: (fd) => {
+            fdatasyncSync(fd);
+            Atomics.wait(sleeper, 0, 0, delayMs);
+          },
+        }
+      : {}),
   });
   if (delayMs > 0 && b.durability === "inline") {
     const inner = storage.commit;
-    const sleeper = new Int32Array(new SharedArrayBuffer(4));
     storage.commit = function () {
       const out = inner.call(this);
       Atomics.wait(sleeper, 0, 0, delayMs);

@@ -27,10 +27,10 @@ export const hubCommand: Command = {
       },
       durability: {
         type: "string",
-        value: "fsync|inline",
+        value: "auto|fsync|inline",
         description:
-          "with --sync full: fsync the WAL off the event loop, acks held until it is done (fsync), or inside SQLite's COMMIT on the event loop (inline)",
-        default: "fsync",
+          "with --sync full, how each commit is fsync'd before its acks leave: on the event loop while the disk is fast and on the thread pool while it is slow (auto), always on the thread pool (fsync), or inside SQLite's COMMIT (inline)",
+        default: "auto",
       },
       "max-messages": { type: "string", value: "n", description: "messages kept per channel (0 = no limit)", default: "10000" },
       "max-age": { type: "string", value: "days", description: "days messages are kept (0 = forever)", default: "30" },
@@ -83,7 +83,8 @@ export const hubCommand: Command = {
     const sync = options.sync as string;
     if (sync !== "full" && sync !== "normal") throw new UsageError("--sync must be full or normal");
     const durability = options.durability as string;
-    if (durability !== "fsync" && durability !== "inline") throw new UsageError("--durability must be fsync or inline");
+    if (durability !== "auto" && durability !== "fsync" && durability !== "inline")
+      throw new UsageError("--durability must be auto, fsync or inline");
     const num = (name: string) => {
       const n = Number(options[name]);
       if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a non-negative number`);

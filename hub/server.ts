@@ -33,9 +33,10 @@ export interface HubOptions {
   /** SQLite durability; see hub/storage/sqlite.ts. Default "full". */
   synchronous?: SyncMode;
   /**
-   * With synchronous "full": "fsync" (default: the hub fsyncs the WAL off the event loop and
-   * holds each tick's acks until it is done) or "inline" (SQLite fsyncs inside COMMIT, blocking
-   * the event loop; for comparison).
+   * With synchronous "full", who fsyncs each commit before its acks leave: "auto" (default: the
+   * hub, on the event loop while the disk is fast, on the thread pool while it is slow, the loop
+   * going on meanwhile), "fsync" (always the thread pool) or "inline" (SQLite, inside COMMIT).
+   * See hub/storage/sqlite.ts.
    */
   durability?: Durability;
   /**
@@ -86,7 +87,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   const storage: Storage = options.nats
     ? new (await import("./cluster/jetstream-storage.js")).JetStreamStorage({ ...options.nats, log, retention })
     : (options.storage ??
-      new SqliteStorage(dataDir, { synchronous: options.synchronous ?? "full", durability: options.durability ?? "fsync" }));
+      new SqliteStorage(dataDir, { synchronous: options.synchronous ?? "full", durability: options.durability ?? "auto" }));
   let state: HubState;
   try {
     state = await HubState.open(core, storage, limits, retention);

@@ -50,7 +50,7 @@ async function start(options: { deviceAgent?: boolean } = {}): Promise<RunningHu
     dataDir: dir.dir,
     auth: false,
     log: () => {},
-    storage: new SqliteStorage(dir.dir, { syncFile: gate.sync }),
+    storage: new SqliteStorage(dir.dir, { durability: "fsync", syncFile: gate.sync }),
     ...(options.deviceAgent ? { deviceAgent: { address: "127.0.0.1:0", agentId: DOOVER_AGENT } } : {}),
   });
   return hub;

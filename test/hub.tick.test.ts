@@ -138,10 +138,10 @@ function syncGate() {
   };
 }
 
-/** Reopens the test's database with the default durability and the gate as its fsync. */
+/** Reopens the test's database with the fsync always on the thread pool, the gate as that fsync. */
 async function pipelined(gate: ReturnType<typeof syncGate>): Promise<void> {
   await storage.close();
-  storage = new SqliteStorage(dir.dir, { syncFile: gate.sync });
+  storage = new SqliteStorage(dir.dir, { durability: "fsync", syncFile: gate.sync });
   await storage.open({ restore() {}, apply: () => expect.unreachable() });
   tick = new Tick(storage, store);
 }
@@ -293,6 +293,78 @@ test("a recreated -wal file is fsync'd through a new fd on its new inode", async
   gate.calls[1]!.resolve();
   await settle();
   expect(committedVersion()).toBe(2);
+});
+
+test("durability auto: fsync on the event loop while fast, on the thread pool once slow, back after a fast probe", async () => {
+  const gate = syncGate();
+  let inlineMs = 0;
+  const inline: number[] = [];
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  await storage.close();
+  storage = new SqliteStorage(dir.dir, {
+    syncFile: gate.sync,
+    syncFileSync: (fd) => {
+      inline.push(fd);
+      if (inlineMs) Atomics.wait(sleeper, 0, 0, inlineMs);
+    },
+  });
+  await storage.open({ restore() {}, apply: () => expect.unreachable() });
+  const commitOne = (n: number) => {
+    storage.saveAggregate(ch.id, n, doc({ n }), Date.now());
+    return storage.commit();
+  };
+  // fast disk: durable on return, on the -wal file, no pool
+  expect(commitOne(1)).toBeUndefined();
+  expect(commitOne(2)).toBeUndefined();
+  expect(inline.length).toBe(2);
+  expect(fstatSync(inline[0]!).ino).toBe(statSync(join(dir.dir, `${DB_FILE}-wal`)).ino);
+  expect(gate.calls.length).toBe(0);
+  // a slow sync (5 ms against the 1 ms limit, averaged) moves the next commit to the pool
+  inlineMs = 5;
+  expect(commitOne(3)).toBeUndefined();
+  const pooled = commitOne(4);
+  expect(pooled).toBeInstanceOf(Promise);
+  expect(inline.length).toBe(3);
+  expect(gate.calls.length).toBe(1);
+  gate.calls[0]!.resolve();
+  await pooled;
+  // pooled until the probe: 62 more, then one timed inline sync, fast again
+  inlineMs = 0;
+  for (let i = 0; i < 62; i++) {
+    const p = commitOne(5 + i);
+    expect(p).toBeInstanceOf(Promise);
+    gate.calls.at(-1)!.resolve();
+    await p;
+  }
+  expect(inline.length).toBe(3);
+  expect(commitOne(100)).toBeUndefined(); // the probe
+  expect(inline.length).toBe(4);
+  expect(commitOne(101)).toBeUndefined();
+  expect(inline.length).toBe(5);
+  expect(gate.calls.length).toBe(63);
+});
+
+test("durability auto: a failed inline fsync is fail-stop with a typed error", async () => {
+  await storage.close();
+  storage = new SqliteStorage(dir.dir, {
+    syncFileSync: () => {
+      throw Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" });
+    },
+  });
+  await storage.open({ restore() {}, apply: () => expect.unreachable() });
+  tick = new Tick(storage, store);
+  const fatal: Error[] = [];
+  tick.onFatal = (e) => fatal.push(e);
+  const a = recordingOutlet(1);
+  write(1);
+  a.enqueue(new Uint8Array([1]));
+  let answer: Error | undefined | "not yet" = "not yet";
+  tick.whenCommitted((e) => (answer = e));
+  await nextTurn();
+  expect(fatal[0]).toMatchObject({ code: "TAGWIRE_ERR_CLOSED", message: expect.stringMatching(/fsync .* failed: EIO/) });
+  expect(answer).toBe(fatal[0]);
+  expect(a.writes).toEqual([]);
+  expect(() => storage.commit()).toThrow(expect.objectContaining({ code: "TAGWIRE_ERR_CLOSED" }));
 });
 
 test("durability inline: SQLite fsyncs inside COMMIT, the group is released in the same turn", async () => {
