@@ -3,8 +3,12 @@
 //   tagwire   the hub (dist/hub) over WebSocket; publisher and subscribers are the SDK's
 //             RemoteSession (createMessage / subscribe), so the hub stores every message
 //             (SQLite, WAL, one group commit per tick) before fanning it out. Twice: with the
-//             hub's default synchronous=FULL (an fsync per commit) and with NORMAL (no fsync;
-//             survives kill -9 of the hub, not an OS crash);
+//             hub's default durability (every commit fsync'd before its acks leave; durability
+//             "auto": on the event loop while the disk is fast, on the thread pool while the loop
+//             goes on when it is slow) and with sync NORMAL (no fsync; survives kill -9 of the
+//             hub, not an OS crash). Opt-in (name them in TAGWIRE_FANOUT_ONLY): tagwire-inline,
+//             SQLite's synchronous=FULL fsync inside COMMIT (the durability before pipelined
+//             group commit), and tagwire-pool, the fsync always on the thread pool, for A/B;
 //   aedes     Aedes 1.x in Node, mqtt.js clients, QoS 0;
 //   mosquitto the local Mosquitto at 127.0.0.1:1883, mqtt.js clients, QoS 0;
 //   bare-ws   a `ws` server that only rebroadcasts each message's bytes to every subscriber,
@@ -21,6 +25,9 @@
 // times after one unrecorded warm-up run (throws: true); medians are printed.
 // TAGWIRE_FANOUT_ONLY="tagwire-normal,mosquitto,100" narrows a run (names and counts).
 // TAGWIRE_FANOUT_DIST=/path/to/dist runs another build of tagwire (A/B against an older hub).
+// TAGWIRE_FANOUT_FSYNC_DELAY_MS=4 models a slow disk for tagwire and tagwire-inline (fdatasync
+// took 3.8 ms at the median on a busy disk here): every durable commit takes that much longer,
+// on the event loop by blocking it that much after the sync, on the thread pool by resolving later.
 //
 // Run `npm run build` first, then `node bench/fanout.bench.mjs` (about a minute; stops by
 // itself). Needs aedes (a devDependency; or TAGWIRE_AEDES=/path/to/aedes/aedes.js) and Mosquitto
@@ -151,7 +158,33 @@ if (process.argv[2] === "--subscribers") {
 // ---------------------------------------------------------------------------------------------
 // Main: brokers, publishers, the measured runs
 
-const { startHub } = await import(new URL("hub/index.js", DIST).href);
+const { startHub, SqliteStorage } = await import(new URL("hub/index.js", DIST).href);
+const FSYNC_DELAY_MS = Number(process.env.TAGWIRE_FANOUT_FSYNC_DELAY_MS ?? 0);
+
+/** A storage whose durable commits take FSYNC_DELAY_MS longer (see the header). */
+async function slowDiskStorage(dataDir, durability) {
+  const { fdatasync, fdatasyncSync } = await import("node:fs");
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  const storage = new SqliteStorage(dataDir, {
+    durability,
+    /** @param {number} fd */
+    syncFile: (fd) => new Promise((res, rej) => fdatasync(fd, (err) => (err ? rej(err) : setTimeout(res, FSYNC_DELAY_MS)))),
+    /** @param {number} fd */
+    syncFileSync: (fd) => {
+      fdatasyncSync(fd);
+      Atomics.wait(sleeper, 0, 0, FSYNC_DELAY_MS);
+    },
+  });
+  if (durability === "inline") {
+    const inner = storage.commit;
+    storage.commit = function () {
+      const out = inner.call(this);
+      Atomics.wait(sleeper, 0, 0, FSYNC_DELAY_MS);
+      return out;
+    };
+  }
+  return storage;
+}
 const { connectSession } = await import(new URL("bindings/index.js", DIST).href);
 
 function startSubscribers(system, url, count) {
@@ -234,9 +267,10 @@ async function fanoutRun(subs, runId, publishOne, count) {
 // as message events. "aggregate": every payload merged into the channel's aggregate through the
 // core pipeline (one stored row per channel per tick), delivered as aggregate events whose
 // effective diff carries only what changed (here the sequence number).
-async function tagwireSystem(synchronous, mode = "message") {
+async function tagwireSystem(synchronous, mode = "message", durability = "auto") {
   const dataDir = mkdtempSync(join(tmpdir(), "tw-fanout-"));
-  const hub = await startHub({ dataDir, auth: false, log: () => {}, limits: { framesPerSecond: 1e9 }, synchronous });
+  const slow = FSYNC_DELAY_MS > 0 && synchronous === "full" ? { storage: await slowDiskStorage(dataDir, durability) } : {};
+  const hub = await startHub({ dataDir, auth: false, log: () => {}, limits: { framesPerSecond: 1e9 }, synchronous, durability, ...slow });
   const pub = await connectSession(hub.url, { agentId: "bench-pub", pingIntervalMs: 0 });
   // The channel exists before subscribers come, so each gets a sync first.
   if (mode === "message") await pub.createMessage("bench-pub", "bench", { seq: -1 });
@@ -257,11 +291,16 @@ async function tagwireSystem(synchronous, mode = "message") {
 }
 
 const systems = {
-  // The hub's default: every commit fsynced (an acknowledged write survives a power cut).
+  // The hub's default: every commit fsynced (an acknowledged write survives a power cut), the
+  // fsync off the event loop.
   tagwire: () => tagwireSystem("full"),
+  // Opt-in: the same durability with SQLite's own fsync inside COMMIT, blocking the event loop,
+  // and with the fsync always on the thread pool.
+  "tagwire-inline": () => tagwireSystem("full", "message", "inline"),
+  "tagwire-pool": () => tagwireSystem("full", "message", "fsync"),
   // synchronous=NORMAL: survives kill -9 of the hub, not an OS crash; no fsync per tick.
   "tagwire-normal": () => tagwireSystem("normal"),
-  // Aggregate updates (the core pipeline's path), hub defaults (synchronous=FULL).
+  // Aggregate updates (the core pipeline's path), hub defaults (every commit fsynced).
   "tagwire-aggregate": () => tagwireSystem("full", "aggregate"),
   async aedes(_count) {
     // TAGWIRE_AEDES: a path to aedes.js when it is installed outside node_modules.
@@ -345,8 +384,10 @@ const live = [];
 const only = process.env.TAGWIRE_FANOUT_ONLY?.split(",");
 const onlyCounts = only?.filter((w) => /^\d+$/.test(w)) ?? [];
 const onlyNames = only?.filter((w) => !/^\d+$/.test(w)) ?? [];
+const OPT_IN = new Set(["tagwire-inline", "tagwire-pool"]);
 const wanted = (name, count) =>
-  (onlyNames.length === 0 || onlyNames.includes(name)) && (onlyCounts.length === 0 || onlyCounts.includes(String(count)));
+  (onlyNames.length === 0 ? !OPT_IN.has(name) : onlyNames.includes(name)) &&
+  (onlyCounts.length === 0 || onlyCounts.includes(String(count)));
 for (const count of SUBSCRIBERS) {
   for (const name of Object.keys(systems)) {
     if (!wanted(name, count)) continue;
@@ -423,7 +464,7 @@ for (const count of SUBSCRIBERS) {
   }
   console.log([String(count), ...names.map((n) => fmt(m[n]))].map((c) => c.padStart(14)).join(" |"));
 }
-console.log("\nratios (tagwire = hub default, synchronous=FULL; normal = synchronous=NORMAL):");
+console.log("\nratios (tagwire = hub default, every commit fsync'd; normal = synchronous=NORMAL, no fsync):");
 const ratio = (a, b) => (a === undefined || b === undefined ? "-" : `${(a / b).toFixed(2)}x`);
 const pct = (a, b) => (a === undefined || b === undefined ? "-" : `${((100 * a) / b).toFixed(0)}%`);
 console.log(

@@ -1,8 +1,12 @@
 // Fleet ingest over loopback: 1,000 device connections, each writing small tag diffs to its own
 // `tag_values`, one viewer subscribed to every device's `tag_values`, through
-//   tagwire   the hub (dist/hub) over WebSocket, SQLite synchronous=FULL (the default: one
-//             fsync'd group commit per tick); a device's publish resolves on the hub's ack, which
-//             leaves only after the write is durable; the viewer subscribes `+/tag_values`;
+//   tagwire   the hub (dist/hub) over WebSocket, hub defaults (one fsync'd group commit per
+//             tick; durability "auto": the fsync on the event loop while the disk is fast, on the
+//             thread pool while the loop goes on when it is slow); a device's publish resolves on
+//             the hub's ack, which leaves only after the write is durable; the viewer subscribes
+//             `+/tag_values`. Opt-in (name them in TAGWIRE_FLEET_ONLY): tagwire-inline, SQLite's
+//             synchronous=FULL fsync inside COMMIT, and tagwire-pool, the fsync always on the
+//             thread pool, for A/B;
 //   mosquitto the local Mosquitto at 127.0.0.1:1883, mqtt.js clients, QoS 1 retained publishes
 //             (resolve on PUBACK), the viewer subscribes `<prefix>/+/tag_values` at QoS 1;
 //   aedes     Aedes 1.x in this process (in-memory persistence), same clients and QoS.
@@ -27,7 +31,9 @@
 //
 // `npm run build` first, then `node bench/fleet.bench.mjs` (about a minute per run; stops by
 // itself). TAGWIRE_FLEET_ONLY="tagwire,mosquitto" narrows a run; TAGWIRE_FLEET_RUNS=3 repeats the
-// whole comparison (the spread over runs is printed at the end).
+// whole comparison (the spread over runs is printed at the end). TAGWIRE_FLEET_FSYNC_DELAY_MS=4
+// models a slow disk for tagwire and tagwire-inline (every durable commit that much longer:
+// on the event loop by blocking it that much after the sync, on the thread pool resolving later).
 import { fork } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -59,7 +65,7 @@ if (process.argv[2] === "--devices") {
   const viewerSeen = new Map();
   let verifyClient;
 
-  if (system === "tagwire") {
+  if (system.startsWith("tagwire")) {
     const { connectSession } = await import("../dist/bindings/index.js");
     const viewer = await connectSession(url, { agentId: "fleet-viewer", pingIntervalMs: 0 });
     await new Promise((resolve) => {
@@ -239,26 +245,58 @@ if (process.argv[2] === "--devices") {
 // Main: the systems and the measured runs
 
 async function main() {
-  const { startHub } = await import("../dist/hub/index.js");
+  const { startHub, SqliteStorage } = await import("../dist/hub/index.js");
+  const FSYNC_DELAY_MS = Number(process.env.TAGWIRE_FLEET_FSYNC_DELAY_MS ?? 0);
+  /** A storage whose durable commits take FSYNC_DELAY_MS longer (see the header). */
+  const slowDiskStorage = async (/** @type {string} */ dataDir, /** @type {"auto" | "fsync" | "inline"} */ durability) => {
+    const { fdatasync, fdatasyncSync } = await import("node:fs");
+    const sleeper = new Int32Array(new SharedArrayBuffer(4));
+    const storage = new SqliteStorage(dataDir, {
+      durability,
+      /** @param {number} fd */
+      syncFile: (fd) => new Promise((res, rej) => fdatasync(fd, (err) => (err ? rej(err) : setTimeout(res, FSYNC_DELAY_MS)))),
+      /** @param {number} fd */
+      syncFileSync: (fd) => {
+        fdatasyncSync(fd);
+        Atomics.wait(sleeper, 0, 0, FSYNC_DELAY_MS);
+      },
+    });
+    if (durability === "inline") {
+      const inner = storage.commit;
+      storage.commit = function () {
+        const out = inner.call(this);
+        Atomics.wait(sleeper, 0, 0, FSYNC_DELAY_MS);
+        return out;
+      };
+    }
+    return storage;
+  };
   const only = process.env.TAGWIRE_FLEET_ONLY?.split(",");
+  const OPT_IN = new Set(["tagwire-inline", "tagwire-pool"]);
+  /** @param {"auto" | "fsync" | "inline"} durability */
+  const tagwire = async (durability) => {
+    const dataDir = mkdtempSync(join(tmpdir(), "tw-fleet-"));
+    const hub = await startHub({
+      dataDir,
+      auth: false,
+      log: () => {},
+      limits: { framesPerSecond: 1e9, maxConnections: 10_000, maxConnectionsPerAddress: 10_000 },
+      durability,
+      ...(FSYNC_DELAY_MS > 0 ? { storage: await slowDiskStorage(dataDir, durability) } : {}),
+    });
+    return {
+      url: hub.url,
+      stop: async () => {
+        await hub.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  };
 
   const systems = {
-    async tagwire() {
-      const dataDir = mkdtempSync(join(tmpdir(), "tw-fleet-"));
-      const hub = await startHub({
-        dataDir,
-        auth: false,
-        log: () => {},
-        limits: { framesPerSecond: 1e9, maxConnections: 10_000, maxConnectionsPerAddress: 10_000 },
-      });
-      return {
-        url: hub.url,
-        stop: async () => {
-          await hub.close();
-          rmSync(dataDir, { recursive: true, force: true });
-        },
-      };
-    },
+    tagwire: () => tagwire("auto"),
+    "tagwire-inline": () => tagwire("inline"),
+    "tagwire-pool": () => tagwire("fsync"),
     async mosquitto() {
       return { url: "mqtt://127.0.0.1:1883", stop: async () => {} };
     },
@@ -279,7 +317,7 @@ async function main() {
   const results = {};
   for (let run = 1; run <= RUNS; run++) {
     for (const [name, start] of Object.entries(systems)) {
-      if (only && !only.includes(name)) continue;
+      if (only ? !only.includes(name) : OPT_IN.has(name)) continue;
       const sys = await start();
       const child = fork(fileURLToPath(import.meta.url), ["--devices", JSON.stringify({ system: name, url: sys.url, count: DEVICES })], {
         stdio: "inherit",
@@ -323,11 +361,11 @@ async function main() {
 
   const t = results.tagwire;
   if (t) {
-    for (const anchor of ["mosquitto", "aedes"]) {
+    for (const anchor of ["mosquitto", "aedes", "tagwire-inline"]) {
       const a = results[anchor];
       if (!a) continue;
       const ratios = t.map((r, i) => r.rate / a[i].rate);
-      const target = anchor === "mosquitto" ? 1.5 : 3;
+      const target = anchor === "mosquitto" ? 1.5 : anchor === "aedes" ? 3 : 1;
       console.log(
         `tagwire / ${anchor}: ${ratios.map((x) => x.toFixed(2) + "x").join(", ")} (min ${Math.min(...ratios).toFixed(2)}x, max ${Math.max(...ratios).toFixed(2)}x; target >= ${target}x every run: ${ratios.every((x) => x >= target) ? "yes" : "no"})`,
       );

@@ -5,8 +5,18 @@
 //
 // A/B: TAGWIRE_HUB_CPU_AB=/path/to/other/dist loads a second build side by side; rounds alternate
 // between the two hubs and medians are printed (the machine's noise hits both alike).
+// `--durability inline,auto,fsync` (any list; `both` = inline,auto) runs hubs of this build side by
+// side instead: SQLite's inline FULL fsync, the default "auto" (our fdatasync, on the event loop
+// while fast, on the thread pool while slow) and "fsync" (always the thread pool).
+// The rate (k msg/s) is the publisher's closed loop: what blocking the event loop on the fsync
+// costs shows there, not in the CPU figure (a blocked loop spends no CPU).
+// TAGWIRE_HUB_CPU_FSYNC_DELAY_MS=4 models a slow disk (on a busy one fdatasync took 3.8 ms at the
+// median): every durable commit takes that much longer, inline by blocking the event loop right
+// after COMMIT (as a slow fsync inside it does) or after auto's own inline sync, on the thread
+// pool by resolving that much later.
 //
 //   node bench/hub-cpu.mjs [--subscribers N] [--messages N] [--rounds N] [--sync full|normal]
+//                          [--durability auto|fsync|inline|both|a,b,...]
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof bench/hub-cpu.mjs      (profile the hub side)
 import { fork } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -21,6 +31,7 @@ const { values: opt } = parseArgs({
     messages: { type: "string", default: "20000" },
     rounds: { type: "string", default: "5" },
     sync: { type: "string", default: "full" },
+    durability: { type: "string", default: "auto" },
     window: { type: "string", default: "2000" },
     child: { type: "string" },
   },
@@ -89,25 +100,62 @@ if (opt.child) {
 
 // Main: the hub(s).
 const here = fileURLToPath(new URL(".", import.meta.url));
-const builds = [{ name: "this", dist: resolve(here, "../dist") }];
-if (process.env.TAGWIRE_HUB_CPU_AB) builds.unshift({ name: "other", dist: resolve(process.env.TAGWIRE_HUB_CPU_AB) });
+const durabilities = opt.durability === "both" ? ["inline", "auto"] : opt.durability.split(",");
+/** @type {{ name: string, dist: string, durability: string, [k: string]: any }[]} */
+const builds = durabilities.map((d) => ({
+  name: durabilities.length > 1 ? `this/${d}` : "this",
+  dist: resolve(here, "../dist"),
+  durability: d,
+}));
+if (process.env.TAGWIRE_HUB_CPU_AB) builds.unshift({ name: "other", dist: resolve(process.env.TAGWIRE_HUB_CPU_AB), durability: "inline" });
 const hubs = [];
 for (const b of builds) {
   const { startHub, SqliteStorage } = await import(pathToFileURL(join(b.dist, "hub/index.js")).href);
-  // Commits per round: how many messages one group commit carried.
-  const commit = SqliteStorage.prototype.commit;
+  const dataDir = mkdtempSync(join(tmpdir(), "tw-hubcpu-"));
+  // (a build from before `durability` existed ignores it: SQLite's inline FULL)
+  const delayMs = Number(process.env.TAGWIRE_HUB_CPU_FSYNC_DELAY_MS ?? 0);
+  const { fdatasync, fdatasyncSync } = await import("node:fs");
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  /** @param {number} fd */
+  const slowSync = (fd) => new Promise((res, rej) => fdatasync(fd, (err) => (err ? rej(err) : setTimeout(res, delayMs))));
+  const storage = new SqliteStorage(dataDir, {
+    synchronous: opt.sync,
+    durability: b.durability,
+    ...(delayMs > 0
+      ? {
+          syncFile: slowSync,
+          /** @param {number} fd */
+          syncFileSync: (fd) => {
+            fdatasyncSync(fd);
+            Atomics.wait(sleeper, 0, 0, delayMs);
+          },
+        }
+      : {}),
+  });
+  if (delayMs > 0 && b.durability === "inline") {
+    const inner = storage.commit;
+    storage.commit = function () {
+      const out = inner.call(this);
+      Atomics.wait(sleeper, 0, 0, delayMs);
+      return out;
+    };
+  }
+  // Commits per round: how many messages one group commit carried (wrapped on the instance:
+  // hubs of one build share the prototype).
+  const commit = storage.commit;
   b.commits = 0;
-  SqliteStorage.prototype.commit = function () {
+  storage.commit = function () {
     b.commits++;
     return commit.call(this);
   };
-  // TAGWIRE_HUB_CPU_SPLIT=1: wall time inside the storage's message calls, per message.
+  // TAGWIRE_HUB_CPU_SPLIT=1: wall time inside the storage's message calls, per message (commit:
+  // the time the event loop is blocked in it).
   b.split = {};
   if (process.env.TAGWIRE_HUB_CPU_SPLIT) {
     for (const name of ["appendMessage", "trimMessages", "commit"]) {
-      const fn = SqliteStorage.prototype[name];
+      const fn = storage[name];
       b.split[name] = 0;
-      SqliteStorage.prototype[name] = function (...args) {
+      storage[name] = function (...args) {
         const t0 = performance.now();
         try {
           return fn.apply(this, args);
@@ -117,9 +165,8 @@ for (const b of builds) {
       };
     }
   }
-  const dataDir = mkdtempSync(join(tmpdir(), "tw-hubcpu-"));
-  const hub = await startHub({ dataDir, auth: false, log: () => {}, limits: { framesPerSecond: 1e9 }, synchronous: opt.sync });
-  hubs.push(Object.assign(b, { hub, dataDir, us: [] }));
+  const hub = await startHub({ dataDir, auth: false, log: () => {}, limits: { framesPerSecond: 1e9 }, storage });
+  hubs.push(Object.assign(b, { hub, dataDir, us: [], rates: [] }));
 }
 const child = fork(
   fileURLToPath(import.meta.url),
@@ -161,6 +208,7 @@ for (let r = 0; r < Number(opt.rounds); r++) {
     const x = await round((i + r) % hubs.length);
     const h = hubs[(i + r) % hubs.length];
     h.us.push(x.us);
+    h.rates.push(x.rate);
     console.log(
       `round ${r} ${h.name}: ${x.us.toFixed(2)} us CPU/message, ${(x.rate / 1000).toFixed(1)} k msg/s, ${x.perCommit.toFixed(1)} messages per commit ${x.split}`,
     );
@@ -168,7 +216,7 @@ for (let r = 0; r < Number(opt.rounds); r++) {
 }
 for (const h of hubs) {
   console.log(
-    `${h.name} (${h.dist}): median ${median(h.us).toFixed(2)} us CPU per stored message (${opt.subscribers} subscriber(s), sync ${opt.sync})`,
+    `${h.name} (${h.dist}, ${h.durability}): median ${median(h.us).toFixed(2)} us CPU per stored message, ${(median(h.rates) / 1000).toFixed(1)} k msg/s (${opt.subscribers} subscriber(s), sync ${opt.sync})`,
   );
 }
 child.kill();

@@ -25,6 +25,13 @@ export const hubCommand: Command = {
         description: "SQLite synchronous mode: full survives power loss, normal survives process crashes",
         default: "full",
       },
+      durability: {
+        type: "string",
+        value: "auto|fsync|inline",
+        description:
+          "with --sync full, how each commit is fsync'd before its acks leave: on the event loop while the disk is fast and on the thread pool while it is slow (auto), always on the thread pool (fsync), or inside SQLite's COMMIT (inline)",
+        default: "auto",
+      },
       "max-messages": { type: "string", value: "n", description: "messages kept per channel (0 = no limit)", default: "10000" },
       "max-age": { type: "string", value: "days", description: "days messages are kept (0 = forever)", default: "30" },
       "frames-per-second": { type: "string", value: "n", description: "frames per second per connection (0 = no limit)", default: "10000" },
@@ -75,6 +82,9 @@ export const hubCommand: Command = {
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, not ${options.port}`);
     const sync = options.sync as string;
     if (sync !== "full" && sync !== "normal") throw new UsageError("--sync must be full or normal");
+    const durability = options.durability as string;
+    if (durability !== "auto" && durability !== "fsync" && durability !== "inline")
+      throw new UsageError("--durability must be auto, fsync or inline");
     const num = (name: string) => {
       const n = Number(options[name]);
       if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a non-negative number`);
@@ -100,6 +110,7 @@ export const hubCommand: Command = {
       dataDir: options["data-dir"] as string,
       auth: options.auth as boolean,
       synchronous: sync,
+      durability,
       retention: { maxMessagesPerChannel: num("max-messages"), maxMessageAgeMs: num("max-age") * 86_400_000 },
       limits,
       ...(options.nats ? { nats: { servers: String(options.nats).split(","), replicas: num("nats-replicas") || 1 } } : {}),

@@ -1,6 +1,6 @@
 // One WebSocket connection: decodes incoming batches, applies the per-connection limits, hands
 // each frame to its family's handler (handlers.ts), and queues outgoing frames until the hub's
-// flush writes them as one batch per socket per tick.
+// tick writes them as one batch per socket per commit group, once that commit is durable.
 import type { WebSocket } from "ws";
 import { TagwireError } from "../bindings/core/errors.js";
 import {
@@ -19,6 +19,14 @@ import type { Outlet } from "./state.js";
 import { dispatch } from "./handlers.js";
 
 const OPEN = 1;
+
+/** One commit group's frames for this connection, written once that commit is durable. */
+interface Sealed {
+  readonly frames: Uint8Array[];
+  readonly bytes: number;
+  /** closeSoon was called before the seal: close after writing these. */
+  readonly close: { code: number; reason: string } | undefined;
+}
 
 export class Connection implements Outlet {
   readonly id: number;
@@ -41,7 +49,14 @@ export class Connection implements Outlet {
   /** routing-key pattern -> number of this connection's subscriptions using it. */
   private readonly patternRefs = new Map<string, number>();
   private queue: Uint8Array[] = [];
+  /** Bytes queued or sealed in commit groups waiting for their fsync: not yet handed to ws. */
   private queuedBytes = 0;
+  /** Bytes of `queue` alone (the part the next seal takes). */
+  private openBytes = 0;
+  /** Sealed parts of commit groups, oldest first (hub/tick.ts releases them in order). */
+  private sealed: Sealed[] = [];
+  /** closeAfterFlush went into a sealed part already. */
+  private closeSealed = false;
   private readonly bucket: RateBucket;
   private closeAfterFlush: { code: number; reason: string } | undefined;
   private closed = false;
@@ -220,6 +235,7 @@ export class Connection implements Outlet {
     if (this.queue.length === 0) this.ctx.state.markPending(this);
     this.queue.push(frame);
     this.queuedBytes += frame.length;
+    this.openBytes += frame.length;
     // Checked as frames are produced, not after a whole tick was queued.
     if (this.queuedBytes + this.unsentAtFlush > this.ctx.limits.maxBufferedBytes)
       this.closeSlowConsumer(this.queuedBytes + this.unsentAtFlush);
@@ -228,7 +244,9 @@ export class Connection implements Outlet {
   private closeSlowConsumer(unsent: number): void {
     this.ctx.log(`connection ${this.id} (${this.address}): closing a slow consumer (${unsent} bytes unsent)`);
     this.queue = [];
+    this.sealed = [];
     this.queuedBytes = 0;
+    this.openBytes = 0;
     try {
       this.ws.close(1013, "slow consumer: too much unsent data");
     } catch {
@@ -252,17 +270,24 @@ export class Connection implements Outlet {
     this.ctx.state.markPending(this);
   }
 
-  flush(): void {
-    const queue = this.queue;
-    if (queue.length) {
-      this.queue = [];
-      const bytes = this.queuedBytes;
-      this.queuedBytes = 0;
-      if (!this.closed && this.ws.readyState === OPEN) this.write(queue, bytes);
-    }
-    if (this.closeAfterFlush && !this.closed) {
-      const { code, reason } = this.closeAfterFlush;
-      this.ws.close(code, reason);
+  seal(): boolean {
+    if (this.closed) return false;
+    const close = this.closeAfterFlush && !this.closeSealed ? this.closeAfterFlush : undefined;
+    if (this.queue.length === 0 && !close) return false;
+    if (close) this.closeSealed = true;
+    this.sealed.push({ frames: this.queue, bytes: this.openBytes, close });
+    this.queue = [];
+    this.openBytes = 0;
+    return true;
+  }
+
+  release(): void {
+    const part = this.sealed.shift();
+    if (!part) return;
+    this.queuedBytes -= part.bytes;
+    if (part.frames.length && !this.closed && this.ws.readyState === OPEN) this.write(part.frames, part.bytes);
+    if (part.close && !this.closed) {
+      this.ws.close(part.close.code, part.close.reason);
       this.dispose();
     }
   }
@@ -320,7 +345,9 @@ export class Connection implements Outlet {
     if (this.closed) return;
     this.closed = true;
     this.queue = [];
+    this.sealed = [];
     this.queuedBytes = 0;
+    this.openBytes = 0;
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     for (const routePattern of this.patternRefs.keys()) {
       try {

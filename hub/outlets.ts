@@ -1,16 +1,22 @@
 // Where the hub's frames go: the open WebSocket connections by id, and fan-out to the ones the
 // core router says are subscribed to a channel. Frames are only queued here; the tick writes
-// them after its commit (hub/tick.ts).
+// them once their commit is durable (hub/tick.ts).
 import type { Router } from "../bindings/core/router.js";
 import type { Channel } from "./channel.js";
 
 /** A queue of frames for one peer (a WebSocket connection, see connection.ts). */
 export interface Outlet {
   readonly id: number;
-  /** Queues one encoded frame for the next flush. */
+  /** Queues one encoded frame for the next commit group. */
   enqueue(frame: Uint8Array): void;
-  /** Writes what is queued (called by the tick, after the commit). */
-  flush(): void;
+  /**
+   * Called by the tick at a commit: sets aside what is queued (and a pending close) as this
+   * outlet's part of the commit group. False when there is nothing to set aside (then the group
+   * does not call `release` for it).
+   */
+  seal(): boolean;
+  /** Writes the oldest sealed part (called by the tick once its commit is durable, in order). */
+  release(): void;
 }
 
 export class Outlets {

@@ -13,7 +13,7 @@ import { createDooverApi } from "./doover/http.js";
 import { startDeviceAgent, type DeviceAgentOptions, type RunningDeviceAgent } from "./doover/grpc.js";
 import { DEFAULT_LIMITS, type HubLimits } from "./limits.js";
 import { DEFAULT_RETENTION, HubState, type RetentionOptions } from "./state.js";
-import { SqliteStorage, type SyncMode } from "./storage/sqlite.js";
+import { type Durability, SqliteStorage, type SyncMode } from "./storage/sqlite.js";
 import type { Storage } from "./storage/storage.js";
 import type { ClusterOptions } from "./cluster/jetstream-storage.js";
 
@@ -32,6 +32,13 @@ export interface HubOptions {
   nats?: ClusterOptions;
   /** SQLite durability; see hub/storage/sqlite.ts. Default "full". */
   synchronous?: SyncMode;
+  /**
+   * With synchronous "full", who fsyncs each commit before its acks leave: "auto" (default: the
+   * hub, on the event loop while the disk is fast, on the thread pool while it is slow, the loop
+   * going on meanwhile), "fsync" (always the thread pool) or "inline" (SQLite, inside COMMIT).
+   * See hub/storage/sqlite.ts.
+   */
+  durability?: Durability;
   /**
    * The storage to keep channels in (hub/storage/storage.ts), not yet opened; the hub opens and
    * closes it. Default: SQLite in `dataDir` with `synchronous`.
@@ -79,7 +86,8 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   // Cluster mode's module (and nats.js) is loaded only when asked for.
   const storage: Storage = options.nats
     ? new (await import("./cluster/jetstream-storage.js")).JetStreamStorage({ ...options.nats, log, retention })
-    : (options.storage ?? new SqliteStorage(dataDir, { synchronous: options.synchronous ?? "full" }));
+    : (options.storage ??
+      new SqliteStorage(dataDir, { synchronous: options.synchronous ?? "full", durability: options.durability ?? "auto" }));
   let state: HubState;
   try {
     state = await HubState.open(core, storage, limits, retention);
@@ -201,7 +209,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       clearInterval(sweep);
       // Commit and send what is already queued, so every write the hub accepted is answered;
       // after this the state refuses new work (TAGWIRE_ERR_CLOSED).
-      state.close();
+      await state.close();
       for (const conn of [...connections.values()]) {
         conn.ws.close(1001, "hub shutting down");
         conn.dispose();

@@ -269,9 +269,12 @@ export class HubState implements WriteSink, HubParts {
     return this.tick.batches.join(frames);
   }
 
-  /** Commits what is pending and refuses further work (the server closes sockets meanwhile). */
-  close(): void {
-    this.tick.close();
+  /**
+   * Commits what is pending and refuses further work; resolves once every commit is durable and
+   * its frames were written (or the hub failed).
+   */
+  close(): Promise<void> {
+    return this.tick.close();
   }
 }
 

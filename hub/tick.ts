@@ -1,20 +1,42 @@
-// The hub's tick: group commit, then one socket write per connection.
+// The hub's tick: group commit, then one socket write per connection per commit group.
 //
 // Frames and HTTP requests are applied as they arrive (core merge, storage records in the tick's
 // open transaction, reply and event frames queued per outlet). On setImmediate, after every
-// socket read in this round of the event loop, `flush` saves the changed aggregates, commits
-// once, and only then writes each outlet once with everything queued for it. So an ack or event
-// never leaves before its write is durable, a lone frame waits for no timer, and a burst costs
-// one commit and one socket write per connection.
+// socket read in this round of the event loop, `flush` saves the changed aggregates and commits
+// once. It then seals what every pending outlet has queued, and the tick's commit callbacks,
+// into a commit group, and releases the group (one socket write per outlet, callbacks run) only
+// once its commit is durable. So an ack or event never leaves before its write is durable, a
+// lone frame waits for no timer, and a burst costs one commit and one socket write per
+// connection.
 //
-// Storage failure is fail-stop: when storage refuses a record or the commit, what this tick
-// applied in the core is not durable and its acks must not go out (see `fail`).
+// Pipelining: when storage makes a commit durable asynchronously (the fsync of SQLite's WAL on
+// the thread pool, see storage.ts), `commit()` returns a promise and the event loop goes on
+// reading and applying writes while the disk works. While that fsync is in flight the tick does
+// not commit again: what is applied meanwhile stays in the open transaction (and its frames in
+// the outlets' queues) and is committed as one group as soon as the fsync returns, then covered
+// by the next one. So at most one fsync is in flight, a busy hub makes as few, as large commits
+// as when the fsync blocked the event loop (each dirty page written to the WAL once per group,
+// one socket write per connection per group), and an idle hub's lone write waits for no timer.
+// Groups are released strictly in commit order, so nothing of a later tick leaves before an
+// earlier tick's frames, and per-connection frame order holds.
+//
+// Storage failure is fail-stop: when storage refuses a record, the commit or its fsync, what was
+// applied in the core since the last durable commit may not be durable, and no ack of it may go
+// out (see `fail`).
 import { TagwireError } from "../bindings/core/errors.js";
 import type { ChannelStore } from "../bindings/core/store.js";
 import { BatchCache } from "./batch-cache.js";
 import type { Channel } from "./channel.js";
 import type { Outlet } from "./outlets.js";
 import type { Storage } from "./storage/storage.js";
+
+/** What one commit makes durable: released together, once it is. */
+interface CommitGroup {
+  /** Outlets that sealed frames into this group (each releases its oldest sealed frames). */
+  readonly outlets: Outlet[];
+  readonly callbacks: ((error?: Error) => void)[];
+  durable: boolean;
+}
 
 export class Tick {
   private readonly storage: Storage;
@@ -26,6 +48,14 @@ export class Tick {
   private dirty: Channel[] = [];
   private afterCommit: ((error?: Error) => void)[] = [];
   private scheduled = false;
+  /** Sealed groups not released yet, oldest first. */
+  private groups: CommitGroup[] = [];
+  /** A commit's durability (its fsync) is in flight: the next commit waits for it. */
+  private syncing = false;
+  /** close() ran its last flush: nothing more is committed. */
+  private finished = false;
+  /** Resolves `close()` once the last group is released (or the hub failed). */
+  private drained: (() => void) | undefined;
   /** Set when storage failed: the hub stops accepting work. */
   failed: Error | undefined;
   private closed = false;
@@ -85,11 +115,14 @@ export class Tick {
     return new TagwireError("TAGWIRE_ERR_CLOSED", `hub storage failed: ${(err as Error).message}`);
   }
 
-  /** Commits the tick's writes, then writes every outlet that has frames queued. */
+  /** Commits the tick's writes, then seals its frames and callbacks into a commit group. */
   readonly flush = (): void => {
     this.scheduled = false;
-    if (this.failed || this.closed) return;
+    // While an fsync is in flight, work piles up for the commit that follows it (see the header).
+    if (this.failed || this.finished || this.syncing) return;
+    if (this.closed) this.finished = true;
     const dirty = this.dirty;
+    let durable: Promise<void> | undefined;
     if (dirty.length || this.storage.hasUncommitted) {
       this.dirty = [];
       try {
@@ -98,33 +131,85 @@ export class Tick {
           ch.dirty = false;
           this.storage.saveAggregate(ch.id, ch.version, this.store.get(ch.slot), now);
         }
-        this.storage.commit();
+        durable = this.storage.commit();
       } catch (err) {
         this.fail(err as Error);
         return;
       }
     }
-    const callbacks = this.afterCommit;
+    const group: CommitGroup = { outlets: [], callbacks: this.afterCommit, durable: durable === undefined };
     this.afterCommit = [];
-    for (const fn of callbacks) fn();
     const pending = this.pending;
     this.pending = [];
     this.pendingSet.clear();
-    this.batches.reset();
-    for (const outlet of pending) outlet.flush();
-    this.batches.reset();
+    for (const outlet of pending) if (outlet.seal()) group.outlets.push(outlet);
+    if (group.durable && this.groups.length === 0) this.release(group);
+    else this.groups.push(group);
+    if (durable) {
+      this.syncing = true;
+      durable.then(
+        () => {
+          this.syncing = false;
+          group.durable = true;
+          this.releaseDurable();
+          if (this.closed || this.hasWork()) this.schedule();
+        },
+        (err: Error) => this.fail(err),
+      );
+    }
+    this.checkDrained();
   };
 
-  /** Commits what is pending and refuses further work. */
-  close(): void {
-    if (this.closed) return;
-    this.flush();
-    this.closed = true;
+  private hasWork(): boolean {
+    return this.pending.length > 0 || this.dirty.length > 0 || this.afterCommit.length > 0 || this.storage.hasUncommitted;
+  }
+
+  /** Releases the groups at the head of the line whose commit is durable. */
+  private releaseDurable(): void {
+    while (!this.failed && this.groups.length && this.groups[0]!.durable) this.release(this.groups.shift()!);
+    this.checkDrained();
+  }
+
+  private release(group: CommitGroup): void {
+    for (const fn of group.callbacks) fn();
+    this.batches.reset();
+    for (const outlet of group.outlets) outlet.release();
+    this.batches.reset();
+  }
+
+  private get isDrained(): boolean {
+    return this.failed !== undefined || (this.finished && this.groups.length === 0);
+  }
+
+  private checkDrained(): void {
+    if (this.drained && this.isDrained) this.drained();
   }
 
   /**
-   * Fail-stop: drop the queued frames, answer the commit callbacks (HTTP) with the error and
-   * hand it to `onFatal`. A restart reloads the last committed state, which is exactly what was
+   * Refuses further work, commits what is pending (after the fsync in flight, if any) and
+   * resolves once every group was released (its commit durable) or the hub failed, so a
+   * shutdown answers what it accepted.
+   */
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.flush();
+    }
+    if (this.isDrained) return Promise.resolve();
+    return new Promise((resolve) => {
+      const previous = this.drained;
+      this.drained = () => {
+        this.drained = undefined;
+        previous?.();
+        resolve();
+      };
+    });
+  }
+
+  /**
+   * Fail-stop: drop the queued and sealed frames (onFatal closes every connection, which drops
+   * what they hold), answer the commit callbacks (HTTP) of every unreleased group with the
+   * error and hand it to `onFatal`. A restart reloads the last committed state, which is exactly what was
    * acknowledged.
    */
   private fail(error: Error): void {
@@ -135,11 +220,16 @@ export class Tick {
     } catch {
       // the connection may be unusable; the restart recovers from what is durable
     }
+    // Every sealed group is at or after the failed commit: none of its frames may leave.
+    const groups = this.groups;
+    this.groups = [];
     const callbacks = this.afterCommit;
     this.afterCommit = [];
+    for (const group of groups) for (const fn of group.callbacks) fn(error);
     for (const fn of callbacks) fn(error);
     this.pending = [];
     this.pendingSet.clear();
     this.onFatal?.(error);
+    this.checkDrained();
   }
 }

@@ -330,7 +330,10 @@ export class JetStreamStorage implements Storage {
     return false;
   }
 
-  commit(): void {}
+  /** The log made every applied write durable before `apply` saw it: nothing to wait for. */
+  commit(): undefined {
+    return undefined;
+  }
 
   rollback(): void {}
 

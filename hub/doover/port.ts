@@ -139,6 +139,7 @@ export class HubPort {
     const id = nextOutletId++;
     if (nextOutletId > 0xfffffffe) nextOutletId = 0xfff00000;
     let queue: PortEvent[] = [];
+    let sealed: PortEvent[][] = [];
     const outlet = {
       id,
       enqueue(frame: Uint8Array) {
@@ -163,11 +164,16 @@ export class HubPort {
         }
         state.markPending(outlet);
       },
-      flush() {
-        if (!queue.length) return;
-        const events = queue;
+      seal() {
+        if (!queue.length) return false;
+        sealed.push(queue);
         queue = [];
-        listener(events);
+        return true;
+      },
+      // Events leave once their commit is durable (hub/tick.ts), oldest group first.
+      release() {
+        const events = sealed.shift();
+        if (events?.length) listener(events);
       },
     };
     state.addOutlet(outlet);
@@ -177,6 +183,7 @@ export class HubPort {
       if (done) return;
       done = true;
       queue = [];
+      sealed = [];
       try {
         state.router.unsubscribe(routePattern, id);
       } catch {

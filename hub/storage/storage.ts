@@ -31,13 +31,19 @@
 //     turn in which something was applied; reads come from request handlers.
 //
 // What is durable when (the rule the hub relies on): a reply or event frame that a hub queues
-// while applying a write leaves the hub only after `commit()` of that tick has returned. So a
-// storage must make sure that, when `commit()` returns, every write applied before it is durable:
-//   - ordering "local" (SQLite): the writes' effects were recorded in an open transaction; commit
-//     makes them durable (one fsync per tick with synchronous=FULL).
+// while applying a write leaves the hub only after that tick's commit is durable. `commit()`
+// either returns undefined, meaning everything applied before it is durable on return, or a
+// promise that resolves once everything committed up to that call is durable (and rejects if
+// that cannot be done: fail-stop). The tick (hub/tick.ts) seals the frames and commit callbacks
+// of each tick into a commit group and releases a group only when its commit is durable, in
+// commit order, while it goes on reading and applying later writes:
+//   - ordering "local" (SQLite): the writes' effects were recorded in an open transaction; the
+//     default makes the COMMIT durable with an fsync of the WAL off the event loop (a promise;
+//     commits made while one fsync is in flight share the next: one fsync per group, pipelined),
+//     or inline with SQLite's synchronous=FULL (undefined).
 //   - ordering "log" (JetStream): the storage hands `apply` only writes the log has already made
 //     durable (JetStream's publish ack, R3 quorum), so commit has nothing to wait for; it may
-//     start asynchronous work (an aggregate snapshot) and return.
+//     start asynchronous work (an aggregate snapshot) and return undefined.
 //
 // Failure: a recording call, `saveAggregate` or `commit` that throws means this hub's memory and
 // its storage no longer agree; the hub stops (fail-stop, hub/tick.ts) and a restart reloads what
@@ -231,8 +237,11 @@ export interface Storage {
   saveAggregate(channelId: number, version: number, aggregate: Uint8Array, nowMs: number): void;
   /** True when something was recorded since the last commit. */
   readonly hasUncommitted: boolean;
-  /** Makes everything applied so far durable before returning (see the header). */
-  commit(): void;
+  /**
+   * Commits everything applied so far: durable on return (undefined) or when the returned
+   * promise resolves; a rejection is fail-stop, as a throw is (see the header).
+   */
+  commit(): Promise<void> | undefined;
   /** Drops what was recorded since the last commit (after a failure; best effort). */
   rollback(): void;
 
@@ -244,6 +253,9 @@ export interface Storage {
    */
   messages(channelId: number, before: number, after: number, limit: number, maxBytes?: number): StoredMessage[] | Promise<StoredMessage[]>;
 
-  /** Stops delivering and releases the storage; what was not committed is dropped. */
+  /**
+   * Stops delivering and releases the storage once a commit's durability work in flight has
+   * ended; what was not committed is dropped.
+   */
   close(): Promise<void>;
 }

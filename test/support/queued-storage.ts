@@ -76,8 +76,8 @@ export class QueuedStorage implements Storage {
   get hasUncommitted(): boolean {
     return this.inner.hasUncommitted;
   }
-  commit(): void {
-    this.inner.commit();
+  commit(): Promise<void> | undefined {
+    return this.inner.commit();
   }
   rollback(): void {
     this.inner.rollback();
