@@ -120,24 +120,35 @@ test("sqlite: a write the sink refuses reaches `done` as the error, inside submi
   }
 });
 
-// applied_ids is keyed (id, channel_id) in new databases, (channel_id, id) in older ones: the
-// statements are the same for both, and replay protection must hold in either.
+// applied_ids is keyed (id, channel_id); a database made keyed (channel_id, id) by an older hub
+// is rebuilt in the new order when opened, keeping its rows. Replay protection holds in both.
+type RawDb = { exec(sql: string): void; prepare(sql: string): { all(): unknown[] }; close(): void };
+const openRaw = (dir: string): RawDb =>
+  new (createRequire(import.meta.url)("better-sqlite3") as new (path: string) => RawDb)(join(dir, DB_FILE));
 for (const layout of ["new", "older"] as const) {
   test(`sqlite: write ids claimed once per channel, released, expired (${layout} key order)`, async () => {
     const dir = mkdtempSync(join(tmpdir(), "tw-storage-"));
     try {
       if (layout === "older") {
         mkdirSync(dir, { recursive: true });
-        const Db = createRequire(import.meta.url)("better-sqlite3") as new (path: string) => { exec(sql: string): void; close(): void };
-        const db = new Db(join(dir, DB_FILE));
+        const db = openRaw(dir);
         db.exec(
-          "CREATE TABLE applied_ids (channel_id INTEGER NOT NULL, id TEXT NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (channel_id, id)) WITHOUT ROWID",
+          "CREATE TABLE applied_ids (channel_id INTEGER NOT NULL, id TEXT NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (channel_id, id)) WITHOUT ROWID;" +
+            "CREATE INDEX applied_ids_ts ON applied_ids (ts);" +
+            "INSERT INTO applied_ids VALUES (1, 'before-upgrade', 20), (2, 'other', 20);",
         );
         db.close();
       }
       const storage = new SqliteStorage(dir);
       const a = storage.createChannel("dev", "a", 1);
       const b = storage.createChannel("dev", "b", 1);
+      if (layout === "older") {
+        // The rows of the old table survive the rebuild, on the channels they were claimed for.
+        expect(storage.claimWriteId(a, "before-upgrade", 21)).toBe(false);
+        expect(storage.claimWriteId(b, "other", 21)).toBe(false);
+        expect(storage.claimWriteId(b, "before-upgrade", 21)).toBe(true);
+        storage.releaseWriteId(b, "before-upgrade");
+      }
       expect(storage.claimWriteId(a, "m1", 10)).toBe(true);
       expect(storage.claimWriteId(a, "m1", 11)).toBe(false);
       expect(storage.claimWriteId(b, "m1", 12)).toBe(true);
@@ -153,6 +164,17 @@ for (const layout of ["new", "older"] as const) {
       const again = new SqliteStorage(dir);
       expect(again.claimWriteId(a, "m1", 15)).toBe(false);
       await again.close();
+      const raw = openRaw(dir);
+      const key = raw.prepare("PRAGMA table_info(applied_ids)").all() as { name: string; pk: number }[];
+      const indexes = raw.prepare("PRAGMA index_list(applied_ids)").all() as { name: string }[];
+      raw.close();
+      expect(
+        key
+          .filter((c) => c.pk > 0)
+          .sort((x, y) => x.pk - y.pk)
+          .map((c) => c.name),
+      ).toEqual(["id", "channel_id"]);
+      expect(indexes.map((i) => i.name)).toContain("applied_ids_ts");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

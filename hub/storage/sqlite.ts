@@ -207,7 +207,7 @@ export class SqliteStorage implements Storage {
       -- so a tick's rows append at the right edge of the tree. Keyed channel first, a fleet's
       -- tick dirtied one leaf page per device written, and the WAL write and checkpoint of those
       -- pages was most of the commit (2.6 ms against 0.3 ms per 200 writes, 1,000 channels).
-      -- Lookups are by both columns either way; a database made with the old order keeps it.
+      -- A database made with the old order is rebuilt in this one when opened (below).
       CREATE TABLE IF NOT EXISTS applied_ids (
         channel_id INTEGER NOT NULL,
         id TEXT NOT NULL,
@@ -216,6 +216,7 @@ export class SqliteStorage implements Storage {
       ) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS applied_ids_ts ON applied_ids (ts);
     `);
+    this.rekeyAppliedIds();
     const version = this.db.prepare("SELECT value FROM meta WHERE key = 'schema'").get();
     if (!version) this.db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
     else if (Number(version.value) !== SCHEMA_VERSION) {
@@ -261,6 +262,35 @@ export class SqliteStorage implements Storage {
   }
 
   /** Every channel with its aggregate and message count. */
+  /**
+   * Rebuilds an `applied_ids` made keyed (channel_id, id), by hubs before the time-first write
+   * ids, in the (id, channel_id) order: with the old key a fleet's commit keeps dirtying one
+   * page per device however the ids are made. Once, in one transaction; the rows are kept.
+   */
+  private rekeyAppliedIds(): void {
+    const columns = this.db.prepare("PRAGMA table_info(applied_ids)").all() as { name: string; pk: number }[];
+    if (columns.find((c) => c.name === "id")?.pk !== 2) return;
+    try {
+      this.db.exec(`
+        BEGIN IMMEDIATE;
+        CREATE TABLE applied_ids_rekeyed (
+          channel_id INTEGER NOT NULL,
+          id TEXT NOT NULL,
+          ts INTEGER NOT NULL,
+          PRIMARY KEY (id, channel_id)
+        ) WITHOUT ROWID;
+        INSERT INTO applied_ids_rekeyed (channel_id, id, ts) SELECT channel_id, id, ts FROM applied_ids;
+        DROP TABLE applied_ids;
+        ALTER TABLE applied_ids_rekeyed RENAME TO applied_ids;
+        CREATE INDEX applied_ids_ts ON applied_ids (ts);
+        COMMIT;
+      `);
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec("ROLLBACK");
+      throw err;
+    }
+  }
+
   loadChannels(): StoredChannel[] {
     const counts = new Map<number, number>();
     for (const row of this.s.countsByChannel.all()) counts.set(row.channel_id, row.n);
