@@ -53,6 +53,8 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>;
 }
 
+const NO_OPTIONS: PublishOptions = Object.freeze({});
+
 export class Agent {
   readonly id: string;
   readonly session: Session;
@@ -64,6 +66,7 @@ export class Agent {
   private readonly subscriptions = new Set<Unsubscribe>();
   private publishers: Publishers | undefined;
   private closed = false;
+  private lastChecked: string | undefined;
 
   constructor(session: Session, id: string, options: AgentOptions = {}) {
     assertAgentId(id);
@@ -78,10 +81,37 @@ export class Agent {
    * clears) and, with `log`, appends it to the channel's message log. Resolves to the new
    * version and the effective diff, or to `null` when the write was queued by `maxAgeMs`.
    */
-  async publish(channel: string, data: unknown, options: AgentPublishOptions = {}): Promise<PublishResult | null> {
-    this.checkOpen();
-    assertChannelName(channel);
-    const json = isOwned(data) ? (data as Json) : toJson(data, `publish to ${channel}`);
+  publish(channel: string, data: unknown, options?: AgentPublishOptions): Promise<PublishResult | null> {
+    try {
+      this.checkOpen();
+      this.checkChannel(channel);
+      const json = isOwned(data) ? (data as Json) : toJson(data, `publish to ${channel}`);
+      // The common write (no options, nothing held for the channel) hands the session's promise
+      // back as it is: no options copy, no async wrapper and its extra promise hops.
+      if (options === undefined && !this.pending.has(channel)) return this.session.publish(this.id, channel, json, NO_OPTIONS);
+      return this.publishWith(channel, json, options ?? NO_OPTIONS);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * publish() for JSON the caller built itself and no longer touches (an Application's tag commit):
+   * no copy, no ownership mark. Internal to the SDK.
+   * @internal
+   */
+  publishBuilt(channel: string, json: Json): Promise<PublishResult | null> {
+    try {
+      this.checkOpen();
+      this.checkChannel(channel);
+      if (!this.pending.has(channel)) return this.session.publish(this.id, channel, json, NO_OPTIONS);
+      return this.publishWith(channel, json, NO_OPTIONS);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private async publishWith(channel: string, json: Json, options: AgentPublishOptions): Promise<PublishResult | null> {
     const { maxAgeMs, ...rest } = options;
     if (rest.replaceKeys)
       for (const k of rest.replaceKeys)
@@ -215,6 +245,13 @@ export class Agent {
     if (agentId === undefined) return this.id;
     assertAgentId(agentId);
     return agentId;
+  }
+
+  /** assertChannelName, skipped for the channel last checked (a loop writes the same one). */
+  private checkChannel(channel: string): void {
+    if (channel === this.lastChecked) return;
+    assertChannelName(channel);
+    this.lastChecked = channel;
   }
 
   private checkOpen(): void {

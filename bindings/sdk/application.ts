@@ -11,13 +11,13 @@ import { TagwireError } from "../core/errors.js";
 import type { Agent } from "./agent.js";
 import { Alerts } from "./alerts.js";
 import { report, type ErrorHandler } from "./errors.js";
-import { diffChanges, getPath, isObject, markOwned } from "./json.js";
+import { diffChanges, getPath, isObject } from "./json.js";
 import { assertKey } from "./names.js";
 import { RollingStats, type RollingStatsOptions, type StatsSummary } from "./stats.js";
 import { TagCache, type SetTagOptions, type TagAddress } from "./tag-cache.js";
 import { bindTags, type BoundTag, type BoundTags, type TagDeclarations } from "./tags/declared.js";
 import { UIManager } from "./ui/index.js";
-import type { ChannelEvent, Json, PublishResult, Unsubscribe } from "./session.js";
+import type { ChannelEvent, Json, Unsubscribe } from "./session.js";
 
 /** The channel tags live on. */
 export const TAG_CHANNEL = "tag_values";
@@ -116,7 +116,8 @@ export class Application<Config = Record<string, unknown>> {
   async step(): Promise<void> {
     if (!this.ready) await this.begin();
     await this.mainLoop();
-    await this.commitTags();
+    const sent = this.sendTags();
+    if (sent !== undefined) await sent;
     await this.ui.commit();
   }
 
@@ -225,19 +226,30 @@ export class Application<Config = Record<string, unknown>> {
    * mainLoop). If the write fails, the tags stay pending for the next commit and it throws.
    */
   async commitTags(): Promise<void> {
+    const sent = this.sendTags();
+    if (sent !== undefined) await sent;
+  }
+
+  /** commitTags' work; undefined when there was nothing to send (a loop then makes no promise). */
+  private sendTags(): Promise<void> | undefined {
     const commit = this.tags.take();
-    if (commit !== undefined) {
-      let result: PublishResult | null;
-      try {
-        result = await this.agent.publish(TAG_CHANNEL, markOwned(commit.data));
-      } catch (error) {
+    if (commit === undefined) return this.sendLog();
+    return this.agent.publishBuilt(TAG_CHANNEL, commit.data).then(
+      (result) => {
+        this.tags.confirm(commit, result);
+        return this.sendLog();
+      },
+      (error: unknown) => {
         this.tags.fail(commit);
         throw error;
-      }
-      this.tags.confirm(commit, result);
-    }
+      },
+    );
+  }
+
+  private sendLog(): Promise<void> | undefined {
     const log = this.tags.takeLog();
-    if (log !== undefined) await this.agent.createMessage(TAG_CHANNEL, log);
+    if (log === undefined) return undefined;
+    return this.agent.createMessage(TAG_CHANNEL, log).then(ignore);
   }
 
   // ---------------------------------------------------------------- statistics
@@ -302,7 +314,8 @@ export class Application<Config = Record<string, unknown>> {
     while (!this.stopping) {
       try {
         await this.mainLoop();
-        await this.commitTags();
+        const sent = this.sendTags();
+        if (sent !== undefined) await sent;
         await this.ui.commit();
       } catch (error) {
         report(this.onError, error, `main loop of app ${this.appKey}`);
@@ -372,6 +385,7 @@ export class Application<Config = Record<string, unknown>> {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
+const ignore = (): void => {};
 const LOG_OPTIONS: SetTagOptions = Object.freeze({ log: true });
 
 /** True when an effective diff changes anything at or below `path`. */

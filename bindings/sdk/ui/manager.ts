@@ -26,6 +26,8 @@ import type { AgentLike } from "./agent.js";
 import { assertUIName, Container, Interaction, UIApplication, type UIElement, Variable } from "./elements.js";
 import { cloneJson, diffObjects, isObject, deepEqual, getPath, type JsonObject } from "../json.js";
 
+const NOTHING_SENT: Promise<boolean> = Promise.resolve(false);
+
 export const UI_STATE_CHANNEL = "ui_state";
 export const UI_CMDS_CHANNEL = "ui_cmds";
 
@@ -87,6 +89,8 @@ export class UIManager {
   private readonly handlers: HandlerEntry[] = [];
   private queue: Promise<void> = Promise.resolve();
   private commitChain: Promise<unknown> = Promise.resolve();
+  /** commit() calls whose run has not finished. */
+  private queuedCommits = 0;
 
   constructor(options: UIManagerOptions) {
     assertUIName(options.appKey, "app key");
@@ -243,7 +247,15 @@ export class UIManager {
    * when something was published. After close() it does nothing.
    */
   commit(): Promise<boolean> {
-    const run = this.commitChain.then(() => this.commitNow());
+    // A main loop commits every loop and the tree rarely changes: with nothing to send and no
+    // commit queued (a failing one would mark the tree dirty again), answer without chaining.
+    if (this.queuedCommits === 0 && (this.closed || !this.dirty)) return NOTHING_SENT;
+    this.queuedCommits++;
+    const run = this.commitChain
+      .then(() => this.commitNow())
+      .finally(() => {
+        this.queuedCommits--;
+      });
     this.commitChain = run.catch(() => undefined);
     return run;
   }
