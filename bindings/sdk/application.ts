@@ -118,7 +118,7 @@ export class Application<Config = Record<string, unknown>> {
     await this.mainLoop();
     const sent = this.sendTags();
     if (sent !== undefined) await sent;
-    await this.ui.commit();
+    if (this.ui.needsCommit) await this.ui.commit();
   }
 
   /**
@@ -316,7 +316,7 @@ export class Application<Config = Record<string, unknown>> {
         await this.mainLoop();
         const sent = this.sendTags();
         if (sent !== undefined) await sent;
-        await this.ui.commit();
+        if (this.ui.needsCommit) await this.ui.commit();
       } catch (error) {
         report(this.onError, error, `main loop of app ${this.appKey}`);
       }

@@ -158,6 +158,11 @@ export class UIManager {
     return cloneJson(this.seen.get(name) ?? null);
   }
 
+  /** False when commit() would send nothing and has nothing queued (it resolves false at once then). */
+  get needsCommit(): boolean {
+    return this.queuedCommits !== 0 || (!this.closed && this.dirty);
+  }
+
   /** True when something changed since the last commit. */
   get isDirty(): boolean {
     return this.dirty;
@@ -249,7 +254,7 @@ export class UIManager {
   commit(): Promise<boolean> {
     // A main loop commits every loop and the tree rarely changes: with nothing to send and no
     // commit queued (a failing one would mark the tree dirty again), answer without chaining.
-    if (this.queuedCommits === 0 && (this.closed || !this.dirty)) return NOTHING_SENT;
+    if (!this.needsCommit) return NOTHING_SENT;
     this.queuedCommits++;
     const run = this.commitChain
       .then(() => this.commitNow())
