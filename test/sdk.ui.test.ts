@@ -430,6 +430,37 @@ describe("ui_state", () => {
     await expect(ui.commit()).rejects.toBeInstanceOf(Error);
     expect(ui.isDirty).toBe(true);
   });
+
+  it("a commit asked for while a failing one is still running sends the change after it", async () => {
+    const s = setup();
+    let failNext = false;
+    const agent = {
+      id: s.dev.id,
+      publish: (channel: string, data: Json, options?: { log?: boolean }) => {
+        if (!failNext) return s.dev.publish(channel, data, options);
+        failNext = false;
+        return Promise.reject(new Error("once"));
+      },
+      createMessage: (channel: string, data: Json) => s.dev.createMessage(channel, data),
+      getAggregate: (channel: string) => s.dev.getAggregate(channel),
+      subscribe: (channel: string, handler: Parameters<Agent["subscribe"]>[1]) => s.dev.subscribe(channel, handler),
+    };
+    const ui = new UIManager({ agent, appKey: "app" });
+    ui.add(new NumericVariable("v", "V"));
+    await ui.start();
+    expect(await ui.commit()).toBe(true);
+    ui.setValue("v", 1);
+    failNext = true;
+    const failing = ui.commit();
+    failing.catch(() => undefined);
+    while (ui.isDirty) await Promise.resolve(); // the failing commit took the change, its publish is pending
+    // Nothing dirty now, but a commit in flight may fail and give the change back: not "nothing sent".
+    const queued = ui.commit();
+    await expect(failing).rejects.toThrow("once");
+    expect(await queued).toBe(true);
+    expect(await ui.commit()).toBe(false);
+    expect(await s.dev.getAggregate("ui_state")).toEqual({ state: { children: { app: ui.toJSON() } } });
+  });
 });
 
 describe("ui_cmds", () => {
