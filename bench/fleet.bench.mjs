@@ -315,6 +315,8 @@ async function main() {
   console.log(`fleet ingest: ${DEVICES} devices, window ${WINDOW}, saturate ${SATURATE_MS} ms, paced ${PACED_MS} ms at half that rate`);
   console.log(`machine: ${cpus()[0]?.model} x${cpus().length}, node ${process.version}, ${new Date().toISOString()}`);
   const results = {};
+  /** @type {string[]} */
+  const anchorLost = [];
   for (let run = 1; run <= RUNS; run++) {
     for (const [name, start] of Object.entries(systems)) {
       if (only ? !only.includes(name) : OPT_IN.has(name)) continue;
@@ -346,7 +348,12 @@ async function main() {
         const p = await next("paced");
         child.send({ type: "verify" });
         const v = await next("verified");
-        if (v.lost) throw new Error(`${name}: ${v.lost} devices' last acknowledged write is not what the system holds`);
+        // A tagwire write lost is a failure of the thing measured: stop. An anchor that loses
+        // acknowledged writes is reported (its rate then buys less than tagwire's) and the
+        // comparison goes on; the exit code still says so.
+        if (v.lost && name.startsWith("tagwire"))
+          throw new Error(`${name}: ${v.lost} devices' last acknowledged write is not what the system holds`);
+        if (v.lost) anchorLost.push(`${name} run ${run}: ${v.lost} devices' last acknowledged write not held`);
         (results[name] ??= []).push({ rate, serverCpuUs, devicesCpuUs, ...p, ...v });
         console.log(
           `run ${run} ${name.padEnd(9)} ${Math.round(rate).toLocaleString("en").padStart(8)} writes/s saturated; at ${Math.round(rate / 2).toLocaleString("en")}/s ack p50 ${p.p50.toFixed(2)} ms p99 ${p.p99.toFixed(2)} ms; ${v.writes.toLocaleString("en")} writes, lost ${v.lost}, viewer missed ${v.viewerMissed}; CPU per write: ${name === "mosquitto" ? "(broker in its own process)" : `server ${serverCpuUs.toFixed(1)} us`}, devices ${devicesCpuUs.toFixed(1)} us`,
@@ -371,5 +378,6 @@ async function main() {
       );
     }
   }
-  process.exit(0);
+  for (const line of anchorLost) console.log(`LOST (anchor): ${line}`);
+  process.exit(anchorLost.length ? 3 : 0);
 }
