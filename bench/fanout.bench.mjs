@@ -41,6 +41,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Bench } from "tinybench";
 import { Packr } from "msgpackr";
 import { WebSocketServer, WebSocket } from "ws";
+import { slowDiskStorage } from "./slow-disk.mjs";
 
 const SUBSCRIBERS = [1, 10, 100];
 const PUBLISH_MS = 500;
@@ -161,30 +162,6 @@ if (process.argv[2] === "--subscribers") {
 const { startHub, SqliteStorage } = await import(new URL("hub/index.js", DIST).href);
 const FSYNC_DELAY_MS = Number(process.env.TAGWIRE_FANOUT_FSYNC_DELAY_MS ?? 0);
 
-/** A storage whose durable commits take FSYNC_DELAY_MS longer (see the header). */
-async function slowDiskStorage(dataDir, durability) {
-  const { fdatasync, fdatasyncSync } = await import("node:fs");
-  const sleeper = new Int32Array(new SharedArrayBuffer(4));
-  const storage = new SqliteStorage(dataDir, {
-    durability,
-    /** @param {number} fd */
-    syncFile: (fd) => new Promise((res, rej) => fdatasync(fd, (err) => (err ? rej(err) : setTimeout(res, FSYNC_DELAY_MS)))),
-    /** @param {number} fd */
-    syncFileSync: (fd) => {
-      fdatasyncSync(fd);
-      Atomics.wait(sleeper, 0, 0, FSYNC_DELAY_MS);
-    },
-  });
-  if (durability === "inline") {
-    const inner = storage.commit;
-    storage.commit = function () {
-      const out = inner.call(this);
-      Atomics.wait(sleeper, 0, 0, FSYNC_DELAY_MS);
-      return out;
-    };
-  }
-  return storage;
-}
 const { connectSession } = await import(new URL("bindings/index.js", DIST).href);
 
 function startSubscribers(system, url, count) {
@@ -269,7 +246,10 @@ async function fanoutRun(subs, runId, publishOne, count) {
 // effective diff carries only what changed (here the sequence number).
 async function tagwireSystem(synchronous, mode = "message", durability = "auto") {
   const dataDir = mkdtempSync(join(tmpdir(), "tw-fanout-"));
-  const slow = FSYNC_DELAY_MS > 0 && synchronous === "full" ? { storage: await slowDiskStorage(dataDir, durability) } : {};
+  const slow =
+    FSYNC_DELAY_MS > 0 && synchronous === "full"
+      ? { storage: slowDiskStorage(SqliteStorage, dataDir, { durability, delayMs: FSYNC_DELAY_MS }) }
+      : {};
   const hub = await startHub({ dataDir, auth: false, log: () => {}, limits: { framesPerSecond: 1e9 }, synchronous, durability, ...slow });
   const pub = await connectSession(hub.url, { agentId: "bench-pub", pingIntervalMs: 0 });
   // The channel exists before subscribers come, so each gets a sync first.

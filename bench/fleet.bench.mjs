@@ -41,6 +41,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Packr } from "msgpackr";
+import { slowDiskStorage } from "./slow-disk.mjs";
 
 const DEVICES = Number(process.env.TAGWIRE_FLEET_DEVICES ?? 1000);
 const WINDOW = 2;
@@ -247,30 +248,6 @@ if (process.argv[2] === "--devices") {
 async function main() {
   const { startHub, SqliteStorage } = await import("../dist/hub/index.js");
   const FSYNC_DELAY_MS = Number(process.env.TAGWIRE_FLEET_FSYNC_DELAY_MS ?? 0);
-  /** A storage whose durable commits take FSYNC_DELAY_MS longer (see the header). */
-  const slowDiskStorage = async (/** @type {string} */ dataDir, /** @type {"auto" | "fsync" | "inline"} */ durability) => {
-    const { fdatasync, fdatasyncSync } = await import("node:fs");
-    const sleeper = new Int32Array(new SharedArrayBuffer(4));
-    const storage = new SqliteStorage(dataDir, {
-      durability,
-      /** @param {number} fd */
-      syncFile: (fd) => new Promise((res, rej) => fdatasync(fd, (err) => (err ? rej(err) : setTimeout(res, FSYNC_DELAY_MS)))),
-      /** @param {number} fd */
-      syncFileSync: (fd) => {
-        fdatasyncSync(fd);
-        Atomics.wait(sleeper, 0, 0, FSYNC_DELAY_MS);
-      },
-    });
-    if (durability === "inline") {
-      const inner = storage.commit;
-      storage.commit = function () {
-        const out = inner.call(this);
-        Atomics.wait(sleeper, 0, 0, FSYNC_DELAY_MS);
-        return out;
-      };
-    }
-    return storage;
-  };
   const only = process.env.TAGWIRE_FLEET_ONLY?.split(",");
   const OPT_IN = new Set(["tagwire-inline", "tagwire-pool"]);
   /** @param {"auto" | "fsync" | "inline"} durability */
@@ -282,7 +259,7 @@ async function main() {
       log: () => {},
       limits: { framesPerSecond: 1e9, maxConnections: 10_000, maxConnectionsPerAddress: 10_000 },
       durability,
-      ...(FSYNC_DELAY_MS > 0 ? { storage: await slowDiskStorage(dataDir, durability) } : {}),
+      ...(FSYNC_DELAY_MS > 0 ? { storage: slowDiskStorage(SqliteStorage, dataDir, { durability, delayMs: FSYNC_DELAY_MS }) } : {}),
     });
     return {
       url: hub.url,

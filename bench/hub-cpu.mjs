@@ -22,6 +22,7 @@ import { fork } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { slowDiskStorage } from "./slow-disk.mjs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 
@@ -114,32 +115,10 @@ for (const b of builds) {
   const dataDir = mkdtempSync(join(tmpdir(), "tw-hubcpu-"));
   // (a build from before `durability` existed ignores it: SQLite's inline FULL)
   const delayMs = Number(process.env.TAGWIRE_HUB_CPU_FSYNC_DELAY_MS ?? 0);
-  const { fdatasync, fdatasyncSync } = await import("node:fs");
-  const sleeper = new Int32Array(new SharedArrayBuffer(4));
-  /** @param {number} fd */
-  const slowSync = (fd) => new Promise((res, rej) => fdatasync(fd, (err) => (err ? rej(err) : setTimeout(res, delayMs))));
-  const storage = new SqliteStorage(dataDir, {
-    synchronous: opt.sync,
-    durability: b.durability,
-    ...(delayMs > 0
-      ? {
-          syncFile: slowSync,
-          /** @param {number} fd */
-          syncFileSync: (fd) => {
-            fdatasyncSync(fd);
-            Atomics.wait(sleeper, 0, 0, delayMs);
-          },
-        }
-      : {}),
-  });
-  if (delayMs > 0 && b.durability === "inline") {
-    const inner = storage.commit;
-    storage.commit = function () {
-      const out = inner.call(this);
-      Atomics.wait(sleeper, 0, 0, delayMs);
-      return out;
-    };
-  }
+  const storage =
+    delayMs > 0
+      ? slowDiskStorage(SqliteStorage, dataDir, { durability: b.durability, synchronous: opt.sync, delayMs })
+      : new SqliteStorage(dataDir, { synchronous: opt.sync, durability: b.durability });
   // Commits per round: how many messages one group commit carried (wrapped on the instance:
   // hubs of one build share the prototype).
   const commit = storage.commit;
