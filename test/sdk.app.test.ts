@@ -1,18 +1,11 @@
 // Application and tags over LocalBus: the one-write commit, read-your-writes, global and other
 // apps' tags, deleteTag, onTagChange, log_on triggers in an app, the loop, and a coordinator with
 // two workers exchanging commands and status through tags.
-import { afterEach, describe, expect, it } from "vitest";
-import { Application, Cross, Delta, Enter, LocalBus, type RollingStats, type Agent, type ChannelEvent } from "../bindings/index.js";
+import { describe, expect, it } from "vitest";
+import { Application, Cross, Delta, Enter, type RollingStats, type Agent, type ChannelEvent } from "../bindings/index.js";
+import { busesClosedAfterEach } from "./support/bus.js";
 
-const buses: LocalBus[] = [];
-function newBus(): LocalBus {
-  const bus = new LocalBus();
-  buses.push(bus);
-  return bus;
-}
-afterEach(async () => {
-  for (const bus of buses.splice(0)) await bus.close();
-});
+const newBus = busesClosedAfterEach();
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

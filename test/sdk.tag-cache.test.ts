@@ -3,11 +3,11 @@
 // event is never read (LocalBus) or arrives after the write's result (a remote-like session),
 // foreign writes landing before and between the app's own, object tags merged under a concurrent
 // write, and LocalBus events whose diff and aggregate are read late.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   Agent,
   Application,
-  LocalBus,
+  type LocalBus,
   tags,
   type ChannelEvent,
   type Json,
@@ -17,16 +17,9 @@ import {
 } from "../bindings/index.js";
 import { TagCache } from "../bindings/sdk/tag-cache.js";
 import { seededRandom } from "./support/seed.js";
+import { busesClosedAfterEach } from "./support/bus.js";
 
-const buses: LocalBus[] = [];
-function newBus(): LocalBus {
-  const bus = new LocalBus();
-  buses.push(bus);
-  return bus;
-}
-afterEach(async () => {
-  for (const bus of buses.splice(0)) await bus.close();
-});
+const newBus = busesClosedAfterEach();
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
 

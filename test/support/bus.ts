@@ -40,3 +40,19 @@ export function localBusPerTest(): TestBus {
     },
   };
 }
+
+/**
+ * Registers a hook closing, after each test of the calling suite, every LocalBus made by the
+ * returned function during it (for suites that need several buses in one test).
+ */
+export function busesClosedAfterEach(): () => LocalBus {
+  const buses: LocalBus[] = [];
+  afterEach(async () => {
+    for (const bus of buses.splice(0)) await bus.close();
+  });
+  return () => {
+    const bus = new LocalBus();
+    buses.push(bus);
+    return bus;
+  };
+}
