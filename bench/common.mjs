@@ -65,3 +65,16 @@ export function printTable(rows, unit, digits, columns = {}) {
     }),
   );
 }
+
+/** The hub benches' message (fan-out, hub-cpu): about 200 bytes of msgpack, numbered by `seq`. */
+export function fanoutPayload(seq) {
+  return {
+    seq,
+    agent: "bench-pub",
+    sensor: "sensors/temperature/indoor",
+    values: [21.5, 21.6, 21.4, 21.7],
+    unit: "celsius",
+    status: "ok",
+    note: "fan-out benchmark payload, padded to about two hundred bytes...........",
+  };
+}

@@ -41,6 +41,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Bench } from "tinybench";
 import { Packr } from "msgpackr";
 import { WebSocketServer, WebSocket } from "ws";
+import { fanoutPayload } from "./common.mjs";
 import { slowDiskStorage } from "./slow-disk.mjs";
 
 const SUBSCRIBERS = [1, 10, 100];
@@ -56,17 +57,7 @@ const DIST = pathToFileURL(`${process.env.TAGWIRE_FANOUT_DIST ?? fileURLToPath(n
 const PREFIX = process.env.TAGWIRE_FANOUT_PREFIX ?? `tw-fanout-${process.pid}`;
 process.env.TAGWIRE_FANOUT_PREFIX = PREFIX;
 
-function payload(seq) {
-  return {
-    seq,
-    agent: "bench-pub",
-    sensor: "sensors/temperature/indoor",
-    values: [21.5, 21.6, 21.4, 21.7],
-    unit: "celsius",
-    status: "ok",
-    note: "fan-out benchmark payload, padded to about two hundred bytes...........",
-  };
-}
+const payload = fanoutPayload;
 
 // ---------------------------------------------------------------------------------------------
 // Child: the subscribers

@@ -22,6 +22,7 @@ import { fork } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { fanoutPayload } from "./common.mjs";
 import { slowDiskStorage } from "./slow-disk.mjs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
@@ -38,15 +39,7 @@ const { values: opt } = parseArgs({
   },
 });
 
-const payload = (seq) => ({
-  seq,
-  agent: "bench-pub",
-  sensor: "sensors/temperature/indoor",
-  values: [21.5, 21.6, 21.4, 21.7],
-  unit: "celsius",
-  status: "ok",
-  note: "fan-out benchmark payload, padded to about two hundred bytes...........",
-});
+const payload = fanoutPayload;
 
 if (opt.child) {
   // Child: publisher + subscribers against the hub URLs it is told about.
