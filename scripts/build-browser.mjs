@@ -2,11 +2,15 @@
 // bindings/core/wasm.generated.ts):
 //
 //   dist/viewer/www/           the channel viewer the hub serves (index.html, viewer.js, viewer.css)
-//   dist/browser/tagwire.js    the package as ONE ES module, wasm embedded: works from a plain
-//                              <script type="module"> or an import map, no bundler needed
+//   dist/browser/tagwire.js    the package as one ES module (with chunks/ beside it), wasm
+//                              embedded: works from a plain <script type="module"> or an import
+//                              map, no bundler needed
 //   dist/browser/tagwire.slim.js + tagwire.wasm
 //                              the same code fetching the wasm beside it (smaller over the wire:
 //                              base64 in JS gzips worse than the binary)
+//   dist/browser/chunks/       code both bundles import from next to themselves: a chunk of
+//                              modules they share with the MQTT pipe (loaded with the bundle) and
+//                              the MQTT pipe itself (loaded only when an mqtt: URL is connected)
 //
 // In these builds "msgpackr" is replaced by bindings/browser/msgpack.ts (the same bytes, ~1.5 KB
 // instead of ~12 KB gzipped) and "mqtt" stays external (imported only for mqtt: URLs; give
@@ -16,8 +20,8 @@
 //   node scripts/build-browser.mjs            build everything into dist/
 //   node scripts/build-browser.mjs --sizes    build, then print gzipped sizes against MQTT.js
 import * as esbuild from "esbuild";
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
 
@@ -92,22 +96,58 @@ export async function buildPackage({ outDir = join(root, "dist"), minify = true 
   const dir = join(outDir, "browser");
   mkdirSync(dir, { recursive: true });
   const entry = join(root, "bindings/browser/index.ts");
-  await esbuild.build({ ...common(minify), entryPoints: [entry], outfile: join(dir, "tagwire.js") });
-  await esbuild.build({ ...common(minify), entryPoints: [entry], outfile: join(dir, "tagwire.slim.js"), plugins: [slimWasm] });
+  // Code split: what connect() imports dynamically (the MQTT pipe) becomes a chunk next to the
+  // bundle, fetched relative to it only when used. Both builds put their chunks in one folder;
+  // names carry a content hash, so the two never overwrite each other's.
+  rmSync(join(dir, "chunks"), { recursive: true, force: true });
+  const split = { ...common(minify), splitting: true, outdir: dir, chunkNames: "chunks/[name]-[hash]" };
+  await esbuild.build({ ...split, entryPoints: { tagwire: entry } });
+  await esbuild.build({ ...split, entryPoints: { "tagwire.slim": entry }, plugins: [slimWasm] });
   copyFileSync(join(root, "build/tagwire.wasm"), join(dir, "tagwire.wasm"));
   return dir;
 }
 
 const gz = (bytes) => gzipSync(bytes, { level: 9 }).length;
 
+/**
+ * Size of what a page loads up front: the entry plus the chunks it imports statically, built
+ * split as buildPackage does (chunks behind a dynamic import, such as the MQTT pipe, excluded).
+ */
 async function bundleSize(contents, { lite = true, slim = false } = {}) {
   /** @type {import("esbuild").BuildOptions} */
-  const options = { ...common(true), stdin: { contents, resolveDir: root, loader: "ts", sourcefile: "size-entry.ts" }, write: false };
+  const options = {
+    ...common(true),
+    entryPoints: { "size-entry": "size-entry" },
+    splitting: true,
+    absWorkingDir: root,
+    outdir: join(root, "size-out"),
+    write: false,
+    metafile: true,
+  };
+  const entryPlugin = {
+    name: "size-entry",
+    setup(build) {
+      build.onResolve({ filter: /^size-entry$/ }, () => ({ path: "size-entry", namespace: "size-entry" }));
+      build.onLoad({ filter: /.*/, namespace: "size-entry" }, () => ({ contents, loader: "ts", resolveDir: root }));
+    },
+  };
   if (!lite) delete options.alias;
-  if (slim) options.plugins = [slimWasm];
+  options.plugins = slim ? [entryPlugin, slimWasm] : [entryPlugin];
   const out = await esbuild.build(options);
-  const js = out.outputFiles[0].contents;
-  return { raw: js.length, gzip: gz(js) };
+  const files = new Map(out.outputFiles.map((f) => [relative(root, f.path), f.contents]));
+  let raw = 0;
+  let gzip = 0;
+  const seen = new Set();
+  const visit = (file) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const js = files.get(file);
+    raw += js.length;
+    gzip += gz(js);
+    for (const i of out.metafile.outputs[file].imports) if (i.kind === "import-statement") visit(i.path);
+  };
+  visit(Object.keys(out.metafile.outputs).find((f) => out.metafile.outputs[f].entryPoint !== undefined));
+  return { raw, gzip };
 }
 
 /** Gzipped sizes (level 9) of the browser builds and of MQTT.js's browser bundle. */
