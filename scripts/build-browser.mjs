@@ -2,15 +2,16 @@
 // bindings/core/wasm.generated.ts):
 //
 //   dist/viewer/www/           the channel viewer the hub serves (index.html, viewer.js, viewer.css)
-//   dist/browser/tagwire.js    the package as one ES module (with chunks/ beside it), wasm
+//   dist/browser/tagwire.js    the package as one ES module (with its chunks beside it), wasm
 //                              embedded: works from a plain <script type="module"> or an import
 //                              map, no bundler needed
 //   dist/browser/tagwire.slim.js + tagwire.wasm
 //                              the same code fetching the wasm beside it (smaller over the wire:
 //                              base64 in JS gzips worse than the binary)
-//   dist/browser/chunks/       code both bundles import from next to themselves: a chunk of
-//                              modules they share with the MQTT pipe (loaded with the bundle) and
-//                              the MQTT pipe itself (loaded only when an mqtt: URL is connected)
+//   dist/browser/tagwire.*-<hash>.js
+//                              chunks both bundles import from beside themselves: tagwire.chunk-*
+//                              (modules they share with the MQTT pipe, loaded with the bundle) and
+//                              tagwire.mqtt-pipe-* (loaded only when an mqtt: URL is connected)
 //
 // In these builds "msgpackr" is replaced by bindings/browser/msgpack.ts (the same bytes, ~1.5 KB
 // instead of ~12 KB gzipped) and "mqtt" stays external (imported only for mqtt: URLs; give
@@ -20,13 +21,15 @@
 //   node scripts/build-browser.mjs            build everything into dist/
 //   node scripts/build-browser.mjs --sizes    build, then print gzipped sizes against MQTT.js
 import * as esbuild from "esbuild";
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const LITE_MSGPACK = join(root, "bindings/browser/msgpack.ts");
+/** The chunks buildPackage writes beside the bundles (tagwire.<name>-<hash>.js). */
+const CHUNK_FILE = /^tagwire\.[a-z0-9-]+-[A-Z0-9]{8}\.js$/;
 
 /** @returns {import("esbuild").BuildOptions} */
 function common(minify) {
@@ -97,10 +100,12 @@ export async function buildPackage({ outDir = join(root, "dist"), minify = true 
   mkdirSync(dir, { recursive: true });
   const entry = join(root, "bindings/browser/index.ts");
   // Code split: what connect() imports dynamically (the MQTT pipe) becomes a chunk next to the
-  // bundle, fetched relative to it only when used. Both builds put their chunks in one folder;
-  // names carry a content hash, so the two never overwrite each other's.
-  rmSync(join(dir, "chunks"), { recursive: true, force: true });
-  const split = { ...common(minify), splitting: true, outdir: dir, chunkNames: "chunks/[name]-[hash]" };
+  // bundle, fetched relative to it only when used. Flat names, not a chunks/ folder, so a server
+  // of one flat directory (the hub's viewer handler) serves them too; both builds write theirs
+  // here, and content hashes keep them apart.
+  // Chunks of an earlier build (content-hashed names) would pile up.
+  for (const name of readdirSync(dir)) if (CHUNK_FILE.test(name)) rmSync(join(dir, name));
+  const split = { ...common(minify), splitting: true, outdir: dir, chunkNames: "tagwire.[name]-[hash]" };
   await esbuild.build({ ...split, entryPoints: { tagwire: entry } });
   await esbuild.build({ ...split, entryPoints: { "tagwire.slim": entry }, plugins: [slimWasm] });
   copyFileSync(join(root, "build/tagwire.wasm"), join(dir, "tagwire.wasm"));
