@@ -1,7 +1,8 @@
 // Builds the browser side of tagwire with esbuild (run after build:wasm, which generates
 // bindings/core/wasm.generated.ts):
 //
-//   dist/viewer/www/           the channel viewer the hub serves (index.html, viewer.js, viewer.css)
+//   dist/viewer/www/           the channel viewer the hub serves (index.html, viewer.js and its
+//                              chunks viewer.*-<hash>.js, viewer.css)
 //   dist/browser/tagwire.js    the package as one ES module (with its chunks beside it), wasm
 //                              embedded: works from a plain <script type="module"> or an import
 //                              map, no bundler needed
@@ -30,6 +31,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const LITE_MSGPACK = join(root, "bindings/browser/msgpack.ts");
 /** The chunks buildPackage writes beside the bundles (tagwire.<name>-<hash>.js). */
 const CHUNK_FILE = /^tagwire\.[a-z0-9-]+-[A-Z0-9]{8}\.js$/;
+const VIEWER_CHUNK_FILE = /^viewer\.[a-z0-9-]+-[A-Z0-9]{8}\.js$/;
 
 /** @returns {import("esbuild").BuildOptions} */
 function common(minify) {
@@ -76,10 +78,16 @@ const slimWasm = {
 export async function buildViewer({ outDir = join(root, "dist"), minify = true } = {}) {
   const www = join(outDir, "viewer", "www");
   mkdirSync(www, { recursive: true });
+  // Split like the package bundles (see buildPackage): the MQTT pipe the viewer never uses stays
+  // in a chunk it never fetches. Unsplit, esbuild would inline that dynamic import and wrap the
+  // modules it shares in lazy initialisers (+2 KB gzipped).
+  for (const name of readdirSync(www)) if (VIEWER_CHUNK_FILE.test(name)) rmSync(join(www, name));
   await esbuild.build({
     ...common(minify),
-    entryPoints: [join(root, "viewer/src/main.ts")],
-    outfile: join(www, "viewer.js"),
+    entryPoints: { viewer: join(root, "viewer/src/main.ts") },
+    splitting: true,
+    outdir: www,
+    chunkNames: "viewer.[name]-[hash]",
     sourcemap: minify ? false : "inline",
   });
   await esbuild.build({
@@ -166,8 +174,15 @@ export async function measureSizes({ outDir = join(root, "dist") } = {}) {
   add("core + WebSocket client with msgpackr (npm package via a bundler)", await bundleSize(client, { lite: false }));
   add("whole browser entry (dist/browser/tagwire.js)", await bundleSize('export * from "./bindings/browser/index.js";'));
   try {
-    const viewer = readFileSync(join(outDir, "viewer/www/viewer.js"));
-    rows.push({ what: "viewer app (viewer.js, everything included)", raw: viewer.length, gzip: gz(viewer) });
+    // viewer.js and the chunks it imports statically (not the MQTT pipe behind import()).
+    const www = join(outDir, "viewer/www");
+    const viewer = readFileSync(join(www, "viewer.js"));
+    const files = [viewer, ...[...viewer.toString("latin1").matchAll(/from\s*"\.\/([^"]+)"/g)].map((m) => readFileSync(join(www, m[1])))];
+    rows.push({
+      what: "viewer app (viewer.js + its static chunks)",
+      raw: files.reduce((n, f) => n + f.length, 0),
+      gzip: files.reduce((n, f) => n + gz(f), 0),
+    });
   } catch {
     // the viewer was not built into outDir
   }
