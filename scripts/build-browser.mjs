@@ -1,12 +1,18 @@
 // Builds the browser side of tagwire with esbuild (run after build:wasm, which generates
 // bindings/core/wasm.generated.ts):
 //
-//   dist/viewer/www/           the channel viewer the hub serves (index.html, viewer.js, viewer.css)
-//   dist/browser/tagwire.js    the package as ONE ES module, wasm embedded: works from a plain
-//                              <script type="module"> or an import map, no bundler needed
+//   dist/viewer/www/           the channel viewer the hub serves (index.html, viewer.js and its
+//                              chunks viewer.*-<hash>.js, viewer.css)
+//   dist/browser/tagwire.js    the package as one ES module (with its chunks beside it), wasm
+//                              embedded: works from a plain <script type="module"> or an import
+//                              map, no bundler needed
 //   dist/browser/tagwire.slim.js + tagwire.wasm
 //                              the same code fetching the wasm beside it (smaller over the wire:
 //                              base64 in JS gzips worse than the binary)
+//   dist/browser/tagwire.*-<hash>.js
+//                              chunks both bundles import from beside themselves: tagwire.chunk-*
+//                              (modules they share with the MQTT pipe, loaded with the bundle) and
+//                              tagwire.mqtt-pipe-* (loaded only when an mqtt: URL is connected)
 //
 // In these builds "msgpackr" is replaced by bindings/browser/msgpack.ts (the same bytes, ~1.5 KB
 // instead of ~12 KB gzipped) and "mqtt" stays external (imported only for mqtt: URLs; give
@@ -16,13 +22,16 @@
 //   node scripts/build-browser.mjs            build everything into dist/
 //   node scripts/build-browser.mjs --sizes    build, then print gzipped sizes against MQTT.js
 import * as esbuild from "esbuild";
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const LITE_MSGPACK = join(root, "bindings/browser/msgpack.ts");
+/** The chunks buildPackage writes beside the bundles (tagwire.<name>-<hash>.js). */
+const CHUNK_FILE = /^tagwire\.[a-z0-9-]+-[A-Z0-9]{8}\.js$/;
+const VIEWER_CHUNK_FILE = /^viewer\.[a-z0-9-]+-[A-Z0-9]{8}\.js$/;
 
 /** @returns {import("esbuild").BuildOptions} */
 function common(minify) {
@@ -69,10 +78,16 @@ const slimWasm = {
 export async function buildViewer({ outDir = join(root, "dist"), minify = true } = {}) {
   const www = join(outDir, "viewer", "www");
   mkdirSync(www, { recursive: true });
+  // Split like the package bundles (see buildPackage): the MQTT pipe the viewer never uses stays
+  // in a chunk it never fetches. Unsplit, esbuild would inline that dynamic import and wrap the
+  // modules it shares in lazy initialisers (+2 KB gzipped).
+  for (const name of readdirSync(www)) if (VIEWER_CHUNK_FILE.test(name)) rmSync(join(www, name));
   await esbuild.build({
     ...common(minify),
-    entryPoints: [join(root, "viewer/src/main.ts")],
-    outfile: join(www, "viewer.js"),
+    entryPoints: { viewer: join(root, "viewer/src/main.ts") },
+    splitting: true,
+    outdir: www,
+    chunkNames: "viewer.[name]-[hash]",
     sourcemap: minify ? false : "inline",
   });
   await esbuild.build({
@@ -92,22 +107,60 @@ export async function buildPackage({ outDir = join(root, "dist"), minify = true 
   const dir = join(outDir, "browser");
   mkdirSync(dir, { recursive: true });
   const entry = join(root, "bindings/browser/index.ts");
-  await esbuild.build({ ...common(minify), entryPoints: [entry], outfile: join(dir, "tagwire.js") });
-  await esbuild.build({ ...common(minify), entryPoints: [entry], outfile: join(dir, "tagwire.slim.js"), plugins: [slimWasm] });
+  // Code split: what connect() imports dynamically (the MQTT pipe) becomes a chunk next to the
+  // bundle, fetched relative to it only when used. Flat names, not a chunks/ folder, so a server
+  // of one flat directory (the hub's viewer handler) serves them too; both builds write theirs
+  // here, and content hashes keep them apart.
+  // Chunks of an earlier build (content-hashed names) would pile up.
+  for (const name of readdirSync(dir)) if (CHUNK_FILE.test(name)) rmSync(join(dir, name));
+  const split = { ...common(minify), splitting: true, outdir: dir, chunkNames: "tagwire.[name]-[hash]" };
+  await esbuild.build({ ...split, entryPoints: { tagwire: entry } });
+  await esbuild.build({ ...split, entryPoints: { "tagwire.slim": entry }, plugins: [slimWasm] });
   copyFileSync(join(root, "build/tagwire.wasm"), join(dir, "tagwire.wasm"));
   return dir;
 }
 
 const gz = (bytes) => gzipSync(bytes, { level: 9 }).length;
 
+/**
+ * Size of what a page loads up front: the entry plus the chunks it imports statically, built
+ * split as buildPackage does (chunks behind a dynamic import, such as the MQTT pipe, excluded).
+ */
 async function bundleSize(contents, { lite = true, slim = false } = {}) {
   /** @type {import("esbuild").BuildOptions} */
-  const options = { ...common(true), stdin: { contents, resolveDir: root, loader: "ts", sourcefile: "size-entry.ts" }, write: false };
+  const options = {
+    ...common(true),
+    entryPoints: { "size-entry": "size-entry" },
+    splitting: true,
+    absWorkingDir: root,
+    outdir: join(root, "size-out"),
+    write: false,
+    metafile: true,
+  };
+  const entryPlugin = {
+    name: "size-entry",
+    setup(build) {
+      build.onResolve({ filter: /^size-entry$/ }, () => ({ path: "size-entry", namespace: "size-entry" }));
+      build.onLoad({ filter: /.*/, namespace: "size-entry" }, () => ({ contents, loader: "ts", resolveDir: root }));
+    },
+  };
   if (!lite) delete options.alias;
-  if (slim) options.plugins = [slimWasm];
+  options.plugins = slim ? [entryPlugin, slimWasm] : [entryPlugin];
   const out = await esbuild.build(options);
-  const js = out.outputFiles[0].contents;
-  return { raw: js.length, gzip: gz(js) };
+  const files = new Map(out.outputFiles.map((f) => [relative(root, f.path), f.contents]));
+  let raw = 0;
+  let gzip = 0;
+  const seen = new Set();
+  const visit = (file) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const js = files.get(file);
+    raw += js.length;
+    gzip += gz(js);
+    for (const i of out.metafile.outputs[file].imports) if (i.kind === "import-statement") visit(i.path);
+  };
+  visit(Object.keys(out.metafile.outputs).find((f) => out.metafile.outputs[f].entryPoint !== undefined));
+  return { raw, gzip };
 }
 
 /** Gzipped sizes (level 9) of the browser builds and of MQTT.js's browser bundle. */
@@ -121,8 +174,15 @@ export async function measureSizes({ outDir = join(root, "dist") } = {}) {
   add("core + WebSocket client with msgpackr (npm package via a bundler)", await bundleSize(client, { lite: false }));
   add("whole browser entry (dist/browser/tagwire.js)", await bundleSize('export * from "./bindings/browser/index.js";'));
   try {
-    const viewer = readFileSync(join(outDir, "viewer/www/viewer.js"));
-    rows.push({ what: "viewer app (viewer.js, everything included)", raw: viewer.length, gzip: gz(viewer) });
+    // viewer.js and the chunks it imports statically (not the MQTT pipe behind import()).
+    const www = join(outDir, "viewer/www");
+    const viewer = readFileSync(join(www, "viewer.js"));
+    const files = [viewer, ...[...viewer.toString("latin1").matchAll(/from\s*"\.\/([^"]+)"/g)].map((m) => readFileSync(join(www, m[1])))];
+    rows.push({
+      what: "viewer app (viewer.js + its static chunks)",
+      raw: files.reduce((n, f) => n + f.length, 0),
+      gzip: files.reduce((n, f) => n + gz(f), 0),
+    });
   } catch {
     // the viewer was not built into outDir
   }

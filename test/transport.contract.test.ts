@@ -1,5 +1,6 @@
 // One contract suite, run against every transport: in-process pair, WebSocket (ws server on
-// loopback) and MQTT (a frame pipe through the real Mosquitto at 127.0.0.1:1883). Each case
+// loopback), MQTT (a frame pipe through the real Mosquitto at 127.0.0.1:1883) and a deferred
+// transport (what connect() hands out while it imports the MQTT pipe) over a memory pair. Each case
 // builds a fresh connected pair [a, b] and checks what the contract in
 // bindings/transports/contract.ts promises: state transitions, ordering, byte integrity, large
 // frames, close semantics.
@@ -18,6 +19,7 @@ import {
   type TransportStateChange,
 } from "../bindings/transports/index.js";
 import { TagwireError } from "../bindings/core/errors.js";
+import { DeferredTransport } from "../bindings/transports/deferred.js";
 import { mulberry32, testSeed } from "./support/seed.js";
 
 const SEED = testSeed("transport.contract");
@@ -148,6 +150,22 @@ const kinds: Kind[] = [
     unreachable: () => connectWebSocket("ws://127.0.0.1:1/"),
     bigFrameBytes: 16 << 20,
     burstBuffered: false,
+  },
+  {
+    name: "deferred (memory pair behind a dynamic import)",
+    pair: async (created) => {
+      const p = createMemoryPair();
+      // Loads after a few ticks, as a real chunk would: the memory end has opened by then.
+      const a = new DeferredTransport(async () => {
+        await new Promise((r) => setTimeout(r, 5));
+        return () => p[0];
+      }, "a test transport");
+      created?.(a);
+      return [a, p[1]];
+    },
+    unreachable: () => new DeferredTransport(() => Promise.reject(new Error("chunk not found")), "a test transport"),
+    bigFrameBytes: 16 << 20,
+    burstBuffered: true,
   },
   {
     name: "mqtt",
@@ -369,5 +387,43 @@ describe("memory transport: a paused reader", () => {
     a.close("bye");
     await waitState(b, "closed");
     expect(got.map((f) => f[0])).toEqual([1, 2, 3]);
+  });
+});
+
+describe("deferred transport: loading", () => {
+  it("reports a failed load as TAGWIRE_ERR_UNAVAILABLE", async () => {
+    const t = new DeferredTransport(() => Promise.reject(new Error("chunk not found")), "the MQTT transport");
+    const change = await waitState(t, "closed");
+    expect(change.error).toBeInstanceOf(TagwireError);
+    expect((change.error as TagwireError).code).toBe("TAGWIRE_ERR_UNAVAILABLE");
+    expect(change.reason).toMatch(/cannot load the MQTT transport: chunk not found/);
+    expect(() => t.send(new Uint8Array([1]))).toThrow(/closed/);
+  });
+
+  it("closed while loading: closes at once and never builds the real transport", async () => {
+    let release!: (f: () => Transport) => void;
+    let built = 0;
+    const t = new DeferredTransport(() => new Promise((r) => (release = r)), "x");
+    const seen: TransportStateChange[] = [];
+    t.onState((c) => seen.push(c));
+    t.close("user");
+    release(() => {
+      built++;
+      return createMemoryPair()[0];
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(built).toBe(0);
+    expect(seen).toEqual([{ state: "closed", reason: "user", local: true }]);
+  });
+
+  it("a factory that throws after loading closes the transport with its error", async () => {
+    const t = new DeferredTransport(
+      async () => () => {
+        throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "bad broker");
+      },
+      "x",
+    );
+    const change = await waitState(t, "closed");
+    expect((change.error as TagwireError).code).toBe("TAGWIRE_ERR_ARGUMENT");
   });
 });

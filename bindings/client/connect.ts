@@ -10,9 +10,10 @@
 import { TagwireError } from "../core/errors.js";
 import { Agent, type AgentOptions } from "../sdk/agent.js";
 import type { Transport } from "../transports/contract.js";
+import { DeferredTransport } from "../transports/deferred.js";
 import { connectMemory } from "../transports/memory.js";
-import { connectMqtt, type MqttModuleLike } from "../transports/mqtt.js";
-import { b64url, randomBytes } from "../transports/pipe-auth.js";
+import type { MqttModuleLike } from "../transports/mqtt.js";
+import type { MqttPipeOptions } from "../transports/mqtt-pipe.js";
 import { connectWebSocket, type WebSocketClass } from "../transports/websocket.js";
 import type { Outbox } from "./outbox.js";
 import { RemoteSession, type RemoteSessionOptions } from "./remote-session.js";
@@ -116,31 +117,39 @@ export function mqttPipeTopics(
   };
 }
 
+let mqttPipeModule: Promise<typeof import("../transports/mqtt-pipe.js")> | undefined;
+
+/**
+ * The MQTT pipe is imported only when an mqtt:/mqtts: URL is connected, so WebSocket-only
+ * clients (browsers above all) do not carry it. The URL is checked here, synchronously, so a bad
+ * one still throws from the factory; a failed import closes the attempt with
+ * TAGWIRE_ERR_UNAVAILABLE and the next attempt imports again.
+ */
 function mqttPipe(url: string, c: TransportContext): Transport {
   const prefix = mqttPrefixOf(url);
   const u = new URL(url);
-  const brokerUrl = `${u.protocol}//${u.host}`;
   // The pipe id is also the MQTT client id, so a broker ACL can tie the pipe topics to the
   // connection that uses them (Mosquitto: `pattern write P/hub/in/%c`, docs/SECURITY.md).
   const pipeId = `tw-${c.clientId}`;
   const topics = mqttPipeTopics(prefix, pipeId);
-  const presence = topics.presence(c.agentId);
-  // Revealed only in the offline record: it proves that record is this client's (the bridge
-  // holds its hash from the handshake), so a forged one cannot end this client's relay.
-  const release = randomBytes(16);
-  return connectMqtt(brokerUrl, {
-    inTopic: topics.fromHub,
-    outTopic: topics.toHub,
-    clientId: pipeId,
-    mqtt: c.options.mqtt,
-    // Opens only while a bridge relays this prefix to a hub.
-    peerStatusTopic: `${prefix}/hub/status`,
-    // Presence: the broker publishes the offline record if this client vanishes; the bridge
-    // also reads it to end this client's hub connection.
-    will: { topic: presence, payload: JSON.stringify({ online: false, clientId: pipeId, release: b64url(release) }), retain: true, qos: 1 },
-    hello: { topic: presence, payload: JSON.stringify({ online: true, clientId: pipeId, ts: Date.now() }), retain: true, qos: 1 },
-    pipeAuth: { token: c.token, clientId: pipeId, release },
-  });
+  const options: MqttPipeOptions = {
+    brokerUrl: `${u.protocol}//${u.host}`,
+    prefix,
+    pipeId,
+    toHub: topics.toHub,
+    fromHub: topics.fromHub,
+    presence: topics.presence(c.agentId),
+  };
+  if (c.token !== undefined) options.token = c.token;
+  if (c.options.mqtt) options.mqtt = c.options.mqtt;
+  const load = () => {
+    mqttPipeModule ??= import("../transports/mqtt-pipe.js").catch((err: unknown) => {
+      mqttPipeModule = undefined;
+      throw err;
+    });
+    return mqttPipeModule.then((m) => () => m.openMqttPipe(options));
+  };
+  return new DeferredTransport(load, "the MQTT transport");
 }
 
 /** A RemoteSession for `url`; resolves once connected (see `connectTimeoutMs`). */
