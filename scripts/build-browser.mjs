@@ -3,16 +3,14 @@
 //
 //   dist/viewer/www/           the channel viewer the hub serves (index.html, viewer.js and its
 //                              chunks viewer.*-<hash>.js, viewer.css)
-//   dist/browser/tagwire.js    the package as one ES module (with its chunks beside it), wasm
-//                              embedded: works from a plain <script type="module"> or an import
-//                              map, no bundler needed
-//   dist/browser/tagwire.slim.js + tagwire.wasm
+//   dist/browser/tagwire.js    the package as ONE ES module, wasm embedded (the MQTT pipe
+//                              inlined): works from a plain <script type="module"> or an import
+//                              map, no bundler needed, nothing else to copy
+//   dist/browser/tagwire.slim.js + tagwire.wasm + tagwire.*-<hash>.js
 //                              the same code fetching the wasm beside it (smaller over the wire:
-//                              base64 in JS gzips worse than the binary)
-//   dist/browser/tagwire.*-<hash>.js
-//                              chunks both bundles import from beside themselves: tagwire.chunk-*
-//                              (modules they share with the MQTT pipe, loaded with the bundle) and
-//                              tagwire.mqtt-pipe-* (loaded only when an mqtt: URL is connected)
+//                              base64 in JS gzips worse than the binary), code split: its
+//                              tagwire.chunk-* (modules shared with the MQTT pipe) load with it,
+//                              tagwire.mqtt-pipe-* only when an mqtt: URL is connected
 //
 // In these builds "msgpackr" is replaced by bindings/browser/msgpack.ts (the same bytes, ~1.5 KB
 // instead of ~12 KB gzipped) and "mqtt" stays external (imported only for mqtt: URLs; give
@@ -107,15 +105,22 @@ export async function buildPackage({ outDir = join(root, "dist"), minify = true 
   const dir = join(outDir, "browser");
   mkdirSync(dir, { recursive: true });
   const entry = join(root, "bindings/browser/index.ts");
-  // Code split: what connect() imports dynamically (the MQTT pipe) becomes a chunk next to the
-  // bundle, fetched relative to it only when used. Flat names, not a chunks/ folder, so a server
-  // of one flat directory (the hub's viewer handler) serves them too; both builds write theirs
-  // here, and content hashes keep them apart.
+  // tagwire.js stays ONE file (its point: copy it anywhere, import it, done), so the MQTT pipe is
+  // inlined there. The slim build already needs tagwire.wasm beside it, so it is code split:
+  // what connect() imports dynamically (the MQTT pipe) becomes a chunk fetched relative to it
+  // only when used. Flat names, not a chunks/ folder, so a server of one flat directory (the
+  // hub's viewer handler) serves them too; content hashes keep builds apart.
   // Chunks of an earlier build (content-hashed names) would pile up.
   for (const name of readdirSync(dir)) if (CHUNK_FILE.test(name)) rmSync(join(dir, name));
-  const split = { ...common(minify), splitting: true, outdir: dir, chunkNames: "tagwire.[name]-[hash]" };
-  await esbuild.build({ ...split, entryPoints: { tagwire: entry } });
-  await esbuild.build({ ...split, entryPoints: { "tagwire.slim": entry }, plugins: [slimWasm] });
+  await esbuild.build({ ...common(minify), entryPoints: [entry], outfile: join(dir, "tagwire.js") });
+  await esbuild.build({
+    ...common(minify),
+    splitting: true,
+    outdir: dir,
+    chunkNames: "tagwire.[name]-[hash]",
+    entryPoints: { "tagwire.slim": entry },
+    plugins: [slimWasm],
+  });
   copyFileSync(join(root, "build/tagwire.wasm"), join(dir, "tagwire.wasm"));
   return dir;
 }
@@ -124,14 +129,15 @@ const gz = (bytes) => gzipSync(bytes, { level: 9 }).length;
 
 /**
  * Size of what a page loads up front: the entry plus the chunks it imports statically, built
- * split as buildPackage does (chunks behind a dynamic import, such as the MQTT pipe, excluded).
+ * as buildPackage does: split (chunks behind a dynamic import, such as the MQTT pipe, excluded)
+ * or, for the one-file build, not.
  */
-async function bundleSize(contents, { lite = true, slim = false } = {}) {
+async function bundleSize(contents, { lite = true, slim = false, split = true } = {}) {
   /** @type {import("esbuild").BuildOptions} */
   const options = {
     ...common(true),
     entryPoints: { "size-entry": "size-entry" },
-    splitting: true,
+    splitting: split,
     absWorkingDir: root,
     outdir: join(root, "size-out"),
     write: false,
@@ -169,10 +175,13 @@ export async function measureSizes({ outDir = join(root, "dist") } = {}) {
   const client = 'export { createCore } from "./bindings/core/index.js"; export { connect } from "./bindings/client/connect.js";';
   const rows = [];
   const add = (what, s, extra = 0, extraRaw = 0) => rows.push({ what, raw: s.raw + extraRaw, gzip: s.gzip + extra });
-  add("core + WebSocket client, one file (wasm embedded)", await bundleSize(client));
+  add("core + WebSocket client, one file (wasm embedded)", await bundleSize(client, { split: false }));
   add("core + WebSocket client, slim JS + tagwire.wasm", await bundleSize(client, { slim: true }), gz(wasm), wasm.length);
   add("core + WebSocket client with msgpackr (npm package via a bundler)", await bundleSize(client, { lite: false }));
-  add("whole browser entry (dist/browser/tagwire.js)", await bundleSize('export * from "./bindings/browser/index.js";'));
+  add(
+    "whole browser entry (dist/browser/tagwire.js, one file)",
+    await bundleSize('export * from "./bindings/browser/index.js";', { split: false }),
+  );
   try {
     // viewer.js and the chunks it imports statically (not the MQTT pipe behind import()).
     const www = join(outDir, "viewer/www");
