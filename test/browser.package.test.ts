@@ -284,6 +284,8 @@ describe("the standalone bundles in Chromium", () => {
       // (the MQTT pipe, mqtt.js) in a chunk the entry imports statically; that one loads, the
       // MQTT pipe and mqtt.js must not.
       const chunks = requests.filter((p) => /^\/(tagwire\.)?chunk-[A-Z0-9]+\.js$/.test(p));
+      // tagwire.js is the one-file build: copied alone, it must work alone.
+      if (path === "/embedded.html") expect(requests.filter((p) => /^\/tagwire\.[a-z-]+-[A-Z0-9]+\.js$/.test(p))).toEqual([]);
       for (const c of chunks) {
         const code = readFileSync(join(packageDir, c.slice(1)), "utf8");
         expect(code, `${c} carries mqtt.js`).not.toMatch(/node_modules\/mqtt\//);
