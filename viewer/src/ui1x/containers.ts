@@ -35,17 +35,14 @@ export function container(ctx: ElementContext, name: string, node: El): Rendered
 export function submodule(ctx: ElementContext, name: string, node: El): Rendered {
   const status = h("span", { className: "status" });
   const body = groupBody(ctx, node);
-  const details = h(
-    "details",
-    { className: "group submodule", "data-element": name },
-    h("summary", { className: "group-head" }, labelOf(ctx, name, node), status),
-    body.el,
-  );
+  const summary = h("summary", { className: "group-head" }, labelOf(ctx, name, node), status);
+  const details = h("details", { className: "group submodule", "data-element": name }, summary, body.el);
   let byHand = false;
-  let applying = false;
-  details.addEventListener("toggle", () => {
-    if (!applying) byHand = true;
-    applying = false;
+  // The summary's click (mouse or keyboard), not the `toggle` event: toggle events are queued
+  // and coalesced, so one from the user's click can arrive after an update has already set
+  // `open` back from the tag, merged with that update's own, and the user's fold is lost.
+  summary.addEventListener("click", () => {
+    byHand = true;
   });
   return {
     el: details,
@@ -53,10 +50,7 @@ export function submodule(ctx: ElementContext, name: string, node: El): Rendered
       status.textContent = str(ctx.value(node.statusString)) ?? "";
       if (byHand) return;
       const open = ctx.value(node.defaultOpen) !== false;
-      if (details.open !== open) {
-        applying = true; // the toggle event this fires is ours, not the user's
-        details.open = open;
-      }
+      if (details.open !== open) details.open = open;
     },
   };
 }
