@@ -35,7 +35,6 @@ interface CommitGroup {
   /** Outlets that sealed frames into this group (each releases its oldest sealed frames). */
   readonly outlets: Outlet[];
   readonly callbacks: ((error?: Error) => void)[];
-  durable: boolean;
 }
 
 export class Tick {
@@ -48,10 +47,11 @@ export class Tick {
   private dirty: Channel[] = [];
   private afterCommit: ((error?: Error) => void)[] = [];
   private scheduled = false;
-  /** Sealed groups not released yet, oldest first. */
-  private groups: CommitGroup[] = [];
-  /** A commit's durability (its fsync) is in flight: the next commit waits for it. */
-  private syncing = false;
+  /**
+   * The group whose commit's durability (its fsync) is in flight. The next commit waits for it,
+   * so there is never more than one, and groups leave in commit order.
+   */
+  private inFlight: CommitGroup | undefined;
   /** close() ran its last flush: nothing more is committed. */
   private finished = false;
   /** Resolves `close()` once the last group is released (or the hub failed). */
@@ -119,7 +119,7 @@ export class Tick {
   readonly flush = (): void => {
     this.scheduled = false;
     // While an fsync is in flight, work piles up for the commit that follows it (see the header).
-    if (this.failed || this.finished || this.syncing) return;
+    if (this.failed || this.finished || this.inFlight) return;
     if (this.closed) this.finished = true;
     const dirty = this.dirty;
     let durable: Promise<void> | undefined;
@@ -137,22 +137,22 @@ export class Tick {
         return;
       }
     }
-    const group: CommitGroup = { outlets: [], callbacks: this.afterCommit, durable: durable === undefined };
+    const group: CommitGroup = { outlets: [], callbacks: this.afterCommit };
     this.afterCommit = [];
     const pending = this.pending;
     this.pending = [];
     this.pendingSet.clear();
     for (const outlet of pending) if (outlet.seal()) group.outlets.push(outlet);
-    if (group.durable && this.groups.length === 0) this.release(group);
-    else this.groups.push(group);
-    if (durable) {
-      this.syncing = true;
+    if (!durable) this.release(group);
+    else {
+      this.inFlight = group;
       durable.then(
         () => {
-          this.syncing = false;
-          group.durable = true;
-          this.releaseDurable();
+          if (this.inFlight !== group) return; // the hub failed meanwhile: fail() answered it
+          this.inFlight = undefined;
+          this.release(group);
           if (this.closed || this.hasWork()) this.schedule();
+          this.checkDrained();
         },
         (err: Error) => this.fail(err),
       );
@@ -164,12 +164,6 @@ export class Tick {
     return this.pending.length > 0 || this.dirty.length > 0 || this.afterCommit.length > 0 || this.storage.hasUncommitted;
   }
 
-  /** Releases the groups at the head of the line whose commit is durable. */
-  private releaseDurable(): void {
-    while (!this.failed && this.groups.length && this.groups[0]!.durable) this.release(this.groups.shift()!);
-    this.checkDrained();
-  }
-
   private release(group: CommitGroup): void {
     for (const fn of group.callbacks) fn();
     this.batches.reset();
@@ -178,7 +172,7 @@ export class Tick {
   }
 
   private get isDrained(): boolean {
-    return this.failed !== undefined || (this.finished && this.groups.length === 0);
+    return this.failed !== undefined || (this.finished && this.inFlight === undefined);
   }
 
   private checkDrained(): void {
@@ -220,12 +214,12 @@ export class Tick {
     } catch {
       // the connection may be unusable; the restart recovers from what is durable
     }
-    // Every sealed group is at or after the failed commit: none of its frames may leave.
-    const groups = this.groups;
-    this.groups = [];
+    // The group in flight is at or after the failed commit: none of its frames may leave.
+    const group = this.inFlight;
+    this.inFlight = undefined;
     const callbacks = this.afterCommit;
     this.afterCommit = [];
-    for (const group of groups) for (const fn of group.callbacks) fn(error);
+    if (group) for (const fn of group.callbacks) fn(error);
     for (const fn of callbacks) fn(error);
     this.pending = [];
     this.pendingSet.clear();

@@ -261,7 +261,6 @@ export class SqliteStorage implements Storage {
     for (const row of this.loadChannels()) sink.restore(row);
   }
 
-  /** Every channel with its aggregate and message count. */
   /**
    * Rebuilds an `applied_ids` made keyed (channel_id, id), by hubs before the time-first write
    * ids, in the (id, channel_id) order: with the old key a fleet's commit keeps dirtying one
@@ -291,6 +290,7 @@ export class SqliteStorage implements Storage {
     }
   }
 
+  /** Every channel with its aggregate and message count. */
   loadChannels(): StoredChannel[] {
     const counts = new Map<number, number>();
     for (const row of this.s.countsByChannel.all()) counts.set(row.channel_id, row.n);
@@ -404,10 +404,8 @@ export class SqliteStorage implements Storage {
     const ino = statSync(this.walPath).ino;
     if (ino !== this.walIno) {
       if (this.walFd >= 0) closeSync(this.walFd);
-      this.walFd = -1;
-      const fd = openSync(this.walPath, "r");
-      this.walFd = fd;
-      this.walIno = fstatSync(fd).ino;
+      this.walFd = openSync(this.walPath, "r");
+      this.walIno = fstatSync(this.walFd).ino;
       this.dirSyncDue = true;
     }
     return this.walFd;
