@@ -85,11 +85,7 @@ export class Agent {
     try {
       this.checkOpen();
       this.checkChannel(channel);
-      const json = isOwned(data) ? (data as Json) : toJson(data, `publish to ${channel}`);
-      // The common write (no options, nothing held for the channel) hands the session's promise
-      // back as it is: no options copy, no async wrapper and its extra promise hops.
-      if (options === undefined && !this.pending.has(channel)) return this.session.publish(this.id, channel, json, NO_OPTIONS);
-      return this.publishWith(channel, json, options ?? NO_OPTIONS);
+      return this.send(channel, isOwned(data) ? (data as Json) : toJson(data, `publish to ${channel}`), options ?? NO_OPTIONS);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -104,11 +100,19 @@ export class Agent {
     try {
       this.checkOpen();
       this.checkChannel(channel);
-      if (!this.pending.has(channel)) return this.session.publish(this.id, channel, json, NO_OPTIONS);
-      return this.publishWith(channel, json, NO_OPTIONS);
+      return this.send(channel, json, NO_OPTIONS);
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * The common write (no options, nothing held for the channel) hands the session's promise back
+   * as it is: no options copy, no async wrapper and its extra promise hops.
+   */
+  private send(channel: string, json: Json, options: AgentPublishOptions): Promise<PublishResult | null> {
+    if (options === NO_OPTIONS && !this.pending.has(channel)) return this.session.publish(this.id, channel, json, NO_OPTIONS);
+    return this.publishWith(channel, json, options);
   }
 
   private async publishWith(channel: string, json: Json, options: AgentPublishOptions): Promise<PublishResult | null> {

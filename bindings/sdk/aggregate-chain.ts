@@ -71,12 +71,12 @@ export class AggregateNode {
     return node;
   }
 
-  /** The next version: this one's value with `diff` merged in, when read. */
   /** True when one more diff may be chained onto this node. */
   get chainable(): boolean {
     return this.resolved || (this.unread < MAX_UNREAD && this.unreadBytes < MAX_UNREAD_BYTES);
   }
 
+  /** The next version: this one's value with `diff` merged in, when read. */
   next(version: number, diff: PackedDiff): AggregateNode {
     const resolved = this.resolved;
     return new AggregateNode(version, resolved ? 1 : this.unread + 1, (resolved ? 0 : this.unreadBytes) + diff.size, this, diff);

@@ -88,12 +88,17 @@ export class TagCache {
 
   /** The own tag's value with this loop's writes; undefined when absent (or null). */
   getOwn(key: string): Json | undefined {
-    let v: Slot | undefined = this.pendingView.get(key);
-    if (v === undefined) {
-      v = this.layered() ? this.below(key) : this.committed.get(key);
-      if (v === undefined) assertKey("tag key", key);
-    }
+    const v = this.currentOwn(key);
     return v === DELETED || v === null ? undefined : v;
+  }
+
+  /** The own tag's slot with this loop's writes (checks the key when no Map knows it). */
+  private currentOwn(key: string): Slot | undefined {
+    const v = this.pendingView.get(key);
+    if (v !== undefined) return v;
+    const below = this.layered() ? this.below(key) : this.committed.get(key);
+    if (below === undefined) assertKey("tag key", key); // a Map hit means a key already checked
+    return below;
   }
 
   /** A tag anywhere in `tag_values`; the own namespace goes through getOwn. */
@@ -120,11 +125,7 @@ export class TagCache {
   set(key: string, value: unknown, options: SetTagOptions | undefined): void {
     if (options === undefined && (typeof value === "number" || typeof value === "string" || typeof value === "boolean")) {
       // The hot path: an own tag set to a primitive.
-      let cur: Slot | undefined = this.pendingView.get(key);
-      if (cur === undefined) {
-        cur = this.layered() ? this.below(key) : this.committed.get(key);
-        if (cur === undefined) assertKey("tag key", key); // a Map hit means a key already checked
-      }
+      const cur = this.currentOwn(key);
       if (cur === value || (Number.isNaN(value) && Number.isNaN(cur))) return; // unchanged (NaN included)
       if (key === "__proto__") setOwn(this.pendingOwn, key, value);
       else this.pendingOwn[key] = value;
