@@ -101,7 +101,8 @@ const builds = durabilities.map((d) => ({
   dist: resolve(here, "../dist"),
   durability: d,
 }));
-if (process.env.TAGWIRE_HUB_CPU_AB) builds.unshift({ name: "other", dist: resolve(process.env.TAGWIRE_HUB_CPU_AB), durability: "inline" });
+if (process.env.TAGWIRE_HUB_CPU_AB)
+  builds.unshift({ name: "other", dist: resolve(process.env.TAGWIRE_HUB_CPU_AB), durability: durabilities[0] });
 const hubs = [];
 for (const b of builds) {
   const { startHub, SqliteStorage } = await import(pathToFileURL(join(b.dist, "hub/index.js")).href);
