@@ -36,7 +36,7 @@ export class Retention {
     // Trim in steps (1/8 slack) so a busy channel is not trimmed on every message.
     if (max > 0 && ch.messageCount > max + Math.max(1, max >>> 3)) {
       try {
-        ch.messageCount -= this.storage.trimMessages(ch.id, max);
+        ch.messageCount -= this.storage.trimMessages(ch.id, max, ch.messageCount);
       } catch (err) {
         throw this.tick.storageFailed(err);
       }

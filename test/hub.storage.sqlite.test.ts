@@ -196,11 +196,18 @@ test("sqlite: trimming keeps the newest in (ts, seq) order, ties included, and t
     }
     // One message whose clock went back: older by ts though inserted last, so it goes first.
     storage.appendMessage(a, "late", 999, new Uint8Array([99]));
-    expect(storage.trimMessages(a, 10)).toBe(31);
+    // From the oldest end (count given, 41 - 30 < 30), then from the newest (no count).
+    expect(storage.trimMessages(a, 30, 41)).toBe(11);
+    expect(storage.messages(a, Infinity, 0, 100).map((m) => m.id)).toEqual(Array.from({ length: 30 }, (_, i) => `a${10 + i}`));
+    expect(storage.trimMessages(a, 10)).toBe(20);
     expect(storage.trimMessages(a, 10)).toBe(0);
     expect(storage.messages(a, Infinity, 0, 100).map((m) => m.id)).toEqual(Array.from({ length: 10 }, (_, i) => `a${30 + i}`));
     expect(storage.messages(b, Infinity, 0, 100)).toHaveLength(40);
-    expect(storage.trimMessages(b, 7)).toBe(33);
+    // Given the count, the cut is found from the oldest end (40 - 34 < 34): the same cut.
+    expect(storage.trimMessages(b, 34, 40)).toBe(6);
+    expect(storage.messages(b, Infinity, 0, 100).map((m) => m.id)).toEqual(Array.from({ length: 34 }, (_, i) => `b${6 + i}`));
+    expect(storage.trimMessages(b, 34, 34)).toBe(0);
+    expect(storage.trimMessages(b, 7, 34)).toBe(27);
     expect(storage.messages(b, Infinity, 0, 100).map((m) => m.id)).toEqual(Array.from({ length: 7 }, (_, i) => `b${33 + i}`));
     // Expiry goes channel by channel and reports each channel's count.
     expect(storage.expireMessages(1009)).toEqual(

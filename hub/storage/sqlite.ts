@@ -132,6 +132,7 @@ export class SqliteStorage implements Storage {
     deleteAppliedOlderThan: Statement;
     messagesRange: Statement;
     trimCut: Statement;
+    trimCutFromOldest: Statement;
     deleteUpTo: Statement;
     channelIds: Statement;
     deleteOlderThan: Statement;
@@ -141,6 +142,8 @@ export class SqliteStorage implements Storage {
     rollback: Statement;
   };
   private closed = false;
+  /** The tick's transaction is open (see `begin`). */
+  private transactionOpen = false;
   /** Durability "fsync" or "auto": the WAL is made durable here, not by SQLite. */
   private readonly asyncSync: boolean;
   private readonly adaptive: boolean;
@@ -250,6 +253,9 @@ export class SqliteStorage implements Storage {
       // before it goes in one range delete. (Deleting `seq IN (subquery)` built a temporary
       // table of the doomed rows first: about 0.3 us more per trimmed message.)
       trimCut: this.db.prepare("SELECT ts, seq FROM messages WHERE channel_id = ? ORDER BY ts DESC, seq DESC LIMIT 1 OFFSET ?").raw(),
+      // The same cut found from the oldest end, given the count: a trim in steps walks its step
+      // (1,250 entries at the defaults), not the 10,000 kept (24 against 170 us per trim).
+      trimCutFromOldest: this.db.prepare("SELECT ts, seq FROM messages WHERE channel_id = ? ORDER BY ts, seq LIMIT 1 OFFSET ?").raw(),
       deleteUpTo: this.db.prepare("DELETE FROM messages WHERE channel_id = ? AND (ts, seq) <= (?, ?)"),
       channelIds: this.db.prepare("SELECT id FROM channels").pluck(),
       deleteOlderThan: this.db.prepare("DELETE FROM messages WHERE channel_id = ? AND ts < ?"),
@@ -327,9 +333,16 @@ export class SqliteStorage implements Storage {
     return this.db.inTransaction;
   }
 
-  /** Opens the tick's transaction if none is open. */
+  /**
+   * Opens the tick's transaction if none is open. Known here, not asked of better-sqlite3 (its
+   * `inTransaction` is a native call, ~60 ns, and every recorded write asks). A statement error
+   * that made SQLite roll back on its own leaves this set, but such an error is fail-stop: the
+   * tick rolls back (which clears it) and takes nothing more.
+   */
   private begin(): void {
-    if (!this.db.inTransaction) this.s.begin.run();
+    if (this.transactionOpen) return;
+    this.s.begin.run();
+    this.transactionOpen = true;
   }
 
   /**
@@ -339,6 +352,7 @@ export class SqliteStorage implements Storage {
    */
   commit(): Promise<void> | undefined {
     if (this.syncError) throw this.syncError;
+    this.transactionOpen = false;
     if (this.db.inTransaction) this.s.commit.run();
     if (!this.asyncSync) return undefined;
     if (this.adaptive && !this.syncing && (this.inlineSyncMs < SLOW_SYNC_MS || ++this.pooledSinceProbe >= PROBE_EVERY)) {
@@ -454,6 +468,7 @@ export class SqliteStorage implements Storage {
   }
 
   rollback(): void {
+    this.transactionOpen = false;
     if (this.db.inTransaction) this.s.rollback.run();
   }
 
@@ -514,9 +529,17 @@ export class SqliteStorage implements Storage {
     return out.reverse();
   }
 
-  /** Deletes all but the newest `keep` messages of a channel; returns how many went. */
-  trimMessages(channelId: number, keep: number): number {
-    const cut = this.s.trimCut.get(channelId, keep) as [number, number] | undefined;
+  /**
+   * Deletes all but the newest `keep` messages of a channel; returns how many went. With
+   * `count` (exactly how many the channel holds) the cut is found from whichever end is nearer.
+   */
+  trimMessages(channelId: number, keep: number, count?: number): number {
+    if (count !== undefined && count <= keep) return 0;
+    const cut = (
+      count !== undefined && count - keep < keep
+        ? this.s.trimCutFromOldest.get(channelId, count - keep - 1)
+        : this.s.trimCut.get(channelId, keep)
+    ) as [number, number] | undefined;
     if (!cut) return 0;
     this.begin();
     return this.s.deleteUpTo.run(channelId, cut[0], cut[1]).changes;

@@ -218,8 +218,12 @@ export interface Storage {
    * surfaces then answer 501 for message updates.
    */
   updateMessageData?(channelId: number, id: string, data: Uint8Array): boolean;
-  /** Deletes all but the newest `keep` messages of a channel; returns how many went. */
-  trimMessages(channelId: number, keep: number): number;
+  /**
+   * Deletes all but the newest `keep` messages of a channel; returns how many went. `count`, when
+   * given, is exactly how many messages the channel holds (the hub counts every append and
+   * removal): storage may use it to find the cut faster, and may ignore it.
+   */
+  trimMessages(channelId: number, keep: number, count?: number): number;
   /**
    * Deletes messages (and unlogged-write ids) older than `cutoffMs`; returns removed message
    * counts by channel id. Called on a timer on every hub; a log with its own age limit (JetStream

@@ -64,8 +64,8 @@ export class QueuedStorage implements Storage {
   findMessage(channelId: number, id: string): StoredMessage | undefined {
     return this.inner.findMessage(channelId, id);
   }
-  trimMessages(channelId: number, keep: number): number {
-    return this.inner.trimMessages(channelId, keep);
+  trimMessages(channelId: number, keep: number, count?: number): number {
+    return this.inner.trimMessages(channelId, keep, count);
   }
   expireMessages(cutoffMs: number): Map<number, number> {
     return this.inner.expireMessages(cutoffMs);
