@@ -69,6 +69,7 @@ export function appendMessage(h: HubParts, ch: Channel, id: string, ts: number, 
   if (!inserted) return h.storage.findMessage(ch.id, id)!;
   ch.messageCount++;
   h.retention.afterAppend(ch);
-  h.outlets.fanOut(ch, encodeMessageEvent(ch.messageEventPrefix, id, ts, data));
+  const subscribers = h.outlets.subscribers(ch);
+  if (subscribers.length) h.outlets.enqueueTo(subscribers, 0, subscribers.length, encodeMessageEvent(ch.messageEventPrefix, id, ts, data));
   return { id, ts, data };
 }

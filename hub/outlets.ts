@@ -35,10 +35,13 @@ export class Outlets {
     this.byId.delete(outlet.id);
   }
 
-  /** Queues an event frame for every connection subscribed to the channel (once per connection). */
-  fanOut(ch: Channel, frame: Uint8Array): void {
-    const ids = this.router.matchId(ch.routeId);
-    this.enqueueTo(ids, 0, ids.length, frame);
+  /**
+   * The ids of the connections subscribed to the channel (once per connection), for `enqueueTo`:
+   * asked before an event is encoded, so a channel nobody watches costs no frame. A view of core
+   * memory: read it before the next core call (encoding a frame makes none).
+   */
+  subscribers(ch: Channel): Uint32Array {
+    return this.router.matchId(ch.routeId);
   }
 
   /**

@@ -95,7 +95,9 @@ export function applyPublish(h: HubParts, w: PublishWrite): WriteOutcome {
   const effective = result.changed ? result.diff : EMPTY_DOC;
   if (result.changed) {
     h.tick.changed(ch);
-    h.outlets.fanOut(ch, encodeAggregateEvent(ch.aggregateEventPrefix, ch.version, effective));
+    const subscribers = h.outlets.subscribers(ch);
+    if (subscribers.length)
+      h.outlets.enqueueTo(subscribers, 0, subscribers.length, encodeAggregateEvent(ch.aggregateEventPrefix, ch.version, effective));
   }
   let message: StoredMessage | undefined;
   if (w.log) message = appendMessage(h, ch, w.messageId ?? w.logId!, w.ts, w.diff.slice());

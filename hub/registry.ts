@@ -21,6 +21,12 @@ export class ChannelRegistry {
   /** Channels by core store slot (the pipeline reports slots). */
   private readonly slots: (Channel | undefined)[] = [];
   private readonly byAgent = new Map<string, Map<string, Channel>>();
+  /**
+   * The channel last looked up: a connection's writes mostly go to one channel, and comparing two
+   * short strings is cheaper than hashing the frame's fresh strings for two map look-ups (a
+   * write looks its channel up twice). Channels are never forgotten, so it never goes stale.
+   */
+  private last: Channel | undefined;
 
   constructor(store: ChannelStore, router: Router, storage: Storage, tick: Tick) {
     this.store = store;
@@ -36,7 +42,7 @@ export class ChannelRegistry {
   /** Throws TAGWIRE_ERR_NAME unless agentId/channel make a valid routing key. */
   checkAddress(agentId: string, channel: string): void {
     // Every known channel was checked when it was created.
-    if (this.byAgent.get(agentId)?.has(channel)) return;
+    if (this.get(agentId, channel)) return;
     assertAgentId(agentId);
     assertChannelName(channel);
     if (agentId.length + 1 + channel.length > MAX_KEY_BYTES) {
@@ -47,7 +53,11 @@ export class ChannelRegistry {
   get(agentId: string, name: string): Channel | undefined {
     // Two lookups on the frame's own strings: joining them into the routing key first costs a
     // fresh string (built, flattened, hashed) per write, and a write looks its channel up twice.
-    return this.byAgent.get(agentId)?.get(name);
+    const last = this.last;
+    if (last !== undefined && last.name === name && last.agentId === agentId) return last;
+    const ch = this.byAgent.get(agentId)?.get(name);
+    if (ch) this.last = ch;
+    return ch;
   }
 
   bySlot(slot: number): Channel | undefined {
