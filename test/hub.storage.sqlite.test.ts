@@ -120,6 +120,44 @@ test("sqlite: a write the sink refuses reaches `done` as the error, inside submi
   }
 });
 
+// Expired claims are deleted by a sweep of the key order, one slice per expiry: twice the claims
+// made since the last sweep, at least 10,000 rows. Until the sweep reaches one it counts as absent.
+test("sqlite: the expiry sweep goes round applied_ids a slice at a time", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tw-storage-"));
+  try {
+    const storage = new SqliteStorage(dir);
+    const ch = storage.createChannel("dev", "a", 1);
+    const id = (i: number) => `w${String(i).padStart(5, "0")}`;
+    for (let i = 0; i < 25_000; i++) storage.claimWriteId(ch, id(i), 10);
+    storage.commit();
+    storage.expireMessages(5); // slice of 50,000: the whole table, nothing expired
+    storage.commit();
+    const count = () => {
+      const raw = openRaw(dir);
+      const n = (raw.prepare("SELECT COUNT(*) AS n FROM applied_ids").all()[0] as { n: number }).n;
+      raw.close();
+      return n;
+    };
+    expect(count()).toBe(25_000);
+    expect(storage.claimWriteId(ch, id(24_999), 11)).toBe(false);
+    storage.expireMessages(20); // slice of 10,000 (one claim since): the first 10,000 keys
+    storage.commit();
+    expect(count()).toBe(15_000);
+    // Expired, not yet swept: absent, so claimed anew (with ts 20, now live).
+    expect(storage.claimWriteId(ch, id(24_998), 20)).toBe(true);
+    expect(storage.claimWriteId(ch, id(24_998), 21)).toBe(false);
+    storage.expireMessages(20);
+    storage.commit();
+    expect(count()).toBe(5_000);
+    storage.expireMessages(20); // the rest, then round again from the first key
+    storage.commit();
+    expect(count()).toBe(1);
+    await storage.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 // applied_ids is keyed (id, channel_id); a database made keyed (channel_id, id) by an older hub
 // is rebuilt in the new order when opened, keeping its rows. Replay protection holds in both.
 type RawDb = { exec(sql: string): void; prepare(sql: string): { all(): unknown[] }; close(): void };
@@ -161,20 +199,42 @@ for (const layout of ["new", "older"] as const) {
       expect(storage.claimWriteId(a, "m1", 14)).toBe(false); // kept (ts 13)
       storage.commit();
       await storage.close();
+      // An expired claim the sweep has not reached yet (put there behind the hub's back) counts
+      // as absent: the expiry cutoff outlives a restart.
+      const before = openRaw(dir);
+      before.exec(`INSERT INTO applied_ids VALUES (${a}, 'unswept', 12)`);
+      before.close();
       const again = new SqliteStorage(dir);
       expect(again.claimWriteId(a, "m1", 15)).toBe(false);
+      expect(again.claimWriteId(a, "unswept", 15)).toBe(true);
+      expect(again.claimWriteId(a, "unswept", 16)).toBe(false);
+      again.commit();
+      // The next expiry's sweep deletes what expired (only that: the m1 claims, ts 13 and 14).
+      again.expireMessages(14.5);
+      again.commit();
       await again.close();
       const raw = openRaw(dir);
       const key = raw.prepare("PRAGMA table_info(applied_ids)").all() as { name: string; pk: number }[];
       const indexes = raw.prepare("PRAGMA index_list(applied_ids)").all() as { name: string }[];
+      const left = raw.prepare("SELECT channel_id, id, ts FROM applied_ids ORDER BY id, channel_id").all();
       raw.close();
+      expect(left).toEqual([
+        ...(layout === "older"
+          ? [
+              { channel_id: a, id: "before-upgrade", ts: 20 },
+              { channel_id: b, id: "other", ts: 20 },
+            ]
+          : []),
+        { channel_id: a, id: "unswept", ts: 15 },
+      ]);
       expect(
         key
           .filter((c) => c.pk > 0)
           .sort((x, y) => x.pk - y.pk)
           .map((c) => c.name),
       ).toEqual(["id", "channel_id"]);
-      expect(indexes.map((i) => i.name)).toContain("applied_ids_ts");
+      // No index on ts (a database that had one loses it): expiry sweeps the key order.
+      expect(indexes.map((i) => i.name)).not.toContain("applied_ids_ts");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

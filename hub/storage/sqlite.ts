@@ -115,6 +115,8 @@ function fsyncAsync(fd: number): Promise<void> {
 export const DB_FILE = "tagwire.db";
 const PAGE_BYTES = 16384;
 const SCHEMA_VERSION = 1;
+/** The smallest slice of applied_ids one expiry sweeps (see `sweepAppliedIds`). */
+const SWEEP_MIN_ROWS = 10_000;
 
 export class SqliteStorage implements Storage {
   readonly kind = "sqlite";
@@ -129,7 +131,10 @@ export class SqliteStorage implements Storage {
     updateMessageData: Statement;
     insertApplied: Statement;
     deleteApplied: Statement;
-    deleteAppliedOlderThan: Statement;
+    sweepEnd: Statement;
+    sweepRange: Statement;
+    sweepRest: Statement;
+    saveAppliedCutoff: Statement;
     messagesRange: Statement;
     trimCut: Statement;
     trimCutFromOldest: Statement;
@@ -142,6 +147,11 @@ export class SqliteStorage implements Storage {
     rollback: Statement;
   };
   private closed = false;
+  /** Claims older than this (ms) have expired (the last `expireMessages` cutoff, kept in meta). */
+  private appliedCutoffMs = -1;
+  /** Where the sweep of expired claims goes on (a key of applied_ids) and claims since it ran. */
+  private sweepAfter: [string, number] = ["", -1];
+  private claimsSinceSweep = 0;
   /** The tick's transaction is open (see `begin`). */
   private transactionOpen = false;
   /** Durability "fsync" or "auto": the WAL is made durable here, not by SQLite. */
@@ -223,9 +233,15 @@ export class SqliteStorage implements Storage {
         ts INTEGER NOT NULL,
         PRIMARY KEY (id, channel_id)
       ) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS applied_ids_ts ON applied_ids (ts);
     `);
     this.rekeyAppliedIds();
+    // No index on applied_ids.ts: it cost every claim a second B-tree insert (about 1 us of a
+    // fleet write's storage CPU, 6.8 -> 6.1 us) and every expired id a second delete. An id
+    // older than the last expiry cutoff counts as absent instead (`claimWriteId`), and expiry
+    // deletes such rows by sweeping the key order a slice at a time (`sweepAppliedIds`).
+    this.db.exec("DROP INDEX IF EXISTS applied_ids_ts");
+    const cutoff = this.db.prepare("SELECT value FROM meta WHERE key = 'applied_cutoff'").get();
+    if (cutoff) this.appliedCutoffMs = Number(cutoff.value);
     const version = this.db.prepare("SELECT value FROM meta WHERE key = 'schema'").get();
     if (!version) this.db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
     else if (Number(version.value) !== SCHEMA_VERSION) {
@@ -241,9 +257,19 @@ export class SqliteStorage implements Storage {
       ),
       messageById: this.db.prepare("SELECT id, ts, data FROM messages WHERE channel_id = ? AND id = ?"),
       updateMessageData: this.db.prepare("UPDATE messages SET data = ? WHERE channel_id = ? AND id = ?"),
-      insertApplied: this.db.prepare("INSERT OR IGNORE INTO applied_ids (channel_id, id, ts) VALUES (?, ?, ?)"),
+      // A row older than the expiry cutoff is an expired claim not yet swept: claimed anew.
+      insertApplied: this.db.prepare(
+        "INSERT INTO applied_ids (channel_id, id, ts) VALUES (?, ?, ?) ON CONFLICT (id, channel_id) DO UPDATE SET ts = excluded.ts WHERE applied_ids.ts < ?",
+      ),
       deleteApplied: this.db.prepare("DELETE FROM applied_ids WHERE channel_id = ? AND id = ?"),
-      deleteAppliedOlderThan: this.db.prepare("DELETE FROM applied_ids WHERE ts < ?"),
+      sweepEnd: this.db
+        .prepare("SELECT id, channel_id FROM applied_ids WHERE (id, channel_id) > (?, ?) ORDER BY id, channel_id LIMIT 1 OFFSET ?")
+        .raw(),
+      sweepRange: this.db.prepare("DELETE FROM applied_ids WHERE (id, channel_id) > (?, ?) AND (id, channel_id) <= (?, ?) AND ts < ?"),
+      sweepRest: this.db.prepare("DELETE FROM applied_ids WHERE (id, channel_id) > (?, ?) AND ts < ?"),
+      saveAppliedCutoff: this.db.prepare(
+        "INSERT INTO meta (key, value) VALUES ('applied_cutoff', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      ),
       messagesRange: this.db.prepare(
         "SELECT id, ts, data FROM messages WHERE channel_id = ? AND ts < ? AND ts > ? ORDER BY ts DESC, seq DESC LIMIT ?",
       ),
@@ -293,7 +319,6 @@ export class SqliteStorage implements Storage {
         INSERT INTO applied_ids_rekeyed (channel_id, id, ts) SELECT channel_id, id, ts FROM applied_ids;
         DROP TABLE applied_ids;
         ALTER TABLE applied_ids_rekeyed RENAME TO applied_ids;
-        CREATE INDEX applied_ids_ts ON applied_ids (ts);
         COMMIT;
       `);
     } catch (err) {
@@ -495,7 +520,8 @@ export class SqliteStorage implements Storage {
    */
   claimWriteId(channelId: number, id: string, ts: number): boolean {
     this.begin();
-    return this.s.insertApplied.run(channelId, id, ts).changes === 1;
+    this.claimsSinceSweep++;
+    return this.s.insertApplied.run(channelId, id, ts, this.appliedCutoffMs).changes === 1;
   }
 
   /** Undoes `claimWriteId` in the open transaction (the publish was refused after all). */
@@ -553,9 +579,34 @@ export class SqliteStorage implements Storage {
       const n = this.s.deleteOlderThan.run(id, cutoffMs).changes;
       if (n > 0) removed.set(id, n);
     }
-    // Replay protection lasts as long as messages are kept.
-    this.s.deleteAppliedOlderThan.run(cutoffMs);
+    // Replay protection lasts as long as messages are kept: older claims count as absent at
+    // once, and are deleted as the sweep passes them.
+    if (cutoffMs > this.appliedCutoffMs) {
+      this.appliedCutoffMs = cutoffMs;
+      this.s.saveAppliedCutoff.run(String(cutoffMs));
+    }
+    this.sweepAppliedIds();
     return removed;
+  }
+
+  /**
+   * Deletes the expired claims in the next slice of applied_ids' key order. A slice is twice the
+   * claims made since the last sweep (at least SWEEP_MIN_ROWS), so the sweep outpaces the claims
+   * and goes round the table while the table holds at most about the claims of the age limit
+   * and one more pass. Visiting a live row costs a step of the walk, not an index update.
+   */
+  private sweepAppliedIds(): void {
+    const rows = Math.max(SWEEP_MIN_ROWS, 2 * this.claimsSinceSweep);
+    this.claimsSinceSweep = 0;
+    const [afterId, afterChannel] = this.sweepAfter;
+    const end = this.s.sweepEnd.get(afterId, afterChannel, rows - 1) as [string, number] | undefined;
+    if (end) {
+      this.s.sweepRange.run(afterId, afterChannel, end[0], end[1], this.appliedCutoffMs);
+      this.sweepAfter = end;
+    } else {
+      this.s.sweepRest.run(afterId, afterChannel, this.appliedCutoffMs);
+      this.sweepAfter = ["", -1];
+    }
   }
 
   /** Waits for the fsync in flight (and the one queued after it), then closes. */

@@ -226,7 +226,8 @@ export interface Storage {
   trimMessages(channelId: number, keep: number, count?: number): number;
   /**
    * Deletes messages (and unlogged-write ids) older than `cutoffMs`; returns removed message
-   * counts by channel id. Called on a timer on every hub; a log with its own age limit (JetStream
+   * counts by channel id. Expired write ids must count as absent from then on (`claimWriteId`
+   * claims them anew); storage may delete their records later. Called on a timer on every hub; a log with its own age limit (JetStream
    * max_age) may return an empty map.
    */
   expireMessages(cutoffMs: number): Map<number, number>;
