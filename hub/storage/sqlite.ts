@@ -257,7 +257,8 @@ export class SqliteStorage implements Storage {
       ),
       messageById: this.db.prepare("SELECT id, ts, data FROM messages WHERE channel_id = ? AND id = ?"),
       updateMessageData: this.db.prepare("UPDATE messages SET data = ? WHERE channel_id = ? AND id = ?"),
-      // A row older than the expiry cutoff is an expired claim not yet swept: claimed anew.
+      // A row older than the expiry cutoff is an expired claim not yet swept: claimed anew. (A
+      // claim's ts is this hub's clock, far past any cutoff, so a live claim never looks expired.)
       insertApplied: this.db.prepare(
         "INSERT INTO applied_ids (channel_id, id, ts) VALUES (?, ?, ?) ON CONFLICT (id, channel_id) DO UPDATE SET ts = excluded.ts WHERE applied_ids.ts < ?",
       ),
@@ -591,9 +592,9 @@ export class SqliteStorage implements Storage {
 
   /**
    * Deletes the expired claims in the next slice of applied_ids' key order. A slice is twice the
-   * claims made since the last sweep (at least SWEEP_MIN_ROWS), so the sweep outpaces the claims
-   * and goes round the table while the table holds at most about the claims of the age limit
-   * and one more pass. Visiting a live row costs a step of the walk, not an index update.
+   * claims made since the last sweep (at least SWEEP_MIN_ROWS), so the sweep outpaces the claims:
+   * one pass takes about half the age limit, and the table holds at most about 1.5 times the
+   * claims of the age limit. Visiting a live row costs a step of the walk, not an index update.
    */
   private sweepAppliedIds(): void {
     const rows = Math.max(SWEEP_MIN_ROWS, 2 * this.claimsSinceSweep);
