@@ -593,8 +593,9 @@ export class SqliteStorage implements Storage {
   /**
    * Deletes the expired claims in the next slice of applied_ids' key order. A slice is twice the
    * claims made since the last sweep (at least SWEEP_MIN_ROWS), so the sweep outpaces the claims:
-   * one pass takes about half the age limit, and the table holds at most about 1.5 times the
-   * claims of the age limit. Visiting a live row costs a step of the walk, not an index update.
+   * a pass over a table of T + P worth of claims (age limit T, pass P) at twice the claim rate
+   * takes P = (T + P) / 2, so P <= T and the table holds at most twice the claims of the age
+   * limit (1.5 times on average). Visiting a live row costs a step of the walk, not an index update.
    */
   private sweepAppliedIds(): void {
     const rows = Math.max(SWEEP_MIN_ROWS, 2 * this.claimsSinceSweep);
