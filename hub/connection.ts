@@ -252,7 +252,10 @@ export class Connection implements Outlet {
     } catch {
       // already closing
     }
-    this.dispose();
+    // Runs inside a fan-out loop that reads the router's subscriber list from core memory, and
+    // unsubscribing is a core call (it may grow that memory and detach the view): the routes
+    // go after the loop.
+    this.dispose(true);
   }
 
   /** Queues an ack; `result` is encoded now (its documents may be views that change later). */
@@ -341,7 +344,7 @@ export class Connection implements Outlet {
   }
 
   /** Forgets the connection: router entries, outlet. Idempotent. */
-  dispose(): void {
+  dispose(deferRoutes = false): void {
     if (this.closed) return;
     this.closed = true;
     this.queue = [];
@@ -349,6 +352,13 @@ export class Connection implements Outlet {
     this.queuedBytes = 0;
     this.openBytes = 0;
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.ctx.state.removeOutlet(this);
+    this.ctx.connections.delete(this.id);
+    if (deferRoutes) queueMicrotask(() => this.unroute());
+    else this.unroute();
+  }
+
+  private unroute(): void {
     for (const routePattern of this.patternRefs.keys()) {
       try {
         this.ctx.state.router.unsubscribe(routePattern, this.id);
@@ -358,7 +368,5 @@ export class Connection implements Outlet {
     }
     this.patternRefs.clear();
     this.subs.clear();
-    this.ctx.state.removeOutlet(this);
-    this.ctx.connections.delete(this.id);
   }
 }

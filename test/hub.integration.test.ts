@@ -637,3 +637,34 @@ describe("restart", () => {
     }
   });
 });
+
+describe("slow consumers", () => {
+  const hub = hubPerSuite({ auth: false, log: quiet, limits: { maxBufferedBytes: 8192 } });
+
+  test("a subscriber closed as slow inside a fan-out leaves the event to every other subscriber", async () => {
+    // The first subscriber (lowest connection id: first in the router's list) asks for ~7 KB of
+    // history and writes 2 KB in one batch, so the fan-out of its own write pushes it past the
+    // limit and it is closed while the hub walks the subscriber list.
+    const first = await RawClient.connect(hub.url, "slow-1");
+    const others = [await RawClient.connect(hub.url, "slow-2"), await RawClient.connect(hub.url, "slow-3")];
+    const filler = "x".repeat(3500);
+    for (const i of [0, 1])
+      await first.request({ type: "createMessage", reqId: 0, agentId: "slowx", channel: "hist", data: doc({ i, filler }) });
+    for (const c of [first, ...others]) await c.request({ type: "subscribe", reqId: 0, subId: 1, agentId: "slowx", pattern: "log" });
+    first.send([
+      { type: "getMessages", reqId: first.reqId(), agentId: "slowx", channel: "hist" },
+      { type: "createMessage", reqId: first.reqId(), agentId: "slowx", channel: "log", data: doc({ n: 1, filler: "y".repeat(2000) }) },
+    ]);
+    expect(await first.closed()).toBe(1013);
+    for (const c of others) {
+      const event = (await c.waitFor((f) => f.type === "message" && f.channel === "log")) as MessageFrame;
+      expect((val(event.data) as { n: number }).n).toBe(1);
+    }
+    // The hub goes on serving the others, and the closed one's routes are gone.
+    const writer = others[0]!;
+    await writer.request({ type: "createMessage", reqId: 0, agentId: "slowx", channel: "log", data: doc({ n: 2 }) });
+    for (const c of others)
+      await c.waitFor((f) => f.type === "message" && f.channel === "log" && (val((f as MessageFrame).data) as { n: number }).n === 2);
+    for (const c of others) await c.close();
+  });
+});
