@@ -7,7 +7,7 @@
 // values survive a round trip. Values with no JSON equivalent are rejected with
 // TAGWIRE_ERR_MSGPACK: Uint8Array/Buffer (msgpack bin), Date and `undefined` (msgpack ext), Maps
 // with non-string keys. msgpackr renames an incoming `__proto__` key to `__proto_`.
-import { Packr, Unpackr } from "msgpackr";
+import { Packr, RESET_BUFFER_MODE, REUSE_BUFFER_MODE, Unpackr } from "msgpackr";
 import type { CoreInstance } from "./instance.js";
 import { TagwireError } from "./errors.js";
 import { OK } from "./layout.generated.js";
@@ -57,6 +57,22 @@ export function packValue(value: unknown, what: string): Uint8Array {
   } catch (cause) {
     throw new TagwireError("TAGWIRE_ERR_MSGPACK", `${what}: value cannot be encoded as msgpack`, { cause });
   }
+}
+
+/**
+ * packValue into msgpackr's own buffer, reused by the next pack (of anyone): for bytes copied
+ * into the core at once. (packValue's results each keep their bytes, so its buffer is used up and
+ * a new 8 KiB one allocated every hundred or so small writes, which costs more than the packing.)
+ */
+export function packTransient(value: unknown, what: string): Uint8Array {
+  let out: Uint8Array & { start?: number; end?: number };
+  try {
+    out = packr.pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE);
+  } catch (cause) {
+    throw new TagwireError("TAGWIRE_ERR_MSGPACK", `${what}: value cannot be encoded as msgpack`, { cause });
+  }
+  // REUSE_BUFFER_MODE returns the whole buffer with the packed range in start..end.
+  return new Uint8Array(out.buffer, out.byteOffset + out.start!, out.end! - out.start!);
 }
 
 export class DocCodec {

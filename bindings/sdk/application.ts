@@ -17,7 +17,7 @@ import { RollingStats, type RollingStatsOptions, type StatsSummary } from "./sta
 import { TagCache, type SetTagOptions, type TagAddress } from "./tag-cache.js";
 import { bindTags, type BoundTag, type BoundTags, type TagDeclarations } from "./tags/declared.js";
 import { UIManager } from "./ui/index.js";
-import type { ChannelEvent, Json, Unsubscribe } from "./session.js";
+import type { ChannelEvent, Json, PublishResult, Unsubscribe } from "./session.js";
 
 /** The channel tags live on. */
 export const TAG_CHANNEL = "tag_values";
@@ -230,10 +230,24 @@ export class Application<Config = Record<string, unknown>> {
     if (sent !== undefined) await sent;
   }
 
-  /** commitTags' work; undefined when there was nothing to send (a loop then makes no promise). */
+  /**
+   * commitTags' work; undefined when it is done (nothing to send, or an in-process session stored
+   * it at once: a loop then makes no promise).
+   */
   private sendTags(): Promise<void> | undefined {
     const commit = this.tags.take();
     if (commit === undefined) return this.sendLog();
+    let stored: PublishResult | undefined;
+    try {
+      stored = this.agent.tryPublishBuiltNow(TAG_CHANNEL, commit.data);
+    } catch (error) {
+      this.tags.fail(commit);
+      return Promise.reject(error);
+    }
+    if (stored !== undefined) {
+      this.tags.confirm(commit, stored);
+      return this.sendLog();
+    }
     return this.agent.publishBuilt(TAG_CHANNEL, commit.data).then(
       (result) => {
         this.tags.confirm(commit, result);

@@ -13,7 +13,7 @@ import type { Router } from "../core/router.js";
 import { TagwireError } from "../core/errors.js";
 import { Agent, type AgentOptions } from "./agent.js";
 import { defaultErrorHandler, report, type ErrorHandler } from "./errors.js";
-import { packValue } from "../core/doc.js";
+import { packTransient } from "../core/doc.js";
 import { AggregateNode, PackedDiff, aggregateEvent, publishResult } from "./aggregate-chain.js";
 import { deepFreeze, toJson } from "./json.js";
 import { MAX_NAME_BYTES, assertAgentId, assertChannelName, assertChannelPattern, matchPattern } from "./names.js";
@@ -61,6 +61,7 @@ interface Subscription {
 }
 
 const EMPTY: Json = Object.freeze({}) as Json;
+const NO_OPTIONS: PublishOptions = Object.freeze({});
 
 export class LocalBus implements Session {
   private readonly maxMessages: number;
@@ -127,27 +128,42 @@ export class LocalBus implements Session {
       if (!this.store) await this.use();
       state = this.channel(key, agentId, channel);
     }
+    return this.write(state, agentId, channel, data, options);
+  }
+
+  tryPublishNow(agentId: string, channel: string, data: Json): PublishResult | undefined {
+    const state = this.known(agentId, channel);
+    return state === undefined ? undefined : this.write(state, agentId, channel, data, NO_OPTIONS);
+  }
+
+  /** A publish to a channel that is open: merge, log, events, result. */
+  private write(state: ChannelState, agentId: string, channel: string, data: Json, options: PublishOptions): PublishResult {
     let message: Message | undefined;
     if (options.log && options.messageId !== undefined) {
       const seen = state.messageIds.get(options.messageId);
       // A replay of a logged write: already applied once, so nothing changes.
       if (seen) return { version: this.store!.version(state.slot), diff: {}, message: seen };
     }
-    const result = this.store!.apply(state.slot, packValue(data, "applyValue"), {
-      replace: options.replace,
-      replaceKeys: options.replaceKeys,
-      doDelete: true,
-    });
-    const diff = new PackedDiff(result.diff);
+    const replacing = options.replace === true || (options.replaceKeys !== undefined && options.replaceKeys.length > 0);
+    // The diff's bytes are copied into the core at once and the result read before any other
+    // call into it, so neither needs a buffer of its own (see packTransient, applyView).
+    const view = this.store!.applyView(
+      state.slot,
+      packTransient(data, "applyValue"),
+      replacing ? { replace: options.replace, replaceKeys: options.replaceKeys, doDelete: true } : undefined,
+    );
+    const version = view.version;
+    const changed = view.changed;
+    const diff = PackedDiff.copyOf(view.bytes, view.diffStart, view.diffLength);
     this.markExists(state);
     if (options.log) message = this.append(state, data, options.messageId);
     const subs = this.matching(state);
     if (subs.length > 0) {
-      if (result.changed) {
+      if (changed) {
         // A replace stores the new value as given (nulls included), which its effective diff
         // cannot always say: read the store then.
-        const node = this.nodeAt(state, result.version, options.replace || options.replaceKeys?.length ? undefined : diff);
-        const event: ChannelEvent = aggregateEvent(agentId, channel, result.version, node, diff);
+        const node = this.nodeAt(state, version, replacing ? undefined : diff);
+        const event: ChannelEvent = aggregateEvent(agentId, channel, version, node, diff);
         for (const sub of subs) this.enqueue(sub, event);
       }
       if (message) {
@@ -156,7 +172,7 @@ export class LocalBus implements Session {
       }
       this.drain();
     }
-    return publishResult(result.version, diff, message);
+    return publishResult(version, diff, message);
   }
 
   async createMessage(agentId: string, channel: string, data: Json, options: { messageId?: string } = {}): Promise<Message> {
