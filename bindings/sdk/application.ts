@@ -373,12 +373,13 @@ export class Application<Config = Record<string, unknown>> {
   }
 
   private onTagEvent(event: ChannelEvent): void {
-    if (event.type === "message") return;
+    const type = event.type; // read once: a LocalBus event is a Proxy
+    if (type === "message") return;
     // Only a resync is compared whole; aggregate events say what changed in their diff.
-    const before = event.type === "resynced" && this.watchers.size > 0 ? this.tags.snapshot() : undefined;
+    const before = type === "resynced" && this.watchers.size > 0 ? this.tags.snapshot() : undefined;
     this.seenTagEvent = true;
     this.tags.onEvent(event);
-    if (event.type === "sync" || this.watchers.size === 0) return;
+    if (type === "sync" || this.watchers.size === 0) return;
     for (const w of [...this.watchers]) {
       let changed: boolean;
       if (event.type === "aggregate") changed = touches(event.diff, w.path);

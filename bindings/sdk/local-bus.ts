@@ -82,10 +82,15 @@ export class LocalBus implements Session {
   /** Bumped by every subscribe and unsubscribe: channels' cached matches are stale then. */
   private subsEpoch = 0;
   private nextMessageSeq = 0;
-  /** Events to deliver, as parallel arrays (no pair allocated per delivery). */
-  private readonly queue: Subscription[] = [];
-  private readonly queueEvents: ChannelEvent[] = [];
+  /**
+   * Events to deliver, as parallel arrays (no pair allocated per delivery) used from 0 to
+   * queueTail: drained slots are cleared, never cut off (setting an array's length is a runtime
+   * call, and the same few slots serve every write).
+   */
+  private readonly queue: Array<Subscription | undefined> = [];
+  private readonly queueEvents: Array<ChannelEvent | undefined> = [];
   private queueHead = 0;
+  private queueTail = 0;
   private draining = false;
   private closed = false;
 
@@ -281,7 +286,7 @@ export class LocalBus implements Session {
       }
     }
     // Delivered after the subscribe call returns, so the handler can use its unsubscribe.
-    if (this.queue.length > this.queueHead) queueMicrotask(() => this.drain());
+    if (this.queueTail > this.queueHead) queueMicrotask(() => this.drain());
   }
 
   /** Waits for the core (callers skip this once it is loaded, saving a microtask per call). */
@@ -397,19 +402,25 @@ export class LocalBus implements Session {
   }
 
   private enqueue(sub: Subscription, event: ChannelEvent): void {
-    this.queue.push(sub);
-    this.queueEvents.push(event);
+    const at = this.queueTail++;
+    if (at < this.queue.length) {
+      this.queue[at] = sub;
+      this.queueEvents[at] = event;
+    } else {
+      this.queue.push(sub);
+      this.queueEvents.push(event);
+    }
   }
 
   private drain(): void {
     if (this.draining) return;
     this.draining = true;
     try {
-      while (this.queueHead < this.queue.length) {
+      while (this.queueHead < this.queueTail) {
         const sub = this.queue[this.queueHead]!;
         const event = this.queueEvents[this.queueHead]!;
-        this.queue[this.queueHead] = undefined as never;
-        this.queueEvents[this.queueHead++] = undefined as never;
+        this.queue[this.queueHead] = undefined;
+        this.queueEvents[this.queueHead++] = undefined;
         if (!sub.active) continue;
         try {
           sub.listener(event);
@@ -418,9 +429,13 @@ export class LocalBus implements Session {
         }
       }
     } finally {
-      this.queue.length = 0;
-      this.queueEvents.length = 0;
+      // Slots a throwing drain left are cleared too, so no event outlives its delivery.
+      for (let i = this.queueHead; i < this.queueTail; i++) {
+        this.queue[i] = undefined;
+        this.queueEvents[i] = undefined;
+      }
       this.queueHead = 0;
+      this.queueTail = 0;
       this.draining = false;
     }
   }

@@ -66,6 +66,8 @@ export class TagCache {
   private inflight: TagCommit[] = [];
   /** An event that is most likely the one commit in flight's own, held unread until its result says. */
   private deferred: AggregateEvent | undefined;
+  /** The held event's version. */
+  private deferredVersion = 0;
   /** This loop's own-namespace diff (nulls kept) and the values it results in. */
   private pendingOwn: JsonObject = {};
   private pendingView = new Map<string, Slot>();
@@ -180,7 +182,7 @@ export class TagCache {
     if (held !== undefined) {
       this.deferred = undefined;
       // Our own event, unread: nothing else was written in between, so what we sent is the change.
-      if (held.version === version && version === this.version + 1) return this.advance(commit, version);
+      if (this.deferredVersion === version && version === this.version + 1) return this.advance(commit, version);
       this.adopt(held);
     }
     if (version <= this.version) return; // an event already brought it
@@ -199,14 +201,18 @@ export class TagCache {
 
   /** A sync, aggregate or resynced event of `tag_values`. */
   onEvent(event: AggregateEvent): void {
-    if (event.type === "aggregate" && this.deferred === undefined && this.inflight.length === 1 && event.version === this.version + 1) {
+    // Read once: a LocalBus event is a Proxy, each read a trap call.
+    const type = event.type;
+    const version = event.version;
+    if (type === "aggregate" && this.deferred === undefined && this.inflight.length === 1 && version === this.version + 1) {
       // Most likely the event of our own write, come before its result: keep it unread.
       this.deferred = event;
+      this.deferredVersion = version;
       return;
     }
     if (this.deferred !== undefined) this.settle();
     // An aggregate event at the cache's version brings nothing new (the cache is exact there).
-    if (event.version > this.version || event.type === "resynced" || (event.type === "sync" && event.version === this.version)) {
+    if (version > this.version || type === "resynced" || (type === "sync" && version === this.version)) {
       this.adopt(event);
     }
   }
@@ -309,8 +315,13 @@ export class TagCache {
   }
 
   private dropInflight(commit: TagCommit): void {
-    const i = this.inflight.indexOf(commit);
-    if (i >= 0) this.inflight.splice(i, 1);
+    const inflight = this.inflight;
+    if (inflight.length === 1 && inflight[0] === commit) {
+      inflight.pop(); // the usual case: one commit per loop
+      return;
+    }
+    const i = inflight.indexOf(commit);
+    if (i >= 0) inflight.splice(i, 1);
   }
 
   /** Reads the held event after all: it is the truth at its version. */
