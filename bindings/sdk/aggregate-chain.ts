@@ -54,10 +54,9 @@ export class PackedDiff {
       slabUsed = 0;
     }
     const at = slabUsed;
-    const to = slab;
-    for (let i = 0; i < size; i++) to[at + i] = source[start + i]!;
+    slab.set(source.subarray(start, start + size), at);
     slabUsed = at + size;
-    return new PackedDiff(to, at, size);
+    return new PackedDiff(slab, at, size);
   }
 
   get(): Json {
