@@ -45,6 +45,8 @@ export interface TagCommit {
   readonly ownView: Map<string, Slot>;
   /** The cache's version when the commit was taken. */
   readonly baseVersion: number;
+  /** True when `data` holds more than the own namespace (global tags, other apps'). */
+  readonly others: boolean;
 }
 
 type AggregateEvent = Extract<ChannelEvent, { aggregate: Json }>;
@@ -152,7 +154,7 @@ export class TagCache {
     if (!this.dirty) return undefined;
     const data: JsonObject = this.pendingOther ?? {};
     if (this.dirtyOwn) setOwn(data, this.appKey, this.pendingOwn);
-    const commit: TagCommit = { data, ownView: this.pendingView, baseVersion: this.version };
+    const commit: TagCommit = { data, ownView: this.pendingView, baseVersion: this.version, others: this.pendingOther !== undefined };
     this.pendingOwn = {};
     this.pendingView = new Map();
     this.pendingOther = undefined;
@@ -293,16 +295,14 @@ export class TagCache {
       // an object tag's other keys, so the diff is merged onto what is stored now. (The view Map
       // has the diff's keys; it is iterated rather than the diff, a dictionary-mode object.)
       const committed = this.committed;
-      for (const [k, v] of commit.ownView) {
+      commit.ownView.forEach((v, k) => {
         if (v === DELETED) committed.delete(k);
         else if (isObject(v)) committed.set(k, merged(committed.get(k), own[k]!));
         else committed.set(k, v);
-      }
+      });
       this.ownAhead = true;
     }
-    let others = false;
-    for (const k in data) if (k !== this.appKey) others = true;
-    if (others) {
+    if (commit.others) {
       const { [this.appKey]: _own, ...rest } = data;
       this.base = freezeChanged(applyDiff(this.base, rest), rest);
     }
