@@ -360,6 +360,21 @@ describe("LocalBus events read late", () => {
     }
   });
 
+  it("writes larger than the core's input region, and two buses (two cores) in turn, store what was sent", async () => {
+    const one = newBus();
+    const two = newBus();
+    const big = "y".repeat(200_000); // packed past the 64 KiB input region
+    for (let i = 0; i < 3; i++) {
+      await one.publish("dev", "c", { i, s: `one${i}` });
+      await two.publish("dev", "c", { i, s: `two${i}` });
+      const r = await one.publish("dev", "c", { big: big + i });
+      expect(r.diff).toEqual({ big: big + i });
+      expect(two.tryPublishNow("dev", "c", { t: i })).toEqual({ version: 2 * i + 2, diff: { t: i } });
+    }
+    expect(await one.getAggregate("dev", "c")).toEqual({ i: 2, s: "one2", big: `${big}2` });
+    expect(await two.getAggregate("dev", "c")).toEqual({ i: 2, s: "two2", t: 2 });
+  });
+
   it("tryPublishNow stores and tells what publish does, and declines a channel not yet written", async () => {
     const bus = newBus();
     const events: ChannelEvent[] = [];

@@ -29,7 +29,8 @@ export const DEFAULT_MAX_DEPTH = 64;
 const MAX_DEPTH_LIMIT = 1000;
 
 /** One packer/unpacker pair for the whole package: plain objects, smallest headers, no records. */
-export const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true });
+const PACK_OPTIONS = { useRecords: false, mapsAsObjects: true, variableMapSize: true };
+export const packr = new Packr(PACK_OPTIONS);
 export const unpackr = new Unpackr({
   useRecords: false,
   mapsAsObjects: true,
@@ -60,19 +61,44 @@ export function packValue(value: unknown, what: string): Uint8Array {
 }
 
 /**
- * packValue into msgpackr's own buffer, reused by the next pack (of anyone): for bytes copied
- * into the core at once. (packValue's results each keep their bytes, so its buffer is used up and
- * a new 8 KiB one allocated every hundred or so small writes, which costs more than the packing.)
+ * The same packer's options on a second instance whose buffer is a core's input region (see
+ * packIntoInput): msgpackr keeps one target buffer per instance, and packr's must stay its own.
  */
-export function packTransient(value: unknown, what: string): Uint8Array {
+const inputPackr = new Packr(PACK_OPTIONS);
+/** The input region inputPackr writes into now, and the target it was given for it. */
+let inputRegion: Uint8Array | undefined;
+let inputTarget: Uint8Array | undefined;
+/** Under Node, msgpackr writes long strings with Buffer methods: its target must be a Buffer. */
+const NodeBuffer = (globalThis as { Buffer?: { from(buffer: ArrayBufferLike, offset: number, length: number): Uint8Array } }).Buffer;
+
+/**
+ * packValue straight into the core's input region, for a call that reads it at once; returns
+ * the byte length. No buffer, view or copy per value (packValue's results keep their bytes, so
+ * its buffer is used up and a new 8 KiB one allocated every hundred or so small writes, which
+ * costs more than the packing). A value larger than the region is packed and copied in.
+ */
+export function packIntoInput(instance: CoreInstance, value: unknown, what: string): number {
+  const region = instance.inputRegion();
+  if (region !== inputRegion) {
+    inputTarget = NodeBuffer ? NodeBuffer.from(region.buffer, region.byteOffset, region.length) : region;
+    inputPackr.useBuffer(inputTarget);
+    inputRegion = region;
+  }
   let out: Uint8Array & { start?: number; end?: number };
   try {
-    out = packr.pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE);
+    // Writes from the region's start (RESET: every pack does) and returns the target itself.
+    out = inputPackr.pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE);
   } catch (cause) {
+    inputRegion = undefined;
     throw new TagwireError("TAGWIRE_ERR_MSGPACK", `${what}: value cannot be encoded as msgpack`, { cause });
   }
-  // REUSE_BUFFER_MODE returns the whole buffer with the packed range in start..end.
-  return new Uint8Array(out.buffer, out.byteOffset + out.start!, out.end! - out.start!);
+  const len = out.end! - out.start!;
+  if (out !== inputTarget || out.start !== 0) {
+    // It did not fit: msgpackr moved to a buffer of its own. Copy it in; point it back next time.
+    inputRegion = undefined;
+    instance.writeIn(out.subarray(out.start, out.end));
+  }
+  return len;
 }
 
 export class DocCodec {

@@ -13,7 +13,6 @@ import type { Router } from "../core/router.js";
 import { TagwireError } from "../core/errors.js";
 import { Agent, type AgentOptions } from "./agent.js";
 import { defaultErrorHandler, report, type ErrorHandler } from "./errors.js";
-import { packTransient } from "../core/doc.js";
 import { AggregateNode, PackedDiff, aggregateEvent, publishResult } from "./aggregate-chain.js";
 import { deepFreeze, toJson } from "./json.js";
 import { MAX_NAME_BYTES, assertAgentId, assertChannelName, assertChannelPattern, matchPattern } from "./names.js";
@@ -150,11 +149,11 @@ export class LocalBus implements Session {
       if (seen) return { version: this.store!.version(state.slot), diff: {}, message: seen };
     }
     const replacing = options.replace === true || (options.replaceKeys !== undefined && options.replaceKeys.length > 0);
-    // The diff's bytes are copied into the core at once and the result read before any other
-    // call into it, so neither needs a buffer of its own (see packTransient, applyView).
-    const view = this.store!.applyView(
+    // The diff is packed into the core's input region and the result read before any other call
+    // into it, so neither needs a buffer of its own (see ChannelStore.applyValueView).
+    const view = this.store!.applyValueView(
       state.slot,
-      packTransient(data, "applyValue"),
+      data,
       replacing ? { replace: options.replace, replaceKeys: options.replaceKeys, doDelete: true } : undefined,
     );
     const version = view.version;
