@@ -7,7 +7,7 @@
 // values survive a round trip. Values with no JSON equivalent are rejected with
 // TAGWIRE_ERR_MSGPACK: Uint8Array/Buffer (msgpack bin), Date and `undefined` (msgpack ext), Maps
 // with non-string keys. msgpackr renames an incoming `__proto__` key to `__proto_`.
-import { Packr, RESET_BUFFER_MODE, REUSE_BUFFER_MODE, Unpackr } from "msgpackr";
+import { Packr, Unpackr } from "msgpackr";
 import type { CoreInstance } from "./instance.js";
 import { TagwireError } from "./errors.js";
 import { OK } from "./layout.generated.js";
@@ -70,6 +70,14 @@ let inputRegion: Uint8Array | undefined;
 let inputTarget: Uint8Array | undefined;
 /** Under Node, msgpackr writes long strings with Buffer methods: its target must be a Buffer. */
 const NodeBuffer = (globalThis as { Buffer?: { from(buffer: ArrayBufferLike, offset: number, length: number): Uint8Array } }).Buffer;
+/**
+ * msgpackr's REUSE_BUFFER_MODE | RESET_BUFFER_MODE: pack at the target's start and return the
+ * target itself, the packed range in `start`..`end`. Written out rather than imported: the
+ * browser build's stand-in for msgpackr (bindings/browser/msgpack.ts) has neither, nor useBuffer,
+ * and packs a fresh array instead (see packIntoInput).
+ */
+const INTO_TARGET = 512 | 1024;
+const packsIntoTarget = typeof (inputPackr as { useBuffer?: unknown }).useBuffer === "function";
 
 /**
  * packValue straight into the core's input region, for a call that reads it at once; returns
@@ -78,6 +86,11 @@ const NodeBuffer = (globalThis as { Buffer?: { from(buffer: ArrayBufferLike, off
  * costs more than the packing). A value larger than the region is packed and copied in.
  */
 export function packIntoInput(instance: CoreInstance, value: unknown, what: string): number {
+  if (!packsIntoTarget) {
+    const bytes = packValue(value, what);
+    instance.writeIn(bytes);
+    return bytes.length;
+  }
   const region = instance.inputRegion();
   if (region !== inputRegion) {
     inputTarget = NodeBuffer ? NodeBuffer.from(region.buffer, region.byteOffset, region.length) : region;
@@ -87,7 +100,7 @@ export function packIntoInput(instance: CoreInstance, value: unknown, what: stri
   let out: Uint8Array & { start?: number; end?: number };
   try {
     // Writes from the region's start (RESET: every pack does) and returns the target itself.
-    out = inputPackr.pack(value, REUSE_BUFFER_MODE | RESET_BUFFER_MODE);
+    out = inputPackr.pack(value, INTO_TARGET);
   } catch (cause) {
     inputRegion = undefined;
     throw new TagwireError("TAGWIRE_ERR_MSGPACK", `${what}: value cannot be encoded as msgpack`, { cause });
