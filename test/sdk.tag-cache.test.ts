@@ -262,6 +262,35 @@ describe("TagCache event and result order", () => {
     expect(cache.snapshot()).toEqual({ app: { x: 5, a: 1 }, peer: { y: 1 } });
   });
 
+  it("a tag another writer deleted while the app's write of it was in flight holds the app's value after", () => {
+    const cache = new TagCache("app");
+    cache.reset({ app: { a: 1, b: 2 } });
+    cache.set("a", 5, undefined);
+    const commit = cache.take()!;
+    // Version 1 (another writer) deletes the whole namespace before the app's write lands at 2.
+    // Nothing reads in between (a read would look through the commit by name instead).
+    cache.onEvent(event(1, {}));
+    cache.confirm(commit, { version: 2, diff: {} });
+    expect(cache.getOwn("a")).toBe(5);
+    expect(cache.getOwn("b")).toBeUndefined();
+    expect(cache.snapshot()).toEqual({ app: { a: 5 } });
+    cache.set("a", 5, undefined);
+    expect(cache.take()).toBeUndefined(); // unchanged, nothing to send
+  });
+
+  it("the same when a read looked through the write in flight", () => {
+    const cache = new TagCache("app");
+    cache.reset({ app: { a: 1, b: 2 } });
+    cache.set("a", 5, undefined);
+    const commit = cache.take()!;
+    cache.onEvent(event(1, {}));
+    expect(cache.getOwn("a")).toBe(5); // still in flight
+    expect(cache.getOwn("b")).toBeUndefined();
+    cache.confirm(commit, { version: 2, diff: {} });
+    expect(cache.getOwn("a")).toBe(5);
+    expect(cache.snapshot()).toEqual({ app: { a: 5 } });
+  });
+
   it("a result ahead of the events waits for them; the own values stay readable meanwhile", () => {
     const cache = new TagCache("app");
     cache.reset({});
@@ -309,6 +338,55 @@ describe("LocalBus events read late", () => {
     // The same frozen values on every read.
     expect(e.type === "aggregate" && e.aggregate).toBe(e.type === "aggregate" && e.aggregate);
     expect(Object.isFrozen(e.type === "aggregate" && e.diff)).toBe(true);
+  });
+
+  it("diffs kept in shared slabs read back right across slab ends, large ones included", async () => {
+    const bus = newBus();
+    const events: ChannelEvent[] = [];
+    bus.subscribe("dev", "c", (e) => void events.push(e));
+    const sent: Json[] = [];
+    // ~1.2 KiB diffs: a 32 KiB slab ends every ~27 writes; every 10th diff (~5 KiB) gets its own copy.
+    for (let i = 0; i < 200; i++) {
+      const diff = { [`k${i}`]: "x".repeat(i % 10 === 0 ? 5000 : 1200) + i };
+      sent.push(diff);
+      await bus.publish("dev", "c", diff);
+      bus.tryPublishNow("dev", "c", { n: i }); // and the synchronous path in between
+    }
+    const diffs = events.filter((e) => e.type === "aggregate").map((e) => (e.type === "aggregate" ? e.diff : null));
+    expect(diffs).toHaveLength(400);
+    for (let i = 0; i < 200; i++) {
+      expect(diffs[2 * i]).toEqual(sent[i]);
+      expect(diffs[2 * i + 1]).toEqual({ n: i });
+    }
+  });
+
+  it("writes larger than the core's input region, and two buses (two cores) in turn, store what was sent", async () => {
+    const one = newBus();
+    const two = newBus();
+    const big = "y".repeat(200_000); // packed past the 64 KiB input region
+    for (let i = 0; i < 3; i++) {
+      await one.publish("dev", "c", { i, s: `one${i}` });
+      await two.publish("dev", "c", { i, s: `two${i}` });
+      const r = await one.publish("dev", "c", { big: big + i });
+      expect(r.diff).toEqual({ big: big + i });
+      expect(two.tryPublishNow("dev", "c", { t: i })).toEqual({ version: 2 * i + 2, diff: { t: i } });
+    }
+    expect(await one.getAggregate("dev", "c")).toEqual({ i: 2, s: "one2", big: `${big}2` });
+    expect(await two.getAggregate("dev", "c")).toEqual({ i: 2, s: "two2", t: 2 });
+  });
+
+  it("tryPublishNow stores and tells what publish does, and declines a channel not yet written", async () => {
+    const bus = newBus();
+    const events: ChannelEvent[] = [];
+    bus.subscribe("dev", "c", (e) => void events.push(e));
+    expect(bus.tryPublishNow("dev", "c", { a: 1 })).toBeUndefined();
+    expect(events).toHaveLength(0);
+    await bus.publish("dev", "c", { a: 1 });
+    const r = bus.tryPublishNow("dev", "c", { a: 2, b: 1 })!;
+    expect(r).toEqual({ version: 2, diff: { a: 2, b: 1 } });
+    expect(events.at(-1)).toMatchObject({ type: "aggregate", version: 2, diff: { a: 2, b: 1 }, aggregate: { a: 2, b: 1 } });
+    expect(bus.tryPublishNow("dev", "c", { a: 2 })).toEqual({ version: 2, diff: {} });
+    expect(await bus.getAggregate("dev", "c")).toEqual({ a: 2, b: 1 });
   });
 
   it("every event's diff and aggregate are right when read long after, past the chain's bound", async () => {

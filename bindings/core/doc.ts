@@ -29,7 +29,8 @@ export const DEFAULT_MAX_DEPTH = 64;
 const MAX_DEPTH_LIMIT = 1000;
 
 /** One packer/unpacker pair for the whole package: plain objects, smallest headers, no records. */
-export const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true });
+const PACK_OPTIONS = { useRecords: false, mapsAsObjects: true, variableMapSize: true };
+export const packr = new Packr(PACK_OPTIONS);
 export const unpackr = new Unpackr({
   useRecords: false,
   mapsAsObjects: true,
@@ -57,6 +58,60 @@ export function packValue(value: unknown, what: string): Uint8Array {
   } catch (cause) {
     throw new TagwireError("TAGWIRE_ERR_MSGPACK", `${what}: value cannot be encoded as msgpack`, { cause });
   }
+}
+
+/**
+ * The same packer's options on a second instance whose buffer is a core's input region (see
+ * packIntoInput): msgpackr keeps one target buffer per instance, and packr's must stay its own.
+ */
+const inputPackr = new Packr(PACK_OPTIONS);
+/** The input region inputPackr writes into now, and the target it was given for it. */
+let inputRegion: Uint8Array | undefined;
+let inputTarget: Uint8Array | undefined;
+/** Under Node, msgpackr writes long strings with Buffer methods: its target must be a Buffer. */
+const NodeBuffer = (globalThis as { Buffer?: { from(buffer: ArrayBufferLike, offset: number, length: number): Uint8Array } }).Buffer;
+/**
+ * msgpackr's REUSE_BUFFER_MODE | RESET_BUFFER_MODE: pack at the target's start and return the
+ * target itself, the packed range in `start`..`end`. Written out rather than imported: the
+ * browser build's stand-in for msgpackr (bindings/browser/msgpack.ts) has neither, nor useBuffer,
+ * and packs a fresh array instead (see packIntoInput).
+ */
+const INTO_TARGET = 512 | 1024;
+const packsIntoTarget = typeof (inputPackr as { useBuffer?: unknown }).useBuffer === "function";
+
+/**
+ * packValue straight into the core's input region, for a call that reads it at once; returns
+ * the byte length. No buffer, view or copy per value (packValue's results keep their bytes, so
+ * its buffer is used up and a new 8 KiB one allocated every hundred or so small writes, which
+ * costs more than the packing). A value larger than the region is packed and copied in.
+ */
+export function packIntoInput(instance: CoreInstance, value: unknown, what: string): number {
+  if (!packsIntoTarget) {
+    const bytes = packValue(value, what);
+    instance.writeIn(bytes);
+    return bytes.length;
+  }
+  const region = instance.inputRegion();
+  if (region !== inputRegion) {
+    inputTarget = NodeBuffer ? NodeBuffer.from(region.buffer, region.byteOffset, region.length) : region;
+    inputPackr.useBuffer(inputTarget);
+    inputRegion = region;
+  }
+  let out: Uint8Array & { start?: number; end?: number };
+  try {
+    // Writes from the region's start (RESET: every pack does) and returns the target itself.
+    out = inputPackr.pack(value, INTO_TARGET);
+  } catch (cause) {
+    inputRegion = undefined;
+    throw new TagwireError("TAGWIRE_ERR_MSGPACK", `${what}: value cannot be encoded as msgpack`, { cause });
+  }
+  const len = out.end! - out.start!;
+  if (out !== inputTarget || out.start !== 0) {
+    // It did not fit: msgpackr moved to a buffer of its own. Copy it in; point it back next time.
+    inputRegion = undefined;
+    instance.writeIn(out.subarray(out.start, out.end));
+  }
+  return len;
 }
 
 export class DocCodec {

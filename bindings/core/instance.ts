@@ -58,6 +58,7 @@ export class CoreInstance {
   private u32View!: Uint32Array;
   private f64View!: Float64Array;
   private dv!: DataView;
+  /** A view of the whole input region, rebuilt only when it moves, grows, or memory grows. */
   private inView: Uint8Array | undefined;
   // The input region as last reserved: it moves only inside ioInReserve, and every reservation
   // goes through reserveIn, so a request that fits costs no call into the core.
@@ -162,16 +163,22 @@ export class CoreInstance {
    * length. Reserves the worst case (3 bytes per UTF-16 unit) first.
    */
   writeInString(s: string, offset = 0): number {
-    const need = offset + s.length * 3;
-    // A fresh subarray per call costs more than encoding a short name: keep one view of the
-    // input region, rebuilt only when the region moves, is too small, or memory grows.
-    // A grown memory detaches the old buffer (length 0); a moved region changes byteOffset.
+    // A fresh subarray per call costs more than encoding a short name: one view is kept.
+    const view = this.inputRegion(offset + s.length * 3);
+    return encoder.encodeInto(s, offset === 0 ? view : view.subarray(offset)).written!;
+  }
+
+  /**
+   * A view of the input region, holding at least `len` bytes: the same object until the region
+   * moves or grows or memory grows (a grown memory detaches the old buffer: length 0).
+   */
+  inputRegion(len = 0): Uint8Array {
     let view = this.inView;
-    const ptr = this.reserveIn(need);
-    if (view === undefined || view.length < need || view.byteOffset !== ptr) {
+    const ptr = this.reserveIn(len);
+    if (view === undefined || view.length !== this.inCap || view.byteOffset !== ptr) {
       view = this.inView = new Uint8Array(this.exports.memory.buffer, ptr, this.inCap);
     }
-    return encoder.encodeInto(s, offset === 0 ? view : view.subarray(offset)).written!;
+    return view;
   }
 
   /** A view of the output region's current reply (valid until the next core call). */

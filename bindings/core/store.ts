@@ -20,7 +20,7 @@
 // the aggregate and version are exactly as before.
 import type { CoreInstance } from "./instance.js";
 import { TagwireError } from "./errors.js";
-import { type DocLimits, packValue, resolveLimits, unpackr } from "./doc.js";
+import { type DocLimits, packIntoInput, packValue, resolveLimits, unpackr } from "./doc.js";
 import { isValidChannelName, nameError } from "./names.js";
 import {
   APPLY_DO_DELETE,
@@ -82,6 +82,12 @@ export interface ApplyValueResult {
 }
 
 const encoder = new TextEncoder();
+
+function flagsOf(options: ApplyOptions | undefined): number {
+  if (options === undefined) return APPLY_DO_DELETE;
+  const flags = options.doDelete === false ? 0 : APPLY_DO_DELETE;
+  return options.replace ? flags | APPLY_REPLACE : flags;
+}
 
 function invalidName(name: unknown): TagwireError {
   return nameError("channel name", name, "must be 1..255 bytes of '/'-separated levels of A-Z a-z 0-9 _ . : -");
@@ -163,6 +169,26 @@ export class ChannelStore {
    */
   applyView(channel: number | string, diff: Uint8Array, options?: ApplyOptions): ApplyView {
     this.applyBytes(channel, diff, options);
+    return this.readView();
+  }
+
+  /**
+   * applyView for a JS value, packed with msgpackr straight into the core's input region (no
+   * bytes of its own, see packIntoInput). With replaceKeys it is packed apart, as for applyValue.
+   */
+  applyValueView(channel: number | string, diff: unknown, options?: ApplyOptions): ApplyView {
+    if (options?.replaceKeys !== undefined && options.replaceKeys.length > 0 && !options.replace) {
+      return this.applyView(channel, packValue(diff, "applyValue"), options);
+    }
+    const slot = this.slotFor(channel); // first: resolving a name writes it to the input region
+    const len = packIntoInput(this.instance, diff, "applyValue");
+    this.checkSize(len);
+    this.applyInput(slot, channel, len, flagsOf(options), 0);
+    return this.readView();
+  }
+
+  /** The result of the last apply as this store's ApplyView. */
+  private readView(): ApplyView {
     const r = this.resultPtr;
     const u32 = this.u32;
     const v = this.lastView;
@@ -263,26 +289,34 @@ export class ChannelStore {
     return slot;
   }
 
-  private applyBytes(channel: number | string, diff: Uint8Array, options: ApplyOptions | undefined): void {
-    const slot = typeof channel === "number" && this.handle !== 0 && !this.instance.dead ? channel : this.resolve(channel);
-    const len = diff.length;
+  private slotFor(channel: number | string): number {
+    return typeof channel === "number" && this.handle !== 0 && !this.instance.dead ? channel : this.resolve(channel);
+  }
+
+  private checkSize(len: number): void {
     if (len > this.maxBytes) {
       throw new TagwireError("TAGWIRE_ERR_SIZE", `apply: payload of ${len} bytes exceeds ${this.maxBytes}`);
     }
-    let flags = APPLY_DO_DELETE;
+  }
+
+  private applyBytes(channel: number | string, diff: Uint8Array, options: ApplyOptions | undefined): void {
+    const slot = this.slotFor(channel);
+    const len = diff.length;
+    this.checkSize(len);
     let keyCount = 0;
-    if (options !== undefined) {
-      if (options.doDelete === false) flags = 0;
-      if (options.replace) flags |= APPLY_REPLACE;
-      else if (options.replaceKeys !== undefined && options.replaceKeys.length > 0) {
-        keyCount = this.writeDiffAndKeys(diff, options.replaceKeys);
-      }
+    if (options !== undefined && !options.replace && options.replaceKeys !== undefined && options.replaceKeys.length > 0) {
+      keyCount = this.writeDiffAndKeys(diff, options.replaceKeys);
     }
     if (keyCount === 0) {
       const ptr = this.instance.reserveIn(len);
       if (this.u8.length === 0) this.refreshViews();
       this.u8.set(diff, ptr);
     }
+    this.applyInput(slot, channel, len, flagsOf(options), keyCount);
+  }
+
+  /** storeApply on what the input region holds (a diff of `len` bytes, then `keyCount` keys). */
+  private applyInput(slot: number, channel: number | string, len: number, flags: number, keyCount: number): void {
     const status = this.ex.storeApply(this.handle, slot, len, flags, keyCount);
     // the core may have grown memory (bigger aggregate or output)
     if (this.u8.length === 0) this.refreshViews();

@@ -107,6 +107,20 @@ export class Agent {
   }
 
   /**
+   * publishBuilt() done at once when the session can (see Session.tryPublishNow) and nothing is
+   * held for the channel; undefined otherwise (then use publishBuilt). Throws what publishBuilt
+   * would reject with. Internal to the SDK.
+   * @internal
+   */
+  tryPublishBuiltNow(channel: string, json: Json): PublishResult | undefined {
+    const session = this.session;
+    if (session.tryPublishNow === undefined || (this.pending.size > 0 && this.pending.has(channel))) return undefined;
+    this.checkOpen();
+    this.checkChannel(channel);
+    return session.tryPublishNow(this.id, channel, json);
+  }
+
+  /**
    * The common write (no options, nothing held for the channel) hands the session's promise back
    * as it is: no options copy, no async wrapper and its extra promise hops.
    */

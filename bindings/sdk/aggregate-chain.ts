@@ -20,22 +20,48 @@ export const MAX_UNREAD_BYTES = 256 * 1024;
 
 const NO_BYTES = new Uint8Array(0);
 
+/**
+ * Small diffs are copied into shared slabs, not a buffer each: allocating an ArrayBuffer per
+ * write cost more than the write's merge (a slab is 32 KiB, about 700 telemetry diffs). A slab
+ * lives while a diff in it is unread; larger diffs get their own copy.
+ */
+const SLAB_BYTES = 32 * 1024;
+const MAX_SLAB_COPY = 2048;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabUsed = 0;
+
 /** An effective diff as the core wrote it (a copy of its bytes), decoded and frozen on first read. */
 export class PackedDiff {
   /** Size of the encoded diff. */
   readonly size: number;
   private bytes: Uint8Array;
+  private start: number;
   private value: Json = null;
   private decoded = false;
 
-  constructor(bytes: Uint8Array) {
+  /** A diff of these bytes (kept, not copied: the caller hands them over). */
+  constructor(bytes: Uint8Array, start = 0, size = bytes.length) {
     this.bytes = bytes;
-    this.size = bytes.length;
+    this.start = start;
+    this.size = size;
+  }
+
+  /** A diff copied out of `source[start, start + size)` (the core's output, reused by its next call). */
+  static copyOf(source: Uint8Array, start: number, size: number): PackedDiff {
+    if (size > MAX_SLAB_COPY) return new PackedDiff(source.slice(start, start + size));
+    if (slabUsed + size > SLAB_BYTES) {
+      slab = new Uint8Array(SLAB_BYTES);
+      slabUsed = 0;
+    }
+    const at = slabUsed;
+    slab.set(source.subarray(start, start + size), at);
+    slabUsed = at + size;
+    return new PackedDiff(slab, at, size);
   }
 
   get(): Json {
     if (!this.decoded) {
-      this.value = deepFreeze(unpackr.unpack(this.bytes) as Json);
+      this.value = deepFreeze(unpackr.unpack(this.bytes.subarray(this.start, this.start + this.size)) as Json);
       this.decoded = true;
       this.bytes = NO_BYTES;
     }

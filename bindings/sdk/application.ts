@@ -17,7 +17,7 @@ import { RollingStats, type RollingStatsOptions, type StatsSummary } from "./sta
 import { TagCache, type SetTagOptions, type TagAddress } from "./tag-cache.js";
 import { bindTags, type BoundTag, type BoundTags, type TagDeclarations } from "./tags/declared.js";
 import { UIManager } from "./ui/index.js";
-import type { ChannelEvent, Json, Unsubscribe } from "./session.js";
+import type { ChannelEvent, Json, PublishResult, Unsubscribe } from "./session.js";
 
 /** The channel tags live on. */
 export const TAG_CHANNEL = "tag_values";
@@ -230,10 +230,24 @@ export class Application<Config = Record<string, unknown>> {
     if (sent !== undefined) await sent;
   }
 
-  /** commitTags' work; undefined when there was nothing to send (a loop then makes no promise). */
+  /**
+   * commitTags' work; undefined when it is done (nothing to send, or an in-process session stored
+   * it at once: a loop then makes no promise).
+   */
   private sendTags(): Promise<void> | undefined {
     const commit = this.tags.take();
     if (commit === undefined) return this.sendLog();
+    let stored: PublishResult | undefined;
+    try {
+      stored = this.agent.tryPublishBuiltNow(TAG_CHANNEL, commit.data);
+    } catch (error) {
+      this.tags.fail(commit);
+      return Promise.reject(error);
+    }
+    if (stored !== undefined) {
+      this.tags.confirm(commit, stored);
+      return this.sendLog();
+    }
     return this.agent.publishBuilt(TAG_CHANNEL, commit.data).then(
       (result) => {
         this.tags.confirm(commit, result);
@@ -359,12 +373,13 @@ export class Application<Config = Record<string, unknown>> {
   }
 
   private onTagEvent(event: ChannelEvent): void {
-    if (event.type === "message") return;
+    const type = event.type; // read once: a LocalBus event is a Proxy
+    if (type === "message") return;
     // Only a resync is compared whole; aggregate events say what changed in their diff.
-    const before = event.type === "resynced" && this.watchers.size > 0 ? this.tags.snapshot() : undefined;
+    const before = type === "resynced" && this.watchers.size > 0 ? this.tags.snapshot() : undefined;
     this.seenTagEvent = true;
     this.tags.onEvent(event);
-    if (event.type === "sync" || this.watchers.size === 0) return;
+    if (type === "sync" || this.watchers.size === 0) return;
     for (const w of [...this.watchers]) {
       let changed: boolean;
       if (event.type === "aggregate") changed = touches(event.diff, w.path);

@@ -13,7 +13,6 @@ import type { Router } from "../core/router.js";
 import { TagwireError } from "../core/errors.js";
 import { Agent, type AgentOptions } from "./agent.js";
 import { defaultErrorHandler, report, type ErrorHandler } from "./errors.js";
-import { packValue } from "../core/doc.js";
 import { AggregateNode, PackedDiff, aggregateEvent, publishResult } from "./aggregate-chain.js";
 import { deepFreeze, toJson } from "./json.js";
 import { MAX_NAME_BYTES, assertAgentId, assertChannelName, assertChannelPattern, matchPattern } from "./names.js";
@@ -61,6 +60,7 @@ interface Subscription {
 }
 
 const EMPTY: Json = Object.freeze({}) as Json;
+const NO_OPTIONS: PublishOptions = Object.freeze({});
 
 export class LocalBus implements Session {
   private readonly maxMessages: number;
@@ -81,10 +81,15 @@ export class LocalBus implements Session {
   /** Bumped by every subscribe and unsubscribe: channels' cached matches are stale then. */
   private subsEpoch = 0;
   private nextMessageSeq = 0;
-  /** Events to deliver, as parallel arrays (no pair allocated per delivery). */
-  private readonly queue: Subscription[] = [];
-  private readonly queueEvents: ChannelEvent[] = [];
+  /**
+   * Events to deliver, as parallel arrays (no pair allocated per delivery) used from 0 to
+   * queueTail: drained slots are cleared, never cut off (setting an array's length is a runtime
+   * call, and the same few slots serve every write).
+   */
+  private readonly queue: Array<Subscription | undefined> = [];
+  private readonly queueEvents: Array<ChannelEvent | undefined> = [];
   private queueHead = 0;
+  private queueTail = 0;
   private draining = false;
   private closed = false;
 
@@ -127,27 +132,42 @@ export class LocalBus implements Session {
       if (!this.store) await this.use();
       state = this.channel(key, agentId, channel);
     }
+    return this.write(state, agentId, channel, data, options);
+  }
+
+  tryPublishNow(agentId: string, channel: string, data: Json): PublishResult | undefined {
+    const state = this.known(agentId, channel);
+    return state === undefined ? undefined : this.write(state, agentId, channel, data, NO_OPTIONS);
+  }
+
+  /** A publish to a channel that is open: merge, log, events, result. */
+  private write(state: ChannelState, agentId: string, channel: string, data: Json, options: PublishOptions): PublishResult {
     let message: Message | undefined;
     if (options.log && options.messageId !== undefined) {
       const seen = state.messageIds.get(options.messageId);
       // A replay of a logged write: already applied once, so nothing changes.
       if (seen) return { version: this.store!.version(state.slot), diff: {}, message: seen };
     }
-    const result = this.store!.apply(state.slot, packValue(data, "applyValue"), {
-      replace: options.replace,
-      replaceKeys: options.replaceKeys,
-      doDelete: true,
-    });
-    const diff = new PackedDiff(result.diff);
+    const replacing = options.replace === true || (options.replaceKeys !== undefined && options.replaceKeys.length > 0);
+    // The diff is packed into the core's input region and the result read before any other call
+    // into it, so neither needs a buffer of its own (see ChannelStore.applyValueView).
+    const view = this.store!.applyValueView(
+      state.slot,
+      data,
+      replacing ? { replace: options.replace, replaceKeys: options.replaceKeys, doDelete: true } : undefined,
+    );
+    const version = view.version;
+    const changed = view.changed;
+    const diff = PackedDiff.copyOf(view.bytes, view.diffStart, view.diffLength);
     this.markExists(state);
     if (options.log) message = this.append(state, data, options.messageId);
     const subs = this.matching(state);
     if (subs.length > 0) {
-      if (result.changed) {
+      if (changed) {
         // A replace stores the new value as given (nulls included), which its effective diff
         // cannot always say: read the store then.
-        const node = this.nodeAt(state, result.version, options.replace || options.replaceKeys?.length ? undefined : diff);
-        const event: ChannelEvent = aggregateEvent(agentId, channel, result.version, node, diff);
+        const node = this.nodeAt(state, version, replacing ? undefined : diff);
+        const event: ChannelEvent = aggregateEvent(agentId, channel, version, node, diff);
         for (const sub of subs) this.enqueue(sub, event);
       }
       if (message) {
@@ -156,7 +176,7 @@ export class LocalBus implements Session {
       }
       this.drain();
     }
-    return publishResult(result.version, diff, message);
+    return publishResult(version, diff, message);
   }
 
   async createMessage(agentId: string, channel: string, data: Json, options: { messageId?: string } = {}): Promise<Message> {
@@ -265,7 +285,7 @@ export class LocalBus implements Session {
       }
     }
     // Delivered after the subscribe call returns, so the handler can use its unsubscribe.
-    if (this.queue.length > this.queueHead) queueMicrotask(() => this.drain());
+    if (this.queueTail > this.queueHead) queueMicrotask(() => this.drain());
   }
 
   /** Waits for the core (callers skip this once it is loaded, saving a microtask per call). */
@@ -381,19 +401,25 @@ export class LocalBus implements Session {
   }
 
   private enqueue(sub: Subscription, event: ChannelEvent): void {
-    this.queue.push(sub);
-    this.queueEvents.push(event);
+    const at = this.queueTail++;
+    if (at < this.queue.length) {
+      this.queue[at] = sub;
+      this.queueEvents[at] = event;
+    } else {
+      this.queue.push(sub);
+      this.queueEvents.push(event);
+    }
   }
 
   private drain(): void {
     if (this.draining) return;
     this.draining = true;
     try {
-      while (this.queueHead < this.queue.length) {
+      while (this.queueHead < this.queueTail) {
         const sub = this.queue[this.queueHead]!;
         const event = this.queueEvents[this.queueHead]!;
-        this.queue[this.queueHead] = undefined as never;
-        this.queueEvents[this.queueHead++] = undefined as never;
+        this.queue[this.queueHead] = undefined;
+        this.queueEvents[this.queueHead++] = undefined;
         if (!sub.active) continue;
         try {
           sub.listener(event);
@@ -402,9 +428,13 @@ export class LocalBus implements Session {
         }
       }
     } finally {
-      this.queue.length = 0;
-      this.queueEvents.length = 0;
+      // Slots a throwing drain left are cleared too, so no event outlives its delivery.
+      for (let i = this.queueHead; i < this.queueTail; i++) {
+        this.queue[i] = undefined;
+        this.queueEvents[i] = undefined;
+      }
       this.queueHead = 0;
+      this.queueTail = 0;
       this.draining = false;
     }
   }

@@ -64,6 +64,13 @@ export type Unsubscribe = () => void;
 
 export interface Session {
   publish(agentId: string, channel: string, data: Json, options?: PublishOptions): Promise<PublishResult>;
+  /**
+   * publish() with no options, done before returning, for a session that stores in process
+   * (LocalBus): the same effects and result without a promise. Undefined when this write cannot
+   * be done at once (not loaded yet, closed, a channel not written before); then use publish().
+   * An Application's commit per loop goes this way, so a main loop costs no promise hops.
+   */
+  tryPublishNow?(agentId: string, channel: string, data: Json): PublishResult | undefined;
   createMessage(agentId: string, channel: string, data: Json, options?: { messageId?: string }): Promise<Message>;
   /** The aggregate, or `{}` for a channel that has none yet. */
   getAggregate(agentId: string, channel: string): Promise<Json>;

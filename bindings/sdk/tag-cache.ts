@@ -3,11 +3,14 @@
 // sends a commit (one write per loop) and reports its result back here.
 //
 // The app's own namespace is the hot path (a main loop sets and reads dozens of its own tags per
-// loop), so it is kept flat, by tag name, in Maps: `committed` (the namespace as of `version`,
-// with writes confirmed but not yet seen in an event) under `pendingView` (this loop's resulting
-// values, DELETED for a delete). A read is one or two Map lookups; a set of a primitive is a
-// `===` compare and two stores. Everything else (global tags, other apps' namespaces) reads
-// through the whole document `base` and the diffs layered on it, as before.
+// loop), so it is kept flat, in one Map from tag name to OwnTag: the tag's committed value (the
+// namespace as of `version`, with writes confirmed but not yet seen in an event) and this loop's
+// resulting value (DELETED for a delete). A read is one Map lookup; a set of a primitive is a
+// `===` compare and a few stores. A commit lists the OwnTags it set with their values, so taking
+// and confirming it touch only those (no lookups); a by-name view of it is built only when a
+// read has to look through it (writes in flight under this loop's). Everything else (global
+// tags, other apps' namespaces) reads through the whole document `base` and the diffs layered
+// on it, as before.
 //
 // Exactness: after a write the cache is what the store holds when the write's version follows
 // the cache's version directly (nobody wrote in between), since a merge of the diff sent onto the
@@ -38,13 +41,33 @@ export interface SetTagOptions extends TagAddress {
 const DELETED: unique symbol = Symbol("deleted");
 type Slot = Json | typeof DELETED;
 
+/** One tag of the own namespace. */
+class OwnTag {
+  readonly key: string;
+  /** The value at the cache's `version` (frozen, never null); undefined when absent. */
+  committed: Json | undefined = undefined;
+  /** This loop's resulting value (DELETED: removed); undefined when not set this loop. */
+  pending: Slot | undefined = undefined;
+  /** False once dropped from the cache's Map (a commit holding it then looks the key up again). */
+  live = true;
+
+  constructor(key: string) {
+    this.key = key;
+  }
+}
+
 /** One write of `tag_values`: what was sent, and the own namespace's values it results in. */
 export interface TagCommit {
   readonly data: JsonObject;
-  /** Own-namespace values after this commit, by tag (DELETED: removed). */
-  readonly ownView: Map<string, Slot>;
+  /** The own tags this commit sets and, in step, their values after it (DELETED: removed). */
+  readonly tags: OwnTag[];
+  readonly values: Slot[];
+  /** The same by tag name, built when first needed (see viewOf); then it is the one kept current. */
+  view: Map<string, Slot> | undefined;
   /** The cache's version when the commit was taken. */
   readonly baseVersion: number;
+  /** True when `data` holds more than the own namespace (global tags, other apps'). */
+  readonly others: boolean;
 }
 
 type AggregateEvent = Extract<ChannelEvent, { aggregate: Json }>;
@@ -54,21 +77,24 @@ export class TagCache {
   /** `tag_values` at `version`, except that its own namespace lags while `ownAhead`. */
   private base: Json = {};
   private version = 0;
-  /** True once own commits were applied to `committed` but not to `base`. */
+  /** True once own commits were applied to the committed values but not to `base`. */
   private ownAhead = false;
-  /** `base` with `committed` as its own namespace, built when asked for. */
+  /** `base` with the committed own values as its own namespace, built when asked for. */
   private document: Json | undefined;
-  /** The own namespace at `version`, by tag; values frozen, never null. */
-  private committed = new Map<string, Json>();
+  /** The own namespace by tag name: committed values and this loop's. */
+  private readonly own = new Map<string, OwnTag>();
+  /** The own tags set this loop (`pending` defined), in the order first set. */
+  private setTags: OwnTag[] = [];
   /** Commits stored at a version that does not follow `version` (someone wrote in between), by version. */
   private unconfirmed: Array<{ version: number; commit: TagCommit }> = [];
   /** Commits sent and not answered yet, oldest first. */
   private inflight: TagCommit[] = [];
   /** An event that is most likely the one commit in flight's own, held unread until its result says. */
   private deferred: AggregateEvent | undefined;
+  /** The held event's version. */
+  private deferredVersion = 0;
   /** This loop's own-namespace diff (nulls kept) and the values it results in. */
   private pendingOwn: JsonObject = {};
-  private pendingView = new Map<string, Slot>();
   private dirtyOwn = false;
   /** This loop's diff outside the own namespace: `{ [otherApp]: { tag }, globalTag }`. */
   private pendingOther: JsonObject | undefined;
@@ -92,12 +118,16 @@ export class TagCache {
     return v === DELETED || v === null ? undefined : v;
   }
 
-  /** The own tag's slot with this loop's writes (checks the key when no Map knows it). */
+  /** The own tag's slot with this loop's writes (checks the key when no OwnTag knows it). */
   private currentOwn(key: string): Slot | undefined {
-    const v = this.pendingView.get(key);
-    if (v !== undefined) return v;
-    const below = this.layered() ? this.below(key) : this.committed.get(key);
-    if (below === undefined) assertKey("tag key", key); // a Map hit means a key already checked
+    return this.currentOf(this.own.get(key), key);
+  }
+
+  /** currentOwn for the key's OwnTag (undefined: none yet). */
+  private currentOf(tag: OwnTag | undefined, key: string): Slot | undefined {
+    if (tag !== undefined && tag.pending !== undefined) return tag.pending;
+    const below = this.layered() ? this.below(key) : tag?.committed;
+    if (below === undefined && tag === undefined) assertKey("tag key", key); // a known tag is a key already checked
     return below;
   }
 
@@ -125,11 +155,14 @@ export class TagCache {
   set(key: string, value: unknown, options: SetTagOptions | undefined): void {
     if (options === undefined && (typeof value === "number" || typeof value === "string" || typeof value === "boolean")) {
       // The hot path: an own tag set to a primitive.
-      const cur = this.currentOwn(key);
+      let tag = this.own.get(key);
+      const cur = this.currentOf(tag, key);
       if (cur === value || (Number.isNaN(value) && Number.isNaN(cur))) return; // unchanged (NaN included)
       if (key === "__proto__") setOwn(this.pendingOwn, key, value);
       else this.pendingOwn[key] = value;
-      this.pendingView.set(key, value);
+      if (tag === undefined) this.own.set(key, (tag = new OwnTag(key)));
+      if (tag.pending === undefined) this.setTags.push(tag);
+      tag.pending = value;
       this.dirtyOwn = true;
       return;
     }
@@ -150,9 +183,16 @@ export class TagCache {
     if (!this.dirty) return undefined;
     const data: JsonObject = this.pendingOther ?? {};
     if (this.dirtyOwn) setOwn(data, this.appKey, this.pendingOwn);
-    const commit: TagCommit = { data, ownView: this.pendingView, baseVersion: this.version };
+    const tags = this.setTags;
+    const values: Slot[] = new Array(tags.length);
+    for (let i = 0; i < tags.length; i++) {
+      const tag = tags[i]!;
+      values[i] = tag.pending!;
+      tag.pending = undefined;
+    }
+    if (tags.length > 0) this.setTags = [];
+    const commit: TagCommit = { data, tags, values, view: undefined, baseVersion: this.version, others: this.pendingOther !== undefined };
     this.pendingOwn = {};
-    this.pendingView = new Map();
     this.pendingOther = undefined;
     this.dirtyOwn = false;
     this.inflight.push(commit);
@@ -166,7 +206,9 @@ export class TagCache {
     const { [this.appKey]: own, ...other } = commit.data;
     if (own !== undefined) {
       this.pendingOwn = applyDiff(own, this.pendingOwn, false) as JsonObject;
-      for (const [k, v] of commit.ownView) if (!this.pendingView.has(k)) this.pendingView.set(k, v);
+      this.forEachOwn(commit, (k, v) => {
+        if (this.tagOf(k).pending === undefined) this.setPending(k, v);
+      });
       this.dirtyOwn = true;
     }
     if (Object.keys(other).length > 0) this.pendingOther = applyDiff(other, this.pendingOther ?? {}, false) as JsonObject;
@@ -180,7 +222,7 @@ export class TagCache {
     if (held !== undefined) {
       this.deferred = undefined;
       // Our own event, unread: nothing else was written in between, so what we sent is the change.
-      if (held.version === version && version === this.version + 1) return this.advance(commit, version);
+      if (this.deferredVersion === version && version === this.version + 1) return this.advance(commit, version);
       this.adopt(held);
     }
     if (version <= this.version) return; // an event already brought it
@@ -199,14 +241,18 @@ export class TagCache {
 
   /** A sync, aggregate or resynced event of `tag_values`. */
   onEvent(event: AggregateEvent): void {
-    if (event.type === "aggregate" && this.deferred === undefined && this.inflight.length === 1 && event.version === this.version + 1) {
+    // Read once: a LocalBus event is a Proxy, each read a trap call.
+    const type = event.type;
+    const version = event.version;
+    if (type === "aggregate" && this.deferred === undefined && this.inflight.length === 1 && version === this.version + 1) {
       // Most likely the event of our own write, come before its result: keep it unread.
       this.deferred = event;
+      this.deferredVersion = version;
       return;
     }
     if (this.deferred !== undefined) this.settle();
     // An aggregate event at the cache's version brings nothing new (the cache is exact there).
-    if (event.version > this.version || event.type === "resynced" || (event.type === "sync" && event.version === this.version)) {
+    if (version > this.version || type === "resynced" || (type === "sync" && version === this.version)) {
       this.adopt(event);
     }
   }
@@ -219,7 +265,7 @@ export class TagCache {
 
   // ---------------------------------------------------------------- internals
 
-  /** True when writes lie between this loop's and `committed` (or an event waits to be read). */
+  /** True when writes lie between this loop's and the committed values (or an event waits to be read). */
   private layered(): boolean {
     return this.inflight.length > 0 || this.unconfirmed.length > 0 || this.deferred !== undefined;
   }
@@ -228,14 +274,50 @@ export class TagCache {
   private below(key: string): Slot | undefined {
     if (this.deferred !== undefined) this.settle();
     for (let i = this.inflight.length - 1; i >= 0; i--) {
-      const v = this.inflight[i]!.ownView.get(key);
+      const v = viewOf(this.inflight[i]!).get(key);
       if (v !== undefined) return v;
     }
     for (let i = this.unconfirmed.length - 1; i >= 0; i--) {
-      const v = this.unconfirmed[i]!.commit.ownView.get(key);
+      const v = viewOf(this.unconfirmed[i]!.commit).get(key);
       if (v !== undefined) return v;
     }
-    return this.committed.get(key);
+    return this.own.get(key)?.committed;
+  }
+
+  /** The own tag `key`, made when new. */
+  private tagOf(key: string): OwnTag {
+    let tag = this.own.get(key);
+    if (tag === undefined) this.own.set(key, (tag = new OwnTag(key)));
+    return tag;
+  }
+
+  /** Sets the own tag's value for this loop (its diff is pendingOwn's business). */
+  private setPending(key: string, value: Slot): void {
+    const tag = this.tagOf(key);
+    if (tag.pending === undefined) this.setTags.push(tag);
+    tag.pending = value;
+  }
+
+  /** Sets an own tag's committed value (undefined: absent); a tag with nothing left is dropped. */
+  private commitTag(tag: OwnTag, value: Json | undefined): void {
+    if (!tag.live) tag = this.tagOf(tag.key);
+    tag.committed = value;
+    if (value === undefined && tag.pending === undefined) this.dropTag(tag);
+  }
+
+  private dropTag(tag: OwnTag): void {
+    tag.live = false;
+    this.own.delete(tag.key);
+  }
+
+  /** Calls `fn` with each own tag a commit sets and its value, from its view once it has one. */
+  private forEachOwn(commit: TagCommit, fn: (key: string, value: Slot, tag: OwnTag | undefined) => void): void {
+    if (commit.view !== undefined) {
+      for (const [k, v] of commit.view) fn(k, v, undefined);
+      return;
+    }
+    const { tags, values } = commit;
+    for (let i = 0; i < tags.length; i++) fn(tags[i]!.key, values[i]!, tags[i]);
   }
 
   private setSlow(key: string, value: unknown, options: SetTagOptions): void {
@@ -258,7 +340,7 @@ export class TagCache {
     if (path === undefined) {
       const old = Object.prototype.hasOwnProperty.call(this.pendingOwn, key) ? this.pendingOwn[key] : undefined;
       setOwn(this.pendingOwn, key, isObject(old) && isObject(json) ? applyDiff(old, json, false) : json);
-      this.pendingView.set(key, json === null ? DELETED : merged(current, json));
+      this.setPending(key, json === null ? DELETED : merged(current, json));
       this.dirtyOwn = true;
     } else {
       this.pendingOther ??= {};
@@ -286,17 +368,15 @@ export class TagCache {
       // The values as they were set, except object merges: an event in between may have changed
       // an object tag's other keys, so the diff is merged onto what is stored now. (The view Map
       // has the diff's keys; it is iterated rather than the diff, a dictionary-mode object.)
-      const committed = this.committed;
-      for (const [k, v] of commit.ownView) {
-        if (v === DELETED) committed.delete(k);
-        else if (isObject(v)) committed.set(k, merged(committed.get(k), own[k]!));
-        else committed.set(k, v);
+      if (commit.view === undefined) {
+        const { tags, values } = commit;
+        for (let i = 0; i < tags.length; i++) this.advanceTag(tags[i]!, values[i]!, own);
+      } else {
+        for (const [k, v] of commit.view) this.advanceTag(this.tagOf(k), v, own);
       }
       this.ownAhead = true;
     }
-    let others = false;
-    for (const k in data) if (k !== this.appKey) others = true;
-    if (others) {
+    if (commit.others) {
       const { [this.appKey]: _own, ...rest } = data;
       this.base = freezeChanged(applyDiff(this.base, rest), rest);
     }
@@ -308,9 +388,22 @@ export class TagCache {
     }
   }
 
+  /** One tag of a commit stored right after the cache's version. */
+  private advanceTag(tag: OwnTag, v: Slot, own: JsonObject): void {
+    if (!tag.live) tag = this.tagOf(tag.key);
+    if (v === DELETED) this.commitTag(tag, undefined);
+    else if (isObject(v)) tag.committed = merged(tag.committed, own[tag.key]!);
+    else tag.committed = v;
+  }
+
   private dropInflight(commit: TagCommit): void {
-    const i = this.inflight.indexOf(commit);
-    if (i >= 0) this.inflight.splice(i, 1);
+    const inflight = this.inflight;
+    if (inflight.length === 1 && inflight[0] === commit) {
+      inflight.pop(); // the usual case: one commit per loop
+      return;
+    }
+    const i = inflight.indexOf(commit);
+    if (i >= 0) inflight.splice(i, 1);
   }
 
   /** Reads the held event after all: it is the truth at its version. */
@@ -330,10 +423,10 @@ export class TagCache {
     this.version = version;
     this.document = undefined;
     this.ownAhead = false;
-    const committed = new Map<string, Json>();
+    for (const tag of this.own.values()) tag.committed = undefined;
     const ns = isObject(aggregate) ? aggregate[this.appKey] : undefined;
-    if (isObject(ns)) for (const k of Object.keys(ns)) if (ns[k] !== null) committed.set(k, ns[k]!);
-    this.committed = committed;
+    if (isObject(ns)) for (const k of Object.keys(ns)) if (ns[k] !== null) this.tagOf(k).committed = ns[k]!;
+    for (const tag of this.own.values()) if (tag.committed === undefined && tag.pending === undefined) this.dropTag(tag);
     this.remerge();
   }
 
@@ -342,10 +435,11 @@ export class TagCache {
    * again onto what is below them now (scalars, arrays and deletes replace, so they stand).
    */
   private remerge(): void {
-    const layers: Array<[JsonObject | undefined, Map<string, Slot>]> = [];
-    for (const u of this.unconfirmed) layers.push([ownDiff(u.commit.data, this.appKey), u.commit.ownView]);
-    for (const c of this.inflight) layers.push([ownDiff(c.data, this.appKey), c.ownView]);
-    layers.push([this.pendingOwn, this.pendingView]);
+    // The commits' views, oldest first; this loop's values (last) live in the OwnTags.
+    const layers: Array<[JsonObject | undefined, Map<string, Slot> | undefined]> = [];
+    for (const u of this.unconfirmed) layers.push([ownDiff(u.commit.data, this.appKey), viewOf(u.commit)]);
+    for (const c of this.inflight) layers.push([ownDiff(c.data, this.appKey), viewOf(c)]);
+    layers.push([this.pendingOwn, undefined]);
     for (let i = 0; i < layers.length; i++) {
       const [diff, view] = layers[i]!;
       if (diff === undefined) continue;
@@ -353,19 +447,21 @@ export class TagCache {
         const d = diff[k]!;
         if (!isObject(d)) continue;
         let under: Slot | undefined;
-        for (let j = i - 1; j >= 0 && under === undefined; j--) under = layers[j]![1].get(k);
-        under ??= this.committed.get(k);
-        view.set(k, merged(under === DELETED ? undefined : under, d));
+        for (let j = i - 1; j >= 0 && under === undefined; j--) under = layers[j]![1]!.get(k);
+        under ??= this.own.get(k)?.committed;
+        const value = merged(under === DELETED ? undefined : under, d);
+        if (view !== undefined) view.set(k, value);
+        else this.setPending(k, value);
       }
     }
   }
 
-  /** The whole document at `version` (own namespace from `committed`). */
+  /** The whole document at `version` (own namespace from the committed values). */
   private doc(): Json {
     if (!this.ownAhead) return this.base;
     if (this.document === undefined) {
       const ns: JsonObject = {};
-      for (const [k, v] of this.committed) setOwn(ns, k, v);
+      for (const tag of this.own.values()) if (tag.committed !== undefined) setOwn(ns, tag.key, tag.committed);
       const doc: JsonObject = isObject(this.base) ? { ...this.base } : {};
       setOwn(doc, this.appKey, ns);
       this.document = deepFreeze(doc as Json);
@@ -379,6 +475,16 @@ const EMPTY: SetTagOptions = Object.freeze({});
 /** A tag's value after a diff `d` is merged onto `current` (frozen). */
 function merged(current: Json | undefined, d: Json): Json {
   return isObject(d) ? freezeChanged(applyDiff(current, d), d) : d;
+}
+
+/** The commit's own values by tag name, built on first use and kept current from then on. */
+function viewOf(commit: TagCommit): Map<string, Slot> {
+  if (commit.view === undefined) {
+    const view = new Map<string, Slot>();
+    for (let i = 0; i < commit.tags.length; i++) view.set(commit.tags[i]!.key, commit.values[i]!);
+    commit.view = view;
+  }
+  return commit.view;
 }
 
 function ownDiff(data: JsonObject, appKey: string): JsonObject | undefined {
