@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { receiveBatch, type AnswerSink, type EventSink } from "../bindings/client/inbound.js";
 import { MemoryTransport } from "../bindings/transports/memory.js";
 import { encodeFrames, encodeMessageEvent, eventPrefix, FrameType, joinFrames } from "../bindings/protocol/frames.js";
-import { encodeValue } from "../bindings/protocol/msgpack.js";
+import { decodeValue, encodeValue } from "../bindings/protocol/msgpack.js";
 import { Packr } from "msgpackr";
 import { until } from "./fixtures/client-peer.js";
 
@@ -33,7 +33,8 @@ async function pipe() {
   const events: EventSink = {
     onSync: (subId, a, c, v) => void log.push(`sync ${subId} ${a}/${c} v${v}`),
     onAggregate: (f) => void log.push(`aggregate ${f.agentId}/${f.channel} v${f.version}`),
-    onMessage: (a, c, id, ts, data) => void log.push(`message ${a}/${c} ${id} ${ts} ${data.length}`),
+    onMessage: (a, c, id, ts, bytes, start, end) =>
+      void log.push(`message ${a}/${c} ${id} ${ts} ${end - start} ${JSON.stringify(decodeValue(bytes.subarray(start, end)))}`),
   };
   const onError = (e: unknown, context: string) => void log.push(`reported ${context}: ${(e as { code?: string }).code}`);
   near.onFrame((bytes) => receiveBatch(bytes, answers, events, onError));
@@ -58,7 +59,7 @@ describe("inbound dispatch", () => {
     far.send(encodeFrames([{ type: "message", agentId: "dev", channel: "log", id: "m1", ts: 5, data }]));
     await until(() => log.length === 8);
     expect(log).toEqual([
-      `message dev/log m1 5 ${data.length}`,
+      `message dev/log m1 5 ${data.length} {"t":1}`,
       'ack 7 {"ok":true}',
       "sync 2 dev/s v3",
       "aggregate dev/s v4",
@@ -66,7 +67,7 @@ describe("inbound dispatch", () => {
       // An error no request waits for (reqId 0: a dropped frame) is reported.
       "error 0 TAGWIRE_ERR_SIZE too big",
       "reported error from the hub: TAGWIRE_ERR_SIZE",
-      `message dev/log m1 5 ${data.length}`,
+      `message dev/log m1 5 ${data.length} {"t":1}`,
     ]);
   });
 
@@ -88,6 +89,54 @@ describe("inbound dispatch", () => {
       "reported malformed frame from the hub: TAGWIRE_ERR_PROTOCOL",
       'ack 3 {"fine":1}',
       "reported receiving: TAGWIRE_ERR_PROTOCOL",
+    ]);
+  });
+
+  it("reads a batch of message events without msgpackr exactly as the general path does, in every encoding the hub may use", async () => {
+    const { far, log } = await pipe();
+    const packr = new Packr({ useRecords: false, variableMapSize: true });
+    const long = "x".repeat(300);
+    const cases: [string, string, string, number, unknown][] = [
+      ["dev", "log", "m1", 0, 1],
+      ["dev", "log", "m2", 0x7f, { a: [1, 2.5, "é"] }],
+      ["dev", "log", "m3", 0x80, "s"],
+      ["dev", "other", "m4", 0xffff, null],
+      ["dev-2", "log", "m5", 0x10000, true],
+      ["dev-2", "log", "m6", 1_796_000_000_123, { big: long }], // ts as float64, data as bin16
+      [`agent-${"a".repeat(40)}`, `ch/${"c".repeat(300)}`, `id-${"i".repeat(40)}`, 2 ** 40, [long, long]], // str8 and str16 names
+      ["dev", "log", "ü-id", 7, 0],
+    ];
+    const fast = joinFrames(
+      cases.map(([a, c, id, ts, v]) => encodeMessageEvent(eventPrefix(FrameType.message as 20, a, c), id, ts, encodeValue(v))),
+    );
+    // msgpackr's own encoding of the same frames (the general path: other headers, same values).
+    const general = packr.pack(cases.map(([a, c, id, ts, v]) => [FrameType.message, a, c, id, ts, encodeValue(v)]));
+    far.send(fast);
+    far.send(general);
+    await until(() => log.length === 2 * cases.length);
+    const expected = cases.map(
+      ([a, c, id, ts, v]) => `message ${a}/${c} ${id} ${ts} ${encodeValue(v).length} ${JSON.stringify(decodeValue(encodeValue(v)))}`,
+    );
+    expect(log).toEqual([...expected, ...expected]);
+  });
+
+  it("takes a batch with anything but well-formed message events through the general path, which reports it", async () => {
+    const { far, log } = await pipe();
+    const packr = new Packr({ useRecords: false });
+    const ok = encodeMessageEvent(eventPrefix(FrameType.message as 20, "dev", "log"), "m1", 5, encodeValue(1));
+    far.send(joinFrames([ok, packr.pack([FrameType.message, "dev", "log", "m2", 5, new Uint8Array(0)])])); // empty data
+    far.send(joinFrames([ok, packr.pack([FrameType.message, "dev", "log", "m3", 1.5, encodeValue(2)])])); // ts not an integer
+    far.send(joinFrames([ok, packr.pack([FrameType.message, "dev", "log", "m4", 5, encodeValue(3), 0])])); // 7 elements
+    far.send(joinFrames([ok, ok]).subarray(0, 2 + ok.length)); // cut short
+    await until(() => log.length === 7);
+    expect(log).toEqual([
+      "message dev/log m1 5 1 1",
+      "reported malformed frame from the hub: TAGWIRE_ERR_PROTOCOL",
+      "message dev/log m1 5 1 1",
+      "reported malformed frame from the hub: TAGWIRE_ERR_PROTOCOL",
+      "message dev/log m1 5 1 1",
+      "reported malformed frame from the hub: TAGWIRE_ERR_PROTOCOL",
+      "reported undecodable message from the hub: TAGWIRE_ERR_INCOMPLETE",
     ]);
   });
 });

@@ -154,13 +154,13 @@ export class ChannelCache {
     for (let i = 0; i < subs.length; i++) this.#deliver(subs[i]!, event);
   }
 
-  onMessage(agentId: string, channel: string, id: string, ts: number, data: Uint8Array): void {
+  onMessage(agentId: string, channel: string, id: string, ts: number, bytes: Uint8Array, dataStart: number, dataEnd: number): void {
     const route = this.#route(agentId, channel);
     const subs = route.subs;
     if (subs.length === 0) return;
     const c = this.#cached(route);
     if (c.heldMessages) {
-      c.heldMessages.push({ agentId, channel, id, ts, data });
+      c.heldMessages.push({ agentId, channel, id, ts, data: bytes.subarray(dataStart, dataEnd) });
       return;
     }
     noteMessage(c, id, ts);
@@ -169,7 +169,14 @@ export class ChannelCache {
     // a small document again is cheaper than freezing it (Object.freeze costs about a
     // microsecond per small object here), and no listener can change what another one sees.
     for (let i = 0; i < subs.length; i++) {
-      const message: Message = { id, agentId, channel, ts, data: decodeDoc(data) };
+      let data: Json;
+      try {
+        data = decodeDoc(bytes, dataStart, dataEnd);
+      } catch (err) {
+        report(this.#onError, err, `undecodable message data on ${agentId}/${channel}`);
+        return;
+      }
+      const message: Message = { id, agentId, channel, ts, data };
       this.#deliver(subs[i]!, { type: "message", agentId, channel, message });
     }
   }
@@ -237,7 +244,7 @@ export class ChannelCache {
     }
     for (const m of held) {
       if (seen(c, m.id, m.ts)) continue;
-      this.onMessage(m.agentId, m.channel, m.id, m.ts, m.data);
+      this.onMessage(m.agentId, m.channel, m.id, m.ts, m.data, 0, m.data.length);
     }
   }
 

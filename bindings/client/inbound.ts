@@ -3,7 +3,7 @@
 // Malformed input, and an error no request waits for, is reported; it never ends the connection.
 
 import { TagwireError, type TagwireErrorCode } from "../core/errors.js";
-import { FrameType, decodeBatch, toFrame, type Frame } from "../protocol/frames.js";
+import { FrameType, decodeBatch, scanMessageEvents, toFrame, type Frame, type MessageEventSink } from "../protocol/frames.js";
 import { report, type ErrorHandler } from "../sdk/errors.js";
 
 /** Where answers go (request matching: false when nothing waited for the reqId). */
@@ -12,15 +12,16 @@ export interface AnswerSink {
   refuse(reqId: number, code: string, message: string): boolean;
 }
 
-/** Where events go (the channel cache). */
-export interface EventSink {
+/** Where events go (the channel cache). A message's data is `bytes[dataStart, dataEnd)`. */
+export interface EventSink extends MessageEventSink {
   onSync(subId: number, agentId: string, channel: string, version: number, aggregate: Uint8Array): void;
   onAggregate(f: Extract<Frame, { type: "aggregate" }>): void;
-  onMessage(agentId: string, channel: string, id: string, ts: number, data: Uint8Array): void;
 }
 
 /** Decodes one batch from the hub and dispatches its frames in order. */
 export function receiveBatch(bytes: Uint8Array, answers: AnswerSink, events: EventSink, onError: ErrorHandler): void {
+  // A batch of message events only (a subscriber's bulk traffic) is read without msgpackr.
+  if (scanMessageEvents(bytes, events)) return;
   let raw: unknown[];
   try {
     raw = decodeBatch(bytes);
@@ -32,7 +33,7 @@ export function receiveBatch(bytes: Uint8Array, answers: AnswerSink, events: Eve
     const r = raw[i] as unknown[];
     // Fast path for the bulk of traffic, message events: the same checks as toFrame, without
     // building a frame object per event.
-    if (Array.isArray(r) && r[0] === FrameType.message && r.length >= 6) {
+    if (Array.isArray(r) && r[0] === FrameType.message && r.length === 6) {
       const [, agentId, channel, id, ts, data] = r;
       if (
         typeof agentId === "string" &&
@@ -44,7 +45,7 @@ export function receiveBatch(bytes: Uint8Array, answers: AnswerSink, events: Eve
         data instanceof Uint8Array &&
         data.length > 0
       ) {
-        events.onMessage(agentId, channel, id, ts, data);
+        events.onMessage(agentId, channel, id, ts, data, 0, data.length);
         continue;
       }
     }
@@ -70,7 +71,7 @@ export function receiveBatch(bytes: Uint8Array, answers: AnswerSink, events: Eve
         events.onAggregate(f);
         break;
       case "message":
-        events.onMessage(f.agentId, f.channel, f.id, f.ts, f.data);
+        events.onMessage(f.agentId, f.channel, f.id, f.ts, f.data, 0, f.data.length);
         break;
       default:
         report(onError, new TagwireError("TAGWIRE_ERR_PROTOCOL", `unexpected ${f.type} frame from the hub`), "receiving");

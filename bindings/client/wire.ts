@@ -2,7 +2,8 @@
 // createMessage frames, documents decoded as JSON, the message a write stands for locally.
 
 import type { ClientFrame } from "../protocol/frames.js";
-import { decodeValue, encodeValue } from "../protocol/msgpack.js";
+import { encodeValue } from "../protocol/msgpack.js";
+import { readValue } from "../protocol/msgpack-read.js";
 import type { Json, Message } from "../sdk/session.js";
 import type { OutboxWrite } from "./outbox.js";
 
@@ -18,8 +19,9 @@ export function writeFrame(w: OutboxWrite): ClientFrame {
   return f;
 }
 
-export function decodeDoc(bytes: Uint8Array): Json {
-  return decodeValue(bytes) as Json;
+/** The document in `bytes[start, end)` (by default all of `bytes`). */
+export function decodeDoc(bytes: Uint8Array, start = 0, end: number = bytes.length): Json {
+  return readValue(bytes, start, end) as Json;
 }
 
 /** The message a queued write will become (its ts is the local clock's until the hub has it). */

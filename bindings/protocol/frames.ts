@@ -18,6 +18,7 @@ import {
   utf8Length,
   writeStr,
 } from "./msgpack.js";
+import { readFloat64, readText } from "./msgpack-read.js";
 
 export const PROTOCOL_VERSION = 1;
 
@@ -401,6 +402,133 @@ export function decodeBatch(bytes: Uint8Array, maxFrames: number = LIMITS.maxFra
     throw new FrameError("TAGWIRE_ERR_MSGPACK", `malformed message: ${(err as Error).message}`);
   }
   return value as unknown[];
+}
+
+/** Where `scanMessageEvents` hands each event: its data is `bytes[dataStart, dataEnd)`. */
+export interface MessageEventSink {
+  onMessage(agentId: string, channel: string, id: string, ts: number, bytes: Uint8Array, dataStart: number, dataEnd: number): void;
+}
+
+// Offsets of the events of one batch, found by the first pass of scanMessageEvents: per frame,
+// agentId, channel and id (start, length), ts, data (start, end).
+const EVENT_FIELDS = 9;
+let eventScratch = new Float64Array(64 * EVENT_FIELDS);
+
+/**
+ * The receive path's fast lane: a batch made only of message events (type 20), the bulk of what
+ * a subscriber gets, read straight from the bytes in the encodings the hub writes (str as
+ * fixstr/str8/str16, ts as uint or float64, data as bin). The whole batch is checked first
+ * (the grammar's rules for a message event: exact arity, strings, ts a non-negative integer,
+ * non-empty data); only then is each event handed to `sink`, in order, strings decoded and the
+ * document left in place. Returns false, having handed over nothing, for any batch it does not
+ * take whole: the caller then decodes it with `decodeBatch`, which also reports what is wrong.
+ */
+export function scanMessageEvents(bytes: Uint8Array, sink: MessageEventSink, maxFrames: number = LIMITS.maxFramesPerBatch): boolean {
+  const end = bytes.length;
+  const b0 = bytes[0];
+  let count: number;
+  let p: number;
+  if (b0 === undefined) return false;
+  if ((b0 & 0xf0) === 0x90) {
+    count = b0 & 0x0f;
+    p = 1;
+  } else if (b0 === 0xdc && end >= 3) {
+    count = (bytes[1]! << 8) | bytes[2]!;
+    p = 3;
+  } else return false;
+  if (count === 0 || count > maxFrames) return false;
+  if (eventScratch.length < count * EVENT_FIELDS) eventScratch = new Float64Array(count * EVENT_FIELDS);
+  const at = eventScratch;
+  // Reads a str (fixstr, str8, str16) header at p: its length (p moves past the header), or -1.
+  const strHeader = (): number => {
+    const b = bytes[p]!;
+    let n: number;
+    if (b >= 0xa0 && b <= 0xbf) {
+      n = b & 0x1f;
+      p += 1;
+    } else if (b === 0xd9 && p + 1 < end) {
+      n = bytes[p + 1]!;
+      p += 2;
+    } else if (b === 0xda && p + 2 < end) {
+      n = (bytes[p + 1]! << 8) | bytes[p + 2]!;
+      p += 3;
+    } else return -1;
+    return p + n <= end ? n : -1;
+  };
+  for (let i = 0, o = 0; i < count; i++, o += EVENT_FIELDS) {
+    if (p + 2 > end || bytes[p] !== 0x96 || bytes[p + 1] !== FrameType.message) return false;
+    p += 2;
+    for (let k = 0; k < 6; k += 2) {
+      const n = strHeader();
+      if (n < 0) return false;
+      at[o + k] = p;
+      at[o + k + 1] = n;
+      p += n;
+    }
+    if (p >= end) return false;
+    const t = bytes[p]!;
+    let ts: number;
+    if (t < 0x80) {
+      ts = t;
+      p += 1;
+    } else if (t === 0xcc && p + 1 < end) {
+      ts = bytes[p + 1]!;
+      p += 2;
+    } else if (t === 0xcd && p + 2 < end) {
+      ts = (bytes[p + 1]! << 8) | bytes[p + 2]!;
+      p += 3;
+    } else if (t === 0xce && p + 4 < end) {
+      ts = bytes[p + 1]! * 0x1000000 + ((bytes[p + 2]! << 16) | (bytes[p + 3]! << 8) | bytes[p + 4]!);
+      p += 5;
+    } else if (t === 0xcb && p + 8 < end) {
+      ts = readFloat64(bytes, p + 1);
+      p += 9;
+      if (!isUint(ts)) return false;
+    } else return false;
+    at[o + 6] = ts;
+    if (p >= end) return false;
+    const b = bytes[p]!;
+    let n: number;
+    if (b === 0xc4 && p + 1 < end) {
+      n = bytes[p + 1]!;
+      p += 2;
+    } else if (b === 0xc5 && p + 2 < end) {
+      n = (bytes[p + 1]! << 8) | bytes[p + 2]!;
+      p += 3;
+    } else if (b === 0xc6 && p + 4 < end) {
+      n = bytes[p + 1]! * 0x1000000 + ((bytes[p + 2]! << 16) | (bytes[p + 3]! << 8) | bytes[p + 4]!);
+      p += 5;
+    } else return false;
+    if (n === 0 || p + n > end) return false;
+    at[o + 7] = p;
+    at[o + 8] = p + n;
+    p += n;
+  }
+  if (p !== end) return false;
+  // The hub sends one channel's events together: names equal to the previous event's (compared
+  // byte for byte) reuse its strings.
+  let agentId = "";
+  let channel = "";
+  let agentAt = -1;
+  let channelAt = -1;
+  for (let i = 0, o = 0; i < count; i++, o += EVENT_FIELDS) {
+    const a = at[o]!;
+    const an = at[o + 1]!;
+    const c = at[o + 2]!;
+    const cn = at[o + 3]!;
+    if (agentAt < 0 || !sameBytes(bytes, agentAt, a, an, at[o - EVENT_FIELDS + 1]!)) agentId = readText(bytes, a, an);
+    if (channelAt < 0 || !sameBytes(bytes, channelAt, c, cn, at[o - EVENT_FIELDS + 3]!)) channel = readText(bytes, c, cn);
+    agentAt = a;
+    channelAt = c;
+    sink.onMessage(agentId, channel, readText(bytes, at[o + 4]!, at[o + 5]!), at[o + 6]!, bytes, at[o + 7]!, at[o + 8]!);
+  }
+  return true;
+}
+
+function sameBytes(bytes: Uint8Array, a: number, b: number, n: number, aLength: number): boolean {
+  if (n !== aLength) return false;
+  for (let i = 0; i < n; i++) if (bytes[a + i] !== bytes[b + i]) return false;
+  return true;
 }
 
 /** A message that is not an array: not msgpack at all (MSGPACK, INCOMPLETE) or msgpack of the wrong shape (PROTOCOL). */
