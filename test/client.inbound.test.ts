@@ -4,7 +4,15 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { receiveBatch, type AnswerSink, type EventSink } from "../bindings/client/inbound.js";
 import { MemoryTransport } from "../bindings/transports/memory.js";
-import { encodeFrames, encodeMessageEvent, eventPrefix, FrameType, joinFrames } from "../bindings/protocol/frames.js";
+import {
+  encodeAggregateEvent,
+  encodeFrames,
+  encodeMessageEvent,
+  eventPrefix,
+  FrameType,
+  joinFrames,
+  scanHubBatch,
+} from "../bindings/protocol/frames.js";
 import { decodeValue, encodeValue } from "../bindings/protocol/msgpack.js";
 import { Packr } from "msgpackr";
 import { until } from "./fixtures/client-peer.js";
@@ -32,7 +40,8 @@ async function pipe() {
   };
   const events: EventSink = {
     onSync: (subId, a, c, v) => void log.push(`sync ${subId} ${a}/${c} v${v}`),
-    onAggregate: (f) => void log.push(`aggregate ${f.agentId}/${f.channel} v${f.version}`),
+    onAggregate: (a, c, v, bytes, start, end) =>
+      void log.push(`aggregate ${a}/${c} v${v} ${JSON.stringify(decodeValue(bytes.subarray(start, end)))}`),
     onMessage: (a, c, id, ts, bytes, start, end) =>
       void log.push(`message ${a}/${c} ${id} ${ts} ${end - start} ${JSON.stringify(decodeValue(bytes.subarray(start, end)))}`),
   };
@@ -62,7 +71,7 @@ describe("inbound dispatch", () => {
       `message dev/log m1 5 ${data.length} {"t":1}`,
       'ack 7 {"ok":true}',
       "sync 2 dev/s v3",
-      "aggregate dev/s v4",
+      'aggregate dev/s v4 {"a":1}',
       "error 9 TAGWIRE_ERR_RATE slow",
       // An error no request waits for (reqId 0: a dropped frame) is reported.
       "error 0 TAGWIRE_ERR_SIZE too big",
@@ -92,7 +101,7 @@ describe("inbound dispatch", () => {
     ]);
   });
 
-  it("reads a batch of message events without msgpackr exactly as the general path does, in every encoding the hub may use", async () => {
+  it("reads a batch of acks and events without msgpackr exactly as the general path does, in every encoding the hub may use", async () => {
     const { far, log } = await pipe();
     const packr = new Packr({ useRecords: false, variableMapSize: true });
     const long = "x".repeat(300);
@@ -106,17 +115,50 @@ describe("inbound dispatch", () => {
       [`agent-${"a".repeat(40)}`, `ch/${"c".repeat(300)}`, `id-${"i".repeat(40)}`, 2 ** 40, [long, long]], // str8 and str16 names
       ["dev", "log", "ü-id", 7, 0],
     ];
-    const fast = joinFrames(
-      cases.map(([a, c, id, ts, v]) => encodeMessageEvent(eventPrefix(FrameType.message as 20, a, c), id, ts, encodeValue(v))),
-    );
-    // msgpackr's own encoding of the same frames (the general path: other headers, same values).
-    const general = packr.pack(cases.map(([a, c, id, ts, v]) => [FrameType.message, a, c, id, ts, encodeValue(v)]));
-    far.send(fast);
-    far.send(general);
-    await until(() => log.length === 2 * cases.length);
-    const expected = cases.map(
-      ([a, c, id, ts, v]) => `message ${a}/${c} ${id} ${ts} ${encodeValue(v).length} ${JSON.stringify(decodeValue(encodeValue(v)))}`,
-    );
+    const wire = (hand: boolean) =>
+      cases.flatMap(([a, c, id, ts, v], i) => {
+        const doc = encodeValue(v);
+        const version = [1, 0x80, 0x100, 0x10000, 2 ** 32 - 1][i % 5]!;
+        const ack = {
+          type: "ack" as const,
+          reqId: [1, 0xff, 0xffff, 0xffffffff][i % 4]!,
+          result: i % 2 ? { version, diff: doc, message: null } : [v],
+        };
+        if (!hand) {
+          // msgpackr's own encoding of the same frames (other headers, same values).
+          return [
+            packr.pack([FrameType.message, a, c, id, ts, doc]),
+            packr.pack([FrameType.aggregate, a, c, version, doc]),
+            packr.pack([FrameType.ack, ack.reqId, ack.result]),
+          ];
+        }
+        return [
+          encodeMessageEvent(eventPrefix(FrameType.message as 20, a, c), id, ts, doc),
+          encodeAggregateEvent(eventPrefix(FrameType.aggregate as 19, a, c), version, doc),
+          encodeFrames([ack]).subarray(1),
+        ];
+      });
+    // The hub's own encoding takes the fast lane (the comparison below would pass either way).
+    const quiet = { onAggregate() {}, onMessage() {} };
+    expect(scanHubBatch(joinFrames(wire(true)), { settle: () => true }, quiet)).toBe(true);
+    expect(
+      scanHubBatch(joinFrames([...wire(true), encodeFrames([{ type: "ping", reqId: 1 }]).subarray(1)]), { settle: () => true }, quiet),
+    ).toBe(false);
+    far.send(joinFrames(wire(true)));
+    far.send(joinFrames(wire(false)));
+    await until(() => log.length === 6 * cases.length);
+    const expected = cases.flatMap(([a, c, id, ts, v], i) => {
+      const doc = encodeValue(v);
+      const json = JSON.stringify(decodeValue(doc));
+      const version = [1, 0x80, 0x100, 0x10000, 2 ** 32 - 1][i % 5]!;
+      const reqId = [1, 0xff, 0xffff, 0xffffffff][i % 4]!;
+      const result = i % 2 ? { version, diff: doc, message: null } : [v];
+      return [
+        `message ${a}/${c} ${id} ${ts} ${doc.length} ${json}`,
+        `aggregate ${a}/${c} v${version} ${json}`,
+        `ack ${reqId} ${JSON.stringify(result)}`,
+      ];
+    });
     expect(log).toEqual([...expected, ...expected]);
   });
 

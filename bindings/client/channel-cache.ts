@@ -125,31 +125,37 @@ export class ChannelCache {
     this.#deliver(sub, { type, agentId, channel, aggregate: c.aggregate, version: c.version });
   }
 
-  onAggregate(f: AggregateEvent): void {
-    const route = this.#route(f.agentId, f.channel);
+  onAggregate(agentId: string, channel: string, version: number, bytes: Uint8Array, diffStart: number, diffEnd: number): void {
+    const route = this.#route(agentId, channel);
     const subs = route.subs;
     if (subs.length === 0) return;
     // A channel first seen through this event starts from version 0, `{}`.
     const c = this.#cached(route);
     if (c.held) {
-      c.held.push(f);
+      c.held.push({ agentId, channel, version, diff: bytes.subarray(diffStart, diffEnd) });
       return;
     }
-    if (f.version <= c.version) return; // already have it (a sync overtook the event)
-    if (f.version !== c.version + 1) {
-      this.#resync(c, f);
+    if (version <= c.version) return; // already have it (a sync overtook the event)
+    if (version !== c.version + 1) {
+      this.#resync(c, { agentId, channel, version, diff: bytes.subarray(diffStart, diffEnd) });
       return;
     }
-    const diff = decodeDoc(f.diff);
+    let diff: Json;
+    try {
+      diff = decodeDoc(bytes, diffStart, diffEnd);
+    } catch (err) {
+      report(this.#onError, err, `undecodable aggregate diff on ${agentId}/${channel}`);
+      return;
+    }
     c.aggregate = deepFreeze(applyDiff(c.aggregate, diff));
-    c.version = f.version;
+    c.version = version;
     const event: ChannelEvent = {
       type: "aggregate",
-      agentId: f.agentId,
-      channel: f.channel,
+      agentId,
+      channel,
       aggregate: c.aggregate,
       diff: deepFreeze(diff),
-      version: f.version,
+      version,
     };
     for (let i = 0; i < subs.length; i++) this.#deliver(subs[i]!, event);
   }
@@ -218,7 +224,7 @@ export class ChannelCache {
           const event: ChannelEvent = { type: "resynced", agentId: c.agentId, channel: c.channel, aggregate: c.aggregate, version };
           for (const sub of this.#route(c.agentId, c.channel).subs) this.#deliver(sub, event);
         }
-        for (const f of held) this.onAggregate(f);
+        for (const f of held) this.onAggregate(f.agentId, f.channel, f.version, f.diff, 0, f.diff.length);
       },
       (err: Error) => {
         c.held = undefined;

@@ -3,7 +3,7 @@
 // Malformed input, and an error no request waits for, is reported; it never ends the connection.
 
 import { TagwireError, type TagwireErrorCode } from "../core/errors.js";
-import { FrameType, decodeBatch, scanMessageEvents, toFrame, type Frame, type MessageEventSink } from "../protocol/frames.js";
+import { FrameType, decodeBatch, scanHubBatch, toFrame, type HubBatchEvents } from "../protocol/frames.js";
 import { report, type ErrorHandler } from "../sdk/errors.js";
 
 /** Where answers go (request matching: false when nothing waited for the reqId). */
@@ -12,16 +12,15 @@ export interface AnswerSink {
   refuse(reqId: number, code: string, message: string): boolean;
 }
 
-/** Where events go (the channel cache). A message's data is `bytes[dataStart, dataEnd)`. */
-export interface EventSink extends MessageEventSink {
+/** Where events go (the channel cache). Documents are `bytes[start, end)`, valid during the call. */
+export interface EventSink extends HubBatchEvents {
   onSync(subId: number, agentId: string, channel: string, version: number, aggregate: Uint8Array): void;
-  onAggregate(f: Extract<Frame, { type: "aggregate" }>): void;
 }
 
 /** Decodes one batch from the hub and dispatches its frames in order. */
 export function receiveBatch(bytes: Uint8Array, answers: AnswerSink, events: EventSink, onError: ErrorHandler): void {
-  // A batch of message events only (a subscriber's bulk traffic) is read without msgpackr.
-  if (scanMessageEvents(bytes, events)) return;
+  // A batch of acks and events only (the bulk of traffic) is read without msgpackr.
+  if (scanHubBatch(bytes, answers, events)) return;
   let raw: unknown[];
   try {
     raw = decodeBatch(bytes);
@@ -49,7 +48,7 @@ export function receiveBatch(bytes: Uint8Array, answers: AnswerSink, events: Eve
         continue;
       }
     }
-    let f: Frame;
+    let f: ReturnType<typeof toFrame>;
     try {
       f = toFrame(raw[i]);
     } catch (err) {
@@ -68,7 +67,7 @@ export function receiveBatch(bytes: Uint8Array, answers: AnswerSink, events: Eve
         events.onSync(f.subId, f.agentId, f.channel, f.version, f.aggregate);
         break;
       case "aggregate":
-        events.onAggregate(f);
+        events.onAggregate(f.agentId, f.channel, f.version, f.diff, 0, f.diff.length);
         break;
       case "message":
         events.onMessage(f.agentId, f.channel, f.id, f.ts, f.data, 0, f.data.length);

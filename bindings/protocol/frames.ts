@@ -18,7 +18,7 @@ import {
   utf8Length,
   writeStr,
 } from "./msgpack.js";
-import { readFloat64, readText } from "./msgpack-read.js";
+import { readFloat64, readPosition, readText, readValue } from "./msgpack-read.js";
 
 export const PROTOCOL_VERSION = 1;
 
@@ -404,26 +404,41 @@ export function decodeBatch(bytes: Uint8Array, maxFrames: number = LIMITS.maxFra
   return value as unknown[];
 }
 
-/** Where `scanMessageEvents` hands each event: its data is `bytes[dataStart, dataEnd)`. */
-export interface MessageEventSink {
+/** Where `scanHubBatch` hands answers: `settle` is request matching (false: nothing waited). */
+export interface HubBatchAnswers {
+  settle(reqId: number, result: unknown): boolean;
+}
+
+/** Where `scanHubBatch` hands events; a document is `bytes[start, end)`, valid during the call. */
+export interface HubBatchEvents {
+  onAggregate(agentId: string, channel: string, version: number, bytes: Uint8Array, diffStart: number, diffEnd: number): void;
   onMessage(agentId: string, channel: string, id: string, ts: number, bytes: Uint8Array, dataStart: number, dataEnd: number): void;
 }
 
-// Offsets of the events of one batch, found by the first pass of scanMessageEvents: per frame,
-// agentId, channel and id (start, length), ts, data (start, end).
-const EVENT_FIELDS = 9;
-let eventScratch = new Float64Array(64 * EVENT_FIELDS);
+// What the first pass of scanHubBatch finds, per frame: its type, then for events agentId and
+// channel (start, length), the message id (start, length) or nothing, ts or version, and the
+// document (start, end); for acks, reqId (the result waits in `scannedResults`).
+const SCAN_FIELDS = 10;
+let scanned = new Float64Array(64 * SCAN_FIELDS);
+const scannedResults: unknown[] = [];
 
 /**
- * The receive path's fast lane: a batch made only of message events (type 20), the bulk of what
- * a subscriber gets, read straight from the bytes in the encodings the hub writes (str as
- * fixstr/str8/str16, ts as uint or float64, data as bin). The whole batch is checked first
- * (the grammar's rules for a message event: exact arity, strings, ts a non-negative integer,
- * non-empty data); only then is each event handed to `sink`, in order, strings decoded and the
- * document left in place. Returns false, having handed over nothing, for any batch it does not
- * take whole: the caller then decodes it with `decodeBatch`, which also reports what is wrong.
+ * The receive path's fast lane: a batch made only of acks (type 16), aggregate events (19) and
+ * message events (20), the bulk of what a client gets, read straight from the bytes in the
+ * encodings the hub writes (str as fixstr/str8/str16, uints as msgpack uints, ts also as float64,
+ * documents as bin), ack results by the protocol's reader (msgpack-read.ts). The whole batch is
+ * checked first against the grammar's rules for these frames (exact arity, reqId within 32 bits,
+ * strings, non-negative integers, non-empty documents); only then is each frame handed over, in
+ * order, its strings decoded and its document left in place. Returns false, having handed over
+ * nothing, for a batch it does not take whole: the caller then decodes it with `decodeBatch`,
+ * which also reports what is wrong.
  */
-export function scanMessageEvents(bytes: Uint8Array, sink: MessageEventSink, maxFrames: number = LIMITS.maxFramesPerBatch): boolean {
+export function scanHubBatch(
+  bytes: Uint8Array,
+  answers: HubBatchAnswers,
+  events: HubBatchEvents,
+  maxFrames: number = LIMITS.maxFramesPerBatch,
+): boolean {
   const end = bytes.length;
   const b0 = bytes[0];
   let count: number;
@@ -437,8 +452,8 @@ export function scanMessageEvents(bytes: Uint8Array, sink: MessageEventSink, max
     p = 3;
   } else return false;
   if (count === 0 || count > maxFrames) return false;
-  if (eventScratch.length < count * EVENT_FIELDS) eventScratch = new Float64Array(count * EVENT_FIELDS);
-  const at = eventScratch;
+  if (scanned.length < count * SCAN_FIELDS) scanned = new Float64Array(count * SCAN_FIELDS);
+  const at = scanned;
   // Reads a str (fixstr, str8, str16) header at p: its length (p moves past the header), or -1.
   const strHeader = (): number => {
     const b = bytes[p]!;
@@ -455,37 +470,68 @@ export function scanMessageEvents(bytes: Uint8Array, sink: MessageEventSink, max
     } else return -1;
     return p + n <= end ? n : -1;
   };
-  for (let i = 0, o = 0; i < count; i++, o += EVENT_FIELDS) {
-    if (p + 2 > end || bytes[p] !== 0x96 || bytes[p + 1] !== FrameType.message) return false;
+  // Reads a msgpack uint (or, with `float`, an integral float64) at p, or -1.
+  const uintAt = (float: boolean): number => {
+    if (p >= end) return -1;
+    const t = bytes[p]!;
+    if (t < 0x80) {
+      p += 1;
+      return t;
+    }
+    if (t === 0xcc && p + 1 < end) {
+      p += 2;
+      return bytes[p - 1]!;
+    }
+    if (t === 0xcd && p + 2 < end) {
+      p += 3;
+      return (bytes[p - 2]! << 8) | bytes[p - 1]!;
+    }
+    if (t === 0xce && p + 4 < end) {
+      p += 5;
+      return bytes[p - 4]! * 0x1000000 + ((bytes[p - 3]! << 16) | (bytes[p - 2]! << 8) | bytes[p - 1]!);
+    }
+    if (float && t === 0xcb && p + 8 < end) {
+      const v = readFloat64(bytes, p + 1);
+      p += 9;
+      return isUint(v) ? v : -1;
+    }
+    return -1;
+  };
+  scannedResults.length = 0;
+  for (let i = 0, o = 0; i < count; i++, o += SCAN_FIELDS) {
+    if (p + 2 > end) return false;
+    const head = bytes[p]!;
+    const type = bytes[p + 1]!;
     p += 2;
-    for (let k = 0; k < 6; k += 2) {
+    at[o] = type;
+    if (type === FrameType.ack) {
+      if (head !== 0x93) return false;
+      const reqId = uintAt(false);
+      if (reqId < 0) return false;
+      at[o + 1] = reqId;
+      if (p >= end) return false;
+      let result: unknown;
+      try {
+        result = readValue(bytes, p, end, false, true);
+      } catch {
+        return false;
+      }
+      p = readPosition();
+      scannedResults.push(result);
+      continue;
+    }
+    const message = type === FrameType.message;
+    if (!(message ? head === 0x96 : type === FrameType.aggregate && head === 0x95)) return false;
+    for (let k = 1; k < (message ? 7 : 5); k += 2) {
       const n = strHeader();
       if (n < 0) return false;
       at[o + k] = p;
       at[o + k + 1] = n;
       p += n;
     }
-    if (p >= end) return false;
-    const t = bytes[p]!;
-    let ts: number;
-    if (t < 0x80) {
-      ts = t;
-      p += 1;
-    } else if (t === 0xcc && p + 1 < end) {
-      ts = bytes[p + 1]!;
-      p += 2;
-    } else if (t === 0xcd && p + 2 < end) {
-      ts = (bytes[p + 1]! << 8) | bytes[p + 2]!;
-      p += 3;
-    } else if (t === 0xce && p + 4 < end) {
-      ts = bytes[p + 1]! * 0x1000000 + ((bytes[p + 2]! << 16) | (bytes[p + 3]! << 8) | bytes[p + 4]!);
-      p += 5;
-    } else if (t === 0xcb && p + 8 < end) {
-      ts = readFloat64(bytes, p + 1);
-      p += 9;
-      if (!isUint(ts)) return false;
-    } else return false;
-    at[o + 6] = ts;
+    const n7 = uintAt(message);
+    if (n7 < 0) return false;
+    at[o + 7] = n7;
     if (p >= end) return false;
     const b = bytes[p]!;
     let n: number;
@@ -500,32 +546,52 @@ export function scanMessageEvents(bytes: Uint8Array, sink: MessageEventSink, max
       p += 5;
     } else return false;
     if (n === 0 || p + n > end) return false;
-    at[o + 7] = p;
-    at[o + 8] = p + n;
+    at[o + 8] = p;
+    at[o + 9] = p + n;
     p += n;
   }
-  if (p !== end) return false;
-  // The hub sends one channel's events together: names equal to the previous event's (compared
-  // byte for byte) reuse its strings.
-  let agentId = "";
-  let channel = "";
-  let agentAt = -1;
-  let channelAt = -1;
-  for (let i = 0, o = 0; i < count; i++, o += EVENT_FIELDS) {
-    const a = at[o]!;
-    const an = at[o + 1]!;
-    const c = at[o + 2]!;
-    const cn = at[o + 3]!;
-    if (agentAt < 0 || !sameBytes(bytes, agentAt, a, an, at[o - EVENT_FIELDS + 1]!)) agentId = readText(bytes, a, an);
-    if (channelAt < 0 || !sameBytes(bytes, channelAt, c, cn, at[o - EVENT_FIELDS + 3]!)) channel = readText(bytes, c, cn);
-    agentAt = a;
-    channelAt = c;
-    sink.onMessage(agentId, channel, readText(bytes, at[o + 4]!, at[o + 5]!), at[o + 6]!, bytes, at[o + 7]!, at[o + 8]!);
+  if (p !== end || scanning) return false;
+  scanning = true;
+  try {
+    handOver(bytes, count, answers, events);
+  } finally {
+    scanning = false;
+    scannedResults.length = 0;
   }
   return true;
 }
 
-function sameBytes(bytes: Uint8Array, a: number, b: number, n: number, aLength: number): boolean {
+/** True while scanHubBatch hands frames over (a handler that scans another batch meanwhile takes the general path). */
+let scanning = false;
+
+function handOver(bytes: Uint8Array, count: number, answers: HubBatchAnswers, events: HubBatchEvents): void {
+  const at = scanned;
+  // The hub sends one channel's events together: names equal to the previous event's (compared
+  // byte for byte) reuse its strings.
+  let agentId = "";
+  let channel = "";
+  let prev = -1;
+  let result = 0;
+  for (let i = 0, o = 0; i < count; i++, o += SCAN_FIELDS) {
+    const type = at[o]!;
+    if (type === FrameType.ack) {
+      answers.settle(at[o + 1]!, scannedResults[result++]);
+      continue;
+    }
+    const a = at[o + 1]!;
+    const an = at[o + 2]!;
+    const c = at[o + 3]!;
+    const cn = at[o + 4]!;
+    if (prev < 0 || !sameBytes(bytes, at[prev + 1]!, at[prev + 2]!, a, an)) agentId = readText(bytes, a, an);
+    if (prev < 0 || !sameBytes(bytes, at[prev + 3]!, at[prev + 4]!, c, cn)) channel = readText(bytes, c, cn);
+    prev = o;
+    if (type === FrameType.message) {
+      events.onMessage(agentId, channel, readText(bytes, at[o + 5]!, at[o + 6]!), at[o + 7]!, bytes, at[o + 8]!, at[o + 9]!);
+    } else events.onAggregate(agentId, channel, at[o + 7]!, bytes, at[o + 8]!, at[o + 9]!);
+  }
+}
+
+function sameBytes(bytes: Uint8Array, a: number, aLength: number, b: number, n: number): boolean {
   if (n !== aLength) return false;
   for (let i = 0; i < n; i++) if (bytes[a + i] !== bytes[b + i]) return false;
   return true;

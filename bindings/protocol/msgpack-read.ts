@@ -49,17 +49,23 @@ function incomplete(): Error {
 
 /**
  * The one value in `bytes[start, end)`. Throws when the bytes end early (`incomplete`), hold
- * anything after the value, or hold a type outside the data model.
+ * anything after the value (unless `more`: then `readPosition()` tells where it ended), or hold
+ * a type outside the data model.
  */
-export function readValue(bytes: Uint8Array, start = 0, stop: number = bytes.length, int64Auto = false): unknown {
+export function readValue(bytes: Uint8Array, start = 0, stop: number = bytes.length, int64Auto = false, more = false): unknown {
   src = bytes;
   pos = start;
   end = stop;
   bigAuto = int64Auto;
   nodeBuffer = typeof (bytes as Partial<NodeBufferLike>).utf8Slice === "function";
   const value = read();
-  if (pos !== stop) throw new Error(`${stop - pos} bytes after the msgpack value`);
+  if (pos !== stop && !more) throw new Error(`${stop - pos} bytes after the msgpack value`);
   return value;
+}
+
+/** Where the last `readValue` stopped reading. */
+export function readPosition(): number {
+  return pos;
 }
 
 /** The text of `n` UTF-8 bytes at `bytes[start]` (not cached: for ids and other one-off strings). */
