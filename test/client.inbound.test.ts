@@ -4,15 +4,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { receiveBatch, type AnswerSink, type EventSink } from "../bindings/client/inbound.js";
 import { MemoryTransport } from "../bindings/transports/memory.js";
-import {
-  encodeAggregateEvent,
-  encodeFrames,
-  encodeMessageEvent,
-  eventPrefix,
-  FrameType,
-  joinFrames,
-  scanHubBatch,
-} from "../bindings/protocol/frames.js";
+import { encodeAggregateEvent, encodeFrames, encodeMessageEvent, eventPrefix, FrameType, joinFrames } from "../bindings/protocol/frames.js";
 import { decodeValue, encodeValue } from "../bindings/protocol/msgpack.js";
 import { Packr } from "msgpackr";
 import { until } from "./fixtures/client-peer.js";
@@ -101,7 +93,7 @@ describe("inbound dispatch", () => {
     ]);
   });
 
-  it("reads a batch of acks and events without msgpackr exactly as the general path does, in every encoding the hub may use", async () => {
+  it("reads acks and events in the hub's encodings exactly as in msgpackr's (other headers, same values)", async () => {
     const { far, log } = await pipe();
     const packr = new Packr({ useRecords: false, variableMapSize: true });
     const long = "x".repeat(300);
@@ -138,12 +130,6 @@ describe("inbound dispatch", () => {
           encodeFrames([ack]).subarray(1),
         ];
       });
-    // The hub's own encoding takes the fast lane (the comparison below would pass either way).
-    const quiet = { onAggregate() {}, onMessage() {} };
-    expect(scanHubBatch(joinFrames(wire(true)), { settle: () => true }, quiet)).toBe(true);
-    expect(
-      scanHubBatch(joinFrames([...wire(true), encodeFrames([{ type: "ping", reqId: 1 }]).subarray(1)]), { settle: () => true }, quiet),
-    ).toBe(false);
     far.send(joinFrames(wire(true)));
     far.send(joinFrames(wire(false)));
     await until(() => log.length === 6 * cases.length);
@@ -162,7 +148,7 @@ describe("inbound dispatch", () => {
     expect(log).toEqual([...expected, ...expected]);
   });
 
-  it("takes a batch with anything but well-formed message events through the general path, which reports it", async () => {
+  it("reports a malformed message event and keeps the rest of the batch", async () => {
     const { far, log } = await pipe();
     const packr = new Packr({ useRecords: false });
     const ok = encodeMessageEvent(eventPrefix(FrameType.message as 20, "dev", "log"), "m1", 5, encodeValue(1));

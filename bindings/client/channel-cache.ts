@@ -140,13 +140,7 @@ export class ChannelCache {
       this.#resync(c, { agentId, channel, version, diff: bytes.subarray(diffStart, diffEnd) });
       return;
     }
-    let diff: Json;
-    try {
-      diff = decodeDoc(bytes, diffStart, diffEnd);
-    } catch (err) {
-      report(this.#onError, err, `undecodable aggregate diff on ${agentId}/${channel}`);
-      return;
-    }
+    const diff = decodeDoc(bytes, diffStart, diffEnd);
     c.aggregate = deepFreeze(applyDiff(c.aggregate, diff));
     c.version = version;
     const event: ChannelEvent = {
@@ -175,14 +169,7 @@ export class ChannelCache {
     // a small document again is cheaper than freezing it (Object.freeze costs about a
     // microsecond per small object here), and no listener can change what another one sees.
     for (let i = 0; i < subs.length; i++) {
-      let data: Json;
-      try {
-        data = decodeDoc(bytes, dataStart, dataEnd);
-      } catch (err) {
-        report(this.#onError, err, `undecodable message data on ${agentId}/${channel}`);
-        return;
-      }
-      const message: Message = { id, agentId, channel, ts, data };
+      const message: Message = { id, agentId, channel, ts, data: decodeDoc(bytes, dataStart, dataEnd) };
       this.#deliver(subs[i]!, { type: "message", agentId, channel, message });
     }
   }

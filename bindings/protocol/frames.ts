@@ -18,7 +18,6 @@ import {
   utf8Length,
   writeStr,
 } from "./msgpack.js";
-import { readFloat64, readPosition, readText, readValue } from "./msgpack-read.js";
 
 export const PROTOCOL_VERSION = 1;
 
@@ -375,9 +374,14 @@ export function encodeMessageEvent(prefix: Uint8Array, id: string, ts: number, d
  * Throws a FrameError: TAGWIRE_ERR_INCOMPLETE when the bytes end mid-value (a cut batch is never
  * read as fewer frames), TAGWIRE_ERR_MSGPACK for bytes that are not msgpack or have trailing
  * bytes, TAGWIRE_ERR_PROTOCOL when the value is not a non-empty array, TAGWIRE_ERR_SIZE for more
- * than `maxFrames` frames. Documents inside are views of `bytes` (not copies).
+ * than `maxFrames` frames. Documents inside are views of `bytes` (not copies). `decode` reads the
+ * msgpack value (default msgpackr; clients pass the protocol's reader, msgpack-read.ts).
  */
-export function decodeBatch(bytes: Uint8Array, maxFrames: number = LIMITS.maxFramesPerBatch): unknown[] {
+export function decodeBatch(
+  bytes: Uint8Array,
+  maxFrames: number = LIMITS.maxFramesPerBatch,
+  decode: (bytes: Uint8Array) => unknown = unpackValue,
+): unknown[] {
   if (bytes.length === 0) throw new FrameError("TAGWIRE_ERR_INCOMPLETE", "empty message");
   // Cheap pre-checks on the array header, before msgpackr builds anything.
   const b0 = bytes[0]!;
@@ -385,13 +389,13 @@ export function decodeBatch(bytes: Uint8Array, maxFrames: number = LIMITS.maxFra
   if ((b0 & 0xf0) === 0x90) declared = b0 & 0x0f;
   else if (b0 === 0xdc) declared = bytes.length >= 3 ? (bytes[1]! << 8) | bytes[2]! : -1;
   else if (b0 === 0xdd) declared = bytes.length >= 5 ? new DataView(bytes.buffer, bytes.byteOffset, 5).getUint32(1) : -1;
-  else throw notABatch(bytes);
+  else throw notABatch(bytes, decode);
   if (declared === -1) throw new FrameError("TAGWIRE_ERR_INCOMPLETE", "message ends inside the batch header");
   if (declared === 0) throw new FrameError("TAGWIRE_ERR_PROTOCOL", "a batch holds at least one frame");
   if (declared > maxFrames) throw new FrameError("TAGWIRE_ERR_SIZE", `batch of ${declared} frames (limit ${maxFrames})`);
   let value: unknown;
   try {
-    value = packr.unpack(bytes);
+    value = decode(bytes);
   } catch (err) {
     if ((err as { incomplete?: boolean }).incomplete) {
       throw new FrameError("TAGWIRE_ERR_INCOMPLETE", "message ends in the middle of a value");
@@ -404,204 +408,13 @@ export function decodeBatch(bytes: Uint8Array, maxFrames: number = LIMITS.maxFra
   return value as unknown[];
 }
 
-/** Where `scanHubBatch` hands answers: `settle` is request matching (false: nothing waited). */
-export interface HubBatchAnswers {
-  settle(reqId: number, result: unknown): boolean;
-}
-
-/** Where `scanHubBatch` hands events; a document is `bytes[start, end)`, valid during the call. */
-export interface HubBatchEvents {
-  onAggregate(agentId: string, channel: string, version: number, bytes: Uint8Array, diffStart: number, diffEnd: number): void;
-  onMessage(agentId: string, channel: string, id: string, ts: number, bytes: Uint8Array, dataStart: number, dataEnd: number): void;
-}
-
-// What the first pass of scanHubBatch finds, per frame: its type, then for events agentId and
-// channel (start, length), the message id (start, length) or nothing, ts or version, and the
-// document (start, end); for acks, reqId (the result waits in `scannedResults`).
-const SCAN_FIELDS = 10;
-let scanned = new Float64Array(64 * SCAN_FIELDS);
-const scannedResults: unknown[] = [];
-
-/**
- * The receive path's fast lane: a batch made only of acks (type 16), aggregate events (19) and
- * message events (20), the bulk of what a client gets, read straight from the bytes in the
- * encodings the hub writes (str as fixstr/str8/str16, uints as msgpack uints, ts also as float64,
- * documents as bin), ack results by the protocol's reader (msgpack-read.ts). The whole batch is
- * checked first against the grammar's rules for these frames (exact arity, reqId within 32 bits,
- * strings, non-negative integers, non-empty documents); only then is each frame handed over, in
- * order, its strings decoded and its document left in place. Returns false, having handed over
- * nothing, for a batch it does not take whole: the caller then decodes it with `decodeBatch`,
- * which also reports what is wrong.
- */
-export function scanHubBatch(
-  bytes: Uint8Array,
-  answers: HubBatchAnswers,
-  events: HubBatchEvents,
-  maxFrames: number = LIMITS.maxFramesPerBatch,
-): boolean {
-  const end = bytes.length;
-  const b0 = bytes[0];
-  let count: number;
-  let p: number;
-  if (b0 === undefined) return false;
-  if ((b0 & 0xf0) === 0x90) {
-    count = b0 & 0x0f;
-    p = 1;
-  } else if (b0 === 0xdc && end >= 3) {
-    count = (bytes[1]! << 8) | bytes[2]!;
-    p = 3;
-  } else return false;
-  if (count === 0 || count > maxFrames) return false;
-  if (scanned.length < count * SCAN_FIELDS) scanned = new Float64Array(count * SCAN_FIELDS);
-  const at = scanned;
-  // Reads a str (fixstr, str8, str16) header at p: its length (p moves past the header), or -1.
-  const strHeader = (): number => {
-    const b = bytes[p]!;
-    let n: number;
-    if (b >= 0xa0 && b <= 0xbf) {
-      n = b & 0x1f;
-      p += 1;
-    } else if (b === 0xd9 && p + 1 < end) {
-      n = bytes[p + 1]!;
-      p += 2;
-    } else if (b === 0xda && p + 2 < end) {
-      n = (bytes[p + 1]! << 8) | bytes[p + 2]!;
-      p += 3;
-    } else return -1;
-    return p + n <= end ? n : -1;
-  };
-  // Reads a msgpack uint (or, with `float`, an integral float64) at p, or -1.
-  const uintAt = (float: boolean): number => {
-    if (p >= end) return -1;
-    const t = bytes[p]!;
-    if (t < 0x80) {
-      p += 1;
-      return t;
-    }
-    if (t === 0xcc && p + 1 < end) {
-      p += 2;
-      return bytes[p - 1]!;
-    }
-    if (t === 0xcd && p + 2 < end) {
-      p += 3;
-      return (bytes[p - 2]! << 8) | bytes[p - 1]!;
-    }
-    if (t === 0xce && p + 4 < end) {
-      p += 5;
-      return bytes[p - 4]! * 0x1000000 + ((bytes[p - 3]! << 16) | (bytes[p - 2]! << 8) | bytes[p - 1]!);
-    }
-    if (float && t === 0xcb && p + 8 < end) {
-      const v = readFloat64(bytes, p + 1);
-      p += 9;
-      return isUint(v) ? v : -1;
-    }
-    return -1;
-  };
-  scannedResults.length = 0;
-  for (let i = 0, o = 0; i < count; i++, o += SCAN_FIELDS) {
-    if (p + 2 > end) return false;
-    const head = bytes[p]!;
-    const type = bytes[p + 1]!;
-    p += 2;
-    at[o] = type;
-    if (type === FrameType.ack) {
-      if (head !== 0x93) return false;
-      const reqId = uintAt(false);
-      if (reqId < 0) return false;
-      at[o + 1] = reqId;
-      if (p >= end) return false;
-      let result: unknown;
-      try {
-        result = readValue(bytes, p, end, false, true);
-      } catch {
-        return false;
-      }
-      p = readPosition();
-      scannedResults.push(result);
-      continue;
-    }
-    const message = type === FrameType.message;
-    if (!(message ? head === 0x96 : type === FrameType.aggregate && head === 0x95)) return false;
-    for (let k = 1; k < (message ? 7 : 5); k += 2) {
-      const n = strHeader();
-      if (n < 0) return false;
-      at[o + k] = p;
-      at[o + k + 1] = n;
-      p += n;
-    }
-    const n7 = uintAt(message);
-    if (n7 < 0) return false;
-    at[o + 7] = n7;
-    if (p >= end) return false;
-    const b = bytes[p]!;
-    let n: number;
-    if (b === 0xc4 && p + 1 < end) {
-      n = bytes[p + 1]!;
-      p += 2;
-    } else if (b === 0xc5 && p + 2 < end) {
-      n = (bytes[p + 1]! << 8) | bytes[p + 2]!;
-      p += 3;
-    } else if (b === 0xc6 && p + 4 < end) {
-      n = bytes[p + 1]! * 0x1000000 + ((bytes[p + 2]! << 16) | (bytes[p + 3]! << 8) | bytes[p + 4]!);
-      p += 5;
-    } else return false;
-    if (n === 0 || p + n > end) return false;
-    at[o + 8] = p;
-    at[o + 9] = p + n;
-    p += n;
-  }
-  if (p !== end || scanning) return false;
-  scanning = true;
-  try {
-    handOver(bytes, count, answers, events);
-  } finally {
-    scanning = false;
-    scannedResults.length = 0;
-  }
-  return true;
-}
-
-/** True while scanHubBatch hands frames over (a handler that scans another batch meanwhile takes the general path). */
-let scanning = false;
-
-function handOver(bytes: Uint8Array, count: number, answers: HubBatchAnswers, events: HubBatchEvents): void {
-  const at = scanned;
-  // The hub sends one channel's events together: names equal to the previous event's (compared
-  // byte for byte) reuse its strings.
-  let agentId = "";
-  let channel = "";
-  let prev = -1;
-  let result = 0;
-  for (let i = 0, o = 0; i < count; i++, o += SCAN_FIELDS) {
-    const type = at[o]!;
-    if (type === FrameType.ack) {
-      answers.settle(at[o + 1]!, scannedResults[result++]);
-      continue;
-    }
-    const a = at[o + 1]!;
-    const an = at[o + 2]!;
-    const c = at[o + 3]!;
-    const cn = at[o + 4]!;
-    if (prev < 0 || !sameBytes(bytes, at[prev + 1]!, at[prev + 2]!, a, an)) agentId = readText(bytes, a, an);
-    if (prev < 0 || !sameBytes(bytes, at[prev + 3]!, at[prev + 4]!, c, cn)) channel = readText(bytes, c, cn);
-    prev = o;
-    if (type === FrameType.message) {
-      events.onMessage(agentId, channel, readText(bytes, at[o + 5]!, at[o + 6]!), at[o + 7]!, bytes, at[o + 8]!, at[o + 9]!);
-    } else events.onAggregate(agentId, channel, at[o + 7]!, bytes, at[o + 8]!, at[o + 9]!);
-  }
-}
-
-function sameBytes(bytes: Uint8Array, a: number, aLength: number, b: number, n: number): boolean {
-  if (n !== aLength) return false;
-  for (let i = 0; i < n; i++) if (bytes[a + i] !== bytes[b + i]) return false;
-  return true;
-}
+const unpackValue = (bytes: Uint8Array): unknown => packr.unpack(bytes);
 
 /** A message that is not an array: not msgpack at all (MSGPACK, INCOMPLETE) or msgpack of the wrong shape (PROTOCOL). */
-function notABatch(bytes: Uint8Array): FrameError {
+function notABatch(bytes: Uint8Array, decode: (bytes: Uint8Array) => unknown): FrameError {
   let value: unknown;
   try {
-    value = packr.unpack(bytes);
+    value = decode(bytes);
   } catch (err) {
     if ((err as { incomplete?: boolean }).incomplete)
       return new FrameError("TAGWIRE_ERR_INCOMPLETE", "message ends in the middle of a value");

@@ -1,13 +1,12 @@
-// The one hand-written msgpack reader: documents on the client's receive path (every message and
-// aggregate event a subscriber gets), and the browser codec's `unpack` (bindings/browser/msgpack.ts).
+// The one hand-written msgpack reader: the client's receive path (the batches a client gets from
+// the hub and the documents in them), and the browser codec's `unpack` (bindings/browser/msgpack.ts).
 // No Node API is required; with a Node Buffer it takes Buffer's native UTF-8 slicing.
 //
 // Why not msgpackr here: on a source of 180 bytes or more msgpackr hands every string to its
-// native extractor (one C++ call per document) and passes keys by it instead of its key cache;
-// for the ~200-byte telemetry documents a subscriber decodes that is most of its cost. This
-// reader keeps short strings (keys, units, states: up to 32 bytes) in a cache of recent ones,
-// compared byte for byte, and reads a document straight out of a batch by (start, end), so a
-// message event needs no view of its data.
+// native extractor (one C++ call per value it unpacks) and passes keys by it instead of its key
+// cache; for a subscriber's batches and ~200-byte telemetry documents that is most of its cost.
+// This reader keeps short strings (names, keys, units, states: up to 32 bytes) in a cache of
+// recent ones, compared byte for byte, and reads a document in place by (start, end).
 //
 // Values, as bindings/protocol/msgpack.ts configures msgpackr: maps as plain objects (a
 // "__proto__" key is data, not the prototype), integers as numbers (64-bit ones beyond 2^53 lose
@@ -17,13 +16,10 @@
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-// Big-endian floats through one shared scratch (no DataView per document).
-const f64 = new Float64Array(1);
-const f32 = new Float32Array(1);
-const f64Bytes = new Uint8Array(f64.buffer);
-const f32Bytes = new Uint8Array(f32.buffer);
-const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-const int64View = new DataView(f64.buffer);
+// Floats and exact 64-bit integers through a DataView of the source's buffer, made once per
+// buffer (a batch's documents share one).
+let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(8));
+let viewBuffer: ArrayBufferLike | undefined;
 
 // The short-string cache: SLOTS slots of SLOT_BYTES bytes each, indexed by a hash of a string's
 // length and three of its bytes; a hit is confirmed byte for byte. A miss overwrites the slot.
@@ -49,37 +45,26 @@ function incomplete(): Error {
 
 /**
  * The one value in `bytes[start, end)`. Throws when the bytes end early (`incomplete`), hold
- * anything after the value (unless `more`: then `readPosition()` tells where it ended), or hold
- * a type outside the data model.
+ * anything after the value, or hold a type outside the data model.
  */
-export function readValue(bytes: Uint8Array, start = 0, stop: number = bytes.length, int64Auto = false, more = false): unknown {
+export function readValue(bytes: Uint8Array, start = 0, stop: number = bytes.length, int64Auto = false): unknown {
   src = bytes;
   pos = start;
   end = stop;
   bigAuto = int64Auto;
   nodeBuffer = typeof (bytes as Partial<NodeBufferLike>).utf8Slice === "function";
   const value = read();
-  if (pos !== stop && !more) throw new Error(`${stop - pos} bytes after the msgpack value`);
+  if (pos !== stop) throw new Error(`${stop - pos} bytes after the msgpack value`);
   return value;
 }
 
-/** Where the last `readValue` stopped reading. */
-export function readPosition(): number {
-  return pos;
-}
-
-/** The text of `n` UTF-8 bytes at `bytes[start]` (not cached: for ids and other one-off strings). */
-export function readText(bytes: Uint8Array, start: number, n: number): string {
-  src = bytes;
-  nodeBuffer = typeof (bytes as Partial<NodeBufferLike>).utf8Slice === "function";
-  return text(start, n);
-}
-
-/** The big-endian float64 at `bytes[at]`. */
-export function readFloat64(bytes: Uint8Array, at: number): number {
-  if (littleEndian) for (let i = 0; i < 8; i++) f64Bytes[7 - i] = bytes[at + i]!;
-  else for (let i = 0; i < 8; i++) f64Bytes[i] = bytes[at + i]!;
-  return f64[0]!;
+/** The DataView of `src` (positions in it are `src.byteOffset` + position in `src`). */
+function dataView(): DataView<ArrayBufferLike> {
+  if (src.buffer !== viewBuffer) {
+    viewBuffer = src.buffer;
+    view = new DataView(viewBuffer);
+  }
+  return view;
 }
 
 function need(n: number): number {
@@ -97,84 +82,45 @@ function read(): unknown {
   if (b < 0xa0) return array(b & 0x0f);
   if (b < 0xc0) return str(b & 0x1f);
   if (b >= 0xe0) return b - 0x100;
-  let at: number;
-  switch (b) {
-    case 0xc0:
-      return null;
-    case 0xc2:
-      return false;
-    case 0xc3:
-      return true;
-    case 0xcb:
-      return readFloat64(src, need(8));
-    case 0xca:
-      return float32(need(4));
-    case 0xcc:
-      return src[need(1)]!;
-    case 0xcd:
-      return u16(need(2));
-    case 0xce:
-      return u32(need(4));
-    case 0xcf:
-      at = need(8);
-      return int64(u32(at) * 0x100000000 + u32(at + 4), at, false);
-    case 0xd0:
-      return (src[need(1)]! << 24) >> 24;
-    case 0xd1:
-      return (u16(need(2)) << 16) >> 16;
-    case 0xd2:
-      return u32(need(4)) | 0;
-    case 0xd3:
-      at = need(8);
-      return int64((u32(at) | 0) * 0x100000000 + u32(at + 4), at, true);
-    case 0xd9:
-      return str(src[need(1)]!);
-    case 0xda:
-      return str(u16(need(2)));
-    case 0xdb:
-      return str(u32(need(4)));
-    case 0xc4:
-      return bin(src[need(1)]!);
-    case 0xc5:
-      return bin(u16(need(2)));
-    case 0xc6:
-      return bin(u32(need(4)));
-    case 0xdc:
-      return array(u16(need(2)));
-    case 0xdd:
-      return array(u32(need(4)));
-    case 0xde:
-      return map(u16(need(2)));
-    case 0xdf:
-      return map(u32(need(4)));
+  if (b === 0xcb) return dataView().getFloat64(src.byteOffset + need(8));
+  // Families whose members differ in the size of a big-endian length or value: 1, 2, 4 bytes.
+  if (b >= 0xcc && b <= 0xce) return uint(1 << (b - 0xcc));
+  if (b >= 0xd9 && b <= 0xdb) return str(uint(1 << (b - 0xd9)));
+  if (b >= 0xc4 && b <= 0xc6) {
+    const at = need(uint(1 << (b - 0xc4)));
+    return src.subarray(at, pos);
+  }
+  if (b >= 0xd0 && b <= 0xd2) {
+    const shift = 32 - (8 << (b - 0xd0));
+    return (uint(1 << (b - 0xd0)) << shift) >> shift;
+  }
+  if (b === 0xdc || b === 0xdd) return array(uint(2 << (b - 0xdc)));
+  if (b === 0xde || b === 0xdf) return map(uint(2 << (b - 0xde)));
+  if (b === 0xc0) return null;
+  if (b === 0xc2 || b === 0xc3) return b === 0xc3;
+  if (b === 0xca) return dataView().getFloat32(src.byteOffset + need(4));
+  if (b === 0xcf || b === 0xd3) {
+    const at = need(8);
+    const high = b === 0xd3 ? u32(at) | 0 : u32(at);
+    return int64(high * 0x100000000 + u32(at + 4), at, b === 0xd3);
   }
   throw new Error(`msgpack type 0x${b.toString(16)} is not supported`);
 }
 
-function u16(at: number): number {
-  return (src[at]! << 8) | src[at + 1]!;
+/** A big-endian unsigned integer of `size` (1, 2 or 4) bytes. */
+function uint(size: number): number {
+  const at = need(size);
+  return size === 1 ? src[at]! : size === 2 ? (src[at]! << 8) | src[at + 1]! : u32(at);
 }
 
 function u32(at: number): number {
   return src[at]! * 0x1000000 + ((src[at + 1]! << 16) | (src[at + 2]! << 8) | src[at + 3]!);
 }
 
-function float32(at: number): number {
-  if (littleEndian) for (let i = 0; i < 4; i++) f32Bytes[3 - i] = src[at + i]!;
-  else for (let i = 0; i < 4; i++) f32Bytes[i] = src[at + i]!;
-  return f32[0]!;
-}
-
 /** `n` (exact below 2^53, rounded once above); with `int64Auto` an inexact one is read as BigInt. */
 function int64(n: number, at: number, signed: boolean): number | bigint {
   if (!bigAuto || Number.isSafeInteger(n)) return n;
-  for (let i = 0; i < 8; i++) f64Bytes[i] = src[at + i]!;
-  return signed ? int64View.getBigInt64(0) : int64View.getBigUint64(0);
-}
-
-function bin(n: number): Uint8Array {
-  const at = need(n);
-  return src.subarray(at, at + n);
+  return signed ? dataView().getBigInt64(src.byteOffset + at) : dataView().getBigUint64(src.byteOffset + at);
 }
 
 function array(n: number): unknown[] {
@@ -216,7 +162,7 @@ function str(n: number): string {
     while (i < n && cacheBytes[base + i] === src[at + i]) i++;
     if (i === n) return cacheText[slot]!;
   }
-  const s = internalize(text(at, n));
+  const s = text(at, n);
   for (let i = 0; i < n; i++) cacheBytes[base + i] = src[at + i]!;
   cacheLength[slot] = n;
   cacheText[slot] = s;
@@ -226,20 +172,5 @@ function str(n: number): string {
 function text(at: number, n: number): string {
   // Node's native slice (ASCII is its fast case) replaces bytes that are not UTF-8 with U+FFFD,
   // as msgpackr does in Node; elsewhere such a str is refused.
-  if (nodeBuffer) return (src as NodeBufferLike).utf8Slice(at, at + n);
-  if (n < 64) {
-    let i = 0;
-    while (i < n && src[at + i]! < 0x80) i++;
-    if (i === n) return String.fromCharCode.apply(null, src.subarray(at, at + n) as unknown as number[]);
-  }
-  return utf8.decode(src.subarray(at, at + n));
-}
-
-/**
- * The same text as the engine's own copy used for property names: a cached key stored under
- * it makes every later `out[key] = value` skip the engine's string-table look-up.
- */
-function internalize(s: string): string {
-  for (const k in { [s]: 0 }) return k;
-  return s;
+  return nodeBuffer ? (src as NodeBufferLike).utf8Slice(at, at + n) : utf8.decode(src.subarray(at, at + n));
 }
