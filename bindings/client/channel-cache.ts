@@ -125,42 +125,42 @@ export class ChannelCache {
     this.#deliver(sub, { type, agentId, channel, aggregate: c.aggregate, version: c.version });
   }
 
-  onAggregate(agentId: string, channel: string, version: number, bytes: Uint8Array, diffStart: number, diffEnd: number): void {
-    const route = this.#route(agentId, channel);
+  onAggregate(f: AggregateEvent): void {
+    const route = this.#route(f.agentId, f.channel);
     const subs = route.subs;
     if (subs.length === 0) return;
     // A channel first seen through this event starts from version 0, `{}`.
     const c = this.#cached(route);
     if (c.held) {
-      c.held.push({ agentId, channel, version, diff: bytes.subarray(diffStart, diffEnd) });
+      c.held.push(f);
       return;
     }
-    if (version <= c.version) return; // already have it (a sync overtook the event)
-    if (version !== c.version + 1) {
-      this.#resync(c, { agentId, channel, version, diff: bytes.subarray(diffStart, diffEnd) });
+    if (f.version <= c.version) return; // already have it (a sync overtook the event)
+    if (f.version !== c.version + 1) {
+      this.#resync(c, f);
       return;
     }
-    const diff = decodeDoc(bytes, diffStart, diffEnd);
+    const diff = decodeDoc(f.diff);
     c.aggregate = deepFreeze(applyDiff(c.aggregate, diff));
-    c.version = version;
+    c.version = f.version;
     const event: ChannelEvent = {
       type: "aggregate",
-      agentId,
-      channel,
+      agentId: f.agentId,
+      channel: f.channel,
       aggregate: c.aggregate,
       diff: deepFreeze(diff),
-      version,
+      version: f.version,
     };
     for (let i = 0; i < subs.length; i++) this.#deliver(subs[i]!, event);
   }
 
-  onMessage(agentId: string, channel: string, id: string, ts: number, bytes: Uint8Array, dataStart: number, dataEnd: number): void {
+  onMessage(agentId: string, channel: string, id: string, ts: number, data: Uint8Array): void {
     const route = this.#route(agentId, channel);
     const subs = route.subs;
     if (subs.length === 0) return;
     const c = this.#cached(route);
     if (c.heldMessages) {
-      c.heldMessages.push({ agentId, channel, id, ts, data: bytes.subarray(dataStart, dataEnd) });
+      c.heldMessages.push({ agentId, channel, id, ts, data });
       return;
     }
     noteMessage(c, id, ts);
@@ -169,7 +169,7 @@ export class ChannelCache {
     // a small document again is cheaper than freezing it (Object.freeze costs about a
     // microsecond per small object here), and no listener can change what another one sees.
     for (let i = 0; i < subs.length; i++) {
-      const message: Message = { id, agentId, channel, ts, data: decodeDoc(bytes, dataStart, dataEnd) };
+      const message: Message = { id, agentId, channel, ts, data: decodeDoc(data) };
       this.#deliver(subs[i]!, { type: "message", agentId, channel, message });
     }
   }
@@ -211,7 +211,7 @@ export class ChannelCache {
           const event: ChannelEvent = { type: "resynced", agentId: c.agentId, channel: c.channel, aggregate: c.aggregate, version };
           for (const sub of this.#route(c.agentId, c.channel).subs) this.#deliver(sub, event);
         }
-        for (const f of held) this.onAggregate(f.agentId, f.channel, f.version, f.diff, 0, f.diff.length);
+        for (const f of held) this.onAggregate(f);
       },
       (err: Error) => {
         c.held = undefined;
@@ -237,7 +237,7 @@ export class ChannelCache {
     }
     for (const m of held) {
       if (seen(c, m.id, m.ts)) continue;
-      this.onMessage(m.agentId, m.channel, m.id, m.ts, m.data, 0, m.data.length);
+      this.onMessage(m.agentId, m.channel, m.id, m.ts, m.data);
     }
   }
 

@@ -3,7 +3,7 @@
 // Malformed input, and an error no request waits for, is reported; it never ends the connection.
 
 import { TagwireError, type TagwireErrorCode } from "../core/errors.js";
-import { decodeBatch, FrameType, LIMITS, toFrame } from "../protocol/frames.js";
+import { decodeBatch, FrameType, LIMITS, toFrame, type Frame } from "../protocol/frames.js";
 import { readValue } from "../protocol/msgpack-read.js";
 import { report, type ErrorHandler } from "../sdk/errors.js";
 
@@ -13,11 +13,11 @@ export interface AnswerSink {
   refuse(reqId: number, code: string, message: string): boolean;
 }
 
-/** Where events go (the channel cache). Documents are `bytes[start, end)`. */
+/** Where events go (the channel cache). */
 export interface EventSink {
   onSync(subId: number, agentId: string, channel: string, version: number, aggregate: Uint8Array): void;
-  onAggregate(agentId: string, channel: string, version: number, bytes: Uint8Array, diffStart: number, diffEnd: number): void;
-  onMessage(agentId: string, channel: string, id: string, ts: number, bytes: Uint8Array, dataStart: number, dataEnd: number): void;
+  onAggregate(f: Extract<Frame, { type: "aggregate" }>): void;
+  onMessage(agentId: string, channel: string, id: string, ts: number, data: Uint8Array): void;
 }
 
 /** Decodes one batch from the hub and dispatches its frames in order. */
@@ -53,7 +53,7 @@ function dispatch(r: unknown, answers: AnswerSink, events: EventSink, onError: E
       data instanceof Uint8Array &&
       data.length > 0
     )
-      return events.onMessage(agentId, channel, id, ts, data, 0, data.length);
+      return events.onMessage(agentId, channel, id, ts, data);
   }
   let f: ReturnType<typeof toFrame>;
   try {
@@ -74,10 +74,10 @@ function dispatch(r: unknown, answers: AnswerSink, events: EventSink, onError: E
       events.onSync(f.subId, f.agentId, f.channel, f.version, f.aggregate);
       break;
     case "aggregate":
-      events.onAggregate(f.agentId, f.channel, f.version, f.diff, 0, f.diff.length);
+      events.onAggregate(f);
       break;
     case "message":
-      events.onMessage(f.agentId, f.channel, f.id, f.ts, f.data, 0, f.data.length);
+      events.onMessage(f.agentId, f.channel, f.id, f.ts, f.data);
       break;
     default:
       report(onError, new TagwireError("TAGWIRE_ERR_PROTOCOL", `unexpected ${f.type} frame from the hub`), "receiving");

@@ -19,9 +19,8 @@ export function writeFrame(w: OutboxWrite): ClientFrame {
   return f;
 }
 
-/** The document in `bytes[start, end)` (by default all of `bytes`). */
-export function decodeDoc(bytes: Uint8Array, start = 0, end: number = bytes.length): Json {
-  return readValue(bytes, start, end) as Json;
+export function decodeDoc(bytes: Uint8Array): Json {
+  return readValue(bytes) as Json;
 }
 
 /** The message a queued write will become (its ts is the local clock's until the hub has it). */

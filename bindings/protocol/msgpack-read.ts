@@ -16,8 +16,11 @@
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-// Floats and exact 64-bit integers through a DataView of the source's buffer, made once per
-// buffer (a batch's documents share one).
+// float64 (every non-integer number) through a shared scratch; float32 and exact 64-bit integers
+// (rare) through a DataView of the source's buffer, made once per buffer.
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(8));
 let viewBuffer: ArrayBufferLike | undefined;
 
@@ -82,7 +85,11 @@ function read(): unknown {
   if (b < 0xa0) return array(b & 0x0f);
   if (b < 0xc0) return str(b & 0x1f);
   if (b >= 0xe0) return b - 0x100;
-  if (b === 0xcb) return dataView().getFloat64(src.byteOffset + need(8));
+  if (b === 0xcb) {
+    const at = need(8);
+    for (let i = 0; i < 8; i++) f64Bytes[littleEndian ? 7 - i : i] = src[at + i]!;
+    return f64[0];
+  }
   // Families whose members differ in the size of a big-endian length or value: 1, 2, 4 bytes.
   if (b >= 0xcc && b <= 0xce) return uint(1 << (b - 0xcc));
   if (b >= 0xd9 && b <= 0xdb) return str(uint(1 << (b - 0xd9)));
