@@ -3,7 +3,7 @@
 // Malformed input, and an error no request waits for, is reported; it never ends the connection.
 
 import { TagwireError, type TagwireErrorCode } from "../core/errors.js";
-import { decodeBatch, FrameType, LIMITS, toFrame, type Frame } from "../protocol/frames.js";
+import { decodeBatch, FrameType, isUint, LIMITS, toFrame, type Frame } from "../protocol/frames.js";
 import { readValue } from "../protocol/msgpack-read.js";
 import { report, type ErrorHandler } from "../sdk/errors.js";
 
@@ -83,5 +83,3 @@ function dispatch(r: unknown, answers: AnswerSink, events: EventSink, onError: E
       report(onError, new TagwireError("TAGWIRE_ERR_PROTOCOL", `unexpected ${f.type} frame from the hub`), "receiving");
   }
 }
-
-const isUint = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= Number.MAX_SAFE_INTEGER;

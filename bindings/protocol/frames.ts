@@ -383,7 +383,7 @@ export function decodeBatch(
   decode: (bytes: Uint8Array) => unknown = unpackValue,
 ): unknown[] {
   if (bytes.length === 0) throw new FrameError("TAGWIRE_ERR_INCOMPLETE", "empty message");
-  // Cheap pre-checks on the array header, before msgpackr builds anything.
+  // Cheap pre-checks on the array header, before the decoder builds anything.
   const b0 = bytes[0]!;
   let declared: number;
   if ((b0 & 0xf0) === 0x90) declared = b0 & 0x0f;
@@ -460,7 +460,8 @@ function fail(reqId: number, what: string): never {
   throw new FrameError("TAGWIRE_ERR_PROTOCOL", what, reqId);
 }
 
-function isUint(v: unknown): v is number {
+/** A non-negative integer that a number holds exactly (the grammar's uint). */
+export function isUint(v: unknown): v is number {
   return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= Number.MAX_SAFE_INTEGER;
 }
 
