@@ -126,6 +126,27 @@ describe("remote session over a scripted peer", () => {
     expect(lastMs).toBeGreaterThan(before);
   });
 
+  it("checks the names of every write, also after a write whose names passed", async () => {
+    const ep = endpoint((peer) =>
+      peer.onFrame((f) => (f.type === "publish" || f.type === "createMessage") && peer.ack(f.reqId, WRITE_ACK)),
+    );
+    const { s } = session(ep.url);
+    await s.whenOnline(2_000);
+    await s.publish("dev", "c", { i: 1 });
+    await s.publish("dev", "c", { i: 2 });
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => "sent",
+        (e: TagwireError) => e.code,
+      );
+    expect(await code(s.publish("dev", "bad/+", { i: 3 }))).toBe("TAGWIRE_ERR_NAME");
+    expect(await code(s.publish("bad agent", "c", { i: 4 }))).toBe("TAGWIRE_ERR_NAME");
+    expect(await code(s.createMessage("dev", "", { i: 5 }))).toBe("TAGWIRE_ERR_NAME");
+    expect(await code(s.publish("dev", "c", { i: 6 }))).toBe("sent");
+    expect(await code(s.publish("dev", "c/+", { i: 7 }))).toBe("TAGWIRE_ERR_NAME");
+    expect(ep.peers[0]!.received.filter((f) => f.type === "publish").length).toBe(3);
+  });
+
   it("reconnects, resubscribes with the versions it holds, and replays writes made offline in order", async () => {
     const ep = endpoint((peer) =>
       peer.onFrame((f) => {

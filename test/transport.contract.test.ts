@@ -5,7 +5,7 @@
 // bindings/transports/contract.ts promises: state transitions, ordering, byte integrity, large
 // frames, close semantics.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WebSocketServer } from "ws";
+import { WebSocket, WebSocketServer } from "ws";
 import type { AddressInfo } from "node:net";
 import {
   acceptWebSocket,
@@ -17,6 +17,8 @@ import {
   MemoryTransport,
   type Transport,
   type TransportStateChange,
+  type WebSocketClass,
+  type WebSocketLike,
 } from "../bindings/transports/index.js";
 import { TagwireError } from "../bindings/core/errors.js";
 import { DeferredTransport } from "../bindings/transports/deferred.js";
@@ -388,6 +390,67 @@ describe("memory transport: a paused reader", () => {
     await waitState(b, "closed");
     expect(got.map((f) => f[0])).toEqual([1, 2, 3]);
   });
+});
+
+describe("websocket transport: message kinds", () => {
+  // The WHATWG surface alone (as in browsers), over ws: the transport then reads `onmessage`.
+  class WhatwgOnly {
+    readonly #ws: WebSocket;
+    constructor(url: string, protocols?: string | string[]) {
+      this.#ws = new WebSocket(url, protocols);
+    }
+    get binaryType(): string {
+      return this.#ws.binaryType;
+    }
+    set binaryType(v: string) {
+      this.#ws.binaryType = v as "nodebuffer";
+    }
+    get readyState(): number {
+      return this.#ws.readyState;
+    }
+    get bufferedAmount(): number {
+      return this.#ws.bufferedAmount;
+    }
+    set onopen(h: WebSocketLike["onopen"]) {
+      this.#ws.onopen = h;
+    }
+    set onmessage(h: WebSocketLike["onmessage"]) {
+      this.#ws.onmessage = h;
+    }
+    set onclose(h: WebSocketLike["onclose"]) {
+      this.#ws.onclose = h;
+    }
+    set onerror(h: WebSocketLike["onerror"]) {
+      this.#ws.onerror = h;
+    }
+    send(data: Uint8Array): void {
+      this.#ws.send(data);
+    }
+    close(code?: number, reason?: string): void {
+      this.#ws.close(code, reason);
+    }
+  }
+
+  for (const [name, options] of [
+    ["ws's own message event", {}],
+    ["the WHATWG onmessage", { WebSocket: WhatwgOnly as unknown as WebSocketClass }],
+  ] as const) {
+    it(`delivers binary messages and refuses a text one with 1003 (${name})`, async () => {
+      const a = connectWebSocket(`ws://127.0.0.1:${wsPort}/`, options);
+      const b = await nextWsServerSide();
+      await waitState(a, "open");
+      const got = collect(a);
+      const raw = (b as unknown as { socket: WebSocket }).socket;
+      const peerClosed = new Promise<number>((r) => raw.once("close", (code: number) => r(code)));
+      b.send(Uint8Array.of(1, 2, 3));
+      await until(() => got.length === 1, 2_000, "a binary message");
+      expect([...got[0]!]).toEqual([1, 2, 3]);
+      raw.send("text", { binary: false });
+      const change = await waitState(a, "closed");
+      expect((change.error as TagwireError).code).toBe("TAGWIRE_ERR_PROTOCOL");
+      expect(await peerClosed).toBe(1003);
+    });
+  }
 });
 
 describe("deferred transport: loading", () => {

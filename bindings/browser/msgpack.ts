@@ -19,16 +19,13 @@
 // 0xc1 and objects that are not plain (Date, Map) are refused. Errors are plain Errors; one for
 // input cut short carries `incomplete: true`, as msgpackr's does, which frames.ts turns into
 // TAGWIRE_ERR_INCOMPLETE. Headers are written by the primitives the frame codec uses
-// (protocol/msgpack-bytes.ts, which imports nothing).
+// (protocol/msgpack-bytes.ts, which imports nothing); values are read by the one hand-written
+// reader (protocol/msgpack-read.ts), which the Node client's receive path uses too.
 
 import { writeArrayHeader, writeBinHeader, writeMapHeader, writeStrHeader, writeUint } from "../protocol/msgpack-bytes.js";
+import { readValue } from "../protocol/msgpack-read.js";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
-
-function incomplete(): Error {
-  return Object.assign(new Error("unexpected end of msgpack data"), { incomplete: true });
-}
 
 class Writer {
   buf = new Uint8Array(256);
@@ -138,122 +135,6 @@ class Writer {
   }
 }
 
-class Reader {
-  pos = 0;
-  readonly view: DataView;
-
-  constructor(
-    readonly bytes: Uint8Array,
-    /** msgpackr's `int64AsType: "auto"`: 64-bit integers beyond 2^53 stay exact as BigInt. */
-    readonly bigAuto: boolean,
-  ) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-
-  need(n: number): number {
-    const at = this.pos;
-    if (at + n > this.bytes.length) throw incomplete();
-    this.pos = at + n;
-    return at;
-  }
-
-  value(): unknown {
-    const b = this.bytes[this.need(1)]!;
-    if (b < 0x80) return b;
-    if (b >= 0xe0) return b - 0x100;
-    if (b < 0x90) return this.map(b & 0x0f);
-    if (b < 0xa0) return this.array(b & 0x0f);
-    if (b < 0xc0) return this.str(b & 0x1f);
-    const v = this.view;
-    switch (b) {
-      case 0xc0:
-        return null;
-      case 0xc2:
-        return false;
-      case 0xc3:
-        return true;
-      case 0xc4:
-        return this.bin(v.getUint8(this.need(1)));
-      case 0xc5:
-        return this.bin(v.getUint16(this.need(2)));
-      case 0xc6:
-        return this.bin(v.getUint32(this.need(4)));
-      case 0xca:
-        return v.getFloat32(this.need(4));
-      case 0xcb:
-        return v.getFloat64(this.need(8));
-      case 0xcc:
-        return v.getUint8(this.need(1));
-      case 0xcd:
-        return v.getUint16(this.need(2));
-      case 0xce:
-        return v.getUint32(this.need(4));
-      case 0xcf:
-        return this.int64(v.getBigUint64(this.need(8)));
-      case 0xd0:
-        return v.getInt8(this.need(1));
-      case 0xd1:
-        return v.getInt16(this.need(2));
-      case 0xd2:
-        return v.getInt32(this.need(4));
-      case 0xd3:
-        return this.int64(v.getBigInt64(this.need(8)));
-      case 0xd9:
-        return this.str(v.getUint8(this.need(1)));
-      case 0xda:
-        return this.str(v.getUint16(this.need(2)));
-      case 0xdb:
-        return this.str(v.getUint32(this.need(4)));
-      case 0xdc:
-        return this.array(v.getUint16(this.need(2)));
-      case 0xdd:
-        return this.array(v.getUint32(this.need(4)));
-      case 0xde:
-        return this.map(v.getUint16(this.need(2)));
-      case 0xdf:
-        return this.map(v.getUint32(this.need(4)));
-    }
-    throw new Error(`msgpack type 0x${b.toString(16)} is not supported`);
-  }
-
-  int64(n: bigint): number | bigint {
-    const x = Number(n);
-    return this.bigAuto && !Number.isSafeInteger(x) ? n : x;
-  }
-
-  str(n: number): string {
-    const at = this.need(n);
-    return decoder.decode(this.bytes.subarray(at, at + n));
-  }
-
-  bin(n: number): Uint8Array {
-    const at = this.need(n);
-    return this.bytes.subarray(at, at + n);
-  }
-
-  array(n: number): unknown[] {
-    // Every element takes at least one byte: a larger count cannot be complete.
-    if (n > this.bytes.length - this.pos) throw incomplete();
-    const out = new Array(n);
-    for (let i = 0; i < n; i++) out[i] = this.value();
-    return out;
-  }
-
-  map(n: number): Record<string, unknown> {
-    if (2 * n > this.bytes.length - this.pos) throw incomplete();
-    const out: Record<string, unknown> = {};
-    for (let i = 0; i < n; i++) {
-      const key = this.value();
-      const k = typeof key === "string" ? key : String(key);
-      const value = this.value();
-      // A "__proto__" key is data, not the prototype.
-      if (k === "__proto__") Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
-      else out[k] = value;
-    }
-    return out;
-  }
-}
-
 /** Drop-in for the subset of msgpackr's Packr/Unpackr that the bindings use (pack, unpack). */
 export class Packr {
   private readonly bigAuto: boolean;
@@ -269,10 +150,7 @@ export class Packr {
   }
 
   unpack(bytes: Uint8Array): unknown {
-    const r = new Reader(bytes, this.bigAuto);
-    const value = r.value();
-    if (r.pos !== bytes.length) throw new Error(`${bytes.length - r.pos} bytes after the msgpack value`);
-    return value;
+    return readValue(bytes, 0, bytes.length, this.bigAuto);
   }
 }
 

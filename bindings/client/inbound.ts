@@ -3,7 +3,8 @@
 // Malformed input, and an error no request waits for, is reported; it never ends the connection.
 
 import { TagwireError, type TagwireErrorCode } from "../core/errors.js";
-import { FrameType, decodeBatch, toFrame, type Frame } from "../protocol/frames.js";
+import { decodeBatch, FrameType, isUint, LIMITS, toFrame, type Frame } from "../protocol/frames.js";
+import { readValue } from "../protocol/msgpack-read.js";
 import { report, type ErrorHandler } from "../sdk/errors.js";
 
 /** Where answers go (request matching: false when nothing waited for the reqId). */
@@ -23,57 +24,62 @@ export interface EventSink {
 export function receiveBatch(bytes: Uint8Array, answers: AnswerSink, events: EventSink, onError: ErrorHandler): void {
   let raw: unknown[];
   try {
-    raw = decodeBatch(bytes);
+    // The protocol's reader, not msgpackr: see msgpack-read.ts (same values, same error codes).
+    raw = decodeBatch(bytes, LIMITS.maxFramesPerBatch, readValue);
   } catch (err) {
     report(onError, err, "undecodable message from the hub");
     return;
   }
   for (let i = 0; i < raw.length; i++) {
-    const r = raw[i] as unknown[];
-    // Fast path for the bulk of traffic, message events: the same checks as toFrame, without
-    // building a frame object per event.
-    if (Array.isArray(r) && r[0] === FrameType.message && r.length >= 6) {
-      const [, agentId, channel, id, ts, data] = r;
-      if (
-        typeof agentId === "string" &&
-        typeof channel === "string" &&
-        typeof id === "string" &&
-        typeof ts === "number" &&
-        Number.isInteger(ts) &&
-        ts >= 0 &&
-        data instanceof Uint8Array &&
-        data.length > 0
-      ) {
-        events.onMessage(agentId, channel, id, ts, data);
-        continue;
-      }
-    }
-    let f: Frame;
+    // A document that does not decode fails its frame only (reported), as a malformed frame does.
     try {
-      f = toFrame(raw[i]);
+      dispatch(raw[i], answers, events, onError);
     } catch (err) {
-      report(onError, err, "malformed frame from the hub");
-      continue;
+      report(onError, err, "undecodable document from the hub");
     }
-    switch (f.type) {
-      case "ack":
-        answers.settle(f.reqId, f.result);
-        break;
-      case "error":
-        if (!answers.refuse(f.reqId, f.code, f.message))
-          report(onError, new TagwireError(f.code as TagwireErrorCode, f.message), "error from the hub");
-        break;
-      case "sync":
-        events.onSync(f.subId, f.agentId, f.channel, f.version, f.aggregate);
-        break;
-      case "aggregate":
-        events.onAggregate(f);
-        break;
-      case "message":
-        events.onMessage(f.agentId, f.channel, f.id, f.ts, f.data);
-        break;
-      default:
-        report(onError, new TagwireError("TAGWIRE_ERR_PROTOCOL", `unexpected ${f.type} frame from the hub`), "receiving");
-    }
+  }
+}
+
+function dispatch(r: unknown, answers: AnswerSink, events: EventSink, onError: ErrorHandler): void {
+  // Fast path for the bulk of traffic, message events: the checks of toFrame, without a frame
+  // object per event.
+  if (Array.isArray(r) && r[0] === FrameType.message && r.length === 6) {
+    const [, agentId, channel, id, ts, data] = r;
+    if (
+      typeof agentId === "string" &&
+      typeof channel === "string" &&
+      typeof id === "string" &&
+      isUint(ts) &&
+      data instanceof Uint8Array &&
+      data.length > 0
+    )
+      return events.onMessage(agentId, channel, id, ts, data);
+  }
+  let f: ReturnType<typeof toFrame>;
+  try {
+    f = toFrame(r);
+  } catch (err) {
+    report(onError, err, "malformed frame from the hub");
+    return;
+  }
+  switch (f.type) {
+    case "ack":
+      answers.settle(f.reqId, f.result);
+      break;
+    case "error":
+      if (!answers.refuse(f.reqId, f.code, f.message))
+        report(onError, new TagwireError(f.code as TagwireErrorCode, f.message), "error from the hub");
+      break;
+    case "sync":
+      events.onSync(f.subId, f.agentId, f.channel, f.version, f.aggregate);
+      break;
+    case "aggregate":
+      events.onAggregate(f);
+      break;
+    case "message":
+      events.onMessage(f.agentId, f.channel, f.id, f.ts, f.data);
+      break;
+    default:
+      report(onError, new TagwireError("TAGWIRE_ERR_PROTOCOL", `unexpected ${f.type} frame from the hub`), "receiving");
   }
 }

@@ -82,6 +82,8 @@ type StateHandler = (state: RemoteSessionState, detail?: TransportStateChange | 
 type WriteAck = { version: number; diff: Uint8Array; message: { id: string; ts: number } | null };
 
 const QUEUED = Symbol("queued");
+/** No names checked yet (never equal to a string). */
+const UNCHECKED = Symbol("unchecked");
 
 export class RemoteSession implements Session {
   readonly agentId: string;
@@ -102,6 +104,9 @@ export class RemoteSession implements Session {
   #hello: HelloResult | undefined;
   #fatal: TagwireError | undefined;
   #writeSeq = 0;
+  /** The names the last write checked: a device writing one channel checks them once. */
+  #checkedAgentId: string | symbol = UNCHECKED;
+  #checkedChannel: string | symbol = UNCHECKED;
   /** The head of write ids made in millisecond `#idMs` (see `#newWriteId`). */
   #idMs = -1;
   #idHead = "";
@@ -224,8 +229,7 @@ export class RemoteSession implements Session {
 
   async publish(agentId: string, channel: string, data: Json, options: PublishOptions = {}): Promise<RemotePublishResult> {
     this.#checkOpen();
-    assertAgentId(agentId);
-    assertChannelName(channel);
+    this.#checkWriteNames(agentId, channel);
     const write: OutboxWrite = { kind: "publish", id: options.messageId ?? this.#newWriteId(), agentId, channel, data };
     if (options.log) write.log = true;
     if (options.replace) write.replace = true;
@@ -245,8 +249,7 @@ export class RemoteSession implements Session {
 
   async createMessage(agentId: string, channel: string, data: Json, options: { messageId?: string } = {}): Promise<Message> {
     this.#checkOpen();
-    assertAgentId(agentId);
-    assertChannelName(channel);
+    this.#checkWriteNames(agentId, channel);
     const write: OutboxWrite = { kind: "message", id: options.messageId ?? this.#newWriteId(), agentId, channel, data };
     const ack = this.#canSendDirect()
       ? ((await this.#requests.request("write", writeFrame(write), write)) as { id: string; ts: number } | typeof QUEUED)
@@ -447,6 +450,15 @@ export class RemoteSession implements Session {
     this.#outbox.add(write);
     this.#drain.kick();
     return QUEUED;
+  }
+
+  /** assertAgentId and assertChannelName, skipped for the names the previous write passed. */
+  #checkWriteNames(agentId: string, channel: string): void {
+    if (agentId === this.#checkedAgentId && channel === this.#checkedChannel) return;
+    assertAgentId(agentId);
+    assertChannelName(channel);
+    this.#checkedAgentId = agentId;
+    this.#checkedChannel = channel;
   }
 
   #canSendDirect(): boolean {

@@ -2,7 +2,8 @@
 // createMessage frames, documents decoded as JSON, the message a write stands for locally.
 
 import type { ClientFrame } from "../protocol/frames.js";
-import { decodeValue, encodeValue } from "../protocol/msgpack.js";
+import { encodeValue } from "../protocol/msgpack.js";
+import { readValue } from "../protocol/msgpack-read.js";
 import type { Json, Message } from "../sdk/session.js";
 import type { OutboxWrite } from "./outbox.js";
 
@@ -19,7 +20,7 @@ export function writeFrame(w: OutboxWrite): ClientFrame {
 }
 
 export function decodeDoc(bytes: Uint8Array): Json {
-  return decodeValue(bytes) as Json;
+  return readValue(bytes) as Json;
 }
 
 /** The message a queued write will become (its ts is the local clock's until the hub has it). */

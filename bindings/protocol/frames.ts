@@ -374,23 +374,28 @@ export function encodeMessageEvent(prefix: Uint8Array, id: string, ts: number, d
  * Throws a FrameError: TAGWIRE_ERR_INCOMPLETE when the bytes end mid-value (a cut batch is never
  * read as fewer frames), TAGWIRE_ERR_MSGPACK for bytes that are not msgpack or have trailing
  * bytes, TAGWIRE_ERR_PROTOCOL when the value is not a non-empty array, TAGWIRE_ERR_SIZE for more
- * than `maxFrames` frames. Documents inside are views of `bytes` (not copies).
+ * than `maxFrames` frames. Documents inside are views of `bytes` (not copies). `decode` reads the
+ * msgpack value (default msgpackr; clients pass the protocol's reader, msgpack-read.ts).
  */
-export function decodeBatch(bytes: Uint8Array, maxFrames: number = LIMITS.maxFramesPerBatch): unknown[] {
+export function decodeBatch(
+  bytes: Uint8Array,
+  maxFrames: number = LIMITS.maxFramesPerBatch,
+  decode: (bytes: Uint8Array) => unknown = unpackValue,
+): unknown[] {
   if (bytes.length === 0) throw new FrameError("TAGWIRE_ERR_INCOMPLETE", "empty message");
-  // Cheap pre-checks on the array header, before msgpackr builds anything.
+  // Cheap pre-checks on the array header, before the decoder builds anything.
   const b0 = bytes[0]!;
   let declared: number;
   if ((b0 & 0xf0) === 0x90) declared = b0 & 0x0f;
   else if (b0 === 0xdc) declared = bytes.length >= 3 ? (bytes[1]! << 8) | bytes[2]! : -1;
   else if (b0 === 0xdd) declared = bytes.length >= 5 ? new DataView(bytes.buffer, bytes.byteOffset, 5).getUint32(1) : -1;
-  else throw notABatch(bytes);
+  else throw notABatch(bytes, decode);
   if (declared === -1) throw new FrameError("TAGWIRE_ERR_INCOMPLETE", "message ends inside the batch header");
   if (declared === 0) throw new FrameError("TAGWIRE_ERR_PROTOCOL", "a batch holds at least one frame");
   if (declared > maxFrames) throw new FrameError("TAGWIRE_ERR_SIZE", `batch of ${declared} frames (limit ${maxFrames})`);
   let value: unknown;
   try {
-    value = packr.unpack(bytes);
+    value = decode(bytes);
   } catch (err) {
     if ((err as { incomplete?: boolean }).incomplete) {
       throw new FrameError("TAGWIRE_ERR_INCOMPLETE", "message ends in the middle of a value");
@@ -403,11 +408,13 @@ export function decodeBatch(bytes: Uint8Array, maxFrames: number = LIMITS.maxFra
   return value as unknown[];
 }
 
+const unpackValue = (bytes: Uint8Array): unknown => packr.unpack(bytes);
+
 /** A message that is not an array: not msgpack at all (MSGPACK, INCOMPLETE) or msgpack of the wrong shape (PROTOCOL). */
-function notABatch(bytes: Uint8Array): FrameError {
+function notABatch(bytes: Uint8Array, decode: (bytes: Uint8Array) => unknown): FrameError {
   let value: unknown;
   try {
-    value = packr.unpack(bytes);
+    value = decode(bytes);
   } catch (err) {
     if ((err as { incomplete?: boolean }).incomplete)
       return new FrameError("TAGWIRE_ERR_INCOMPLETE", "message ends in the middle of a value");
@@ -453,7 +460,8 @@ function fail(reqId: number, what: string): never {
   throw new FrameError("TAGWIRE_ERR_PROTOCOL", what, reqId);
 }
 
-function isUint(v: unknown): v is number {
+/** A non-negative integer that a number holds exactly (the grammar's uint). */
+export function isUint(v: unknown): v is number {
   return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= Number.MAX_SAFE_INTEGER;
 }
 

@@ -23,6 +23,11 @@ export interface WebSocketLike {
   close(code?: number, reason?: string): void;
 }
 
+/** What Node's `ws` adds to the WHATWG surface and this transport uses when it is there. */
+interface NodeWebSocket {
+  on(event: "message", listener: (data: unknown, isBinary: boolean) => void): void;
+}
+
 export type WebSocketClass = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
 export interface WebSocketTransportOptions extends TransportConnectOptions {
@@ -142,18 +147,31 @@ export class WebSocketTransport extends BaseTransport {
       }
       this.opened();
     };
-    socket.onmessage = (event) => {
-      const data = event.data;
-      if (data instanceof Uint8Array) this.deliver(data);
-      else if (data instanceof ArrayBuffer) this.deliver(new Uint8Array(data));
-      else if (Array.isArray(data)) this.deliver(concat(data as Uint8Array[]));
-      else {
-        // A text message is outside the protocol: refuse it the way RFC 6455 says (1003).
-        const err = new TagwireError("TAGWIRE_ERR_PROTOCOL", "received a text WebSocket message");
-        this.closed({ reason: err.message, error: err });
-        socket.close(1003, "binary frames only");
-      }
+    const refuseText = () => {
+      // A text message is outside the protocol: refuse it the way RFC 6455 says (1003).
+      const err = new TagwireError("TAGWIRE_ERR_PROTOCOL", "received a text WebSocket message");
+      this.closed({ reason: err.message, error: err });
+      socket.close(1003, "binary frames only");
     };
+    const emitter = socket as Partial<NodeWebSocket>;
+    if (typeof emitter.on === "function") {
+      // Node's ws: its own "message" event hands over the Buffer; `onmessage` would wrap every
+      // message in a MessageEvent first.
+      emitter.on("message", (data, isBinary) => {
+        if (!isBinary) refuseText();
+        else if (data instanceof Uint8Array) this.deliver(data);
+        else if (Array.isArray(data)) this.deliver(concat(data as Uint8Array[]));
+        else this.deliver(new Uint8Array(data as ArrayBuffer));
+      });
+    } else {
+      socket.onmessage = (event) => {
+        const data = event.data;
+        if (data instanceof Uint8Array) this.deliver(data);
+        else if (data instanceof ArrayBuffer) this.deliver(new Uint8Array(data));
+        else if (Array.isArray(data)) this.deliver(concat(data as Uint8Array[]));
+        else refuseText();
+      };
+    }
     socket.onerror = (event) => {
       lastError = event?.error instanceof Error ? event.error : new Error(event?.message ?? "WebSocket error");
     };

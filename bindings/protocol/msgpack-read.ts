@@ -1,0 +1,183 @@
+// The one hand-written msgpack reader: the client's receive path (the batches a client gets from
+// the hub and the documents in them), and the browser codec's `unpack` (bindings/browser/msgpack.ts).
+// No Node API is required; with a Node Buffer it takes Buffer's native UTF-8 slicing.
+//
+// Why not msgpackr here: on a source of 180 bytes or more msgpackr hands every string to its
+// native extractor (one C++ call per value it unpacks) and passes keys by it instead of its key
+// cache; for a subscriber's batches and ~200-byte telemetry documents that is most of its cost.
+// This reader keeps short strings (names, keys, units, states: up to 32 bytes) in a cache of
+// recent ones, compared byte for byte, and reads a document in place by (start, end).
+//
+// Values, as bindings/protocol/msgpack.ts configures msgpackr: maps as plain objects (a
+// "__proto__" key is data, not the prototype), integers as numbers (64-bit ones beyond 2^53 lose
+// precision, or stay exact as BigInt with `int64Auto`), float32 and float64, bin as a view of the
+// input. Extension types and 0xc1 are refused; str must be valid UTF-8. Errors are plain Errors;
+// input cut short throws one with `incomplete: true`, as msgpackr's does.
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+// float64 (every non-integer number) through a shared scratch; float32 and exact 64-bit integers
+// (rare) through a DataView of the source's buffer, made once per buffer.
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(8));
+let viewBuffer: ArrayBufferLike | undefined;
+
+// The short-string cache: SLOTS slots of SLOT_BYTES bytes each, indexed by a hash of a string's
+// length and three of its bytes; a hit is confirmed byte for byte. A miss overwrites the slot.
+const SLOT_BYTES = 32;
+const SLOTS = 1024;
+const cacheBytes = new Uint8Array(SLOTS * SLOT_BYTES);
+const cacheLength = new Int32Array(SLOTS).fill(-1);
+const cacheText: string[] = new Array<string>(SLOTS).fill("");
+
+type NodeBufferLike = Uint8Array & { utf8Slice(start: number, end: number): string };
+
+// Reader state: the reader is synchronous and calls out to nothing, so one set is enough.
+let src: Uint8Array = new Uint8Array(0);
+let pos = 0;
+let end = 0;
+let bigAuto = false;
+/** `src` is a Node Buffer: strings are sliced natively. */
+let nodeBuffer = false;
+
+function incomplete(): Error {
+  return Object.assign(new Error("unexpected end of msgpack data"), { incomplete: true });
+}
+
+/**
+ * The one value in `bytes[start, end)`. Throws when the bytes end early (`incomplete`), hold
+ * anything after the value, or hold a type outside the data model.
+ */
+export function readValue(bytes: Uint8Array, start = 0, stop: number = bytes.length, int64Auto = false): unknown {
+  src = bytes;
+  pos = start;
+  end = stop;
+  bigAuto = int64Auto;
+  nodeBuffer = typeof (bytes as Partial<NodeBufferLike>).utf8Slice === "function";
+  const value = read();
+  if (pos !== stop) throw new Error(`${stop - pos} bytes after the msgpack value`);
+  return value;
+}
+
+/** The DataView of `src` (positions in it are `src.byteOffset` + position in `src`). */
+function dataView(): DataView<ArrayBufferLike> {
+  if (src.buffer !== viewBuffer) {
+    viewBuffer = src.buffer;
+    view = new DataView(viewBuffer);
+  }
+  return view;
+}
+
+function need(n: number): number {
+  const at = pos;
+  if (at + n > end) throw incomplete();
+  pos = at + n;
+  return at;
+}
+
+function read(): unknown {
+  if (pos >= end) throw incomplete();
+  const b = src[pos++]!;
+  if (b < 0x80) return b;
+  if (b < 0x90) return map(b & 0x0f);
+  if (b < 0xa0) return array(b & 0x0f);
+  if (b < 0xc0) return str(b & 0x1f);
+  if (b >= 0xe0) return b - 0x100;
+  if (b === 0xcb) {
+    const at = need(8);
+    for (let i = 0; i < 8; i++) f64Bytes[littleEndian ? 7 - i : i] = src[at + i]!;
+    return f64[0];
+  }
+  // Families whose members differ in the size of a big-endian length or value: 1, 2, 4 bytes.
+  if (b >= 0xcc && b <= 0xce) return uint(1 << (b - 0xcc));
+  if (b >= 0xd9 && b <= 0xdb) return str(uint(1 << (b - 0xd9)));
+  if (b >= 0xc4 && b <= 0xc6) {
+    const at = need(uint(1 << (b - 0xc4)));
+    return src.subarray(at, pos);
+  }
+  if (b >= 0xd0 && b <= 0xd2) {
+    const shift = 32 - (8 << (b - 0xd0));
+    return (uint(1 << (b - 0xd0)) << shift) >> shift;
+  }
+  if (b === 0xdc || b === 0xdd) return array(uint(2 << (b - 0xdc)));
+  if (b === 0xde || b === 0xdf) return map(uint(2 << (b - 0xde)));
+  if (b === 0xc0) return null;
+  if (b === 0xc2 || b === 0xc3) return b === 0xc3;
+  if (b === 0xca) return dataView().getFloat32(src.byteOffset + need(4));
+  if (b === 0xcf || b === 0xd3) {
+    const at = need(8);
+    const high = b === 0xd3 ? u32(at) | 0 : u32(at);
+    return int64(high * 0x100000000 + u32(at + 4), at, b === 0xd3);
+  }
+  throw new Error(`msgpack type 0x${b.toString(16)} is not supported`);
+}
+
+/** A big-endian unsigned integer of `size` (1, 2 or 4) bytes. */
+function uint(size: number): number {
+  const at = need(size);
+  return size === 1 ? src[at]! : size === 2 ? (src[at]! << 8) | src[at + 1]! : u32(at);
+}
+
+function u32(at: number): number {
+  return src[at]! * 0x1000000 + ((src[at + 1]! << 16) | (src[at + 2]! << 8) | src[at + 3]!);
+}
+
+/** `n` (exact below 2^53, rounded once above); with `int64Auto` an inexact one is read as BigInt. */
+function int64(n: number, at: number, signed: boolean): number | bigint {
+  if (!bigAuto || Number.isSafeInteger(n)) return n;
+  return signed ? dataView().getBigInt64(src.byteOffset + at) : dataView().getBigUint64(src.byteOffset + at);
+}
+
+function array(n: number): unknown[] {
+  // Every element takes at least one byte: a larger count cannot be complete.
+  if (n > end - pos) throw incomplete();
+  const out = new Array<unknown>(n);
+  for (let i = 0; i < n; i++) out[i] = read();
+  return out;
+}
+
+function map(n: number): Record<string, unknown> {
+  if (2 * n > end - pos) throw incomplete();
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < n; i++) {
+    const b = src[pos]!;
+    let key: string;
+    if (b >= 0xa0 && b < 0xc0) {
+      pos++;
+      key = str(b & 0x1f);
+    } else {
+      const k = read();
+      key = typeof k === "string" ? k : String(k);
+    }
+    const value = read();
+    if (key === "__proto__") Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+    else out[key] = value;
+  }
+  return out;
+}
+
+function str(n: number): string {
+  const at = need(n);
+  if (n > SLOT_BYTES) return text(at, n);
+  if (n === 0) return "";
+  const slot = (n * 31 + src[at]! * 7 + src[at + (n >> 1)]! * 13 + src[at + n - 1]!) & (SLOTS - 1);
+  const base = slot * SLOT_BYTES;
+  if (cacheLength[slot] === n) {
+    let i = 0;
+    while (i < n && cacheBytes[base + i] === src[at + i]) i++;
+    if (i === n) return cacheText[slot]!;
+  }
+  const s = text(at, n);
+  for (let i = 0; i < n; i++) cacheBytes[base + i] = src[at + i]!;
+  cacheLength[slot] = n;
+  cacheText[slot] = s;
+  return s;
+}
+
+function text(at: number, n: number): string {
+  // Node's native slice (ASCII is its fast case) replaces bytes that are not UTF-8 with U+FFFD,
+  // as msgpackr does in Node; elsewhere such a str is refused.
+  return nodeBuffer ? (src as NodeBufferLike).utf8Slice(at, at + n) : utf8.decode(src.subarray(at, at + n));
+}
