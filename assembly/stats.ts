@@ -100,7 +100,10 @@ class Window {
   mean: f64 = 0;
   min: f64 = 0;
   max: f64 = 0;
-  /** m2 as of the last publish (the binding derives stddev from it). */
+  /**
+   * M2 as of the last statsPublishM2 (time windows: of the last call; the binding derives stddev
+   * from it and asks for it on read).
+   */
   m2out: f64 = 0;
   /**
    * Also the running EWMA itself (no separate copy to publish): it reads 0 only while the window
@@ -117,7 +120,11 @@ class Window {
   blockMin: f64 = Infinity;
   blockMax: f64 = -Infinity;
   blockSum: f64 = 0;
-  /** The block's mean (blockSum / blockPos) and M2. */
+  /**
+   * The sum, mean and M2 of the block's first spreadPos samples (countSpread brings them up to
+   * blockPos when M2 is asked for; adds leave them behind).
+   */
+  spreadSum: f64 = 0;
   blockMean: f64 = 0;
   blockM2: f64 = 0;
 
@@ -159,6 +166,7 @@ class Window {
   /** Count windows: samples in the block being filled; 1 in hasBlock once a block completed since the reset. */
   blockPos: u32 = 0;
   hasBlock: u32 = 0;
+  spreadPos: u32 = 0;
   /** 1 when the next sample starts the EWMA afresh (new, reset, or emptied by expiry). */
   fresh: u32 = 1;
 }
@@ -263,7 +271,8 @@ function completeBlock(w: Window): void {
 /**
  * Count windows: adds the `count` finite samples at `src` in order. The running values live in
  * locals for the run (through the struct every step would be a load and a store on the chain
- * from one sample to the next). One call per sample or one per batch gives the same bits.
+ * from one sample to the next). One call per sample or one per batch gives the same bits. The
+ * block's M2 is not touched: countSpread catches it up when it is asked for.
  */
 // @ts-ignore: decorator
 @inline function countRun(w: Window, src: usize, count: i32): void {
@@ -274,8 +283,6 @@ function completeBlock(w: Window): void {
   let lo = w.blockMin;
   let hi = w.blockMax;
   let sum = w.blockSum;
-  let mean = w.blockMean;
-  let m2 = w.blockM2;
   let ew = w.ewma;
   let fresh = w.fresh;
   for (let i = 0; i < count; i++) {
@@ -284,16 +291,11 @@ function completeBlock(w: Window): void {
       blockRoom(w, pos);
       vals = w.vals;
     }
-    const at = vals + (<usize>pos << BLOCK_STRIDE_SHIFT);
-    store<f64>(at, x);
-    const r = load<f64>(at + BLOCK_RECIP);
+    store<f64>(vals + (<usize>pos << BLOCK_STRIDE_SHIFT), x);
     pos++;
     lo = min<f64>(lo, x);
     hi = max<f64>(hi, x);
-    const d = x - mean;
-    m2 += d * (d * (<f64>(pos - 1) * r));
     sum += x;
-    mean = sum * r;
     if (fresh) {
       ew = x;
       fresh = 0;
@@ -302,27 +304,36 @@ function completeBlock(w: Window): void {
     }
     if (pos == limit) {
       completeBlock(w);
+      blockRestart(w);
       pos = 0;
       lo = Infinity;
       hi = -Infinity;
       sum = 0;
-      mean = 0;
-      m2 = 0;
     }
   }
   w.blockPos = pos;
   w.blockMin = lo;
   w.blockMax = hi;
   w.blockSum = sum;
-  w.blockMean = mean;
-  w.blockM2 = m2;
   w.ewma = ew;
   w.fresh = fresh;
 }
 
+/** The block just completed (or the window was reset): the next one starts empty. */
+function blockRestart(w: Window): void {
+  w.blockPos = 0;
+  w.blockMin = Infinity;
+  w.blockMax = -Infinity;
+  w.blockSum = 0;
+  w.spreadPos = 0;
+  w.spreadSum = 0;
+  w.blockMean = 0;
+  w.blockM2 = 0;
+}
+
 /**
- * Count windows: writes the published statistics. The window is the suffix of the last complete
- * block from blockPos plus the block being filled (see the header).
+ * Count windows: writes the published statistics but M2 (countSpread). The window is the suffix
+ * of the last complete block from blockPos plus the block being filled (see the header).
  */
 function countPublish(w: Window): void {
   const nb = w.blockPos;
@@ -331,7 +342,7 @@ function countPublish(w: Window): void {
     return;
   }
   if (w.hasBlock) w.count = w.fLimit;
-  publishParts(w, nb, w.blockMin, w.blockMax, w.blockSum, w.blockMean, w.blockM2);
+  publishParts(w, nb, w.blockMin, w.blockMax, w.blockSum);
 }
 
 /**
@@ -345,37 +356,32 @@ function countPublish(w: Window): void {
  * predictable.
  */
 // @ts-ignore: decorator
-@inline function publishParts(w: Window, nb: u32, lo: f64, hi: f64, sum: f64, mean: f64, m2: f64): void {
+@inline function publishParts(w: Window, nb: u32, lo: f64, hi: f64, sum: f64): void {
   let fn = <f64>nb;
   if (w.hasBlock) {
     const rec = w.suf + <usize>nb * SUF_SIZE;
     const sufLo = load<f64>(rec + SUF_MIN);
     const sufHi = load<f64>(rec + SUF_MAX);
-    w.min = sufLo;
-    if (lo <= sufLo) w.min = min<f64>(sufLo, lo);
-    w.max = sufHi;
-    if (hi >= sufHi) w.max = max<f64>(sufHi, hi);
+    if (!(lo <= sufLo)) lo = sufLo;
+    else lo = min<f64>(sufLo, lo);
+    if (!(hi >= sufHi)) hi = sufHi;
+    else hi = max<f64>(sufHi, hi);
     sum = load<f64>(rec + SUF_SUM) + sum;
-    // Chan et al.: M2 of the union of two parts of na and nb samples, d the difference of their
-    // means, is M2a + M2b + d^2 * na * nb / n. With nb = 0 the cross term is d * (d * 0) = 0.
-    const d = mean - load<f64>(rec + SUF_MEAN);
-    m2 = load<f64>(rec + SUF_M2) + m2 + d * (d * ((w.fLimit - fn) * fn * w.invLimit));
     fn = w.fLimit;
   } else {
-    w.min = lo;
-    w.max = hi;
     // With a complete block the count is `limit` until a reset: written once (countPublish,
     // and countAddPublish when the first block completes).
     w.count = fn;
   }
+  w.min = lo;
+  w.max = hi;
   w.sum = sum;
   // Rounding may put the mean an ulp outside the range; constant data should read back exactly.
   // (Compares rather than f64.min/max, as above; the same result for finite values.)
-  const m = sum / fn;
+  let m = sum / fn;
+  if (m < lo) m = lo;
+  if (m > hi) m = hi;
   w.mean = m;
-  if (m < w.min) w.mean = w.min;
-  if (m > w.max) w.mean = w.max;
-  w.m2out = m2;
 }
 
 /**
@@ -388,16 +394,11 @@ function countPublish(w: Window): void {
 @inline function countAddPublish(w: Window, x: f64): void {
   const pos0 = w.blockPos;
   blockRoom(w, pos0);
-  const at = w.vals + (<usize>pos0 << BLOCK_STRIDE_SHIFT);
-  store<f64>(at, x);
-  const r = load<f64>(at + BLOCK_RECIP);
+  store<f64>(w.vals + (<usize>pos0 << BLOCK_STRIDE_SHIFT), x);
   const pos = pos0 + 1;
   if (x <= w.blockMin) w.blockMin = min<f64>(w.blockMin, x);
   if (x >= w.blockMax) w.blockMax = max<f64>(w.blockMax, x);
-  const d = x - w.blockMean;
-  const m2 = w.blockM2 + d * (d * (<f64>pos0 * r));
   const sum = w.blockSum + x;
-  const mean = sum * r;
   if (w.fresh) {
     w.ewma = x;
     w.fresh = 0;
@@ -406,21 +407,54 @@ function countPublish(w: Window): void {
   }
   if (pos == w.limit) {
     completeBlock(w);
-    w.blockPos = 0;
-    w.blockMin = Infinity;
-    w.blockMax = -Infinity;
-    w.blockSum = 0;
-    w.blockMean = 0;
-    w.blockM2 = 0;
+    blockRestart(w);
     w.count = w.fLimit;
-    publishParts(w, 0, Infinity, -Infinity, 0, 0, 0);
+    publishParts(w, 0, Infinity, -Infinity, 0);
     return;
   }
   w.blockPos = pos;
   w.blockSum = sum;
+  publishParts(w, pos, w.blockMin, w.blockMax, sum);
+}
+
+/**
+ * Count windows: brings the block's running mean and M2 up to blockPos and writes the window's
+ * M2 (m2out). The prefix steps are the forward form of completeBlock's, sample by sample from
+ * where the last call stopped; the prefix sum is carried again beside them (spreadSum: the same
+ * additions in the same order as blockSum, so the same bits), since each step's mean is its sum
+ * times 1 / k. Every sample is stepped once per block however often M2 is read, so a reader of
+ * the spread pays O(1) amortised per sample and an add pays nothing for it.
+ */
+function countSpread(w: Window): void {
+  const end = w.blockPos;
+  const vals = w.vals;
+  let pos = w.spreadPos;
+  let sum = w.spreadSum;
+  let mean = w.blockMean;
+  let m2 = w.blockM2;
+  while (pos < end) {
+    const at = vals + (<usize>pos << BLOCK_STRIDE_SHIFT);
+    const x = load<f64>(at);
+    const r = load<f64>(at + BLOCK_RECIP);
+    const d = x - mean;
+    m2 += d * (d * (<f64>pos * r));
+    pos++;
+    sum += x;
+    mean = sum * r;
+  }
+  w.spreadPos = pos;
+  w.spreadSum = sum;
   w.blockMean = mean;
   w.blockM2 = m2;
-  publishParts(w, pos, w.blockMin, w.blockMax, sum, mean, m2);
+  if (w.hasBlock) {
+    // Chan et al.: M2 of the union of two parts of na and nb samples, d the difference of their
+    // means, is M2a + M2b + d^2 * na * nb / n. With nb = 0 the cross term is d * (d * 0) = 0.
+    const fn = <f64>end;
+    const rec = w.suf + <usize>end * SUF_SIZE;
+    const d = mean - load<f64>(rec + SUF_MEAN);
+    m2 = load<f64>(rec + SUF_M2) + m2 + d * (d * ((w.fLimit - fn) * fn * w.invLimit));
+  }
+  w.m2out = m2;
 }
 
 // ---- time windows: rings ----
@@ -779,10 +813,8 @@ export function statsReset(h: i32): i32 {
   if (!w) return ERR_NOT_FOUND;
   w.head = w.tail = 0;
   w.minH = w.minT = w.maxH = w.maxT = 0;
-  w.blockPos = w.hasBlock = 0;
-  w.blockMin = Infinity;
-  w.blockMax = -Infinity;
-  w.blockSum = w.blockMean = w.blockM2 = 0;
+  w.hasBlock = 0;
+  blockRestart(w);
   w.k = w.s = w.c = w.m2 = w.err = w.ewma = 0;
   w.clock = -Infinity;
   w.fresh = 1;
@@ -796,6 +828,17 @@ export function statsDispose(h: i32): i32 {
   freeAll(w);
   heap.free(changetype<usize>(w));
   handles.release(h);
+  return OK;
+}
+
+/**
+ * Writes the window's M2 into its published statistics (STATS_RESULT's M2): count windows work
+ * it out only when asked (countSpread), so an add pays nothing for it.
+ */
+export function statsPublishM2(h: i32): i32 {
+  const w = lookup(h);
+  if (!w) return ERR_NOT_FOUND;
+  if (!w.times) countSpread(w);
   return OK;
 }
 

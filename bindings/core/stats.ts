@@ -8,7 +8,8 @@
 //   still surface at the add() that caused them, and both ways give the same bits.
 // - The core publishes each window's statistics as f64 in linear memory (STATS_RESULT in
 //   assembly/layout.json) at the end of every call that changes the window, so the getters and
-//   snapshot() read memory, not a call. A getter's common case is one view, valid only while a
+//   snapshot() read memory, not a call. M2 (for stddev) is the exception: count windows work it
+//   out only when asked, so reading stddev costs one call and an add nothing. A getter's common case is one view, valid only while a
 //   read needs no work (`ready`: nothing staged, window alive); otherwise it is a zero-length
 //   array and the read takes the slow path. Growing memory detaches the old buffer, which leaves
 //   a cached view with length 0 too, so the same test catches it.
@@ -200,6 +201,14 @@ export class RollingWindow {
     return v.length === 0 || this.instance.dead !== undefined ? this.stats() : v;
   }
 
+  /** The published statistics with M2 current: the core works M2 out only when asked. */
+  private publishedWithM2(): Float64Array {
+    const v = this.published();
+    const status: number = this.ex.statsPublishM2(this.handle);
+    if (status !== 0) this.instance.ok(status, "stddev");
+    return v;
+  }
+
   /** Hands the staged samples to the core (values and times were checked by add()). */
   private flush(): void {
     // add() checked the window and core were alive when it staged; dispose/reset drop the stage.
@@ -346,14 +355,14 @@ export class RollingWindow {
   }
   /** Sample standard deviation (n - 1); 0 below two samples. */
   get stddev(): number {
-    return stddevOf(this.published(), this.base);
+    return stddevOf(this.publishedWithM2(), this.base);
   }
   get ewma(): number {
     return this.published()[this.base + EWMA]!;
   }
 
   snapshot(): RollingStatsSnapshot {
-    const v = this.published();
+    const v = this.publishedWithM2();
     const b = this.base;
     return {
       count: v[b + COUNT]!,
