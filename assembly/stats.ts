@@ -153,6 +153,11 @@ class Window {
   suf: usize = 0;
 
   cap: u32 = 0;
+  /**
+   * Count windows: min(cap, limit - 1), the first block position whose sample needs more than the
+   * common step (the buffer grows, or the sample completes the block).
+   */
+  edge: u32 = 0;
   mask: u32 = 0;
   limit: u32 = 0;
   /** Time windows: samples are the seqs [head, tail). */
@@ -167,6 +172,8 @@ class Window {
   blockPos: u32 = 0;
   hasBlock: u32 = 0;
   spreadPos: u32 = 0;
+  /** The suffix records from this offset on hold their mean and M2 (see suffixSpread). */
+  sufSpread: u32 = 0;
   /** 1 when the next sample starts the EWMA afresh (new, reset, or emptied by expiry). */
   fresh: u32 = 1;
 }
@@ -223,6 +230,7 @@ function blockResize(w: Window, cap: u32): void {
   for (let i = old; i < cap; i++) store<f64>(vals + (<usize>i << BLOCK_STRIDE_SHIFT) + BLOCK_RECIP, 1 / <f64>(i + 1));
   w.vals = vals;
   w.cap = cap;
+  w.edge = min<u32>(cap, w.limit - 1);
 }
 
 /** Room for the sample at `pos` (the first block of a big window grows on demand). */
@@ -232,12 +240,8 @@ function blockResize(w: Window, cap: u32): void {
 }
 
 /**
- * The block in vals is full (`limit` samples): stores its suffix records, backwards. Each step is
- * the update of a suffix by one sample x in front of it, with k samples after the update:
- *   sum' = sum + x,  M2' = M2 + (x - mean)^2 * (k - 1) / k,  mean = sum / (k - 1)
- * (mean of the suffix before the update). The mean is taken from the sum rather than carried as
- * in Welford's form, so the only values carried from step to step are the sum and M2, each by one
- * addition; the reciprocals depend on k alone. The forward prefix (countRun) does the same.
+ * The block in vals is full (`limit` samples): stores the min, max and sum of each of its
+ * suffixes, backwards. Their means and M2 wait for a read (suffixSpread).
  */
 function completeBlock(w: Window): void {
   const n = w.limit;
@@ -246,26 +250,56 @@ function completeBlock(w: Window): void {
   let lo = Infinity;
   let hi = -Infinity;
   let sum: f64 = 0;
-  let mean: f64 = 0;
-  let m2: f64 = 0;
   let rec = w.suf + <usize>n * SUF_SIZE;
-  for (let k: u32 = 1; k <= n; k++) {
+  for (let j = <i32>n - 1; j >= 0; j--) {
     rec -= SUF_SIZE;
-    const x = load<f64>(vals + (<usize>(n - k) << BLOCK_STRIDE_SHIFT));
-    const r = load<f64>(vals + (<usize>(k - 1) << BLOCK_STRIDE_SHIFT) + BLOCK_RECIP);
+    const x = load<f64>(vals + (<usize>j << BLOCK_STRIDE_SHIFT));
     lo = min<f64>(lo, x);
     hi = max<f64>(hi, x);
-    const d = x - mean;
-    m2 += d * (d * (<f64>(k - 1) * r));
     sum += x;
-    mean = sum * r;
     store<f64>(rec + SUF_MIN, lo);
     store<f64>(rec + SUF_MAX, hi);
     store<f64>(rec + SUF_SUM, sum);
+  }
+  w.hasBlock = 1;
+  w.sufSpread = n;
+}
+
+/**
+ * Extends the suffix records' mean and M2 (held for offsets [sufSpread, limit)) down to offset
+ * `to`. Each step is the update of a suffix by one sample x in front of it, with k samples after
+ * the update:
+ *   M2' = M2 + (x - mean)^2 * (k - 1) / k,  mean' = sum' / k
+ * (mean of the suffix before the update, sum' from the record). The mean is taken from the sum
+ * rather than carried as in Welford's form, so M2 is the only value carried from step to step;
+ * the reciprocals depend on k alone. The block's prefix (countSpread) does the same forwards.
+ * Why the samples are still there: the window reads the suffix from blockPos, and the block being
+ * filled has overwritten only [0, blockPos) of vals, so [to, limit) is the last block's.
+ */
+function suffixSpread(w: Window, to: u32): void {
+  const n = w.limit;
+  const vals = w.vals;
+  let j = w.sufSpread;
+  let rec = w.suf + <usize>j * SUF_SIZE;
+  let mean: f64 = 0;
+  let m2: f64 = 0;
+  if (j < n) {
+    mean = load<f64>(rec + SUF_MEAN);
+    m2 = load<f64>(rec + SUF_M2);
+  }
+  while (j > to) {
+    j--;
+    rec -= SUF_SIZE;
+    const k = n - j;
+    const x = load<f64>(vals + (<usize>j << BLOCK_STRIDE_SHIFT));
+    const r = load<f64>(vals + (<usize>(k - 1) << BLOCK_STRIDE_SHIFT) + BLOCK_RECIP);
+    const d = x - mean;
+    m2 += d * (d * (<f64>(k - 1) * r));
+    mean = load<f64>(rec + SUF_SUM) * r;
     store<f64>(rec + SUF_MEAN, mean);
     store<f64>(rec + SUF_M2, m2);
   }
-  w.hasBlock = 1;
+  w.sufSpread = j;
 }
 
 /**
@@ -386,35 +420,47 @@ function countPublish(w: Window): void {
 
 /**
  * statsAdd on a count window: one sample, then the published statistics. countRun's step for
- * one sample, written out straight (no loop, no locals to spill) because this is the whole cost
- * of a reader that reads after every sample; the operations are the same, in the same order, so
- * the bits are too (the batch test checks it). Block min and max as in publishParts.
+ * one sample, written out straight (no loop) because this is the whole cost of a reader that
+ * reads after every sample; the operations are the same, in the same order, so the bits are too
+ * (the batch test checks it). The common case (no growth, no block completing) has no call in it:
+ * V8 spills the values that live across a call where they are defined, even when the call sits
+ * on a branch that is rarely taken, so the rare cases go whole to countAddEdge.
  */
 // @ts-ignore: decorator
 @inline function countAddPublish(w: Window, x: f64): void {
   const pos0 = w.blockPos;
-  blockRoom(w, pos0);
-  store<f64>(w.vals + (<usize>pos0 << BLOCK_STRIDE_SHIFT), x);
-  const pos = pos0 + 1;
-  if (x <= w.blockMin) w.blockMin = min<f64>(w.blockMin, x);
-  if (x >= w.blockMax) w.blockMax = max<f64>(w.blockMax, x);
-  const sum = w.blockSum + x;
-  if (w.fresh) {
-    w.ewma = x;
-    w.fresh = 0;
-  } else {
-    w.ewma += w.alpha * (x - w.ewma);
-  }
-  if (pos == w.limit) {
-    completeBlock(w);
-    blockRestart(w);
-    w.count = w.fLimit;
-    publishParts(w, 0, Infinity, -Infinity, 0);
+  if (pos0 >= w.edge) {
+    countAddEdge(w, x);
     return;
   }
+  store<f64>(w.vals + (<usize>pos0 << BLOCK_STRIDE_SHIFT), x);
+  const pos = pos0 + 1;
+  const lo = min<f64>(w.blockMin, x);
+  const hi = max<f64>(w.blockMax, x);
+  const sum = w.blockSum + x;
+  ewmaStep(w, x);
   w.blockPos = pos;
+  w.blockMin = lo;
+  w.blockMax = hi;
   w.blockSum = sum;
-  publishParts(w, pos, w.blockMin, w.blockMax, sum);
+  publishParts(w, pos, lo, hi, sum);
+}
+
+/** countAddPublish when the buffer must grow first or the sample completes the block. */
+function countAddEdge(w: Window, x: f64): void {
+  const pos0 = w.blockPos;
+  blockRoom(w, pos0);
+  store<f64>(w.vals + (<usize>pos0 << BLOCK_STRIDE_SHIFT), x);
+  ewmaStep(w, x);
+  w.blockPos = pos0 + 1;
+  w.blockMin = min<f64>(w.blockMin, x);
+  w.blockMax = max<f64>(w.blockMax, x);
+  w.blockSum += x;
+  if (w.blockPos == w.limit) {
+    completeBlock(w);
+    blockRestart(w);
+  }
+  countPublish(w);
 }
 
 /**
@@ -447,6 +493,7 @@ function countSpread(w: Window): void {
   w.blockMean = mean;
   w.blockM2 = m2;
   if (w.hasBlock) {
+    if (w.sufSpread > end) suffixSpread(w, end);
     // Chan et al.: M2 of the union of two parts of na and nb samples, d the difference of their
     // means, is M2a + M2b + d^2 * na * nb / n. With nb = 0 the cross term is d * (d * 0) = 0.
     const fn = <f64>end;

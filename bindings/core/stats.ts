@@ -107,9 +107,11 @@ export class RollingWindow {
   /** ex.statsAdd, held directly: a property load on the exports object per sample shows up. */
   private readonly addOne: CoreExports["statsAdd"];
   private readonly timed: boolean;
-  private handle: number;
+  // Numbers start as numbers (not undefined, as a bare class field would): a field that held
+  // undefined is read through a generic tagged path on every add and read.
+  private handle = 0;
   /** Index of the published statistics in an f64 view of memory. */
-  private readonly base: number;
+  private readonly base: number = 0;
   private view: Float64Array;
   /** `view` while reading needs no work first, else NOT_READY (see the header). */
   private ready: Float64Array = NOT_READY;
@@ -237,7 +239,9 @@ export class RollingWindow {
   add(value: number, timestampMs?: number): void {
     // The common case of a reader that reads after every add, on a count window: one crossing.
     // (`direct` is never set on a disposed window; x - x is 0 for finite numbers only.)
-    if (this.direct && !this.unread && this.stageTimes === undefined && typeof value === "number" && value - value === 0) {
+    // (Flags compared with === true/false: a bare `if (this.direct)` compiles to a generic
+    // truthiness test of the field.)
+    if (this.direct === true && this.unread === false && this.stageTimes === undefined && typeof value === "number" && value - value === 0) {
       if (this.instance.dead !== undefined) this.instance.check();
       this.unread = true;
       const status = this.addOne(this.handle, value, 0);
