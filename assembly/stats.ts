@@ -195,8 +195,22 @@ assert(
 
 const handles = new HandleTable();
 
-function lookup(h: i32): Window | null {
-  return changetype<Window | null>(handles.get(h));
+// The window of the last lookup: calls come in runs on one window (a reader that reads after
+// every sample makes one call per sample), and comparing one handle is cheaper than the table's
+// range check, load and free-slot test. Handle 0 is never live, so the empty memo (0, 0) answers
+// null for it. Cleared when its handle is released.
+let memoHandle: i32 = 0;
+let memoWindow: usize = 0;
+
+// @ts-ignore: decorator
+@inline function lookup(h: i32): Window | null {
+  if (h == memoHandle) return changetype<Window | null>(memoWindow);
+  const w = handles.get(h);
+  if (w) {
+    memoHandle = h;
+    memoWindow = w;
+  }
+  return changetype<Window | null>(w);
 }
 
 // ---- the EWMA (both kinds) ----
@@ -875,6 +889,10 @@ export function statsDispose(h: i32): i32 {
   freeAll(w);
   heap.free(changetype<usize>(w));
   handles.release(h);
+  if (h == memoHandle) {
+    memoHandle = 0;
+    memoWindow = 0;
+  }
   return OK;
 }
 

@@ -457,6 +457,26 @@ describe("RollingStats: handles and errors", () => {
     expect(a.disposed).toBe(true);
   });
 
+  it("a disposed window's handle is refused by the core even right after a call on it", () => {
+    // The core remembers the window of its last lookup; releasing that handle must forget it.
+    const ex = core.instance.exports;
+    const a = core.createRollingStats({ window: 4 });
+    a.add(1);
+    expect(a.mean).toBe(1);
+    const h = (a as unknown as { handle: number }).handle;
+    expect(ex.statsAdd(h, 2, 0)).toBe(0);
+    a.dispose();
+    expect(ex.statsAdd(h, 3, 0)).not.toBe(0);
+    expect(ex.statsPublishM2(h)).not.toBe(0);
+    expect(ex.statsResultPtr(h)).toBe(0);
+    // The freed handle comes back for the next window, which starts empty.
+    const b = core.createRollingStats({ window: 4 });
+    expect((b as unknown as { handle: number }).handle).toBe(h);
+    b.add(5);
+    expect(b.snapshot()).toMatchObject({ count: 1, sum: 5, mean: 5 });
+    b.dispose();
+  });
+
   it("rejects invalid options with TAGWIRE_ERR_ARGUMENT", () => {
     const bad: unknown[] = [
       { window: 0 },
