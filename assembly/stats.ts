@@ -153,11 +153,6 @@ class Window {
   suf: usize = 0;
 
   cap: u32 = 0;
-  /**
-   * Count windows: min(cap, limit - 1), the first block position whose sample needs more than the
-   * common step (the buffer grows, or the sample completes the block).
-   */
-  edge: u32 = 0;
   mask: u32 = 0;
   limit: u32 = 0;
   /** Time windows: samples are the seqs [head, tail). */
@@ -244,7 +239,6 @@ function blockResize(w: Window, cap: u32): void {
   for (let i = old; i < cap; i++) store<f64>(vals + (<usize>i << BLOCK_STRIDE_SHIFT) + BLOCK_RECIP, 1 / <f64>(i + 1));
   w.vals = vals;
   w.cap = cap;
-  w.edge = min<u32>(cap, w.limit - 1);
 }
 
 /** Room for the sample at `pos` (the first block of a big window grows on demand). */
@@ -436,45 +430,30 @@ function countPublish(w: Window): void {
  * statsAdd on a count window: one sample, then the published statistics. countRun's step for
  * one sample, written out straight (no loop) because this is the whole cost of a reader that
  * reads after every sample; the operations are the same, in the same order, so the bits are too
- * (the batch test checks it). The common case (no growth, no block completing) has no call in it:
- * V8 spills the values that live across a call where they are defined, even when the call sits
- * on a branch that is rarely taken, so the rare cases go whole to countAddEdge.
+ * (the batch test checks it).
  */
 // @ts-ignore: decorator
 @inline function countAddPublish(w: Window, x: f64): void {
   const pos0 = w.blockPos;
-  if (pos0 >= w.edge) {
-    countAddEdge(w, x);
-    return;
-  }
+  blockRoom(w, pos0);
   store<f64>(w.vals + (<usize>pos0 << BLOCK_STRIDE_SHIFT), x);
   const pos = pos0 + 1;
   const lo = min<f64>(w.blockMin, x);
   const hi = max<f64>(w.blockMax, x);
   const sum = w.blockSum + x;
   ewmaStep(w, x);
+  if (pos == w.limit) {
+    completeBlock(w);
+    blockRestart(w);
+    w.count = w.fLimit;
+    publishParts(w, 0, Infinity, -Infinity, 0);
+    return;
+  }
   w.blockPos = pos;
   w.blockMin = lo;
   w.blockMax = hi;
   w.blockSum = sum;
   publishParts(w, pos, lo, hi, sum);
-}
-
-/** countAddPublish when the buffer must grow first or the sample completes the block. */
-function countAddEdge(w: Window, x: f64): void {
-  const pos0 = w.blockPos;
-  blockRoom(w, pos0);
-  store<f64>(w.vals + (<usize>pos0 << BLOCK_STRIDE_SHIFT), x);
-  ewmaStep(w, x);
-  w.blockPos = pos0 + 1;
-  w.blockMin = min<f64>(w.blockMin, x);
-  w.blockMax = max<f64>(w.blockMax, x);
-  w.blockSum += x;
-  if (w.blockPos == w.limit) {
-    completeBlock(w);
-    blockRestart(w);
-  }
-  countPublish(w);
 }
 
 /**
