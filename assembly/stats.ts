@@ -8,8 +8,8 @@
 //
 // Count windows (time: none) split the stream into blocks of `limit` samples (van Herk /
 // Gil-Werman). When a block completes, one backward pass over it stores, for every offset j, the
-// statistics of its suffix [j, limit): min, max, sum, mean and M2. The block being filled keeps
-// the same statistics of its prefix as running values. The window is the suffix of the previous
+// min, max and sum of its suffix [j, limit) (and, on request, the suffix's mean and M2). The
+// block being filled keeps the same statistics of its prefix as running values. The window is the suffix of the previous
 // block from offset `blockPos` plus the current block's prefix, so its statistics are one
 // combination of two parts: min/max of the two, the sum of the two sums, and M2 by Chan et al.'s
 // pairwise formula (M2a + M2b + d^2 * na * nb / n, d the difference of the two means).
@@ -17,9 +17,13 @@
 // the suffix that is read, so there is no cancellation when a large value leaves, no drift to
 // bound and no re-summation; each part is a fresh pass over at most `limit` samples, as accurate
 // as a recomputation from scratch (plain sums; M2 by the one-sample update
-// M2' = M2 + (x - mean)^2 * (k - 1) / k, see completeBlock). Per sample that is a store, a min, a
-// max, a sum, one M2 update and the EWMA, with no data-dependent branch worth the name, plus the
-// backward pass amortised over the block; the window's answer is combined once per call.
+// M2' = M2 + (x - mean)^2 * (k - 1) / k, see suffixSpread). Means and M2 are worked out only when
+// M2 is asked for (statsPublishM2): the prefix steps forwards from where the last request stopped,
+// the suffix records backwards from where theirs stopped (the last block's samples at offsets >=
+// blockPos are still in the buffer), each sample once per block however often M2 is read, in the
+// same order as an eager pass, so the same bits. Per sample an add is a store, a min, a max, a sum
+// and the EWMA, plus the backward min/max/sum pass amortised over the block; count, sum, mean, min
+// and max are combined once per call.
 //
 // Time windows (a block is a fixed number of samples, which a time window does not have) keep
 // their samples in a ring in arrival order. Each sample's time is clamped to the newest time seen
@@ -42,8 +46,9 @@
 // Layout of a window (an unmanaged struct on the heap; it never moves while the handle lives):
 //   0..55   the published statistics as 7 f64 (STATS_RESULT in layout.json: count, sum, mean,
 //           min, max, M2, ewma; the binding derives stddev from M2 on read). The core rewrites
-//           them at the end of every call that changes the window; the binding reads them
-//           straight from memory, so reading a statistic costs no crossing.
+//           them at the end of every call that changes the window (M2 of a count window only in
+//           statsPublishM2); the binding reads them straight from memory, so reading a statistic
+//           but stddev costs no crossing.
 //   56..    running state (below). Time windows: vals/times are f64 rings and minq/maxq u32
 //           rings, `cap` long. Count windows: vals holds the block being filled (`cap` >= its
 //           length, `limit` once the first block completes); suf holds `limit` suffix records
@@ -390,12 +395,11 @@ function countPublish(w: Window): void {
 /**
  * countPublish with the block's running values at hand (statsAdd has them in registers).
  *
- * Min and max are written as a compare and a branch whose taken side stores min/max: V8 compiles
- * f64.min and f64.max to a longer compare-and-branch sequence (for NaN and -0) and this is the
- * path paid on every sample. The samples are finite, so when `b <= a` is false, min(a, b) is a;
- * the result is f64.min's in every case, -0 and +0 included. Which side is smaller changes once
- * per block (suffix minima rise with the offset, the block's minimum falls), so the branch is
- * predictable.
+ * Everything is worked out in locals and each published field stored once: storing min and max
+ * and reading them back for the mean's clamp cost more than the arithmetic. The samples are
+ * finite, so when `lo <= sufLo` is false, min(sufLo, lo) is sufLo: the result is f64.min's in
+ * every case, -0 and +0 included (V8 compiles f64.min to a longer sequence for NaN and -0, now
+ * on the side taken only while the block's minimum is the smaller).
  */
 // @ts-ignore: decorator
 @inline function publishParts(w: Window, nb: u32, lo: f64, hi: f64, sum: f64): void {

@@ -9,7 +9,9 @@
 //     monotonic deques. This is the like-for-like base for the ratios. (Issue 13, round two: the
 //     core's count windows moved from running Neumaier sums with a drift-bounded M2 and exact
 //     re-sums to per-block suffix records plus a running prefix, which never subtract a leaving
-//     sample; this anchor moved with it, so it stays the same numerics, not the old careful ones.)
+//     sample; this anchor moved with it, so it stays the same numerics, not the old careful ones.
+//     Round three: the core works means and M2 out only when the spread is read; so does this
+//     anchor, with the same operations in the same order.)
 //   "naive sums": running sum and add/remove Welford M2 with no drift control (what a quick
 //     implementation does; it can drift, see test/stats.test.ts). Shown for scale.
 // "JS blocks" is the core's whole algorithm in JS (block suffix minima for min and max as well):
@@ -36,10 +38,11 @@ for (let i = 0, level = 20; i < SAMPLES; i++) {
  * Ring buffer + monotonic deques for min and max (the usual JS way: a window of values with its
  * minimum and maximum in O(1) amortised); sums and M2 as selected:
  *   careful: the core's numerics for count windows, exactly (see assembly/stats.ts): blocks of
- *     `limit` samples; a backward pass over each completed block stores the sum, mean and M2 of
- *     every suffix; the block being filled keeps its running sum, mean and M2; the window's sum is
- *     suffix + prefix, its M2 Chan's combination of the two parts. Nothing ever leaves a running
- *     sum, so nothing drifts.
+ *     `limit` samples; a backward pass over each completed block stores the sum of every suffix;
+ *     the block being filled keeps its running sum; the window's sum is suffix + prefix. Means and
+ *     M2 (of the prefix and of the suffixes) are stepped when the spread is read, from where the
+ *     last read stopped; the window's M2 is Chan's combination of the two parts. Nothing ever
+ *     leaves a running sum, so nothing drifts.
  *   naive: a running sum and Welford's add/remove M2 with no drift control.
  */
 class JsWindow {
