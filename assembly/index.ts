@@ -37,6 +37,7 @@ export {
   statsReset,
   statsDispose,
   statsResultPtr,
+  statsPublishM2,
 } from "./stats";
 export {
   rateCreate,

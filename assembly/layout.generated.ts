@@ -125,7 +125,7 @@
 // @ts-ignore: decorator
 @inline export const STORE_RESULT_PAD: i32 = 20;
 
-// STATS_RESULT (56 bytes): a rolling window's published statistics, at statsResultPtr(h), rewritten by every call that changes the window
+// STATS_RESULT (56 bytes): a rolling window's published statistics, at statsResultPtr(h), rewritten by every call that changes the window (M2 of count windows only by statsPublishM2)
 // @ts-ignore: decorator
 @inline export const STATS_RESULT_SIZE: i32 = 56;
 /** +0 f64: samples in the window */
@@ -143,7 +143,7 @@
 /** +32 f64: largest (0 when empty) */
 // @ts-ignore: decorator
 @inline export const STATS_RESULT_MAX: i32 = 32;
-/** +40 f64: sum of squared deviations from the mean; the binding derives the sample standard deviation from it on read (sqrt(max(M2, 0) / (COUNT - 1)) when COUNT > 1 and MIN != MAX, else 0), so an add pays no division or square root for it */
+/** +40 f64: sum of squared deviations from the mean, current after statsPublishM2(h) (count windows work it out only then); the binding derives the sample standard deviation from it on read (sqrt(max(M2, 0) / (COUNT - 1)) when COUNT > 1 and MIN != MAX, else 0), so an add pays nothing for it */
 // @ts-ignore: decorator
 @inline export const STATS_RESULT_M2: i32 = 40;
 /** +48 f64: exponentially weighted moving average */

@@ -8,8 +8,8 @@
 //
 // Count windows (time: none) split the stream into blocks of `limit` samples (van Herk /
 // Gil-Werman). When a block completes, one backward pass over it stores, for every offset j, the
-// statistics of its suffix [j, limit): min, max, sum, mean and M2. The block being filled keeps
-// the same statistics of its prefix as running values. The window is the suffix of the previous
+// min, max and sum of its suffix [j, limit) (and, on request, the suffix's mean and M2). The
+// block being filled keeps the same statistics of its prefix as running values. The window is the suffix of the previous
 // block from offset `blockPos` plus the current block's prefix, so its statistics are one
 // combination of two parts: min/max of the two, the sum of the two sums, and M2 by Chan et al.'s
 // pairwise formula (M2a + M2b + d^2 * na * nb / n, d the difference of the two means).
@@ -17,9 +17,13 @@
 // the suffix that is read, so there is no cancellation when a large value leaves, no drift to
 // bound and no re-summation; each part is a fresh pass over at most `limit` samples, as accurate
 // as a recomputation from scratch (plain sums; M2 by the one-sample update
-// M2' = M2 + (x - mean)^2 * (k - 1) / k, see completeBlock). Per sample that is a store, a min, a
-// max, a sum, one M2 update and the EWMA, with no data-dependent branch worth the name, plus the
-// backward pass amortised over the block; the window's answer is combined once per call.
+// M2' = M2 + (x - mean)^2 * (k - 1) / k, see suffixSpread). Means and M2 are worked out only when
+// M2 is asked for (statsPublishM2): the prefix steps forwards from where the last request stopped,
+// the suffix records backwards from where theirs stopped (the last block's samples at offsets >=
+// blockPos are still in the buffer), each sample once per block however often M2 is read, in the
+// same order as an eager pass, so the same bits. Per sample an add is a store, a min, a max, a sum
+// and the EWMA, plus the backward min/max/sum pass amortised over the block; count, sum, mean, min
+// and max are combined once per call.
 //
 // Time windows (a block is a fixed number of samples, which a time window does not have) keep
 // their samples in a ring in arrival order. Each sample's time is clamped to the newest time seen
@@ -42,8 +46,9 @@
 // Layout of a window (an unmanaged struct on the heap; it never moves while the handle lives):
 //   0..55   the published statistics as 7 f64 (STATS_RESULT in layout.json: count, sum, mean,
 //           min, max, M2, ewma; the binding derives stddev from M2 on read). The core rewrites
-//           them at the end of every call that changes the window; the binding reads them
-//           straight from memory, so reading a statistic costs no crossing.
+//           them at the end of every call that changes the window (M2 of a count window only in
+//           statsPublishM2); the binding reads them straight from memory, so reading a statistic
+//           but stddev costs no crossing.
 //   56..    running state (below). Time windows: vals/times are f64 rings and minq/maxq u32
 //           rings, `cap` long. Count windows: vals holds the block being filled (`cap` >= its
 //           length, `limit` once the first block completes); suf holds `limit` suffix records
@@ -100,7 +105,10 @@ class Window {
   mean: f64 = 0;
   min: f64 = 0;
   max: f64 = 0;
-  /** m2 as of the last publish (the binding derives stddev from it). */
+  /**
+   * M2 as of the last statsPublishM2 (time windows: of the last call; the binding derives stddev
+   * from it and asks for it on read).
+   */
   m2out: f64 = 0;
   /**
    * Also the running EWMA itself (no separate copy to publish): it reads 0 only while the window
@@ -117,7 +125,11 @@ class Window {
   blockMin: f64 = Infinity;
   blockMax: f64 = -Infinity;
   blockSum: f64 = 0;
-  /** The block's mean (blockSum / blockPos) and M2. */
+  /**
+   * The sum, mean and M2 of the block's first spreadPos samples (countSpread brings them up to
+   * blockPos when M2 is asked for; adds leave them behind).
+   */
+  spreadSum: f64 = 0;
   blockMean: f64 = 0;
   blockM2: f64 = 0;
 
@@ -159,6 +171,9 @@ class Window {
   /** Count windows: samples in the block being filled; 1 in hasBlock once a block completed since the reset. */
   blockPos: u32 = 0;
   hasBlock: u32 = 0;
+  spreadPos: u32 = 0;
+  /** The suffix records from this offset on hold their mean and M2 (see suffixSpread). */
+  sufSpread: u32 = 0;
   /** 1 when the next sample starts the EWMA afresh (new, reset, or emptied by expiry). */
   fresh: u32 = 1;
 }
@@ -180,8 +195,22 @@ assert(
 
 const handles = new HandleTable();
 
-function lookup(h: i32): Window | null {
-  return changetype<Window | null>(handles.get(h));
+// The window of the last lookup: calls come in runs on one window (a reader that reads after
+// every sample makes one call per sample), and comparing one handle is cheaper than the table's
+// range check, load and free-slot test. Handle 0 is never live, so the empty memo (0, 0) answers
+// null for it. Cleared when its handle is released.
+let memoHandle: i32 = 0;
+let memoWindow: usize = 0;
+
+// @ts-ignore: decorator
+@inline function lookup(h: i32): Window | null {
+  if (h == memoHandle) return changetype<Window | null>(memoWindow);
+  const w = handles.get(h);
+  if (w) {
+    memoHandle = h;
+    memoWindow = w;
+  }
+  return changetype<Window | null>(w);
 }
 
 // ---- the EWMA (both kinds) ----
@@ -224,12 +253,8 @@ function blockResize(w: Window, cap: u32): void {
 }
 
 /**
- * The block in vals is full (`limit` samples): stores its suffix records, backwards. Each step is
- * the update of a suffix by one sample x in front of it, with k samples after the update:
- *   sum' = sum + x,  M2' = M2 + (x - mean)^2 * (k - 1) / k,  mean = sum / (k - 1)
- * (mean of the suffix before the update). The mean is taken from the sum rather than carried as
- * in Welford's form, so the only values carried from step to step are the sum and M2, each by one
- * addition; the reciprocals depend on k alone. The forward prefix (countRun) does the same.
+ * The block in vals is full (`limit` samples): stores the min, max and sum of each of its
+ * suffixes, backwards. Their means and M2 wait for a read (suffixSpread).
  */
 function completeBlock(w: Window): void {
   const n = w.limit;
@@ -238,32 +263,63 @@ function completeBlock(w: Window): void {
   let lo = Infinity;
   let hi = -Infinity;
   let sum: f64 = 0;
-  let mean: f64 = 0;
-  let m2: f64 = 0;
   let rec = w.suf + <usize>n * SUF_SIZE;
-  for (let k: u32 = 1; k <= n; k++) {
+  for (let j = <i32>n - 1; j >= 0; j--) {
     rec -= SUF_SIZE;
-    const x = load<f64>(vals + (<usize>(n - k) << BLOCK_STRIDE_SHIFT));
-    const r = load<f64>(vals + (<usize>(k - 1) << BLOCK_STRIDE_SHIFT) + BLOCK_RECIP);
+    const x = load<f64>(vals + (<usize>j << BLOCK_STRIDE_SHIFT));
     lo = min<f64>(lo, x);
     hi = max<f64>(hi, x);
-    const d = x - mean;
-    m2 += d * (d * (<f64>(k - 1) * r));
     sum += x;
-    mean = sum * r;
     store<f64>(rec + SUF_MIN, lo);
     store<f64>(rec + SUF_MAX, hi);
     store<f64>(rec + SUF_SUM, sum);
+  }
+  w.hasBlock = 1;
+  w.sufSpread = n;
+}
+
+/**
+ * Extends the suffix records' mean and M2 (held for offsets [sufSpread, limit)) down to offset
+ * `to`. Each step is the update of a suffix by one sample x in front of it, with k samples after
+ * the update:
+ *   M2' = M2 + (x - mean)^2 * (k - 1) / k,  mean' = sum' / k
+ * (mean of the suffix before the update, sum' from the record). The mean is taken from the sum
+ * rather than carried as in Welford's form, so M2 is the only value carried from step to step;
+ * the reciprocals depend on k alone. The block's prefix (countSpread) does the same forwards.
+ * Why the samples are still there: the window reads the suffix from blockPos, and the block being
+ * filled has overwritten only [0, blockPos) of vals, so [to, limit) is the last block's.
+ */
+function suffixSpread(w: Window, to: u32): void {
+  const n = w.limit;
+  const vals = w.vals;
+  let j = w.sufSpread;
+  let rec = w.suf + <usize>j * SUF_SIZE;
+  let mean: f64 = 0;
+  let m2: f64 = 0;
+  if (j < n) {
+    mean = load<f64>(rec + SUF_MEAN);
+    m2 = load<f64>(rec + SUF_M2);
+  }
+  while (j > to) {
+    j--;
+    rec -= SUF_SIZE;
+    const k = n - j;
+    const x = load<f64>(vals + (<usize>j << BLOCK_STRIDE_SHIFT));
+    const r = load<f64>(vals + (<usize>(k - 1) << BLOCK_STRIDE_SHIFT) + BLOCK_RECIP);
+    const d = x - mean;
+    m2 += d * (d * (<f64>(k - 1) * r));
+    mean = load<f64>(rec + SUF_SUM) * r;
     store<f64>(rec + SUF_MEAN, mean);
     store<f64>(rec + SUF_M2, m2);
   }
-  w.hasBlock = 1;
+  w.sufSpread = j;
 }
 
 /**
  * Count windows: adds the `count` finite samples at `src` in order. The running values live in
  * locals for the run (through the struct every step would be a load and a store on the chain
- * from one sample to the next). One call per sample or one per batch gives the same bits.
+ * from one sample to the next). One call per sample or one per batch gives the same bits. The
+ * block's M2 is not touched: countSpread catches it up when it is asked for.
  */
 // @ts-ignore: decorator
 @inline function countRun(w: Window, src: usize, count: i32): void {
@@ -274,8 +330,6 @@ function completeBlock(w: Window): void {
   let lo = w.blockMin;
   let hi = w.blockMax;
   let sum = w.blockSum;
-  let mean = w.blockMean;
-  let m2 = w.blockM2;
   let ew = w.ewma;
   let fresh = w.fresh;
   for (let i = 0; i < count; i++) {
@@ -284,16 +338,11 @@ function completeBlock(w: Window): void {
       blockRoom(w, pos);
       vals = w.vals;
     }
-    const at = vals + (<usize>pos << BLOCK_STRIDE_SHIFT);
-    store<f64>(at, x);
-    const r = load<f64>(at + BLOCK_RECIP);
+    store<f64>(vals + (<usize>pos << BLOCK_STRIDE_SHIFT), x);
     pos++;
     lo = min<f64>(lo, x);
     hi = max<f64>(hi, x);
-    const d = x - mean;
-    m2 += d * (d * (<f64>(pos - 1) * r));
     sum += x;
-    mean = sum * r;
     if (fresh) {
       ew = x;
       fresh = 0;
@@ -302,27 +351,36 @@ function completeBlock(w: Window): void {
     }
     if (pos == limit) {
       completeBlock(w);
+      blockRestart(w);
       pos = 0;
       lo = Infinity;
       hi = -Infinity;
       sum = 0;
-      mean = 0;
-      m2 = 0;
     }
   }
   w.blockPos = pos;
   w.blockMin = lo;
   w.blockMax = hi;
   w.blockSum = sum;
-  w.blockMean = mean;
-  w.blockM2 = m2;
   w.ewma = ew;
   w.fresh = fresh;
 }
 
+/** The block just completed (or the window was reset): the next one starts empty. */
+function blockRestart(w: Window): void {
+  w.blockPos = 0;
+  w.blockMin = Infinity;
+  w.blockMax = -Infinity;
+  w.blockSum = 0;
+  w.spreadPos = 0;
+  w.spreadSum = 0;
+  w.blockMean = 0;
+  w.blockM2 = 0;
+}
+
 /**
- * Count windows: writes the published statistics. The window is the suffix of the last complete
- * block from blockPos plus the block being filled (see the header).
+ * Count windows: writes the published statistics but M2 (countSpread). The window is the suffix
+ * of the last complete block from blockPos plus the block being filled (see the header).
  */
 function countPublish(w: Window): void {
   const nb = w.blockPos;
@@ -331,96 +389,116 @@ function countPublish(w: Window): void {
     return;
   }
   if (w.hasBlock) w.count = w.fLimit;
-  publishParts(w, nb, w.blockMin, w.blockMax, w.blockSum, w.blockMean, w.blockM2);
+  publishParts(w, nb, w.blockMin, w.blockMax, w.blockSum);
 }
 
 /**
  * countPublish with the block's running values at hand (statsAdd has them in registers).
  *
- * Min and max are written as a compare and a branch whose taken side stores min/max: V8 compiles
- * f64.min and f64.max to a longer compare-and-branch sequence (for NaN and -0) and this is the
- * path paid on every sample. The samples are finite, so when `b <= a` is false, min(a, b) is a;
- * the result is f64.min's in every case, -0 and +0 included. Which side is smaller changes once
- * per block (suffix minima rise with the offset, the block's minimum falls), so the branch is
- * predictable.
+ * Everything is worked out in locals and each published field stored once: storing min and max
+ * and reading them back for the mean's clamp cost more than the arithmetic. The samples are
+ * finite, so when `lo <= sufLo` is false, min(sufLo, lo) is sufLo: the result is f64.min's in
+ * every case, -0 and +0 included (V8 compiles f64.min to a longer sequence for NaN and -0, now
+ * on the side taken only while the block's minimum is the smaller).
  */
 // @ts-ignore: decorator
-@inline function publishParts(w: Window, nb: u32, lo: f64, hi: f64, sum: f64, mean: f64, m2: f64): void {
+@inline function publishParts(w: Window, nb: u32, lo: f64, hi: f64, sum: f64): void {
   let fn = <f64>nb;
   if (w.hasBlock) {
     const rec = w.suf + <usize>nb * SUF_SIZE;
     const sufLo = load<f64>(rec + SUF_MIN);
     const sufHi = load<f64>(rec + SUF_MAX);
-    w.min = sufLo;
-    if (lo <= sufLo) w.min = min<f64>(sufLo, lo);
-    w.max = sufHi;
-    if (hi >= sufHi) w.max = max<f64>(sufHi, hi);
+    if (!(lo <= sufLo)) lo = sufLo;
+    else lo = min<f64>(sufLo, lo);
+    if (!(hi >= sufHi)) hi = sufHi;
+    else hi = max<f64>(sufHi, hi);
     sum = load<f64>(rec + SUF_SUM) + sum;
-    // Chan et al.: M2 of the union of two parts of na and nb samples, d the difference of their
-    // means, is M2a + M2b + d^2 * na * nb / n. With nb = 0 the cross term is d * (d * 0) = 0.
-    const d = mean - load<f64>(rec + SUF_MEAN);
-    m2 = load<f64>(rec + SUF_M2) + m2 + d * (d * ((w.fLimit - fn) * fn * w.invLimit));
     fn = w.fLimit;
   } else {
-    w.min = lo;
-    w.max = hi;
     // With a complete block the count is `limit` until a reset: written once (countPublish,
     // and countAddPublish when the first block completes).
     w.count = fn;
   }
+  w.min = lo;
+  w.max = hi;
   w.sum = sum;
   // Rounding may put the mean an ulp outside the range; constant data should read back exactly.
   // (Compares rather than f64.min/max, as above; the same result for finite values.)
-  const m = sum / fn;
+  let m = sum / fn;
+  if (m < lo) m = lo;
+  if (m > hi) m = hi;
   w.mean = m;
-  if (m < w.min) w.mean = w.min;
-  if (m > w.max) w.mean = w.max;
-  w.m2out = m2;
 }
 
 /**
  * statsAdd on a count window: one sample, then the published statistics. countRun's step for
- * one sample, written out straight (no loop, no locals to spill) because this is the whole cost
- * of a reader that reads after every sample; the operations are the same, in the same order, so
- * the bits are too (the batch test checks it). Block min and max as in publishParts.
+ * one sample, written out straight (no loop) because this is the whole cost of a reader that
+ * reads after every sample; the operations are the same, in the same order, so the bits are too
+ * (the batch test checks it).
  */
 // @ts-ignore: decorator
 @inline function countAddPublish(w: Window, x: f64): void {
   const pos0 = w.blockPos;
   blockRoom(w, pos0);
-  const at = w.vals + (<usize>pos0 << BLOCK_STRIDE_SHIFT);
-  store<f64>(at, x);
-  const r = load<f64>(at + BLOCK_RECIP);
+  store<f64>(w.vals + (<usize>pos0 << BLOCK_STRIDE_SHIFT), x);
   const pos = pos0 + 1;
-  if (x <= w.blockMin) w.blockMin = min<f64>(w.blockMin, x);
-  if (x >= w.blockMax) w.blockMax = max<f64>(w.blockMax, x);
-  const d = x - w.blockMean;
-  const m2 = w.blockM2 + d * (d * (<f64>pos0 * r));
+  const lo = min<f64>(w.blockMin, x);
+  const hi = max<f64>(w.blockMax, x);
   const sum = w.blockSum + x;
-  const mean = sum * r;
-  if (w.fresh) {
-    w.ewma = x;
-    w.fresh = 0;
-  } else {
-    w.ewma += w.alpha * (x - w.ewma);
-  }
+  ewmaStep(w, x);
   if (pos == w.limit) {
     completeBlock(w);
-    w.blockPos = 0;
-    w.blockMin = Infinity;
-    w.blockMax = -Infinity;
-    w.blockSum = 0;
-    w.blockMean = 0;
-    w.blockM2 = 0;
+    blockRestart(w);
     w.count = w.fLimit;
-    publishParts(w, 0, Infinity, -Infinity, 0, 0, 0);
+    publishParts(w, 0, Infinity, -Infinity, 0);
     return;
   }
   w.blockPos = pos;
+  w.blockMin = lo;
+  w.blockMax = hi;
   w.blockSum = sum;
+  publishParts(w, pos, lo, hi, sum);
+}
+
+/**
+ * Count windows: brings the block's running mean and M2 up to blockPos and writes the window's
+ * M2 (m2out). The prefix steps are the forward form of completeBlock's, sample by sample from
+ * where the last call stopped; the prefix sum is carried again beside them (spreadSum: the same
+ * additions in the same order as blockSum, so the same bits), since each step's mean is its sum
+ * times 1 / k. Every sample is stepped once per block however often M2 is read, so a reader of
+ * the spread pays O(1) amortised per sample and an add pays nothing for it.
+ */
+function countSpread(w: Window): void {
+  const end = w.blockPos;
+  const vals = w.vals;
+  let pos = w.spreadPos;
+  let sum = w.spreadSum;
+  let mean = w.blockMean;
+  let m2 = w.blockM2;
+  while (pos < end) {
+    const at = vals + (<usize>pos << BLOCK_STRIDE_SHIFT);
+    const x = load<f64>(at);
+    const r = load<f64>(at + BLOCK_RECIP);
+    const d = x - mean;
+    m2 += d * (d * (<f64>pos * r));
+    pos++;
+    sum += x;
+    mean = sum * r;
+  }
+  w.spreadPos = pos;
+  w.spreadSum = sum;
   w.blockMean = mean;
   w.blockM2 = m2;
-  publishParts(w, pos, w.blockMin, w.blockMax, sum, mean, m2);
+  if (w.hasBlock) {
+    if (w.sufSpread > end) suffixSpread(w, end);
+    // Chan et al.: M2 of the union of two parts of na and nb samples, d the difference of their
+    // means, is M2a + M2b + d^2 * na * nb / n. With nb = 0 the cross term is d * (d * 0) = 0.
+    const fn = <f64>end;
+    const rec = w.suf + <usize>end * SUF_SIZE;
+    const d = mean - load<f64>(rec + SUF_MEAN);
+    m2 = load<f64>(rec + SUF_M2) + m2 + d * (d * ((w.fLimit - fn) * fn * w.invLimit));
+  }
+  w.m2out = m2;
 }
 
 // ---- time windows: rings ----
@@ -779,10 +857,8 @@ export function statsReset(h: i32): i32 {
   if (!w) return ERR_NOT_FOUND;
   w.head = w.tail = 0;
   w.minH = w.minT = w.maxH = w.maxT = 0;
-  w.blockPos = w.hasBlock = 0;
-  w.blockMin = Infinity;
-  w.blockMax = -Infinity;
-  w.blockSum = w.blockMean = w.blockM2 = 0;
+  w.hasBlock = 0;
+  blockRestart(w);
   w.k = w.s = w.c = w.m2 = w.err = w.ewma = 0;
   w.clock = -Infinity;
   w.fresh = 1;
@@ -796,6 +872,21 @@ export function statsDispose(h: i32): i32 {
   freeAll(w);
   heap.free(changetype<usize>(w));
   handles.release(h);
+  if (h == memoHandle) {
+    memoHandle = 0;
+    memoWindow = 0;
+  }
+  return OK;
+}
+
+/**
+ * Writes the window's M2 into its published statistics (STATS_RESULT's M2): count windows work
+ * it out only when asked (countSpread), so an add pays nothing for it.
+ */
+export function statsPublishM2(h: i32): i32 {
+  const w = lookup(h);
+  if (!w) return ERR_NOT_FOUND;
+  if (!w.times) countSpread(w);
   return OK;
 }
 

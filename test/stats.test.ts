@@ -338,6 +338,32 @@ describe("RollingStats: batches", () => {
     }
   });
 
+  it("stddev read now and then equals stddev read after every sample, to the bit", () => {
+    // Count windows work M2 out only when it is read, catching up over the samples since the last
+    // read (the filling block forwards, the last block's suffixes backwards).
+    const next = mulberry32(SEED ^ 0x5b2ead);
+    const sample = sampler(next);
+    for (const window of [1, 2, 7, 60, 1000]) {
+      const every = core.createRollingStats({ window });
+      const sometimes = core.createRollingStats({ window });
+      let reads = 0;
+      for (let i = 0; i < 5000; i++) {
+        const x = sample();
+        every.add(x);
+        const expected = every.snapshot();
+        sometimes.add(x);
+        if (next() < 0.03 || i % 997 === 0) {
+          reads++;
+          expect(sometimes.stddev, `window ${window} sample ${i} (seed ${SEED})`).toBe(expected.stddev);
+          expect(sometimes.snapshot()).toEqual(expected);
+        }
+      }
+      expect(reads).toBeGreaterThan(50);
+      every.dispose();
+      sometimes.dispose();
+    }
+  });
+
   it("staged add()s reach the core before any read or call, in order", () => {
     const next = mulberry32(SEED ^ 0x57a6e);
     const values = Array.from({ length: 1000 }, () => (next() - 0.5) * 100);
@@ -455,6 +481,26 @@ describe("RollingStats: handles and errors", () => {
       expect(call).toThrowError(expect.objectContaining({ code: "TAGWIRE_ERR_NOT_FOUND" }));
     }
     expect(a.disposed).toBe(true);
+  });
+
+  it("a disposed window's handle is refused by the core even right after a call on it", () => {
+    // The core remembers the window of its last lookup; releasing that handle must forget it.
+    const ex = core.instance.exports;
+    const a = core.createRollingStats({ window: 4 });
+    a.add(1);
+    expect(a.mean).toBe(1);
+    const h = (a as unknown as { handle: number }).handle;
+    expect(ex.statsAdd(h, 2, 0)).toBe(0);
+    a.dispose();
+    expect(ex.statsAdd(h, 3, 0)).not.toBe(0);
+    expect(ex.statsPublishM2(h)).not.toBe(0);
+    expect(ex.statsResultPtr(h)).toBe(0);
+    // The freed handle comes back for the next window, which starts empty.
+    const b = core.createRollingStats({ window: 4 });
+    expect((b as unknown as { handle: number }).handle).toBe(h);
+    b.add(5);
+    expect(b.snapshot()).toMatchObject({ count: 1, sum: 5, mean: 5 });
+    b.dispose();
   });
 
   it("rejects invalid options with TAGWIRE_ERR_ARGUMENT", () => {

@@ -38,6 +38,7 @@ export interface CoreExports {
   statsReset(h: number /* i32 */): number /* i32 */;
   statsDispose(h: number /* i32 */): number /* i32 */;
   statsResultPtr(h: number /* i32 */): number /* i32 */;
+  statsPublishM2(h: number /* i32 */): number /* i32 */;
   rateCreate(minIntervalMs: number /* f64 */): number /* i32 */;
   rateCheck(h: number /* i32 */, id: number /* i32 */, nowMs: number /* f64 */): number /* i32 */;
   rateCheckMany(h: number /* i32 */, count: number /* i32 */, nowMs: number /* f64 */): number /* i32 */;
@@ -57,7 +58,7 @@ export interface CoreExports {
 }
 
 /** FNV-1a of "name:arity;" over the exports in order (arity -1: the memory); checked at load. */
-export const CORE_EXPORTS_HASH = 0x1247ba17;
+export const CORE_EXPORTS_HASH = 0xcb6ff4c2;
 
 /** Parameter count of every export (-1: the memory), for tests and diagnostics. */
 export const CORE_EXPORT_ARITY: { readonly [K in keyof CoreExports]: number } = {
@@ -96,6 +97,7 @@ export const CORE_EXPORT_ARITY: { readonly [K in keyof CoreExports]: number } = 
   statsReset: 1,
   statsDispose: 1,
   statsResultPtr: 1,
+  statsPublishM2: 1,
   rateCreate: 1,
   rateCheck: 3,
   rateCheckMany: 3,

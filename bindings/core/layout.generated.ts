@@ -89,7 +89,7 @@ export const STORE_RESULT_OUT_PTR = 16;
 /** +20 u32: unused; keeps the record a multiple of 8 bytes */
 export const STORE_RESULT_PAD = 20;
 
-// STATS_RESULT (56 bytes): a rolling window's published statistics, at statsResultPtr(h), rewritten by every call that changes the window
+// STATS_RESULT (56 bytes): a rolling window's published statistics, at statsResultPtr(h), rewritten by every call that changes the window (M2 of count windows only by statsPublishM2)
 export const STATS_RESULT_SIZE = 56;
 /** +0 f64: samples in the window */
 export const STATS_RESULT_COUNT = 0;
@@ -101,7 +101,7 @@ export const STATS_RESULT_MEAN = 16;
 export const STATS_RESULT_MIN = 24;
 /** +32 f64: largest (0 when empty) */
 export const STATS_RESULT_MAX = 32;
-/** +40 f64: sum of squared deviations from the mean; the binding derives the sample standard deviation from it on read (sqrt(max(M2, 0) / (COUNT - 1)) when COUNT > 1 and MIN != MAX, else 0), so an add pays no division or square root for it */
+/** +40 f64: sum of squared deviations from the mean, current after statsPublishM2(h) (count windows work it out only then); the binding derives the sample standard deviation from it on read (sqrt(max(M2, 0) / (COUNT - 1)) when COUNT > 1 and MIN != MAX, else 0), so an add pays nothing for it */
 export const STATS_RESULT_M2 = 40;
 /** +48 f64: exponentially weighted moving average */
 export const STATS_RESULT_EWMA = 48;

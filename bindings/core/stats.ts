@@ -8,7 +8,8 @@
 //   still surface at the add() that caused them, and both ways give the same bits.
 // - The core publishes each window's statistics as f64 in linear memory (STATS_RESULT in
 //   assembly/layout.json) at the end of every call that changes the window, so the getters and
-//   snapshot() read memory, not a call. A getter's common case is one view, valid only while a
+//   snapshot() read memory, not a call. M2 (for stddev) is the exception: count windows work it
+//   out only when asked, so reading stddev costs one call and an add nothing. A getter's common case is one view, valid only while a
 //   read needs no work (`ready`: nothing staged, window alive); otherwise it is a zero-length
 //   array and the read takes the slow path. Growing memory detaches the old buffer, which leaves
 //   a cached view with length 0 too, so the same test catches it.
@@ -21,6 +22,7 @@ import {
   STATS_RESULT_MEAN,
   STATS_RESULT_MIN,
   STATS_RESULT_M2,
+  STATS_RESULT_SIZE,
   STATS_RESULT_SUM,
 } from "./layout.generated.js";
 
@@ -60,8 +62,9 @@ const DEFAULT_ALPHA = 0.1;
 /** Samples add() may stage before it hands them to the core. */
 const STAGE = 256;
 
-// Indices (in f64 from the window's address) of the published statistics: STATS_RESULT in
+// Indices of the published statistics in a window's result view: STATS_RESULT in
 // assembly/layout.json.
+const RESULT_F64 = STATS_RESULT_SIZE / 8;
 const COUNT = STATS_RESULT_COUNT / 8;
 const SUM = STATS_RESULT_SUM / 8;
 const MEAN = STATS_RESULT_MEAN / 8;
@@ -75,9 +78,9 @@ const EWMA = STATS_RESULT_EWMA / 8;
  * moved to the read (the same IEEE operations, so the same bits) so that adds skip a division and
  * a square root most readers never ask for.
  */
-function stddevOf(v: Float64Array, b: number): number {
-  const n = v[b + COUNT]!;
-  return n > 1 && v[b + MIN] !== v[b + MAX] ? Math.sqrt(Math.max(v[b + M2]!, 0) / (n - 1)) : 0;
+function stddevOf(v: Float64Array): number {
+  const n = v[COUNT]!;
+  return n > 1 && v[MIN] !== v[MAX] ? Math.sqrt(Math.max(v[M2]!, 0) / (n - 1)) : 0;
 }
 
 function argument(message: string): TagwireError {
@@ -106,9 +109,16 @@ export class RollingWindow {
   /** ex.statsAdd, held directly: a property load on the exports object per sample shows up. */
   private readonly addOne: CoreExports["statsAdd"];
   private readonly timed: boolean;
-  private handle: number;
-  /** Index of the published statistics in an f64 view of memory. */
-  private readonly base: number;
+  // Numbers start as numbers (not undefined, as a bare class field would): a field that held
+  // undefined is read through a generic tagged path on every add and read.
+  private handle = 0;
+  /** Address of the window's published statistics in the core's memory. */
+  private readonly address: number = 0;
+  /**
+   * The published statistics: a 7-f64 view of memory at `address`, so a getter reads a constant
+   * index. Rebuilt when growing memory has detached it (length 0).
+   */
+  private result: Float64Array;
   private view: Float64Array;
   /** `view` while reading needs no work first, else NOT_READY (see the header). */
   private ready: Float64Array = NOT_READY;
@@ -158,8 +168,9 @@ export class RollingWindow {
     const h: number = this.ex.statsCreate(window ?? 0, windowMs ?? 0, ewmaAlpha);
     if (h < 0) instance.ok(-h, "createRollingStats");
     this.handle = h;
-    this.base = this.ex.statsResultPtr(h) / 8;
-    this.view = this.ready = instance.f64;
+    this.address = this.ex.statsResultPtr(h);
+    this.view = instance.f64;
+    this.result = this.ready = new Float64Array(this.view.buffer, this.address, RESULT_F64);
   }
 
   /** The handle, after checking the window and its core are alive. */
@@ -187,8 +198,8 @@ export class RollingWindow {
       if (this.pending === 1) this.direct = true;
       this.flush();
     } else if (this.handle === 0 || this.instance.dead !== undefined) this.live();
-    let v = this.view;
-    if (v.length === 0) v = this.view = this.instance.f64;
+    let v = this.result;
+    if (v.length === 0) v = this.result = new Float64Array(this.f64().buffer, this.address, RESULT_F64);
     this.ready = v;
     return v;
   }
@@ -198,6 +209,14 @@ export class RollingWindow {
     this.unread = false;
     const v = this.ready;
     return v.length === 0 || this.instance.dead !== undefined ? this.stats() : v;
+  }
+
+  /** The published statistics with M2 current: the core works M2 out only when asked. */
+  private publishedWithM2(): Float64Array {
+    const v = this.published();
+    const status: number = this.ex.statsPublishM2(this.handle);
+    if (status !== 0) this.instance.ok(status, "stddev");
+    return v;
   }
 
   /** Hands the staged samples to the core (values and times were checked by add()). */
@@ -227,13 +246,16 @@ export class RollingWindow {
    */
   add(value: number, timestampMs?: number): void {
     // The common case of a reader that reads after every add, on a count window: one crossing.
-    // (`direct` is never set on a disposed window; x - x is 0 for finite numbers only.)
-    if (this.direct && !this.unread && this.stageTimes === undefined && typeof value === "number" && value - value === 0) {
+    // (`direct` is never set on a disposed window. The core refuses a non-finite sample and leaves
+    // the window as it was; addSlow then throws the error it would have thrown first.)
+    // (Flags compared with === true/false: a bare `if (this.direct)` compiles to a generic
+    // truthiness test of the field.)
+    if (this.direct === true && this.unread === false && this.stageTimes === undefined && typeof value === "number") {
       if (this.instance.dead !== undefined) this.instance.check();
-      this.unread = true;
-      const status = this.addOne(this.handle, value, 0);
-      if (status !== 0) this.instance.ok(status, "add");
-      return;
+      if (this.addOne(this.handle, value, 0) === 0) {
+        this.unread = true;
+        return;
+      }
     }
     this.addSlow(value, timestampMs);
   }
@@ -330,39 +352,38 @@ export class RollingWindow {
   }
 
   get count(): number {
-    return this.published()[this.base + COUNT]!;
+    return this.published()[COUNT]!;
   }
   get sum(): number {
-    return this.published()[this.base + SUM]!;
+    return this.published()[SUM]!;
   }
   get mean(): number {
-    return this.published()[this.base + MEAN]!;
+    return this.published()[MEAN]!;
   }
   get min(): number {
-    return this.published()[this.base + MIN]!;
+    return this.published()[MIN]!;
   }
   get max(): number {
-    return this.published()[this.base + MAX]!;
+    return this.published()[MAX]!;
   }
   /** Sample standard deviation (n - 1); 0 below two samples. */
   get stddev(): number {
-    return stddevOf(this.published(), this.base);
+    return stddevOf(this.publishedWithM2());
   }
   get ewma(): number {
-    return this.published()[this.base + EWMA]!;
+    return this.published()[EWMA]!;
   }
 
   snapshot(): RollingStatsSnapshot {
-    const v = this.published();
-    const b = this.base;
+    const v = this.publishedWithM2();
     return {
-      count: v[b + COUNT]!,
-      sum: v[b + SUM]!,
-      mean: v[b + MEAN]!,
-      min: v[b + MIN]!,
-      max: v[b + MAX]!,
-      stddev: stddevOf(v, b),
-      ewma: v[b + EWMA]!,
+      count: v[COUNT]!,
+      sum: v[SUM]!,
+      mean: v[MEAN]!,
+      min: v[MIN]!,
+      max: v[MAX]!,
+      stddev: stddevOf(v),
+      ewma: v[EWMA]!,
     };
   }
 }
