@@ -192,6 +192,12 @@ for (const h of hubs) {
     `${h.name} (${h.dist}, ${h.durability}): median ${median(h.us).toFixed(2)} us CPU per stored message, ${(median(h.rates) / 1000).toFixed(1)} k msg/s (${opt.subscribers} subscriber(s), sync ${opt.sync})`,
   );
 }
+// Load on a shared machine drifts more between rounds than two builds differ: the ratio of each
+// build to the first within a round (adjacent in time) is steadier than either median.
+for (const h of hubs.slice(1)) {
+  const ratios = h.us.map((us, r) => us / hubs[0].us[r]);
+  console.log(`${h.name} / ${hubs[0].name}: median per-round ratio ${median(ratios).toFixed(3)} (${ratios.length} rounds)`);
+}
 child.kill();
 for (const h of hubs) {
   await h.hub.close();

@@ -46,11 +46,21 @@ export function checkMessage(h: HubParts, agentId: string, name: string, data: U
   checkDocument(data, h.limits.maxDepth, h.limits.maxPayloadBytes);
 }
 
+/**
+ * The bytes a stored message keeps: a copy of a plain Uint8Array (an in-process caller may reuse
+ * its array), a Buffer as it is. Buffers are decoded from a transport message nothing writes
+ * again, and Buffer#slice makes a view, not a copy: this keeps what the hub always did for them
+ * without allocating a second view per message.
+ */
+export function ownBytes(b: Uint8Array): Uint8Array {
+  return Buffer.isBuffer(b) ? b : b.slice();
+}
+
 /** Applies a createMessage (on every hub, in storage order). */
 export function applyMessage(h: HubParts, w: MessageWrite): WriteOutcome {
   // A repeated messageId is found by the insert itself (see appendMessage): no look-up first.
   const ch = h.registry.get(w.agentId, w.channel) ?? h.registry.create(w.agentId, w.channel);
-  const message = appendMessage(h, ch, w.messageId ?? w.logId!, w.ts, w.data.slice());
+  const message = appendMessage(h, ch, w.messageId ?? w.logId!, w.ts, ownBytes(w.data));
   return { version: ch.version, diff: EMPTY_DOC, message };
 }
 

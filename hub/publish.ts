@@ -11,7 +11,7 @@ import { TagwireError } from "../bindings/core/errors.js";
 import { encodeAggregateEvent } from "../bindings/protocol/frames.js";
 import { checkDocument } from "../bindings/protocol/msgpack.js";
 import { EMPTY_DOC } from "./channel.js";
-import { appendMessage, checkMessageId } from "./messages.js";
+import { appendMessage, checkMessageId, ownBytes } from "./messages.js";
 import type { HubParts } from "./parts.js";
 import type { PublishWrite, StoredMessage, WriteOutcome } from "./storage/storage.js";
 
@@ -100,7 +100,7 @@ export function applyPublish(h: HubParts, w: PublishWrite): WriteOutcome {
       h.outlets.enqueueTo(subscribers, 0, subscribers.length, encodeAggregateEvent(ch.aggregateEventPrefix, ch.version, effective));
   }
   let message: StoredMessage | undefined;
-  if (w.log) message = appendMessage(h, ch, w.messageId ?? w.logId!, w.ts, w.diff.slice());
+  if (w.log) message = appendMessage(h, ch, w.messageId ?? w.logId!, w.ts, ownBytes(w.diff));
   else if (w.messageId !== undefined && claimed === undefined) claim(h, ch.id, w.messageId, w.ts);
   return { version: ch.version, diff: effective, message };
 }

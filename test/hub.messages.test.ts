@@ -3,7 +3,7 @@
 import { expect, test } from "vitest";
 import { decodeValue } from "../bindings/protocol/msgpack.js";
 import { uintSize, writeUint } from "../bindings/protocol/msgpack-bytes.js";
-import { checkMessageId } from "../hub/messages.js";
+import { checkMessageId, ownBytes } from "../hub/messages.js";
 
 test("checkMessageId: 1..128 printable characters, control characters and DEL refused", () => {
   for (const ok of [undefined, "a", "x".repeat(128), "client-1f-zz", "ünïcödé ok", "tab\u00a0nbsp"])
@@ -23,4 +23,14 @@ test("writeUint: integers past 2^32 (timestamps) as float64 that msgpack readers
     expect(out[10]).toBe(0xee);
     expect(decodeValue(out.subarray(1, 10))).toBe(n);
   }
+});
+
+test("ownBytes: a plain array is copied (its caller may reuse it), a decoded Buffer kept as it is", () => {
+  const plain = new Uint8Array([0x81, 0xa1, 0x61, 0x01]);
+  const kept = ownBytes(plain);
+  plain[3] = 0x02;
+  expect([...kept]).toEqual([0x81, 0xa1, 0x61, 0x01]);
+  const batch = Buffer.from([0x91, 0x81, 0xa1, 0x61, 0x01]);
+  const view = batch.subarray(1);
+  expect(ownBytes(view)).toBe(view);
 });
