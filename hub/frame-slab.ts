@@ -1,9 +1,7 @@
 // Bytes for the frames the hub writes per request (acks), bump-allocated from one shared slab:
 // a run of acks to one connection lands back to back and goes out as one view, instead of a
-// Buffer per ack joined later. Bytes once handed out are never rewritten: a full slab is left to
-// the views still holding it and a new one begins. Those views live in a connection's queued and
-// sealed parts only until the part is released (joinFrames copies them into the batch ws sends),
-// so a slab is pinned for about one commit, whatever the socket's backlog.
+// Buffer per ack joined later. Bytes once handed out are never rewritten (ws may hold them until
+// the socket drains): a full slab is left to the views still holding it and a new one begins.
 const SLAB_BYTES = 64 * 1024;
 
 export class FrameSlab {
