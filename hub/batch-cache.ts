@@ -7,8 +7,8 @@ export class BatchCache {
   private frames: Uint8Array[] | undefined;
   private bytes: Uint8Array | undefined;
 
-  /** The batch bytes for `frames` holding `count` frames (the previous batch when it holds the same pieces). */
-  join(frames: Uint8Array[], count: number): Uint8Array {
+  /** The batch bytes for `frames` (the previous batch when it holds the same frames). */
+  join(frames: Uint8Array[]): Uint8Array {
     const last = this.frames;
     if (last && last.length === frames.length) {
       let same = true;
@@ -20,7 +20,7 @@ export class BatchCache {
       }
       if (same) return this.bytes!;
     }
-    const bytes = joinFrames(frames, count);
+    const bytes = joinFrames(frames);
     this.frames = frames;
     this.bytes = bytes;
     return bytes;

@@ -7,7 +7,6 @@ import {
   FrameError,
   decodeBatch,
   encodeFrame,
-  type FrameSink,
   isPlainPublishBatch,
   joinFrames,
   toFrame,
@@ -20,22 +19,16 @@ import type { Outlet } from "./state.js";
 import { dispatch } from "./handlers.js";
 
 const OPEN = 1;
-const EMPTY = new Uint8Array(0);
 
 /** One commit group's frames for this connection, written once that commit is durable. */
 interface Sealed {
-  /** Pieces of the batch: a shared frame, or a run of this connection's acks (see `frame`). */
   readonly frames: Uint8Array[];
-  /** Frames in each piece. */
-  readonly counts: number[];
-  /** Frames in all pieces. */
-  readonly count: number;
   readonly bytes: number;
   /** closeSoon was called before the seal: close after writing these. */
   readonly close: { code: number; reason: string } | undefined;
 }
 
-export class Connection implements Outlet, FrameSink {
+export class Connection implements Outlet {
   readonly id: number;
   readonly ws: WebSocket;
   /** The token that came with the upgrade request (header or ?token=), if any. */
@@ -56,19 +49,6 @@ export class Connection implements Outlet, FrameSink {
   /** routing-key pattern -> number of this connection's subscriptions using it. */
   private readonly patternRefs = new Map<string, number>();
   private queue: Uint8Array[] = [];
-  /** Frames in each piece of `queue`, and in all of them. */
-  private counts: number[] = [];
-  private queueCount = 0;
-  /**
-   * The open run of acks: frames written back to back into the hub's slab at
-   * [runStart, runEnd) of `runBuf`, not yet a piece of `queue` (`runFrames` = 0: none open).
-   */
-  private runBuf: Uint8Array | undefined;
-  private runStart = 0;
-  private runEnd = 0;
-  private runFrames = 0;
-  /** FrameSink: the buffer the last `frame` call made room in. */
-  buf: Uint8Array = EMPTY;
   /** Bytes queued or sealed in commit groups waiting for their fsync: not yet handed to ws. */
   private queuedBytes = 0;
   /** Bytes of `queue` alone (the part the next seal takes). */
@@ -252,67 +232,18 @@ export class Connection implements Outlet, FrameSink {
 
   enqueue(frame: Uint8Array): void {
     if (this.closed) return;
-    if (this.runFrames !== 0) this.endRun();
-    else if (this.queue.length === 0) this.ctx.state.markPending(this);
+    if (this.queue.length === 0) this.ctx.state.markPending(this);
     this.queue.push(frame);
-    this.counts.push(1);
-    this.queueCount++;
-    this.added(frame.length);
-  }
-
-  /**
-   * FrameSink (the ack encoders write through it): room for one frame of `size` bytes in the
-   * hub's slab, queued as part of this connection's open run of acks. Consecutive acks to one
-   * connection (a publisher's) end up as one piece of the batch; an ack after any other frame,
-   * or after another connection took slab bytes, starts a new run.
-   */
-  frame(size: number): number {
-    const slab = this.ctx.state.frameSlab;
-    const at = slab.take(size);
-    this.buf = slab.buf;
-    // A closed connection still gets room (the encoder writes it), and drops it.
-    if (this.closed) return at;
-    if (this.runFrames === 0 || this.runBuf !== slab.buf || this.runEnd !== at || this.runFrames >= this.ctx.limits.maxFramesPerBatch) {
-      if (this.runFrames !== 0) this.endRun();
-      else if (this.queue.length === 0) this.ctx.state.markPending(this);
-      this.runBuf = slab.buf;
-      this.runStart = at;
-    }
-    this.runEnd = at + size;
-    this.runFrames++;
-    this.added(size);
-    return at;
-  }
-
-  /** Makes the open run of acks a piece of `queue`. */
-  private endRun(): void {
-    this.queue.push(this.runBuf!.subarray(this.runStart, this.runEnd));
-    this.counts.push(this.runFrames);
-    this.queueCount += this.runFrames;
-    this.runFrames = 0;
-    this.runBuf = undefined;
-  }
-
-  private added(bytes: number): void {
-    this.queuedBytes += bytes;
-    this.openBytes += bytes;
+    this.queuedBytes += frame.length;
+    this.openBytes += frame.length;
     // Checked as frames are produced, not after a whole tick was queued.
     if (this.queuedBytes + this.unsentAtFlush > this.ctx.limits.maxBufferedBytes)
       this.closeSlowConsumer(this.queuedBytes + this.unsentAtFlush);
   }
 
-  /** Forgets what is queued and not sealed. */
-  private dropQueue(): void {
-    this.queue = [];
-    this.counts = [];
-    this.queueCount = 0;
-    this.runFrames = 0;
-    this.runBuf = undefined;
-  }
-
   private closeSlowConsumer(unsent: number): void {
     this.ctx.log(`connection ${this.id} (${this.address}): closing a slow consumer (${unsent} bytes unsent)`);
-    this.dropQueue();
+    this.queue = [];
     this.sealed = [];
     this.queuedBytes = 0;
     this.openBytes = 0;
@@ -345,13 +276,10 @@ export class Connection implements Outlet, FrameSink {
   seal(): boolean {
     if (this.closed) return false;
     const close = this.closeAfterFlush && !this.closeSealed ? this.closeAfterFlush : undefined;
-    if (this.runFrames !== 0) this.endRun();
     if (this.queue.length === 0 && !close) return false;
     if (close) this.closeSealed = true;
-    this.sealed.push({ frames: this.queue, counts: this.counts, count: this.queueCount, bytes: this.openBytes, close });
+    this.sealed.push({ frames: this.queue, bytes: this.openBytes, close });
     this.queue = [];
-    this.counts = [];
-    this.queueCount = 0;
     this.openBytes = 0;
     return true;
   }
@@ -360,35 +288,28 @@ export class Connection implements Outlet, FrameSink {
     const part = this.sealed.shift();
     if (!part) return;
     this.queuedBytes -= part.bytes;
-    if (part.frames.length && !this.closed && this.ws.readyState === OPEN) this.write(part);
+    if (part.frames.length && !this.closed && this.ws.readyState === OPEN) this.write(part.frames, part.bytes);
     if (part.close && !this.closed) {
       this.ws.close(part.close.code, part.close.reason);
       this.dispose();
     }
   }
 
-  private write(part: Sealed): void {
+  private write(queue: Uint8Array[], bytes: number): void {
     const { maxFramesPerBatch, maxMessageBytes } = this.ctx.limits;
-    const { frames: queue, counts } = part;
-    if (part.count <= maxFramesPerBatch && part.bytes <= maxMessageBytes) {
-      this.ws.send(this.ctx.state.joinCached(queue, part.count), { binary: true });
+    if (queue.length <= maxFramesPerBatch && bytes <= maxMessageBytes) {
+      this.ws.send(this.ctx.state.joinCached(queue), { binary: true });
     } else {
-      // Split so every batch is one a peer with the default limits accepts (a run of acks holds
-      // at most maxFramesPerBatch frames, and goes whole).
+      // Split so every batch is one a peer with the default limits accepts.
       let start = 0;
       while (start < queue.length) {
         let end = start;
         let size = 0;
-        let frames = 0;
-        while (
-          end < queue.length &&
-          (end === start || (frames + counts[end]! <= maxFramesPerBatch && size + queue[end]!.length <= maxMessageBytes))
-        ) {
+        while (end < queue.length && end - start < maxFramesPerBatch && (end === start || size + queue[end]!.length <= maxMessageBytes)) {
           size += queue[end]!.length;
-          frames += counts[end]!;
           end++;
         }
-        this.ws.send(joinFrames(queue.slice(start, end), frames), { binary: true });
+        this.ws.send(joinFrames(queue.slice(start, end)), { binary: true });
         start = end;
       }
     }
@@ -426,7 +347,7 @@ export class Connection implements Outlet, FrameSink {
   dispose(deferRoutes = false): void {
     if (this.closed) return;
     this.closed = true;
-    this.dropQueue();
+    this.queue = [];
     this.sealed = [];
     this.queuedBytes = 0;
     this.openBytes = 0;

@@ -5,7 +5,7 @@
 // Only for storage that lets the hub order writes (ordering "local"): the pipeline applies the
 // batch in the order it arrived.
 import type { ProtocolErrorCode } from "../bindings/protocol/frames.js";
-import { type FrameSink, encodeAggregateEvent, encodePublishAck } from "../bindings/protocol/frames.js";
+import { encodeAggregateEvent, encodePublishAck } from "../bindings/protocol/frames.js";
 import { decodeValue } from "../bindings/protocol/msgpack.js";
 import { EMPTY_DOC } from "./channel.js";
 import type { Outlet } from "./outlets.js";
@@ -13,7 +13,7 @@ import type { HubParts } from "./parts.js";
 import { isMapHeader, nonMapDiffError } from "./publish.js";
 
 /** Where the acks and errors of a batch go: the connection that sent it. */
-export type BatchReplyTo = Outlet & FrameSink & { error(reqId: number, code: ProtocolErrorCode, message: string): void };
+export type BatchReplyTo = Outlet & { error(reqId: number, code: ProtocolErrorCode, message: string): void };
 
 /** `writer` restricts writes to one agent's channels (a device); undefined = any agent. */
 export function ingestPublishes(h: HubParts, replyTo: BatchReplyTo, batch: Uint8Array, writer: string | undefined): void {
@@ -48,6 +48,6 @@ export function ingestPublishes(h: HubParts, replyTo: BatchReplyTo, batch: Uint8
       const start = res.fanoutStart(i);
       h.outlets.enqueueTo(res.words, start, start + res.fanoutCount(i), event);
     }
-    if (reqId !== 0) encodePublishAck(replyTo, reqId, ch.version, diff);
+    if (reqId !== 0) replyTo.enqueue(encodePublishAck(reqId, ch.version, diff));
   }
 }

@@ -177,7 +177,7 @@ function publish(conn: Connection, principal: Principal, f: PublishFrame): void 
       if (f.reqId === 0) return;
       if (out!.message)
         conn.ack(f.reqId, { version: out!.version, diff: out!.diff, message: { id: out!.message.id, ts: out!.message.ts } });
-      else encodePublishAck(conn, f.reqId, out!.version, out!.diff);
+      else conn.enqueue(encodePublishAck(f.reqId, out!.version, out!.diff));
     },
     principal.agentId,
   );
@@ -192,7 +192,7 @@ function createMessage(conn: Connection, principal: Principal, f: CreateMessageF
     f.messageId,
     (out, err) => {
       if (err) return replyError(conn, f.reqId, err);
-      if (f.reqId !== 0) encodeMessageAck(conn, f.reqId, out!.message!.id, out!.message!.ts);
+      if (f.reqId !== 0) conn.enqueue(encodeMessageAck(f.reqId, out!.message!.id, out!.message!.ts));
     },
     principal.agentId,
   );

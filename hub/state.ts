@@ -25,7 +25,6 @@ import { ChannelRegistry } from "./registry.js";
 import { Retention, type RetentionOptions } from "./retention.js";
 import type { Storage, StoredChannel, StoredMessage, Write, WriteDone, WriteOutcome, WriteSink } from "./storage/storage.js";
 import { Tick } from "./tick.js";
-import { FrameSlab } from "./frame-slab.js";
 
 export { Channel, EMPTY_DOC } from "./channel.js";
 export { MAX_KEY_BYTES } from "./registry.js";
@@ -44,8 +43,6 @@ export class HubState implements WriteSink, HubParts {
   readonly registry: ChannelRegistry;
   readonly outlets: Outlets;
   readonly tick: Tick;
-  /** Where connections write their acks (see Connection.frame). */
-  readonly frameSlab = new FrameSlab();
   readonly retention: Retention;
   private readonly ids = new MessageIds();
 
@@ -180,7 +177,7 @@ export class HubState implements WriteSink, HubParts {
           f,
           (out, err) => {
             if (err) replyTo.error(id, codeOf(err), err.message);
-            else if (id !== 0) encodePublishAck(replyTo, id, out!.version, out!.diff);
+            else if (id !== 0) replyTo.enqueue(encodePublishAck(id, out!.version, out!.diff));
           },
           writer,
         );
@@ -268,8 +265,8 @@ export class HubState implements WriteSink, HubParts {
     this.tick.whenCommitted(fn);
   }
 
-  joinCached(frames: Uint8Array[], count: number): Uint8Array {
-    return this.tick.batches.join(frames, count);
+  joinCached(frames: Uint8Array[]): Uint8Array {
+    return this.tick.batches.join(frames);
   }
 
   /**

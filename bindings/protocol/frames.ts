@@ -314,18 +314,14 @@ export function encodeFrames(frames: readonly Frame[]): Uint8Array {
   return packr.pack(frames.map(toWire));
 }
 
-/**
- * A batch from frames already encoded (`encodeFrame`, `encodeAggregateEvent`, a `FrameSink`'s
- * bytes, ...). `frames` is how many frames the pieces hold together (a piece may hold several
- * frames back to back, e.g. a run of acks written into one sink): by default one per piece.
- */
-export function joinFrames(encoded: readonly Uint8Array[], frames: number = encoded.length): Uint8Array {
+/** A batch from frames already encoded one by one (`encodeFrame`, `encodeAggregateEvent`, ...). */
+export function joinFrames(encoded: readonly Uint8Array[]): Uint8Array {
   const n = encoded.length;
-  if (n === 0 || frames < n) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "a batch holds at least one frame");
-  let size = arrayHeaderSize(frames);
+  if (n === 0) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "a batch holds at least one frame");
+  let size = arrayHeaderSize(n);
   for (let i = 0; i < n; i++) size += encoded[i]!.length;
   const out = allocFrame(size);
-  let pos = writeArrayHeader(out, 0, frames);
+  let pos = writeArrayHeader(out, 0, n);
   for (let i = 0; i < n; i++) {
     out.set(encoded[i]!, pos);
     pos += encoded[i]!.length;
@@ -674,28 +670,6 @@ function frameOf(raw: unknown): Frame {
   }
 }
 
-/**
- * Where the hand-written ack encoders put a frame: `frame(size)` makes room for one frame of
- * `size` bytes and returns its offset in `buf` (which it may replace). The hub's connections
- * write a run of acks back to back into one shared slab this way (no Buffer per ack, no copy
- * when the batch is joined); `ownFrame` gives every frame a buffer of its own.
- */
-export interface FrameSink {
-  buf: Uint8Array;
-  frame(size: number): number;
-}
-
-/** A sink whose `buf` is, after each encode, exactly the frame just written. */
-export function ownFrame(): FrameSink {
-  return {
-    buf: new Uint8Array(0),
-    frame(size: number): number {
-      this.buf = allocFrame(size);
-      return 0;
-    },
-  };
-}
-
 const ACK_KEY_VERSION = encodeStr("version");
 const ACK_KEY_DIFF = encodeStr("diff");
 const ACK_KEY_MESSAGE = encodeStr("message");
@@ -704,7 +678,7 @@ const ACK_KEY_MESSAGE = encodeStr("message");
  * The ack of a publish that logged no message, written by hand (the hub's hot path):
  * `[16, reqId, {version, diff: bin, message: nil}]`, byte for byte what `encodeFrame` makes.
  */
-export function encodePublishAck(sink: FrameSink, reqId: number, version: number, diff: Uint8Array): void {
+export function encodePublishAck(reqId: number, version: number, diff: Uint8Array): Uint8Array {
   const size =
     2 +
     uintSize(reqId) +
@@ -716,11 +690,10 @@ export function encodePublishAck(sink: FrameSink, reqId: number, version: number
     diff.length +
     ACK_KEY_MESSAGE.length +
     1;
-  const at = sink.frame(size);
-  const out = sink.buf;
-  out[at] = 0x93;
-  out[at + 1] = 16;
-  let pos = writeUint(out, at + 2, reqId);
+  const out = allocFrame(size);
+  out[0] = 0x93;
+  out[1] = 16;
+  let pos = writeUint(out, 2, reqId);
   out[pos++] = 0x83;
   out.set(ACK_KEY_VERSION, pos);
   pos = writeUint(out, pos + ACK_KEY_VERSION.length, version);
@@ -730,24 +703,25 @@ export function encodePublishAck(sink: FrameSink, reqId: number, version: number
   pos += diff.length;
   out.set(ACK_KEY_MESSAGE, pos);
   out[pos + ACK_KEY_MESSAGE.length] = 0xc0;
+  return out;
 }
 
 const ACK_KEY_ID = encodeStr("id");
 const ACK_KEY_TS = encodeStr("ts");
 
 /** The ack of a createMessage, written by hand: `[16, reqId, {id, ts}]`, as `encodeFrame` makes it. */
-export function encodeMessageAck(sink: FrameSink, reqId: number, id: string, ts: number): void {
+export function encodeMessageAck(reqId: number, id: string, ts: number): Uint8Array {
   const n = utf8Length(id);
-  const at = sink.frame(3 + uintSize(reqId) + ACK_KEY_ID.length + strHeaderSize(n) + n + ACK_KEY_TS.length + uintSize(ts));
-  const out = sink.buf;
-  out[at] = 0x93;
-  out[at + 1] = 16;
-  let pos = writeUint(out, at + 2, reqId);
+  const out = allocFrame(3 + uintSize(reqId) + ACK_KEY_ID.length + strHeaderSize(n) + n + ACK_KEY_TS.length + uintSize(ts));
+  out[0] = 0x93;
+  out[1] = 16;
+  let pos = writeUint(out, 2, reqId);
   out[pos++] = 0x82;
   out.set(ACK_KEY_ID, pos);
   pos = writeStr(out, pos + ACK_KEY_ID.length, id, n);
   out.set(ACK_KEY_TS, pos);
   writeUint(out, pos + ACK_KEY_TS.length, ts);
+  return out;
 }
 
 /**
