@@ -306,6 +306,68 @@ describe("TagCache event and result order", () => {
   });
 });
 
+describe("TagCache sets by remembered position", () => {
+  it("agrees with a plain model when loops keep, change, cut or mix their order, delete, commit mid-loop and see other writers", () => {
+    const random = seededRandom("tag-cache positions");
+    const pick = (n: number) => Math.floor(random() * n);
+    const keys = Array.from({ length: 8 }, (_, i) => `k${i}`);
+    const cache = new TagCache("app");
+    cache.reset({});
+    let committed: Record<string, Json> = {};
+    let pending: Record<string, Json> = {};
+    let version = 0;
+    const current = (k: string) => (k in pending ? pending[k] : committed[k]);
+    const commit = () => {
+      const c = cache.take();
+      if (Object.keys(pending).length === 0) {
+        expect(c).toBeUndefined();
+        return;
+      }
+      expect(c!.data).toEqual({ app: pending });
+      for (const [k, v] of Object.entries(pending)) {
+        if (v === null) delete committed[k];
+        else committed[k] = v;
+      }
+      pending = {};
+      cache.confirm(c!, { version: ++version, diff: {} });
+    };
+    let order = keys.slice();
+    for (let loop = 0; loop < 400; loop++) {
+      const r = random();
+      if (r < 0.15) order = order.slice().sort(() => random() - 0.5);
+      else if (r < 0.25) order = keys.filter(() => random() < 0.6);
+      else if (r < 0.3) order = keys.slice();
+      if (random() < 0.1) {
+        // Another writer replaces the namespace between loops (drops tags the cache knew).
+        committed = {};
+        for (const k of keys) if (random() < 0.5) committed[k] = pick(3);
+        cache.onEvent({
+          type: "aggregate",
+          agentId: "d",
+          channel: "tag_values",
+          version: ++version,
+          aggregate: { app: committed },
+          diff: {},
+        });
+      }
+      for (const k of order) {
+        if (random() < 0.05) {
+          cache.set(k, null, undefined); // a delete (the slow path)
+          if (current(k) !== undefined) pending[k] = null;
+        } else {
+          const v = pick(3);
+          cache.set(k, v, undefined);
+          if (current(k) !== v) pending[k] = v;
+        }
+        if (random() < 0.03) commit(); // commitTags in the middle of a loop
+      }
+      for (const k of keys) expect(cache.getOwn(k)).toBe(current(k) ?? undefined);
+      commit();
+    }
+    expect(cache.snapshot()).toEqual({ app: committed });
+  });
+});
+
 describe("LocalBus events read late", () => {
   it("an event and a result read, spread, list and serialise like plain objects, and refuse writes", async () => {
     const bus = newBus();

@@ -100,6 +100,13 @@ export class TagCache {
   private pendingOther: JsonObject | undefined;
   private pendingLog: JsonObject | undefined;
   private readonly triggerStates = new Map<string, TriggerState[]>();
+  /**
+   * The own tags in the order this loop's primitive sets named them (up to MAX_ORDER), kept from
+   * the last loop as a guess for this one; `cursor` is the next set's position (0 after a commit).
+   * Only a cache of the Map: a guess is used when its key is the key set and it is still live.
+   */
+  private readonly order: OwnTag[] = [];
+  private cursor = 0;
 
   constructor(appKey: string) {
     this.appKey = appKey;
@@ -154,13 +161,23 @@ export class TagCache {
    */
   set(key: string, value: unknown, options: SetTagOptions | undefined): void {
     if (options === undefined && (typeof value === "number" || typeof value === "string" || typeof value === "boolean")) {
-      // The hot path: an own tag set to a primitive.
-      let tag = this.own.get(key);
+      // The hot path: an own tag set to a primitive. A loop sets its tags in the same order each
+      // time, so the tag at this position last loop is tried before the Map (a lookup per set
+      // was the larger part of a set's cost).
+      const at = this.cursor++;
+      let tag = this.order[at];
+      if (tag === undefined || tag.key !== key || !tag.live) {
+        tag = this.own.get(key);
+        if (tag !== undefined && at < MAX_ORDER) this.order[at] = tag;
+      }
       const cur = this.currentOf(tag, key);
       if (cur === value || (Number.isNaN(value) && Number.isNaN(cur))) return; // unchanged (NaN included)
       if (key === "__proto__") setOwn(this.pendingOwn, key, value);
       else this.pendingOwn[key] = value;
-      if (tag === undefined) this.own.set(key, (tag = new OwnTag(key)));
+      if (tag === undefined) {
+        this.own.set(key, (tag = new OwnTag(key)));
+        if (at < MAX_ORDER) this.order[at] = tag;
+      }
       if (tag.pending === undefined) this.setTags.push(tag);
       tag.pending = value;
       this.dirtyOwn = true;
@@ -180,6 +197,7 @@ export class TagCache {
 
   /** Takes this loop's pending diff as a commit in flight; undefined when there is none. */
   take(): TagCommit | undefined {
+    this.cursor = 0; // the next loop's sets start over (see set)
     if (!this.dirty) return undefined;
     const data: JsonObject = this.pendingOther ?? {};
     if (this.dirtyOwn) setOwn(data, this.appKey, this.pendingOwn);
@@ -471,6 +489,8 @@ export class TagCache {
 }
 
 const EMPTY: SetTagOptions = Object.freeze({});
+/** Positions of a loop's sets remembered (TagCache.order). */
+const MAX_ORDER = 1024;
 
 /** A tag's value after a diff `d` is merged onto `current` (frozen). */
 function merged(current: Json | undefined, d: Json): Json {
