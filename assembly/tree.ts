@@ -49,13 +49,13 @@ export const T_ARR: u8 = 8;
 export const T_MAP: u8 = 9;
 
 export const SLOT: usize = 16;
-export const ENTRY: usize = 32;
+const ENTRY: usize = 32;
 /** Offsets in an entry: the plan mark and the value slot. */
 export const E_MARK: usize = 4;
 export const E_VAL: usize = 16;
 const INLINE_STR: u32 = 8;
 /** Keys of up to this many bytes are stored in their entry. */
-export const INLINE_KEY: u32 = 8;
+const INLINE_KEY: u32 = 8;
 
 /** The hash word an entry holds for a key of `n` bytes with hash `h`: never 0. */
 @inline export function hashWord(h: u32, n: u32): u32 {

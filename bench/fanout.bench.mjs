@@ -41,7 +41,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Bench } from "tinybench";
 import { Packr } from "msgpackr";
 import { WebSocketServer, WebSocket } from "ws";
-import { fanoutPayload } from "./common.mjs";
+import { fanoutPayload as payload } from "./common.mjs";
 import { slowDiskStorage } from "./slow-disk.mjs";
 
 const SUBSCRIBERS = [1, 10, 100];
@@ -56,8 +56,6 @@ const packr = new Packr({ useRecords: false, variableMapSize: true });
 const DIST = pathToFileURL(`${process.env.TAGWIRE_FANOUT_DIST ?? fileURLToPath(new URL("../dist", import.meta.url))}/`).href;
 const PREFIX = process.env.TAGWIRE_FANOUT_PREFIX ?? `tw-fanout-${process.pid}`;
 process.env.TAGWIRE_FANOUT_PREFIX = PREFIX;
-
-const payload = fanoutPayload;
 
 // ---------------------------------------------------------------------------------------------
 // Child: the subscribers

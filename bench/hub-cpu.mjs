@@ -22,7 +22,7 @@ import { fork } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { fanoutPayload } from "./common.mjs";
+import { fanoutPayload as payload } from "./common.mjs";
 import { slowDiskStorage } from "./slow-disk.mjs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
@@ -38,8 +38,6 @@ const { values: opt } = parseArgs({
     child: { type: "string" },
   },
 });
-
-const payload = fanoutPayload;
 
 if (opt.child) {
   // Child: publisher + subscribers against the hub URLs it is told about.

@@ -243,10 +243,6 @@ export class Connection implements Outlet {
 
   private closeSlowConsumer(unsent: number): void {
     this.ctx.log(`connection ${this.id} (${this.address}): closing a slow consumer (${unsent} bytes unsent)`);
-    this.queue = [];
-    this.sealed = [];
-    this.queuedBytes = 0;
-    this.openBytes = 0;
     try {
       this.ws.close(1013, "slow consumer: too much unsent data");
     } catch {
@@ -255,7 +251,7 @@ export class Connection implements Outlet {
     // Runs inside a fan-out loop that reads the router's subscriber list from core memory, and
     // unsubscribing is a core call (it may grow that memory and detach the view): the routes
     // go after the loop.
-    this.dispose(true);
+    if (this.forget()) queueMicrotask(() => this.unroute());
   }
 
   /** Queues an ack; `result` is encoded now (its documents may be views that change later). */
@@ -344,8 +340,13 @@ export class Connection implements Outlet {
   }
 
   /** Forgets the connection: router entries, outlet. Idempotent. */
-  dispose(deferRoutes = false): void {
-    if (this.closed) return;
+  dispose(): void {
+    if (this.forget()) this.unroute();
+  }
+
+  /** All of dispose but the router entries; false when the connection was already closed. */
+  private forget(): boolean {
+    if (this.closed) return false;
     this.closed = true;
     this.queue = [];
     this.sealed = [];
@@ -354,8 +355,7 @@ export class Connection implements Outlet {
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.ctx.state.removeOutlet(this);
     this.ctx.connections.delete(this.id);
-    if (deferRoutes) queueMicrotask(() => this.unroute());
-    else this.unroute();
+    return true;
   }
 
   private unroute(): void {

@@ -55,7 +55,7 @@ function dispatch(r: unknown, answers: AnswerSink, events: EventSink, onError: E
     )
       return events.onMessage(agentId, channel, id, ts, data);
   }
-  let f: ReturnType<typeof toFrame>;
+  let f: Frame;
   try {
     f = toFrame(r);
   } catch (err) {

@@ -191,7 +191,6 @@ export class RollingWindow {
    * (the getters test `ready` first).
    */
   private stats(): Float64Array {
-    this.unread = false;
     if (this.pending !== 0) {
       // One staged sample per read: the caller reads after every add, so add() calls the core
       // at once from now on (staging would only add work).
@@ -211,9 +210,13 @@ export class RollingWindow {
     return v.length === 0 || this.instance.dead !== undefined ? this.stats() : v;
   }
 
-  /** The published statistics with M2 current: the core works M2 out only when asked. */
+  /**
+   * The published statistics with M2 current: a count window's core works M2 out only when asked
+   * (a time window publishes it with every sample).
+   */
   private publishedWithM2(): Float64Array {
     const v = this.published();
+    if (this.timed) return v;
     const status: number = this.ex.statsPublishM2(this.handle);
     if (status !== 0) this.instance.ok(status, "stddev");
     return v;

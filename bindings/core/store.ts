@@ -83,6 +83,11 @@ export interface ApplyValueResult {
 
 const encoder = new TextEncoder();
 
+/** True when the apply replaces named keys (ignored under a whole `replace`). */
+function replacesKeys(options: ApplyOptions | undefined): options is ApplyOptions & { replaceKeys: string[] } {
+  return options !== undefined && !options.replace && options.replaceKeys !== undefined && options.replaceKeys.length > 0;
+}
+
 function flagsOf(options: ApplyOptions | undefined): number {
   if (options === undefined) return APPLY_DO_DELETE;
   const flags = options.doDelete === false ? 0 : APPLY_DO_DELETE;
@@ -177,7 +182,7 @@ export class ChannelStore {
    * bytes of its own, see packIntoInput). With replaceKeys it is packed apart, as for applyValue.
    */
   applyValueView(channel: number | string, diff: unknown, options?: ApplyOptions): ApplyView {
-    if (options?.replaceKeys !== undefined && options.replaceKeys.length > 0 && !options.replace) {
+    if (replacesKeys(options)) {
       return this.applyView(channel, packValue(diff, "applyValue"), options);
     }
     const slot = this.slotFor(channel); // first: resolving a name writes it to the input region
@@ -304,7 +309,7 @@ export class ChannelStore {
     const len = diff.length;
     this.checkSize(len);
     let keyCount = 0;
-    if (options !== undefined && !options.replace && options.replaceKeys !== undefined && options.replaceKeys.length > 0) {
+    if (replacesKeys(options)) {
       keyCount = this.writeDiffAndKeys(diff, options.replaceKeys);
     }
     if (keyCount === 0) {

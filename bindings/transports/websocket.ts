@@ -153,24 +153,19 @@ export class WebSocketTransport extends BaseTransport {
       this.closed({ reason: err.message, error: err });
       socket.close(1003, "binary frames only");
     };
+    const receive = (data: unknown) => {
+      if (data instanceof Uint8Array) this.deliver(data);
+      else if (data instanceof ArrayBuffer) this.deliver(new Uint8Array(data));
+      else if (Array.isArray(data)) this.deliver(concat(data as Uint8Array[]));
+      else refuseText();
+    };
     const emitter = socket as Partial<NodeWebSocket>;
     if (typeof emitter.on === "function") {
       // Node's ws: its own "message" event hands over the Buffer; `onmessage` would wrap every
       // message in a MessageEvent first.
-      emitter.on("message", (data, isBinary) => {
-        if (!isBinary) refuseText();
-        else if (data instanceof Uint8Array) this.deliver(data);
-        else if (Array.isArray(data)) this.deliver(concat(data as Uint8Array[]));
-        else this.deliver(new Uint8Array(data as ArrayBuffer));
-      });
+      emitter.on("message", (data, isBinary) => (isBinary ? receive(data) : refuseText()));
     } else {
-      socket.onmessage = (event) => {
-        const data = event.data;
-        if (data instanceof Uint8Array) this.deliver(data);
-        else if (data instanceof ArrayBuffer) this.deliver(new Uint8Array(data));
-        else if (Array.isArray(data)) this.deliver(concat(data as Uint8Array[]));
-        else refuseText();
-      };
+      socket.onmessage = (event) => receive(event.data);
     }
     socket.onerror = (event) => {
       lastError = event?.error instanceof Error ? event.error : new Error(event?.message ?? "WebSocket error");

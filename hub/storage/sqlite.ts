@@ -47,6 +47,7 @@
 //     loss. For workloads that accept that window.
 import { closeSync, fdatasync, fdatasyncSync, fstatSync, fsync, fsyncSync, mkdirSync, openSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { TagwireError } from "../../bindings/core/errors.js";
 import { createRequire } from "node:module";
 import type { Storage, StoredChannel, StoredMessage, Write, WriteDone, WriteOutcome, WriteSink } from "./storage.js";
@@ -104,13 +105,8 @@ export interface SqliteStorageOptions {
 }
 
 /** fdatasync(2) on the thread pool: the WAL's data and its size, which is all a reader needs. */
-function fdatasyncAsync(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
-}
-
-function fsyncAsync(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
-}
+const fdatasyncAsync = promisify(fdatasync);
+const fsyncAsync = promisify(fsync);
 
 export const DB_FILE = "tagwire.db";
 const PAGE_BYTES = 16384;
@@ -420,8 +416,7 @@ export class SqliteStorage implements Storage {
         }
       },
       (err: Error) => {
-        const error = new TagwireError("TAGWIRE_ERR_CLOSED", `fsync of ${this.walPath} failed: ${err.message}`, { cause: err });
-        this.syncError = error;
+        const error = this.syncFailed(err);
         this.syncing = undefined;
         const next = this.nextSync;
         this.nextSync = undefined;
@@ -475,13 +470,18 @@ export class SqliteStorage implements Storage {
         this.dirSyncDue = false;
       }
     } catch (err) {
-      this.syncError = new TagwireError("TAGWIRE_ERR_CLOSED", `fsync of ${this.walPath} failed: ${(err as Error).message}`, { cause: err });
-      throw this.syncError;
+      throw this.syncFailed(err as Error);
     }
     const ms = performance.now() - t0;
     // A probe after a pooled stretch is a fresh start: one fast sync brings the loop back.
     this.inlineSyncMs = this.pooledSinceProbe >= PROBE_EVERY ? ms : this.inlineSyncMs * 0.9 + ms * 0.1;
     this.pooledSinceProbe = 0;
+  }
+
+  /** A failed sync stops the storage (fail-stop): every later commit throws this error. */
+  private syncFailed(err: Error): TagwireError {
+    this.syncError = new TagwireError("TAGWIRE_ERR_CLOSED", `fsync of ${this.walPath} failed: ${err.message}`, { cause: err });
+    return this.syncError;
   }
 
   private async syncDir(): Promise<void> {
