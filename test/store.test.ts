@@ -4,6 +4,8 @@ import { pack, unpack } from "msgpackr";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createCore, type ChannelStore, type Core } from "../bindings/index.js";
 import { seededRandom } from "./support/seed.js";
+import { packIntoInput, packr } from "../bindings/core/doc.js";
+import type { CoreInstance } from "../bindings/core/instance.js";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 const isObject = (v: unknown): v is Record<string, Json> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -74,6 +76,68 @@ describe("channels", () => {
     const other = core.createChannelStore();
     expect(other.slotOf("shared/x")).toBeUndefined(); // stores are separate
     other.dispose();
+  });
+});
+
+describe("packing a value into the input region (applyValueView)", () => {
+  /** The input region's bytes after packIntoInput, as hex (what applyValueView hands the core). */
+  const packedIn = (value: unknown): string => {
+    const instance = (store as unknown as { instance: CoreInstance }).instance;
+    const len = packIntoInput(instance, value, "test");
+    return Buffer.from(instance.inputRegion().subarray(0, len)).toString("hex");
+  };
+  const msgpackr = (value: unknown): string => Buffer.from(packr.pack(value)).toString("hex");
+
+  it("writes msgpackr's bytes for telemetry values, and leaves every other value to msgpackr", () => {
+    const fifty: Record<string, number> = {};
+    for (let i = 0; i < 50; i++) fifty[`tag_${i}`] = i % 3 === 0 ? i : i * 0.5 - 7;
+    const values: unknown[] = [
+      {},
+      { a: 1 },
+      {
+        app: { tag_0: 1.5, tag_1: -3, tag_2: 300, t: 70000, u: -200, v: -40000, w: -3e9, x: 5e9, y: Number.NaN, z: -0, i: Infinity },
+        s: "hi",
+        b: true,
+        f: false,
+        n: null,
+        edge: [127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, -32, -33, -128, -129, -32768, -32769, -(2 ** 31), -(2 ** 31) - 1],
+      },
+      { app: fifty },
+      { nest: { a: { b: { c: { d: { e: { f: { g: { h: { i: 1 } } } } } } } } } }, // deeper than packSimple goes
+      { [`k${"x".repeat(40)}`]: "y".repeat(31), short: "y".repeat(32), long: "z".repeat(300) },
+      { e: "é", ключ: 1, emoji: "😀" },
+      { arr: [1, "a", { b: null }], bin: new Uint8Array([1, 2]) },
+      Object.assign(Object.create({ inherited: 1 }), { own: 2 }),
+      Object.assign(Object.create(null), { bare: 3 }),
+      new Map([["m", 1]]),
+      "top-level string",
+      42,
+      -1.25,
+      null,
+      true,
+    ];
+    // Map sizes at the header boundaries (fixmap, map 16).
+    for (const n of [15, 16, 17]) values.push(Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i])));
+    for (const v of values) expect(packedIn(v), JSON.stringify(v) ?? String(v)).toBe(msgpackr(v));
+  });
+
+  it("matches msgpackr after Object.prototype gains an enumerable key", () => {
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.polluted = 1;
+    try {
+      expect(packedIn({ a: 1, b: { c: 2 } })).toBe(msgpackr({ a: 1, b: { c: 2 } }));
+    } finally {
+      delete proto.polluted;
+    }
+  });
+
+  it("stores what it packs", () => {
+    const slot = store.open("pack/simple");
+    const value = { app: { t: 21.5, n: -3, ok: true, s: "on", none: null } };
+    const view = store.applyValueView(slot, value);
+    expect(view.changed).toBe(true);
+    expect(unpack(view.diff)).toEqual({ app: { t: 21.5, n: -3, ok: true, s: "on" } });
+    expect(store.getValue(slot)).toEqual({ app: { t: 21.5, n: -3, ok: true, s: "on" } });
   });
 });
 

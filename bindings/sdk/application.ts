@@ -9,6 +9,7 @@
 // the form a hot loop should use, setTag the same set returning a resolved promise.
 import { TagwireError } from "../core/errors.js";
 import type { Agent } from "./agent.js";
+import { headOf } from "./aggregate-chain.js";
 import { Alerts } from "./alerts.js";
 import { report, type ErrorHandler } from "./errors.js";
 import { diffChanges, getPath, isObject } from "./json.js";
@@ -372,9 +373,10 @@ export class Application<Config = Record<string, unknown>> {
     this.unsubscribeTags = this.agent.subscribe(TAG_CHANNEL, (event) => this.onTagEvent(event));
   }
 
-  private onTagEvent(event: ChannelEvent): void {
-    const type = event.type; // read once: a LocalBus event is a Proxy
+  private onTagEvent(any: ChannelEvent): void {
+    const type = headOf(any).type; // past a LocalBus event's Proxy (see headOf)
     if (type === "message") return;
+    const event = any as Exclude<ChannelEvent, { type: "message" }>;
     // Only a resync is compared whole; aggregate events say what changed in their diff.
     const before = type === "resynced" && this.watchers.size > 0 ? this.tags.snapshot() : undefined;
     this.seenTagEvent = true;
