@@ -140,6 +140,28 @@ export class LocalBus implements Session {
     return state === undefined ? undefined : this.write(state, agentId, channel, data, NO_OPTIONS);
   }
 
+  tryCommitNow(agentId: string, channel: string, data: Json, own: (event: ChannelEvent) => void): number {
+    const state = this.known(agentId, channel);
+    if (state === undefined) return -1;
+    const view = this.store!.applyValueView(state.slot, data, undefined);
+    const version = view.version;
+    this.markExists(state);
+    if (view.changed) {
+      const subs = this.matching(state);
+      let others = false;
+      for (let i = 0; i < subs.length; i++) if (subs[i]!.listener !== own) others = true;
+      // The writer alone listening: no diff copy, node or event (the chain then restarts from
+      // the store when an event is next made).
+      if (others) {
+        const diff = PackedDiff.copyOf(view.bytes, view.diffStart, view.diffLength);
+        const event: ChannelEvent = aggregateEvent(agentId, channel, version, this.nodeAt(state, version, diff), diff);
+        for (const sub of subs) if (sub.listener !== own) this.enqueue(sub, event);
+        this.drain();
+      }
+    }
+    return version;
+  }
+
   /** A publish to a channel that is open: merge, log, events, result. */
   private write(state: ChannelState, agentId: string, channel: string, data: Json, options: PublishOptions): PublishResult {
     let message: Message | undefined;

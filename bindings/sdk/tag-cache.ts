@@ -237,8 +237,12 @@ export class TagCache {
 
   /** The commit was stored as `result` (null or a negative version: queued; it shows when its event does). */
   confirm(commit: TagCommit, result: PublishResult | null): void {
+    this.confirmAt(commit, result == null ? -1 : (versionOf(result) ?? -1));
+  }
+
+  /** confirm, for a commit stored at `version` (negative: queued). */
+  confirmAt(commit: TagCommit, version: number): void {
     this.dropInflight(commit);
-    const version = result == null ? -1 : (versionOf(result) ?? -1);
     const held = this.deferred;
     if (held !== undefined) {
       this.deferred = undefined;
