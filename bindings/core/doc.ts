@@ -86,18 +86,12 @@ const packsIntoTarget = typeof (inputPackr as { useBuffer?: unknown }).useBuffer
  * costs more than the packing). A value larger than the region is packed and copied in.
  */
 export function packIntoInput(instance: CoreInstance, value: unknown, what: string): number {
-  const region = instance.inputRegion();
-  if (region !== simpleRegion) {
-    simpleRegion = region;
-    simpleView = new DataView(region.buffer, region.byteOffset, region.length);
-  }
-  const simple = packSimple(value, region, simpleView!, 0, 0);
-  if (simple >= 0) return simple;
   if (!packsIntoTarget) {
     const bytes = packValue(value, what);
     instance.writeIn(bytes);
     return bytes.length;
   }
+  const region = instance.inputRegion();
   if (region !== inputRegion) {
     inputTarget = NodeBuffer ? NodeBuffer.from(region.buffer, region.byteOffset, region.length) : region;
     inputPackr.useBuffer(inputTarget);
@@ -118,130 +112,6 @@ export function packIntoInput(instance: CoreInstance, value: unknown, what: stri
     instance.writeIn(out.subarray(out.start, out.end));
   }
   return len;
-}
-
-/** The input region packSimple wrote into last, and a DataView of it (for doubles). */
-let simpleRegion: Uint8Array | undefined;
-let simpleView: DataView | undefined;
-/** Nesting packSimple follows before it leaves a value to msgpackr. */
-const SIMPLE_DEPTH = 8;
-/** Longest string (UTF-16 units, all ASCII) packSimple writes itself. */
-const SIMPLE_STRING = 255;
-
-/**
- * msgpackr's bytes for the values a telemetry write is made of (plain objects, short ASCII
- * strings, numbers, booleans, null), written into `out` at `at` without msgpackr's per-call set-up,
- * which costs more than packing a few tags: returns the end, or -1 for anything else (an array, a
- * long or non-ASCII string, another type, too deep, no room), which msgpackr then packs whole.
- * The bytes are the same as inputPackr's (PACK_OPTIONS; test/store.test.ts compares them).
- */
-function packSimple(value: unknown, out: Uint8Array, view: DataView, at: number, depth: number): number {
-  if (typeof value === "number") return packNumber(value, out, view, at);
-  if (typeof value === "string") return packAscii(value, out, at);
-  if (typeof value === "boolean") {
-    if (at >= out.length) return -1;
-    out[at] = value ? 0xc3 : 0xc2;
-    return at + 1;
-  }
-  if (value === null) {
-    if (at >= out.length) return -1;
-    out[at] = 0xc0;
-    return at + 1;
-  }
-  if (typeof value !== "object" || Object.getPrototypeOf(value) !== Object.prototype || depth >= SIMPLE_DEPTH) return -1;
-  // for-in over an object whose prototype is Object.prototype lists its own keys, as Object.keys
-  // (msgpackr's) does, unless Object.prototype was given an enumerable key: then msgpackr packs.
-  if (depth === 0) for (const _ in Object.prototype) return -1;
-  const obj = value as Record<string, unknown>;
-  // The keys' count is known after them: they go after a one-byte header, moved up if it is longer.
-  if (at >= out.length) return -1;
-  const head = at;
-  at += 1;
-  let n = 0;
-  // for-in rather than Object.keys: a keyed read of the key for-in gives is a field load.
-  for (const key in obj) {
-    at = packAscii(key, out, at);
-    if (at < 0) return -1;
-    at = packSimple(obj[key], out, view, at, depth + 1);
-    if (at < 0) return -1;
-    n++;
-  }
-  if (n < 0x10) {
-    out[head] = 0x80 | n;
-    return at;
-  }
-  const extra = n < 0x10000 ? 2 : 4;
-  if (at + extra > out.length) return -1;
-  out.copyWithin(head + 1 + extra, head + 1, at);
-  if (n < 0x10000) {
-    out[head] = 0xde;
-    out[head + 1] = n >> 8;
-    out[head + 2] = n & 0xff;
-  } else {
-    out[head] = 0xdf;
-    view.setUint32(head + 1, n);
-  }
-  return at + extra;
-}
-
-/** msgpackr's encoding of a string of at most SIMPLE_STRING ASCII characters, else -1. */
-function packAscii(s: string, out: Uint8Array, at: number): number {
-  const n = s.length;
-  if (n > SIMPLE_STRING || at + 2 + n > out.length) return -1;
-  let p = at + (n < 0x20 ? 1 : 2);
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x80) return -1;
-    out[p++] = c;
-  }
-  if (n < 0x20) out[at] = 0xa0 | n;
-  else {
-    out[at] = 0xd9;
-    out[at + 1] = n;
-  }
-  return p;
-}
-
-/** msgpackr's encoding of a number without useFloat32 (smallest integer form, else float 64). */
-function packNumber(v: number, out: Uint8Array, view: DataView, at: number): number {
-  if (at + 9 > out.length) return -1;
-  if (v >>> 0 === v) {
-    if (v < 0x80) out[at++] = v;
-    else if (v < 0x100) {
-      out[at] = 0xcc;
-      out[at + 1] = v;
-      at += 2;
-    } else if (v < 0x10000) {
-      out[at] = 0xcd;
-      out[at + 1] = v >> 8;
-      out[at + 2] = v & 0xff;
-      at += 3;
-    } else {
-      out[at] = 0xce;
-      view.setUint32(at + 1, v);
-      at += 5;
-    }
-  } else if (v >> 0 === v) {
-    if (v >= -0x20) out[at++] = 0x100 + v;
-    else if (v >= -0x80) {
-      out[at] = 0xd0;
-      out[at + 1] = v + 0x100;
-      at += 2;
-    } else if (v >= -0x8000) {
-      out[at] = 0xd1;
-      view.setInt16(at + 1, v);
-      at += 3;
-    } else {
-      out[at] = 0xd2;
-      view.setInt32(at + 1, v);
-      at += 5;
-    }
-  } else {
-    out[at] = 0xcb;
-    view.setFloat64(at + 1, v);
-    at += 9;
-  }
-  return at;
 }
 
 export class DocCodec {

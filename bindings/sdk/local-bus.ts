@@ -15,6 +15,7 @@ import { Agent, type AgentOptions } from "./agent.js";
 import { defaultErrorHandler, report, type ErrorHandler } from "./errors.js";
 import { AggregateNode, PackedDiff, aggregateEvent, publishResult } from "./aggregate-chain.js";
 import { deepFreeze, toJson } from "./json.js";
+import { packSimple } from "./msgpack-simple.js";
 import { MAX_NAME_BYTES, assertAgentId, assertChannelName, assertChannelPattern, matchPattern } from "./names.js";
 import type { ChannelEvent, Json, Message, MessageQuery, PublishOptions, PublishResult, Session, Unsubscribe } from "./session.js";
 
@@ -143,7 +144,7 @@ export class LocalBus implements Session {
   tryCommitNow(agentId: string, channel: string, data: Json, own: (event: ChannelEvent) => void): number {
     const state = this.known(agentId, channel);
     if (state === undefined) return -1;
-    const view = this.store!.applyValueView(state.slot, data, undefined);
+    const view = this.store!.applyValueViewWith(state.slot, data, packSimple);
     const version = view.version;
     this.markExists(state);
     if (view.changed) {
@@ -173,11 +174,9 @@ export class LocalBus implements Session {
     const replacing = options.replace === true || (options.replaceKeys !== undefined && options.replaceKeys.length > 0);
     // The diff is packed into the core's input region and the result read before any other call
     // into it, so neither needs a buffer of its own (see ChannelStore.applyValueView).
-    const view = this.store!.applyValueView(
-      state.slot,
-      data,
-      replacing ? { replace: options.replace, replaceKeys: options.replaceKeys, doDelete: true } : undefined,
-    );
+    const view = replacing
+      ? this.store!.applyValueView(state.slot, data, { replace: options.replace, replaceKeys: options.replaceKeys, doDelete: true })
+      : this.store!.applyValueViewWith(state.slot, data, packSimple);
     const version = view.version;
     const changed = view.changed;
     const diff = PackedDiff.copyOf(view.bytes, view.diffStart, view.diffLength);
