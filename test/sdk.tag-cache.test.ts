@@ -451,6 +451,78 @@ describe("LocalBus events read late", () => {
     expect(await bus.getAggregate("dev", "c")).toEqual({ a: 2, b: 1 });
   });
 
+  it("tryCommitNow leaves the writer's own listener out, tells every other one, and declines a channel not yet written", async () => {
+    const bus = newBus();
+    const own: ChannelEvent[] = [];
+    const other: ChannelEvent[] = [];
+    const ownListener = (e: ChannelEvent) => void own.push(e);
+    bus.subscribe("dev", "c", ownListener);
+    bus.subscribe("dev", "c", (e) => void other.push(e));
+    expect(bus.tryCommitNow("dev", "c", { a: 1 }, ownListener)).toBe(-1);
+    await bus.publish("dev", "c", { a: 1 });
+    expect(own).toHaveLength(1);
+    expect(bus.tryCommitNow("dev", "c", { a: 2, b: 1 }, ownListener)).toBe(2);
+    expect(own).toHaveLength(1); // not told of its own write
+    expect(other.at(-1)).toMatchObject({ type: "aggregate", version: 2, diff: { a: 2, b: 1 }, aggregate: { a: 2, b: 1 } });
+    expect(bus.tryCommitNow("dev", "c", { a: 2 }, ownListener)).toBe(2); // unchanged: no version, no event
+    expect(other).toHaveLength(2);
+    expect(await bus.getAggregate("dev", "c")).toEqual({ a: 2, b: 1 });
+  });
+
+  it("with the writer its channel's only listener, no event is made, and later listeners' events are right", async () => {
+    const bus = newBus();
+    const ownListener = (_e: ChannelEvent) => {
+      throw new Error("the writer was told of its own write");
+    };
+    await bus.publish("dev", "c", { n: 0 });
+    bus.subscribe("dev", "c", ownListener);
+    await tick(); // the sync event of the subscription (before the commits) is delivered
+    for (let i = 1; i <= 50; i++) expect(bus.tryCommitNow("dev", "c", { n: i, [`k${i % 7}`]: i }, ownListener)).toBe(i + 1);
+    const late: ChannelEvent[] = [];
+    bus.subscribe("dev", "c", (e) => void late.push(e));
+    await tick();
+    const stored = await bus.getAggregate("dev", "c");
+    expect(late).toEqual([{ type: "sync", agentId: "dev", channel: "c", aggregate: stored, version: 51 }]);
+    for (let i = 51; i <= 60; i++) bus.tryCommitNow("dev", "c", { n: i }, ownListener);
+    expect(late).toHaveLength(11);
+    for (let i = 51; i <= 60; i++) {
+      expect(late[i - 50]).toMatchObject({ type: "aggregate", version: i + 1, diff: { n: i }, aggregate: { ...(stored as object), n: i } });
+    }
+  });
+
+  it("an app's commits reach every other listener; its own event is left out only while it watches no tag", async () => {
+    const bus = newBus();
+    const dev = bus.agent("dev");
+    const seen: Json[] = [];
+    dev.subscribe("tag_values", (e) => {
+      if (e.type === "aggregate") seen.push(e.aggregate);
+    });
+    let n = 0;
+    class Loop extends Application {
+      async mainLoop() {
+        n++;
+        this.setTagSync("a", n);
+        this.setTagSync("b", n % 2);
+      }
+    }
+    const app = new Loop({ agent: dev, appKey: "app" });
+    for (let i = 0; i < 4; i++) await app.step();
+    expect(seen).toEqual([1, 2, 3, 4].map((i) => ({ app: { a: i, b: i % 2 } })));
+    const changes: Array<[Json, string]> = [];
+    app.onTagChange("b", (value, change) => void changes.push([value, change.key]));
+    await app.step();
+    await dev.publish("tag_values", { app: { b: 7 } }); // another writer, seen by the app
+    await app.step();
+    expect(changes).toEqual([
+      [1, "b"],
+      [7, "b"],
+      [0, "b"],
+    ]);
+    expect(app.getTag("a")).toBe(6);
+    expect(await dev.getAggregate("tag_values")).toEqual({ app: { a: 6, b: 0 } });
+    await app.stop();
+  });
+
   it("every event's diff and aggregate are right when read long after, past the chain's bound", async () => {
     const rand = seededRandom("sdk.tag-cache late events");
     const bus = newBus();

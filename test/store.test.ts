@@ -4,6 +4,8 @@ import { pack, unpack } from "msgpackr";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createCore, type ChannelStore, type Core } from "../bindings/index.js";
 import { seededRandom } from "./support/seed.js";
+import { packr } from "../bindings/core/doc.js";
+import { packSimple } from "../bindings/sdk/msgpack-simple.js";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 const isObject = (v: unknown): v is Record<string, Json> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -74,6 +76,84 @@ describe("channels", () => {
     const other = core.createChannelStore();
     expect(other.slotOf("shared/x")).toBeUndefined(); // stores are separate
     other.dispose();
+  });
+});
+
+describe("packing a value into the input region (packSimple, applyValueViewWith)", () => {
+  /** packSimple's bytes as hex, or undefined when it leaves the value to msgpackr. */
+  const simple = (value: unknown, room = 1 << 16): string | undefined => {
+    const region = new Uint8Array(room);
+    const len = packSimple(value, region);
+    return len < 0 ? undefined : Buffer.from(region.subarray(0, len)).toString("hex");
+  };
+  const msgpackr = (value: unknown): string => Buffer.from(packr.pack(value)).toString("hex");
+
+  it("writes msgpackr's bytes for telemetry values", () => {
+    const fifty: Record<string, number> = {};
+    for (let i = 0; i < 50; i++) fifty[`tag_${i}`] = i % 3 === 0 ? i : i * 0.5 - 7;
+    const values: unknown[] = [
+      {},
+      { a: 1 },
+      {
+        app: { tag_0: 1.5, tag_1: -3, tag_2: 300, t: 70000, u: -200, v: -40000, w: -3e9, x: 5e9, y: Number.NaN, z: -0, i: Infinity },
+        s: "hi",
+        b: true,
+        f: false,
+        n: null,
+      },
+      Object.fromEntries(
+        [127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, -32, -33, -128, -129, -32768, -32769, -(2 ** 31), -(2 ** 31) - 1].map(
+          (v, i) => [`e${i}`, v],
+        ),
+      ),
+      { app: fifty },
+      { [`k${"x".repeat(40)}`]: "y".repeat(31), short: "y".repeat(32), long: "z".repeat(255) },
+      "top-level string",
+      42,
+      -1.25,
+      null,
+      true,
+    ];
+    // Map sizes at the header boundaries (fixmap, map 16).
+    for (const n of [15, 16, 17]) values.push(Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i])));
+    for (const v of values) expect(simple(v), JSON.stringify(v)).toBe(msgpackr(v));
+  });
+
+  it("leaves every other value to msgpackr", () => {
+    const others: unknown[] = [
+      { nest: { a: { b: { c: { d: { e: { f: { g: { h: { i: 1 } } } } } } } } } }, // deeper than it goes
+      { long: "z".repeat(256) },
+      { e: "é" },
+      { ключ: 1 },
+      { arr: [1, 2] },
+      { bin: new Uint8Array([1, 2]) },
+      { big: 2n ** 70n },
+      { u: undefined },
+      Object.assign(Object.create({ inherited: 1 }), { own: 2 }),
+      Object.assign(Object.create(null), { bare: 3 }),
+      new Map([["m", 1]]),
+      new Date(0),
+    ];
+    for (const [i, v] of others.entries()) expect(simple(v), `value ${i}`).toBeUndefined();
+    expect(simple({ a: 1.5, b: "x" }, 12)).toBeUndefined(); // no room
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.polluted = 1; // for-in would list it; Object.keys (msgpackr's) does not
+    try {
+      expect(simple({ a: 1 })).toBeUndefined();
+    } finally {
+      delete proto.polluted;
+    }
+  });
+
+  it("applyValueViewWith stores what the packer writes, and what msgpackr packs when it declines", () => {
+    const slot = store.open("pack/simple");
+    let view = store.applyValueViewWith(slot, { app: { t: 21.5, n: -3, ok: true, s: "on", none: null } }, packSimple);
+    expect(view.changed).toBe(true);
+    expect(unpack(view.diff)).toEqual({ app: { t: 21.5, n: -3, ok: true, s: "on" } });
+    view = store.applyValueViewWith(slot, { app: { list: [1, 2], t: 21.5 } }, packSimple);
+    expect(unpack(view.diff)).toEqual({ app: { list: [1, 2] } });
+    expect(store.getValue(slot)).toEqual({ app: { t: 21.5, n: -3, ok: true, s: "on", list: [1, 2] } });
+    expect(store.version(slot)).toBe(2);
   });
 });
 

@@ -192,6 +192,20 @@ export class ChannelStore {
     return this.readView();
   }
 
+  /**
+   * applyValueView (merging, doDelete) with the caller's packer tried first: `pack(diff, region)`
+   * writes msgpack at the start of the input region and returns its length, or -1 to leave `diff`
+   * to msgpackr. For a writer with a faster packer for its common values (LocalBus).
+   */
+  applyValueViewWith(channel: number, diff: unknown, pack: (value: unknown, region: Uint8Array) => number): ApplyView {
+    const slot = this.slotFor(channel);
+    let len = pack(diff, this.instance.inputRegion());
+    if (len < 0) len = packIntoInput(this.instance, diff, "applyValue");
+    this.checkSize(len);
+    this.applyInput(slot, channel, len, APPLY_DO_DELETE, 0);
+    return this.readView();
+  }
+
   /** The result of the last apply as this store's ApplyView. */
   private readView(): ApplyView {
     const r = this.resultPtr;

@@ -63,7 +63,8 @@ export class Agent {
   private readonly pending = new Map<string, Pending>();
   /** Sends started by coalescing timers or flush, so close() can wait for them. */
   private readonly inFlight = new Set<Promise<unknown>>();
-  private readonly subscriptions = new Set<Unsubscribe>();
+  /** This agent's subscriptions, each with the listener it gave the session. */
+  private readonly subscriptions = new Map<Unsubscribe, (event: ChannelEvent) => void>();
   private publishers: Publishers | undefined;
   private closed = false;
   private lastChecked: string | undefined;
@@ -118,6 +119,24 @@ export class Agent {
     this.checkOpen();
     this.checkChannel(channel);
     return session.tryPublishNow(this.id, channel, json);
+  }
+
+  /**
+   * tryPublishBuiltNow for a writer subscribed to the channel through `own` (what subscribe
+   * returned) that keeps its own state of it: the session does not deliver this write's event to
+   * that subscription (see Session.tryCommitNow). Returns the new version; undefined when it was
+   * not done (then use publishBuilt). Internal to the SDK.
+   * @internal
+   */
+  tryCommitBuiltNow(channel: string, json: Json, own: Unsubscribe): number | undefined {
+    const session = this.session;
+    if (session.tryCommitNow === undefined || (this.pending.size > 0 && this.pending.has(channel))) return undefined;
+    const listener = this.subscriptions.get(own);
+    if (listener === undefined) return undefined;
+    this.checkOpen();
+    this.checkChannel(channel);
+    const version = session.tryCommitNow(this.id, channel, json, listener);
+    return version < 0 ? undefined : version;
   }
 
   /**
@@ -203,7 +222,7 @@ export class Agent {
       this.subscriptions.delete(unsubscribe);
       unsubscribeSession();
     };
-    this.subscriptions.add(unsubscribe);
+    this.subscriptions.set(unsubscribe, listener);
     return unsubscribe;
   }
 
@@ -250,7 +269,7 @@ export class Agent {
     await Promise.allSettled([...this.inFlight]);
     this.closed = true;
     this.publishers?.close();
-    for (const unsubscribe of [...this.subscriptions]) unsubscribe();
+    for (const unsubscribe of [...this.subscriptions.keys()]) unsubscribe();
     if (this.closeSession) await this.session.close();
   }
 

@@ -27,6 +27,7 @@ const NO_BYTES = new Uint8Array(0);
  */
 const SLAB_BYTES = 32 * 1024;
 const MAX_SLAB_COPY = 2048;
+const COPY_LOOP_BYTES = 128;
 let slab = new Uint8Array(SLAB_BYTES);
 let slabUsed = 0;
 
@@ -54,7 +55,9 @@ export class PackedDiff {
       slabUsed = 0;
     }
     const at = slabUsed;
-    slab.set(source.subarray(start, start + size), at);
+    // A telemetry diff is tens of bytes: a loop costs less than the view subarray() allocates.
+    if (size <= COPY_LOOP_BYTES) for (let i = 0; i < size; i++) slab[at + i] = source[start + i]!;
+    else slab.set(source.subarray(start, start + size), at);
     slabUsed = at + size;
     return new PackedDiff(slab, at, size);
   }
@@ -160,6 +163,30 @@ function lazyHandler(keys: readonly string[]): ProxyHandler<Record<string, unkno
 const EVENT_HANDLER = lazyHandler(["type", "agentId", "channel", "aggregate", "diff", "version"]);
 const RESULT_HANDLER = lazyHandler(["version", "diff", "message"]);
 
+/** The fields of an event that are never computed (all the SDK itself reads of most events). */
+export type EventHead<E extends ChannelEvent> = E extends { version: number } ? Pick<E, "type" | "version"> : Pick<E, "type">;
+
+/**
+ * The newest lazy event and result and their targets. Each field read through a Proxy is a trap
+ * call (about 45 ns, more than the rest of a delivery), so the SDK's own listener and caller,
+ * which get these objects straight from the write that made them, read `type` and `version` from
+ * the target instead (headOf, versionOf). Anything else reads through the Proxy as before.
+ */
+let lastEvent: object | undefined;
+let lastEventTarget: EventHead<ChannelEvent> | undefined;
+let lastResult: object | undefined;
+let lastResultTarget: { version: number } | undefined;
+
+/** `event` itself, or, for the newest lazy event, its target (whose type and version are the event's). */
+export function headOf<E extends ChannelEvent>(event: E): EventHead<E> {
+  return (event === lastEvent ? lastEventTarget! : event) as EventHead<E>;
+}
+
+/** A publish result's version, read past the Proxy when it is the newest lazy result. */
+export function versionOf(result: PublishResult): number {
+  return result === lastResult ? lastResultTarget!.version : result.version;
+}
+
 /** An aggregate event of a LocalBus channel, its diff and aggregate decoded and merged when read. */
 export function aggregateEvent(
   agentId: string,
@@ -168,13 +195,18 @@ export function aggregateEvent(
   node: AggregateNode,
   diff: PackedDiff,
 ): Extract<ChannelEvent, { type: "aggregate" }> {
-  return new Proxy({ type: "aggregate", agentId, channel, aggregate: node, diff, version }, EVENT_HANDLER) as unknown as Extract<
-    ChannelEvent,
-    { type: "aggregate" }
-  >;
+  const target = { type: "aggregate" as const, agentId, channel, aggregate: node, diff, version };
+  const event = new Proxy(target, EVENT_HANDLER);
+  lastEvent = event;
+  lastEventTarget = target;
+  return event as unknown as Extract<ChannelEvent, { type: "aggregate" }>;
 }
 
 /** A LocalBus publish result, its diff decoded when read. */
 export function publishResult(version: number, diff: PackedDiff, message: Message | undefined): PublishResult {
-  return new Proxy({ version, diff, message }, RESULT_HANDLER) as unknown as PublishResult;
+  const target = { version, diff, message };
+  const result = new Proxy(target, RESULT_HANDLER);
+  lastResult = result;
+  lastResultTarget = target;
+  return result as unknown as PublishResult;
 }

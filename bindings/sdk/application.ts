@@ -9,6 +9,7 @@
 // the form a hot loop should use, setTag the same set returning a resolved promise.
 import { TagwireError } from "../core/errors.js";
 import type { Agent } from "./agent.js";
+import { headOf, versionOf } from "./aggregate-chain.js";
 import { Alerts } from "./alerts.js";
 import { report, type ErrorHandler } from "./errors.js";
 import { diffChanges, getPath, isObject } from "./json.js";
@@ -17,7 +18,7 @@ import { RollingStats, type RollingStatsOptions, type StatsSummary } from "./sta
 import { TagCache, type SetTagOptions, type TagAddress } from "./tag-cache.js";
 import { bindTags, type BoundTag, type BoundTags, type TagDeclarations } from "./tags/declared.js";
 import { UIManager } from "./ui/index.js";
-import type { ChannelEvent, Json, PublishResult, Unsubscribe } from "./session.js";
+import type { ChannelEvent, Json, Unsubscribe } from "./session.js";
 
 /** The channel tags live on. */
 export const TAG_CHANNEL = "tag_values";
@@ -237,15 +238,22 @@ export class Application<Config = Record<string, unknown>> {
   private sendTags(): Promise<void> | undefined {
     const commit = this.tags.take();
     if (commit === undefined) return this.sendLog();
-    let stored: PublishResult | undefined;
+    let stored: number | undefined;
     try {
-      stored = this.agent.tryPublishBuiltNow(TAG_CHANNEL, commit.data);
+      // With no watchers, the app's own event would tell it nothing the commit does not (the cache
+      // is exact after its own write): an in-process session then leaves it out.
+      const own = this.watchers.size === 0 ? this.unsubscribeTags : undefined;
+      if (own !== undefined) stored = this.agent.tryCommitBuiltNow(TAG_CHANNEL, commit.data, own);
+      else {
+        const result = this.agent.tryPublishBuiltNow(TAG_CHANNEL, commit.data);
+        if (result !== undefined) stored = versionOf(result) ?? -1;
+      }
     } catch (error) {
       this.tags.fail(commit);
       return Promise.reject(error);
     }
     if (stored !== undefined) {
-      this.tags.confirm(commit, stored);
+      this.tags.confirmAt(commit, stored);
       return this.sendLog();
     }
     return this.agent.publishBuilt(TAG_CHANNEL, commit.data).then(
@@ -372,9 +380,10 @@ export class Application<Config = Record<string, unknown>> {
     this.unsubscribeTags = this.agent.subscribe(TAG_CHANNEL, (event) => this.onTagEvent(event));
   }
 
-  private onTagEvent(event: ChannelEvent): void {
-    const type = event.type; // read once: a LocalBus event is a Proxy
+  private onTagEvent(any: ChannelEvent): void {
+    const type = headOf(any).type; // past a LocalBus event's Proxy (see headOf)
     if (type === "message") return;
+    const event = any as Exclude<ChannelEvent, { type: "message" }>;
     // Only a resync is compared whole; aggregate events say what changed in their diff.
     const before = type === "resynced" && this.watchers.size > 0 ? this.tags.snapshot() : undefined;
     this.seenTagEvent = true;

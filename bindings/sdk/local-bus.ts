@@ -15,6 +15,7 @@ import { Agent, type AgentOptions } from "./agent.js";
 import { defaultErrorHandler, report, type ErrorHandler } from "./errors.js";
 import { AggregateNode, PackedDiff, aggregateEvent, publishResult } from "./aggregate-chain.js";
 import { deepFreeze, toJson } from "./json.js";
+import { packSimple } from "./msgpack-simple.js";
 import { MAX_NAME_BYTES, assertAgentId, assertChannelName, assertChannelPattern, matchPattern } from "./names.js";
 import type { ChannelEvent, Json, Message, MessageQuery, PublishOptions, PublishResult, Session, Unsubscribe } from "./session.js";
 
@@ -140,6 +141,28 @@ export class LocalBus implements Session {
     return state === undefined ? undefined : this.write(state, agentId, channel, data, NO_OPTIONS);
   }
 
+  tryCommitNow(agentId: string, channel: string, data: Json, own: (event: ChannelEvent) => void): number {
+    const state = this.known(agentId, channel);
+    if (state === undefined) return -1;
+    const view = this.store!.applyValueViewWith(state.slot, data, packSimple);
+    const version = view.version;
+    this.markExists(state);
+    if (view.changed) {
+      const subs = this.matching(state);
+      let others = false;
+      for (let i = 0; i < subs.length; i++) if (subs[i]!.listener !== own) others = true;
+      // The writer alone listening: no diff copy, node or event (the chain then restarts from
+      // the store when an event is next made).
+      if (others) {
+        const diff = PackedDiff.copyOf(view.bytes, view.diffStart, view.diffLength);
+        const event: ChannelEvent = aggregateEvent(agentId, channel, version, this.nodeAt(state, version, diff), diff);
+        for (const sub of subs) if (sub.listener !== own) this.enqueue(sub, event);
+        this.drain();
+      }
+    }
+    return version;
+  }
+
   /** A publish to a channel that is open: merge, log, events, result. */
   private write(state: ChannelState, agentId: string, channel: string, data: Json, options: PublishOptions): PublishResult {
     let message: Message | undefined;
@@ -151,11 +174,9 @@ export class LocalBus implements Session {
     const replacing = options.replace === true || (options.replaceKeys !== undefined && options.replaceKeys.length > 0);
     // The diff is packed into the core's input region and the result read before any other call
     // into it, so neither needs a buffer of its own (see ChannelStore.applyValueView).
-    const view = this.store!.applyValueView(
-      state.slot,
-      data,
-      replacing ? { replace: options.replace, replaceKeys: options.replaceKeys, doDelete: true } : undefined,
-    );
+    const view = replacing
+      ? this.store!.applyValueView(state.slot, data, { replace: options.replace, replaceKeys: options.replaceKeys, doDelete: true })
+      : this.store!.applyValueViewWith(state.slot, data, packSimple);
     const version = view.version;
     const changed = view.changed;
     const diff = PackedDiff.copyOf(view.bytes, view.diffStart, view.diffLength);

@@ -71,6 +71,14 @@ export interface Session {
    * An Application's commit per loop goes this way, so a main loop costs no promise hops.
    */
   tryPublishNow?(agentId: string, channel: string, data: Json): PublishResult | undefined;
+  /**
+   * tryPublishNow for a writer that subscribed to the channel with `own` (a listener given to
+   * subscribe) and keeps its own state of it from what it wrote (an Application's tag cache): the
+   * write's event goes to every other subscriber but not to `own`, and only the new version is
+   * returned (no result to build; -1 when the write cannot be done at once, as tryPublishNow's
+   * undefined). With no other subscriber, no event is made at all.
+   */
+  tryCommitNow?(agentId: string, channel: string, data: Json, own: (event: ChannelEvent) => void): number;
   createMessage(agentId: string, channel: string, data: Json, options?: { messageId?: string }): Promise<Message>;
   /** The aggregate, or `{}` for a channel that has none yet. */
   getAggregate(agentId: string, channel: string): Promise<Json>;

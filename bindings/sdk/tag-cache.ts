@@ -21,6 +21,7 @@ import { TagwireError } from "../core/errors.js";
 import { assertKey } from "./names.js";
 import { applyDiff, deepFreeze, diffChanges, freezeChanged, getPath, isObject, toJson, type JsonObject } from "./json.js";
 import { evaluateTriggers, type LogTrigger, type TriggerState } from "./triggers.js";
+import { headOf, versionOf } from "./aggregate-chain.js";
 import type { ChannelEvent, Json, PublishResult } from "./session.js";
 
 export interface TagAddress {
@@ -236,8 +237,12 @@ export class TagCache {
 
   /** The commit was stored as `result` (null or a negative version: queued; it shows when its event does). */
   confirm(commit: TagCommit, result: PublishResult | null): void {
+    this.confirmAt(commit, result == null ? -1 : (versionOf(result) ?? -1));
+  }
+
+  /** confirm, for a commit stored at `version` (negative: queued). */
+  confirmAt(commit: TagCommit, version: number): void {
     this.dropInflight(commit);
-    const version = result?.version ?? -1;
     const held = this.deferred;
     if (held !== undefined) {
       this.deferred = undefined;
@@ -261,9 +266,10 @@ export class TagCache {
 
   /** A sync, aggregate or resynced event of `tag_values`. */
   onEvent(event: AggregateEvent): void {
-    // Read once: a LocalBus event is a Proxy, each read a trap call.
-    const type = event.type;
-    const version = event.version;
+    // Read once, past the Proxy when it is a LocalBus event just made (see headOf).
+    const head = headOf(event);
+    const type = head.type;
+    const version = head.version;
     if (type === "aggregate" && this.deferred === undefined && this.inflight.length === 1 && version === this.version + 1) {
       // Most likely the event of our own write, come before its result: keep it unread.
       this.deferred = event;
