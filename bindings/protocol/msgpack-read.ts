@@ -161,7 +161,16 @@ function read(): unknown {
   if (b >= 0xe0) return b - 0x100;
   if (b === 0xcb) {
     const at = need(8);
-    for (let i = 0; i < 8; i++) f64Bytes[littleEndian ? 7 - i : i] = src[at + i]!;
+    if (littleEndian) {
+      f64Bytes[0] = src[at + 7]!;
+      f64Bytes[1] = src[at + 6]!;
+      f64Bytes[2] = src[at + 5]!;
+      f64Bytes[3] = src[at + 4]!;
+      f64Bytes[4] = src[at + 3]!;
+      f64Bytes[5] = src[at + 2]!;
+      f64Bytes[6] = src[at + 1]!;
+      f64Bytes[7] = src[at]!;
+    } else for (let i = 0; i < 8; i++) f64Bytes[i] = src[at + i]!;
     return f64[0];
   }
   // Families whose members differ in the size of a big-endian length or value: 1, 2, 4 bytes.
