@@ -4,11 +4,12 @@
 // Inputs: the fan-out bench's ~200-byte document, and a batch of 50 message events carrying it
 // (as the hub sends a subscriber under load), both as Node Buffers (what ws hands over). Figures
 // are median ns per document (per event for the batch: the envelope plus its document), over
-// rounds that alternate the tasks (runRounds).
+// rounds that alternate the tasks (runRounds). The batch is also read as inbound.ts reads it
+// (readBatch: each event's document left in place and decoded from the batch's bytes).
 import { Packr } from "msgpackr";
 import { encodeMessageEvent, eventPrefix, joinFrames, decodeBatch, LIMITS } from "../dist/bindings/protocol/frames.js";
 import { packr } from "../dist/bindings/protocol/msgpack.js";
-import { readValue } from "../dist/bindings/protocol/msgpack-read.js";
+import { MessageAt, readBatch, readValue } from "../dist/bindings/protocol/msgpack-read.js";
 import { fanoutPayload, printTable, runRounds } from "./common.mjs";
 
 const DOCS = 256;
@@ -36,6 +37,16 @@ const eachBatch = (read) => () => {
   const frames = decodeBatch(batch, LIMITS.maxFramesPerBatch, read);
   for (let i = 0; i < frames.length; i++) sink += read(frames[i][5]).seq;
 };
+// What inbound.ts does now: message events read with their documents left in place (MessageAt),
+// each document decoded from the batch's bytes.
+const eachBatchInPlace = () => {
+  const frames = decodeBatch(batch, LIMITS.maxFramesPerBatch, readBatch);
+  for (let i = 0; i < frames.length; i++) {
+    const f = frames[i];
+    if (!(f instanceof MessageAt)) throw new Error("a message event was not read in place");
+    sink += /** @type {{ seq: number }} */ (readValue(batch, f.start, f.end)).seq;
+  }
+};
 const msgpackr = (b) => anchor.unpack(b);
 const reader = (b) => readValue(b);
 
@@ -46,6 +57,7 @@ const docRounds = await runRounds({ rounds: 7, batch: DOCS }, (bench) => {
 const batchRounds = await runRounds({ rounds: 7, batch: EVENTS }, (bench) => {
   bench.add("batch of 50 events + documents: msgpackr (anchor)", eachBatch(msgpackr));
   bench.add("batch of 50 events + documents: protocol reader", eachBatch(reader));
+  bench.add("batch of 50 events + documents: protocol reader, in place", eachBatchInPlace);
 });
 console.log(`document ${docs[0].length} B; batch ${batch.length} B (${EVENTS} events)`);
 printTable(docRounds.rows, "ns/document", 0, { "vs msgpackr": (_, i) => docRounds.speedup(i) });

@@ -197,4 +197,30 @@ describe("channel cache", () => {
     await new Promise((r) => setTimeout(r, 10));
     expect(mine.length).toBe(2);
   });
+
+  it("routes each event of a channel to the subscriptions of that moment (added, removed, other channels between)", async () => {
+    const h = await harness();
+    const first: ChannelEvent[] = [];
+    const second: ChannelEvent[] = [];
+    const a = h.listen("dev", "log", first);
+    h.message("log", "m1", 10, 1);
+    h.message("log", "m2", 11, 2);
+    await until(() => first.length === 2);
+    // A second subscription to the same channel: the next event reaches both.
+    const b = h.listen("dev", "#", second);
+    h.message("log", "m3", 12, 3);
+    await until(() => second.length === 1);
+    // Another channel in between, then the first again.
+    h.message("other", "o1", 13, 4);
+    h.message("log", "m4", 14, 5);
+    await until(() => second.length === 3);
+    // Removed: the next event of the same channel no longer reaches it.
+    h.cache.unsubscribe(a);
+    h.message("log", "m5", 15, 6);
+    await until(() => second.length === 4);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(summary(first)).toEqual(["message m1", "message m2", "message m3", "message m4"]);
+    expect(summary(second)).toEqual(["message m3", "message o1", "message m4", "message m5"]);
+    h.cache.unsubscribe(b);
+  });
 });

@@ -33,7 +33,8 @@ async function pipe() {
   const events: EventSink = {
     onSync: (subId, a, c, v) => void log.push(`sync ${subId} ${a}/${c} v${v}`),
     onAggregate: (f) => void log.push(`aggregate ${f.agentId}/${f.channel} v${f.version} ${JSON.stringify(decodeValue(f.diff))}`),
-    onMessage: (a, c, id, ts, data) => void log.push(`message ${a}/${c} ${id} ${ts} ${data.length} ${JSON.stringify(decodeValue(data))}`),
+    onMessage: (a, c, id, ts, bytes, start, end) =>
+      void log.push(`message ${a}/${c} ${id} ${ts} ${end - start} ${JSON.stringify(decodeValue(bytes.subarray(start, end)))}`),
   };
   const onError = (e: unknown, context: string) => void log.push(`reported ${context}: ${(e as { code?: string }).code}`);
   near.onFrame((bytes) => receiveBatch(bytes, answers, events, onError));

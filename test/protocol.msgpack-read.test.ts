@@ -3,8 +3,9 @@
 // browser's path), in place inside a larger buffer, and through its short-string cache when
 // many different strings share its slots.
 import { describe, expect, it } from "vitest";
-import { readValue } from "../bindings/protocol/msgpack-read.js";
+import { MessageAt, readBatch, readValue } from "../bindings/protocol/msgpack-read.js";
 import { packr } from "../bindings/protocol/msgpack.js";
+import { encodeMessageEvent, eventPrefix, joinFrames } from "../bindings/protocol/frames.js";
 import { seededRandom } from "./support/seed.js";
 
 function randomString(r: () => number): string {
@@ -89,5 +90,84 @@ describe("msgpack reader", () => {
     expect(() => readValue(Uint8Array.of(0xc1))).toThrow(/not supported/);
     expect(() => readValue(Uint8Array.of(0xd4, 0x01, 0x02))).toThrow(/not supported/); // fixext 1
     expect(() => readValue(Uint8Array.of(0xa2, 0xff, 0xfe))).toThrow(); // not UTF-8 (Uint8Array: refused)
+  });
+
+  it("reads a batch as readValue does, message events that keep the grammar as MessageAt (seeded)", () => {
+    const r = seededRandom("msgpack-read-batch");
+    const name = () => randomString(r) || "n";
+    const doc = () => packr.pack(randomValue(r, 2));
+    // A message event by the hub's encoder, or by msgpackr with other headers, or one that breaks
+    // the grammar somewhere (the plain array is then what the frame checks get).
+    const frame = (): Uint8Array => {
+      const ts = [0, 5, 0x7f, 0x80, 0xffff, 0x10000, 2 ** 32 - 1, 1_796_000_000_123, 2 ** 53 - 1][Math.floor(r() * 9)]!;
+      switch (Math.floor(r() * 10)) {
+        case 0:
+        case 1:
+        case 2:
+          return encodeMessageEvent(eventPrefix(20, name(), name()), name(), ts, doc());
+        case 3:
+          return packr.pack([20, name(), name(), name(), ts, doc()]);
+        case 4:
+          return packr.pack([20, name(), name(), name(), [-1, 1.5, 2 ** 53, "5", null][Math.floor(r() * 5)], doc()]);
+        case 5:
+          return packr.pack([20, name(), name(), name(), ts, [new Uint8Array(0), "d", 7, null][Math.floor(r() * 4)]]);
+        case 6:
+          return packr.pack([20, [1, null, ["a"]][Math.floor(r() * 3)], name(), name(), ts, doc()]);
+        case 7:
+          return packr.pack(r() < 0.5 ? [20, name(), name(), name(), ts, doc(), 0] : [20, name(), name(), name(), ts]);
+        case 8:
+          return packr.pack([16, Math.floor(r() * 1000), randomValue(r, 2)]);
+        default:
+          return packr.pack(randomValue(r, 3));
+      }
+    };
+    let inPlace = 0;
+    for (let i = 0; i < 500; i++) {
+      const frames = Array.from({ length: 1 + Math.floor(r() * (i % 10 === 0 ? 40 : 5)) }, frame);
+      const batch = Buffer.from(joinFrames(frames));
+      const plain = readValue(batch) as unknown[];
+      const read = readBatch(batch) as unknown[];
+      const readU8 = readBatch(Uint8Array.from(batch)) as unknown[];
+      expect(read.length).toBe(plain.length);
+      for (let k = 0; k < read.length; k++) {
+        const got = read[k];
+        if (got instanceof MessageAt) {
+          inPlace++;
+          const f = plain[k] as unknown[];
+          expect([20, got.agentId, got.channel, got.id, got.ts, batch.subarray(got.start, got.end)], `batch #${i} frame ${k}`).toEqual(f);
+          expect(f[5]).toBeInstanceOf(Uint8Array);
+          expect((f[5] as Uint8Array).length).toBeGreaterThan(0);
+          expect(Number.isSafeInteger(f[4]) && (f[4] as number) >= 0).toBe(true);
+        } else {
+          expect(got, `batch #${i} frame ${k}`).toEqual(plain[k]);
+          const f = plain[k];
+          // What stays a plain array is not a message event by the grammar.
+          if (Array.isArray(f) && f[0] === 20 && f.length === 6)
+            expect(
+              typeof f[1] === "string" &&
+                typeof f[2] === "string" &&
+                typeof f[3] === "string" &&
+                Number.isSafeInteger(f[4]) &&
+                (f[4] as number) >= 0 &&
+                f[5] instanceof Uint8Array &&
+                f[5].length > 0,
+            ).toBe(false);
+        }
+        expect(readU8[k] instanceof MessageAt).toBe(got instanceof MessageAt);
+      }
+    }
+    expect(inPlace).toBeGreaterThan(500);
+    // Not an array: as readValue.
+    expect(readBatch(packr.pack({ a: 1 }))).toEqual({ a: 1 });
+  });
+
+  it("refuses a cut batch at every byte, and bytes after it", () => {
+    const ev = encodeMessageEvent(eventPrefix(20, "dev", "log"), "id-1", 1_796_000_000_123, packr.pack({ a: "b" }));
+    const batch = Buffer.from(joinFrames([ev, ev, packr.pack([16, 1, null])]));
+    expect((readBatch(batch) as unknown[]).length).toBe(3);
+    for (let cut = 0; cut < batch.length; cut++) {
+      expect(() => readBatch(batch.subarray(0, cut)), `cut at ${cut}`).toThrow(expect.objectContaining({ incomplete: true }));
+    }
+    expect(() => readBatch(Buffer.concat([batch, Buffer.from([0])]))).toThrow(/bytes after the msgpack value/);
   });
 });

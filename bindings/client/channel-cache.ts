@@ -154,13 +154,14 @@ export class ChannelCache {
     for (let i = 0; i < subs.length; i++) this.#deliver(subs[i]!, event);
   }
 
-  onMessage(agentId: string, channel: string, id: string, ts: number, data: Uint8Array): void {
+  /** A message event; its document is bytes [start, end) of `bytes`, read before this returns. */
+  onMessage(agentId: string, channel: string, id: string, ts: number, bytes: Uint8Array, start: number, end: number): void {
     const route = this.#route(agentId, channel);
     const subs = route.subs;
     if (subs.length === 0) return;
     const c = this.#cached(route);
     if (c.heldMessages) {
-      c.heldMessages.push({ agentId, channel, id, ts, data });
+      c.heldMessages.push({ agentId, channel, id, ts, data: bytes.subarray(start, end) });
       return;
     }
     noteMessage(c, id, ts);
@@ -169,7 +170,7 @@ export class ChannelCache {
     // a small document again is cheaper than freezing it (Object.freeze costs about a
     // microsecond per small object here), and no listener can change what another one sees.
     for (let i = 0; i < subs.length; i++) {
-      const message: Message = { id, agentId, channel, ts, data: decodeDoc(data) };
+      const message: Message = { id, agentId, channel, ts, data: decodeDoc(bytes, start, end) };
       this.#deliver(subs[i]!, { type: "message", agentId, channel, message });
     }
   }
@@ -237,7 +238,7 @@ export class ChannelCache {
     }
     for (const m of held) {
       if (seen(c, m.id, m.ts)) continue;
-      this.onMessage(m.agentId, m.channel, m.id, m.ts, m.data);
+      this.onMessage(m.agentId, m.channel, m.id, m.ts, m.data, 0, m.data.length);
     }
   }
 

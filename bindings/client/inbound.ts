@@ -3,8 +3,8 @@
 // Malformed input, and an error no request waits for, is reported; it never ends the connection.
 
 import { TagwireError, type TagwireErrorCode } from "../core/errors.js";
-import { decodeBatch, FrameType, isUint, LIMITS, toFrame, type Frame } from "../protocol/frames.js";
-import { readValue } from "../protocol/msgpack-read.js";
+import { decodeBatch, LIMITS, toFrame, type Frame } from "../protocol/frames.js";
+import { MessageAt, readBatch } from "../protocol/msgpack-read.js";
 import { report, type ErrorHandler } from "../sdk/errors.js";
 
 /** Where answers go (request matching: false when nothing waited for the reqId). */
@@ -17,7 +17,8 @@ export interface AnswerSink {
 export interface EventSink {
   onSync(subId: number, agentId: string, channel: string, version: number, aggregate: Uint8Array): void;
   onAggregate(f: Extract<Frame, { type: "aggregate" }>): void;
-  onMessage(agentId: string, channel: string, id: string, ts: number, data: Uint8Array): void;
+  /** The message's document is bytes [start, end) of `bytes` (read it before returning, or copy it). */
+  onMessage(agentId: string, channel: string, id: string, ts: number, bytes: Uint8Array, start: number, end: number): void;
 }
 
 /** Decodes one batch from the hub and dispatches its frames in order. */
@@ -25,7 +26,8 @@ export function receiveBatch(bytes: Uint8Array, answers: AnswerSink, events: Eve
   let raw: unknown[];
   try {
     // The protocol's reader, not msgpackr: see msgpack-read.ts (same values, same error codes).
-    raw = decodeBatch(bytes, LIMITS.maxFramesPerBatch, readValue);
+    // Message events come as MessageAt, their documents left in place in `bytes`.
+    raw = decodeBatch(bytes, LIMITS.maxFramesPerBatch, readBatch);
   } catch (err) {
     report(onError, err, "undecodable message from the hub");
     return;
@@ -33,7 +35,10 @@ export function receiveBatch(bytes: Uint8Array, answers: AnswerSink, events: Eve
   for (let i = 0; i < raw.length; i++) {
     // A document that does not decode fails its frame only (reported), as a malformed frame does.
     try {
-      dispatch(raw[i], answers, events, onError);
+      const r = raw[i];
+      // The bulk of traffic: message events, checked against the grammar as the batch was read.
+      if (r instanceof MessageAt) events.onMessage(r.agentId, r.channel, r.id, r.ts, bytes, r.start, r.end);
+      else dispatch(r, answers, events, onError);
     } catch (err) {
       report(onError, err, "undecodable document from the hub");
     }
@@ -41,20 +46,6 @@ export function receiveBatch(bytes: Uint8Array, answers: AnswerSink, events: Eve
 }
 
 function dispatch(r: unknown, answers: AnswerSink, events: EventSink, onError: ErrorHandler): void {
-  // Fast path for the bulk of traffic, message events: the checks of toFrame, without a frame
-  // object per event.
-  if (Array.isArray(r) && r[0] === FrameType.message && r.length === 6) {
-    const [, agentId, channel, id, ts, data] = r;
-    if (
-      typeof agentId === "string" &&
-      typeof channel === "string" &&
-      typeof id === "string" &&
-      isUint(ts) &&
-      data instanceof Uint8Array &&
-      data.length > 0
-    )
-      return events.onMessage(agentId, channel, id, ts, data);
-  }
   let f: Frame;
   try {
     f = toFrame(r);
@@ -77,7 +68,7 @@ function dispatch(r: unknown, answers: AnswerSink, events: EventSink, onError: E
       events.onAggregate(f);
       break;
     case "message":
-      events.onMessage(f.agentId, f.channel, f.id, f.ts, f.data);
+      events.onMessage(f.agentId, f.channel, f.id, f.ts, f.data, 0, f.data.length);
       break;
     default:
       report(onError, new TagwireError("TAGWIRE_ERR_PROTOCOL", `unexpected ${f.type} frame from the hub`), "receiving");

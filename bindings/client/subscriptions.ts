@@ -40,6 +40,8 @@ export class Subscriptions<C> {
   #routes = new Map<string, Map<string, Route<C>>>();
   #routeCount = 0;
   readonly #maxRoutes: number;
+  /** The route asked for last: a subscriber's events mostly come from one channel in a row. */
+  #last: Route<C> | undefined;
 
   constructor(maxRoutes = 10_000) {
     this.#maxRoutes = maxRoutes;
@@ -74,6 +76,8 @@ export class Subscriptions<C> {
 
   /** The route of a channel; `cached` fills the cache slot of a new route. */
   route(agentId: string, channel: string, cached: (key: string) => C | undefined): Route<C> {
+    const last = this.#last;
+    if (last !== undefined && last.agentId === agentId && last.channel === channel) return last;
     let byChannel = this.#routes.get(agentId);
     if (!byChannel) {
       byChannel = new Map();
@@ -92,10 +96,12 @@ export class Subscriptions<C> {
       byChannel.set(channel, r);
       this.#routeCount++;
     }
+    this.#last = r;
     return r;
   }
 
   clearRoutes(): void {
+    this.#last = undefined;
     this.#routes.clear();
     this.#routeCount = 0;
   }

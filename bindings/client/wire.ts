@@ -19,8 +19,9 @@ export function writeFrame(w: OutboxWrite): ClientFrame {
   return f;
 }
 
-export function decodeDoc(bytes: Uint8Array): Json {
-  return readValue(bytes) as Json;
+/** The document in `bytes` (or in bytes [start, end) of it). */
+export function decodeDoc(bytes: Uint8Array, start = 0, end: number = bytes.length): Json {
+  return readValue(bytes, start, end) as Json;
 }
 
 /** The message a queued write will become (its ts is the local clock's until the hub has it). */

@@ -41,6 +41,8 @@ let end = 0;
 let bigAuto = false;
 /** `src` is a Node Buffer: strings are sliced natively. */
 let nodeBuffer = false;
+/** The next array() is a batch's (see readBatch). */
+let inBatch = false;
 
 function incomplete(): Error {
   return Object.assign(new Error("unexpected end of msgpack data"), { incomplete: true });
@@ -51,14 +53,86 @@ function incomplete(): Error {
  * anything after the value, or hold a type outside the data model.
  */
 export function readValue(bytes: Uint8Array, start = 0, stop: number = bytes.length, int64Auto = false): unknown {
+  return readTop(bytes, start, stop, int64Auto, false);
+}
+
+function readTop(bytes: Uint8Array, start: number, stop: number, int64Auto: boolean, batch: boolean): unknown {
   src = bytes;
   pos = start;
   end = stop;
   bigAuto = int64Auto;
   nodeBuffer = typeof (bytes as Partial<NodeBufferLike>).utf8Slice === "function";
+  // Only when the value is an array: its array() call is the first and takes the flag.
+  inBatch = batch;
   const value = read();
   if (pos !== stop) throw new Error(`${stop - pos} bytes after the msgpack value`);
   return value;
+}
+
+/**
+ * A message event (frame type 20: `[20, agentId, channel, id, ts, data]`) as `readBatch` leaves it:
+ * names, id and ts read, the document left in place as bytes [start, end) of the batch. Building
+ * a view of it (`subarray`) would cost a Buffer object per event in Node, more than the rest of
+ * the frame; the reader decodes it from there (`readValue(batch, start, end)`).
+ */
+export class MessageAt {
+  declare readonly agentId: string;
+  declare readonly channel: string;
+  declare readonly id: string;
+  declare readonly ts: number;
+  declare readonly start: number;
+  declare readonly end: number;
+  constructor(agentId: string, channel: string, id: string, ts: number, start: number, end: number) {
+    this.agentId = agentId;
+    this.channel = channel;
+    this.id = id;
+    this.ts = ts;
+    this.start = start;
+    this.end = end;
+  }
+}
+
+/**
+ * The batch in `bytes` as `readValue` reads it, except that each message event with the grammar's
+ * types (str names and id, uint ts, non-empty bin data, six elements) comes as a `MessageAt`. Any
+ * other frame, a message event that breaks the grammar included, is read as a plain array for the
+ * frame checks to judge. Throws as `readValue`.
+ */
+export function readBatch(bytes: Uint8Array): unknown {
+  const b = bytes[0]!;
+  return readTop(bytes, 0, bytes.length, false, (b & 0xf0) === 0x90 || b === 0xdc || b === 0xdd);
+}
+
+/** A message event at `pos` (its `0x96 20` seen) as a MessageAt, else as read() has it. */
+function messageAt(): unknown {
+  const at = pos;
+  pos = at + 2;
+  // Read in the order read() would: any error thrown here is the one the plain array gets.
+  const agentId = read();
+  const channel = read();
+  const id = read();
+  const ts = read();
+  const d = pos < end ? src[pos]! : 0;
+  if (
+    typeof agentId === "string" &&
+    typeof channel === "string" &&
+    typeof id === "string" &&
+    typeof ts === "number" &&
+    Number.isInteger(ts) &&
+    ts >= 0 &&
+    ts <= Number.MAX_SAFE_INTEGER &&
+    d >= 0xc4 &&
+    d <= 0xc6
+  ) {
+    pos++;
+    const size = uint(1 << (d - 0xc4));
+    if (size > 0) {
+      const start = need(size);
+      return new MessageAt(agentId, channel, id, ts, start, pos);
+    }
+  }
+  pos = at;
+  return read();
 }
 
 /** The DataView of `src` (positions in it are `src.byteOffset` + position in `src`). */
@@ -87,7 +161,16 @@ function read(): unknown {
   if (b >= 0xe0) return b - 0x100;
   if (b === 0xcb) {
     const at = need(8);
-    for (let i = 0; i < 8; i++) f64Bytes[littleEndian ? 7 - i : i] = src[at + i]!;
+    if (littleEndian) {
+      f64Bytes[0] = src[at + 7]!;
+      f64Bytes[1] = src[at + 6]!;
+      f64Bytes[2] = src[at + 5]!;
+      f64Bytes[3] = src[at + 4]!;
+      f64Bytes[4] = src[at + 3]!;
+      f64Bytes[5] = src[at + 2]!;
+      f64Bytes[6] = src[at + 1]!;
+      f64Bytes[7] = src[at]!;
+    } else for (let i = 0; i < 8; i++) f64Bytes[i] = src[at + i]!;
     return f64[0];
   }
   // Families whose members differ in the size of a big-endian length or value: 1, 2, 4 bytes.
@@ -134,7 +217,10 @@ function array(n: number): unknown[] {
   // Every element takes at least one byte: a larger count cannot be complete.
   if (n > end - pos) throw incomplete();
   const out = new Array<unknown>(n);
-  for (let i = 0; i < n; i++) out[i] = read();
+  if (inBatch) {
+    inBatch = false;
+    for (let i = 0; i < n; i++) out[i] = src[pos] === 0x96 && src[pos + 1] === 20 ? messageAt() : read();
+  } else for (let i = 0; i < n; i++) out[i] = read();
   return out;
 }
 
