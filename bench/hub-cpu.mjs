@@ -4,7 +4,11 @@
 // messages of the round: what the hub spends per stored, acknowledged and fanned-out message.
 //
 // A/B: TAGWIRE_HUB_CPU_AB=/path/to/other/dist loads a second build side by side; rounds alternate
-// between the two hubs and medians are printed (the machine's noise hits both alike).
+// between the two hubs and medians are printed (the machine's noise hits both alike). For a small
+// difference use long rounds (`--rounds 11 --messages 100000`): SQLite checkpoints its WAL about
+// every 18k messages here, so a 20-30k round holds one or two, and both hubs share one V8 heap
+// (one's GC can land in the other's round). A/A (one build against a copy of itself) spread
+// +-5% at 21 x 30k and +-2% at 11 x 100k on a loaded 2-core machine.
 // `--durability inline,auto,fsync` (any list; `both` = inline,auto) runs hubs of this build side by
 // side instead: SQLite's inline FULL fsync, the default "auto" (our fdatasync, on the event loop
 // while fast, on the thread pool while slow) and "fsync" (always the thread pool).

@@ -65,7 +65,7 @@ test("sqlite: records join the tick's one transaction; rollback drops exactly th
     // local ordering: applied and answered inside submit, not yet durable
     expect(calls).toBe(1);
     expect(storage.hasUncommitted).toBe(true);
-    storage.commit();
+    await storage.commit();
     expect(storage.hasUncommitted).toBe(false);
     storage.submit(write("dropped", "b"), () => calls++);
     expect(storage.hasUncommitted).toBe(true);
@@ -129,9 +129,9 @@ test("sqlite: the expiry sweep goes round applied_ids a slice at a time", async 
     const ch = storage.createChannel("dev", "a", 1);
     const id = (i: number) => `w${String(i).padStart(5, "0")}`;
     for (let i = 0; i < 25_000; i++) storage.claimWriteId(ch, id(i), 10);
-    storage.commit();
+    await storage.commit();
     storage.expireMessages(5); // slice of 50,000: the whole table, nothing expired
-    storage.commit();
+    await storage.commit();
     const count = () => {
       const raw = openRaw(dir);
       const n = (raw.prepare("SELECT COUNT(*) AS n FROM applied_ids").all()[0] as { n: number }).n;
@@ -141,16 +141,16 @@ test("sqlite: the expiry sweep goes round applied_ids a slice at a time", async 
     expect(count()).toBe(25_000);
     expect(storage.claimWriteId(ch, id(24_999), 11)).toBe(false);
     storage.expireMessages(20); // slice of 10,000 (one claim since): the first 10,000 keys
-    storage.commit();
+    await storage.commit();
     expect(count()).toBe(15_000);
     // Expired, not yet swept: absent, so claimed anew (with ts 20, now live).
     expect(storage.claimWriteId(ch, id(24_998), 20)).toBe(true);
     expect(storage.claimWriteId(ch, id(24_998), 21)).toBe(false);
     storage.expireMessages(20);
-    storage.commit();
+    await storage.commit();
     expect(count()).toBe(5_000);
     storage.expireMessages(20); // the rest, then round again from the first key
-    storage.commit();
+    await storage.commit();
     expect(count()).toBe(1);
     await storage.close();
   } finally {
@@ -192,12 +192,12 @@ for (const layout of ["new", "older"] as const) {
       expect(storage.claimWriteId(b, "m1", 12)).toBe(true);
       storage.releaseWriteId(a, "m1");
       expect(storage.claimWriteId(a, "m1", 13)).toBe(true);
-      storage.commit();
+      await storage.commit();
       storage.expireMessages(13);
-      storage.commit();
+      await storage.commit();
       expect(storage.claimWriteId(b, "m1", 14)).toBe(true); // expired with ts 12
       expect(storage.claimWriteId(a, "m1", 14)).toBe(false); // kept (ts 13)
-      storage.commit();
+      await storage.commit();
       await storage.close();
       // An expired claim the sweep has not reached yet (put there behind the hub's back) counts
       // as absent: the expiry cutoff outlives a restart.
@@ -208,10 +208,10 @@ for (const layout of ["new", "older"] as const) {
       expect(again.claimWriteId(a, "m1", 15)).toBe(false);
       expect(again.claimWriteId(a, "unswept", 15)).toBe(true);
       expect(again.claimWriteId(a, "unswept", 16)).toBe(false);
-      again.commit();
+      await again.commit();
       // The next expiry's sweep deletes what expired (only that: the m1 claims, ts 13 and 14).
       again.expireMessages(14.5);
-      again.commit();
+      await again.commit();
       await again.close();
       const raw = openRaw(dir);
       const key = raw.prepare("PRAGMA table_info(applied_ids)").all() as { name: string; pk: number }[];
@@ -276,7 +276,7 @@ test("sqlite: trimming keeps the newest in (ts, seq) order, ties included, and t
         [b, 3],
       ]),
     );
-    storage.commit();
+    await storage.commit();
     await storage.close();
   } finally {
     await location.destroy();

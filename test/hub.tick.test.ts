@@ -269,6 +269,26 @@ test("close waits for the fsync in flight and releases its group before resolvin
   expect(a.writes.map((w) => [...w.frames.map((f) => f[0])])).toEqual([[1], [2]]);
 });
 
+test("the storage takes no commit while its fsync is in flight: the tick gathers the next one behind it", async () => {
+  const gate = syncGate();
+  await pipelined(gate);
+  storage.saveAggregate(ch.id, 1, doc({ x: 1 }), Date.now());
+  const first = storage.commit();
+  expect(first).toBeInstanceOf(Promise);
+  storage.saveAggregate(ch.id, 2, doc({ x: 2 }), Date.now());
+  expect(() => storage.commit()).toThrow(expect.objectContaining({ code: "TAGWIRE_ERR_INTERNAL" }));
+  // nothing was lost by the refusal: the transaction stays open and the next commit takes it
+  expect(storage.hasUncommitted).toBe(true);
+  expect(gate.calls.length).toBe(1);
+  gate.calls[0]!.resolve();
+  await first;
+  const second = storage.commit();
+  expect(gate.calls.length).toBe(2);
+  gate.calls[1]!.resolve();
+  await second;
+  expect(committedVersion()).toBe(2);
+});
+
 test("a recreated -wal file is fsync'd through a new fd on its new inode", async () => {
   const gate = syncGate();
   await pipelined(gate);

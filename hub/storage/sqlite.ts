@@ -29,8 +29,9 @@
 //     libuv's thread pool. `commit()` returns a promise that resolves once everything committed
 //     up to that call is on disk; the event loop keeps reading and applying writes meanwhile
 //     (the fsync was most of the commit's time: 0.65 ms quiet, 3.8 ms median on a busy disk,
-//     every other socket of the hub standing still). At most one fsync is in flight; commits
-//     made during it share the next one (pipelined group commit). With NORMAL SQLite itself
+//     every other socket of the hub standing still). At most one fsync is in flight: the tick
+//     commits again only once it is done, and what was applied meanwhile shares the next
+//     commit and fsync (pipelined group commit, hub/tick.ts). With NORMAL SQLite itself
 //     still syncs the WAL before a checkpoint copies it into the database, the database after
 //     it, and a reused WAL's new header with its first frames — here those are covered by our
 //     fdatasync of the same file — so a checkpoint never moves undurable frames.
@@ -167,8 +168,6 @@ export class SqliteStorage implements Storage {
   private dirSyncDue = false;
   /** The fsync in flight, if any. */
   private syncing: Promise<void> | undefined;
-  /** The fsync that starts when the one in flight ends: it covers the commits made meanwhile. */
-  private nextSync: { promise: Promise<void>; resolve: () => void; reject: (err: Error) => void } | undefined;
   /** Set when an fsync failed: what was committed since the last good one may not be on disk. */
   private syncError: TagwireError | undefined;
 
@@ -370,34 +369,27 @@ export class SqliteStorage implements Storage {
   /**
    * Commits the open transaction. Inline and "normal": as durable as the mode makes it when this
    * returns. "fsync": returns a promise that resolves once everything committed up to now is
-   * on disk (rejects with TAGWIRE_ERR_CLOSED when the fsync failed: fail-stop).
+   * on disk (rejects with TAGWIRE_ERR_CLOSED when the fsync failed: fail-stop). Never called
+   * while that promise is pending: hub/tick.ts keeps one commit in flight and gathers what
+   * arrives meanwhile into the next one, so no second fsync waits here.
    */
   commit(): Promise<void> | undefined {
     if (this.syncError) throw this.syncError;
+    if (this.syncing) {
+      throw new TagwireError("TAGWIRE_ERR_INTERNAL", "commit while the previous commit's fsync is in flight (hub/tick.ts keeps one)");
+    }
     this.transactionOpen = false;
     if (this.db.inTransaction) this.s.commit.run();
     if (!this.asyncSync) return undefined;
-    if (this.adaptive && !this.syncing && (this.inlineSyncMs < SLOW_SYNC_MS || ++this.pooledSinceProbe >= PROBE_EVERY)) {
+    if (this.adaptive && (this.inlineSyncMs < SLOW_SYNC_MS || ++this.pooledSinceProbe >= PROBE_EVERY)) {
       this.syncInline();
       return undefined;
     }
-    if (!this.syncing) {
-      this.syncing = this.startSync();
-      return this.syncing;
-    }
-    if (!this.nextSync) {
-      let resolve!: () => void;
-      let reject!: (err: Error) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      this.nextSync = { promise, resolve, reject };
-    }
-    return this.nextSync.promise;
+    this.syncing = this.startSync();
+    return this.syncing;
   }
 
-  /** One fsync of the WAL; when it ends, the next one starts at once if commits are waiting. */
+  /** One fsync of the WAL on the thread pool (see `commit`). */
   private startSync(): Promise<void> {
     let sync: Promise<void>;
     try {
@@ -408,20 +400,10 @@ export class SqliteStorage implements Storage {
     return sync.then(
       () => {
         this.syncing = undefined;
-        const next = this.nextSync;
-        if (next) {
-          this.nextSync = undefined;
-          this.syncing = this.startSync();
-          this.syncing.then(next.resolve, next.reject);
-        }
       },
       (err: Error) => {
-        const error = this.syncFailed(err);
         this.syncing = undefined;
-        const next = this.nextSync;
-        this.nextSync = undefined;
-        next?.reject(error);
-        throw error;
+        throw this.syncFailed(err);
       },
     );
   }
@@ -611,13 +593,12 @@ export class SqliteStorage implements Storage {
     }
   }
 
-  /** Waits for the fsync in flight (and the one queued after it), then closes. */
+  /** Waits for the fsync in flight, then closes. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.db.inTransaction) this.s.rollback.run();
     try {
-      await this.nextSync?.promise;
       await this.syncing;
     } catch {
       // the tick already failed the hub; nothing more to make durable
