@@ -1,7 +1,9 @@
 // An application loop: set 50 tags, commit. tagwire's Application over a LocalBus (one write to
 // `tag_values` per loop: msgpack out, merge in the core, new version back; the app, the
-// channel's only listener, gets no event of its own write, see Session.tryCommitNow) against the same loop done with plain JS objects (a pending dict with
-// read-your-writes, merged into a state object on commit with an effective diff, no events).
+// channel's only listener, gets no event of its own write, see Session.tryCommitNow) against the
+// same loop done with plain JS objects (a pending dict with read-your-writes, merged into a state
+// object on commit with an effective diff, no events). The same app with another listener on its
+// channel, which gets an event per commit, is printed as well.
 // Run `npm run build` first, then `node bench/app-loop.bench.mjs`. Figures are median µs per loop
 // (tinybench's per-loop median within a round, then the median over rounds).
 //
@@ -140,13 +142,24 @@ const all = tagwireApp(bus, "dev-all", TAGS, false);
 const few = tagwireApp(bus, "dev-few", 5, false);
 const allAwait = tagwireApp(bus, "dev-all-await", TAGS, true);
 const fewAwait = tagwireApp(bus, "dev-few-await", 5, true);
-for (const app of [all, few, allAwait, fewAwait]) await app.step();
+// The headline app is its channel's only listener, so its commit makes no event at all. A real
+// deployment may have another (a bridge, a UI) reading each change: this one shows that cost.
+const fewWatched = tagwireApp(bus, "dev-few-watched", 5, false);
+let watchedKeys = 0;
+bus.agent("viewer").subscribe(
+  "tag_values",
+  (e) => {
+    if (e.type === "aggregate") watchedKeys += Object.keys(/** @type {{ app: object }} */ (e.diff).app).length;
+  },
+  { agentId: "dev-few-watched" },
+);
+for (const app of [all, few, allAwait, fewAwait, fewWatched]) await app.step();
 const plainAll = new PlainApp("app");
 const plainFew = new PlainApp("app");
 const anchorAll = () => plainLoop(plainAll, TAGS);
 const anchorFew = () => plainLoop(plainFew, 5);
 
-const [pAll, tAll, pAll2, aAll, pAll3, pFew, tFew, pFew2, aFew, pFew3] = await rounds(ROUNDS, [
+const [pAll, tAll, pAll2, aAll, pAll3, pFew, tFew, pFew2, aFew, pFew3, wFew, pFew4] = await rounds(ROUNDS, [
   ["plain JS: 50 tags change, commit", anchorAll],
   ["tagwire: 50 tags change, step()", () => all.step()],
   ["plain JS: 50 tags change, commit (after)", anchorAll],
@@ -157,6 +170,8 @@ const [pAll, tAll, pAll2, aAll, pAll3, pFew, tFew, pFew2, aFew, pFew3] = await r
   ["plain JS: 5 of 50 change, commit (after)", anchorFew],
   ["tagwire, await setTag: 5 of 50 change, step()", () => fewAwait.step()],
   ["plain JS: 5 of 50 change, commit (after await)", anchorFew],
+  ["tagwire, another listener reading each diff: 5 of 50 change, step()", () => fewWatched.step()],
+  ["plain JS: 5 of 50 change, commit (after the watched app)", anchorFew],
 ]);
 
 /** Per-round ratios of `task` to the faster of the anchor rounds just before and after it. */
@@ -173,6 +188,7 @@ printTable(
     { task: "plain JS: 5 of 50 change, commit (each round's fastest)", value: median(anchorFewRounds) },
     { task: "tagwire: 5 of 50 change, step()", value: median(tFew) },
     { task: "tagwire, await setTag: 5 of 50 change, step()", value: median(aFew) },
+    { task: "tagwire, another listener reading each diff: 5 of 50 change, step()", value: median(wFew) },
   ],
   "µs/loop",
   2,
@@ -190,6 +206,11 @@ for (const [label, t, a, p, p2, p3, anchor, alone] of [
   );
   cross.push(`${label} ${median(alone).toFixed(2)} µs (tagwire's median over it ${ratio(median(t), median(alone), 2)})`);
 }
+console.log(
+  `5 of 50 change, another listener on the channel reading each diff: tagwire costs ${ratio(median(perRound(wFew, pFew3, pFew4)), 1, 1)} ` +
+    `(not the target's case: the plain loop makes no events)`,
+);
+if (watchedKeys === 0) throw new Error("the other listener saw no change");
 // Not a side-by-side figure: the two phases run seconds apart, so a change in the machine's load
 // between them shows here as well as a change in the anchor's state.
 console.log(`cross-phase check, the anchor alone before any tagwire code ran: ${cross.join(", ")}`);
@@ -197,5 +218,5 @@ console.log(`cross-phase check, the anchor alone before any tagwire code ran: ${
 const stored = /** @type {{ app: Record<string, unknown> }} */ (await bus.agent("x").getAggregate("tag_values", { agentId: "dev-all" }))
   .app;
 if (Object.keys(stored).length !== TAGS || KEYS.some((k) => stored[k] !== all.getTag(k))) throw new Error("tagwire state is wrong");
-for (const app of [all, few, allAwait, fewAwait]) await app.stop();
+for (const app of [all, few, allAwait, fewAwait, fewWatched]) await app.stop();
 await bus.close();
