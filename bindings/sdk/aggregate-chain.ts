@@ -182,6 +182,11 @@ export function headOf<E extends ChannelEvent>(event: E): EventHead<E> {
   return (event === lastEvent ? lastEventTarget! : event) as EventHead<E>;
 }
 
+/** Drops the newest event and result kept for headOf/versionOf (a closing bus: its chain can go). */
+export function forgetNewest(): void {
+  lastEvent = lastEventTarget = lastResult = lastResultTarget = undefined;
+}
+
 /** A publish result's version, read past the Proxy when it is the newest lazy result. */
 export function versionOf(result: PublishResult): number {
   return result === lastResult ? lastResultTarget!.version : result.version;

@@ -13,7 +13,7 @@ import type { Router } from "../core/router.js";
 import { TagwireError } from "../core/errors.js";
 import { Agent, type AgentOptions } from "./agent.js";
 import { defaultErrorHandler, report, type ErrorHandler } from "./errors.js";
-import { AggregateNode, PackedDiff, aggregateEvent, publishResult } from "./aggregate-chain.js";
+import { AggregateNode, PackedDiff, aggregateEvent, forgetNewest, publishResult } from "./aggregate-chain.js";
 import { deepFreeze, toJson } from "./json.js";
 import { packSimple } from "./msgpack-simple.js";
 import { MAX_NAME_BYTES, assertAgentId, assertChannelName, assertChannelPattern, matchPattern } from "./names.js";
@@ -278,6 +278,7 @@ export class LocalBus implements Session {
     for (const sub of this.early) sub.active = false;
     this.subscriptions.clear();
     this.early.length = 0;
+    forgetNewest();
     await this.ready;
     this.router?.dispose();
   }
