@@ -5,6 +5,7 @@
 // them and the hub can splice the core's bytes straight into event frames.
 import { TagwireError, type TagwireErrorCode } from "../core/errors.js";
 import { PIPELINE_MAX_FRAMES, PUBLISH_FLAG_LOG, PUBLISH_FLAG_REPLACE } from "../core/layout.generated.js";
+import { isUint } from "./msgpack-read.js";
 import {
   packr,
   encodeStr,
@@ -20,6 +21,7 @@ import {
 } from "./msgpack.js";
 
 export const PROTOCOL_VERSION = 1;
+export { isUint };
 
 /** Type numbers on the wire (first element of every frame). */
 export const FrameType = {
@@ -461,9 +463,6 @@ function fail(reqId: number, what: string): never {
 }
 
 /** A non-negative integer that a number holds exactly (the grammar's uint). */
-export function isUint(v: unknown): v is number {
-  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= Number.MAX_SAFE_INTEGER;
-}
 
 function uint(f: unknown[], i: number, reqId: number, name: string): number {
   const v = f[i];

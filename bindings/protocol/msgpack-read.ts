@@ -69,6 +69,11 @@ function readTop(bytes: Uint8Array, start: number, stop: number, int64Auto: bool
   return value;
 }
 
+/** A non-negative integer a number holds exactly: what the protocol's grammar calls a uint. */
+export function isUint(v: unknown): v is number {
+  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= Number.MAX_SAFE_INTEGER;
+}
+
 /**
  * A message event (frame type 20: `[20, agentId, channel, id, ts, data]`) as `readBatch` leaves it:
  * names, id and ts read, the document left in place as bytes [start, end) of the batch. Building
@@ -113,17 +118,7 @@ function messageAt(): unknown {
   const id = read();
   const ts = read();
   const d = pos < end ? src[pos]! : 0;
-  if (
-    typeof agentId === "string" &&
-    typeof channel === "string" &&
-    typeof id === "string" &&
-    typeof ts === "number" &&
-    Number.isInteger(ts) &&
-    ts >= 0 &&
-    ts <= Number.MAX_SAFE_INTEGER &&
-    d >= 0xc4 &&
-    d <= 0xc6
-  ) {
+  if (typeof agentId === "string" && typeof channel === "string" && typeof id === "string" && isUint(ts) && d >= 0xc4 && d <= 0xc6) {
     pos++;
     const size = uint(1 << (d - 0xc4));
     if (size > 0) {

@@ -155,8 +155,7 @@ export class LocalBus implements Session {
       // the store when an event is next made).
       if (others) {
         const diff = PackedDiff.copyOf(view.bytes, view.diffStart, view.diffLength);
-        const event: ChannelEvent = aggregateEvent(agentId, channel, version, this.nodeAt(state, version, diff), diff);
-        for (const sub of subs) if (sub.listener !== own) this.enqueue(sub, event);
+        this.tellChange(subs, state, agentId, channel, version, diff, diff, own);
         this.drain();
       }
     }
@@ -187,9 +186,7 @@ export class LocalBus implements Session {
       if (changed) {
         // A replace stores the new value as given (nulls included), which its effective diff
         // cannot always say: read the store then.
-        const node = this.nodeAt(state, version, replacing ? undefined : diff);
-        const event: ChannelEvent = aggregateEvent(agentId, channel, version, node, diff);
-        for (const sub of subs) this.enqueue(sub, event);
+        this.tellChange(subs, state, agentId, channel, version, diff, replacing ? undefined : diff, undefined);
       }
       if (message) {
         const event: ChannelEvent = Object.freeze({ type: "message", agentId, channel, message });
@@ -198,6 +195,24 @@ export class LocalBus implements Session {
       this.drain();
     }
     return publishResult(version, diff, message);
+  }
+
+  /**
+   * Queues the aggregate event of a change for every one of `subs` but `skip` (the caller drains).
+   * `nodeDiff` builds the event's aggregate from the previous one; undefined reads the store.
+   */
+  private tellChange(
+    subs: readonly Subscription[],
+    state: ChannelState,
+    agentId: string,
+    channel: string,
+    version: number,
+    diff: PackedDiff,
+    nodeDiff: PackedDiff | undefined,
+    skip: ((event: ChannelEvent) => void) | undefined,
+  ): void {
+    const event: ChannelEvent = aggregateEvent(agentId, channel, version, this.nodeAt(state, version, nodeDiff), diff);
+    for (const sub of subs) if (sub.listener !== skip) this.enqueue(sub, event);
   }
 
   async createMessage(agentId: string, channel: string, data: Json, options: { messageId?: string } = {}): Promise<Message> {
