@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { createToken } from "../hub/auth.js";
+import { decodeIds } from "../hub/storage/segment.js";
 import { RawClient, cliPerFile, val } from "./hub-helpers.js";
 import { testSeed, xorshift32 } from "./support/seed.js";
 
@@ -125,13 +126,14 @@ test("every acknowledged write survives kill -9 of the hub at a random moment", 
       `round ${round} (synchronous=${sync}): killed after ${delay} ms; highest acked seqs ${[...states.values()].map((s) => s.maxAcked).join(", ")} (total ${acked})`,
     );
 
-    // Messages: every acknowledged id is in the database file.
+    // Messages: every acknowledged id is in the database file (a tick's messages of a channel
+    // are one segment row: hub/storage/message-log.ts).
     const db = new Database(join(tagwire.dataDir, "tagwire.db"));
     const ids = new Set<string>(
       db
-        .prepare("SELECT id FROM messages")
+        .prepare("SELECT ids FROM segments")
         .all()
-        .map((r: { id: string }) => r.id),
+        .flatMap((r: { ids: Uint8Array }) => decodeIds(r.ids)),
     );
     db.close();
     for (const st of states.values()) {

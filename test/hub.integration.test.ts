@@ -572,9 +572,12 @@ describe("restart", () => {
       await watcher.request({ type: "subscribe", reqId: 0, subId: 1, agentId: "dev", pattern: "#" });
       await c.publish("dev", "state", { committed: 1 });
       await c.request({ type: "createMessage", reqId: 0, agentId: "dev", channel: "log", data: doc({ n: 1 }), messageId: "kept" });
-      // Make the disk "fail" for one particular row, from outside the hub.
+      // Make the disk "fail" for one particular message, from outside the hub: the tick's
+      // segment row that holds it (hub/storage/message-log.ts) cannot be written.
       const db = new Database(join(dir.dir, "tagwire.db"));
-      db.exec("CREATE TRIGGER inject BEFORE INSERT ON messages WHEN NEW.id = 'boom' BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
+      db.exec(
+        "CREATE TRIGGER inject BEFORE INSERT ON segments WHEN instr(NEW.ids, CAST('boom' AS BLOB)) > 0 BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+      );
       db.close();
       const events = watcher.received.length;
       // One batch, one tick: a publish that succeeds in memory, then the write that fails.

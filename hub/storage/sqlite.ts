@@ -1,7 +1,8 @@
 // The single-hub storage (hub/storage/storage.ts, ordering "local"): one SQLite file
 // (better-sqlite3, WAL) in the data dir. The hub orders writes itself: `submit` applies a write
 // at once, and what applying it produced (channel rows, message rows, write ids, aggregates) is
-// recorded in the tick's open transaction.
+// recorded in the tick's open transaction
+// (messages are written as one segment per channel when the tick commits).
 //
 // Tables:
 //   channels   id INTEGER PRIMARY KEY      the hub's channel number (stable across restarts)
@@ -9,11 +10,8 @@
 //              version INTEGER              rises by exactly 1 per effective change
 //              aggregate BLOB               msgpack document; NULL while the channel has only messages
 //              updated_ms INTEGER
-//   messages   seq INTEGER PRIMARY KEY      insertion order (rowid)
-//              channel_id INTEGER           -> channels.id
-//              id TEXT                      UNIQUE(channel_id, id): client ids make replays idempotent
-//              ts INTEGER                   ms since the epoch, set by the hub
-//              data BLOB                    msgpack document
+//   segments   the message history, a tick's messages of a channel per row: hub/storage/message-log.ts
+//   applied_ids  ids of unlogged publishes (replay detection; below)
 //
 // Transactions: the hub opens one transaction on the first write of an event-loop tick and commits
 // it once at the end of the tick (group commit). The tick sends that tick's acks only once the
@@ -50,29 +48,11 @@ import { closeSync, fdatasync, fdatasyncSync, fstatSync, fsync, fsyncSync, mkdir
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { TagwireError } from "../../bindings/core/errors.js";
-import { createRequire } from "node:module";
+import { MessageLog } from "./message-log.js";
+import { type Database, type Statement, openDatabase } from "./sqlite-driver.js";
 import type { Storage, StoredChannel, StoredMessage, Write, WriteDone, WriteOutcome, WriteSink } from "./storage.js";
 
 export type { StoredChannel, StoredMessage } from "./storage.js";
-
-/** The part of better-sqlite3's API used here (the package ships no types). */
-interface Statement {
-  run(...params: unknown[]): { changes: number; lastInsertRowid: number | bigint };
-  get(...params: unknown[]): any;
-  all(...params: unknown[]): any[];
-  iterate(...params: unknown[]): IterableIterator<any>;
-  /** Rows as arrays instead of objects. */
-  raw(): Statement;
-  /** Only the first column of each row. */
-  pluck(): Statement;
-}
-interface Database {
-  pragma(source: string, options?: { simple?: boolean }): any;
-  exec(source: string): void;
-  prepare(source: string): Statement;
-  close(): void;
-  readonly inTransaction: boolean;
-}
 
 export type SyncMode = "full" | "normal";
 /** How a "full" commit is made durable; see the header of this file. */
@@ -111,7 +91,8 @@ const fsyncAsync = promisify(fsync);
 
 export const DB_FILE = "tagwire.db";
 const PAGE_BYTES = 16384;
-const SCHEMA_VERSION = 1;
+/** 2: messages in segments (hub/storage/message-log.ts); 1 had a row per message, converted at open. */
+const SCHEMA_VERSION = 2;
 /** The smallest slice of applied_ids one expiry sweeps (see `sweepAppliedIds`). */
 const SWEEP_MIN_ROWS = 10_000;
 
@@ -120,25 +101,18 @@ export class SqliteStorage implements Storage {
   readonly ordering = "local" as const;
   private sink: WriteSink | undefined;
   private readonly db: Database;
+  /** The message history (segments and the id index). */
+  private readonly log: MessageLog;
   private readonly s: {
     insertChannel: Statement;
     updateAggregate: Statement;
-    insertMessage: Statement;
-    messageById: Statement;
-    updateMessageData: Statement;
     insertApplied: Statement;
     deleteApplied: Statement;
     sweepEnd: Statement;
     sweepRange: Statement;
     sweepRest: Statement;
     saveAppliedCutoff: Statement;
-    messagesRange: Statement;
-    trimCut: Statement;
-    trimCutFromOldest: Statement;
-    deleteUpTo: Statement;
     channelIds: Statement;
-    deleteOlderThan: Statement;
-    countsByChannel: Statement;
     begin: Statement;
     commit: Statement;
     rollback: Statement;
@@ -173,11 +147,9 @@ export class SqliteStorage implements Storage {
 
   constructor(dataDir: string, options: SqliteStorageOptions = {}) {
     mkdirSync(dataDir, { recursive: true });
-    const require = createRequire(import.meta.url);
-    const BetterSqlite = require("better-sqlite3") as new (path: string) => Database;
     this.dataDir = dataDir;
     this.walPath = `${join(dataDir, DB_FILE)}-wal`;
-    this.db = new BetterSqlite(join(dataDir, DB_FILE));
+    this.db = openDatabase(join(dataDir, DB_FILE));
     // 16 KiB pages (SQLite's default is 4 KiB): a message row and its two index entries touch a
     // quarter as many pages, B-trees split a quarter as often and a commit writes a quarter as
     // many WAL frames. Storage CPU per message (insert, trim, commit, fdatasync) fell from 3.8 to
@@ -202,18 +174,6 @@ export class SqliteStorage implements Storage {
         updated_ms INTEGER NOT NULL,
         UNIQUE (agent, name)
       );
-      CREATE TABLE IF NOT EXISTS messages (
-        seq INTEGER PRIMARY KEY,
-        channel_id INTEGER NOT NULL,
-        id TEXT NOT NULL,
-        ts INTEGER NOT NULL,
-        data BLOB NOT NULL
-      );
-      CREATE UNIQUE INDEX IF NOT EXISTS messages_by_id ON messages (channel_id, id);
-      CREATE INDEX IF NOT EXISTS messages_by_ts ON messages (channel_id, ts);
-      -- Expiry walks messages_by_ts channel by channel: a third index on ts alone cost every
-      -- insert and every trimmed row one more B-tree update (about 0.6 us per message).
-      DROP INDEX IF EXISTS messages_ts;
       -- Ids of publishes applied WITHOUT a log entry: an outbox replay of one must not apply
       -- its diff again (it could undo another writer's change made in between). Logged
       -- publishes are deduplicated by their message row instead.
@@ -238,20 +198,19 @@ export class SqliteStorage implements Storage {
     const cutoff = this.db.prepare("SELECT value FROM meta WHERE key = 'applied_cutoff'").get();
     if (cutoff) this.appliedCutoffMs = Number(cutoff.value);
     const version = this.db.prepare("SELECT value FROM meta WHERE key = 'schema'").get();
-    if (!version) this.db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
-    else if (Number(version.value) !== SCHEMA_VERSION) {
-      throw new Error(`tagwire.db has schema ${version.value}; this hub reads schema ${SCHEMA_VERSION}`);
+    if (version && Number(version.value) > SCHEMA_VERSION) {
+      throw new Error(`tagwire.db has schema ${version.value}; this hub reads schema ${SCHEMA_VERSION} and older`);
+    }
+    this.log = new MessageLog(this.db, () => this.begin());
+    if (!version || Number(version.value) < SCHEMA_VERSION) {
+      this.log.migrateMessagesTable();
+      this.db
+        .prepare("INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        .run(String(SCHEMA_VERSION));
     }
     this.s = {
       insertChannel: this.db.prepare("INSERT INTO channels (agent, name, version, aggregate, updated_ms) VALUES (?, ?, 0, NULL, ?)"),
       updateAggregate: this.db.prepare("UPDATE channels SET version = ?, aggregate = ?, updated_ms = ? WHERE id = ?"),
-      // A repeated (channel, id) inserts nothing: the caller learns it from `changes` instead of
-      // looking the id up before every insert.
-      insertMessage: this.db.prepare(
-        "INSERT INTO messages (channel_id, id, ts, data) VALUES (?, ?, ?, ?) ON CONFLICT (channel_id, id) DO NOTHING",
-      ),
-      messageById: this.db.prepare("SELECT id, ts, data FROM messages WHERE channel_id = ? AND id = ?"),
-      updateMessageData: this.db.prepare("UPDATE messages SET data = ? WHERE channel_id = ? AND id = ?"),
       // A row older than the expiry cutoff is an expired claim not yet swept: claimed anew. (A
       // claim's ts is this hub's clock, far past any cutoff, so a live claim never looks expired.)
       insertApplied: this.db.prepare(
@@ -266,22 +225,7 @@ export class SqliteStorage implements Storage {
       saveAppliedCutoff: this.db.prepare(
         "INSERT INTO meta (key, value) VALUES ('applied_cutoff', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
       ),
-      messagesRange: this.db.prepare(
-        "SELECT id, ts, data FROM messages WHERE channel_id = ? AND ts < ? AND ts > ? ORDER BY ts DESC, seq DESC LIMIT ?",
-      ),
-      // Trimming keeps the newest `keep` messages of a channel in the order the history reads
-      // them (ts, then seq), which is the (channel_id, ts) index's own order (rowid last): the
-      // cut is the first message past them, found by walking that index, and everything at or
-      // before it goes in one range delete. (Deleting `seq IN (subquery)` built a temporary
-      // table of the doomed rows first: about 0.3 us more per trimmed message.)
-      trimCut: this.db.prepare("SELECT ts, seq FROM messages WHERE channel_id = ? ORDER BY ts DESC, seq DESC LIMIT 1 OFFSET ?").raw(),
-      // The same cut found from the oldest end, given the count: a trim in steps walks its step
-      // (1,250 entries at the defaults), not the 10,000 kept (24 against 170 us per trim).
-      trimCutFromOldest: this.db.prepare("SELECT ts, seq FROM messages WHERE channel_id = ? ORDER BY ts, seq LIMIT 1 OFFSET ?").raw(),
-      deleteUpTo: this.db.prepare("DELETE FROM messages WHERE channel_id = ? AND (ts, seq) <= (?, ?)"),
       channelIds: this.db.prepare("SELECT id FROM channels").pluck(),
-      deleteOlderThan: this.db.prepare("DELETE FROM messages WHERE channel_id = ? AND ts < ?"),
-      countsByChannel: this.db.prepare("SELECT channel_id, COUNT(*) AS n FROM messages GROUP BY channel_id"),
       begin: this.db.prepare("BEGIN"),
       commit: this.db.prepare("COMMIT"),
       rollback: this.db.prepare("ROLLBACK"),
@@ -325,8 +269,7 @@ export class SqliteStorage implements Storage {
 
   /** Every channel with its aggregate and message count. */
   loadChannels(): StoredChannel[] {
-    const counts = new Map<number, number>();
-    for (const row of this.s.countsByChannel.all()) counts.set(row.channel_id, row.n);
+    const counts = this.log.load();
     const rows = this.db.prepare("SELECT id, agent, name, version, aggregate FROM channels ORDER BY id").all();
     return rows.map((r) => ({
       id: r.id,
@@ -379,7 +322,10 @@ export class SqliteStorage implements Storage {
       throw new TagwireError("TAGWIRE_ERR_INTERNAL", "commit while the previous commit's fsync is in flight (hub/tick.ts keeps one)");
     }
     this.transactionOpen = false;
-    if (this.db.inTransaction) this.s.commit.run();
+    if (this.db.inTransaction) {
+      this.log.flush();
+      this.s.commit.run();
+    }
     if (!this.asyncSync) return undefined;
     if (this.adaptive && (this.inlineSyncMs < SLOW_SYNC_MS || ++this.pooledSinceProbe >= PROBE_EVERY)) {
       this.syncInline();
@@ -478,6 +424,7 @@ export class SqliteStorage implements Storage {
   rollback(): void {
     this.transactionOpen = false;
     if (this.db.inTransaction) this.s.rollback.run();
+    this.log.rollback();
   }
 
   /** Inserts a new channel row (inside the open transaction); returns its id. */
@@ -493,8 +440,7 @@ export class SqliteStorage implements Storage {
 
   /** Appends a message; false (and nothing written) when the channel already holds `id`. */
   appendMessage(channelId: number, id: string, ts: number, data: Uint8Array): boolean {
-    this.begin();
-    return this.s.insertMessage.run(channelId, id, ts, data).changes === 1;
+    return this.log.append(channelId, id, ts, data);
   }
 
   /**
@@ -514,12 +460,11 @@ export class SqliteStorage implements Storage {
 
   /** Replaces a message's data (Doover's message update; hub/doover/) in the open transaction. */
   updateMessageData(channelId: number, id: string, data: Uint8Array): boolean {
-    this.begin();
-    return this.s.updateMessageData.run(data, channelId, id).changes === 1;
+    return this.log.updateData(channelId, id, data);
   }
 
   findMessage(channelId: number, id: string): StoredMessage | undefined {
-    return this.s.messageById.get(channelId, id) ?? undefined;
+    return this.log.find(channelId, id);
   }
 
   /**
@@ -527,41 +472,18 @@ export class SqliteStorage implements Storage {
    * newest whose data fits in it (at least one), read no further (a reply budget, hub/limits.ts).
    */
   messages(channelId: number, before: number, after: number, limit: number, maxBytes = Infinity): StoredMessage[] {
-    if (maxBytes === Infinity) return this.s.messagesRange.all(channelId, before, after, limit).reverse();
-    const out: StoredMessage[] = [];
-    let bytes = 0;
-    for (const m of this.s.messagesRange.iterate(channelId, before, after, limit) as Iterable<StoredMessage>) {
-      bytes += m.data.length + m.id.length;
-      if (bytes > maxBytes && out.length > 0) break;
-      out.push(m);
-    }
-    return out.reverse();
+    return this.log.read(channelId, before, after, limit, maxBytes);
   }
 
-  /**
-   * Deletes all but the newest `keep` messages of a channel; returns how many went. With
-   * `count` (exactly how many the channel holds) the cut is found from whichever end is nearer.
-   */
+  /** Deletes all but the newest `keep` messages of a channel; returns how many went. */
   trimMessages(channelId: number, keep: number, count?: number): number {
-    if (count !== undefined && count <= keep) return 0;
-    const cut = (
-      count !== undefined && count - keep < keep
-        ? this.s.trimCutFromOldest.get(channelId, count - keep - 1)
-        : this.s.trimCut.get(channelId, keep)
-    ) as [number, number] | undefined;
-    if (!cut) return 0;
-    this.begin();
-    return this.s.deleteUpTo.run(channelId, cut[0], cut[1]).changes;
+    return this.log.trim(channelId, keep, count);
   }
 
   /** Deletes messages older than `cutoffMs`; returns the affected channel ids with counts. */
   expireMessages(cutoffMs: number): Map<number, number> {
-    const removed = new Map<number, number>();
     this.begin();
-    for (const id of this.s.channelIds.all() as number[]) {
-      const n = this.s.deleteOlderThan.run(id, cutoffMs).changes;
-      if (n > 0) removed.set(id, n);
-    }
+    const removed = this.log.expire(this.s.channelIds.all() as number[], cutoffMs);
     // Replay protection lasts as long as messages are kept: older claims count as absent at
     // once, and are deleted as the sweep passes them.
     if (cutoffMs > this.appliedCutoffMs) {
@@ -598,6 +520,7 @@ export class SqliteStorage implements Storage {
     if (this.closed) return;
     this.closed = true;
     if (this.db.inTransaction) this.s.rollback.run();
+    this.log.close();
     try {
       await this.syncing;
     } catch {

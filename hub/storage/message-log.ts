@@ -1,0 +1,492 @@
+// The SQLite storage's message history (hub/storage/sqlite.ts owns the connection, the tick's
+// transaction and durability). Messages are kept in SEGMENTS: the messages a channel received in
+// one tick are one row, written once when the tick commits.
+//
+//   segments   seq INTEGER PRIMARY KEY      write order; a channel's segments in seq order hold
+//                                           its messages in append order
+//              channel_id INTEGER           -> channels.id
+//              n INTEGER                    messages in the row
+//              min_ts, max_ts INTEGER       their smallest and largest ts
+//              ids, ts, body BLOB           see hub/storage/segment.ts
+//   segments_by_max_ts (channel_id, max_ts): history reads from the newest end, trimming and
+//              expiry from the oldest end. One index keyed by channel: each is a B-tree leaf a
+//              busy tick dirties per channel written (a second one cost a fleet of trickling
+//              channels ~25% more storage CPU per message)
+//   disordered_channels  channel_id: channels whose ts ever went down (below)
+//
+// Why: one row per message cost a statement and three B-tree inserts (the row, a unique
+// (channel, id) index, a (channel, ts) index) per message, and as many deletes when it was
+// trimmed: 2.5-3 us of the hub's CPU per stored message. A statement alone costs ~0.3 us and a
+// row insert ~1 us whatever its size. A tick of a busy channel (hundreds of messages) is now one
+// insert, and trimming deletes whole rows.
+//
+// What SQLite no longer has is an index on message ids. Replay detection needs one on every
+// append, so it lives in memory (hub/storage/id-index.ts): (channel, id) -> segment, rebuilt
+// from the `ids` column when the hub starts and after a rollback. It holds one 16-byte cell per
+// kept message at most half full (32-64 bytes per message: ~0.5 GB for 10 million kept).
+//
+// Order. History reads and count trimming order a channel's messages by (ts, write order), as
+// the row-per-message table did. The hub stamps ts from its clock, so a channel's ts rarely goes
+// down; while it never has, the channel's segments do not overlap in ts and segment order is
+// message order: trims and expiry cut whole rows plus a prefix of one. A channel whose ts once
+// went down (a clock stepped back) is recorded in disordered_channels, and its trims and expiry
+// decide message by message over all its segments: slower, still exact. Reads are exact either
+// way (they walk segments by falling max_ts and stop only once nothing further can place).
+import { IdIndex } from "./id-index.js";
+import { Draft, SegmentBatch, decodeBody, decodeIds, decodeTs, dropFirst, encodeSegment, hash1At, hash2At } from "./segment.js";
+import type { Database, Statement } from "./sqlite-driver.js";
+import type { StoredMessage } from "./storage.js";
+
+/** Messages per segment when an old one-row-per-message table is converted. */
+const MIGRATE_SEGMENT = 256;
+
+/** A message found while scanning: its ts, where it is (segment, position) and, for reads, the rest. */
+interface Found {
+  ts: number;
+  seq: number;
+  i: number;
+  id: string;
+  data: Uint8Array | undefined;
+}
+
+/** Newest first: ts, then write order. */
+const newestFirst = (a: Found, b: Found): number => b.ts - a.ts || b.seq - a.seq || b.i - a.i;
+const oldestFirst = (a: Found, b: Found): number => a.ts - b.ts || a.seq - b.seq || a.i - b.i;
+
+type Row = [hashes: Buffer, ts: Buffer, ids: Buffer, body: Buffer];
+
+export class MessageLog {
+  private readonly db: Database;
+  /** Opens the tick's transaction (owned by the storage) before anything is recorded. */
+  private readonly begin: () => void;
+  private readonly index = new IdIndex();
+  /** The messages appended since the last flush, and each channel's draft (its open segment) in it. */
+  private readonly batch = new SegmentBatch();
+  private readonly drafts = new Map<number, Draft>();
+  /** The largest ts each channel holds (an append below it makes the channel disordered). */
+  private readonly lastTs = new Map<number, number>();
+  /** Channels whose ts went down at some append (see the header). */
+  private readonly disordered = new Set<number>();
+  private nextSeq = 1;
+  private readonly s: {
+    insert: Statement;
+    row: Statement;
+    ids: Statement;
+    hashes: Statement;
+    rewrite: Statement;
+    updateBody: Statement;
+    remove: Statement;
+    removeUpTo: Statement;
+    removeOlder: Statement;
+    newestFirst: Statement;
+    oldestFirst: Statement;
+    olderHashes: Statement;
+    firstFrom: Statement;
+    allOf: Statement;
+    countOf: Statement;
+    allHashes: Statement;
+    lastTs: Statement;
+    disordered: Statement;
+    markDisordered: Statement;
+    maxSeq: Statement;
+  };
+
+  constructor(db: Database, begin: () => void) {
+    this.db = db;
+    this.begin = begin;
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS segments (
+        seq INTEGER PRIMARY KEY,
+        channel_id INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        min_ts INTEGER NOT NULL,
+        max_ts INTEGER NOT NULL,
+        hashes BLOB NOT NULL,
+        ts BLOB NOT NULL,
+        ids BLOB NOT NULL,
+        body BLOB NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS segments_by_max_ts ON segments (channel_id, max_ts);
+      CREATE TABLE IF NOT EXISTS disordered_channels (channel_id INTEGER PRIMARY KEY);
+    `);
+    this.s = {
+      insert: db.prepare(
+        "INSERT INTO segments (seq, channel_id, n, min_ts, max_ts, hashes, ts, ids, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      ),
+      row: db.prepare("SELECT hashes, ts, ids, body FROM segments WHERE seq = ?").raw(),
+      ids: db.prepare("SELECT channel_id, ids FROM segments WHERE seq = ?").raw(),
+      hashes: db.prepare("SELECT hashes FROM segments WHERE seq = ?").pluck(),
+      rewrite: db.prepare("UPDATE segments SET n = ?, min_ts = ?, max_ts = ?, hashes = ?, ts = ?, ids = ?, body = ? WHERE seq = ?"),
+      updateBody: db.prepare("UPDATE segments SET body = ? WHERE seq = ?"),
+      remove: db.prepare("DELETE FROM segments WHERE seq = ?"),
+      removeUpTo: db.prepare("DELETE FROM segments WHERE channel_id = ? AND (max_ts, seq) <= (?, ?)"),
+      removeOlder: db.prepare("DELETE FROM segments WHERE channel_id = ? AND max_ts < ?"),
+      newestFirst: db
+        .prepare(
+          "SELECT seq, max_ts, ts, ids, body FROM segments WHERE channel_id = ? AND max_ts > ? AND min_ts < ? ORDER BY max_ts DESC, seq DESC",
+        )
+        .raw(),
+      oldestFirst: db.prepare("SELECT seq, n, min_ts, max_ts, hashes FROM segments WHERE channel_id = ? ORDER BY max_ts, seq").raw(),
+      olderHashes: db.prepare("SELECT seq, n, hashes FROM segments WHERE channel_id = ? AND max_ts < ?").raw(),
+      firstFrom: db.prepare("SELECT seq, min_ts FROM segments WHERE channel_id = ? AND max_ts >= ? ORDER BY max_ts, seq LIMIT 1").raw(),
+      allOf: db.prepare("SELECT seq, n, min_ts, max_ts FROM segments WHERE channel_id = ?").raw(),
+      countOf: db.prepare("SELECT COALESCE(SUM(n), 0) FROM segments WHERE channel_id = ?").pluck(),
+      allHashes: db.prepare("SELECT seq, channel_id, n, hashes FROM segments").raw(),
+      lastTs: db.prepare("SELECT channel_id, MAX(max_ts) FROM segments GROUP BY channel_id").raw(),
+      disordered: db.prepare("SELECT channel_id FROM disordered_channels").pluck(),
+      markDisordered: db.prepare("INSERT INTO disordered_channels (channel_id) VALUES (?) ON CONFLICT DO NOTHING"),
+      maxSeq: db.prepare("SELECT COALESCE(MAX(seq), 0) FROM segments").pluck(),
+    };
+  }
+
+  /**
+   * Converts the one-row-per-message `messages` table of schema 1 into segments (in one
+   * transaction, keeping every message, its id, ts and order) and drops it. False when there is
+   * no such table.
+   */
+  migrateMessagesTable(): boolean {
+    const exists = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages'").get();
+    if (!exists) return false;
+    // in (ts, seq) order per channel: the converted channels are never disordered
+    const channels = this.db.prepare("SELECT DISTINCT channel_id FROM messages").pluck().all() as number[];
+    const rows = this.db.prepare("SELECT id, ts, data FROM messages WHERE channel_id = ? ORDER BY ts, seq").raw();
+    let seq = (this.s.maxSeq.get() as number) + 1;
+    const batch = new SegmentBatch();
+    let draft: Draft | undefined;
+    let channel = -1;
+    const write = (): void => {
+      if (draft) this.insert(channel, draft, batch);
+      batch.clear();
+      draft = undefined;
+    };
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      // a channel at a time, read whole before writing (a statement cannot write while another
+      // one's rows are being read)
+      for (const ch of channels) {
+        channel = ch;
+        for (const [id, ts, data] of rows.all(ch) as [string, number, Uint8Array][]) {
+          if (draft?.count === MIGRATE_SEGMENT) write();
+          draft ??= new Draft(seq++);
+          this.index.probe(ch, id);
+          batch.add(draft, id, ts, data, this.index.lastHash1, this.index.lastHash2);
+        }
+        write();
+      }
+      this.db.exec("DROP TABLE messages");
+      this.db.exec("COMMIT");
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec("ROLLBACK");
+      throw err;
+    }
+    return true;
+  }
+
+  /** (Re)builds the id index and the order bookkeeping from what is stored; returns message counts by channel. */
+  load(): Map<number, number> {
+    this.drafts.clear();
+    this.batch.clear();
+    this.index.clear();
+    const counts = new Map<number, number>();
+    for (const [seq, ch, n, hashes] of this.s.allHashes.iterate() as Iterable<[number, number, number, Buffer]>) {
+      counts.set(ch, (counts.get(ch) ?? 0) + n);
+      for (let i = 0; i < n; i++) this.index.addHashed(hash1At(hashes, i), hash2At(hashes, i), seq);
+    }
+    this.lastTs.clear();
+    for (const [ch, ts] of this.s.lastTs.all() as [number, number][]) this.lastTs.set(ch, ts);
+    this.disordered.clear();
+    for (const ch of this.s.disordered.all() as number[]) this.disordered.add(ch);
+    this.nextSeq = (this.s.maxSeq.get() as number) + 1;
+    return counts;
+  }
+
+  /** Appends a message; false (nothing written) when the channel already holds `id`. */
+  append(channelId: number, id: string, ts: number, data: Uint8Array): boolean {
+    const index = this.index;
+    for (let cell = index.probe(channelId, id); cell >= 0; cell = index.next(cell)) {
+      if (this.position(index.segment(cell), channelId, id) >= 0) return false;
+    }
+    this.begin();
+    let draft = this.drafts.get(channelId);
+    if (!draft) {
+      draft = new Draft(this.nextSeq++);
+      this.drafts.set(channelId, draft);
+    }
+    index.addProbed(draft.seq);
+    this.batch.add(draft, id, ts, data, index.lastHash1, index.lastHash2);
+    const last = this.lastTs.get(channelId);
+    if (last === undefined || ts > last) this.lastTs.set(channelId, ts);
+    else if (ts < last && !this.disordered.has(channelId)) {
+      this.disordered.add(channelId);
+      this.s.markDisordered.run(channelId);
+    }
+    return true;
+  }
+
+  /** A message of the channel by id, including one appended in the open tick. */
+  find(channelId: number, id: string): StoredMessage | undefined {
+    const loc = this.locate(channelId, id);
+    if (!loc) return undefined;
+    const { seq, i } = loc;
+    if (this.drafts.get(channelId)?.seq === seq) return { id, ts: this.batch.ts[i]!, data: this.batch.data[i]! };
+    const [, ts, , body] = this.s.row.get(seq) as Row;
+    return { id, ts: decodeTs(ts)[i]!, data: decodeBody(body)[i]! };
+  }
+
+  /** Replaces a kept message's data; false when the channel holds no such id. */
+  updateData(channelId: number, id: string, data: Uint8Array): boolean {
+    const loc = this.locate(channelId, id);
+    if (!loc) return false;
+    this.begin();
+    if (this.drafts.get(channelId)?.seq === loc.seq) {
+      this.batch.data[loc.i] = data;
+      return true;
+    }
+    const { batch, draft } = this.stored(loc.seq);
+    batch.data[loc.i] = data;
+    this.s.updateBody.run(encodeSegment(batch, draft).body, loc.seq);
+    return true;
+  }
+
+  /** Writes every open segment (the storage calls it just before COMMIT). */
+  flush(): void {
+    for (const [ch, draft] of this.drafts) this.insert(ch, draft, this.batch);
+    this.drafts.clear();
+    this.batch.clear();
+  }
+
+  /** Drops the open segments and reloads what is stored (after the storage rolled back). */
+  rollback(): void {
+    this.load();
+  }
+
+  /** Drops the open segments without writing them (the storage is closing). */
+  close(): void {
+    this.drafts.clear();
+    this.batch.clear();
+  }
+
+  /**
+   * Messages with after < ts < before, the newest `limit`, oldest first; with `maxBytes`, the
+   * newest whose id and data fit in it (at least one).
+   */
+  read(channelId: number, before: number, after: number, limit: number, maxBytes: number): StoredMessage[] {
+    if (limit <= 0) return [];
+    this.flushChannel(channelId);
+    let found: Found[] = [];
+    const rows = this.s.newestFirst.iterate(channelId, after, before) as Iterable<[number, number, Uint8Array, Uint8Array, Uint8Array]>;
+    for (const [seq, maxTs, tsBlob, idBlob, body] of rows) {
+      // Segments come by falling max_ts: once `limit` messages are newer than everything this one
+      // holds, no later one can place a message among the newest `limit` either.
+      if (found.length >= limit && countAbove(found, maxTs) >= limit) break;
+      const ts = decodeTs(tsBlob);
+      const ids = decodeIds(idBlob);
+      const data = decodeBody(body);
+      for (let i = 0; i < ids.length; i++) {
+        const t = ts[i]!;
+        if (t < before && t > after) found.push({ ts: t, seq, i, id: ids[i]!, data: data[i] });
+      }
+      if (found.length > 2 * limit) found = found.sort(newestFirst).slice(0, limit);
+    }
+    found.sort(newestFirst);
+    const out: StoredMessage[] = [];
+    let bytes = 0;
+    for (const m of found) {
+      if (out.length === limit) break;
+      bytes += m.data!.length + m.id.length;
+      if (bytes > maxBytes && out.length > 0) break;
+      out.push({ id: m.id, ts: m.ts, data: m.data! });
+    }
+    return out.reverse();
+  }
+
+  /**
+   * Deletes all but the newest `keep` messages of a channel; returns how many went. `count` is
+   * how many it holds (asked of SQLite when not given).
+   */
+  trim(channelId: number, keep: number, count?: number): number {
+    this.flushChannel(channelId);
+    const total = count ?? (this.s.countOf.get(channelId) as number);
+    const drop = total - keep;
+    if (drop <= 0) return 0;
+    this.begin();
+    if (this.disordered.has(channelId)) return this.trimAnyOrder(channelId, drop);
+    return this.trimInOrder(channelId, drop);
+  }
+
+  /** Deletes messages older than `cutoffMs` in the given channels; returns counts removed by channel. */
+  expire(channelIds: Iterable<number>, cutoffMs: number): Map<number, number> {
+    this.begin();
+    this.flush();
+    const removed = new Map<number, number>();
+    for (const ch of channelIds) {
+      const n = this.disordered.has(ch) ? this.expireAnyOrder(ch, cutoffMs) : this.expireInOrder(ch, cutoffMs);
+      if (n > 0) removed.set(ch, n);
+    }
+    return removed;
+  }
+
+  /**
+   * An ordered channel (see the header): the oldest `drop` are its first segments by max_ts and
+   * a prefix of the next; whole rows go in one range delete, the prefix by rewriting its row.
+   */
+  private trimInOrder(channelId: number, drop: number): number {
+    let need = drop;
+    let last: [number, number] | undefined;
+    let partial: number | undefined;
+    const rows = this.s.oldestFirst.iterate(channelId) as Iterable<[number, number, number, number, Buffer]>;
+    for (const [seq, n, , maxTs, hashes] of rows) {
+      if (n > need) {
+        partial = seq;
+        break;
+      }
+      this.removeIds(hashes, n, seq);
+      last = [maxTs, seq];
+      need -= n;
+      if (need === 0) break;
+    }
+    if (last) this.s.removeUpTo.run(channelId, last[0], last[1]);
+    if (partial !== undefined && need > 0) {
+      const [hashes, ts, ids, body] = this.s.row.get(partial) as Row;
+      this.removeIds(hashes, need, partial);
+      const rest = dropFirst({ hashes, ts, ids, body }, need);
+      const t = decodeTs(rest.ts);
+      // the rest of an ordered segment is in ts order: its bounds are its ends
+      this.s.rewrite.run(t.length, t[0], t[t.length - 1], rest.hashes, rest.ts, rest.ids, rest.body, partial);
+      need = 0;
+    }
+    return drop - need;
+  }
+
+  /** Any channel: the `drop` oldest in (ts, write order), decided message by message. */
+  private trimAnyOrder(channelId: number, drop: number): number {
+    const found: Found[] = [];
+    for (const [seq] of this.s.allOf.all(channelId) as [number][]) {
+      const ts = decodeTs((this.s.row.get(seq) as Row)[1]);
+      for (let i = 0; i < ts.length; i++) found.push({ ts: ts[i]!, seq, i, id: "", data: undefined });
+    }
+    found.sort(oldestFirst);
+    const doomed = new Map<number, Set<number>>();
+    const n = Math.min(drop, found.length);
+    for (let k = 0; k < n; k++) {
+      const m = found[k]!;
+      let set = doomed.get(m.seq);
+      if (!set) doomed.set(m.seq, (set = new Set()));
+      set.add(m.i);
+    }
+    for (const [seq, set] of doomed) this.removeSome(seq, (i) => set.has(i));
+    return n;
+  }
+
+  /** An ordered channel: whole segments older than the cutoff, then a prefix of the next one. */
+  private expireInOrder(channelId: number, cutoffMs: number): number {
+    let n = 0;
+    for (const [seq, count, hashes] of this.s.olderHashes.all(channelId, cutoffMs) as [number, number, Buffer][]) {
+      this.removeIds(hashes, count, seq);
+      n += count;
+    }
+    if (n > 0) this.s.removeOlder.run(channelId, cutoffMs);
+    const next = this.s.firstFrom.get(channelId, cutoffMs) as [number, number] | undefined;
+    if (next && next[1] < cutoffMs) {
+      const seq = next[0];
+      const ts = decodeTs((this.s.row.get(seq) as Row)[1]);
+      n += this.removeSome(seq, (i) => ts[i]! < cutoffMs);
+    }
+    return n;
+  }
+
+  /** Any channel: every segment that holds something older than the cutoff. */
+  private expireAnyOrder(channelId: number, cutoffMs: number): number {
+    let n = 0;
+    for (const [seq, count, minTs, maxTs] of this.s.allOf.all(channelId) as [number, number, number, number][]) {
+      if (minTs >= cutoffMs) continue;
+      if (maxTs < cutoffMs) {
+        this.removeIds(this.s.hashes.get(seq) as Buffer, count, seq);
+        this.s.remove.run(seq);
+        n += count;
+      } else {
+        const ts = decodeTs((this.s.row.get(seq) as Row)[1]);
+        n += this.removeSome(seq, (i) => ts[i]! < cutoffMs);
+      }
+    }
+    return n;
+  }
+
+  /** Writes one channel's open segment now (a read or trim within the tick needs it stored). */
+  private flushChannel(channelId: number): void {
+    const draft = this.drafts.get(channelId);
+    if (!draft) return;
+    this.insert(channelId, draft, this.batch);
+    this.drafts.delete(channelId);
+  }
+
+  private insert(channelId: number, d: Draft, batch: SegmentBatch): void {
+    const b = encodeSegment(batch, d);
+    this.s.insert.run(d.seq, channelId, d.count, d.minTs, d.maxTs, b.hashes, b.ts, b.ids, b.body);
+  }
+
+  /** Takes the first `n` ids of segment `seq` (given its `hashes` blob) out of the index. */
+  private removeIds(hashes: Buffer, n: number, seq: number): void {
+    for (let i = 0; i < n; i++) this.index.removeHashed(hash1At(hashes, i), hash2At(hashes, i), seq);
+  }
+
+  /**
+   * Removes the messages of segment `seq` that `gone(i)` picks: deletes the row when none is
+   * left, rewrites it with the rest otherwise; the removed ids leave the index. Returns how many.
+   */
+  private removeSome(seq: number, gone: (i: number) => boolean): number {
+    const all = this.stored(seq);
+    const { ids, ts, data, h1, h2, next } = all.batch;
+    const kept = new SegmentBatch();
+    const d = new Draft(seq);
+    for (let i = all.draft.first, k = 0; i >= 0; i = next[i]!, k++) {
+      if (gone(k)) this.index.removeHashed(h1[i]!, h2[i]!, seq);
+      else kept.add(d, ids[i]!, ts[i]!, data[i]!, h1[i]!, h2[i]!);
+    }
+    if (d.count === 0) this.s.remove.run(seq);
+    else if (d.count < all.draft.count) {
+      const b = encodeSegment(kept, d);
+      this.s.rewrite.run(d.count, d.minTs, d.maxTs, b.hashes, b.ts, b.ids, b.body, seq);
+    }
+    return all.draft.count - d.count;
+  }
+
+  /** A stored segment's messages as a batch of one draft (to change and write back). */
+  private stored(seq: number): { batch: SegmentBatch; draft: Draft } {
+    const [hashes, ts, ids, body] = this.s.row.get(seq) as Row;
+    const t = decodeTs(ts);
+    const idList = decodeIds(ids);
+    const data = decodeBody(body);
+    const batch = new SegmentBatch();
+    const draft = new Draft(seq);
+    for (let i = 0; i < idList.length; i++) batch.add(draft, idList[i]!, t[i]!, data[i]!, hash1At(hashes, i), hash2At(hashes, i));
+    return { batch, draft };
+  }
+
+  /** Where the channel holds `id`: its segment and position (in the batch, for an open segment), or undefined. */
+  private locate(channelId: number, id: string): { seq: number; i: number } | undefined {
+    const index = this.index;
+    for (let cell = index.probe(channelId, id); cell >= 0; cell = index.next(cell)) {
+      const seq = index.segment(cell);
+      const i = this.position(seq, channelId, id);
+      if (i >= 0) return { seq, i };
+    }
+    return undefined;
+  }
+
+  /** The position of `id` in segment `seq` if that segment is the channel's, else -1. */
+  private position(seq: number, channelId: number, id: string): number {
+    const draft = this.drafts.get(channelId);
+    if (draft?.seq === seq) return this.batch.indexOf(draft, id);
+    const row = this.s.ids.get(seq) as [number, Uint8Array] | undefined;
+    if (!row || row[0] !== channelId) return -1;
+    return decodeIds(row[1]).indexOf(id);
+  }
+}
+
+/** How many found messages are newer than `ts`. */
+function countAbove(found: Found[], ts: number): number {
+  let n = 0;
+  for (const m of found) if (m.ts > ts) n++;
+  return n;
+}
