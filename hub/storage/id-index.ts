@@ -7,7 +7,9 @@
 // of everything kept (10,000 per channel by default) would otherwise be that many long-lived
 // strings for the GC to trace and promote (a Set of 200k ids cost 1.3 us per add in a
 // micro-bench, more than the whole segment write). Each cell holds two 32-bit hashes of the
-// (channel, id) pair and the segment number, 16 bytes; the table stays at most half full.
+// (channel, id) pair and the segment number (as two 32-bit halves: segment numbers pass 2^31
+// within days on a busy hub), 16 bytes side by side, so a probe touches one cache line; the
+// table stays at most half full.
 //
 // The hashes only narrow the search. A cell whose hashes match is a candidate, and the caller
 // confirms it by reading the segment's ids (`probe` / `next`), so two ids that collide in all
@@ -15,10 +17,12 @@
 
 const MIN_CAPACITY = 1024;
 
+/** Int32 words per cell: h1 (0 = empty), h2, segment low 32 bits, segment high bits. */
+const W = 4;
+const TWO32 = 2 ** 32;
+
 export class IdIndex {
-  private h1: Int32Array;
-  private h2: Int32Array;
-  private segs: Float64Array;
+  private cells: Int32Array;
   private mask: number;
   private size = 0;
   /** The key of the last `probe`: its hashes, and the empty cell that ended its probe sequence. */
@@ -29,9 +33,7 @@ export class IdIndex {
   constructor(capacity = MIN_CAPACITY) {
     let cap = MIN_CAPACITY;
     while (cap < capacity * 2) cap *= 2;
-    this.h1 = new Int32Array(cap);
-    this.h2 = new Int32Array(cap);
-    this.segs = new Float64Array(cap);
+    this.cells = new Int32Array(cap * W);
     this.mask = cap - 1;
   }
 
@@ -64,7 +66,7 @@ export class IdIndex {
 
   /** The segment a candidate cell points at. */
   segment(cell: number): number {
-    return this.segs[cell]!;
+    return segmentAt(this.cells, cell * W);
   }
 
   /**
@@ -72,11 +74,13 @@ export class IdIndex {
    * segment `seg`.
    */
   addProbed(seg: number): void {
-    const cell = this.emptyCell;
-    this.h1[cell] = this.keyH1;
-    this.h2[cell] = this.keyH2;
-    this.segs[cell] = seg;
-    if (++this.size * 2 > this.h1.length) this.grow();
+    const at = this.emptyCell * W;
+    const c = this.cells;
+    c[at] = this.keyH1;
+    c[at + 1] = this.keyH2;
+    c[at + 2] = (seg % TWO32) | 0;
+    c[at + 3] = Math.floor(seg / TWO32);
+    if (++this.size * 2 > this.mask + 1) this.grow();
   }
 
   /** Adds a key by the hashes `probe` gave it (loading from disk: no id string is made). */
@@ -96,7 +100,7 @@ export class IdIndex {
     this.keyH1 = h1;
     this.keyH2 = h2;
     for (let cell = this.scan(h1 & this.mask); cell >= 0; cell = this.next(cell)) {
-      if (this.segs[cell] === seg) {
+      if (segmentAt(this.cells, cell * W) === seg) {
         this.deleteCell(cell);
         return true;
       }
@@ -106,21 +110,21 @@ export class IdIndex {
 
   /** Forgets everything (the message log reloads the index from disk after a rollback). */
   clear(): void {
-    this.h1.fill(0);
+    this.cells.fill(0);
     this.size = 0;
   }
 
   private scan(from: number): number {
-    const h1 = this.h1;
+    const c = this.cells;
     const want1 = this.keyH1;
     const want2 = this.keyH2;
     for (let cell = from; ; cell = (cell + 1) & this.mask) {
-      const v = h1[cell]!;
+      const v = c[cell * W]!;
       if (v === 0) {
         this.emptyCell = cell;
         return -1;
       }
-      if (v === want1 && this.h2[cell] === want2) return cell;
+      if (v === want1 && c[cell * W + 1] === want2) return cell;
     }
   }
 
@@ -146,37 +150,37 @@ export class IdIndex {
 
   /** Backward-shift deletion: later cells of the run move up, so no tombstones pile up. */
   private deleteCell(cell: number): void {
-    const { h1, h2, segs, mask } = this;
+    const { cells: c, mask } = this;
     let hole = cell;
-    for (let j = (cell + 1) & mask; h1[j] !== 0; j = (j + 1) & mask) {
-      const home = h1[j]! & mask;
+    for (let j = (cell + 1) & mask; c[j * W] !== 0; j = (j + 1) & mask) {
+      const home = c[j * W]! & mask;
       // j may fill the hole unless its home lies cyclically in (hole, j]
       const stays = hole <= j ? home > hole && home <= j : home > hole || home <= j;
       if (stays) continue;
-      h1[hole] = h1[j]!;
-      h2[hole] = h2[j]!;
-      segs[hole] = segs[j]!;
+      c.copyWithin(hole * W, j * W, j * W + W);
       hole = j;
     }
-    h1[hole] = 0;
+    c[hole * W] = 0;
     this.size--;
   }
 
   private grow(): void {
-    const { h1, h2, segs } = this;
-    const cap = h1.length * 2;
-    this.h1 = new Int32Array(cap);
-    this.h2 = new Int32Array(cap);
-    this.segs = new Float64Array(cap);
-    this.mask = cap - 1;
-    for (let i = 0; i < h1.length; i++) {
-      const v = h1[i]!;
+    const old = this.cells;
+    const cap = (this.mask + 1) * 2;
+    const c = new Int32Array(cap * W);
+    const mask = cap - 1;
+    for (let at = 0; at < old.length; at += W) {
+      const v = old[at]!;
       if (v === 0) continue;
-      let cell = v & this.mask;
-      while (this.h1[cell] !== 0) cell = (cell + 1) & this.mask;
-      this.h1[cell] = v;
-      this.h2[cell] = h2[i]!;
-      this.segs[cell] = segs[i]!;
+      let cell = v & mask;
+      while (c[cell * W] !== 0) cell = (cell + 1) & mask;
+      c.set(old.subarray(at, at + W), cell * W);
     }
+    this.cells = c;
+    this.mask = mask;
   }
+}
+
+function segmentAt(c: Int32Array, at: number): number {
+  return (c[at + 2]! >>> 0) + c[at + 3]! * TWO32;
 }
