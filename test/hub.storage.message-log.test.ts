@@ -202,6 +202,39 @@ test("message log: after the clock went back, trims and expiry cut by ts across 
   }
 });
 
+test("message log: a big tick is cut into bounded segments; an id too long to store is refused with a typed error, nothing lost", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tw-msglog-big-"));
+  try {
+    const storage = new SqliteStorage(dir, { synchronous: "normal" });
+    await storage.open(sink);
+    const ch = storage.createChannel("dev", "log", 1);
+    // 10,000 small messages in one tick (more than a segment's 4,096), then 3 of 600 KB (past
+    // its 1 MiB)
+    for (let i = 0; i < 10_000; i++) expect(storage.appendMessage(ch, `m${i}`, 1000 + i, new Uint8Array([i & 255]))).toBe(true);
+    for (let i = 0; i < 3; i++) storage.appendMessage(ch, `big${i}`, 20_000 + i, new Uint8Array(600_000).fill(i));
+    expect(() => storage.appendMessage(ch, "x".repeat(30_000), 30_000, new Uint8Array([1]))).toThrow(
+      expect.objectContaining({ code: "TAGWIRE_ERR_ARGUMENT" }),
+    );
+    await storage.commit();
+    type RawDb = { prepare(sql: string): { all(): { n: number }[] }; close(): void };
+    const db = new (createRequire(import.meta.url)("better-sqlite3") as new (path: string) => RawDb)(join(dir, DB_FILE));
+    const sizes = db
+      .prepare("SELECT n FROM segments ORDER BY seq")
+      .all()
+      .map((r) => r.n);
+    db.close();
+    // 1,808 small ones, big0 and big1 (the segment passes 1 MiB with big1), then big2 alone
+    expect(sizes).toEqual([4096, 4096, 1810, 1]);
+    const all = storage.messages(ch, Infinity, -Infinity, 20_000);
+    expect(all.map((m) => m.id)).toEqual([...Array.from({ length: 10_000 }, (_, i) => `m${i}`), "big0", "big1", "big2"]);
+    expect(storage.findMessage(ch, "m5000")).toMatchObject({ ts: 6000 });
+    expect(storage.findMessage(ch, "big1")!.data[599_999]).toBe(1);
+    await storage.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("message log: a schema 1 database (a row per message) is converted on open, ids and order kept", async () => {
   const dir = mkdtempSync(join(tmpdir(), "tw-msglog-v1-"));
   try {

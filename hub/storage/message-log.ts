@@ -33,12 +33,31 @@
 // decide message by message over all its segments: slower, still exact. Reads are exact either
 // way (they walk segments by falling max_ts and stop only once nothing further can place).
 import { IdIndex } from "./id-index.js";
-import { Draft, SegmentBatch, decodeBody, decodeIds, decodeTs, dropFirst, encodeSegment, hash1At, hash2At } from "./segment.js";
+import { TagwireError } from "../../bindings/core/errors.js";
+import {
+  Draft,
+  MAX_ID_UNITS,
+  SegmentBatch,
+  decodeBody,
+  decodeIds,
+  decodeTs,
+  dropFirst,
+  encodeSegment,
+  hash1At,
+  hash2At,
+} from "./segment.js";
 import type { Database, Statement } from "./sqlite-driver.js";
 import type { StoredMessage } from "./storage.js";
 
 /** Messages per segment when an old one-row-per-message table is converted. */
 const MIGRATE_SEGMENT = 256;
+/**
+ * A channel's open segment is written once it holds this many messages or bytes, even inside a
+ * tick: a row stays far below SQLite's 1 GB limit, and a lookup by id or an update decodes at
+ * most this much.
+ */
+const SEGMENT_MAX_MESSAGES = 4096;
+const SEGMENT_MAX_BYTES = 1 << 20;
 
 /** A message found while scanning: its ts, where it is (segment, position) and, for reads, the rest. */
 interface Found {
@@ -202,6 +221,9 @@ export class MessageLog {
 
   /** Appends a message; false (nothing written) when the channel already holds `id`. */
   append(channelId: number, id: string, ts: number, data: Uint8Array): boolean {
+    if (id.length > MAX_ID_UNITS) {
+      throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `message id of ${id.length} characters (at most ${MAX_ID_UNITS} are stored)`);
+    }
     const index = this.index;
     for (let cell = index.probe(channelId, id); cell >= 0; cell = index.next(cell)) {
       if (this.position(index.segment(cell), channelId, id) >= 0) return false;
@@ -214,6 +236,7 @@ export class MessageLog {
     }
     index.addProbed(draft.seq);
     this.batch.add(draft, id, ts, data, index.lastHash1, index.lastHash2);
+    if (draft.count >= SEGMENT_MAX_MESSAGES || draft.bytes >= SEGMENT_MAX_BYTES) this.flushChannel(channelId);
     const last = this.lastTs.get(channelId);
     if (last === undefined || ts > last) this.lastTs.set(channelId, ts);
     else if (ts < last && !this.disordered.has(channelId)) {

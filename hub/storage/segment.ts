@@ -15,11 +15,16 @@ export class Draft {
   first = -1;
   last = -1;
   count = 0;
+  /** Bytes of its ids (UTF-16 units) and documents: bounds the row (see MessageLog.append). */
+  bytes = 0;
   minTs = Infinity;
   maxTs = -Infinity;
 
   constructor(readonly seq: number) {}
 }
+
+/** The most UTF-16 units an id may have: its UTF-8 length (at most 3 bytes per unit) fits a u16. */
+export const MAX_ID_UNITS = Math.floor(0xffff / 3);
 
 /**
  * Messages waiting to become segments, held as parallel arrays that are reused from tick to tick
@@ -49,6 +54,7 @@ export class SegmentBatch {
     else this.next[d.last] = i;
     d.last = i;
     d.count++;
+    d.bytes += id.length + data.length;
     if (ts < d.minTs) d.minTs = ts;
     if (ts > d.maxTs) d.maxTs = ts;
   }
