@@ -38,7 +38,12 @@ const nextId = (ts) => `${ts.toString(36)}-b${(seq++).toString(36)}`;
 /** tagwire's storage: one tick of `perTick` messages to each channel, then the commit. */
 async function tagwireStore(p) {
   const st = new SqliteStorage(tempDir(), { synchronous: "full", durability: "auto" });
-  await st.open({ restore() {}, apply: () => ({}) });
+  await st.open({
+    restore() {},
+    apply: () => {
+      throw new Error("not used: the bench records directly");
+    },
+  });
   const ids = Array.from({ length: p.channels }, (_, c) => st.createChannel("bench", `c${c}`, Date.now()));
   await st.commit();
   const counts = new Array(p.channels).fill(0);
