@@ -11,7 +11,7 @@
 //              aggregate BLOB               msgpack document; NULL while the channel has only messages
 //              updated_ms INTEGER
 //   segments   the message history, a tick's messages of a channel per row: hub/storage/message-log.ts
-//   applied_ids  ids of unlogged publishes (replay detection; below)
+//   applied_ids  ids of unlogged publishes (replay detection): hub/storage/write-claims.ts
 //
 // Transactions: the hub opens one transaction on the first write of an event-loop tick and commits
 // it once at the end of the tick (group commit). The tick sends that tick's acks only once the
@@ -50,6 +50,7 @@ import { promisify } from "node:util";
 import { TagwireError } from "../../bindings/core/errors.js";
 import { MessageLog } from "./message-log.js";
 import { type Database, type Statement, openDatabase } from "./sqlite-driver.js";
+import { WriteClaims } from "./write-claims.js";
 import type { Storage, StoredChannel, StoredMessage, Write, WriteDone, WriteOutcome, WriteSink } from "./storage.js";
 
 export type { StoredChannel, StoredMessage } from "./storage.js";
@@ -93,8 +94,6 @@ export const DB_FILE = "tagwire.db";
 const PAGE_BYTES = 16384;
 /** 2: messages in segments (hub/storage/message-log.ts); 1 had a row per message, converted at open. */
 const SCHEMA_VERSION = 2;
-/** The smallest slice of applied_ids one expiry sweeps (see `sweepAppliedIds`). */
-const SWEEP_MIN_ROWS = 10_000;
 
 export class SqliteStorage implements Storage {
   readonly kind = "sqlite";
@@ -103,26 +102,17 @@ export class SqliteStorage implements Storage {
   private readonly db: Database;
   /** The message history (segments and the id index). */
   private readonly log: MessageLog;
+  /** Ids of unlogged publishes (replay detection). */
+  private readonly claims: WriteClaims;
   private readonly s: {
     insertChannel: Statement;
     updateAggregate: Statement;
-    insertApplied: Statement;
-    deleteApplied: Statement;
-    sweepEnd: Statement;
-    sweepRange: Statement;
-    sweepRest: Statement;
-    saveAppliedCutoff: Statement;
     channelIds: Statement;
     begin: Statement;
     commit: Statement;
     rollback: Statement;
   };
   private closed = false;
-  /** Claims older than this (ms) have expired (the last `expireMessages` cutoff, kept in meta). */
-  private appliedCutoffMs = -1;
-  /** Where the sweep of expired claims goes on (a key of applied_ids) and claims since it ran. */
-  private sweepAfter: [string, number] = ["", -1];
-  private claimsSinceSweep = 0;
   /** The tick's transaction is open (see `begin`). */
   private transactionOpen = false;
   /** Durability "fsync" or "auto": the WAL is made durable here, not by SQLite. */
@@ -174,33 +164,12 @@ export class SqliteStorage implements Storage {
         updated_ms INTEGER NOT NULL,
         UNIQUE (agent, name)
       );
-      -- Ids of publishes applied WITHOUT a log entry: an outbox replay of one must not apply
-      -- its diff again (it could undo another writer's change made in between). Logged
-      -- publishes are deduplicated by their message row instead.
-      -- Keyed id first: clients generate time-ordered ids (bindings/client/remote-session.ts),
-      -- so a tick's rows append at the right edge of the tree. Keyed channel first, a fleet's
-      -- tick dirtied one leaf page per device written, and the WAL write and checkpoint of those
-      -- pages was most of the commit (2.6 ms against 0.3 ms per 200 writes, 1,000 channels).
-      -- A database made with the old order is rebuilt in this one when opened (below).
-      CREATE TABLE IF NOT EXISTS applied_ids (
-        channel_id INTEGER NOT NULL,
-        id TEXT NOT NULL,
-        ts INTEGER NOT NULL,
-        PRIMARY KEY (id, channel_id)
-      ) WITHOUT ROWID;
     `);
-    this.rekeyAppliedIds();
-    // No index on applied_ids.ts: it cost every claim a second B-tree insert (about 1 us of a
-    // fleet write's storage CPU, 6.8 -> 6.1 us) and every expired id a second delete. An id
-    // older than the last expiry cutoff counts as absent instead (`claimWriteId`), and expiry
-    // deletes such rows by sweeping the key order a slice at a time (`sweepAppliedIds`).
-    this.db.exec("DROP INDEX IF EXISTS applied_ids_ts");
-    const cutoff = this.db.prepare("SELECT value FROM meta WHERE key = 'applied_cutoff'").get();
-    if (cutoff) this.appliedCutoffMs = Number(cutoff.value);
     const version = this.db.prepare("SELECT value FROM meta WHERE key = 'schema'").get();
     if (version && Number(version.value) > SCHEMA_VERSION) {
       throw new Error(`tagwire.db has schema ${version.value}; this hub reads schema ${SCHEMA_VERSION} and older`);
     }
+    this.claims = new WriteClaims(this.db, () => this.begin());
     this.log = new MessageLog(this.db, () => this.begin());
     if (!version || Number(version.value) < SCHEMA_VERSION) {
       this.log.migrateMessagesTable();
@@ -211,20 +180,6 @@ export class SqliteStorage implements Storage {
     this.s = {
       insertChannel: this.db.prepare("INSERT INTO channels (agent, name, version, aggregate, updated_ms) VALUES (?, ?, 0, NULL, ?)"),
       updateAggregate: this.db.prepare("UPDATE channels SET version = ?, aggregate = ?, updated_ms = ? WHERE id = ?"),
-      // A row older than the expiry cutoff is an expired claim not yet swept: claimed anew. (A
-      // claim's ts is this hub's clock, far past any cutoff, so a live claim never looks expired.)
-      insertApplied: this.db.prepare(
-        "INSERT INTO applied_ids (channel_id, id, ts) VALUES (?, ?, ?) ON CONFLICT (id, channel_id) DO UPDATE SET ts = excluded.ts WHERE applied_ids.ts < ?",
-      ),
-      deleteApplied: this.db.prepare("DELETE FROM applied_ids WHERE channel_id = ? AND id = ?"),
-      sweepEnd: this.db
-        .prepare("SELECT id, channel_id FROM applied_ids WHERE (id, channel_id) > (?, ?) ORDER BY id, channel_id LIMIT 1 OFFSET ?")
-        .raw(),
-      sweepRange: this.db.prepare("DELETE FROM applied_ids WHERE (id, channel_id) > (?, ?) AND (id, channel_id) <= (?, ?) AND ts < ?"),
-      sweepRest: this.db.prepare("DELETE FROM applied_ids WHERE (id, channel_id) > (?, ?) AND ts < ?"),
-      saveAppliedCutoff: this.db.prepare(
-        "INSERT INTO meta (key, value) VALUES ('applied_cutoff', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-      ),
       channelIds: this.db.prepare("SELECT id FROM channels").pluck(),
       begin: this.db.prepare("BEGIN"),
       commit: this.db.prepare("COMMIT"),
@@ -237,34 +192,6 @@ export class SqliteStorage implements Storage {
     if (this.sink) throw new Error("storage opened twice");
     this.sink = sink;
     for (const row of this.loadChannels()) sink.restore(row);
-  }
-
-  /**
-   * Rebuilds an `applied_ids` made keyed (channel_id, id), by hubs before the time-first write
-   * ids, in the (id, channel_id) order: with the old key a fleet's commit keeps dirtying one
-   * page per device however the ids are made. Once, in one transaction; the rows are kept.
-   */
-  private rekeyAppliedIds(): void {
-    const columns = this.db.prepare("PRAGMA table_info(applied_ids)").all() as { name: string; pk: number }[];
-    if (columns.find((c) => c.name === "id")?.pk !== 2) return;
-    try {
-      this.db.exec(`
-        BEGIN IMMEDIATE;
-        CREATE TABLE applied_ids_rekeyed (
-          channel_id INTEGER NOT NULL,
-          id TEXT NOT NULL,
-          ts INTEGER NOT NULL,
-          PRIMARY KEY (id, channel_id)
-        ) WITHOUT ROWID;
-        INSERT INTO applied_ids_rekeyed (channel_id, id, ts) SELECT channel_id, id, ts FROM applied_ids;
-        DROP TABLE applied_ids;
-        ALTER TABLE applied_ids_rekeyed RENAME TO applied_ids;
-        COMMIT;
-      `);
-    } catch (err) {
-      if (this.db.inTransaction) this.db.exec("ROLLBACK");
-      throw err;
-    }
   }
 
   /** Every channel with its aggregate and message count. */
@@ -443,19 +370,12 @@ export class SqliteStorage implements Storage {
     return this.log.append(channelId, id, ts, data);
   }
 
-  /**
-   * Records that a publish with this id was applied without a log entry (in the open
-   * transaction); false when it was recorded before (a replay), which writes nothing.
-   */
   claimWriteId(channelId: number, id: string, ts: number): boolean {
-    this.begin();
-    this.claimsSinceSweep++;
-    return this.s.insertApplied.run(channelId, id, ts, this.appliedCutoffMs).changes === 1;
+    return this.claims.claim(channelId, id, ts);
   }
 
-  /** Undoes `claimWriteId` in the open transaction (the publish was refused after all). */
   releaseWriteId(channelId: number, id: string): void {
-    this.s.deleteApplied.run(channelId, id);
+    this.claims.release(channelId, id);
   }
 
   /** Replaces a message's data (Doover's message update; hub/doover/) in the open transaction. */
@@ -484,35 +404,8 @@ export class SqliteStorage implements Storage {
   expireMessages(cutoffMs: number): Map<number, number> {
     this.begin();
     const removed = this.log.expire(this.s.channelIds.all() as number[], cutoffMs);
-    // Replay protection lasts as long as messages are kept: older claims count as absent at
-    // once, and are deleted as the sweep passes them.
-    if (cutoffMs > this.appliedCutoffMs) {
-      this.appliedCutoffMs = cutoffMs;
-      this.s.saveAppliedCutoff.run(String(cutoffMs));
-    }
-    this.sweepAppliedIds();
+    this.claims.expire(cutoffMs);
     return removed;
-  }
-
-  /**
-   * Deletes the expired claims in the next slice of applied_ids' key order. A slice is twice the
-   * claims made since the last sweep (at least SWEEP_MIN_ROWS), so the sweep outpaces the claims:
-   * a pass over a table of T + P worth of claims (age limit T, pass P) at twice the claim rate
-   * takes P = (T + P) / 2, so P <= T and the table holds at most twice the claims of the age
-   * limit (1.5 times on average). Visiting a live row costs a step of the walk, not an index update.
-   */
-  private sweepAppliedIds(): void {
-    const rows = Math.max(SWEEP_MIN_ROWS, 2 * this.claimsSinceSweep);
-    this.claimsSinceSweep = 0;
-    const [afterId, afterChannel] = this.sweepAfter;
-    const end = this.s.sweepEnd.get(afterId, afterChannel, rows - 1) as [string, number] | undefined;
-    if (end) {
-      this.s.sweepRange.run(afterId, afterChannel, end[0], end[1], this.appliedCutoffMs);
-      this.sweepAfter = end;
-    } else {
-      this.s.sweepRest.run(afterId, afterChannel, this.appliedCutoffMs);
-      this.sweepAfter = ["", -1];
-    }
   }
 
   /** Waits for the fsync in flight, then closes. */
