@@ -131,9 +131,9 @@ test("every acknowledged write survives kill -9 of the hub at a random moment", 
     const db = new Database(join(tagwire.dataDir, "tagwire.db"));
     const ids = new Set<string>(
       db
-        .prepare("SELECT ids FROM segments")
+        .prepare("SELECT n, payload FROM segments")
         .all()
-        .flatMap((r: { ids: Uint8Array }) => decodeIds(r.ids)),
+        .flatMap((r: { n: number; payload: Uint8Array }) => decodeIds(r.payload, r.n)),
     );
     db.close();
     for (const st of states.values()) {

@@ -576,7 +576,7 @@ describe("restart", () => {
       // segment row that holds it (hub/storage/message-log.ts) cannot be written.
       const db = new Database(join(dir.dir, "tagwire.db"));
       db.exec(
-        "CREATE TRIGGER inject BEFORE INSERT ON segments WHEN instr(NEW.ids, CAST('boom' AS BLOB)) > 0 BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+        "CREATE TRIGGER inject BEFORE INSERT ON segments WHEN instr(NEW.payload, CAST('boom' AS BLOB)) > 0 BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
       );
       db.close();
       const events = watcher.received.length;

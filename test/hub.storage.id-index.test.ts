@@ -3,17 +3,7 @@
 // key reachable. Segment codec (hub/storage/segment.ts): what is encoded decodes back.
 import { expect, test } from "vitest";
 import { IdIndex } from "../hub/storage/id-index.js";
-import {
-  Draft,
-  SegmentBatch,
-  decodeBody,
-  decodeIds,
-  decodeTs,
-  dropFirst,
-  encodeSegment,
-  hash1At,
-  hash2At,
-} from "../hub/storage/segment.js";
+import { Draft, SegmentBatch, SegmentView, decodeIds, dropFirst, encodeSegment, hash1At, hash2At } from "../hub/storage/segment.js";
 import { seededRandom } from "./support/seed.js";
 
 /** The segments the index names for (channel, id): every candidate, as the message log walks them. */
@@ -98,14 +88,22 @@ test("segment codec: messages encode and decode back, and dropFirst cuts a prefi
   expect(batch.indexOf(d, "last")).toBe(8);
   expect(batch.indexOf(d, "o1")).toBe(-1);
   const b = encodeSegment(batch, d);
-  const copy = { hashes: Buffer.from(b.hashes), ts: Buffer.from(b.ts), ids: Buffer.from(b.ids), body: Buffer.from(b.body) };
-  expect(decodeIds(copy.ids)).toEqual(ids);
-  expect([...decodeTs(copy.ts)]).toEqual(ids.map((_, i) => 1000.5 + i));
-  expect(decodeBody(copy.body).map((x) => [...x])).toEqual(ids.map((_, i) => Array.from({ length: i * 3 }, (_, k) => k + i)));
-  expect(ids.map((_, i) => [hash1At(copy.hashes, i), hash2At(copy.hashes, i)])).toEqual(ids.map((_, i) => [i * 7 - 3, -i | 0]));
-  const rest = dropFirst(copy, 2);
-  expect(decodeIds(rest.ids)).toEqual(ids.slice(2));
-  expect(decodeBody(rest.body).length).toBe(3);
+  const hashes = Buffer.from(b.hashes);
+  const payload = Buffer.from(b.payload);
+  expect(decodeIds(payload, ids.length)).toEqual(ids);
+  const view = new SegmentView(hashes, payload, ids.length);
+  expect(ids.map((_, i) => view.id(i))).toEqual(ids);
+  expect(ids.map((_, i) => view.ts(i))).toEqual(ids.map((_, i) => 1000.5 + i));
+  expect(ids.map((_, i) => [...view.data(i)])).toEqual(ids.map((_, i) => Array.from({ length: i * 3 }, (_, k) => k + i)));
+  expect(ids.map((_, i) => [hash1At(hashes, i), hash2At(hashes, i)])).toEqual(ids.map((_, i) => [i * 7 - 3, -i | 0]));
+  expect(view.findHash(4 * 7 - 3, -4)).toBe(4);
+  expect(view.findHash(4 * 7 - 3, -4, 5)).toBe(-1);
+  expect(view.findHash(1, 1)).toBe(-1);
+  const rest = dropFirst(hashes, payload, ids.length, 2);
+  const restView = new SegmentView(Buffer.from(rest.hashes), Buffer.from(rest.payload), 3);
+  expect([0, 1, 2].map((i) => restView.id(i))).toEqual(ids.slice(2));
+  expect([0, 1, 2].map((i) => restView.ts(i))).toEqual([1002.5, 1003.5, 1004.5]);
+  expect([...restView.data(2)]).toEqual(Array.from({ length: 12 }, (_, k) => k + 4));
   expect(hash1At(Buffer.from(rest.hashes), 0)).toBe(2 * 7 - 3);
   expect(d.minTs).toBe(1000.5);
   expect(d.maxTs).toBe(1004.5);

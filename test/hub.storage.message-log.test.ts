@@ -8,6 +8,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, test } from "vitest";
+import { SEGMENT_MAX_BYTES, SEGMENT_MAX_MESSAGES } from "../hub/storage/message-log.js";
 import { DB_FILE, SqliteStorage } from "../hub/storage/sqlite.js";
 import type { StoredMessage, WriteSink } from "../hub/storage/storage.js";
 import { seededRandom } from "./support/seed.js";
@@ -208,23 +209,22 @@ test("message log: a big tick is cut into bounded segments; an id too long to st
     const storage = new SqliteStorage(dir, { synchronous: "normal" });
     await storage.open(sink);
     const ch = storage.createChannel("dev", "log", 1);
-    // 10,000 small messages in one tick (more than a segment's 4,096), then 3 of 600 KB (past
-    // its 1 MiB)
+    // 10,000 small messages in one tick, then 3 of 600 KB: more than a segment holds either way
     for (let i = 0; i < 10_000; i++) expect(storage.appendMessage(ch, `m${i}`, 1000 + i, new Uint8Array([i & 255]))).toBe(true);
     for (let i = 0; i < 3; i++) storage.appendMessage(ch, `big${i}`, 20_000 + i, new Uint8Array(600_000).fill(i));
     expect(() => storage.appendMessage(ch, "x".repeat(30_000), 30_000, new Uint8Array([1]))).toThrow(
       expect.objectContaining({ code: "TAGWIRE_ERR_ARGUMENT" }),
     );
     await storage.commit();
-    type RawDb = { prepare(sql: string): { all(): { n: number }[] }; close(): void };
+    type RawDb = { prepare(sql: string): { all(): { n: number; bytes: number }[] }; close(): void };
     const db = new (createRequire(import.meta.url)("better-sqlite3") as new (path: string) => RawDb)(join(dir, DB_FILE));
-    const sizes = db
-      .prepare("SELECT n FROM segments ORDER BY seq")
-      .all()
-      .map((r) => r.n);
+    const rows = db.prepare("SELECT n, length(payload) AS bytes FROM segments ORDER BY seq").all();
     db.close();
-    // 1,808 small ones, big0 and big1 (the segment passes 1 MiB with big1), then big2 alone
-    expect(sizes).toEqual([4096, 4096, 1810, 1]);
+    expect(rows.reduce((sum, r) => sum + r.n, 0)).toBe(10_003);
+    // full segments of small messages, then each big one ends its segment
+    const full = Math.floor(10_000 / SEGMENT_MAX_MESSAGES);
+    expect(rows.slice(0, full).every((r) => r.n === SEGMENT_MAX_MESSAGES && r.bytes < SEGMENT_MAX_BYTES)).toBe(true);
+    expect(rows.slice(full).map((r) => r.n)).toEqual([(10_000 % SEGMENT_MAX_MESSAGES) + 1, 1, 1]);
     const all = storage.messages(ch, Infinity, -Infinity, 20_000);
     expect(all.map((m) => m.id)).toEqual([...Array.from({ length: 10_000 }, (_, i) => `m${i}`), "big0", "big1", "big2"]);
     expect(storage.findMessage(ch, "m5000")).toMatchObject({ ts: 6000 });

@@ -34,45 +34,33 @@
 // way (they walk segments by falling max_ts and stop only once nothing further can place).
 import { IdIndex } from "./id-index.js";
 import { TagwireError } from "../../bindings/core/errors.js";
-import {
-  Draft,
-  MAX_ID_UNITS,
-  SegmentBatch,
-  decodeBody,
-  decodeIds,
-  decodeTs,
-  dropFirst,
-  encodeSegment,
-  hash1At,
-  hash2At,
-} from "./segment.js";
+import { Draft, EMPTY, MAX_ID_UNITS, SegmentBatch, SegmentView, dropFirst, encodeSegment, hash1At, hash2At } from "./segment.js";
 import type { Database, Statement } from "./sqlite-driver.js";
 import type { StoredMessage } from "./storage.js";
 
-/** Messages per segment when an old one-row-per-message table is converted. */
-const MIGRATE_SEGMENT = 256;
 /**
  * A channel's open segment is written once it holds this many messages or bytes, even inside a
- * tick: a row stays far below SQLite's 1 GB limit, and a lookup by id or an update decodes at
- * most this much.
+ * tick. A lookup by id, an update and a read of the newest few read a whole row, so rows stay
+ * small: with 4,096 messages or 1 MiB a lookup in a busy channel took 120 us (a row per message:
+ * 9-13 us), with 64 it takes 20-50 us, and a busy tick's dozen rows instead of one cost the hub
+ * nothing measurable (hub-cpu A/B 0.987). Also the size a schema 1 table is converted in.
  */
-const SEGMENT_MAX_MESSAGES = 4096;
-const SEGMENT_MAX_BYTES = 1 << 20;
+export const SEGMENT_MAX_MESSAGES = 64;
+export const SEGMENT_MAX_BYTES = 32 << 10;
 
-/** A message found while scanning: its ts, where it is (segment, position) and, for reads, the rest. */
+/** A message found while scanning: its ts and where it is (segment, position, and its read-back view). */
 interface Found {
   ts: number;
   seq: number;
   i: number;
-  id: string;
-  data: Uint8Array | undefined;
+  view: SegmentView | undefined;
 }
 
 /** Newest first: ts, then write order. */
 const newestFirst = (a: Found, b: Found): number => b.ts - a.ts || b.seq - a.seq || b.i - a.i;
 const oldestFirst = (a: Found, b: Found): number => a.ts - b.ts || a.seq - b.seq || a.i - b.i;
 
-type Row = [hashes: Buffer, ts: Buffer, ids: Buffer, body: Buffer];
+type Row = [channelId: number, n: number, hashes: Buffer, payload: Buffer];
 
 export class MessageLog {
   private readonly db: Database;
@@ -90,10 +78,9 @@ export class MessageLog {
   private readonly s: {
     insert: Statement;
     row: Statement;
-    ids: Statement;
     hashes: Statement;
     rewrite: Statement;
-    updateBody: Statement;
+    updatePayload: Statement;
     remove: Statement;
     removeUpTo: Statement;
     removeOlder: Statement;
@@ -121,28 +108,23 @@ export class MessageLog {
         min_ts INTEGER NOT NULL,
         max_ts INTEGER NOT NULL,
         hashes BLOB NOT NULL,
-        ts BLOB NOT NULL,
-        ids BLOB NOT NULL,
-        body BLOB NOT NULL
+        payload BLOB NOT NULL
       );
       CREATE INDEX IF NOT EXISTS segments_by_max_ts ON segments (channel_id, max_ts);
       CREATE TABLE IF NOT EXISTS disordered_channels (channel_id INTEGER PRIMARY KEY);
     `);
     this.s = {
-      insert: db.prepare(
-        "INSERT INTO segments (seq, channel_id, n, min_ts, max_ts, hashes, ts, ids, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      ),
-      row: db.prepare("SELECT hashes, ts, ids, body FROM segments WHERE seq = ?").raw(),
-      ids: db.prepare("SELECT channel_id, ids FROM segments WHERE seq = ?").raw(),
+      insert: db.prepare("INSERT INTO segments (seq, channel_id, n, min_ts, max_ts, hashes, payload) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+      row: db.prepare("SELECT channel_id, n, hashes, payload FROM segments WHERE seq = ?").raw(),
       hashes: db.prepare("SELECT hashes FROM segments WHERE seq = ?").pluck(),
-      rewrite: db.prepare("UPDATE segments SET n = ?, min_ts = ?, max_ts = ?, hashes = ?, ts = ?, ids = ?, body = ? WHERE seq = ?"),
-      updateBody: db.prepare("UPDATE segments SET body = ? WHERE seq = ?"),
+      rewrite: db.prepare("UPDATE segments SET n = ?, min_ts = ?, max_ts = ?, hashes = ?, payload = ? WHERE seq = ?"),
+      updatePayload: db.prepare("UPDATE segments SET payload = ? WHERE seq = ?"),
       remove: db.prepare("DELETE FROM segments WHERE seq = ?"),
       removeUpTo: db.prepare("DELETE FROM segments WHERE channel_id = ? AND (max_ts, seq) <= (?, ?)"),
       removeOlder: db.prepare("DELETE FROM segments WHERE channel_id = ? AND max_ts < ?"),
       newestFirst: db
         .prepare(
-          "SELECT seq, max_ts, ts, ids, body FROM segments WHERE channel_id = ? AND max_ts > ? AND min_ts < ? ORDER BY max_ts DESC, seq DESC",
+          "SELECT seq, n, max_ts, payload FROM segments WHERE channel_id = ? AND max_ts > ? AND min_ts < ? ORDER BY max_ts DESC, seq DESC",
         )
         .raw(),
       oldestFirst: db.prepare("SELECT seq, n, min_ts, max_ts, hashes FROM segments WHERE channel_id = ? ORDER BY max_ts, seq").raw(),
@@ -185,7 +167,7 @@ export class MessageLog {
       for (const ch of channels) {
         channel = ch;
         for (const [id, ts, data] of rows.all(ch) as [string, number, Uint8Array][]) {
-          if (draft?.count === MIGRATE_SEGMENT) write();
+          if (draft?.count === SEGMENT_MAX_MESSAGES) write();
           draft ??= new Draft(seq++);
           this.index.probe(ch, id);
           batch.add(draft, id, ts, data, this.index.lastHash1, this.index.lastHash2);
@@ -224,10 +206,8 @@ export class MessageLog {
     if (id.length > MAX_ID_UNITS) {
       throw new TagwireError("TAGWIRE_ERR_ARGUMENT", `message id of ${id.length} characters (at most ${MAX_ID_UNITS} are stored)`);
     }
+    if (this.locate(channelId, id)) return false;
     const index = this.index;
-    for (let cell = index.probe(channelId, id); cell >= 0; cell = index.next(cell)) {
-      if (this.position(index.segment(cell), channelId, id) >= 0) return false;
-    }
     this.begin();
     let draft = this.drafts.get(channelId);
     if (!draft) {
@@ -250,10 +230,9 @@ export class MessageLog {
   find(channelId: number, id: string): StoredMessage | undefined {
     const loc = this.locate(channelId, id);
     if (!loc) return undefined;
-    const { seq, i } = loc;
-    if (this.drafts.get(channelId)?.seq === seq) return { id, ts: this.batch.ts[i]!, data: this.batch.data[i]! };
-    const [, ts, , body] = this.s.row.get(seq) as Row;
-    return { id, ts: decodeTs(ts)[i]!, data: decodeBody(body)[i]! };
+    const { i, view } = loc;
+    if (!view) return { id, ts: this.batch.ts[i]!, data: this.batch.data[i]! };
+    return { id, ts: view.ts(i), data: view.data(i) };
   }
 
   /** Replaces a kept message's data; false when the channel holds no such id. */
@@ -261,13 +240,13 @@ export class MessageLog {
     const loc = this.locate(channelId, id);
     if (!loc) return false;
     this.begin();
-    if (this.drafts.get(channelId)?.seq === loc.seq) {
+    if (!loc.view) {
       this.batch.data[loc.i] = data;
       return true;
     }
-    const { batch, draft } = this.stored(loc.seq);
+    const { batch, draft } = this.asDraft(loc.seq, loc.view);
     batch.data[loc.i] = data;
-    this.s.updateBody.run(encodeSegment(batch, draft).body, loc.seq);
+    this.s.updatePayload.run(encodeSegment(batch, draft).payload, loc.seq);
     return true;
   }
 
@@ -297,28 +276,29 @@ export class MessageLog {
     if (limit <= 0) return [];
     this.flushChannel(channelId);
     let found: Found[] = [];
-    const rows = this.s.newestFirst.iterate(channelId, after, before) as Iterable<[number, number, Uint8Array, Uint8Array, Uint8Array]>;
-    for (const [seq, maxTs, tsBlob, idBlob, body] of rows) {
+    const rows = this.s.newestFirst.iterate(channelId, after, before) as Iterable<[number, number, number, Buffer]>;
+    for (const [seq, n, maxTs, payload] of rows) {
       // Segments come by falling max_ts: once `limit` messages are newer than everything this one
       // holds, no later one can place a message among the newest `limit` either.
       if (found.length >= limit && countAbove(found, maxTs) >= limit) break;
-      const ts = decodeTs(tsBlob);
-      const ids = decodeIds(idBlob);
-      const data = decodeBody(body);
-      for (let i = 0; i < ids.length; i++) {
-        const t = ts[i]!;
-        if (t < before && t > after) found.push({ ts: t, seq, i, id: ids[i]!, data: data[i] });
+      const view = new SegmentView(EMPTY, payload, n);
+      for (let i = 0; i < n; i++) {
+        const t = view.ts(i);
+        if (t < before && t > after) found.push({ ts: t, seq, i, view });
       }
       if (found.length > 2 * limit) found = found.sort(newestFirst).slice(0, limit);
     }
     found.sort(newestFirst);
+    // only the messages returned are made into ids and documents
     const out: StoredMessage[] = [];
     let bytes = 0;
     for (const m of found) {
       if (out.length === limit) break;
-      bytes += m.data!.length + m.id.length;
+      const id = m.view!.id(m.i);
+      const data = m.view!.data(m.i);
+      bytes += data.length + id.length;
       if (bytes > maxBytes && out.length > 0) break;
-      out.push({ id: m.id, ts: m.ts, data: m.data! });
+      out.push({ id, ts: m.ts, data });
     }
     return out.reverse();
   }
@@ -370,12 +350,12 @@ export class MessageLog {
     }
     if (last) this.s.removeUpTo.run(channelId, last[0], last[1]);
     if (partial !== undefined && need > 0) {
-      const [hashes, ts, ids, body] = this.s.row.get(partial) as Row;
+      const [, n, hashes, payload] = this.s.row.get(partial) as Row;
       this.removeIds(hashes, need, partial);
-      const rest = dropFirst({ hashes, ts, ids, body }, need);
-      const t = decodeTs(rest.ts);
+      const rest = dropFirst(hashes, payload, n, need);
       // the rest of an ordered segment is in ts order: its bounds are its ends
-      this.s.rewrite.run(t.length, t[0], t[t.length - 1], rest.hashes, rest.ts, rest.ids, rest.body, partial);
+      const view = new SegmentView(EMPTY, payload, n);
+      this.s.rewrite.run(n - need, view.ts(need), view.ts(n - 1), rest.hashes, rest.payload, partial);
       need = 0;
     }
     return drop - need;
@@ -385,8 +365,9 @@ export class MessageLog {
   private trimAnyOrder(channelId: number, drop: number): number {
     const found: Found[] = [];
     for (const [seq] of this.s.allOf.all(channelId) as [number][]) {
-      const ts = decodeTs((this.s.row.get(seq) as Row)[1]);
-      for (let i = 0; i < ts.length; i++) found.push({ ts: ts[i]!, seq, i, id: "", data: undefined });
+      const [, n, , payload] = this.s.row.get(seq) as Row;
+      const view = new SegmentView(EMPTY, payload, n);
+      for (let i = 0; i < n; i++) found.push({ ts: view.ts(i), seq, i, view: undefined });
     }
     found.sort(oldestFirst);
     const doomed = new Map<number, Set<number>>();
@@ -397,7 +378,7 @@ export class MessageLog {
       if (!set) doomed.set(m.seq, (set = new Set()));
       set.add(m.i);
     }
-    for (const [seq, set] of doomed) this.removeSome(seq, (i) => set.has(i));
+    for (const [seq, set] of doomed) this.removeSome(seq, (_, i) => set.has(i));
     return n;
   }
 
@@ -410,11 +391,7 @@ export class MessageLog {
     }
     if (n > 0) this.s.removeOlder.run(channelId, cutoffMs);
     const next = this.s.firstFrom.get(channelId, cutoffMs) as [number, number] | undefined;
-    if (next && next[1] < cutoffMs) {
-      const seq = next[0];
-      const ts = decodeTs((this.s.row.get(seq) as Row)[1]);
-      n += this.removeSome(seq, (i) => ts[i]! < cutoffMs);
-    }
+    if (next && next[1] < cutoffMs) n += this.removeSome(next[0], (ts) => ts < cutoffMs);
     return n;
   }
 
@@ -428,8 +405,7 @@ export class MessageLog {
         this.s.remove.run(seq);
         n += count;
       } else {
-        const ts = decodeTs((this.s.row.get(seq) as Row)[1]);
-        n += this.removeSome(seq, (i) => ts[i]! < cutoffMs);
+        n += this.removeSome(seq, (ts) => ts < cutoffMs);
       }
     }
     return n;
@@ -445,7 +421,7 @@ export class MessageLog {
 
   private insert(channelId: number, d: Draft, batch: SegmentBatch): void {
     const b = encodeSegment(batch, d);
-    this.s.insert.run(d.seq, channelId, d.count, d.minTs, d.maxTs, b.hashes, b.ts, b.ids, b.body);
+    this.s.insert.run(d.seq, channelId, d.count, d.minTs, d.maxTs, b.hashes, b.payload);
   }
 
   /** Takes the first `n` ids of segment `seq` (given its `hashes` blob) out of the index. */
@@ -454,56 +430,64 @@ export class MessageLog {
   }
 
   /**
-   * Removes the messages of segment `seq` that `gone(i)` picks: deletes the row when none is
+   * Removes the messages of segment `seq` that `gone(ts, i)` picks: deletes the row when none is
    * left, rewrites it with the rest otherwise; the removed ids leave the index. Returns how many.
    */
-  private removeSome(seq: number, gone: (i: number) => boolean): number {
-    const all = this.stored(seq);
-    const { ids, ts, data, h1, h2, next } = all.batch;
+  private removeSome(seq: number, gone: (ts: number, i: number) => boolean): number {
+    const [, count, hashes, payload] = this.s.row.get(seq) as Row;
+    const view = new SegmentView(hashes, payload, count);
     const kept = new SegmentBatch();
     const d = new Draft(seq);
-    for (let i = all.draft.first, k = 0; i >= 0; i = next[i]!, k++) {
-      if (gone(k)) this.index.removeHashed(h1[i]!, h2[i]!, seq);
-      else kept.add(d, ids[i]!, ts[i]!, data[i]!, h1[i]!, h2[i]!);
+    const n = view.count;
+    for (let i = 0; i < n; i++) {
+      const t = view.ts(i);
+      if (gone(t, i)) this.index.removeHashed(hash1At(hashes, i), hash2At(hashes, i), seq);
+      else kept.add(d, view.id(i), t, view.data(i), hash1At(hashes, i), hash2At(hashes, i));
     }
     if (d.count === 0) this.s.remove.run(seq);
-    else if (d.count < all.draft.count) {
+    else if (d.count < n) {
       const b = encodeSegment(kept, d);
-      this.s.rewrite.run(d.count, d.minTs, d.maxTs, b.hashes, b.ts, b.ids, b.body, seq);
+      this.s.rewrite.run(d.count, d.minTs, d.maxTs, b.hashes, b.payload, seq);
     }
-    return all.draft.count - d.count;
+    return n - d.count;
   }
 
   /** A stored segment's messages as a batch of one draft (to change and write back). */
-  private stored(seq: number): { batch: SegmentBatch; draft: Draft } {
-    const [hashes, ts, ids, body] = this.s.row.get(seq) as Row;
-    const t = decodeTs(ts);
-    const idList = decodeIds(ids);
-    const data = decodeBody(body);
+  private asDraft(seq: number, view: SegmentView): { batch: SegmentBatch; draft: Draft } {
     const batch = new SegmentBatch();
     const draft = new Draft(seq);
-    for (let i = 0; i < idList.length; i++) batch.add(draft, idList[i]!, t[i]!, data[i]!, hash1At(hashes, i), hash2At(hashes, i));
+    for (let i = 0; i < view.count; i++) {
+      batch.add(draft, view.id(i), view.ts(i), view.data(i), hash1At(view.hashes, i), hash2At(view.hashes, i));
+    }
     return { batch, draft };
   }
 
-  /** Where the channel holds `id`: its segment and position (in the batch, for an open segment), or undefined. */
-  private locate(channelId: number, id: string): { seq: number; i: number } | undefined {
+  /**
+   * Where the channel holds `id`: the segment, the position in it and the segment read back, or
+   * (no view) the position in the batch for an open segment; undefined when it holds no such id.
+   * The index's candidates are confirmed by the hashes in the segment, then the id itself.
+   */
+  private locate(channelId: number, id: string): { seq: number; i: number; view: SegmentView | undefined } | undefined {
     const index = this.index;
-    for (let cell = index.probe(channelId, id); cell >= 0; cell = index.next(cell)) {
+    let cell = index.probe(channelId, id);
+    const h1 = index.lastHash1;
+    const h2 = index.lastHash2;
+    for (; cell >= 0; cell = index.next(cell)) {
       const seq = index.segment(cell);
-      const i = this.position(seq, channelId, id);
-      if (i >= 0) return { seq, i };
+      const draft = this.drafts.get(channelId);
+      if (draft?.seq === seq) {
+        const i = this.batch.indexOf(draft, id);
+        if (i >= 0) return { seq, i, view: undefined };
+        continue;
+      }
+      const row = this.s.row.get(seq) as Row | undefined;
+      if (!row || row[0] !== channelId) continue;
+      const view = new SegmentView(row[2], row[3], row[1]);
+      for (let i = view.findHash(h1, h2); i >= 0; i = view.findHash(h1, h2, i + 1)) {
+        if (view.id(i) === id) return { seq, i, view };
+      }
     }
     return undefined;
-  }
-
-  /** The position of `id` in segment `seq` if that segment is the channel's, else -1. */
-  private position(seq: number, channelId: number, id: string): number {
-    const draft = this.drafts.get(channelId);
-    if (draft?.seq === seq) return this.batch.indexOf(draft, id);
-    const row = this.s.ids.get(seq) as [number, Uint8Array] | undefined;
-    if (!row || row[0] !== channelId) return -1;
-    return decodeIds(row[1]).indexOf(id);
   }
 }
 

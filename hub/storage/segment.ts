@@ -1,14 +1,16 @@
 // A segment: consecutive messages of one channel kept as one row of the `segments` table
-// (hub/storage/message-log.ts), in four blobs, so a scan reads only what it needs (SQLite reads a
-// row's columns up to the last one asked for, and `body` comes last):
+// (hub/storage/message-log.ts), in two blobs:
 //
-//   hashes  per message: the two i32 LE hashes of its (channel, id) in the id index
-//           (hub/storage/id-index.ts): loading the index and removing trimmed ids make no strings
-//   ts      per message: f64 LE, ms since the epoch
-//   ids     per message: u16 LE byte length, then the id in UTF-8
-//   body    per message: u32 LE byte length, then the msgpack document
+//   hashes   per message: the two i32 LE hashes of its (channel, id) in the id index
+//            (hub/storage/id-index.ts): loading the index and removing trimmed ids make no
+//            strings, and read nothing else
+//   payload  for n messages: n f64 LE timestamps (ms since the epoch), then per message its id
+//            (u16 LE byte length, UTF-8), then per message its document (u32 LE byte length,
+//            msgpack)
 //
-// Messages are in append order; the row also keeps their count and smallest and largest ts.
+// One payload blob rather than three: every blob column read costs a Buffer, and a history read
+// over channels that write one message per tick reads a row per message. Messages are in append
+// order; the row also keeps their count and smallest and largest ts.
 
 /** One channel's messages in a `SegmentBatch`: a run linked through `SegmentBatch.next`. */
 export class Draft {
@@ -73,12 +75,10 @@ export class SegmentBatch {
   }
 }
 
-/** The four blobs of a segment. */
+/** The two blobs of a segment. */
 export interface SegmentBlobs {
   hashes: Uint8Array;
-  ts: Uint8Array;
-  ids: Uint8Array;
-  body: Uint8Array;
+  payload: Uint8Array;
 }
 
 /** Encoding scratch, grown as needed (better-sqlite3 copies a bound blob, so it is reused). */
@@ -101,52 +101,29 @@ export function encodeSegment(batch: SegmentBatch, d: Draft): SegmentBlobs {
     b.writeInt32LE(h2[i]!, o + 4);
   }
   for (let i = d.first; i >= 0; i = next[i]!, o += 8) b.writeDoubleLE(ts[i]!, o);
-  const idsAt = o;
   for (let i = d.first; i >= 0; i = next[i]!) {
     const len = b.write(ids[i]!, o + 2, "utf8");
     b.writeUInt16LE(len, o);
     o += 2 + len;
   }
-  const bodyAt = o;
   for (let i = d.first; i >= 0; i = next[i]!) {
     const m = data[i]!;
     b.writeUInt32LE(m.length, o);
     b.set(m, o + 4);
     o += 4 + m.length;
   }
-  return { hashes: b.subarray(0, n * 8), ts: b.subarray(n * 8, n * 16), ids: b.subarray(idsAt, bodyAt), body: b.subarray(bodyAt, o) };
+  return { hashes: b.subarray(0, n * 8), payload: b.subarray(n * 8, o) };
 }
+
+/** An empty blob, for views that never read hashes. */
+export const EMPTY = Buffer.alloc(0);
 
 const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
-export function decodeIds(blob: Uint8Array): string[] {
-  const b = asBuffer(blob);
-  const out: string[] = [];
-  for (let o = 0; o < b.length; ) {
-    const n = b.readUInt16LE(o);
-    out.push(b.toString("utf8", o + 2, o + 2 + n));
-    o += 2 + n;
-  }
-  return out;
-}
-
-export function decodeTs(blob: Uint8Array): Float64Array {
-  const b = asBuffer(blob);
-  const out = new Float64Array(b.length >>> 3);
-  for (let i = 0; i < out.length; i++) out[i] = b.readDoubleLE(i * 8);
-  return out;
-}
-
-/** The documents of a `body` blob: views into it (better-sqlite3 gives every read its own Buffer). */
-export function decodeBody(blob: Uint8Array): Uint8Array[] {
-  const b = asBuffer(blob);
-  const out: Uint8Array[] = [];
-  for (let o = 0; o < b.length; ) {
-    const n = b.readUInt32LE(o);
-    out.push(b.subarray(o + 4, o + 4 + n));
-    o += 4 + n;
-  }
-  return out;
+/** The ids of a segment's `n` messages (tools and tests; the log reads through SegmentView). */
+export function decodeIds(payload: Uint8Array, n: number): string[] {
+  const v = new SegmentView(EMPTY, asBuffer(payload), n);
+  return Array.from({ length: n }, (_, i) => v.id(i));
 }
 
 /** The first hash of message `i` in a `hashes` blob (a Buffer, as better-sqlite3 returns blobs). */
@@ -159,16 +136,81 @@ export function hash2At(blob: Buffer, i: number): number {
   return blob.readInt32LE(i * 8 + 4);
 }
 
+/** The blobs of a segment of `n` messages without its first `k` (`k` < `n`). */
+export function dropFirst(hashes: Buffer, payload: Buffer, n: number, k: number): SegmentBlobs {
+  const v = new SegmentView(hashes, payload, n);
+  const idFrom = v.idOffset(k);
+  const bodyFrom = v.bodyOffset(k);
+  return {
+    hashes: hashes.subarray(k * 8),
+    payload: Buffer.concat([payload.subarray(k * 8, n * 8), payload.subarray(idFrom, v.bodyOffset(0)), payload.subarray(bodyFrom)]),
+  };
+}
+
 /**
- * The blobs of a segment without its first `k` messages: views into the given ones (the length
- * prefixes are walked, nothing is decoded).
+ * A stored segment read back, without decoding it: messages are reached by position, and only
+ * the ids and documents asked for are made (a lookup in a segment of 500 messages decoded all of
+ * them: 350 us against 13 us for the row-per-message table).
  */
-export function dropFirst(blobs: SegmentBlobs, k: number): SegmentBlobs {
-  const ids = asBuffer(blobs.ids);
-  let io = 0;
-  for (let i = 0; i < k; i++) io += 2 + ids.readUInt16LE(io);
-  const body = asBuffer(blobs.body);
-  let bo = 0;
-  for (let i = 0; i < k; i++) bo += 4 + body.readUInt32LE(bo);
-  return { hashes: blobs.hashes.subarray(k * 8), ts: blobs.ts.subarray(k * 8), ids: ids.subarray(io), body: body.subarray(bo) };
+export class SegmentView {
+  private idOff: Int32Array | undefined;
+  private bodyOff: Int32Array | undefined;
+
+  /** `hashes` may be empty when they are not read. */
+  constructor(
+    readonly hashes: Buffer,
+    readonly payload: Buffer,
+    readonly count: number,
+  ) {}
+
+  ts(i: number): number {
+    return this.payload.readDoubleLE(i * 8);
+  }
+
+  /** The first position at or after `from` whose hashes are (h1, h2), or -1. */
+  findHash(h1: number, h2: number, from = 0): number {
+    const n = this.count;
+    for (let i = from; i < n; i++) if (this.hashes.readInt32LE(i * 8) === h1 && this.hashes.readInt32LE(i * 8 + 4) === h2) return i;
+    return -1;
+  }
+
+  id(i: number): string {
+    const o = this.idOffset(i);
+    return this.payload.toString("utf8", o + 2, o + 2 + this.payload.readUInt16LE(o));
+  }
+
+  data(i: number): Uint8Array {
+    const o = this.bodyOffset(i);
+    return this.payload.subarray(o + 4, o + 4 + this.payload.readUInt32LE(o));
+  }
+
+  /** Where message `i`'s id starts in the payload. */
+  idOffset(i: number): number {
+    if (!this.idOff) {
+      const off = new Int32Array(this.count + 1);
+      let o = this.count * 8;
+      for (let k = 0; k < this.count; k++) {
+        off[k] = o;
+        o += 2 + this.payload.readUInt16LE(o);
+      }
+      off[this.count] = o;
+      this.idOff = off;
+    }
+    return this.idOff[i]!;
+  }
+
+  /** Where message `i`'s document starts in the payload (`count`: its end). */
+  bodyOffset(i: number): number {
+    if (!this.bodyOff) {
+      const off = new Int32Array(this.count + 1);
+      let o = this.idOffset(this.count);
+      for (let k = 0; k < this.count; k++) {
+        off[k] = o;
+        o += 4 + this.payload.readUInt32LE(o);
+      }
+      off[this.count] = o;
+      this.bodyOff = off;
+    }
+    return this.bodyOff[i]!;
+  }
 }
