@@ -1,13 +1,13 @@
 // The SQLite storage's message history (hub/storage/sqlite.ts owns the connection, the tick's
 // transaction and durability). Messages are kept in SEGMENTS: the messages a channel received in
-// one tick are one row, written once when the tick commits.
+// one tick are one row (up to SEGMENT_MAX_MESSAGES), written when the tick commits.
 //
 //   segments   seq INTEGER PRIMARY KEY      write order; a channel's segments in seq order hold
 //                                           its messages in append order
 //              channel_id INTEGER           -> channels.id
 //              n INTEGER                    messages in the row
 //              min_ts, max_ts INTEGER       their smallest and largest ts
-//              ids, ts, body BLOB           see hub/storage/segment.ts
+//              hashes, payload BLOB         see hub/storage/segment.ts
 //   segments_by_max_ts (channel_id, max_ts): history reads from the newest end, trimming and
 //              expiry from the oldest end. One index keyed by channel: each is a B-tree leaf a
 //              busy tick dirties per channel written (a second one cost a fleet of trickling
@@ -17,12 +17,12 @@
 // Why: one row per message cost a statement and three B-tree inserts (the row, a unique
 // (channel, id) index, a (channel, ts) index) per message, and as many deletes when it was
 // trimmed: 2.5-3 us of the hub's CPU per stored message. A statement alone costs ~0.3 us and a
-// row insert ~1 us whatever its size. A tick of a busy channel (hundreds of messages) is now one
-// insert, and trimming deletes whole rows.
+// row insert ~1 us whatever its size. A tick of a busy channel is now one insert per 64 messages,
+// and trimming deletes whole rows.
 //
 // What SQLite no longer has is an index on message ids. Replay detection needs one on every
 // append, so it lives in memory (hub/storage/id-index.ts): (channel, id) -> segment, rebuilt
-// from the `ids` column when the hub starts and after a rollback. It holds one 16-byte cell per
+// from the `hashes` column when the hub starts and after a rollback. It holds one 16-byte cell per
 // kept message at most half full (32-64 bytes per message: ~0.5 GB for 10 million kept).
 //
 // Order. History reads and count trimming order a channel's messages by (ts, write order), as
@@ -127,7 +127,7 @@ export class MessageLog {
           "SELECT seq, n, max_ts, payload FROM segments WHERE channel_id = ? AND max_ts > ? AND min_ts < ? ORDER BY max_ts DESC, seq DESC",
         )
         .raw(),
-      oldestFirst: db.prepare("SELECT seq, n, min_ts, max_ts, hashes FROM segments WHERE channel_id = ? ORDER BY max_ts, seq").raw(),
+      oldestFirst: db.prepare("SELECT seq, n, max_ts, hashes FROM segments WHERE channel_id = ? ORDER BY max_ts, seq").raw(),
       olderHashes: db.prepare("SELECT seq, n, hashes FROM segments WHERE channel_id = ? AND max_ts < ?").raw(),
       firstFrom: db.prepare("SELECT seq, min_ts FROM segments WHERE channel_id = ? AND max_ts >= ? ORDER BY max_ts, seq LIMIT 1").raw(),
       allOf: db.prepare("SELECT seq, n, min_ts, max_ts FROM segments WHERE channel_id = ?").raw(),
@@ -337,8 +337,8 @@ export class MessageLog {
     let need = drop;
     let last: [number, number] | undefined;
     let partial: number | undefined;
-    const rows = this.s.oldestFirst.iterate(channelId) as Iterable<[number, number, number, number, Buffer]>;
-    for (const [seq, n, , maxTs, hashes] of rows) {
+    const rows = this.s.oldestFirst.iterate(channelId) as Iterable<[number, number, number, Buffer]>;
+    for (const [seq, n, maxTs, hashes] of rows) {
       if (n > need) {
         partial = seq;
         break;
