@@ -50,14 +50,23 @@ class Model {
   }
 }
 
+/** Runs `fn` in a fresh directory, deleted afterwards. */
+async function inTempDir(prefix: string, fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  try {
+    await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const view = (m: StoredMessage | undefined) => m && { id: m.id, ts: m.ts, data: [...m.data] };
 const modelView = (m: ModelMessage | undefined) => m && { id: m.id, ts: m.ts, data: m.data };
 
-test("message log: a seeded random run answers as the model does, through commits, rollbacks and restarts", async () => {
+test("message log: a seeded random run answers as the model does, through commits, rollbacks and restarts", () => {
   const rand = seededRandom("message-log");
   const int = (n: number) => Math.floor(rand() * n);
-  const dir = mkdtempSync(join(tmpdir(), "tw-msglog-"));
-  try {
+  return inTempDir("tw-msglog-", async (dir) => {
     let storage = new SqliteStorage(dir, { synchronous: "normal" });
     await storage.open(sink);
     const model = new Model();
@@ -161,14 +170,11 @@ test("message log: a seeded random run answers as the model does, through commit
     // The run did each kind of thing (the mix above is random): many messages went through.
     expect(nextId).toBeGreaterThan(500);
     await storage.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }, 60_000);
 
-test("message log: after the clock went back, trims and expiry cut by ts across segments, also after a restart", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "tw-msglog-back-"));
-  try {
+test("message log: after the clock went back, trims and expiry cut by ts across segments, also after a restart", () =>
+  inTempDir("tw-msglog-back-", async (dir) => {
     let storage = new SqliteStorage(dir, { synchronous: "normal" });
     await storage.open(sink);
     const ch = storage.createChannel("dev", "log", 1);
@@ -198,14 +204,10 @@ test("message log: after the clock went back, trims and expiry cut by ts across 
     expect(ids()).toEqual(["c9", "b1", "d1"]);
     await storage.commit();
     await storage.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test("message log: a big tick is cut into bounded segments; an id too long to store is refused with a typed error, nothing lost", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "tw-msglog-big-"));
-  try {
+test("message log: a big tick is cut into bounded segments; an id too long to store is refused with a typed error, nothing lost", () =>
+  inTempDir("tw-msglog-big-", async (dir) => {
     const storage = new SqliteStorage(dir, { synchronous: "normal" });
     await storage.open(sink);
     const ch = storage.createChannel("dev", "log", 1);
@@ -230,14 +232,10 @@ test("message log: a big tick is cut into bounded segments; an id too long to st
     expect(storage.findMessage(ch, "m5000")).toMatchObject({ ts: 6000 });
     expect(storage.findMessage(ch, "big1")!.data[599_999]).toBe(1);
     await storage.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test("message log: a schema 1 database (a row per message) is converted on open, ids and order kept", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "tw-msglog-v1-"));
-  try {
+test("message log: a schema 1 database (a row per message) is converted on open, ids and order kept", () =>
+  inTempDir("tw-msglog-v1-", async (dir) => {
     type RawDb = {
       exec(sql: string): void;
       prepare(sql: string): { run(...a: unknown[]): unknown; get(...a: unknown[]): any };
@@ -246,15 +244,15 @@ test("message log: a schema 1 database (a row per message) is converted on open,
     const db = new (createRequire(import.meta.url)("better-sqlite3") as new (path: string) => RawDb)(join(dir, DB_FILE));
     // The schema 1 tables as hubs before segments made them.
     db.exec(`
-      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      INSERT INTO meta (key, value) VALUES ('schema', '1');
-      CREATE TABLE channels (id INTEGER PRIMARY KEY, agent TEXT NOT NULL, name TEXT NOT NULL,
-        version INTEGER NOT NULL DEFAULT 0, aggregate BLOB, updated_ms INTEGER NOT NULL, UNIQUE (agent, name));
-      CREATE TABLE messages (seq INTEGER PRIMARY KEY, channel_id INTEGER NOT NULL, id TEXT NOT NULL,
-        ts INTEGER NOT NULL, data BLOB NOT NULL);
-      CREATE UNIQUE INDEX messages_by_id ON messages (channel_id, id);
-      CREATE INDEX messages_by_ts ON messages (channel_id, ts);
-    `);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta (key, value) VALUES ('schema', '1');
+    CREATE TABLE channels (id INTEGER PRIMARY KEY, agent TEXT NOT NULL, name TEXT NOT NULL,
+      version INTEGER NOT NULL DEFAULT 0, aggregate BLOB, updated_ms INTEGER NOT NULL, UNIQUE (agent, name));
+    CREATE TABLE messages (seq INTEGER PRIMARY KEY, channel_id INTEGER NOT NULL, id TEXT NOT NULL,
+      ts INTEGER NOT NULL, data BLOB NOT NULL);
+    CREATE UNIQUE INDEX messages_by_id ON messages (channel_id, id);
+    CREATE INDEX messages_by_ts ON messages (channel_id, ts);
+  `);
     const addChannel = db.prepare("INSERT INTO channels (agent, name, updated_ms) VALUES ('dev', ?, 1)");
     addChannel.run("a");
     addChannel.run("b");
@@ -289,7 +287,4 @@ test("message log: a schema 1 database (a row per message) is converted on open,
     expect(check.prepare("SELECT value FROM meta WHERE key = 'schema'").get().value).toBe("2");
     expect(check.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'messages'").get().n).toBe(0);
     check.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));

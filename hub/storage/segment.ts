@@ -184,33 +184,27 @@ export class SegmentView {
     return this.payload.subarray(o + 4, o + 4 + this.payload.readUInt32LE(o));
   }
 
-  /** Where message `i`'s id starts in the payload. */
+  /** Where message `i`'s id starts in the payload (`count`: where the ids end). */
   idOffset(i: number): number {
-    if (!this.idOff) {
-      const off = new Int32Array(this.count + 1);
-      let o = this.count * 8;
-      for (let k = 0; k < this.count; k++) {
-        off[k] = o;
-        o += 2 + this.payload.readUInt16LE(o);
-      }
-      off[this.count] = o;
-      this.idOff = off;
-    }
+    this.idOff ??= this.walk(this.count * 8, 2);
     return this.idOff[i]!;
   }
 
   /** Where message `i`'s document starts in the payload (`count`: its end). */
   bodyOffset(i: number): number {
-    if (!this.bodyOff) {
-      const off = new Int32Array(this.count + 1);
-      let o = this.idOffset(this.count);
-      for (let k = 0; k < this.count; k++) {
-        off[k] = o;
-        o += 4 + this.payload.readUInt32LE(o);
-      }
-      off[this.count] = o;
-      this.bodyOff = off;
-    }
+    this.bodyOff ??= this.walk(this.idOffset(this.count), 4);
     return this.bodyOff[i]!;
+  }
+
+  /** The offsets of `count` entries from `start`, each a u16 or u32 LE length and its bytes, and their end. */
+  private walk(start: number, prefix: 2 | 4): Int32Array {
+    const off = new Int32Array(this.count + 1);
+    let o = start;
+    for (let k = 0; k < this.count; k++) {
+      off[k] = o;
+      o += prefix + (prefix === 2 ? this.payload.readUInt16LE(o) : this.payload.readUInt32LE(o));
+    }
+    off[this.count] = o;
+    return off;
   }
 }
