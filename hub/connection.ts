@@ -12,6 +12,7 @@ import {
   toFrame,
   type ProtocolErrorCode,
 } from "../bindings/protocol/frames.js";
+import { readFramesFast } from "../bindings/transports/ws-fast-read.js";
 import type { Principal } from "./access.js";
 import { RateBucket } from "./limits.js";
 import type { HubContext } from "./context.js";
@@ -70,6 +71,8 @@ export class Connection implements Outlet {
     this.address = address;
     this.bucket = new RateBucket(ctx.limits.framesPerSecond);
     ws.on("message", (data, isBinary) => this.onMessage(data as Buffer | Buffer[], isBinary));
+    // Whole binary frames skip ws's per-socket stream machinery; the rest still comes as above.
+    readFramesFast(ws, (data) => this.onMessage(data, true));
     // A pong answers the keepalive ping below: the peer is there even if it has nothing to say.
     ws.on("pong", () => {
       this.lastMessageAt = performance.now();
