@@ -14,6 +14,7 @@ import {
 } from "../bindings/protocol/frames.js";
 import { readFramesFast } from "../bindings/transports/ws-fast-read.js";
 import type { Principal } from "./access.js";
+import { sendFramed } from "./ws-batch-write.js";
 import { RateBucket } from "./limits.js";
 import type { HubContext } from "./context.js";
 import type { Outlet } from "./state.js";
@@ -297,7 +298,7 @@ export class Connection implements Outlet {
   private write(queue: Uint8Array[], bytes: number): void {
     const { maxFramesPerBatch, maxMessageBytes } = this.ctx.limits;
     if (queue.length <= maxFramesPerBatch && bytes <= maxMessageBytes) {
-      this.ws.send(this.ctx.state.joinCached(queue), { binary: true });
+      sendFramed(this.ws, this.ctx.state.joinCached(queue));
     } else {
       // Split so every batch is one a peer with the default limits accepts.
       let start = 0;
