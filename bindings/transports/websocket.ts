@@ -50,10 +50,14 @@ export function defaultWebSocket(): WebSocketClass | Promise<WebSocketClass> {
   // browser build.
   const specifier = "ws";
   const reader = "./ws-fast-read.js";
-  wsModule ??= Promise.all([import(/* @vite-ignore */ specifier), import(/* @vite-ignore */ reader)]).then(([m, r]: any[]) => {
-    fastRead = r.readFramesFast;
-    return (m.WebSocket ?? m.default) as WebSocketClass;
-  });
+  // The reader is an optimisation: where it cannot be loaded (a Node bundle that left it out),
+  // ws reads everything.
+  wsModule ??= Promise.all([import(/* @vite-ignore */ specifier), import(/* @vite-ignore */ reader).catch(() => undefined)]).then(
+    ([m, r]: any[]) => {
+      fastRead = r?.readFramesFast;
+      return (m.WebSocket ?? m.default) as WebSocketClass;
+    },
+  );
   return wsModule;
 }
 
