@@ -183,9 +183,10 @@ if (process.argv[2] === "--devices") {
       });
     for (const d of devices) for (let w = 0; w < WINDOW; w++) loop(d);
     await new Promise((r) => setTimeout(r, WARMUP_MS));
-    counting = true;
     process.send({ type: "counting" });
     const stopProfile = await startProfile("devices");
+    // Counting starts with the clock, after the await (acks that land during it are not counted).
+    counting = true;
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, SATURATE_MS));
     counting = false;
