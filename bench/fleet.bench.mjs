@@ -34,8 +34,12 @@
 // whole comparison (the spread over runs is printed at the end). TAGWIRE_FLEET_FSYNC_DELAY_MS=4
 // models a slow disk for tagwire and tagwire-inline (every durable commit that much longer:
 // on the event loop by blocking it that much after the sync, on the thread pool resolving later).
+// TAGWIRE_FLEET_PROFILE=<dir> writes a CPU profile of each process over the counted part of the
+// saturated phase (hub-<pid>.cpuprofile, devices-<pid>.cpuprofile): `--cpu-prof` would also take
+// in connecting, the paced phase and the read-back.
 import { fork } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { createServer } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -53,6 +57,23 @@ const PREFIX = process.env.TAGWIRE_FLEET_PREFIX ?? `tw-fleet-${process.pid}`;
 process.env.TAGWIRE_FLEET_PREFIX = PREFIX;
 /** @typedef {{ bench?: { seq: number } }} BenchDoc a device's tag_values as this bench writes them */
 const packr = new Packr({ useRecords: false, variableMapSize: true });
+
+const PROFILE_DIR = process.env.TAGWIRE_FLEET_PROFILE;
+
+/** Starts the V8 profiler if TAGWIRE_FLEET_PROFILE is set; the returned function stops it and writes `<name>-<pid>.cpuprofile`. */
+async function startProfile(name) {
+  if (!PROFILE_DIR) return async () => {};
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+  return async () => {
+    const { profile } = await session.post("Profiler.stop");
+    mkdirSync(PROFILE_DIR, { recursive: true });
+    writeFileSync(join(PROFILE_DIR, `${name}-${process.pid}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  };
+}
 
 /** The diff a device writes: one app's two tags, ~40 bytes of msgpack. */
 const tagDiff = (seq) => ({ bench: { seq, temp: 20 + (seq % 100) / 10 } });
@@ -162,11 +183,16 @@ if (process.argv[2] === "--devices") {
       });
     for (const d of devices) for (let w = 0; w < WINDOW; w++) loop(d);
     await new Promise((r) => setTimeout(r, WARMUP_MS));
+    process.send({ type: "counting" });
+    const stopProfile = await startProfile("devices");
+    // Counting starts with the clock, after the await (acks that land during it are not counted).
     counting = true;
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, SATURATE_MS));
     counting = false;
     const rate = acked / ((performance.now() - t0) / 1000);
+    process.send({ type: "counted" });
+    await stopProfile();
     stop = true;
     await settle();
     const cpu = process.cpuUsage(cpu0);
@@ -317,8 +343,20 @@ async function main() {
         // CPU of this process (the hub, or Aedes; idle for Mosquitto, its own process) per
         // acknowledged write over the whole saturated phase, warm-up and settling included.
         const cpu0 = process.cpuUsage();
+        const saturated = next("saturated");
+        // Awaited only when profiling; an error reaches the caller through `saturated`.
+        const counting = next("counting");
+        const counted = next("counted");
+        counting.catch(() => {});
+        counted.catch(() => {});
         child.send({ type: "saturate" });
-        const { rate, ackedAll, devicesCpuUs } = await next("saturated");
+        if (PROFILE_DIR) {
+          await counting;
+          const stopProfile = await startProfile("hub");
+          await counted;
+          await stopProfile();
+        }
+        const { rate, ackedAll, devicesCpuUs } = await saturated;
         const cpu = process.cpuUsage(cpu0);
         const serverCpuUs = (cpu.user + cpu.system) / ackedAll;
         child.send({ type: "paced", rate: rate / 2 });

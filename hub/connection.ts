@@ -12,7 +12,9 @@ import {
   toFrame,
   type ProtocolErrorCode,
 } from "../bindings/protocol/frames.js";
+import { readFramesFast } from "../bindings/transports/ws-fast-read.js";
 import type { Principal } from "./access.js";
+import { sendFramed } from "./ws-batch-write.js";
 import { RateBucket } from "./limits.js";
 import type { HubContext } from "./context.js";
 import type { Outlet } from "./state.js";
@@ -70,6 +72,8 @@ export class Connection implements Outlet {
     this.address = address;
     this.bucket = new RateBucket(ctx.limits.framesPerSecond);
     ws.on("message", (data, isBinary) => this.onMessage(data as Buffer | Buffer[], isBinary));
+    // Whole binary frames skip ws's per-socket stream machinery; the rest still comes as above.
+    readFramesFast(ws, (data) => this.onMessage(data, true));
     // A pong answers the keepalive ping below: the peer is there even if it has nothing to say.
     ws.on("pong", () => {
       this.lastMessageAt = performance.now();
@@ -294,7 +298,7 @@ export class Connection implements Outlet {
   private write(queue: Uint8Array[], bytes: number): void {
     const { maxFramesPerBatch, maxMessageBytes } = this.ctx.limits;
     if (queue.length <= maxFramesPerBatch && bytes <= maxMessageBytes) {
-      this.ws.send(this.ctx.state.joinCached(queue), { binary: true });
+      sendFramed(this.ws, this.ctx.state.joinCached(queue));
     } else {
       // Split so every batch is one a peer with the default limits accepts.
       let start = 0;

@@ -265,7 +265,8 @@ export class HubState implements WriteSink, HubParts {
     this.tick.whenCommitted(fn);
   }
 
-  joinCached(frames: Uint8Array[]): Uint8Array {
+  /** `frames` as one WebSocket frame (hub/ws-batch-write.ts), shared by the outlets of a flush. */
+  joinCached(frames: Uint8Array[]): Buffer {
     return this.tick.batches.join(frames);
   }
 

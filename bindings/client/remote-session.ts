@@ -82,6 +82,29 @@ type StateHandler = (state: RemoteSessionState, detail?: TransportStateChange | 
 type WriteAck = { version: number; diff: Uint8Array; message: { id: string; ts: number } | null };
 
 const QUEUED = Symbol("queued");
+const NO_OPTIONS: PublishOptions = Object.freeze({});
+
+/** A publish's result from its ack, or from the outbox (QUEUED). */
+function publishResult(ack: unknown, w: OutboxWrite | undefined): RemotePublishResult {
+  const write = w!;
+  if (ack === QUEUED) {
+    const queued: RemotePublishResult = { version: -1, diff: write.data, queued: true };
+    if (write.log) queued.message = localMessage(write);
+    return queued;
+  }
+  const a = ack as WriteAck;
+  const result: RemotePublishResult = { version: a.version, diff: decodeDoc(a.diff) };
+  if (a.message) result.message = { id: a.message.id, agentId: write.agentId, channel: write.channel, ts: a.message.ts, data: write.data };
+  return result;
+}
+
+/** A createMessage's result from its ack, or from the outbox (QUEUED). */
+function messageResult(ack: unknown, w: OutboxWrite | undefined): Message {
+  const write = w!;
+  if (ack === QUEUED) return localMessage(write);
+  const a = ack as { id: string; ts: number };
+  return { id: a.id, agentId: write.agentId, channel: write.channel, ts: a.ts, data: write.data };
+}
 /** No names checked yet (never equal to a string). */
 const UNCHECKED = Symbol("unchecked");
 
@@ -227,35 +250,35 @@ export class RemoteSession implements Session {
     });
   }
 
-  async publish(agentId: string, channel: string, data: Json, options: PublishOptions = {}): Promise<RemotePublishResult> {
-    this.#checkOpen();
-    this.#checkWriteNames(agentId, channel);
-    const write: OutboxWrite = { kind: "publish", id: options.messageId ?? this.#newWriteId(), agentId, channel, data };
-    if (options.log) write.log = true;
-    if (options.replace) write.replace = true;
-    if (options.replaceKeys?.length) write.replaceKeys = [...options.replaceKeys];
-    const ack = this.#canSendDirect()
-      ? ((await this.#requests.request("write", writeFrame(write), write)) as WriteAck | typeof QUEUED)
-      : this.#keep(write);
-    if (ack === QUEUED) {
-      const queued: RemotePublishResult = { version: -1, diff: data, queued: true };
-      if (write.log) queued.message = localMessage(write);
-      return queued;
+  publish(agentId: string, channel: string, data: Json, options: PublishOptions = NO_OPTIONS): Promise<RemotePublishResult> {
+    // Not async: the direct path hands its promise straight from the request (shaped as the ack
+    // is dispatched), one promise per write instead of three and no extra microtask hops.
+    try {
+      this.#checkOpen();
+      this.#checkWriteNames(agentId, channel);
+      const write: OutboxWrite = { kind: "publish", id: options.messageId ?? this.#newWriteId(), agentId, channel, data };
+      if (options.log) write.log = true;
+      if (options.replace) write.replace = true;
+      if (options.replaceKeys?.length) write.replaceKeys = [...options.replaceKeys];
+      if (this.#canSendDirect()) {
+        return this.#requests.request("write", writeFrame(write), write, publishResult) as Promise<RemotePublishResult>;
+      }
+      return Promise.resolve(publishResult(this.#keep(write), write));
+    } catch (err) {
+      return Promise.reject(err);
     }
-    const result: RemotePublishResult = { version: ack.version, diff: decodeDoc(ack.diff) };
-    if (ack.message) result.message = { id: ack.message.id, agentId, channel, ts: ack.message.ts, data };
-    return result;
   }
 
-  async createMessage(agentId: string, channel: string, data: Json, options: { messageId?: string } = {}): Promise<Message> {
-    this.#checkOpen();
-    this.#checkWriteNames(agentId, channel);
-    const write: OutboxWrite = { kind: "message", id: options.messageId ?? this.#newWriteId(), agentId, channel, data };
-    const ack = this.#canSendDirect()
-      ? ((await this.#requests.request("write", writeFrame(write), write)) as { id: string; ts: number } | typeof QUEUED)
-      : this.#keep(write);
-    if (ack === QUEUED) return localMessage(write);
-    return { id: ack.id, agentId, channel, ts: ack.ts, data };
+  createMessage(agentId: string, channel: string, data: Json, options: { messageId?: string } = NO_OPTIONS): Promise<Message> {
+    try {
+      this.#checkOpen();
+      this.#checkWriteNames(agentId, channel);
+      const write: OutboxWrite = { kind: "message", id: options.messageId ?? this.#newWriteId(), agentId, channel, data };
+      if (this.#canSendDirect()) return this.#requests.request("write", writeFrame(write), write, messageResult) as Promise<Message>;
+      return Promise.resolve(messageResult(this.#keep(write), write));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   async getAggregate(agentId: string, channel: string): Promise<Json> {

@@ -34,7 +34,16 @@ interface Pending {
   timer?: ReturnType<typeof setTimeout>;
   /** For direct writes: what to keep in the outbox if the connection drops. */
   write?: OutboxWrite;
+  /** Turns the ack's result into what the caller gets (see `request`). */
+  shape?: ResultShape;
 }
+
+/**
+ * Makes a request's answer from the ack's result (or the session's marker for a write kept in the
+ * outbox) and the write; a throw rejects the request. It runs as the ack is dispatched, so a
+ * write's caller gets its result without an async function and an await of its own in between.
+ */
+export type ResultShape = (result: unknown, write: OutboxWrite | undefined) => unknown;
 
 export interface RequestsOptions {
   sink: RequestSink;
@@ -82,12 +91,14 @@ export class Requests {
 
   /**
    * Sends `frame` (its reqId is assigned here) and resolves with the ack's result, or rejects
-   * with the hub's error. `write` marks a direct write (see `connectionLost`).
+   * with the hub's error. `write` marks a direct write (see `connectionLost`); `shape`, if given,
+   * makes the answer from the ack's result.
    */
-  request(kind: RequestKind, frame: ClientFrame, write?: OutboxWrite): Promise<unknown> {
+  request(kind: RequestKind, frame: ClientFrame, write?: OutboxWrite, shape?: ResultShape): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const p: Pending = { kind, frame, resolve, reject };
       if (write) p.write = write;
+      if (shape) p.shape = shape;
       if (kind === "read") {
         p.timer = setTimeout(() => {
           for (const [id, q] of this.#pending) if (q === p) this.#pending.delete(id);
@@ -116,7 +127,7 @@ export class Requests {
     if (!p) return false;
     this.#pending.delete(reqId);
     if (p.timer) clearTimeout(p.timer);
-    p.resolve(result);
+    answer(p, result);
     return true;
   }
 
@@ -141,7 +152,7 @@ export class Requests {
     for (const [reqId, p] of this.#pending) {
       this.#pending.delete(reqId);
       if (p.kind === "read") this.#waiting.push(p);
-      else if (p.kind === "write" && p.write) inDoubt.push({ write: p.write, settle: p.resolve });
+      else if (p.kind === "write" && p.write) inDoubt.push({ write: p.write, settle: (result) => answer(p, result) });
       else if (p.kind === "write") {
         // An outbox entry: it stays in the outbox, marked attempted; nothing to do.
       } else p.reject(new TagwireError("TAGWIRE_ERR_CLOSED", `connection lost: ${reason}`));
@@ -194,4 +205,15 @@ export class Requests {
     if (p.timer) clearTimeout(p.timer);
     p.reject(error);
   }
+}
+
+function answer(p: Pending, result: unknown): void {
+  if (!p.shape) return p.resolve(result);
+  let shaped: unknown;
+  try {
+    shaped = p.shape(result, p.write);
+  } catch (err) {
+    return p.reject(err as Error);
+  }
+  p.resolve(shaped);
 }

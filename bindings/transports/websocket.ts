@@ -39,14 +39,25 @@ export interface WebSocketTransportOptions extends TransportConnectOptions {
 const OPEN = 1;
 
 let wsModule: Promise<WebSocketClass> | undefined;
+/** With `ws` in Node: reads whole binary frames ahead of ws's own reader (ws-fast-read.ts). */
+let fastRead: ((ws: unknown, onBinary: (data: Uint8Array) => void) => boolean) | undefined;
 
 /** The platform WebSocket, or `ws` in a Node that has none (loaded once, on first use). */
 export function defaultWebSocket(): WebSocketClass | Promise<WebSocketClass> {
   const native = (globalThis as { WebSocket?: WebSocketClass }).WebSocket;
   if (native) return native;
-  // A variable specifier keeps bundlers from resolving `ws` into a browser build.
+  // Variable specifiers keep bundlers from resolving `ws` (and the reader made for it) into a
+  // browser build.
   const specifier = "ws";
-  wsModule ??= import(/* @vite-ignore */ specifier).then((m: any) => (m.WebSocket ?? m.default) as WebSocketClass);
+  const reader = "./ws-fast-read.js";
+  // The reader is an optimisation: where it cannot be loaded (a Node bundle that left it out),
+  // ws reads everything.
+  wsModule ??= Promise.all([import(/* @vite-ignore */ specifier), import(/* @vite-ignore */ reader).catch(() => undefined)]).then(
+    ([m, r]: any[]) => {
+      fastRead = r?.readFramesFast;
+      return (m.WebSocket ?? m.default) as WebSocketClass;
+    },
+  );
   return wsModule;
 }
 
@@ -145,6 +156,9 @@ export class WebSocketTransport extends BaseTransport {
         this.close(this.closeRequested);
         return;
       }
+      // Whole binary frames skip ws's per-socket stream machinery (false, and nothing changed, for
+      // any other WebSocket); the rest still comes through the listeners below.
+      fastRead?.(socket, (data) => this.deliver(data));
       this.opened();
     };
     const refuseText = () => {
