@@ -89,6 +89,7 @@ export class MessageLog {
     olderHashes: Statement;
     firstFrom: Statement;
     allOf: Statement;
+    payloadsOf: Statement;
     countOf: Statement;
     allHashes: Statement;
     lastTs: Statement;
@@ -131,6 +132,7 @@ export class MessageLog {
       olderHashes: db.prepare("SELECT seq, n, hashes FROM segments WHERE channel_id = ? AND max_ts < ?").raw(),
       firstFrom: db.prepare("SELECT seq, min_ts FROM segments WHERE channel_id = ? AND max_ts >= ? ORDER BY max_ts, seq LIMIT 1").raw(),
       allOf: db.prepare("SELECT seq, n, min_ts, max_ts FROM segments WHERE channel_id = ?").raw(),
+      payloadsOf: db.prepare("SELECT seq, n, payload FROM segments WHERE channel_id = ?").raw(),
       countOf: db.prepare("SELECT COALESCE(SUM(n), 0) FROM segments WHERE channel_id = ?").pluck(),
       allHashes: db.prepare("SELECT seq, channel_id, n, hashes FROM segments").raw(),
       lastTs: db.prepare("SELECT channel_id, MAX(max_ts) FROM segments GROUP BY channel_id").raw(),
@@ -364,8 +366,7 @@ export class MessageLog {
   /** Any channel: the `drop` oldest in (ts, write order), decided message by message. */
   private trimAnyOrder(channelId: number, drop: number): number {
     const found: Found[] = [];
-    for (const [seq] of this.s.allOf.all(channelId) as [number][]) {
-      const [, n, , payload] = this.s.row.get(seq) as Row;
+    for (const [seq, n, payload] of this.s.payloadsOf.all(channelId) as [number, number, Buffer][]) {
       const view = new SegmentView(EMPTY, payload, n);
       for (let i = 0; i < n; i++) found.push({ ts: view.ts(i), seq, i, view: undefined });
     }

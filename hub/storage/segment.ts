@@ -170,7 +170,7 @@ export class SegmentView {
   /** The first position at or after `from` whose hashes are (h1, h2), or -1. */
   findHash(h1: number, h2: number, from = 0): number {
     const n = this.count;
-    for (let i = from; i < n; i++) if (this.hashes.readInt32LE(i * 8) === h1 && this.hashes.readInt32LE(i * 8 + 4) === h2) return i;
+    for (let i = from; i < n; i++) if (hash1At(this.hashes, i) === h1 && hash2At(this.hashes, i) === h2) return i;
     return -1;
   }
 
