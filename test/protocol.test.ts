@@ -323,6 +323,18 @@ describe("hub hot-path helpers", () => {
     }
   });
 
+  test("encodeMessageEvent writes exactly what encodeFrame writes, ids ASCII or not", () => {
+    const prefix = eventPrefix(20, "dev-1", "logs/été");
+    for (const ts of [0, 128, 2 ** 32, 1_700_000_000_001]) {
+      for (const id of strs) {
+        for (const data of docs) {
+          const generic = encodeFrame({ type: "message", agentId: "dev-1", channel: "logs/été", id, ts, data });
+          expect(hex(encodeMessageEvent(prefix, id, ts, data))).toBe(hex(generic));
+        }
+      }
+    }
+  });
+
   test("createMessage and publish frames: the hand-written encoder equals msgpackr's", () => {
     const generic = (f: Frame) =>
       f.type === "createMessage"

@@ -18,6 +18,7 @@ import {
   writeArrayHeader,
   utf8Length,
   writeStr,
+  writeStrBet,
 } from "./msgpack.js";
 
 export const PROTOCOL_VERSION = 1;
@@ -358,10 +359,15 @@ export function encodeAggregateEvent(prefix: Uint8Array, version: number, diff: 
 
 /** message event = prefix(20), str id, uint ts, bin data. */
 export function encodeMessageEvent(prefix: Uint8Array, id: string, ts: number, data: Uint8Array): Uint8Array {
-  const n = utf8Length(id);
+  return messageEvent(prefix, id, id.length, ts, data) ?? messageEvent(prefix, id, utf8Length(id), ts, data)!;
+}
+
+/** The event with `id` taking `n` bytes; undefined when `n` bet on ASCII and lost (`writeStrBet`). */
+function messageEvent(prefix: Uint8Array, id: string, n: number, ts: number, data: Uint8Array): Uint8Array | undefined {
   const out = allocFrame(prefix.length + strHeaderSize(n) + n + uintSize(ts) + binHeaderSize(data.length) + data.length);
   out.set(prefix, 0);
-  let pos = writeStr(out, prefix.length, id, n);
+  let pos = writeStrBet(out, prefix.length, id, n);
+  if (pos < 0) return undefined;
   pos = writeUint(out, pos, ts);
   pos = writeBinHeader(out, pos, data.length);
   out.set(data, pos);
@@ -710,14 +716,19 @@ const ACK_KEY_TS = encodeStr("ts");
 
 /** The ack of a createMessage, written by hand: `[16, reqId, {id, ts}]`, as `encodeFrame` makes it. */
 export function encodeMessageAck(reqId: number, id: string, ts: number): Uint8Array {
-  const n = utf8Length(id);
+  return messageAck(reqId, id, id.length, ts) ?? messageAck(reqId, id, utf8Length(id), ts)!;
+}
+
+/** The ack with `id` taking `n` bytes; undefined when `n` bet on ASCII and lost (`writeStrBet`). */
+function messageAck(reqId: number, id: string, n: number, ts: number): Uint8Array | undefined {
   const out = allocFrame(3 + uintSize(reqId) + ACK_KEY_ID.length + strHeaderSize(n) + n + ACK_KEY_TS.length + uintSize(ts));
   out[0] = 0x93;
   out[1] = 16;
   let pos = writeUint(out, 2, reqId);
   out[pos++] = 0x82;
   out.set(ACK_KEY_ID, pos);
-  pos = writeStr(out, pos + ACK_KEY_ID.length, id, n);
+  pos = writeStrBet(out, pos + ACK_KEY_ID.length, id, n);
+  if (pos < 0) return undefined;
   out.set(ACK_KEY_TS, pos);
   writeUint(out, pos + ACK_KEY_TS.length, ts);
   return out;

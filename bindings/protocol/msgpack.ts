@@ -17,6 +17,7 @@ export {
   writeMapHeader,
   utf8Length,
   writeStr,
+  writeStrBet,
   encodeStr,
 } from "./msgpack-bytes.js";
 
