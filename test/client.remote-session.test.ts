@@ -3,6 +3,7 @@
 // as TAGWIRE_ERR_BACKPRESSURE, reconnect with resubscribe and outbox replay, keepalive drops.
 import { afterEach, describe, expect, it } from "vitest";
 import { RemoteSession, type RemoteSessionEvent } from "../bindings/client/remote-session.js";
+import { LAZY, Packed } from "../bindings/client/lazy-doc.js";
 import { connectMemory } from "../bindings/transports/memory.js";
 import { TagwireError } from "../bindings/core/errors.js";
 import { encodeValue } from "../bindings/protocol/msgpack.js";
@@ -124,6 +125,53 @@ describe("remote session over a scripted peer", () => {
       lastMs = t;
     }
     expect(lastMs).toBeGreaterThan(before);
+  });
+
+  it("resolves a publish with a result that reads as a plain object, its diff decoded once on first read", async () => {
+    const diff = encodeValue({ temp: { value: 21.5 } });
+    const ep = endpoint((peer) =>
+      peer.onFrame((f) => {
+        if (f.type === "publish") peer.ack(f.reqId, { version: 7, diff, message: f.log ? { id: f.messageId, ts: 1234 } : null });
+      }),
+    );
+    const { s } = session(ep.url);
+    await s.whenOnline(2_000);
+    const r = await s.publish("dev", "tag_values", { temp: { value: 21.5 } }, { messageId: "m-1", log: true });
+    // Many more acks before the first result's diff is read: its bytes are its own.
+    for (let i = 0; i < 50; i++) await s.publish("dev", "tag_values", { i });
+    expect(r).toEqual({
+      version: 7,
+      diff: { temp: { value: 21.5 } },
+      message: { id: "m-1", agentId: "dev", channel: "tag_values", ts: 1234, data: { temp: { value: 21.5 } } },
+    });
+    expect(r.diff).toBe(r.diff); // decoded once, then kept
+    expect({ ...r }.diff).toEqual({ temp: { value: 21.5 } });
+    expect(Object.keys(r)).toEqual(["version", "diff", "message"]);
+    expect(JSON.parse(JSON.stringify(r))).toMatchObject({ version: 7, diff: { temp: { value: 21.5 } } });
+    expect("diff" in r).toBe(true);
+    r.diff = { replaced: true }; // as writable as a plain result
+    expect(r.diff).toEqual({ replaced: true });
+    const plain = await s.publish("dev", "tag_values", { x: 1 });
+    expect(plain.message).toBeUndefined();
+  });
+
+  it("decodes a Packed field on its first read only, in place", () => {
+    const batch = new Uint8Array(64);
+    const doc = encodeValue({ a: [1, 2] });
+    batch.set(doc, 10);
+    const target: Record<PropertyKey, unknown> = {
+      version: 3,
+      diff: new Packed(batch.subarray(10, 10 + doc.length)),
+      bad: new Packed(new Uint8Array([0xc1])),
+    };
+    const lazy = new Proxy(target, LAZY) as { version: number; diff: unknown; bad: unknown };
+    expect(lazy.version).toBe(3);
+    expect(target.diff).toBeInstanceOf(Packed); // not decoded yet
+    expect(lazy.diff).toEqual({ a: [1, 2] });
+    expect(target.diff).toEqual({ a: [1, 2] }); // decoded in place, once
+    expect(lazy.diff).toBe(target.diff);
+    // A document that does not decode fails where it is read, not before.
+    expect(() => lazy.bad).toThrow(/0xc1/);
   });
 
   it("checks the names of every write, also after a write whose names passed", async () => {

@@ -30,6 +30,7 @@ import { Backoff, type BackoffOptions } from "./backoff.js";
 import { ChannelCache } from "./channel-cache.js";
 import { receiveBatch } from "./inbound.js";
 import { Keepalive } from "./keepalive.js";
+import { LAZY, Packed } from "./lazy-doc.js";
 import { Connection } from "./lifecycle.js";
 import { MemoryOutbox, type Outbox, type OutboxWrite } from "./outbox.js";
 import { OutboxDrain } from "./outbox-drain.js";
@@ -81,7 +82,7 @@ export interface RemoteSessionOptions {
 type StateHandler = (state: RemoteSessionState, detail?: TransportStateChange | Error) => void;
 type WriteAck = { version: number; diff: Uint8Array; message: { id: string; ts: number } | null };
 
-const QUEUED = Symbol("queued");
+const QUEUED = Symbol();
 const NO_OPTIONS: PublishOptions = Object.freeze({});
 
 /** A publish's result from its ack, or from the outbox (QUEUED). */
@@ -93,20 +94,21 @@ function publishResult(ack: unknown, w: OutboxWrite | undefined): RemotePublishR
     return queued;
   }
   const a = ack as WriteAck;
-  const result: RemotePublishResult = { version: a.version, diff: decodeDoc(a.diff) };
-  if (a.message) result.message = { id: a.message.id, agentId: write.agentId, channel: write.channel, ts: a.message.ts, data: write.data };
-  return result;
+  // The effective diff is decoded only if read (lazy-doc.ts): most callers read the version.
+  const result: Record<PropertyKey, unknown> = { version: a.version, diff: new Packed(a.diff) };
+  if (a.message) result.message = localMessage(write, a.message.id, a.message.ts);
+  return new Proxy(result, LAZY) as unknown as RemotePublishResult;
 }
 
 /** A createMessage's result from its ack, or from the outbox (QUEUED). */
 function messageResult(ack: unknown, w: OutboxWrite | undefined): Message {
-  const write = w!;
-  if (ack === QUEUED) return localMessage(write);
-  const a = ack as { id: string; ts: number };
-  return { id: a.id, agentId: write.agentId, channel: write.channel, ts: a.ts, data: write.data };
+  // QUEUED (a symbol) has neither field: localMessage's defaults, the write's id and the clock.
+  const a = ack as { id?: string; ts?: number };
+  return localMessage(w!, a.id, a.ts);
 }
+
 /** No names checked yet (never equal to a string). */
-const UNCHECKED = Symbol("unchecked");
+const UNCHECKED = Symbol();
 
 export class RemoteSession implements Session {
   readonly agentId: string;

@@ -96,9 +96,8 @@ export class Requests {
    */
   request(kind: RequestKind, frame: ClientFrame, write?: OutboxWrite, shape?: ResultShape): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const p: Pending = { kind, frame, resolve, reject };
-      if (write) p.write = write;
-      if (shape) p.shape = shape;
+      // write and shape set even when undefined: one object shape for writes and the rest.
+      const p: Pending = { kind, frame, resolve, reject, write, shape };
       if (kind === "read") {
         p.timer = setTimeout(() => {
           for (const [id, q] of this.#pending) if (q === p) this.#pending.delete(id);
@@ -123,20 +122,17 @@ export class Requests {
 
   /** An `ack` arrived; false when nothing waited for it. */
   settle(reqId: number, result: unknown): boolean {
-    const p = this.#pending.get(reqId);
+    const p = this.#take(reqId);
     if (!p) return false;
-    this.#pending.delete(reqId);
-    if (p.timer) clearTimeout(p.timer);
     answer(p, result);
     return true;
   }
 
   /** An `error` arrived; false when nothing waited for it (the caller reports it). */
   refuse(reqId: number, code: string, message: string): boolean {
-    const p = reqId === 0 ? undefined : this.#pending.get(reqId);
+    // reqIds start at 1: an error of reqId 0 (not about a request) finds nothing.
+    const p = this.#take(reqId);
     if (!p) return false;
-    this.#pending.delete(reqId);
-    if (p.timer) clearTimeout(p.timer);
     // TAGWIRE_ERR_INTERNAL is a hub-only code; keep it (the union is for known codes).
     p.reject(new TagwireError(code as TagwireErrorCode, message));
     return true;
@@ -162,15 +158,21 @@ export class Requests {
 
   /** Ends every request, waiting or sent, with `error` (fatal refusal or close). */
   failAll(error: Error): void {
-    for (const p of this.#waiting.splice(0)) {
-      if (p.timer) clearTimeout(p.timer);
-      p.reject(error);
-    }
+    for (const p of this.#waiting.splice(0)) this.#end(p, error);
     for (const [reqId, p] of this.#pending) {
       this.#pending.delete(reqId);
-      if (p.timer) clearTimeout(p.timer);
-      p.reject(error);
+      this.#end(p, error);
     }
+  }
+
+  /** The request sent as `reqId`, no longer pending (its timer stopped), if any. */
+  #take(reqId: number): Pending | undefined {
+    const p = this.#pending.get(reqId);
+    if (p) {
+      this.#pending.delete(reqId);
+      clearTimeout(p.timer);
+    }
+    return p;
   }
 
   #send(p: Pending): void {
@@ -201,19 +203,17 @@ export class Requests {
     this.#pending.set(reqId, p);
   }
 
-  #end(p: Pending, error: TagwireError): void {
-    if (p.timer) clearTimeout(p.timer);
+  #end(p: Pending, error: Error): void {
+    clearTimeout(p.timer);
     p.reject(error);
   }
 }
 
 function answer(p: Pending, result: unknown): void {
-  if (!p.shape) return p.resolve(result);
-  let shaped: unknown;
+  // resolve() never throws: a throw here is the shape's, and rejects the request.
   try {
-    shaped = p.shape(result, p.write);
+    p.resolve(p.shape ? p.shape(result, p.write) : result);
   } catch (err) {
-    return p.reject(err as Error);
+    p.reject(err as Error);
   }
-  p.resolve(shaped);
 }

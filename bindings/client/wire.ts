@@ -24,7 +24,10 @@ export function decodeDoc(bytes: Uint8Array, start = 0, end: number = bytes.leng
   return readValue(bytes, start, end) as Json;
 }
 
-/** The message a queued write will become (its ts is the local clock's until the hub has it). */
-export function localMessage(w: OutboxWrite): Message {
-  return { id: w.id, agentId: w.agentId, channel: w.channel, ts: Date.now(), data: w.data };
+/**
+ * The message a write became: with the id and ts from its ack, or, for a queued write, its own id
+ * and the local clock's ts until the hub has it.
+ */
+export function localMessage(w: OutboxWrite, id = w.id, ts = Date.now()): Message {
+  return { id, agentId: w.agentId, channel: w.channel, ts, data: w.data };
 }
