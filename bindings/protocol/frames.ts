@@ -18,7 +18,7 @@ import {
   writeArrayHeader,
   utf8Length,
   writeStr,
-  writeStrBet,
+  writeStrHeader,
 } from "./msgpack.js";
 
 export const PROTOCOL_VERSION = 1;
@@ -355,6 +355,24 @@ export function encodeAggregateEvent(prefix: Uint8Array, version: number, diff: 
   pos = writeBinHeader(out, pos, diff.length);
   out.set(diff, pos);
   return out;
+}
+
+/**
+ * `writeStr` for a frame sized on the bet that `s` is ASCII (`n` = `s.length`): one pass over a
+ * string the hub writes into two frames per message, where `utf8Length` then `writeStr` took two.
+ * -1 when the bet lost (a unit above 0x7f; what was written is garbage): the caller sizes the
+ * frame again with `utf8Length`, and with that `n` this is `writeStr`.
+ */
+function writeStrBet(out: Uint8Array, pos: number, s: string, n: number): number {
+  if (n !== s.length) return writeStr(out, pos, s, n);
+  pos = writeStrHeader(out, pos, n);
+  let seen = 0;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    seen |= c;
+    out[pos + i] = c;
+  }
+  return seen < 0x80 ? pos + n : -1;
 }
 
 /** message event = prefix(20), str id, uint ts, bin data. */

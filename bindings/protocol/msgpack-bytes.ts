@@ -146,24 +146,6 @@ export function writeStr(out: Uint8Array, pos: number, s: string, n: number): nu
   return pos + n;
 }
 
-/**
- * `writeStr` for a frame sized on the bet that `s` is ASCII (`n` = `s.length`): one pass over a
- * string the hub writes into two frames per message, where `utf8Length` then `writeStr` took two.
- * -1 when the bet lost (a unit above 0x7f; what was written is garbage): the caller sizes the
- * frame again with `utf8Length`, and with that `n` this is `writeStr`.
- */
-export function writeStrBet(out: Uint8Array, pos: number, s: string, n: number): number {
-  if (n !== s.length) return writeStr(out, pos, s, n);
-  pos = writeStrHeader(out, pos, n);
-  let seen = 0;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    seen |= c;
-    out[pos + i] = c;
-  }
-  return seen < 0x80 ? pos + n : -1;
-}
-
 /** msgpack str bytes (header + UTF-8) of `s`. */
 export function encodeStr(s: string): Uint8Array {
   const n = utf8Length(s);

@@ -17,7 +17,6 @@ export {
   writeMapHeader,
   utf8Length,
   writeStr,
-  writeStrBet,
   encodeStr,
 } from "./msgpack-bytes.js";
 
