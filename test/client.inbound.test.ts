@@ -71,6 +71,36 @@ describe("inbound dispatch", () => {
     ]);
   });
 
+  it("acks: one that settles a request skips the frame checks; unmatched and malformed ones take the full path", () => {
+    const log: string[] = [];
+    // Requests 7 and 8 wait; nothing else does (as client/requests.ts answers).
+    const answers: AnswerSink = {
+      settle: (reqId, result) => (reqId === 7 || reqId === 8) && log.push(`ack ${reqId} ${JSON.stringify(result)}`) > 0,
+      refuse: () => false,
+    };
+    const events: EventSink = { onSync: () => {}, onAggregate: () => {}, onMessage: () => {} };
+    const onError = (e: unknown, context: string) => void log.push(`reported ${context}: ${(e as { code?: string }).code}`);
+    const packr = new Packr({ useRecords: false });
+    // matched; unmatched (dropped quietly, offered once); an extra element on a waiting reqId; a
+    // reqId that is not a uint32; a string reqId; matched again
+    const frames = [
+      [16, 7, { v: 1 }],
+      [16, 5, null],
+      [16, 8, null, 1],
+      [16, -3, null],
+      [16, "8", null],
+      [16, 8, "ok"],
+    ];
+    receiveBatch(packr.pack(frames), answers, events, onError);
+    expect(log).toEqual([
+      'ack 7 {"v":1}',
+      "reported malformed frame from the hub: TAGWIRE_ERR_PROTOCOL",
+      "reported malformed frame from the hub: TAGWIRE_ERR_PROTOCOL",
+      "reported malformed frame from the hub: TAGWIRE_ERR_PROTOCOL",
+      'ack 8 "ok"',
+    ]);
+  });
+
   it("reports what it cannot read and keeps the rest of the batch", async () => {
     const { far, log } = await pipe();
     const packr = new Packr({ useRecords: false });

@@ -38,7 +38,9 @@ export function receiveBatch(bytes: Uint8Array, answers: AnswerSink, events: Eve
       const r = raw[i];
       // The bulk of traffic: message events, checked against the grammar as the batch was read.
       if (r instanceof MessageAt) events.onMessage(r.agentId, r.channel, r.id, r.ts, bytes, r.start, r.end);
-      else dispatch(r, answers, events, onError);
+      // Then acks: one that settles a request holds the reqId it was sent with, so it is well
+      // formed without toFrame's checks and frame object; any other takes the full path.
+      else if (!(Array.isArray(r) && r[0] === 16 && r.length === 3 && answers.settle(r[1], r[2]))) dispatch(r, answers, events, onError);
     } catch (err) {
       report(onError, err, "undecodable document from the hub");
     }
@@ -55,7 +57,7 @@ function dispatch(r: unknown, answers: AnswerSink, events: EventSink, onError: E
   }
   switch (f.type) {
     case "ack":
-      answers.settle(f.reqId, f.result);
+      // offered to `settle` already (receiveBatch), which nothing waited for: dropped quietly
       break;
     case "error":
       if (!answers.refuse(f.reqId, f.code, f.message))
