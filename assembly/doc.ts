@@ -518,14 +518,19 @@ function cmpValue(s: usize, depth: i32): i32 {
 
 // Entries fastPairs wrote to the effective diff in its last call.
 let fastWritten: u32 = 0;
+// The pair fastPairs stopped at after looking its key up (its address, 0 when none), with the
+// key's hash and entry (0: not in the map), so the general path does not look it up again.
+let stopAt: usize = 0;
+let stopHash: u32 = 0;
+let stopEntry: usize = 0;
 
 /**
- * The merge's common case in one tight loop, ahead of planMap's general path: a key of 1..8 bytes
- * (fixstr) that the map already holds, whose value is an inline scalar (see inlineSlot) and
- * arrives as float64, an int of up to 32 bits, a boolean or a fixstr of up to 8 bytes. Per pair it
- * does what the general path does for it (mark the entry, compare strictly, overwrite in place with
- * an undo record, copy the pair to the effective diff) but hashes and compares the key as one
- * word and decodes the value once. Consumes such pairs from rp, at most `count`, and returns how
+ * The merge's common case in one tight loop, ahead of planMap's general path: a key (fixstr) that
+ * the map already holds, whose value is an inline scalar (see inlineSlot) and arrives as float64,
+ * an int of up to 32 bits, a boolean or a fixstr of up to 8 bytes. Per pair it does what the
+ * general path does for it (mark the entry, compare strictly, overwrite in place with an undo
+ * record, copy the pair to the effective diff) but decodes the value once, and hashes and
+ * compares a key of up to 8 bytes as one word. Consumes such pairs from rp, at most `count`, and returns how
  * many; it stops, consuming nothing of it, at the first other pair, including any the general
  * path must reject (a repeated key, bytes cut short), which it then reports.
  */
@@ -535,14 +540,27 @@ function fastPairs(m: usize, count: u32): u32 {
   let p = rp;
   let w: u32 = 0;
   let i: u32 = 0;
+  stopAt = 0;
   for (; i < count; i++) {
     if (p >= end) break;
     const n = <u32>load<u8>(p) - 0xa0;
-    if (n - 1 > 7) break; // a fixstr of 1..8 bytes (unsigned: 0 wraps)
+    if (n > 31) break; // a fixstr key (unsigned: below 0xa0 wraps)
     const vp = p + 1 + <usize>n;
     if (vp >= end) break;
-    const k = loadShortKey(p + 1, n);
-    const e = mapFindShort(m, hashShortKey(k, n), k, n);
+    let h: u32;
+    let e: usize;
+    if (n - 1 < 8) {
+      const k = loadShortKey(p + 1, n);
+      h = hashShortKey(k, n);
+      e = mapFindShort(m, h, k, n);
+    } else {
+      h = hashBytes(p + 1, n);
+      e = mapFind(m, h, p + 1, n);
+    }
+    // from here on, a stop leaves the lookup for the general path
+    stopAt = p;
+    stopHash = h;
+    stopEntry = e;
     if (e == 0 || load<u32>(e, E_MARK) == ep) break;
     const s = e + E_VAL;
     const tag = load<u8>(s);
@@ -664,8 +682,15 @@ function planMap(m: usize, n: u32, depth: i32, gen: bool, top: bool): u32 {
       kn = keyLen;
     }
     // One hash and one probe: the entry holds hash, key and value in one cache line.
-    const h = hashBytes(kp, kn);
-    const e = mapFind(m, h, kp, kn);
+    let h: u32;
+    let e: usize;
+    if (fast && ks == stopAt) {
+      h = stopHash;
+      e = stopEntry;
+    } else {
+      h = hashBytes(kp, kn);
+      e = mapFind(m, h, kp, kn);
+    }
     if (e) {
       if (load<u32>(e, E_MARK) == epoch) {
         readerFail(ERR_MSGPACK);

@@ -796,8 +796,11 @@ describe("scalars overwritten in place", () => {
   it("matches the reference model on wide aggregates under every scalar encoding (seeded random)", () => {
     const rand = seededRandom("store in-place scalars");
     const int = (n: number) => Math.floor(rand() * n);
-    // key lengths 1..12 around the 8-byte inline edge, one multi-byte
-    const keys = [...Array.from({ length: 40 }, (_, i) => `${"k".repeat(i % 12)}${i}`), "é".repeat(4), "abcdefgh"];
+    // key lengths around the 8-byte inline edge and the 31-byte fixstr edge, empty, multi-byte
+    const keys = [
+      ...Array.from({ length: 40 }, (_, i) => `${"k".repeat(i % 12)}${i}`),
+      ...["", "é".repeat(4), "abcdefgh", "q".repeat(31), "r".repeat(32)],
+    ];
     const ints: ["fix" | 0xcc | 0xcd | 0xce | 0xcf | 0xd0 | 0xd1 | 0xd2 | 0xd3, number, number][] = [
       ["fix", -32, 127],
       [0xcc, 0, 255],
