@@ -139,12 +139,7 @@ export function hashBytes(p: usize, n: u32): u32 {
   return hashFinish(h);
 }
 
-/** loadTail for 1..8 bytes: a short key as one word (the bytes in order, zero above). */
-@inline export function loadShortKey(p: usize, n: u32): u64 {
-  return n == 8 ? load<u64>(p) : loadTail(p, <usize>n);
-}
-
-/** hashBytes of a key of `n` (1..8) bytes given as loadShortKey's word. */
+/** hashBytes of a key of `n` (1..8) bytes given as one word: the bytes in order, zero above. */
 @inline export function hashShortKey(k: u64, n: u32): u32 {
   return hashFinish(hashRound(hashStart(n), k));
 }
@@ -220,7 +215,7 @@ export function mapFind(m: usize, h: u32, p: usize, n: u32): usize {
 }
 
 /**
- * mapFind for a key of `n` (1..8) bytes given as loadShortKey's word `k` with hash `h`: such keys
+ * mapFind for a key of `n` (1..8) bytes given as hashShortKey's word `k` with hash `h`: such keys
  * sit zero-padded in their entry, so one u64 compare replaces the byte compare.
  */
 @inline export function mapFindShort(m: usize, h: u32, k: u64, n: u32): usize {
