@@ -45,8 +45,8 @@ import {
 import {
   BUILD_DROP_NULLS, E_MARK, E_VAL, SLOT, T_ARR, T_FALSE, T_FLOAT, T_INT, T_MAP, T_NULL, T_STR, T_TRUE, T_UINT,
   buildValue, bytesEqual, encodeValue, entryKey, entryKeyLen, freeValue, hashBytes, hashShortKey, intEqFloat,
-  mapAt, mapCount, mapDelete, mapFind, mapFindShort, mapInsert, mapUsed, scalarEquals, setNull, slotAux, slotPtr, slotTag,
-  strBytes,
+  mapAt, mapCount, mapDelete, mapFind, mapFindShort, mapInsert, mapUsed, scalarEquals, setNull, slotAux, slotPtr,
+  slotTag, strBytes,
 } from "./tree";
 
 // apply flags (also the `flags` of storeApplyInto): bit 0 do_delete, bit 1 replace (layout.json).
@@ -483,9 +483,9 @@ function cmpValue(s: usize, depth: i32): i32 {
 
 /**
  * The `n` (1..8) input bytes at p, which end at or before `end`, as one word (the bytes in order,
- * zero above: hashShortKey's and mapFindShort's form of a key). Near the end of the input it reads the 8 bytes that end at
- * `end` instead and shifts: no read past the input, and none of loadTail's byte loop (memory below
- * the input always exists: the input is a heap block).
+ * zero above: hashShortKey's and mapFindShort's form of a key). Near the end of the input it
+ * reads the 8 bytes that end at `end` instead and shifts: no read past the input, and none of
+ * loadTail's byte loop (memory below the input always exists: the input is a heap block).
  */
 @inline function inputWord(p: usize, n: u32, end: usize): u64 {
   const left = end - p;
@@ -507,9 +507,9 @@ let stopEntry: usize = 0;
  * an int of up to 32 bits, a boolean or a fixstr of up to 8 bytes. Per pair it does what the
  * general path does for it (mark the entry, compare strictly, overwrite in place with an undo
  * record, copy the pair to the effective diff) but decodes the value once, and hashes and
- * compares a key of up to 8 bytes as one word. Consumes such pairs from rp, at most `count`, and returns how
- * many; it stops, consuming nothing of it, at the first other pair, including any the general
- * path must reject (a repeated key, bytes cut short), which it then reports. With `sameOnly`
+ * compares a key of up to 8 bytes as one word. Consumes such pairs from rp, at most `count`, and
+ * returns how many; it stops, consuming nothing of it, at the first other pair, including any the
+ * general path must reject (a repeated key, bytes cut short), which it then reports. With `sameOnly`
  * (generate_diff, replaced keys: a change needs the general path's rules) it takes only values
  * strictly equal to the stored ones, which every mode skips alike.
  */

@@ -501,7 +501,7 @@ export function clearMarks(s: usize): void {
 @inline export function intEqFloat(i: i64, f: f64): bool {
   return f >= -9223372036854775808.0 && f < 9223372036854775808.0 && f == Math.floor(f) && <i64>f == i;
 }
-@inline export function uintEqFloat(u: u64, f: f64): bool {
+@inline function uintEqFloat(u: u64, f: f64): bool {
   return f >= 9223372036854775808.0 && f < 18446744073709551616.0 && f == Math.floor(f) && <u64>f == u;
 }
 
