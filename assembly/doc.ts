@@ -23,7 +23,8 @@
 //      log, which an error replays backwards.
 //   2. commit: only when the plan succeeded; touches only what changed.
 // So merging 3 keys into a 50-key aggregate hashes 3 keys and touches 3 entries (one cache line
-// each: see the map layout in tree.ts).
+// each: see the map layout in tree.ts). The usual telemetry pair (a short key the map holds, a
+// scalar over a scalar) takes fastPairs, one loop that does the same with less decoding.
 //
 // Marks: every map entry visited by a plan is stamped with that plan's epoch. A second stamp in
 // the same plan means a duplicate key (rejected as ERR_MSGPACK: msgpack allows it, JSON does not
@@ -42,9 +43,10 @@ import {
   mapBegin, mapEnd, writeNil, writeRaw, writeStr, writeU8,
 } from "./msgpack";
 import {
-  BUILD_DROP_NULLS, E_MARK, E_VAL, SLOT, T_ARR, T_FALSE, T_FLOAT, T_INT, T_MAP, T_NULL, T_STR, T_TRUE,
-  buildValue, bytesEqual, encodeValue, entryKey, entryKeyLen, freeValue, hashBytes, mapAt, mapCount, mapDelete, mapFind,
-  mapInsert, mapUsed, scalarEquals, setNull, slotAux, slotPtr, slotTag, strBytes,
+  BUILD_DROP_NULLS, E_MARK, E_VAL, SLOT, T_ARR, T_FALSE, T_FLOAT, T_INT, T_MAP, T_NULL, T_STR, T_TRUE, T_UINT,
+  buildValue, bytesEqual, encodeValue, entryKey, entryKeyLen, freeValue, hashBytes, hashShortKey, intEqFloat,
+  mapAt, mapCount, mapDelete, mapFind, mapFindShort, mapInsert, mapUsed, scalarEquals, setNull, slotAux, slotPtr,
+  slotTag, strBytes,
 } from "./tree";
 
 // apply flags (also the `flags` of storeApplyInto): bit 0 do_delete, bit 1 replace (layout.json).
@@ -480,38 +482,130 @@ function cmpValue(s: usize, depth: i32): i32 {
 }
 
 /**
- * Length of the scalar at `p` when it is strictly equal to slot `s`, in one of the common
- * encodings (float64, ints up to 32 bits, fixstr, booleans); 0 otherwise (then nothing was
- * decided: the general path looks again). Reads only; touches no cursor.
+ * The `n` (1..8) input bytes at p, which end at or before `end`, as one word (the bytes in order,
+ * zero above: hashShortKey's and mapFindShort's form of a key). Near the end of the input it
+ * reads the 8 bytes that end at `end` instead and shifts: no read past the input, and none of
+ * loadTail's byte loop (memory below the input always exists: the input is a heap block).
  */
-@inline function sameScalarLen(s: usize, p: usize): usize {
-  const avail = rend - p;
-  const b = <u32>load<u8>(p);
-  const tag = load<u8>(s);
-  if (tag == T_FLOAT) {
-    if (b != 0xcb || avail < 9) return 0;
-    return bswap<u64>(load<u64>(p + 1)) == load<u64>(s, 8) ? 9 : 0;
+@inline function inputWord(p: usize, n: u32, end: usize): u64 {
+  const left = end - p;
+  const word = left >= 8 ? load<u64>(p) : load<u64>(end - 8) >> (<u64>(8 - left) << 3);
+  return word & (<u64>-1 >> (<u64>(8 - n) << 3));
+}
+
+// Entries fastPairs wrote to the effective diff in its last call.
+let fastWritten: u32 = 0;
+// The pair fastPairs stopped at after looking its key up (its address, 0 when none), with the
+// key's hash and entry (0: not in the map), so the general path does not look it up again.
+let stopAt: usize = 0;
+let stopHash: u32 = 0;
+let stopEntry: usize = 0;
+
+/**
+ * The merge's common case in one tight loop, ahead of planMap's general path: a key (fixstr) that
+ * the map already holds, whose value is an inline scalar (see inlineSlot) and arrives as float64,
+ * an int of up to 32 bits, a boolean or a fixstr of up to 8 bytes. Per pair it does what the
+ * general path does for it (mark the entry, compare strictly, overwrite in place with an undo
+ * record, copy the pair to the effective diff) but decodes the value once, and hashes and
+ * compares a key of up to 8 bytes as one word. Consumes such pairs from rp, at most `count`, and
+ * returns how many; it stops, consuming nothing of it, at the first other pair, including any the
+ * general path must reject (a repeated key, bytes cut short), which it then reports. With `sameOnly`
+ * (generate_diff, replaced keys: a change needs the general path's rules) it takes only values
+ * strictly equal to the stored ones, which every mode skips alike.
+ */
+function fastPairs(m: usize, count: u32, sameOnly: bool): u32 {
+  const end = rend;
+  const ep = epoch;
+  let p = rp;
+  let w: u32 = 0;
+  let i: u32 = 0;
+  stopAt = 0;
+  for (; i < count; i++) {
+    if (p >= end) break;
+    const n = <u32>load<u8>(p) - 0xa0;
+    if (n > 31) break; // a fixstr key (unsigned: below 0xa0 wraps)
+    const vp = p + 1 + <usize>n;
+    if (vp >= end) break;
+    let h: u32;
+    let e: usize;
+    if (n - 1 < 8) {
+      const k = inputWord(p + 1, n, end);
+      h = hashShortKey(k, n);
+      e = mapFindShort(m, h, k, n);
+    } else {
+      h = hashBytes(p + 1, n);
+      e = mapFind(m, h, p + 1, n);
+    }
+    // from here on, a stop leaves the lookup for the general path
+    stopAt = p;
+    stopHash = h;
+    stopEntry = e;
+    if (e == 0 || load<u32>(e, E_MARK) == ep) break;
+    const s = e + E_VAL;
+    const tag = load<u8>(s);
+    if (tag > T_STR || tag == T_UINT || (tag == T_STR && load<u32>(s, 4) > 8)) break;
+    const b = <u32>load<u8>(vp);
+    const avail = end - vp;
+    let len: usize = 1;
+    let head: u64 = 0; // the new slot's first 8 bytes: tag, then the string length at +4
+    let bits: u64 = 0;
+    let eq = false;
+    if (b == 0xcb) {
+      if (avail < 9) break;
+      len = 9;
+      bits = bswap<u64>(load<u64>(vp + 1));
+      const f = reinterpret<f64>(bits);
+      head = <u64>T_FLOAT;
+      if (tag == T_FLOAT) {
+        const g = load<f64>(s, 8);
+        eq = f == g || (f != f && g != g);
+      } else {
+        eq = tag == T_INT && intEqFloat(load<i64>(s, 8), f);
+      }
+    } else if (b < 0x80 || b >= 0xe0 || (b >= 0xcc && b <= 0xd2 && b != 0xcf)) {
+      let v = <i64>(<i8>b); // a fixint
+      if (b < 0xe0 && b >= 0x80) {
+        // uint8/16/32 (0xcc-0xce) and int8/16/32 (0xd0-0xd2): 1, 2 or 4 big-endian bytes
+        const w = <u32>1 << ((b - 0xcc) & 3);
+        len = 1 + <usize>w;
+        if (avail < len) break;
+        const top = bswap<u64>(inputWord(vp + 1, w, end)); // the value in the top w bytes
+        const shift = <u64>(64 - (w << 3));
+        v = b >= 0xd0 ? <i64>top >> shift : <i64>(top >> shift);
+      }
+      bits = <u64>v;
+      head = <u64>T_INT;
+      eq = tag == T_INT ? load<i64>(s, 8) == v : tag == T_FLOAT && intEqFloat(v, load<f64>(s, 8));
+    } else if (b == 0xc2 || b == 0xc3) {
+      const t = b == 0xc3 ? T_TRUE : T_FALSE;
+      head = <u64>t;
+      eq = tag == t;
+    } else if ((b & 0xe0) == 0xa0 && (b & 31) <= 8) {
+      const sn = b & 31;
+      len = 1 + <usize>sn;
+      if (avail < len) break;
+      if (sn) bits = inputWord(vp + 1, sn, end);
+      head = <u64>T_STR | (<u64>sn << 32);
+      // inline strings are kept zero-padded (buildValue), so one word compares them
+      eq = tag == T_STR && load<u32>(s, 4) == sn && load<u64>(s, 8) == bits;
+    } else {
+      break;
+    }
+    if (!eq && sameOnly) break;
+    store<u32>(e, ep, E_MARK);
+    const ks = p;
+    p = vp + len;
+    if (eq) continue;
+    undoSave(s);
+    store<u64>(s, head);
+    store<u64>(s, bits, 8);
+    writeRaw(ks, p - ks);
+    w++;
   }
-  if (tag == T_INT) {
-    const v = load<i64>(s, 8);
-    if (b < 0x80) return v == <i64>b ? 1 : 0;
-    if (b >= 0xe0) return v == <i64>(<i8>b) ? 1 : 0;
-    if (b == 0xcd) return avail >= 3 && v == <i64>bswap<u16>(load<u16>(p + 1)) ? 3 : 0;
-    if (b == 0xcc) return avail >= 2 && v == <i64>load<u8>(p + 1) ? 2 : 0;
-    if (b == 0xce) return avail >= 5 && v == <i64>bswap<u32>(load<u32>(p + 1)) ? 5 : 0;
-    if (b == 0xd0) return avail >= 2 && v == <i64>load<i8>(p + 1) ? 2 : 0;
-    if (b == 0xd1) return avail >= 3 && v == <i64>(<i16>bswap<u16>(load<u16>(p + 1))) ? 3 : 0;
-    if (b == 0xd2) return avail >= 5 && v == <i64>(<i32>bswap<u32>(load<u32>(p + 1))) ? 5 : 0;
-    return 0;
-  }
-  if (tag == T_STR) {
-    const n = load<u32>(s, 4);
-    if (n >= 32 || b != (0xa0 | n) || avail < <usize>n + 1) return 0;
-    return bytesEqual(strBytes(s), p + 1, <usize>n) ? <usize>n + 1 : 0;
-  }
-  if (tag == T_TRUE) return b == 0xc3 ? 1 : 0;
-  if (tag == T_FALSE) return b == 0xc2 ? 1 : 0;
-  return 0;
+  readerSeek(p);
+  if (w) changed = true;
+  fastWritten = w;
+  return i;
 }
 
 /** True when the map header at `p` says zero entries (input already validated). */
@@ -538,7 +632,14 @@ function planMap(m: usize, n: u32, depth: i32, gen: bool, top: bool): u32 {
   let seen: u32 = 0;
   const scope = ++dupScope;
   const dd = doDel;
+  // the common pairs go through fastPairs; a change under generate_diff's rules does not
+  const sameOnly = gen || (top && replaceKeysCount > 0);
   for (let i: u32 = 0; i < n; i++) {
+    const done = fastPairs(m, n - i, sameOnly);
+    i += done;
+    seen += done;
+    w += fastWritten;
+    if (i == n) break;
     const ks = rp;
     let kp: usize;
     let kn: u32;
@@ -556,8 +657,15 @@ function planMap(m: usize, n: u32, depth: i32, gen: bool, top: bool): u32 {
       kn = keyLen;
     }
     // One hash and one probe: the entry holds hash, key and value in one cache line.
-    const h = hashBytes(kp, kn);
-    const e = mapFind(m, h, kp, kn);
+    let h: u32;
+    let e: usize;
+    if (ks == stopAt) {
+      h = stopHash;
+      e = stopEntry;
+    } else {
+      h = hashBytes(kp, kn);
+      e = mapFind(m, h, kp, kn);
+    }
     if (e) {
       if (load<u32>(e, E_MARK) == epoch) {
         readerFail(ERR_MSGPACK);
@@ -565,14 +673,6 @@ function planMap(m: usize, n: u32, depth: i32, gen: bool, top: bool): u32 {
       }
       store<u32>(e, epoch, E_MARK);
       seen++;
-      // Fast path for re-sent unchanged values: the same scalar in a common encoding.
-      if (rp < rend) {
-        const len = sameScalarLen(e + E_VAL, rp);
-        if (len) {
-          readerSeek(rp + len);
-          continue;
-        }
-      }
     } else if (dupSeen(scope, h, kp, kn)) {
       readerFail(ERR_MSGPACK);
       return 0;

@@ -110,24 +110,38 @@ let memTop: usize = 0;
   return k;
 }
 
+// hashBytes in three steps, so that a key of up to 8 bytes already held in a register (the merge
+// fast path, doc.ts) hashes exactly as hashBytes would hash its bytes.
+@inline function hashStart(n: u32): u64 {
+  return 0x9e3779b97f4a7c15 ^ <u64>n;
+}
+@inline function hashRound(h: u64, k: u64): u64 {
+  const x = (h ^ k) * 0xff51afd7ed558ccd;
+  return x ^ (x >> 32);
+}
+@inline function hashFinish(h: u64): u32 {
+  let x = h * 0xc4ceb9fe1a85ec53;
+  x ^= x >> 29;
+  const r = <u32>x;
+  return r == 0 ? 1 : r;
+}
+
 /** 32-bit hash of a byte string, 8 bytes per step (multiply-xorshift mixing); never 0. */
 export function hashBytes(p: usize, n: u32): u32 {
-  let h: u64 = 0x9e3779b97f4a7c15 ^ <u64>n;
+  let h = hashStart(n);
   let i: usize = 0;
   const len = <usize>n;
   while (i + 8 <= len) {
-    h = (h ^ load<u64>(p + i)) * 0xff51afd7ed558ccd;
-    h ^= h >> 32;
+    h = hashRound(h, load<u64>(p + i));
     i += 8;
   }
-  if (i < len) {
-    h = (h ^ loadTail(p + i, len - i)) * 0xff51afd7ed558ccd;
-    h ^= h >> 32;
-  }
-  h *= 0xc4ceb9fe1a85ec53;
-  h ^= h >> 29;
-  const r = <u32>h;
-  return r == 0 ? 1 : r;
+  if (i < len) h = hashRound(h, loadTail(p + i, len - i));
+  return hashFinish(h);
+}
+
+/** hashBytes of a key of `n` (1..8) bytes given as one word: the bytes in order, zero above. */
+@inline export function hashShortKey(k: u64, n: u32): u32 {
+  return hashFinish(hashRound(hashStart(n), k));
 }
 
 export function bytesEqual(a: usize, b: usize, n: usize): bool {
@@ -195,6 +209,28 @@ export function mapFind(m: usize, h: u32, p: usize, n: u32): usize {
       if (entryHasKey(e, p, n)) return e;
     } else if (w == 0 && load<u8>(e, E_VAL) == 0) {
       return 0; // an empty cell ends the probe; a tombstone (tag T_NULL) does not
+    }
+    if (++i == cap) i = 0;
+  }
+}
+
+/**
+ * mapFind for a key of `n` (1..8) bytes given as hashShortKey's word `k` with hash `h`: such keys
+ * sit zero-padded in their entry, so one u64 compare replaces the byte compare.
+ */
+@inline export function mapFindShort(m: usize, h: u32, k: u64, n: u32): usize {
+  const cap = load<u32>(m, 8);
+  if (cap == 0) return 0;
+  const table = <usize>load<u32>(m, 16);
+  const hw = hashWord(h, n);
+  let i = home(hw, cap);
+  while (true) {
+    const e = table + <usize>i * ENTRY;
+    const w = load<u32>(e);
+    if (w == hw) {
+      if (load<u64>(e, 8) == k) return e;
+    } else if (w == 0 && load<u8>(e, E_VAL) == 0) {
+      return 0;
     }
     if (++i == cap) i = 0;
   }
@@ -462,7 +498,7 @@ export function clearMarks(s: usize): void {
 // ---- numbers compared by value ----
 
 /** Python-style numeric equality of an i64 and an f64 (exact, no rounding surprises). */
-@inline function intEqFloat(i: i64, f: f64): bool {
+@inline export function intEqFloat(i: i64, f: f64): bool {
   return f >= -9223372036854775808.0 && f < 9223372036854775808.0 && f == Math.floor(f) && <i64>f == i;
 }
 @inline function uintEqFloat(u: u64, f: f64): bool {

@@ -3,7 +3,7 @@
 // <script type="module"> in headless Chromium, talking to a real hub; the small msgpack codec
 // those builds use in place of msgpackr, checked byte for byte against msgpackr with seeded
 // random values; the MQTT pipe chunk loaded only for mqtt:// URLs; and the size budget of core +
-// WebSocket client (under 43 KB gzipped).
+// WebSocket client (under 44 KB gzipped).
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -343,7 +343,9 @@ describe("the standalone bundles in Chromium", () => {
 // 43 KB since issue 13's third round took it from 41.5 to 42.5: the client's own msgpack reader
 // (shared with the browser codec, +0.1 KB net) and its fast receive path (+0.4 KB), packing into
 // the core's input region for the app loop (+0.35 KB), lazy M2 for rolling statistics (+0.2 KB).
-test("size: core + WebSocket client under 43 KB gzipped (slim build), against MQTT.js", async () => {
+// 44 KB since the merge's fast path (fastPairs in assembly/doc.ts, issue 13's merge target: store.apply
+// ~190 -> ~150 ns) took the wasm from 18,009 to 18,567 B gzipped, the slim build from 43.0 to 43.5.
+test("size: core + WebSocket client under 44 KB gzipped (slim build), against MQTT.js", async () => {
   const script = new URL("../scripts/build-browser.mjs", import.meta.url).href;
   const { measureSizes } = (await import(script)) as { measureSizes(): Promise<Array<{ what: string; raw: number; gzip: number }>> };
   const rows = await measureSizes();
@@ -351,6 +353,6 @@ test("size: core + WebSocket client under 43 KB gzipped (slim build), against MQ
     console.log(`${r.what.padEnd(70)} ${(r.raw / 1024).toFixed(1).padStart(7)} KB min ${(r.gzip / 1024).toFixed(1).padStart(6)} KB gzip`);
   const slim = rows.find((r) => r.what.startsWith("core + WebSocket client, slim"))!;
   const mqtt = rows.find((r) => r.what.startsWith("anchor: MQTT.js"))!;
-  expect(slim.gzip).toBeLessThan(43 * 1024);
+  expect(slim.gzip).toBeLessThan(44 * 1024);
   expect(mqtt.gzip).toBeGreaterThan(slim.gzip);
 }, 60_000);

@@ -4,7 +4,7 @@ import { pack, unpack } from "msgpackr";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createCore, type ChannelStore, type Core } from "../bindings/index.js";
 import { seededRandom } from "./support/seed.js";
-import { packr } from "../bindings/core/doc.js";
+import { packr, unpackr } from "../bindings/core/doc.js";
 import { packSimple } from "../bindings/sdk/msgpack-simple.js";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -37,7 +37,7 @@ function refApplyReplacing(data: Json, diff: Json, doDelete: boolean, replaceKey
   return { ...(refApply(data, merged, doDelete) as Record<string, Json>), ...structuredClone(replaced) };
 }
 
-/** Numbers by value (1 === 1.0 in JS anyway), booleans apart from numbers. */
+/** Numbers by value (1 === 1.0 in JS anyway), booleans apart from numbers; NaN equals NaN. */
 function refEqual(a: Json, b: Json): boolean {
   if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => refEqual(x, b[i]!));
   if (isObject(a)) {
@@ -45,7 +45,7 @@ function refEqual(a: Json, b: Json): boolean {
     const ka = Object.keys(a);
     return ka.length === Object.keys(b).length && ka.every((k) => k in b && refEqual(a[k]!, b[k]!));
   }
-  return a === b;
+  return a === b || (Number.isNaN(a) && Number.isNaN(b));
 }
 
 let core: Core;
@@ -519,6 +519,368 @@ describe("against the reference model (seeded random)", () => {
         expect({ ...ctx, effective }).toEqual({ ...ctx, effective: core.generateDiff(before, after, { doDelete }) });
       }
       ch.ref = after;
+    }
+  }, 60_000);
+});
+
+// ---- scalars overwritten in place (the merge's fast path in assembly/doc.ts) ----
+
+/** A msgpack value in an encoding of our choosing (msgpackr always picks the smallest). */
+type Enc = { bytes: number[]; value: Json };
+const utf8 = new TextEncoder();
+const encStr = (s: string): number[] => {
+  const b = [...utf8.encode(s)];
+  return b.length < 32 ? [0xa0 | b.length, ...b] : [0xd9, b.length, ...b];
+};
+const encBytes = (head: number, size: number, write: (d: DataView) => void): number[] => {
+  const d = new DataView(new ArrayBuffer(1 + size));
+  d.setUint8(0, head);
+  write(d);
+  return [...new Uint8Array(d.buffer)];
+};
+const enc = {
+  f64: (x: number): Enc => ({ bytes: encBytes(0xcb, 8, (d) => d.setFloat64(1, x)), value: x }),
+  f32: (x: number): Enc => ({ bytes: encBytes(0xca, 4, (d) => d.setFloat32(1, x)), value: Math.fround(x) }),
+  /** x in the given int encoding: "fix" (a positive or negative fixint) or a msgpack type byte. */
+  int: (x: number, code: "fix" | 0xcc | 0xcd | 0xce | 0xcf | 0xd0 | 0xd1 | 0xd2 | 0xd3): Enc => {
+    const bytes =
+      code === "fix"
+        ? [x & 0xff]
+        : code === 0xcc
+          ? encBytes(code, 1, (d) => d.setUint8(1, x))
+          : code === 0xcd
+            ? encBytes(code, 2, (d) => d.setUint16(1, x))
+            : code === 0xce
+              ? encBytes(code, 4, (d) => d.setUint32(1, x))
+              : code === 0xcf
+                ? encBytes(code, 8, (d) => d.setBigUint64(1, BigInt(x)))
+                : code === 0xd0
+                  ? encBytes(code, 1, (d) => d.setInt8(1, x))
+                  : code === 0xd1
+                    ? encBytes(code, 2, (d) => d.setInt16(1, x))
+                    : code === 0xd2
+                      ? encBytes(code, 4, (d) => d.setInt32(1, x))
+                      : encBytes(code, 8, (d) => d.setBigInt64(1, BigInt(x)));
+    return { bytes, value: x };
+  },
+  str: (s: string): Enc => ({ bytes: encStr(s), value: s }),
+  bool: (b: boolean): Enc => ({ bytes: [b ? 0xc3 : 0xc2], value: b }),
+  nil: (): Enc => ({ bytes: [0xc0], value: null }),
+  /** Any JS value, through msgpackr. */
+  js: (v: Json): Enc => ({ bytes: [...pack(v)], value: v }),
+};
+/** A map of the given pairs; `wide` uses a map16 header even when a fixmap would do. */
+const encMap = (pairs: [string, Enc][], wide = false): Uint8Array =>
+  new Uint8Array([
+    ...(wide || pairs.length > 15 ? [0xde, pairs.length >> 8, pairs.length & 0xff] : [0x80 | pairs.length]),
+    ...pairs.flatMap(([k, v]) => [...encStr(k), ...v.bytes]),
+  ]);
+
+describe("scalars overwritten in place", () => {
+  it("same size, other size, other type, equal by value, null, nested: like the general merge", () => {
+    const c = store.open("inplace/steps");
+    store.applyValue(c, { f: 1.5, i: 7, s: "ok", b: true, n: 3, long_key_name: 1, m: { x: 1, y: "a" }, u: 2n ** 64n - 1n });
+    const steps: [string, [string, Enc][], boolean, Json, number[]?][] = [
+      ["float, same size", [["f", enc.f64(2.25)]], true, { f: 2.25 }],
+      [
+        "int to int32, other size; effective diff keeps the encoding",
+        [["i", enc.int(5, 0xd2)]],
+        true,
+        { i: 5 },
+        [0x81, 0xa1, 0x69, 0xd2, 0, 0, 0, 5],
+      ],
+      [
+        "every int width, equal by value",
+        [
+          ["i", enc.int(5, 0xcc)],
+          ["n", enc.int(3, 0xd3)],
+        ],
+        false,
+        {},
+      ],
+      ["int over float, equal by value: the float stays", [["f", enc.f64(3)]], true, { f: 3 }],
+      ["int 3 onto float 3.0 is no change", [["f", enc.int(3, "fix")]], false, {}],
+      [
+        "negative fixint, int16, uint32",
+        [
+          ["i", enc.int(-5, "fix")],
+          ["n", enc.int(-300, 0xd1)],
+          ["f", enc.int(70000, 0xce)],
+        ],
+        true,
+        { i: -5, n: -300, f: 70000 },
+      ],
+      ["string to string of another length", [["s", enc.str("warning")]], true, { s: "warning" }],
+      ["the same string again", [["s", enc.str("warning")]], false, {}],
+      ["8 bytes, inline edge", [["s", enc.str("abcdefgh")]], true, { s: "abcdefgh" }],
+      ["9 bytes, out of line", [["s", enc.str("abcdefghi")]], true, { s: "abcdefghi" }],
+      ["back inline", [["s", enc.str("")]], true, { s: "" }],
+      ["bool to int is a change in a merge", [["b", enc.int(1, "fix")]], true, { b: 1 }],
+      ["int to bool", [["b", enc.bool(false)]], true, { b: false }],
+      [
+        "float32 (general path) then float64",
+        [
+          ["f", enc.f32(0.5)],
+          ["i", enc.f64(0.25)],
+        ],
+        true,
+        { f: 0.5, i: 0.25 },
+      ],
+      ["NaN, then NaN again", [["f", enc.f64(Number.NaN)]], true, { f: Number.NaN }],
+      ["NaN is no change", [["f", enc.f64(Number.NaN)]], false, {}],
+      ["-0 over 0 is no change", [["i", enc.int(0, "fix")]], true, { i: 0 }],
+      ["-0 over 0", [["i", enc.f64(-0)]], false, {}],
+      ["uint64 max is not the float 2^64", [["u", enc.f64(2 ** 64)]], true, { u: 2 ** 64 }],
+      [
+        "long key, nested map, new key: fast and general paths mixed",
+        [
+          ["long_key_name", enc.int(2, "fix")],
+          ["m", enc.js({ x: 2, y: "a", z: 1 })],
+          ["new", enc.int(1, "fix")],
+          ["i", enc.int(1, "fix")],
+        ],
+        true,
+        { long_key_name: 2, m: { x: 2, z: 1 }, new: 1, i: 1 },
+      ],
+      [
+        "null removes",
+        [
+          ["i", enc.nil()],
+          ["f", enc.f64(1)],
+        ],
+        true,
+        { i: null, f: 1 },
+      ],
+      ["scalar over the removed key appends it", [["i", enc.int(4, "fix")]], true, { i: 4 }],
+    ];
+    let version = 1;
+    let model = store.getValue(c) as Json;
+    for (const [what, pairs, changed, effective, bytes] of steps) {
+      const diff = Object.fromEntries(pairs.map(([k, v]) => [k, v.value]));
+      for (const wide of [false, true]) {
+        const before = model;
+        const r = store.apply(c, encMap(pairs, wide));
+        const ctx = { what, wide };
+        expect({ ...ctx, changed: r.changed }).toEqual({ ...ctx, changed: wide ? false : changed });
+        if (r.changed) version++;
+        expect({ ...ctx, version: r.version }).toEqual({ ...ctx, version });
+        expect({ ...ctx, diff: unpackr.unpack(r.diff) }).toEqual({ ...ctx, diff: wide ? {} : effective });
+        if (bytes && !wide) expect([...r.diff]).toEqual(bytes);
+        model = refApply(before, diff, true);
+        const got = store.getValue(c) as Record<string, Json>;
+        // the stored form stays when a value arrives equal by value (3.0 for 3, 0 for -0)
+        expect({ ...ctx, equal: refEqual(got, model), keys: Object.keys(got) }).toEqual({
+          ...ctx,
+          equal: true,
+          keys: Object.keys(model as object),
+        });
+        model = got;
+      }
+    }
+    expect(Object.is((model as Record<string, Json>).i, 4)).toBe(true);
+  });
+
+  it("an error after pairs already written in place leaves the aggregate and version as they were", () => {
+    const c = store.open("inplace/errors");
+    const initial = { a: 1, b: 2.5, c: "ok", m: { x: 1 } };
+    store.applyValue(c, initial);
+    const bad: [string, number[], string][] = [
+      [
+        "repeated key",
+        [
+          ...encMap([
+            ["a", enc.int(10, "fix")],
+            ["b", enc.f64(9)],
+            ["a", enc.int(11, "fix")],
+          ]),
+        ],
+        "TAGWIRE_ERR_MSGPACK",
+      ],
+      [
+        "repeated key, both wide",
+        [
+          ...encMap(
+            [
+              ["b", enc.f64(9)],
+              ["c", enc.str("no")],
+              ["c", enc.str("no")],
+            ],
+            true,
+          ),
+        ],
+        "TAGWIRE_ERR_MSGPACK",
+      ],
+      [
+        "repeated nested key",
+        [
+          ...encMap([
+            ["a", enc.int(10, "fix")],
+            ["m", { bytes: [0x82, 0xa1, 0x78, 2, 0xa1, 0x78, 3], value: null }],
+          ]),
+        ],
+        "TAGWIRE_ERR_MSGPACK",
+      ],
+      [
+        "cut short inside a float",
+        [
+          ...encMap([
+            ["a", enc.int(10, "fix")],
+            ["b", enc.f64(9)],
+          ]),
+        ].slice(0, -3),
+        "TAGWIRE_ERR_INCOMPLETE",
+      ],
+      ["cut short inside an int32", [...encMap([["a", enc.int(10, 0xd2)]])].slice(0, -1), "TAGWIRE_ERR_INCOMPLETE"],
+      [
+        "cut short inside a string",
+        [
+          ...encMap([
+            ["a", enc.int(10, "fix")],
+            ["c", enc.str("abcdef")],
+          ]),
+        ].slice(0, -2),
+        "TAGWIRE_ERR_INCOMPLETE",
+      ],
+      [
+        "cut short after a key",
+        [
+          ...encMap([
+            ["a", enc.int(10, "fix")],
+            ["b", enc.f64(9)],
+          ]),
+        ].slice(0, -9),
+        "TAGWIRE_ERR_INCOMPLETE",
+      ],
+      [
+        "bytes after the map",
+        [
+          ...encMap([
+            ["a", enc.int(10, "fix")],
+            ["b", enc.f64(9)],
+          ]),
+          0x01,
+        ],
+        "TAGWIRE_ERR_MSGPACK",
+      ],
+      [
+        "bin value after in-place pairs",
+        [
+          ...encMap([
+            ["a", enc.int(10, "fix")],
+            ["b", { bytes: [0xc4, 1, 0], value: null }],
+          ]),
+        ],
+        "TAGWIRE_ERR_MSGPACK",
+      ],
+    ];
+    for (const [what, bytes, code] of bad) {
+      expect(() => store.apply(c, new Uint8Array(bytes)), what).toThrow(expect.objectContaining({ code }));
+      expect({ what, got: store.getValue(c), version: store.version(c) }).toEqual({ what, got: initial, version: 1 });
+    }
+    // and the marks of the failed plans do not make the next valid diff look repeated
+    const r = store.apply(
+      c,
+      encMap([
+        ["a", enc.int(10, "fix")],
+        ["b", enc.f64(9)],
+        ["c", enc.str("no")],
+      ]),
+    );
+    expect({ changed: r.changed, version: r.version, diff: unpackr.unpack(r.diff) }).toEqual({
+      changed: true,
+      version: 2,
+      diff: { a: 10, b: 9, c: "no" },
+    });
+  });
+
+  it("matches the reference model on wide aggregates under every scalar encoding (seeded random)", () => {
+    const rand = seededRandom("store in-place scalars");
+    const int = (n: number) => Math.floor(rand() * n);
+    // key lengths around the 8-byte inline edge and the 31-byte fixstr edge, empty, multi-byte
+    const keys = [
+      ...Array.from({ length: 40 }, (_, i) => `${"k".repeat(i % 12)}${i}`),
+      ...["", "é".repeat(4), "abcdefgh", "q".repeat(31), "r".repeat(32)],
+    ];
+    const ints: ["fix" | 0xcc | 0xcd | 0xce | 0xcf | 0xd0 | 0xd1 | 0xd2 | 0xd3, number, number][] = [
+      ["fix", -32, 127],
+      [0xcc, 0, 255],
+      [0xcd, 0, 65535],
+      [0xce, 0, 2 ** 32 - 1],
+      [0xcf, 0, 2 ** 40],
+      [0xd0, -128, 127],
+      [0xd1, -32768, 32767],
+      [0xd2, -(2 ** 31), 2 ** 31 - 1],
+      [0xd3, -(2 ** 40), 2 ** 40],
+    ];
+    const small = [0, 1, 2, 3, -1, 100];
+    const scalar = (current: Json): Enc => {
+      const same = typeof current === "number" && rand() < 0.3;
+      switch (int(11)) {
+        case 0:
+        case 1:
+          return enc.f64(same ? (current as number) : [0.5, 1, 2.25, -7.75, 1e300, Number.NaN][int(6)]!);
+        case 2: {
+          const [code, lo, hi] = ints[int(ints.length)]!;
+          const x = same && Number.isInteger(current) ? (current as number) : small[int(small.length)]!;
+          return enc.int(x >= lo && x <= hi ? x : lo, code);
+        }
+        case 3:
+          return enc.int(small[int(small.length)]!, "fix");
+        case 4:
+          return enc.f32([0.5, 1, 3, 0.1][int(4)]!);
+        case 5:
+          return enc.bool(rand() < 0.5);
+        case 6:
+          return enc.str(["", "ok", "on", "warning", "abcdefgh"][int(5)]!);
+        case 7:
+          return enc.str(`a string over eight bytes ${int(3)}`);
+        case 8:
+          return rand() < 0.5 ? enc.nil() : enc.js([int(3), "x"]);
+        case 9:
+          return enc.js({ x: int(3), y: rand() < 0.3 ? null : "v" });
+        default:
+          return enc.int(int(2) ? 1 : 0, "fix");
+      }
+    };
+    const c = store.open("inplace/random");
+    let model: Json = {};
+    let version = 0;
+    for (let step = 0; step < 6000; step++) {
+      const doDelete = rand() < 0.7;
+      const n = 1 + int(6);
+      const pairs: [string, Enc][] = [];
+      for (let i = 0; i < n; i++) {
+        const k = rand() < 0.03 ? `new${int(20)}` : keys[int(keys.length)]!;
+        if (pairs.some(([q]) => q === k)) continue;
+        pairs.push([k, scalar((model as Record<string, Json>)[k] ?? null)]);
+      }
+      let bytes = encMap(pairs, rand() < 0.5);
+      const fault = rand();
+      if (fault < 0.02 && pairs.length > 0) {
+        // a repeated key at the end, after pairs the fast path may have written in place
+        bytes = encMap([...pairs, pairs[int(pairs.length)]!]);
+      } else if (fault < 0.04) {
+        bytes = bytes.slice(0, int(bytes.length));
+      }
+      const ctx = { step, pairs: pairs.map(([k, v]) => [k, v.value]), doDelete, hex: Buffer.from(bytes).toString("hex") };
+      const before = model;
+      if (fault < 0.04) {
+        expect(() => store.apply(c, bytes, { doDelete })).toThrow();
+        expect({ ...ctx, got: store.getValue(c), version: store.version(c) }).toEqual({ ...ctx, got: before, version });
+        continue;
+      }
+      const after = refApply(before, Object.fromEntries(pairs.map(([k, v]) => [k, v.value])), doDelete);
+      const r = store.apply(c, bytes, { doDelete });
+      const changed = !refEqual(before, after);
+      expect({ ...ctx, changed: r.changed }).toEqual({ ...ctx, changed });
+      if (changed) version++;
+      expect({ ...ctx, version: r.version }).toEqual({ ...ctx, version });
+      const got = store.getValue(c) as Json;
+      expect({ ...ctx, equal: refEqual(got, after) }).toEqual({ ...ctx, equal: true });
+      const effective = unpackr.unpack(r.diff) as Json;
+      if (!changed) expect(effective).toEqual({});
+      expect({ ...ctx, replay: refEqual(refApply(before, effective, doDelete), after) }).toEqual({ ...ctx, replay: true });
+      model = got;
     }
   }, 60_000);
 });
