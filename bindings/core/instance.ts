@@ -2,6 +2,7 @@
 // CoreInstance: it writes request bytes into the core's input region and reads replies from the
 // output region, rebuilding its typed-array views only when linear memory has grown.
 import { WASM_BASE64 } from "./wasm.generated.js";
+import { copyBytes } from "./bytes.js";
 import { TagwireError, statusError } from "./errors.js";
 import { CORE_EXPORTS_HASH, type CoreExports } from "./exports.generated.js";
 import { LAYOUT_HASH } from "./layout.generated.js";
@@ -189,7 +190,8 @@ export class CoreInstance {
 
   /** A copy of the output region's current reply. */
   outCopy(): Uint8Array {
-    return this.outView().slice();
+    const ptr = this.exports.ioOutPtr();
+    return copyBytes(this.u8, ptr, ptr + this.exports.ioOutLen());
   }
 
   readUtf8(ptr: number, len: number): string {

@@ -18,6 +18,7 @@
 // bytes after the value), TAGWIRE_ERR_INCOMPLETE (cut short; `incomplete: true`),
 // TAGWIRE_ERR_DEPTH, TAGWIRE_ERR_SIZE, TAGWIRE_ERR_NAME, TAGWIRE_ERR_NOT_FOUND. After any of them
 // the aggregate and version are exactly as before.
+import { copyBytes } from "./bytes.js";
 import type { CoreInstance } from "./instance.js";
 import { TagwireError } from "./errors.js";
 import { type DocLimits, packIntoInput, packValue, resolveLimits, unpackr } from "./doc.js";
@@ -162,7 +163,7 @@ export class ChannelStore {
     const at = u32[(r + OUT_PTR) >>> 2]!;
     return {
       version: this.f64[(r + VERSION) >>> 3]!,
-      diff: this.u8.slice(at, at + u32[(r + OUT_LEN) >>> 2]!),
+      diff: copyBytes(this.u8, at, at + u32[(r + OUT_LEN) >>> 2]!),
       changed: u32[(r + CHANGED) >>> 2] !== 0,
     };
   }

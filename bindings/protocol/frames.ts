@@ -3,6 +3,7 @@
 // frame is a positional array whose first element is its type number. Payloads (diffs,
 // aggregates, message data) are msgpack documents carried as `bin`, so the codec never decodes
 // them and the hub can splice the core's bytes straight into event frames.
+import { allocBytes } from "../core/bytes.js";
 import { TagwireError, type TagwireErrorCode } from "../core/errors.js";
 import { PIPELINE_MAX_FRAMES, PUBLISH_FLAG_LOG, PUBLISH_FLAG_REPLACE } from "../core/layout.generated.js";
 import { isUint } from "./msgpack-read.js";
@@ -233,13 +234,8 @@ function toWire(f: Frame): unknown[] {
   }
 }
 
-// Frames are allocated per message, so how matters: in Node a `new Uint8Array` above 64 bytes gets
-// its own zeroed off-heap store, measured here at 1.3 us for 65 bytes and 3.4 us for 260, while
-// Buffer.allocUnsafe slices a shared pool (0.1-0.2 us). Every byte of a frame is written, so the
-// unzeroed memory never shows. Browsers have no Buffer and take the plain path. A pooled frame
-// has a byteOffset: anything reading `.buffer` must add it.
-const NodeBuffer = (globalThis as { Buffer?: { allocUnsafe(size: number): Uint8Array } }).Buffer;
-const allocFrame: (size: number) => Uint8Array = NodeBuffer ? (size) => NodeBuffer.allocUnsafe(size) : (size) => new Uint8Array(size);
+// Frames are allocated per message: the pooled way where there is one (../core/bytes.ts).
+const allocFrame = allocBytes;
 
 /** msgpack bytes of ONE frame (not a batch): join several with `joinFrames`. */
 export function encodeFrame(frame: Frame): Uint8Array {
