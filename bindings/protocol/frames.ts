@@ -234,9 +234,6 @@ function toWire(f: Frame): unknown[] {
   }
 }
 
-// Frames are allocated per message: the pooled way where there is one (../core/bytes.ts).
-const allocFrame = allocBytes;
-
 /** msgpack bytes of ONE frame (not a batch): join several with `joinFrames`. */
 export function encodeFrame(frame: Frame): Uint8Array {
   // Writes, the bulk of a client's traffic, are written by hand: one allocation, no positional
@@ -289,7 +286,7 @@ function encodeWrite(
     doc.length +
     (type === 4 ? 2 : 0) +
     (m < 0 ? 1 : strHeaderSize(m) + m);
-  const out = allocFrame(size);
+  const out = allocBytes(size);
   out[0] = type === 4 ? 0x98 : 0x96;
   out[1] = type;
   let pos = writeUint(out, 2, reqId);
@@ -319,7 +316,7 @@ export function joinFrames(encoded: readonly Uint8Array[]): Uint8Array {
   if (n === 0) throw new TagwireError("TAGWIRE_ERR_ARGUMENT", "a batch holds at least one frame");
   let size = arrayHeaderSize(n);
   for (let i = 0; i < n; i++) size += encoded[i]!.length;
-  const out = allocFrame(size);
+  const out = allocBytes(size);
   let pos = writeArrayHeader(out, 0, n);
   for (let i = 0; i < n; i++) {
     out.set(encoded[i]!, pos);
@@ -345,7 +342,7 @@ export function eventPrefix(type: 19 | 20, agentId: string, channel: string): Ui
 
 /** aggregate event = prefix(19), uint version, bin diff. `diff` is copied. */
 export function encodeAggregateEvent(prefix: Uint8Array, version: number, diff: Uint8Array): Uint8Array {
-  const out = allocFrame(prefix.length + uintSize(version) + binHeaderSize(diff.length) + diff.length);
+  const out = allocBytes(prefix.length + uintSize(version) + binHeaderSize(diff.length) + diff.length);
   out.set(prefix, 0);
   let pos = writeUint(out, prefix.length, version);
   pos = writeBinHeader(out, pos, diff.length);
@@ -378,7 +375,7 @@ export function encodeMessageEvent(prefix: Uint8Array, id: string, ts: number, d
 
 /** The event with `id` taking `n` bytes; undefined when `n` bet on ASCII and lost (`writeStrBet`). */
 function messageEvent(prefix: Uint8Array, id: string, n: number, ts: number, data: Uint8Array): Uint8Array | undefined {
-  const out = allocFrame(prefix.length + strHeaderSize(n) + n + uintSize(ts) + binHeaderSize(data.length) + data.length);
+  const out = allocBytes(prefix.length + strHeaderSize(n) + n + uintSize(ts) + binHeaderSize(data.length) + data.length);
   out.set(prefix, 0);
   let pos = writeStrBet(out, prefix.length, id, n);
   if (pos < 0) return undefined;
@@ -709,7 +706,7 @@ export function encodePublishAck(reqId: number, version: number, diff: Uint8Arra
     diff.length +
     ACK_KEY_MESSAGE.length +
     1;
-  const out = allocFrame(size);
+  const out = allocBytes(size);
   out[0] = 0x93;
   out[1] = 16;
   let pos = writeUint(out, 2, reqId);
@@ -735,7 +732,7 @@ export function encodeMessageAck(reqId: number, id: string, ts: number): Uint8Ar
 
 /** The ack with `id` taking `n` bytes; undefined when `n` bet on ASCII and lost (`writeStrBet`). */
 function messageAck(reqId: number, id: string, n: number, ts: number): Uint8Array | undefined {
-  const out = allocFrame(3 + uintSize(reqId) + ACK_KEY_ID.length + strHeaderSize(n) + n + ACK_KEY_TS.length + uintSize(ts));
+  const out = allocBytes(3 + uintSize(reqId) + ACK_KEY_ID.length + strHeaderSize(n) + n + ACK_KEY_TS.length + uintSize(ts));
   out[0] = 0x93;
   out[1] = 16;
   let pos = writeUint(out, 2, reqId);
