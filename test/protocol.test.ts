@@ -360,6 +360,8 @@ describe("hub hot-path helpers", () => {
             { type: "publish", reqId, agentId: text, channel: "c", diff: d, messageId: text },
             { type: "publish", reqId, agentId: "a", channel: text, diff: d, log: true, replace: true },
             { type: "publish", reqId, agentId: "a", channel: "c", diff: d, replaceKeys: [text], messageId: "m" },
+            // only the last string off ASCII: the one-pass writer finds out at the end
+            { type: "publish", reqId, agentId: "a", channel: "c", diff: d, messageId: text },
           ];
           for (const f of frames) {
             const bytes = encodeFrame(f);

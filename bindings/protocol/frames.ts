@@ -259,6 +259,24 @@ function encodeWriteFrame(frame: CreateMessageFrame | PublishFrame): Uint8Array 
 }
 
 /**
+ * `writeStr` for a frame sized on the bet that `s` is ASCII (`n` = `s.length`): one pass over a
+ * name or id of a write, event or ack, where `utf8Length` then `writeStr` took two.
+ * -1 when the bet lost (a unit above 0x7f; what was written is garbage): the caller sizes the
+ * frame again with `utf8Length`, and with that `n` this is `writeStr`.
+ */
+function writeStrBet(out: Uint8Array, pos: number, s: string, n: number): number {
+  if (n !== s.length) return writeStr(out, pos, s, n);
+  pos = writeStrHeader(out, pos, n);
+  let seen = 0;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    seen |= c;
+    out[pos + i] = c;
+  }
+  return seen < 0x80 ? pos + n : -1;
+}
+
+/**
  * createMessage (type 5): `array(6), 5, uint reqId, str agentId, str channel, bin data, str|nil id`.
  * publish (type 4): `array(8), 4, uint reqId, str agentId, str channel, bin diff, uint flags, nil,
  * str|nil id` (replaceKeys nil; frames with keys take the generic path).
@@ -272,9 +290,38 @@ function encodeWrite(
   flags: number,
   messageId: string | undefined,
 ): Uint8Array {
-  const a = utf8Length(agentId);
-  const c = utf8Length(channel);
-  const m = messageId === undefined ? -1 : utf8Length(messageId);
+  // Sized on the bet that the names are ASCII (one pass each, see writeStrBet), else again.
+  const m = messageId === undefined ? -1 : messageId.length;
+  return (
+    writeFrame(type, reqId, agentId, channel, doc, flags, messageId, agentId.length, channel.length, m) ??
+    writeFrame(
+      type,
+      reqId,
+      agentId,
+      channel,
+      doc,
+      flags,
+      messageId,
+      utf8Length(agentId),
+      utf8Length(channel),
+      m < 0 ? m : utf8Length(messageId!),
+    )!
+  );
+}
+
+/** encodeWrite's frame with the names taking `a`, `c` and `m` bytes (-1: no id); undefined when a bet on ASCII lost. */
+function writeFrame(
+  type: 4 | 5,
+  reqId: number,
+  agentId: string,
+  channel: string,
+  doc: Uint8Array,
+  flags: number,
+  messageId: string | undefined,
+  a: number,
+  c: number,
+  m: number,
+): Uint8Array | undefined {
   const size =
     2 +
     uintSize(reqId) +
@@ -289,9 +336,9 @@ function encodeWrite(
   const out = allocBytes(size);
   out[0] = type === 4 ? 0x98 : 0x96;
   out[1] = type;
-  let pos = writeUint(out, 2, reqId);
-  pos = writeStr(out, pos, agentId, a);
-  pos = writeStr(out, pos, channel, c);
+  let pos = writeStrBet(out, writeUint(out, 2, reqId), agentId, a);
+  if (pos >= 0) pos = writeStrBet(out, pos, channel, c);
+  if (pos < 0) return undefined;
   pos = writeBinHeader(out, pos, doc.length);
   out.set(doc, pos);
   pos += doc.length;
@@ -300,7 +347,7 @@ function encodeWrite(
     out[pos++] = 0xc0;
   }
   if (m < 0) out[pos] = 0xc0;
-  else writeStr(out, pos, messageId!, m);
+  else if (writeStrBet(out, pos, messageId!, m) < 0) return undefined;
   return out;
 }
 
@@ -348,24 +395,6 @@ export function encodeAggregateEvent(prefix: Uint8Array, version: number, diff: 
   pos = writeBinHeader(out, pos, diff.length);
   out.set(diff, pos);
   return out;
-}
-
-/**
- * `writeStr` for a frame sized on the bet that `s` is ASCII (`n` = `s.length`): one pass over a
- * string the hub writes into two frames per message, where `utf8Length` then `writeStr` took two.
- * -1 when the bet lost (a unit above 0x7f; what was written is garbage): the caller sizes the
- * frame again with `utf8Length`, and with that `n` this is `writeStr`.
- */
-function writeStrBet(out: Uint8Array, pos: number, s: string, n: number): number {
-  if (n !== s.length) return writeStr(out, pos, s, n);
-  pos = writeStrHeader(out, pos, n);
-  let seen = 0;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    seen |= c;
-    out[pos + i] = c;
-  }
-  return seen < 0x80 ? pos + n : -1;
 }
 
 /** message event = prefix(20), str id, uint ts, bin data. */
