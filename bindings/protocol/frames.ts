@@ -289,39 +289,11 @@ function encodeWrite(
   doc: Uint8Array,
   flags: number,
   messageId: string | undefined,
+  // UTF-8 lengths of the names (-1: no id), first bet to be their lengths (ASCII, see writeStrBet)
+  a = agentId.length,
+  c = channel.length,
+  m = messageId === undefined ? -1 : messageId.length,
 ): Uint8Array {
-  // Sized on the bet that the names are ASCII (one pass each, see writeStrBet), else again.
-  const m = messageId === undefined ? -1 : messageId.length;
-  return (
-    writeFrame(type, reqId, agentId, channel, doc, flags, messageId, agentId.length, channel.length, m) ??
-    writeFrame(
-      type,
-      reqId,
-      agentId,
-      channel,
-      doc,
-      flags,
-      messageId,
-      utf8Length(agentId),
-      utf8Length(channel),
-      m < 0 ? m : utf8Length(messageId!),
-    )!
-  );
-}
-
-/** encodeWrite's frame with the names taking `a`, `c` and `m` bytes (-1: no id); undefined when a bet on ASCII lost. */
-function writeFrame(
-  type: 4 | 5,
-  reqId: number,
-  agentId: string,
-  channel: string,
-  doc: Uint8Array,
-  flags: number,
-  messageId: string | undefined,
-  a: number,
-  c: number,
-  m: number,
-): Uint8Array | undefined {
   const size =
     2 +
     uintSize(reqId) +
@@ -338,17 +310,31 @@ function writeFrame(
   out[1] = type;
   let pos = writeStrBet(out, writeUint(out, 2, reqId), agentId, a);
   if (pos >= 0) pos = writeStrBet(out, pos, channel, c);
-  if (pos < 0) return undefined;
-  pos = writeBinHeader(out, pos, doc.length);
-  out.set(doc, pos);
-  pos += doc.length;
-  if (type === 4) {
-    out[pos++] = flags;
-    out[pos++] = 0xc0;
+  if (pos >= 0) {
+    pos = writeBinHeader(out, pos, doc.length);
+    out.set(doc, pos);
+    pos += doc.length;
+    if (type === 4) {
+      out[pos++] = flags;
+      out[pos++] = 0xc0;
+    }
+    if (m < 0) out[pos] = 0xc0;
+    else pos = writeStrBet(out, pos, messageId!, m);
   }
-  if (m < 0) out[pos] = 0xc0;
-  else if (writeStrBet(out, pos, messageId!, m) < 0) return undefined;
-  return out;
+  if (pos >= 0) return out;
+  // A bet lost: again with the true lengths (with them writeStrBet is writeStr: no third time).
+  return encodeWrite(
+    type,
+    reqId,
+    agentId,
+    channel,
+    doc,
+    flags,
+    messageId,
+    utf8Length(agentId),
+    utf8Length(channel),
+    m < 0 ? m : utf8Length(messageId!),
+  );
 }
 
 /** A batch (one transport message) holding `frames`, in order. At least one frame. */
