@@ -195,8 +195,12 @@ export function mapNew(): usize {
   return load<u32>(k) == n && keyEqual(k + 4, p, <usize>n);
 }
 
-/** The entry for key (p, n) with hash h, or 0. */
-export function mapFind(m: usize, h: u32, p: usize, n: u32): usize {
+/**
+ * The probe both lookups share: the entry whose hash word matches and whose key is (p, n), or,
+ * with `short` (a constant at every call, folded away once inlined), whose zero-padded inline
+ * key equals the word `k`; 0 when an empty cell ends the probe (a tombstone, tag T_NULL, does not).
+ */
+@inline function mapProbe(m: usize, h: u32, n: u32, p: usize, k: u64, short: bool): usize {
   const cap = load<u32>(m, 8);
   if (cap == 0) return 0;
   const table = <usize>load<u32>(m, 16);
@@ -206,12 +210,17 @@ export function mapFind(m: usize, h: u32, p: usize, n: u32): usize {
     const e = table + <usize>i * ENTRY;
     const w = load<u32>(e);
     if (w == hw) {
-      if (entryHasKey(e, p, n)) return e;
+      if (short ? load<u64>(e, 8) == k : entryHasKey(e, p, n)) return e;
     } else if (w == 0 && load<u8>(e, E_VAL) == 0) {
-      return 0; // an empty cell ends the probe; a tombstone (tag T_NULL) does not
+      return 0;
     }
     if (++i == cap) i = 0;
   }
+}
+
+/** The entry for key (p, n) with hash h, or 0. */
+export function mapFind(m: usize, h: u32, p: usize, n: u32): usize {
+  return mapProbe(m, h, n, p, 0, false);
 }
 
 /**
@@ -219,21 +228,7 @@ export function mapFind(m: usize, h: u32, p: usize, n: u32): usize {
  * sit zero-padded in their entry, so one u64 compare replaces the byte compare.
  */
 @inline export function mapFindShort(m: usize, h: u32, k: u64, n: u32): usize {
-  const cap = load<u32>(m, 8);
-  if (cap == 0) return 0;
-  const table = <usize>load<u32>(m, 16);
-  const hw = hashWord(h, n);
-  let i = home(hw, cap);
-  while (true) {
-    const e = table + <usize>i * ENTRY;
-    const w = load<u32>(e);
-    if (w == hw) {
-      if (load<u64>(e, 8) == k) return e;
-    } else if (w == 0 && load<u8>(e, E_VAL) == 0) {
-      return 0;
-    }
-    if (++i == cap) i = 0;
-  }
+  return mapProbe(m, h, n, 0, k, true);
 }
 
 /** The first word of the cell where a lookup of (h, n) starts, read only to bring its cache line
