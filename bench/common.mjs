@@ -24,7 +24,8 @@ export const taskNamed = (bench, prefix) => bench.tasks.find((t) => t.name.start
 /** `a / b` as printed in the tables, e.g. "3.07x". */
 export const ratio = (a, b, digits = 2) => `${(a / b).toFixed(digits)}x`;
 
-const median = (xs) => {
+/** The median of `xs` (the mean of the middle two for an even count). */
+export const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
@@ -34,7 +35,9 @@ const median = (xs) => {
  * turn, and take medians over rounds. `addTasks(bench)` adds the tasks, the anchor first.
  * Returns `rows` for printTable (each task's median ns per operation over rounds) and
  * `speedup(i)`: the median of the per-round ratios anchor / task i, formatted like ratio() (a
- * ratio taken within one round shares that round's noise).
+ * ratio taken within one round shares that round's noise); `ratioOf(a, b)`: the median of the
+ * per-round ratios task a / task b, as a number; `perRound`: each round's ns per operation, in
+ * task order.
  */
 export async function runRounds({ rounds, batch, time = 400, warmupTime = 100 }, addTasks) {
   const perRound = [];
@@ -46,9 +49,12 @@ export async function runRounds({ rounds, batch, time = 400, warmupTime = 100 },
     names = bench.tasks.map((t) => t.name);
     perRound.push(bench.tasks.map((t) => medianNs(t, batch)));
   }
+  const ratioOf = (a, b) => median(perRound.map((r) => r[a] / r[b]));
   return {
     rows: names.map((task, i) => ({ task, value: median(perRound.map((r) => r[i])) })),
-    speedup: (i) => ratio(median(perRound.map((r) => r[0] / r[i])), 1),
+    speedup: (i) => ratio(ratioOf(0, i), 1),
+    ratioOf,
+    perRound,
   };
 }
 

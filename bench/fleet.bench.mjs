@@ -9,7 +9,11 @@
 //             thread pool, for A/B;
 //   mosquitto the local Mosquitto at 127.0.0.1:1883, mqtt.js clients, QoS 1 retained publishes
 //             (resolve on PUBACK), the viewer subscribes `<prefix>/+/tag_values` at QoS 1;
-//   aedes     Aedes 1.x in this process (in-memory persistence), same clients and QoS.
+//   aedes     Aedes 1.x in this process (in-memory persistence), same clients and QoS;
+//   floor     not a system: plain node:net sockets with fixed-size records, a server that keeps
+//             each device's last seq in memory, acks every write and forwards it to the viewer
+//             (bench/socket-floor.mjs). What Node's sockets alone cost under this flow control;
+//             tagwire's rate over the floor's is the share of it tagwire reaches.
 // The brokers do not fsync: the comparison flatters them, and tagwire's figure includes its fsync.
 //
 // Setup (2 cores): the hub or Aedes runs in this process (Mosquitto is its own process); every
@@ -46,6 +50,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Packr } from "msgpackr";
 import { slowDiskStorage } from "./slow-disk.mjs";
+import { floorDevice, floorLastSeqs, floorViewer, startFloorServer } from "./socket-floor.mjs";
 
 const DEVICES = Number(process.env.TAGWIRE_FLEET_DEVICES ?? 1000);
 const WINDOW = 2;
@@ -119,6 +124,23 @@ if (process.argv[2] === "--devices") {
         return out;
       },
       close: () => viewer.close(100),
+    };
+  } else if (system === "floor") {
+    const viewer = await floorViewer(url, (device, seq) => viewerSeen.set(`dev-${device}`, seq));
+    for (let i = 0; i < count; i += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, count - i) }, async (_, k) => {
+          const d = await floorDevice(url, i + k);
+          devices[i + k] = { id: `dev-${i + k}`, write: d.write, seq: 0, acked: -1, close: d.close };
+        }),
+      );
+    }
+    verifyClient = {
+      async lastSeqs() {
+        const held = await floorLastSeqs(url);
+        return new Map([...held].map(([device, seq]) => [`dev-${device}`, seq]));
+      },
+      close: viewer.close,
     };
   } else {
     const mqtt = (await import("mqtt")).default;
@@ -300,6 +322,7 @@ async function main() {
     tagwire: () => tagwire("auto"),
     "tagwire-inline": () => tagwire("inline"),
     "tagwire-pool": () => tagwire("fsync"),
+    floor: startFloorServer,
     async mosquitto() {
       return { url: "mqtt://127.0.0.1:1883", stop: async () => {} };
     },
@@ -366,7 +389,7 @@ async function main() {
         // A tagwire write lost is a failure of the thing measured: stop. An anchor that loses
         // acknowledged writes is reported (its rate then buys less than tagwire's) and the
         // comparison goes on; the exit code still says so.
-        if (v.lost && name.startsWith("tagwire"))
+        if (v.lost && (name.startsWith("tagwire") || name === "floor"))
           throw new Error(`${name}: ${v.lost} devices' last acknowledged write is not what the system holds`);
         if (v.lost) anchorLost.push(`${name} run ${run}: ${v.lost} devices' last acknowledged write not held`);
         (results[name] ??= []).push({ rate, serverCpuUs, devicesCpuUs, ...p, ...v });
@@ -382,6 +405,13 @@ async function main() {
   }
 
   const t = results.tagwire;
+  const floor = results.floor;
+  if (t && floor) {
+    const shares = t.map((r, i) => r.rate / floor[i].rate);
+    console.log(
+      `tagwire / socket floor: ${shares.map((x) => `${(100 * x).toFixed(0)}%`).join(", ")}; 3x Aedes would need ${(results.aedes ?? []).map((a, i) => `${((300 * a.rate) / floor[i].rate).toFixed(0)}%`).join(", ") || "(no Aedes run)"} of the floor`,
+    );
+  }
   if (t) {
     for (const anchor of ["mosquitto", "aedes", "tagwire-inline"]) {
       const a = results[anchor];
