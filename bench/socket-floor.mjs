@@ -123,7 +123,7 @@ function readRecords(socket, size, onRecord) {
  */
 export async function floorDevice(url, device) {
   const socket = await open(url);
-  /** @type {(() => void)[]} */
+  /** @type {(((value: void) => void) | undefined)[]} */
   const waiting = [];
   let head = 0;
   readRecords(socket, ACK_BYTES, () => {
@@ -134,11 +134,15 @@ export async function floorDevice(url, device) {
   });
   return {
     write: (seq) =>
-      new Promise((resolve) => {
-        waiting.push(resolve);
-        socket.write(record(OP_WRITE, device, seq));
-      }),
-    close: () => socket.destroy(),
+      /** @type {Promise<void>} */ (
+        new Promise((resolve) => {
+          waiting.push(resolve);
+          socket.write(record(OP_WRITE, device, seq));
+        })
+      ),
+    close: () => {
+      socket.destroy();
+    },
   };
 }
 
@@ -147,7 +151,11 @@ export async function floorViewer(url, onEvent) {
   const socket = await open(url);
   readRecords(socket, EVENT_BYTES, onEvent);
   socket.write(record(OP_VIEWER, 0, 0));
-  return { close: () => socket.destroy() };
+  return {
+    close: () => {
+      socket.destroy();
+    },
+  };
 }
 
 /** Every device's last sequence number as the server holds it, on a fresh connection. */
