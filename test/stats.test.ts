@@ -560,6 +560,30 @@ describe("RollingStats: handles and errors", () => {
     expect(() => stats.max).toThrowError(expect.objectContaining({ code: "TAGWIRE_ERR_NOT_FOUND" }));
   });
 
+  it("checks samples and the window on add() while adds are staged (no reads in between)", () => {
+    const stats = core.createRollingStats({ window: 4 });
+    const ref = core.createRollingStats({ window: 4 });
+    // Adds with no read between them are staged; a bad one is refused alone, the staged ones before
+    // it stay, in order, and later adds go on staging.
+    stats.add(1);
+    stats.add(2);
+    for (const v of [NaN, -Infinity, "3" as never]) expectArgumentError(() => stats.add(v));
+    stats.add(3);
+    stats.add(4);
+    stats.add(5);
+    ref.addMany([1, 2, 3, 4, 5]);
+    expect(stats.snapshot()).toEqual(ref.snapshot());
+    // A full stage (256) is handed over mid-run; the run goes on past it.
+    const run = Array.from({ length: 600 }, (_, i) => (i * 7919) % 101);
+    for (const v of run) stats.add(v);
+    ref.addMany(run);
+    expect(stats.snapshot()).toEqual(ref.snapshot());
+    stats.add(6);
+    stats.dispose();
+    expect(() => stats.add(7)).toThrowError(expect.objectContaining({ code: "TAGWIRE_ERR_NOT_FOUND" }));
+    ref.dispose();
+  });
+
   it("min and max order -0 below +0, as Math.min and Math.max do", () => {
     // Across block boundaries (window 3) and within one block, one add per read and in batches.
     const stats = core.createRollingStats({ window: 3 });
