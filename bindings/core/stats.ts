@@ -248,15 +248,16 @@ export class RollingWindow {
    * is the same either way, to the bit.
    */
   add(value: number, timestampMs?: number): void {
-    // The common case of a reader that reads after every add, on a count window: one crossing.
-    // (`direct` is never set on a disposed window. The core refuses a non-finite sample and leaves
-    // the window as it was; addSlow then throws the error it would have thrown first.)
+    // Both common cases on a count window are handled here, so that addSlow (errors, mode changes,
+    // time windows) stays cold however the process uses its windows: while it ran on every add of
+    // some window, V8 inlined its ~290 bytes of bytecode into every caller of add(), and a window
+    // read after every add went from 24 to 33 ns per sample (bench/stats.bench.mjs).
+    // - direct: a reader that reads after every add, one crossing per sample. (`direct` is never
+    //   set on a disposed window. The core refuses a non-finite sample and leaves the window as it
+    //   was; addSlow then throws the error it would have thrown first.)
+    // - staged: a loop of adds, batched into one crossing at the next read.
     // (Flags compared with === true/false: a bare `if (this.direct)` compiles to a generic
     // truthiness test of the field.)
-    // The other common case, a loop of adds on a count window, stages here too, so that addSlow
-    // stays cold however windows are used: once it ran on every add of some window, V8 inlined
-    // its ~290 bytes of bytecode into every caller of add(), and a window read after every add
-    // in the same process went from 24 to 33 ns per sample (bench/stats.bench.mjs).
     if (this.stageTimes === undefined && typeof value === "number") {
       if (this.direct === true) {
         if (this.unread === false) {
