@@ -3,8 +3,9 @@
 // last sequence number in memory, answers every write with an ack and forwards it to a viewer
 // (batched once per event-loop turn, as a hub batches its events); the devices are plain
 // node:net sockets in the fleet's child process, each write a promise settled by its ack, as a
-// client library's publish is. Any Node server with Node clients pays at least this per write:
-// a system's rate over the floor's, in the same run, is the share of the floor it reaches.
+// client library's publish is. It is roughly what any Node server with Node clients pays per
+// write under this flow control before doing any work of its own: a system's rate over the
+// floor's, in the same run, is the share of the floor it reaches.
 //
 // Wire (fixed-size records, little-endian u32s):
 //   device -> server  WRITE_BYTES: op (1 write, 2 query), device, seq, then padding to the size
