@@ -37,38 +37,36 @@ export async function startFloorServer() {
   };
   const server = createServer((socket) => {
     socket.setNoDelay(true);
-    let rest = Buffer.alloc(0);
     socket.on("error", () => {});
-    socket.on("data", (chunk) => {
-      const buf = rest.length ? Buffer.concat([rest, chunk]) : chunk;
-      const whole = buf.length - (buf.length % WRITE_BYTES);
-      const acks = [];
-      for (let at = 0; at < whole; at += WRITE_BYTES) {
-        const op = buf.readUInt32LE(at);
+    /** @type {Buffer[]} */
+    let acks = [];
+    readRecords(
+      socket,
+      WRITE_BYTES,
+      (op, device, seq) => {
         if (op === OP_VIEWER) {
           viewer = socket;
-          continue;
-        }
-        if (op === OP_QUERY) {
+        } else if (op === OP_QUERY) {
           const json = Buffer.from(JSON.stringify(Object.fromEntries(last)));
           const head = Buffer.allocUnsafe(4);
           head.writeUInt32LE(json.length);
           socket.write(Buffer.concat([head, json]));
-          continue;
+        } else {
+          last.set(device, seq);
+          const ack = Buffer.allocUnsafe(ACK_BYTES);
+          ack.writeUInt32LE(device, 0);
+          ack.writeUInt32LE(seq, 4);
+          acks.push(ack);
+          if (events.length === 0) setImmediate(flushEvents);
+          events.push(ack);
         }
-        const device = buf.readUInt32LE(at + 4);
-        const seq = buf.readUInt32LE(at + 8);
-        last.set(device, seq);
-        const ack = Buffer.allocUnsafe(ACK_BYTES);
-        ack.writeUInt32LE(device, 0);
-        ack.writeUInt32LE(seq, 4);
-        acks.push(ack);
-        if (events.length === 0) setImmediate(flushEvents);
-        events.push(ack);
-      }
-      rest = whole < buf.length ? Buffer.from(buf.subarray(whole)) : Buffer.alloc(0);
-      if (acks.length) socket.write(acks.length === 1 ? acks[0] : Buffer.concat(acks));
-    });
+      },
+      () => {
+        // One socket write for every ack of a chunk.
+        if (acks.length) socket.write(acks.length === 1 ? acks[0] : Buffer.concat(acks));
+        acks = [];
+      },
+    );
   });
   await /** @type {Promise<void>} */ (new Promise((r) => server.listen(0, "127.0.0.1", r)));
   const { port } = /** @type {import("node:net").AddressInfo} */ (server.address());
@@ -105,16 +103,24 @@ function record(op, device, seq) {
 }
 
 /**
- * Reads fixed-size records off `socket`, whole ones only, and calls `onRecord(device, seq)` for
- * each.
+ * Reads fixed-size records off `socket`, whole ones only (a record cut by a chunk waits for the
+ * rest): `onRecord` gets each record's first three u32s (a short record's third reads as 0), and
+ * `onChunk`, if given, runs after each chunk's records.
+ * @param {import("node:net").Socket} socket
+ * @param {number} size
+ * @param {(a: number, b: number, c: number) => void} onRecord
+ * @param {() => void} [onChunk]
  */
-function readRecords(socket, size, onRecord) {
+function readRecords(socket, size, onRecord, onChunk) {
   let rest = Buffer.alloc(0);
   socket.on("data", (chunk) => {
     const buf = rest.length ? Buffer.concat([rest, chunk]) : chunk;
     const whole = buf.length - (buf.length % size);
-    for (let at = 0; at < whole; at += size) onRecord(buf.readUInt32LE(at), buf.readUInt32LE(at + 4));
+    for (let at = 0; at < whole; at += size) {
+      onRecord(buf.readUInt32LE(at), buf.readUInt32LE(at + 4), size > 8 ? buf.readUInt32LE(at + 8) : 0);
+    }
     rest = whole < buf.length ? Buffer.from(buf.subarray(whole)) : Buffer.alloc(0);
+    onChunk?.();
   });
 }
 
