@@ -21,15 +21,17 @@
 // publisher stays at most a window of messages ahead of the slowest subscriber (4000, or fewer
 // so that at most 120,000 deliveries are in flight; the child reports progress every 2 ms over
 // IPC), publishes for PUBLISH_MS, then waits until every subscriber has every message.
-// Rate = messages x subscribers / (publish + drain time). tinybench runs each configuration 3
-// times after one unrecorded warm-up run (throws: true); medians are printed.
+// Rate = messages x subscribers / (publish + drain time). Every system of a subscriber count is
+// set up and warmed by one unrecorded run, then measured in interleaved rounds (5, or
+// TAGWIRE_FANOUT_ROUNDS), each a tinybench run (throws: true) of every system once; ratios are
+// taken per round and their median printed, with the spread over the rounds.
 // TAGWIRE_FANOUT_ONLY="tagwire-normal,mosquitto,100" narrows a run (names and counts).
 // TAGWIRE_FANOUT_DIST=/path/to/dist runs another build of tagwire (A/B against an older hub).
 // TAGWIRE_FANOUT_FSYNC_DELAY_MS=4 models a slow disk for tagwire and tagwire-inline (fdatasync
 // took 3.8 ms at the median on a busy disk here): every durable commit takes that much longer,
 // on the event loop by blocking it that much after the sync, on the thread pool by resolving later.
 //
-// Run `npm run build` first, then `node bench/fanout.bench.mjs` (about a minute; stops by
+// Run `npm run build` first, then `node bench/fanout.bench.mjs` (about two minutes; stops by
 // itself). Needs aedes (a devDependency; or TAGWIRE_AEDES=/path/to/aedes/aedes.js) and Mosquitto
 // on 127.0.0.1:1883.
 import { fork } from "node:child_process";
@@ -41,11 +43,13 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Bench } from "tinybench";
 import { Packr } from "msgpackr";
 import { WebSocketServer, WebSocket } from "ws";
-import { fanoutPayload as payload } from "./common.mjs";
+import { median, fanoutPayload as payload } from "./common.mjs";
 import { slowDiskStorage } from "./slow-disk.mjs";
 
 const SUBSCRIBERS = [1, 10, 100];
 const PUBLISH_MS = 500;
+/** Measured runs of each system per subscriber count, interleaved (see below). */
+const ROUNDS = Number(process.env.TAGWIRE_FANOUT_ROUNDS ?? 5);
 // Messages the publisher may be ahead of the slowest subscriber: at most MAX_IN_FLIGHT
 // deliveries queued anywhere, so a slow broker's drain stays short.
 const MAX_IN_FLIGHT = 120_000;
@@ -345,9 +349,7 @@ console.log(
 
 const rates = new Map();
 const losses = new Map();
-// Warm-up is done by hand (one unrecorded run after each setup): tinybench's own warm-up phase
-// would set the whole system up and tear it down separately.
-const bench = new Bench({ name: "fanout", iterations: 3, time: 0, warmup: false, throws: true });
+/** @type {{ subs: { child: import("node:child_process").ChildProcess } }[]} */
 const live = [];
 // TAGWIRE_FANOUT_ONLY="tagwire,bare-ws" or "100" narrows the run (profiling); default: all.
 const only = process.env.TAGWIRE_FANOUT_ONLY?.split(",");
@@ -357,101 +359,116 @@ const OPT_IN = new Set(["tagwire-inline", "tagwire-pool"]);
 const wanted = (name, count) =>
   (onlyNames.length === 0 ? !OPT_IN.has(name) : onlyNames.includes(name)) &&
   (onlyCounts.length === 0 || onlyCounts.includes(String(count)));
-for (const count of SUBSCRIBERS) {
-  for (const name of Object.keys(systems)) {
-    if (!wanted(name, count)) continue;
-    const key = `${name} x${count}`;
-    /** @type {{ sys: any, subs: ReturnType<typeof startSubscribers>, broken?: boolean }} */
-    let ctx;
-    let runId = 0;
-    rates.set(key, []);
-    bench.add(
-      key,
-      async () => {
-        if (ctx.broken) return; // lost messages before: the subscribers' state is unknown
-        const r = await fanoutRun(ctx.subs, ++runId, ctx.sys.publishOne, count);
-        rates.get(key).push(r.rate);
-        if (r.lost) {
-          ctx.broken = true;
-          losses.set(key, r.lost);
-          console.log(`${key}: LOST MESSAGES: ${r.lost}`);
-        }
-        if (process.env.TAGWIRE_BENCH_VERBOSE) console.log(`${key}: ${r.delivered} in ${r.seconds.toFixed(2)} s = ${fmt(r.rate)}/s`);
-      },
-      {
-        async beforeAll() {
-          const sys = await systems[name](count);
-          const subs = startSubscribers(name, sys.url, count);
-          await subs.ready;
-          ctx = { sys, subs };
-          live.push(ctx);
-          const warm = await fanoutRun(subs, ++runId, sys.publishOne, count);
-          if (warm.lost) {
-            ctx.broken = true;
-            losses.set(key, warm.lost);
-            console.log(`${key}: LOST MESSAGES in the warm-up run: ${warm.lost}`);
-          }
-        },
-        async afterAll() {
-          ctx.subs.child.send({ type: "exit" });
-          await new Promise((r) => ctx.subs.child.once("exit", r));
-          await ctx.sys.stop();
-        },
-      },
-    );
-  }
-}
 
 const stopAll = setTimeout(() => {
   console.error("fanout bench: over its time budget, stopping");
   for (const c of live) c.subs.child.kill();
   process.exit(1);
-}, 170_000);
+}, 300_000);
 stopAll.unref();
 
-await bench.run();
+// Every system of a subscriber count is set up (and warmed by one unrecorded run) before any is
+// measured; then each round runs every system once, in an order that rotates from round to
+// round. A ratio is taken per round and the median over rounds reported: the two sides of a
+// round run about a second apart, so a slow stretch of the shared host (seconds long, see
+// bench/RESULTS.md) lands on both, where one system's runs after another's could put it on
+// one side only.
+for (const count of SUBSCRIBERS) {
+  /** @type {{ key: string, sys: any, subs: ReturnType<typeof startSubscribers>, runId: number, broken: boolean }[]} */
+  const ctxs = [];
+  for (const name of Object.keys(systems)) {
+    if (!wanted(name, count)) continue;
+    const key = `${name} x${count}`;
+    const sys = await systems[name](count);
+    const subs = startSubscribers(name, sys.url, count);
+    await subs.ready;
+    const ctx = { key, sys, subs, runId: 0, broken: false };
+    ctxs.push(ctx);
+    live.push(ctx);
+    rates.set(key, []);
+    const warm = await fanoutRun(subs, ++ctx.runId, sys.publishOne, count);
+    if (warm.lost) {
+      ctx.broken = true;
+      losses.set(key, warm.lost);
+      console.log(`${key}: LOST MESSAGES in the warm-up run: ${warm.lost}`);
+    }
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    const bench = new Bench({ name: `fanout x${count} round ${round + 1}`, iterations: 1, time: 0, warmup: false, throws: true });
+    for (let k = 0; k < ctxs.length; k++) {
+      const ctx = ctxs[(k + round) % ctxs.length];
+      bench.add(ctx.key, async () => {
+        // Lost messages before: the subscribers' state is unknown, and the rate is NaN.
+        if (ctx.broken) return void rates.get(ctx.key).push(NaN);
+        const r = await fanoutRun(ctx.subs, ++ctx.runId, ctx.sys.publishOne, count);
+        rates.get(ctx.key).push(r.rate);
+        if (r.lost) {
+          ctx.broken = true;
+          losses.set(ctx.key, r.lost);
+          console.log(`${ctx.key}: LOST MESSAGES: ${r.lost}`);
+        }
+        if (process.env.TAGWIRE_BENCH_VERBOSE) console.log(`${ctx.key}: ${r.delivered} in ${r.seconds.toFixed(2)} s = ${fmt(r.rate)}/s`);
+      });
+    }
+    await bench.run();
+  }
+  for (const ctx of ctxs) {
+    ctx.subs.child.send({ type: "exit" });
+    await new Promise((r) => ctx.subs.child.once("exit", r));
+    await ctx.sys.stop();
+    live.splice(live.indexOf(ctx), 1);
+  }
+}
+
 // A configuration that lost messages has no rate (NaN): it is reported as "lost".
-const median = (xs) => {
-  if (xs.length === 0 || xs.some((x) => !Number.isFinite(x))) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-};
+const strictMedian = (xs) => (xs.length === 0 || xs.some((x) => !Number.isFinite(x)) ? NaN : median(xs));
 function fmt(n) {
   if (n === undefined) return "-";
   if (!Number.isFinite(n)) return "lost";
   return n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e3).toFixed(0)} k`;
 }
-console.log("\nmedian delivered messages/s (every message decoded by every subscriber, none lost):");
+console.log(`\nmedian over ${ROUNDS} rounds, delivered messages/s (every message decoded by every subscriber, none lost):`);
 const names = Object.keys(systems);
 console.log(["subscribers", ...names].map((h) => h.padStart(14)).join(" |"));
-const medians = {};
 for (const count of SUBSCRIBERS) {
-  const m = (medians[count] = {});
-  for (const name of names) {
+  const cells = names.map((name) => {
     const rs = rates.get(`${name} x${count}`);
-    m[name] = rs ? median(rs) : undefined; // undefined: not run (TAGWIRE_FANOUT_ONLY)
-  }
-  console.log([String(count), ...names.map((n) => fmt(m[n]))].map((c) => c.padStart(14)).join(" |"));
+    return rs ? fmt(strictMedian(rs)) : "-"; // "-": not run (TAGWIRE_FANOUT_ONLY)
+  });
+  console.log([String(count), ...cells].map((c) => c.padStart(14)).join(" |"));
 }
-console.log("\nratios (tagwire = hub default, every commit fsync'd; normal = synchronous=NORMAL, no fsync):");
-const ratio = (a, b) => (a === undefined || b === undefined ? "-" : `${(a / b).toFixed(2)}x`);
-const pct = (a, b) => (a === undefined || b === undefined ? "-" : `${((100 * a) / b).toFixed(0)}%`);
+/** Per-round ratios of two systems at `count`: [median, min, max], undefined when either did not run. */
+function roundRatios(a, b, count) {
+  const ra = rates.get(`${a} x${count}`);
+  const rb = rates.get(`${b} x${count}`);
+  if (!ra || !rb) return undefined;
+  const per = ra.map((x, i) => x / rb[i]);
+  return [strictMedian(per), Math.min(...per), Math.max(...per)];
+}
+const ratioCell = (a, b, count) => {
+  const r = roundRatios(a, b, count);
+  return r === undefined ? "-" : Number.isFinite(r[0]) ? `${r[0].toFixed(2)}x` : "lost";
+};
+const pctCell = (a, b, count) => {
+  const r = roundRatios(a, b, count);
+  return r === undefined ? "-" : Number.isFinite(r[0]) ? `${(100 * r[0]).toFixed(0)}%` : "lost";
+};
+console.log("\nratios, median of the rounds' (tagwire = hub default, every commit fsync'd; normal = synchronous=NORMAL, no fsync):");
 console.log(
   ["subscribers", "vs aedes", "vs mosquitto", "of bare-ws", "normal/aedes", "normal/mosq.", "normal/bare-ws"]
     .map((h) => h.padStart(14))
     .join(" |"),
 );
 for (const count of SUBSCRIBERS) {
-  const m = medians[count];
   console.log(
     [
       String(count),
-      ratio(m.tagwire, m.aedes),
-      ratio(m.tagwire, m.mosquitto),
-      pct(m.tagwire, m["bare-ws"]),
-      ratio(m["tagwire-normal"], m.aedes),
-      ratio(m["tagwire-normal"], m.mosquitto),
-      pct(m["tagwire-normal"], m["bare-ws"]),
+      ratioCell("tagwire", "aedes", count),
+      ratioCell("tagwire", "mosquitto", count),
+      pctCell("tagwire", "bare-ws", count),
+      ratioCell("tagwire-normal", "aedes", count),
+      ratioCell("tagwire-normal", "mosquitto", count),
+      pctCell("tagwire-normal", "bare-ws", count),
     ]
       .map((c) => c.padStart(14))
       .join(" |"),
@@ -460,11 +477,23 @@ for (const count of SUBSCRIBERS) {
 console.log("\naggregate updates (tagwire-aggregate, hub default):");
 console.log(["subscribers", "vs aedes", "vs mosquitto", "of bare-ws"].map((h) => h.padStart(14)).join(" |"));
 for (const count of SUBSCRIBERS) {
-  const m = medians[count];
-  const a = m["tagwire-aggregate"];
-  console.log([String(count), ratio(a, m.aedes), ratio(a, m.mosquitto), pct(a, m["bare-ws"])].map((c) => c.padStart(14)).join(" |"));
+  const a = "tagwire-aggregate";
+  console.log(
+    [String(count), ratioCell(a, "aedes", count), ratioCell(a, "mosquitto", count), pctCell(a, "bare-ws", count)]
+      .map((c) => c.padStart(14))
+      .join(" |"),
+  );
+}
+console.log("\nthe targets' spread over the rounds (tagwire / anchor, min..max; target >= 5x at 100, >= 1x at 1):");
+for (const count of [1, 100]) {
+  for (const anchor of ["aedes", "mosquitto"]) {
+    const r = roundRatios("tagwire", anchor, count);
+    if (!r) continue;
+    const target = count === 100 ? 5 : 1;
+    console.log(
+      `  x${count} vs ${anchor}: median ${r[0].toFixed(2)}x, rounds ${r[1].toFixed(2)}x..${r[2].toFixed(2)}x; median >= ${target}x: ${r[0] >= target ? "yes" : "no"}`,
+    );
+  }
 }
 for (const [key, why] of losses) console.log(`lost: ${key}: ${why}`);
-console.log("\ntinybench (ms per run, including the drain):");
-console.table(bench.table());
 process.exit(0);
