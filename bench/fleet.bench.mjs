@@ -16,16 +16,21 @@
 //             tagwire's rate over the floor's is the share of it tagwire reaches.
 // The brokers do not fsync: the comparison flatters them, and tagwire's figure includes its fsync.
 //
-// Setup (2 cores): the hub or Aedes runs in this process (Mosquitto is its own process); every
-// device connection and the viewer live in one child process (this file, forked with --devices)
-// on the other core. Each run has two phases, the same flow control for every system:
+// Setup (2 cores): each server (the hub, Aedes, the floor's) runs in a process of its own (this
+// file, forked with --server; Mosquitto is its own process); every device connection and the
+// viewer of a system live in one child process (forked with --devices) on the other core. Every
+// system of a run is set up, its devices connected, before any is measured; the idle ones share
+// no heap or event loop with the one measured. Two phases, the same flow control for every system:
 //   saturate  closed loop: every device keeps WINDOW writes outstanding and sends the next one
 //             when one is acknowledged; the rate is acknowledged writes per second over
 //             SATURATE_MS (after a warm-up), i.e. the highest sustained rate with every write
-//             acknowledged;
-//   paced     open loop at half that rate, spread over the devices round-robin; p50/p99 of the
-//             acknowledgement latency (send to ack) of every write in PACED_MS.
-// Each run also prints CPU per acknowledged write over the saturated phase (process.cpuUsage) of
+//             acknowledged. ROUNDS interleaved rounds (3, or TAGWIRE_FLEET_ROUNDS), each
+//             saturating every system once in an order that rotates; a ratio is taken per round
+//             and the run reports their median. The two sides of a round run seconds apart, so
+//             a slow stretch of the shared host (seconds long, see bench/RESULTS.md) lands on both.
+//   paced     then, open loop at half the system's median rate, spread over the devices
+//             round-robin; p50/p99 of the acknowledgement latency (send to ack) in PACED_MS.
+// Each round also prints CPU per acknowledged write over the saturated phase (process.cpuUsage) of
 // the server process (the hub or Aedes; Mosquitto is its own process) and of the device process.
 // Time a process spends blocked (the hub's fsync) is not CPU: the rate shows it, this does not.
 // Then nothing is lost: every device's last acknowledged value is read back from the system
@@ -33,14 +38,14 @@
 // client) and must equal what the device last wrote; the viewer must have seen each device's last
 // write (QoS 1 / tagwire aggregate events coalesce nothing here: every write changes the state).
 //
-// `npm run build` first, then `node bench/fleet.bench.mjs` (about a minute per run; stops by
+// `npm run build` first, then `node bench/fleet.bench.mjs` (about two minutes per run; stops by
 // itself). TAGWIRE_FLEET_ONLY="tagwire,mosquitto" narrows a run; TAGWIRE_FLEET_RUNS=3 repeats the
 // whole comparison (the spread over runs is printed at the end). TAGWIRE_FLEET_FSYNC_DELAY_MS=4
 // models a slow disk for tagwire and tagwire-inline (every durable commit that much longer:
 // on the event loop by blocking it that much after the sync, on the thread pool resolving later).
 // TAGWIRE_FLEET_PROFILE=<dir> writes a CPU profile of each process over the counted part of the
-// saturated phase (hub-<pid>.cpuprofile, devices-<pid>.cpuprofile): `--cpu-prof` would also take
-// in connecting, the paced phase and the read-back.
+// first round's saturated phase (hub-<system>-<pid>.cpuprofile, devices-<system>-<pid>.cpuprofile):
+// `--cpu-prof` would also take in connecting, the other rounds, the paced phase and the read-back.
 import { fork } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
@@ -50,12 +55,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Packr } from "msgpackr";
 import { slowDiskStorage } from "./slow-disk.mjs";
+import { median } from "./common.mjs";
 import { floorDevice, floorLastSeqs, floorViewer, startFloorServer } from "./socket-floor.mjs";
 
 const DEVICES = Number(process.env.TAGWIRE_FLEET_DEVICES ?? 1000);
 const WINDOW = 2;
 const WARMUP_MS = 500;
-const SATURATE_MS = 3000;
+const SATURATE_MS = 2000;
+const ROUNDS = Number(process.env.TAGWIRE_FLEET_ROUNDS ?? 3);
 const PACED_MS = 3000;
 const RUNS = Number(process.env.TAGWIRE_FLEET_RUNS ?? 1);
 const PREFIX = process.env.TAGWIRE_FLEET_PREFIX ?? `tw-fleet-${process.pid}`;
@@ -191,7 +198,7 @@ if (process.argv[2] === "--devices") {
     );
   };
 
-  async function saturate() {
+  async function saturate(profile) {
     let acked = 0;
     let ackedAll = 0;
     const cpu0 = process.cpuUsage();
@@ -206,7 +213,7 @@ if (process.argv[2] === "--devices") {
     for (const d of devices) for (let w = 0; w < WINDOW; w++) loop(d);
     await new Promise((r) => setTimeout(r, WARMUP_MS));
     process.send({ type: "counting" });
-    const stopProfile = await startProfile("devices");
+    const stopProfile = profile ? await startProfile(`devices-${system}`) : async () => {};
     // Counting starts with the clock, after the await (acks that land during it are not counted).
     counting = true;
     const t0 = performance.now();
@@ -269,9 +276,9 @@ if (process.argv[2] === "--devices") {
     return { lost, viewerMissed, writes: devices.reduce((n, d) => n + d.seq, 0) };
   }
 
-  process.on("message", async (/** @type {{ type: string, rate?: number }} IPC from the parent */ msg) => {
+  process.on("message", async (/** @type {{ type: string, rate?: number, profile?: boolean }} IPC from the parent */ msg) => {
     try {
-      if (msg.type === "saturate") process.send({ type: "saturated", ...(await saturate()), failed });
+      if (msg.type === "saturate") process.send({ type: "saturated", ...(await saturate(msg.profile)), failed });
       else if (msg.type === "paced") process.send({ type: "paced", ...(await paced(msg.rate)), failed });
       else if (msg.type === "verify") process.send({ type: "verified", ...(await verify()), failed });
       else if (msg.type === "exit") {
@@ -286,6 +293,30 @@ if (process.argv[2] === "--devices") {
     }
   });
   process.send({ type: "ready" });
+} else if (process.argv[2] === "--server") {
+  const name = process.argv[3];
+  const sys = await (await serverSystems())[name]();
+  /** @type {() => Promise<void>} */
+  let stopProfile = async () => {};
+  process.on("message", async (/** @type {{ type: string }} IPC from the parent */ msg) => {
+    try {
+      if (msg.type === "cpu") process.send({ type: "cpu", usage: process.cpuUsage() });
+      else if (msg.type === "profile") {
+        stopProfile = await startProfile(`hub-${name}`);
+        process.send({ type: "profiling" });
+      } else if (msg.type === "unprofile") {
+        await stopProfile();
+        process.send({ type: "unprofiled" });
+      } else if (msg.type === "stop") {
+        await sys.stop();
+        process.exit(0);
+      }
+    } catch (err) {
+      process.send({ type: "error", reason: String(err?.stack ?? err) });
+    }
+  });
+  process.on("disconnect", () => process.exit(0));
+  process.send({ type: "listening", url: sys.url });
 } else {
   await main();
 }
@@ -293,11 +324,10 @@ if (process.argv[2] === "--devices") {
 // ---------------------------------------------------------------------------------------------
 // Main: the systems and the measured runs
 
-async function main() {
+/** The servers compared, by name; each runs in its own process (`--server`), Mosquitto in its own. */
+async function serverSystems() {
   const { startHub, SqliteStorage } = await import("../dist/hub/index.js");
   const FSYNC_DELAY_MS = Number(process.env.TAGWIRE_FLEET_FSYNC_DELAY_MS ?? 0);
-  const only = process.env.TAGWIRE_FLEET_ONLY?.split(",");
-  const OPT_IN = new Set(["tagwire-inline", "tagwire-pool"]);
   /** @param {"auto" | "fsync" | "inline"} durability */
   const tagwire = async (durability) => {
     const dataDir = mkdtempSync(join(tmpdir(), "tw-fleet-"));
@@ -317,15 +347,12 @@ async function main() {
       },
     };
   };
-
+  /** @type {Record<string, () => Promise<{ url: string, stop: () => Promise<void> }>>} */
   const systems = {
     tagwire: () => tagwire("auto"),
     "tagwire-inline": () => tagwire("inline"),
     "tagwire-pool": () => tagwire("fsync"),
     floor: startFloorServer,
-    async mosquitto() {
-      return { url: "mqtt://127.0.0.1:1883", stop: async () => {} };
-    },
     async aedes() {
       const { Aedes } = await import(process.env.TAGWIRE_AEDES ?? "aedes");
       const broker = await Aedes.createBroker();
@@ -337,51 +364,117 @@ async function main() {
       };
     },
   };
+  return systems;
+}
 
+/** Waits for a child's IPC messages by type; an "error" message, or one with `failed`, rejects. */
+function ipc(child, label) {
+  return (type) =>
+    new Promise((resolve, reject) => {
+      const on = (m) => {
+        if (m.type === type || m.type === "error") {
+          child.off("message", on);
+          if (m.type === "error" || m.failed) reject(new Error(`${label}: ${m.reason ?? m.failed}`));
+          else resolve(m);
+        }
+      };
+      child.on("message", on);
+    });
+}
+
+/**
+ * Starts system `name`'s server in a process of its own, so that the systems set up side by side
+ * for interleaved rounds share no heap or event loop (Mosquitto: already its own process, no CPU
+ * figure). `cpu()` is that process's CPU time so far (us).
+ */
+async function startServer(name) {
+  if (name === "mosquitto")
+    return {
+      url: "mqtt://127.0.0.1:1883",
+      cpu: async () => Number.NaN,
+      profile: async () => {},
+      unprofile: async () => {},
+      stop: async () => {},
+    };
+  const child = fork(fileURLToPath(import.meta.url), ["--server", name], { stdio: "inherit" });
+  const next = ipc(child, `${name} server`);
+  const { url } = await next("listening");
+  const ask = async (type, reply) => {
+    const answer = next(reply);
+    child.send({ type });
+    return answer;
+  };
+  return {
+    url,
+    cpu: async () => {
+      const { usage } = await ask("cpu", "cpu");
+      return usage.user + usage.system;
+    },
+    profile: () => ask("profile", "profiling"),
+    unprofile: () => ask("unprofile", "unprofiled"),
+    stop: async () => {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.send({ type: "stop" });
+      await exited;
+    },
+  };
+}
+
+async function main() {
+  const only = process.env.TAGWIRE_FLEET_ONLY?.split(",");
+  const OPT_IN = new Set(["tagwire-inline", "tagwire-pool"]);
   console.log(`fleet ingest: ${DEVICES} devices, window ${WINDOW}, saturate ${SATURATE_MS} ms, paced ${PACED_MS} ms at half that rate`);
   console.log(`machine: ${cpus()[0]?.model} x${cpus().length}, node ${process.version}, ${new Date().toISOString()}`);
-  const results = {};
+  /** @type {Record<string, { rate: number, serverCpuUs: number, devicesCpuUs: number }[][]>} per system, per run, per round */
+  const rounds = {};
   /** @type {string[]} */
   const anchorLost = [];
+  const names = ["tagwire", "tagwire-inline", "tagwire-pool", "floor", "mosquitto", "aedes"].filter((name) =>
+    only ? only.includes(name) : !OPT_IN.has(name),
+  );
   for (let run = 1; run <= RUNS; run++) {
-    for (const [name, start] of Object.entries(systems)) {
-      if (only ? !only.includes(name) : OPT_IN.has(name)) continue;
-      const sys = await start();
-      const child = fork(fileURLToPath(import.meta.url), ["--devices", JSON.stringify({ system: name, url: sys.url, count: DEVICES })], {
-        stdio: "inherit",
-      });
-      const next = (type) =>
-        new Promise((resolve, reject) => {
-          const on = (m) => {
-            if (m.type === type || m.type === "error") {
-              child.off("message", on);
-              if (m.type === "error" || m.failed) reject(new Error(`${name}: ${m.reason ?? m.failed}`));
-              else resolve(m);
-            }
-          };
-          child.on("message", on);
+    /** @type {{ name: string, sys: Awaited<ReturnType<typeof startServer>>, child: import("node:child_process").ChildProcess, next: (type: string) => Promise<any> }[]} */
+    const live = [];
+    try {
+      for (const name of names) {
+        const sys = await startServer(name);
+        const child = fork(fileURLToPath(import.meta.url), ["--devices", JSON.stringify({ system: name, url: sys.url, count: DEVICES })], {
+          stdio: "inherit",
         });
-      try {
+        const next = ipc(child, name);
+        live.push({ name, sys, child, next });
         await next("ready");
-        // CPU of this process (the hub, or Aedes; idle for Mosquitto, its own process) per
-        // acknowledged write over the whole saturated phase, warm-up and settling included.
-        const cpu0 = process.cpuUsage();
-        const saturated = next("saturated");
-        // Awaited only when profiling; an error reaches the caller through `saturated`.
-        const counting = next("counting");
-        const counted = next("counted");
-        counting.catch(() => {});
-        counted.catch(() => {});
-        child.send({ type: "saturate" });
-        if (PROFILE_DIR) {
-          await counting;
-          const stopProfile = await startProfile("hub");
-          await counted;
-          await stopProfile();
+      }
+      for (let round = 0; round < ROUNDS; round++) {
+        for (let k = 0; k < live.length; k++) {
+          const { name, sys, child, next } = live[(k + round) % live.length];
+          const profile = Boolean(PROFILE_DIR) && round === 0;
+          // CPU of the server's process (the hub, Aedes or the floor's server) per acknowledged
+          // write over the whole saturated phase, warm-up and settling included.
+          const cpu0 = await sys.cpu();
+          const saturated = next("saturated");
+          // Awaited only when profiling; an error reaches the caller through `saturated`.
+          const counting = next("counting");
+          const counted = next("counted");
+          counting.catch(() => {});
+          counted.catch(() => {});
+          child.send({ type: "saturate", profile });
+          if (profile) {
+            await counting;
+            await sys.profile();
+            await counted;
+            await sys.unprofile();
+          }
+          const { rate, ackedAll, devicesCpuUs } = await saturated;
+          const serverCpuUs = ((await sys.cpu()) - cpu0) / ackedAll;
+          ((rounds[name] ??= [])[run - 1] ??= []).push({ rate, serverCpuUs, devicesCpuUs });
+          console.log(
+            `run ${run} round ${round + 1} ${name.padEnd(9)} ${Math.round(rate).toLocaleString("en").padStart(8)} writes/s saturated; CPU per write: ${name === "mosquitto" ? "(broker in its own process)" : `server ${serverCpuUs.toFixed(1)} us`}, devices ${devicesCpuUs.toFixed(1)} us`,
+          );
         }
-        const { rate, ackedAll, devicesCpuUs } = await saturated;
-        const cpu = process.cpuUsage(cpu0);
-        const serverCpuUs = (cpu.user + cpu.system) / ackedAll;
+      }
+      for (const { name, next, child } of live) {
+        const rate = median(rounds[name][run - 1].map((r) => r.rate));
         child.send({ type: "paced", rate: rate / 2 });
         const p = await next("paced");
         child.send({ type: "verify" });
@@ -392,11 +485,12 @@ async function main() {
         if (v.lost && (name.startsWith("tagwire") || name === "floor"))
           throw new Error(`${name}: ${v.lost} devices' last acknowledged write is not what the system holds`);
         if (v.lost) anchorLost.push(`${name} run ${run}: ${v.lost} devices' last acknowledged write not held`);
-        (results[name] ??= []).push({ rate, serverCpuUs, devicesCpuUs, ...p, ...v });
         console.log(
-          `run ${run} ${name.padEnd(9)} ${Math.round(rate).toLocaleString("en").padStart(8)} writes/s saturated; at ${Math.round(rate / 2).toLocaleString("en")}/s ack p50 ${p.p50.toFixed(2)} ms p99 ${p.p99.toFixed(2)} ms; ${v.writes.toLocaleString("en")} writes, lost ${v.lost}, viewer missed ${v.viewerMissed}; CPU per write: ${name === "mosquitto" ? "(broker in its own process)" : `server ${serverCpuUs.toFixed(1)} us`}, devices ${devicesCpuUs.toFixed(1)} us`,
+          `run ${run} ${name.padEnd(9)} median ${Math.round(rate).toLocaleString("en").padStart(8)} writes/s saturated; at ${Math.round(rate / 2).toLocaleString("en")}/s ack p50 ${p.p50.toFixed(2)} ms p99 ${p.p99.toFixed(2)} ms; ${v.writes.toLocaleString("en")} writes, lost ${v.lost}, viewer missed ${v.viewerMissed}`,
         );
-      } finally {
+      }
+    } finally {
+      for (const { child, sys } of live) {
         child.send({ type: "exit" });
         await new Promise((r) => child.once("exit", r));
         await sys.stop();
@@ -404,22 +498,26 @@ async function main() {
     }
   }
 
-  const t = results.tagwire;
-  const floor = results.floor;
-  if (t && floor) {
-    const shares = t.map((r, i) => r.rate / floor[i].rate);
-    console.log(
-      `tagwire / socket floor: ${shares.map((x) => `${(100 * x).toFixed(0)}%`).join(", ")}; 3x Aedes would need ${(results.aedes ?? []).map((a, i) => `${((300 * a.rate) / floor[i].rate).toFixed(0)}%`).join(", ") || "(no Aedes run)"} of the floor`,
-    );
+  /** Per run, the median over its rounds of a's rate over b's (a, b: system names). */
+  const perRun = (a, b) => rounds[a].map((rs, run) => median(rs.map((r, i) => r.rate / rounds[b][run][i].rate)));
+  const spread = (xs, fmt) => `${xs.map(fmt).join(", ")} (min ${fmt(Math.min(...xs))}, max ${fmt(Math.max(...xs))})`;
+  if (rounds.tagwire && rounds.floor) {
+    console.log(`tagwire / socket floor, per run: ${spread(perRun("tagwire", "floor"), (x) => `${(100 * x).toFixed(0)}%`)}`);
+    if (rounds.aedes)
+      console.log(
+        `3x Aedes / socket floor, per run: ${spread(
+          perRun("aedes", "floor").map((x) => 3 * x),
+          (x) => `${(100 * x).toFixed(0)}%`,
+        )}`,
+      );
   }
-  if (t) {
+  if (rounds.tagwire) {
     for (const anchor of ["mosquitto", "aedes", "tagwire-inline"]) {
-      const a = results[anchor];
-      if (!a) continue;
-      const ratios = t.map((r, i) => r.rate / a[i].rate);
+      if (!rounds[anchor]) continue;
+      const ratios = perRun("tagwire", anchor);
       const target = anchor === "mosquitto" ? 1.5 : anchor === "aedes" ? 3 : 1;
       console.log(
-        `tagwire / ${anchor}: ${ratios.map((x) => x.toFixed(2) + "x").join(", ")} (min ${Math.min(...ratios).toFixed(2)}x, max ${Math.max(...ratios).toFixed(2)}x; target >= ${target}x every run: ${ratios.every((x) => x >= target) ? "yes" : "no"})`,
+        `tagwire / ${anchor}, per run (median of ${ROUNDS} rounds): ${spread(ratios, (x) => `${x.toFixed(2)}x`)}; target >= ${target}x every run: ${ratios.every((x) => x >= target) ? "yes" : "no"}`,
       );
     }
   }
