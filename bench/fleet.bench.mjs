@@ -190,7 +190,10 @@ if (process.argv[2] === "--devices") {
     const seq = d.seq++;
     const t0 = performance.now();
     d.write(seq).then(
-      () => {
+      (r) => {
+        // tagwire resolves an offline publish at once as kept in its outbox (`queued`), not
+        // acknowledged: the hub is gone, and the loop must stop rather than spin on it.
+        if (r?.queued) return void (failed ??= `${d.id} seq ${seq}: queued offline, the hub is unreachable`);
         if (seq > d.acked) d.acked = seq;
         onAck(performance.now() - t0);
       },
@@ -292,6 +295,8 @@ if (process.argv[2] === "--devices") {
       process.send({ type: "error", reason: String(err?.stack ?? err) });
     }
   });
+  // The bench died: leave rather than hold 1,000 sockets open.
+  process.on("disconnect", () => process.exit(0));
   process.send({ type: "ready" });
 } else if (process.argv[2] === "--server") {
   const name = process.argv[3];
@@ -367,10 +372,24 @@ async function serverSystems() {
   return systems;
 }
 
-/** Waits for a child's IPC messages by type; an "error" message, or one with `failed`, rejects. */
-function ipc(child, label) {
-  return (type) =>
+/**
+ * Forks this file with `args`; `next(type)` waits for the child's next IPC message of that type
+ * (an "error" message, or one with `failed`, rejects). A child that exits before `exit()` is
+ * called fails whatever waits on it, so a crashed server or device process cannot hang the run.
+ */
+function forkChild(args, label) {
+  const child = fork(fileURLToPath(import.meta.url), args, { stdio: "inherit" });
+  let exiting = false;
+  /** Set once the child exited unasked: every wait from then on fails at once. */
+  let died;
+  child.once("exit", (code, signal) => {
+    if (exiting) return;
+    died = { type: "error", reason: `${label} process exited (${signal ?? code})` };
+    child.emit("message", died);
+  });
+  const next = (type) =>
     new Promise((resolve, reject) => {
+      if (died) return reject(new Error(`${label}: ${died.reason}`));
       const on = (m) => {
         if (m.type === type || m.type === "error") {
           child.off("message", on);
@@ -380,6 +399,16 @@ function ipc(child, label) {
       };
       child.on("message", on);
     });
+  /** Asks the child to leave with `message` and waits until it has. */
+  const exit = async (message) => {
+    exiting = true;
+    const exited = new Promise((r) => child.once("exit", r));
+    if (child.exitCode === null && child.signalCode === null) {
+      child.send(message);
+      await exited;
+    }
+  };
+  return { child, next, exit };
 }
 
 /**
@@ -396,8 +425,7 @@ async function startServer(name) {
       unprofile: async () => {},
       stop: async () => {},
     };
-  const child = fork(fileURLToPath(import.meta.url), ["--server", name], { stdio: "inherit" });
-  const next = ipc(child, `${name} server`);
+  const { child, next, exit } = forkChild(["--server", name], `${name} server`);
   const { url } = await next("listening");
   const ask = async (type, reply) => {
     const answer = next(reply);
@@ -412,11 +440,7 @@ async function startServer(name) {
     },
     profile: () => ask("profile", "profiling"),
     unprofile: () => ask("unprofile", "unprofiled"),
-    stop: async () => {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.send({ type: "stop" });
-      await exited;
-    },
+    stop: () => exit({ type: "stop" }),
   };
 }
 
@@ -433,16 +457,13 @@ async function main() {
     only ? only.includes(name) : !OPT_IN.has(name),
   );
   for (let run = 1; run <= RUNS; run++) {
-    /** @type {{ name: string, sys: Awaited<ReturnType<typeof startServer>>, child: import("node:child_process").ChildProcess, next: (type: string) => Promise<any> }[]} */
+    /** @type {({ name: string, sys: Awaited<ReturnType<typeof startServer>> } & ReturnType<typeof forkChild>)[]} */
     const live = [];
     try {
       for (const name of names) {
         const sys = await startServer(name);
-        const child = fork(fileURLToPath(import.meta.url), ["--devices", JSON.stringify({ system: name, url: sys.url, count: DEVICES })], {
-          stdio: "inherit",
-        });
-        const next = ipc(child, name);
-        live.push({ name, sys, child, next });
+        const { child, next, exit } = forkChild(["--devices", JSON.stringify({ system: name, url: sys.url, count: DEVICES })], name);
+        live.push({ name, sys, child, next, exit });
         await next("ready");
       }
       for (let round = 0; round < ROUNDS; round++) {
@@ -490,9 +511,8 @@ async function main() {
         );
       }
     } finally {
-      for (const { child, sys } of live) {
-        child.send({ type: "exit" });
-        await new Promise((r) => child.once("exit", r));
+      for (const { exit, sys } of live) {
+        await exit({ type: "exit" });
         await sys.stop();
       }
     }
