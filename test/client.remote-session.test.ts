@@ -237,6 +237,34 @@ describe("remote session over a scripted peer", () => {
     expect(writes.length).toBe(1);
   });
 
+  it("lets a loop awaiting one offline write after another yield, so the session reconnects meanwhile", async () => {
+    const ep = endpoint((peer) =>
+      peer.onFrame((f) => {
+        if (f.type === "publish") peer.ack(f.reqId, WRITE_ACK);
+      }),
+    );
+    const { s } = session(ep.url);
+    await s.whenOnline(2_000);
+    ep.peers[0]!.transport.close("hub restarts");
+    await until(() => s.state === "offline");
+    // Each offline write is kept at once. Were it also resolved at once, this loop would run in
+    // microtasks alone: the reconnect timer could never fire, and the loop would reach LIMIT.
+    const LIMIT = 200_000;
+    let n = 0;
+    let queued = 0;
+    while (s.state !== "online" && n < LIMIT) {
+      const r = await s.publish("dev", "state", { n: n++ });
+      if (r.queued) queued++;
+    }
+    expect(s.state).toBe("online");
+    expect(n).toBeLessThan(LIMIT);
+    expect(queued).toBe(n);
+    // The writes kept meanwhile fold into one (same channel, plain merge) and reach the new peer.
+    await until(() => s.queuedWrites === 0);
+    const writes = ep.peers[1]!.received.filter((f) => f.type === "publish");
+    expect(writes.length).toBeGreaterThanOrEqual(1);
+  });
+
   it("drops a connection whose pings go unanswered and comes back on a new one", async () => {
     const ep = endpoint((peer, i) => {
       if (i === 0) peer.auto.ping = false;

@@ -12,7 +12,8 @@
 // On open the session sends `hello` plus one `subscribe` per live subscription (with the versions
 // it holds, so the hub syncs only what changed), then drains the outbox, then goes direct.
 // Writes (publish, createMessage) resolve once they are safe: acknowledged by the hub when
-// online, or kept in the outbox when not (`queued: true`, version -1). Every write carries a
+// online, or kept in the outbox when not (`queued: true`, version -1; resolved after the event
+// loop turns, so a loop of awaited writes never starves the reconnect). Every write carries a
 // client id (`messageId`), so the outbox replays idempotently. While the outbox holds anything,
 // new writes queue behind it, so the hub applies writes in the order they were made. Reads wait
 // for a connection (up to `requestTimeoutMs`); a read in flight when the connection drops is sent
@@ -84,6 +85,20 @@ type WriteAck = { version: number; diff: Uint8Array; message: { id: string; ts: 
 
 const QUEUED = Symbol();
 const NO_OPTIONS: PublishOptions = Object.freeze({});
+
+/** Runs `fn(value)` once the event loop has turned (setImmediate in Node, a timer elsewhere). */
+const afterTurn: <T>(fn: (value: T) => void, value: T) => void =
+  typeof setImmediate === "function" ? (fn, value) => setImmediate(fn, value) : (fn, value) => setTimeout(fn, 0, value);
+
+/**
+ * Resolves with a kept write's result once the event loop has turned. Kept at once, it could
+ * resolve at once, and a loop awaiting one write after another (`for (;;) await publish(...)`)
+ * would then run in microtasks only: no timer or socket event could run, so a session offline
+ * would never reconnect, nor a draining one finish its drain.
+ */
+function resolvedAfterTurn<T>(value: T): Promise<T> {
+  return new Promise((resolve) => afterTurn(resolve, value));
+}
 
 /** A publish's result from its ack, or from the outbox (QUEUED). */
 function publishResult(ack: unknown, w: OutboxWrite | undefined): RemotePublishResult {
@@ -265,7 +280,7 @@ export class RemoteSession implements Session {
       if (this.#canSendDirect()) {
         return this.#requests.request("write", writeFrame(write), write, publishResult) as Promise<RemotePublishResult>;
       }
-      return Promise.resolve(publishResult(this.#keep(write), write));
+      return resolvedAfterTurn(publishResult(this.#keep(write), write));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -277,7 +292,7 @@ export class RemoteSession implements Session {
       this.#checkWriteNames(agentId, channel);
       const write: OutboxWrite = { kind: "message", id: options.messageId ?? this.#newWriteId(), agentId, channel, data };
       if (this.#canSendDirect()) return this.#requests.request("write", writeFrame(write), write, messageResult) as Promise<Message>;
-      return Promise.resolve(messageResult(this.#keep(write), write));
+      return resolvedAfterTurn(messageResult(this.#keep(write), write));
     } catch (err) {
       return Promise.reject(err);
     }
