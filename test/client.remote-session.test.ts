@@ -221,9 +221,13 @@ describe("remote session over a scripted peer", () => {
 
     ep.peers[0]!.transport.close("hub restarts");
     await until(() => s.state === "offline");
-    const queued = await s.publish("dev", "state", { offline: 1 });
+    // Both made before either resolves: a kept write resolves after the event loop turns, and
+    // by then the session may be back and have sent the first one on its own.
+    const first = s.publish("dev", "state", { offline: 1 });
+    const secondWrite = s.publish("dev", "state", { offline: 2 });
+    const queued = await first;
     expect(queued).toMatchObject({ queued: true, version: -1 });
-    await s.publish("dev", "state", { offline: 2 });
+    await secondWrite;
     await s.whenOnline(2_000);
     await until(() => events.length === 2);
     expect(states).toEqual(["offline", "online"]);
