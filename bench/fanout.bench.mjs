@@ -349,8 +349,11 @@ console.log(
 
 const rates = new Map();
 const losses = new Map();
-/** @type {{ subs: { child: import("node:child_process").ChildProcess } }[]} */
-const live = [];
+/**
+ * The systems of the subscriber count being measured (the time budget kills their subscribers).
+ * @type {{ key: string, sys: any, subs: ReturnType<typeof startSubscribers>, runId: number, broken: boolean }[]}
+ */
+let live = [];
 // TAGWIRE_FANOUT_ONLY="tagwire,bare-ws" or "100" narrows the run (profiling); default: all.
 const only = process.env.TAGWIRE_FANOUT_ONLY?.split(",");
 const onlyCounts = only?.filter((w) => /^\d+$/.test(w)) ?? [];
@@ -374,8 +377,7 @@ stopAll.unref();
 // bench/RESULTS.md) lands on both, where one system's runs after another's could put it on
 // one side only.
 for (const count of SUBSCRIBERS) {
-  /** @type {{ key: string, sys: any, subs: ReturnType<typeof startSubscribers>, runId: number, broken: boolean }[]} */
-  const ctxs = [];
+  const ctxs = (live = []);
   for (const name of Object.keys(systems)) {
     if (!wanted(name, count)) continue;
     const key = `${name} x${count}`;
@@ -384,7 +386,6 @@ for (const count of SUBSCRIBERS) {
     await subs.ready;
     const ctx = { key, sys, subs, runId: 0, broken: false };
     ctxs.push(ctx);
-    live.push(ctx);
     rates.set(key, []);
     const warm = await fanoutRun(subs, ++ctx.runId, sys.publishOne, count);
     if (warm.lost) {
@@ -416,7 +417,6 @@ for (const count of SUBSCRIBERS) {
     ctx.subs.child.send({ type: "exit" });
     await new Promise((r) => ctx.subs.child.once("exit", r));
     await ctx.sys.stop();
-    live.splice(live.indexOf(ctx), 1);
   }
 }
 

@@ -300,7 +300,7 @@ if (process.argv[2] === "--devices") {
   process.send({ type: "ready" });
 } else if (process.argv[2] === "--server") {
   const name = process.argv[3];
-  const sys = await (await serverSystems())[name]();
+  const sys = await /** @type {() => Promise<{ url: string, stop: () => Promise<void> }>} */ (serverSystems()[name])();
   /** @type {() => Promise<void>} */
   let stopProfile = async () => {};
   process.on("message", async (/** @type {{ type: string }} IPC from the parent */ msg) => {
@@ -329,12 +329,15 @@ if (process.argv[2] === "--devices") {
 // ---------------------------------------------------------------------------------------------
 // Main: the systems and the measured runs
 
-/** The servers compared, by name; each runs in its own process (`--server`), Mosquitto in its own. */
-async function serverSystems() {
-  const { startHub, SqliteStorage } = await import("../dist/hub/index.js");
-  const FSYNC_DELAY_MS = Number(process.env.TAGWIRE_FLEET_FSYNC_DELAY_MS ?? 0);
+/**
+ * The systems compared, by name, in the order they are set up: each one's server starter, run in
+ * a process of its own (`--server`); null for Mosquitto, which is its own process already.
+ */
+function serverSystems() {
   /** @param {"auto" | "fsync" | "inline"} durability */
   const tagwire = async (durability) => {
+    const { startHub, SqliteStorage } = await import("../dist/hub/index.js");
+    const FSYNC_DELAY_MS = Number(process.env.TAGWIRE_FLEET_FSYNC_DELAY_MS ?? 0);
     const dataDir = mkdtempSync(join(tmpdir(), "tw-fleet-"));
     const hub = await startHub({
       dataDir,
@@ -352,12 +355,13 @@ async function serverSystems() {
       },
     };
   };
-  /** @type {Record<string, () => Promise<{ url: string, stop: () => Promise<void> }>>} */
+  /** @type {Record<string, (() => Promise<{ url: string, stop: () => Promise<void> }>) | null>} */
   const systems = {
     tagwire: () => tagwire("auto"),
     "tagwire-inline": () => tagwire("inline"),
     "tagwire-pool": () => tagwire("fsync"),
     floor: startFloorServer,
+    mosquitto: null,
     async aedes() {
       const { Aedes } = await import(process.env.TAGWIRE_AEDES ?? "aedes");
       const broker = await Aedes.createBroker();
@@ -417,7 +421,7 @@ function forkChild(args, label) {
  * figure). `cpu()` is that process's CPU time so far (us).
  */
 async function startServer(name) {
-  if (name === "mosquitto")
+  if (serverSystems()[name] === null)
     return {
       url: "mqtt://127.0.0.1:1883",
       cpu: async () => Number.NaN,
@@ -449,13 +453,11 @@ async function main() {
   const OPT_IN = new Set(["tagwire-inline", "tagwire-pool"]);
   console.log(`fleet ingest: ${DEVICES} devices, window ${WINDOW}, saturate ${SATURATE_MS} ms, paced ${PACED_MS} ms at half that rate`);
   console.log(`machine: ${cpus()[0]?.model} x${cpus().length}, node ${process.version}, ${new Date().toISOString()}`);
-  /** @type {Record<string, { rate: number, serverCpuUs: number, devicesCpuUs: number }[][]>} per system, per run, per round */
+  /** @type {Record<string, number[][]>} saturated rates (writes/s), per system, per run, per round */
   const rounds = {};
   /** @type {string[]} */
   const anchorLost = [];
-  const names = ["tagwire", "tagwire-inline", "tagwire-pool", "floor", "mosquitto", "aedes"].filter((name) =>
-    only ? only.includes(name) : !OPT_IN.has(name),
-  );
+  const names = Object.keys(serverSystems()).filter((name) => (only ? only.includes(name) : !OPT_IN.has(name)));
   for (let run = 1; run <= RUNS; run++) {
     /** @type {({ name: string, sys: Awaited<ReturnType<typeof startServer>> } & ReturnType<typeof forkChild>)[]} */
     const live = [];
@@ -488,14 +490,14 @@ async function main() {
           }
           const { rate, ackedAll, devicesCpuUs } = await saturated;
           const serverCpuUs = ((await sys.cpu()) - cpu0) / ackedAll;
-          ((rounds[name] ??= [])[run - 1] ??= []).push({ rate, serverCpuUs, devicesCpuUs });
+          ((rounds[name] ??= [])[run - 1] ??= []).push(rate);
           console.log(
-            `run ${run} round ${round + 1} ${name.padEnd(9)} ${Math.round(rate).toLocaleString("en").padStart(8)} writes/s saturated; CPU per write: ${name === "mosquitto" ? "(broker in its own process)" : `server ${serverCpuUs.toFixed(1)} us`}, devices ${devicesCpuUs.toFixed(1)} us`,
+            `run ${run} round ${round + 1} ${name.padEnd(9)} ${Math.round(rate).toLocaleString("en").padStart(8)} writes/s saturated; CPU per write: ${Number.isNaN(serverCpuUs) ? "(broker in its own process)" : `server ${serverCpuUs.toFixed(1)} us`}, devices ${devicesCpuUs.toFixed(1)} us`,
           );
         }
       }
       for (const { name, next, child } of live) {
-        const rate = median(rounds[name][run - 1].map((r) => r.rate));
+        const rate = median(rounds[name][run - 1]);
         child.send({ type: "paced", rate: rate / 2 });
         const p = await next("paced");
         child.send({ type: "verify" });
@@ -519,7 +521,7 @@ async function main() {
   }
 
   /** Per run, the median over its rounds of a's rate over b's (a, b: system names). */
-  const perRun = (a, b) => rounds[a].map((rs, run) => median(rs.map((r, i) => r.rate / rounds[b][run][i].rate)));
+  const perRun = (a, b) => rounds[a].map((rs, run) => median(rs.map((r, i) => r / rounds[b][run][i])));
   const spread = (xs, fmt) => `${xs.map(fmt).join(", ")} (min ${fmt(Math.min(...xs))}, max ${fmt(Math.max(...xs))})`;
   if (rounds.tagwire && rounds.floor) {
     console.log(`tagwire / socket floor, per run: ${spread(perRun("tagwire", "floor"), (x) => `${(100 * x).toFixed(0)}%`)}`);
